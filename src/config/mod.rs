@@ -1,0 +1,219 @@
+//! tern's configuration: the validated `Config` every part reads.
+//!
+//! Loading is two stages (see `load`): a serde mirror of the TOML file with
+//! `deny_unknown_fields`, then validation into these types with ranges and
+//! cross-field rules. Errors name the file, line and key. `config/tern.toml`
+//! in the repository lists every key with its default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub resolver: ResolverConfig,
+    pub cache: CacheConfig,
+    pub upstream: UpstreamConfig,
+    pub log: LogConfig,
+}
+
+/// The client-facing side (`[server]`).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Addresses to listen on, UDP and TCP each.
+    pub listen: Vec<SocketAddr>,
+    /// UDP sockets per address (SO_REUSEPORT); 0 = one per core.
+    pub udp_sockets: usize,
+    /// Largest UDP answer we send, whatever the client's EDNS size says.
+    pub max_udp_payload: u16,
+    /// Idle time after which a client TCP connection is closed.
+    pub tcp_idle_timeout: Duration,
+    /// Client TCP connections open at once.
+    pub tcp_max_connections: usize,
+    /// Client queries being resolved at once (beyond: SERVFAIL/drop).
+    pub max_concurrent_queries: usize,
+    /// Access control, first match wins; no match = refuse.
+    pub access_control: Vec<AclRule>,
+}
+
+/// One access-control rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclRule {
+    pub net: IpNet,
+    pub action: AclAction,
+}
+
+/// What an access-control rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AclAction {
+    /// Serve the client.
+    Allow,
+    /// Answer REFUSED.
+    Refuse,
+    /// Drop silently.
+    Deny,
+}
+
+/// The iterative engine (`[resolver]`).
+#[derive(Debug, Clone)]
+pub struct ResolverConfig {
+    /// Root hints zone file; None = built-in hints.
+    pub root_hints: Option<PathBuf>,
+    /// Stub zones: send queries for this zone straight to these servers.
+    pub stub_zones: Vec<StubZone>,
+    /// QNAME minimisation, relaxed (RFC 9156).
+    pub qname_minimisation: bool,
+    /// EDNS UDP payload size advertised upstream (RFC 6891; 1232 per DNS Flag Day 2020).
+    pub edns_payload: u16,
+    /// Upstream queries one client query may cause.
+    pub max_upstream_queries: u32,
+    /// CNAME hops followed for one client query.
+    pub max_cname_hops: u32,
+    /// Referrals followed for one lookup.
+    pub max_referrals: u32,
+    /// NS names without glue resolved per delegation.
+    pub max_ns_lookups_per_delegation: u32,
+    /// Nested lookups (NS name resolution inside resolution).
+    pub max_depth: u32,
+    /// Wall time one client query may take before SERVFAIL.
+    pub query_timeout: Duration,
+    /// Drop glue/NS records that are not in the zone of the server sending them.
+    pub harden_glue: bool,
+    /// Send queries to loopback addresses (the lab and tests need this).
+    pub allow_loopback_upstream: bool,
+}
+
+/// A zone whose servers are configured instead of found by iteration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StubZone {
+    pub name: hickory_proto::rr::Name,
+    pub addrs: Vec<SocketAddr>,
+}
+
+/// The cache (`[cache]`).
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    /// Memory bound for cached records, in bytes (approximate).
+    pub max_bytes: u64,
+    /// TTLs below this are raised to it.
+    pub min_ttl: u32,
+    /// TTLs above this are lowered to it.
+    pub max_ttl: u32,
+    /// Cap on negative-cache TTL (RFC 2308 §5).
+    pub max_negative_ttl: u32,
+}
+
+/// Upstream exchange timing (`[upstream]`).
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// RTO for a server never measured.
+    pub initial_rto: Duration,
+    /// Lower bound on the RTO.
+    pub min_rto: Duration,
+    /// Upper bound on the RTO (the backoff cap).
+    pub max_rto: Duration,
+    /// Consecutive timeouts before a server is held down.
+    pub holddown_after_timeouts: u32,
+    /// How long a held-down server is avoided before one probe.
+    pub holddown: Duration,
+    /// Timeout of one TCP exchange.
+    pub tcp_timeout: Duration,
+}
+
+/// Logging (`[log]`).
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// tracing filter, e.g. "info" or "tern=debug".
+    pub level: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 53))],
+            udp_sockets: 0,
+            max_udp_payload: 1232,
+            tcp_idle_timeout: Duration::from_secs(10),
+            tcp_max_connections: 256,
+            max_concurrent_queries: 10_000,
+            access_control: default_acl(),
+        }
+    }
+}
+
+/// Loopback and private ranges allowed; everything else refused.
+pub fn default_acl() -> Vec<AclRule> {
+    [
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "fc00::/7",
+        "fe80::/10",
+        "::ffff:127.0.0.0/104",
+    ]
+    .iter()
+    .filter_map(|s| s.parse::<IpNet>().ok())
+    .map(|net| AclRule {
+        net,
+        action: AclAction::Allow,
+    })
+    .collect()
+}
+
+impl Default for ResolverConfig {
+    fn default() -> Self {
+        Self {
+            root_hints: None,
+            stub_zones: Vec::new(),
+            qname_minimisation: true,
+            edns_payload: 1232,
+            max_upstream_queries: 200,
+            max_cname_hops: 12,
+            max_referrals: 30,
+            max_ns_lookups_per_delegation: 5,
+            max_depth: 6,
+            query_timeout: Duration::from_secs(10),
+            harden_glue: true,
+            allow_loopback_upstream: true,
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: 64 * 1024 * 1024,
+            min_ttl: 0,
+            max_ttl: 86_400,
+            max_negative_ttl: 3_600,
+        }
+    }
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            initial_rto: Duration::from_millis(376),
+            min_rto: Duration::from_millis(50),
+            max_rto: Duration::from_secs(12),
+            holddown_after_timeouts: 5,
+            holddown: Duration::from_secs(60),
+            tcp_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".to_string(),
+        }
+    }
+}

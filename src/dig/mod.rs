@@ -1,0 +1,1 @@
+//! dig (to be built).

@@ -1,0 +1,17 @@
+//! tern: a caching, iterative DNS resolver, a dig-compatible client, an
+//! authoritative server and a miniature-internet lab. The binary only parses
+//! arguments; all behaviour lives here so tests, benches and fuzz targets
+//! call it directly. See ARCHITECTURE.md in the shared folder for the map.
+
+pub mod auth;
+pub mod cache;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod dig;
+pub mod engine;
+pub mod lab;
+pub mod server;
+pub mod testkit;
+pub mod upstream;
+pub mod wire;
