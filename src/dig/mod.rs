@@ -189,7 +189,11 @@ fn one_lookup(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 
         }
     };
     if let Some(a) = banner_args {
-        let n = l.global_servers.then_some(servers.len());
+        // dig counts the addresses of the last @server argument.
+        let last = l.servers.last();
+        let n = l
+            .global_servers
+            .then(|| servers.iter().filter(|s| Some(&s.label) == last).count());
         let _ = write!(out, "{}", banner(a, n));
     }
     let spec = spec_of(l, &name);

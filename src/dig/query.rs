@@ -49,9 +49,59 @@ pub enum BuildError {
 /// Parses a name as typed; relative names are made absolute (dig's
 /// default +nosearch).
 pub fn parse_name(text: &str) -> Result<Name, BuildError> {
-    let mut name = Name::from_ascii(text).map_err(|_| BuildError::BadName(text.to_string()))?;
+    let bad = || BuildError::BadName(text.to_string());
+    let labels = text_labels(text).ok_or_else(bad)?;
+    let mut name = Name::from_labels(labels).map_err(|_| bad())?;
     name.set_fqdn(true);
     Ok(name)
+}
+
+/// Splits a presentation-format name into raw labels, decoding `\X` and
+/// `\DDD` escapes (RFC 1035 §5.1); None when malformed or too long.
+pub fn text_labels(text: &str) -> Option<Vec<Vec<u8>>> {
+    if text == "." || text.is_empty() {
+        return Some(Vec::new());
+    }
+    let mut labels = Vec::new();
+    let mut label = Vec::new();
+    let mut bytes = text.bytes();
+    let mut total = 1usize;
+    let mut ended_with_dot = false;
+    while let Some(b) = bytes.next() {
+        ended_with_dot = false;
+        match b {
+            b'.' => {
+                if label.is_empty() || label.len() > 63 {
+                    return None;
+                }
+                total += label.len() + 1;
+                labels.push(std::mem::take(&mut label));
+                ended_with_dot = true;
+            }
+            b'\\' => {
+                let c = bytes.next()?;
+                if c.is_ascii_digit() {
+                    let d2 = bytes.next().filter(u8::is_ascii_digit)?;
+                    let d3 = bytes.next().filter(u8::is_ascii_digit)?;
+                    let v = u16::from(c - b'0') * 100
+                        + u16::from(d2 - b'0') * 10
+                        + u16::from(d3 - b'0');
+                    label.push(u8::try_from(v).ok()?);
+                } else {
+                    label.push(c);
+                }
+            }
+            _ => label.push(b),
+        }
+    }
+    if !ended_with_dot {
+        if label.is_empty() || label.len() > 63 {
+            return None;
+        }
+        total += label.len() + 1;
+        labels.push(label);
+    }
+    (total <= 255).then_some(labels)
 }
 
 /// The ECS option payload (RFC 7871 §6): family, source prefix, scope 0,
@@ -330,6 +380,14 @@ mod tests {
         );
         assert_eq!(v.questions[0].name.0.len(), 2);
         assert!(build(1, &spec("a..b")).is_err());
+        assert_eq!(
+            text_labels("a\\032b.c\\.d."),
+            Some(vec![b"a b".to_vec(), b"c.d".to_vec()])
+        );
+        assert_eq!(text_labels("."), Some(vec![]));
+        assert_eq!(text_labels("x\\256"), None);
+        assert_eq!(text_labels(&"a".repeat(64)), None);
+        assert_eq!(text_labels(&["a"; 128].join(".")), None);
     }
 
     #[test]
