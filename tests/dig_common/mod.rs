@@ -62,13 +62,14 @@ impl Nsd {
             .spawn()
             .expect("nsd must be installed (apt-get install nsd)");
         let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
-        let nsd = Nsd { child, dir, addr };
+        let mut nsd = Nsd { child, dir, addr };
         nsd.wait_ready(zones.first().map_or(".", |z| z.0));
         nsd
     }
 
     /// Polls with an SOA query until NSD answers (at most 15 s).
-    fn wait_ready(&self, origin: &str) {
+    /// Fails if our NSD exited (e.g. the address is taken by another).
+    fn wait_ready(&mut self, origin: &str) {
         let mut q = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
         for l in origin.split('.').filter(|l| !l.is_empty()) {
             q.push(l.len() as u8);
@@ -80,10 +81,20 @@ impl Nsd {
             .unwrap();
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(15) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let log = std::fs::read_to_string(self.dir.join("nsd.log")).unwrap_or_default();
+                panic!("nsd for {} exited with {status}: {log}", self.addr);
+            }
             let _ = sock.send_to(&q, self.addr);
             let mut buf = [0u8; 1500];
             if let Ok((n, _)) = sock.recv_from(&mut buf) {
                 if n > 4 && buf[0] == 0x12 && buf[1] == 0x34 {
+                    // Still ours? A stray server on the same address would
+                    // answer while our NSD dies on bind.
+                    std::thread::sleep(Duration::from_millis(100));
+                    if let Ok(Some(status)) = self.child.try_wait() {
+                        panic!("nsd for {} exited with {status}", self.addr);
+                    }
                     return;
                 }
             }
