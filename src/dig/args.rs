@@ -500,8 +500,10 @@ fn boolean(inv: &mut Invocation, name: &str, state: bool) {
         inv.print_cmd = state;
         return;
     }
-    if name == "all" || (name == "short" && state) {
-        inv.print_cmd = state && name == "all";
+    // +[no]all switches the banner too; +short does not (dig still prints
+    // it when no server answers).
+    if name == "all" {
+        inv.print_cmd = state;
     }
     let f = &mut current(inv).flags;
     match name {

@@ -92,7 +92,7 @@ fn plus_options_and_abbreviations() {
     let f = &run("+short x").lookups[0].flags;
     assert!(f.short && f.answer && !f.question && !f.stats && !f.comments);
     let inv = run("+short x");
-    assert!(!inv.print_cmd);
+    assert!(inv.print_cmd);
     let f = &run("x +trace --hints /tmp/h").lookups[0].flags;
     assert!(f.trace && !f.recurse && f.dnssec);
     assert_eq!(f.hints.as_deref(), Some("/tmp/h"));

@@ -188,14 +188,16 @@ fn one_lookup(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 
             return EXIT_INTERNAL;
         }
     };
-    if let Some(a) = banner_args {
+    // dig prints the banner lazily: just before the first message it
+    // shows (or the final failure), after any retry chatter.
+    let mut pending = banner_args.map(|a| {
         // dig counts the addresses of the last @server argument.
         let last = l.servers.last();
         let n = l
             .global_servers
             .then(|| servers.iter().filter(|s| Some(&s.label) == last).count());
-        let _ = write!(out, "{}", banner(a, n));
-    }
+        banner(a, n)
+    });
     let spec = spec_of(l, &name);
     let id = rand::random::<u16>();
     let query = match query::build(id, &spec) {
@@ -205,18 +207,6 @@ fn one_lookup(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 
             return EXIT_INTERNAL;
         }
     };
-    if l.flags.qr {
-        if let Ok(v) = msg::parse(&query) {
-            let mut s = format!(
-                ";; Sending:\n{}",
-                format::message_text(&v, &l.flags, false, false, None)
-            );
-            if l.flags.stats {
-                s.push_str(&format!(";; QUERY SIZE: {}\n\n", query.len()));
-            }
-            let _ = write!(out, "{s}");
-        }
-    }
     let opts = SendOpts {
         tcp: l.flags.tcp,
         timeout: Duration::from_secs(u64::from(l.flags.timeout_secs)),
@@ -224,6 +214,9 @@ fn one_lookup(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 
         source: l.source,
     };
     for server in &servers {
+        if l.flags.qr {
+            show_query(l, &query, &mut pending, out);
+        }
         let mut log = |line: String| {
             let _ = writeln!(out, "{line}");
         };
@@ -232,7 +225,12 @@ fn one_lookup(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 
         };
         let tc = reply.bytes.get(2).is_some_and(|b| b & 0x02 != 0);
         if tc && !reply.tcp {
-            let _ = writeln!(out, ";; Truncated, retrying in TCP mode.");
+            if l.flags.comments {
+                let _ = writeln!(out, ";; Truncated, retrying in TCP mode.");
+            }
+            if l.flags.qr {
+                show_query(l, &query, &mut pending, out);
+            }
             let tcp_opts = SendOpts {
                 tcp: true,
                 ..opts.clone()
@@ -245,10 +243,32 @@ fn one_lookup(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 
                 None => continue,
             }
         }
+        if let Some(b) = pending.take().filter(|_| !l.flags.short) {
+            let _ = write!(out, "{b}");
+        }
         return print_reply(l, server, &reply, &spec, out);
+    }
+    if let Some(b) = pending.take() {
+        let _ = write!(out, "{b}");
     }
     let _ = writeln!(out, ";; no servers could be reached");
     EXIT_NO_REPLY
+}
+
+/// `+qr`: the query as sent (after the banner, if still pending).
+fn show_query(l: &Lookup, query: &[u8], pending: &mut Option<String>, out: &mut dyn Write) {
+    let Ok(v) = msg::parse(query) else {
+        return;
+    };
+    let mut s = pending.take().unwrap_or_default();
+    if l.flags.comments {
+        s.push_str(";; Sending:\n");
+    }
+    s.push_str(&format::message_text(&v, &l.flags, false, false, None));
+    if l.flags.stats {
+        s.push_str(&format!(";; QUERY SIZE: {}\n\n", query.len()));
+    }
+    let _ = write!(out, "{s}");
 }
 
 fn print_reply(

@@ -183,7 +183,10 @@ fn known(msg: &[u8], rtype: u16, offset: usize, end: usize, data: &[u8]) -> Opti
             let tag = u16_at(data, 0)?;
             let alg = data.get(2)?;
             let dt = data.get(3)?;
-            format!("{tag} {alg} {dt} {}", hex_upper(data.get(4..)?))
+            format!(
+                "{tag} {alg} {dt} {}",
+                chunked(&hex_upper(data.get(4..)?), 56)
+            )
         }
         // DNSKEY, CDNSKEY
         48 | 60 => {
@@ -197,12 +200,12 @@ fn known(msg: &[u8], rtype: u16, offset: usize, end: usize, data: &[u8]) -> Opti
         44 => {
             let alg = data.first()?;
             let t = data.get(1)?;
-            format!("{alg} {t} {}", hex_upper(data.get(2..)?))
+            format!("{alg} {t} {}", chunked(&hex_upper(data.get(2..)?), 56))
         }
         // TLSA, SMIMEA
         52 | 53 => {
             let (u, s, m) = (data.first()?, data.get(1)?, data.get(2)?);
-            format!("{u} {s} {m} {}", hex_upper(data.get(3..)?))
+            format!("{u} {s} {m} {}", chunked(&hex_upper(data.get(3..)?), 56))
         }
         // NSEC3PARAM (RFC 5155 §4.3)
         51 => {
@@ -220,6 +223,21 @@ fn known(msg: &[u8], rtype: u16, offset: usize, end: usize, data: &[u8]) -> Opti
             };
             format!("{alg} {flags} {iter} {salt}")
         }
+        // NAPTR (RFC 3403 §4.1)
+        35 => {
+            let order = u16_at(data, 0)?;
+            let pref = u16_at(data, 2)?;
+            let mut at = 4;
+            let mut texts = Vec::new();
+            for _ in 0..3 {
+                let len = usize::from(*data.get(at)?);
+                texts.push(quoted(data.get(at + 1..at + 1 + len)?));
+                at += 1 + len;
+            }
+            let replacement = whole(name_at(msg, offset + at, end)?)?;
+            format!("{order} {pref} {} {replacement}", texts.join(" "))
+        }
+        29 => loc_text(data)?,
         257 => {
             let flags = data.first()?;
             let tag_len = usize::from(*data.get(1)?);
@@ -231,6 +249,52 @@ fn known(msg: &[u8], rtype: u16, offset: usize, end: usize, data: &[u8]) -> Opti
             format!("{flags} {} {}", String::from_utf8_lossy(tag), quoted(value))
         }
         _ => return None,
+    })
+}
+
+/// LOC (RFC 1876 §3): degrees, minutes, seconds, altitude and sizes.
+fn loc_text(data: &[u8]) -> Option<String> {
+    if data.len() != 16 || *data.first()? != 0 {
+        return None;
+    }
+    let size = loc_size(*data.get(1)?)?;
+    let hp = loc_size(*data.get(2)?)?;
+    let vp = loc_size(*data.get(3)?)?;
+    let angle = |raw: u32, pos: char, neg: char| {
+        let v = i64::from(raw) - (1i64 << 31);
+        let dir = if v < 0 { neg } else { pos };
+        let a = v.unsigned_abs();
+        format!(
+            "{} {} {}.{:03} {dir}",
+            a / 3_600_000,
+            a / 60_000 % 60,
+            a / 1000 % 60,
+            a % 1000
+        )
+    };
+    let lat = angle(u32_at(data, 4)?, 'N', 'S');
+    let lon = angle(u32_at(data, 8)?, 'E', 'W');
+    let alt = i64::from(u32_at(data, 12)?) - 10_000_000;
+    let sign = if alt < 0 { "-" } else { "" };
+    let a = alt.unsigned_abs();
+    Some(format!(
+        "{lat} {lon} {sign}{}.{:02}m {size} {hp} {vp}",
+        a / 100,
+        a % 100
+    ))
+}
+
+/// A LOC size/precision byte (mantissa, power of ten, in cm) in metres.
+fn loc_size(b: u8) -> Option<String> {
+    let (mantissa, exp) = (u64::from(b >> 4), u32::from(b & 0x0f));
+    if mantissa > 9 || exp > 9 {
+        return None;
+    }
+    let cm = mantissa * 10u64.pow(exp);
+    Some(if cm >= 100 {
+        format!("{}m", cm / 100)
+    } else {
+        format!("0.{cm:02}m")
     })
 }
 
