@@ -277,4 +277,25 @@ fn silent_server_gives_exit_9_after_timeout_times_tries() {
         seen += 1;
     }
     assert_eq!(seen, 4); // two from tern dig, two from dig
+
+    // dig prints its banner on failure even with +noall or +short.
+    for extra in ["+noall", "+short"] {
+        let args = [
+            "@127.66.2.1",
+            "-p",
+            &port,
+            "x.example",
+            "+timeout=1",
+            "+tries=1",
+            extra,
+        ];
+        let want = real_dig(&args);
+        let got = tern_dig(&args);
+        assert_eq!(got.status.code(), Some(9));
+        assert_same(
+            extra,
+            &String::from_utf8_lossy(&want.stdout),
+            &String::from_utf8_lossy(&got.stdout),
+        );
+    }
 }

@@ -46,7 +46,7 @@ pub struct Server {
 }
 
 /// Resolves `@server` arguments (addresses or host names) or the default.
-fn servers_of(l: &Lookup) -> Result<Vec<Server>, String> {
+pub(crate) fn servers_of(l: &Lookup) -> Result<Vec<Server>, String> {
     let keep = |a: &SocketAddr| match l.family {
         Family::Any => true,
         Family::V4 => a.is_ipv4(),
@@ -127,7 +127,9 @@ pub fn run(argv: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         let code = if l.flags.trace {
             trace::run(l, show_cmd.then_some(banner_args.as_str()), out)
         } else {
-            one_lookup(l, show_cmd.then_some(banner_args.as_str()), out)
+            // dig prints the banner on failure even with +nocmd/+noall.
+            let first = i == 0 && !l.flags.json && !l.flags.yaml;
+            one_lookup(l, first.then_some(banner_args.as_str()), inv.print_cmd, out)
         };
         if code != EXIT_OK {
             status = code;
@@ -179,7 +181,7 @@ pub fn spec_of(l: &Lookup, name: &str) -> QuerySpec {
 }
 
 /// One ordinary lookup: query, print, exit status.
-fn one_lookup(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 {
+fn one_lookup(l: &Lookup, banner_args: Option<&str>, print_cmd: bool, out: &mut dyn Write) -> u8 {
     let name = l.name.clone().unwrap_or_else(|| ".".to_string());
     let servers = match servers_of(l) {
         Ok(s) => s,
@@ -215,7 +217,7 @@ fn one_lookup(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 
     };
     for server in &servers {
         if l.flags.qr {
-            show_query(l, &query, &mut pending, out);
+            show_query(l, &query, &mut pending, print_cmd, out);
         }
         let mut log = |line: String| {
             let _ = writeln!(out, "{line}");
@@ -229,7 +231,7 @@ fn one_lookup(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 
                 let _ = writeln!(out, ";; Truncated, retrying in TCP mode.");
             }
             if l.flags.qr {
-                show_query(l, &query, &mut pending, out);
+                show_query(l, &query, &mut pending, print_cmd, out);
             }
             let tcp_opts = SendOpts {
                 tcp: true,
@@ -243,7 +245,7 @@ fn one_lookup(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 
                 None => continue,
             }
         }
-        if let Some(b) = pending.take().filter(|_| !l.flags.short) {
+        if let Some(b) = pending.take().filter(|_| print_cmd && !l.flags.short) {
             let _ = write!(out, "{b}");
         }
         return print_reply(l, server, &reply, &spec, out);
@@ -256,11 +258,21 @@ fn one_lookup(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 
 }
 
 /// `+qr`: the query as sent (after the banner, if still pending).
-fn show_query(l: &Lookup, query: &[u8], pending: &mut Option<String>, out: &mut dyn Write) {
+fn show_query(
+    l: &Lookup,
+    query: &[u8],
+    pending: &mut Option<String>,
+    print_cmd: bool,
+    out: &mut dyn Write,
+) {
     let Ok(v) = msg::parse(query) else {
         return;
     };
-    let mut s = pending.take().unwrap_or_default();
+    let mut s = if print_cmd {
+        pending.take().unwrap_or_default()
+    } else {
+        String::new()
+    };
     if l.flags.comments {
         s.push_str(";; Sending:\n");
     }
