@@ -107,6 +107,8 @@ const SHAPES: &[&str] = &[
     "big.example TXT +noedns +short",
     "big.example TXT +bufsize=512 +qr",
     "big.example TXT +bufsize=512 +noall +stats +qr",
+    "www.example x.example +short",
+    "www.example +short x.example +noshort",
 ];
 
 #[test]
@@ -129,6 +131,52 @@ fn output_matches_debian_dig_line_by_line() {
         );
         assert!(w.lines().count() > 0, "{shape}: dig printed nothing");
         assert_same(shape, &w, &g);
+    }
+}
+
+/// Batch files (`-f`), family options and TCP-for-ANY, compared likewise
+/// (exit codes and both output streams).
+#[test]
+fn batch_and_transport_choices_match_dig() {
+    let nsd = Nsd::start(
+        "batch",
+        "127.66.0.3",
+        PORT,
+        &[("example.", EXAMPLE_ZONE)],
+        "",
+    );
+    let port = nsd.addr.port().to_string();
+    let dir = dig_common::temp_dir("batch-file");
+    let file = dir.join("queries.txt");
+    std::fs::write(
+        &file,
+        "www.example\nexample MX +short\n\nx.example +noall +answer\n",
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    let shapes: &[&[&str]] = &[
+        &["-f", &file],
+        &["-f", &file, "a.example"],
+        &["+noall", "+answer", "-f", &file],
+        &["-t", "ANY", "example"],
+        &["-t", "ANY", "example", "+notcp"],
+        &["-6", "www.example"],
+        &["-4", "@::1", "www.example"],
+        &["-4", "www.example", "-6"],
+    ];
+    for shape in shapes {
+        let mut args = vec!["@127.66.0.3", "-p", port.as_str()];
+        args.extend_from_slice(shape);
+        let (want, got) = (real_dig(&args), tern_dig(&args));
+        assert_eq!(
+            want.status.code(),
+            got.status.code(),
+            "{shape:?}: exit codes differ"
+        );
+        let stdout = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+        let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_same(&format!("{shape:?}"), &stdout(&want), &stdout(&got));
+        assert_eq!(stderr(&want), stderr(&got), "{shape:?}: stderr differs");
     }
 }
 

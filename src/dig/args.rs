@@ -27,6 +27,8 @@ pub struct Subnet {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flags {
     pub tcp: bool,
+    /// Whether +[no]tcp was given (dig sends ANY over TCP unless told).
+    pub tcp_set: bool,
     pub recurse: bool,
     pub dnssec: bool,
     pub cd: bool,
@@ -56,6 +58,7 @@ impl Default for Flags {
     fn default() -> Self {
         Flags {
             tcp: false,
+            tcp_set: false,
             recurse: true,
             dnssec: false,
             cd: false,
@@ -129,6 +132,9 @@ pub struct Invocation {
     pub print_cmd: bool,
     /// `-f FILE`.
     pub batch_file: Option<String>,
+    /// `+[no]short` is global in dig: the last one given decides how every
+    /// lookup prints (its effect on sections stays per lookup).
+    pub short: bool,
 }
 
 /// What the command line asks for.
@@ -190,6 +196,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, ArgError> {
         defaults: Lookup::default(),
         print_cmd: true,
         batch_file: None,
+        short: false,
     };
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -212,22 +219,38 @@ pub fn parse(args: &[String]) -> Result<Parsed, ArgError> {
     Ok(Parsed::Run(Box::new(inv)))
 }
 
+/// The global switches dig carries from one batch line to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Globals {
+    pub print_cmd: bool,
+    pub short: bool,
+}
+
 /// Parses one line of a `-f` batch file into lookups, starting from the
-/// command line's defaults.
-pub fn parse_batch_line(defaults: &Lookup, line: &str) -> Result<Vec<Lookup>, ArgError> {
+/// command line's defaults; returns them and the globals after the line.
+pub fn parse_batch_line(
+    defaults: &Lookup,
+    globals: Globals,
+    line: &str,
+) -> Result<(Vec<Lookup>, Globals), ArgError> {
     let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
     let mut inv = Invocation {
         lookups: Vec::new(),
         defaults: defaults.clone(),
-        print_cmd: false,
+        print_cmd: globals.print_cmd,
         batch_file: None,
+        short: globals.short,
     };
     let mut iter = words.iter();
     while let Some(arg) = iter.next() {
         let mut next = |opt: &str| iter.next().cloned().ok_or_else(|| invalid(opt));
         apply(&mut inv, arg, &mut next)?;
     }
-    Ok(inv.lookups)
+    let globals = Globals {
+        print_cmd: inv.print_cmd,
+        short: inv.short,
+    };
+    Ok((inv.lookups, globals))
 }
 
 /// The lookup later arguments change: the last one, or the defaults.
@@ -308,11 +331,20 @@ fn dash_option(
     };
     match letter {
         '4' | '6' if attached.is_empty() => {
-            current(inv).family = if letter == '4' {
+            let want = if letter == '4' {
                 Family::V4
             } else {
                 Family::V6
             };
+            let l = current(inv);
+            if l.family != Family::Any && l.family != want {
+                return Err(ArgError {
+                    stdout: None,
+                    stderr: "dig: only one of -4 and -6 allowed".into(),
+                    exit: 1,
+                });
+            }
+            l.family = want;
         }
         'p' => {
             let v = value(next)?;
@@ -505,6 +537,9 @@ fn boolean(inv: &mut Invocation, name: &str, state: bool) {
     if name == "all" {
         inv.print_cmd = state;
     }
+    if name == "short" {
+        inv.short = state;
+    }
     let f = &mut current(inv).flags;
     match name {
         "additional" => f.additional = state,
@@ -541,7 +576,10 @@ fn boolean(inv: &mut Invocation, name: &str, state: bool) {
             }
         }
         "stats" => f.stats = state,
-        "tcp" | "vc" => f.tcp = state,
+        "tcp" | "vc" => {
+            f.tcp = state;
+            f.tcp_set = true;
+        }
         "trace" => {
             f.trace = state;
             if state {

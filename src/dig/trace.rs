@@ -520,7 +520,7 @@ fn to_view_name(n: &hickory_proto::rr::Name) -> Name {
 }
 
 /// Runs `+trace` for one lookup; returns dig's exit status.
-pub fn run(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 {
+pub fn run(l: &Lookup, banner_args: Option<super::Banner<'_>>, out: &mut dyn Write) -> u8 {
     let name = l.name.clone().unwrap_or_else(|| ".".to_string());
     if let Some(a) = banner_args {
         let _ = write!(out, "{}", super::banner(a, None));
