@@ -532,13 +532,16 @@ fn boolean(inv: &mut Invocation, name: &str, state: bool) {
         inv.print_cmd = state;
         return;
     }
-    // +[no]all switches the banner too; +short does not (dig still prints
-    // it when no server answers).
+    // +[no]all and +short switch the banner too (dig still prints it when
+    // no server answers).
     if name == "all" {
         inv.print_cmd = state;
     }
     if name == "short" {
         inv.short = state;
+        if state {
+            inv.print_cmd = false;
+        }
     }
     let f = &mut current(inv).flags;
     match name {

@@ -92,7 +92,7 @@ fn plus_options_and_abbreviations() {
     let f = &run("+short x").lookups[0].flags;
     assert!(f.short && f.answer && !f.question && !f.stats && !f.comments);
     let inv = run("+short x");
-    assert!(inv.print_cmd);
+    assert!(!inv.print_cmd);
     // +short is global: the last one decides for every lookup.
     assert!(run("a +short b").short);
     assert!(!run("a +short b +noshort").short);
