@@ -1,13 +1,12 @@
 //! dig's text layout of one message: header and flags lines, the OPT
-//! pseudosection (RFC 6891 §6.1, NSID RFC 5001, COOKIE RFC 7873, client
-//! subnet RFC 7871, EDE RFC 8914 §4 with dig 9.18's wording), sections with
-//! dig's tab columns, the statistics block and `+short`.
+//! pseudosection header (RFC 6891 §6.1; options in options.rs), sections
+//! with dig's tab columns, the statistics block and `+short`.
 
 use super::args::Flags;
 use super::msg::{
-    u16_at, Record, View, FLAG_AA, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, FLAG_Z,
+    Record, View, FLAG_AA, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, FLAG_Z,
 };
-use super::query::{OPT_COOKIE, OPT_NSID, OPT_SUBNET};
+use super::options::option_line;
 use super::rdata::{name_text, rdata_text};
 use super::types::{class_name, type_name};
 
@@ -99,38 +98,6 @@ pub fn rcode_name(rcode: u16) -> String {
     }
 }
 
-/// Extended DNS error names (RFC 8914 §4 and the IANA registry).
-pub fn ede_name(code: u16) -> Option<&'static str> {
-    const NAMES: [&str; 25] = [
-        "Other",
-        "Unsupported DNSKEY Algorithm",
-        "Unsupported DS Digest Type",
-        "Stale Answer",
-        "Forged Answer",
-        "DNSSEC Indeterminate",
-        "DNSSEC Bogus",
-        "Signature Expired",
-        "Signature Not Yet Valid",
-        "DNSKEY Missing",
-        "RRSIGs Missing",
-        "No Zone Key Bit Set",
-        "NSEC Missing",
-        "Cached Error",
-        "Not Ready",
-        "Blocked",
-        "Censored",
-        "Filtered",
-        "Prohibited",
-        "Stale NXDOMAIN Answer",
-        "Not Authoritative",
-        "Not Supported",
-        "No Reachable Authority",
-        "Network Error",
-        "Invalid Data",
-    ];
-    NAMES.get(usize::from(code)).copied()
-}
-
 /// The header, flags and warning lines, ending with dig's blank line.
 pub fn header_lines(v: &View, is_reply: bool, sent_edns: bool) -> String {
     let mut s = format!(
@@ -180,89 +147,6 @@ pub fn header_lines(v: &View, is_reply: bool, sent_edns: bool) -> String {
     }
     s.push('\n');
     s
-}
-
-fn printable(data: &[u8]) -> String {
-    data.iter()
-        .map(|&b| {
-            if (0x20..0x7f).contains(&b) {
-                char::from(b)
-            } else {
-                '.'
-            }
-        })
-        .collect()
-}
-
-fn hex_spaced(data: &[u8]) -> String {
-    data.iter().map(|b| format!("{b:02x} ")).collect()
-}
-
-/// One OPT option line as dig 9.18 prints it.
-pub fn option_line(code: u16, data: &[u8], cookie_sent: Option<&[u8; 8]>) -> String {
-    match code {
-        OPT_NSID => format!("; NSID: {}(\"{}\")", hex_spaced(data), printable(data)),
-        OPT_COOKIE => {
-            let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
-            let status = match cookie_sent {
-                Some(sent) if data.len() > 8 && data.get(..8) == Some(sent.as_slice()) => " (good)",
-                Some(_) if data.len() > 8 => " (bad)",
-                _ => "",
-            };
-            format!("; COOKIE: {hex}{status}")
-        }
-        OPT_SUBNET => match subnet_text(data) {
-            Some(t) => format!("; CLIENT-SUBNET: {t}"),
-            None => format!("; CLIENT-SUBNET: {}", hex_spaced(data).trim_end()),
-        },
-        15 => {
-            let Some(info) = u16_at(data, 0) else {
-                return format!("; EDE: {}", hex_spaced(data).trim_end());
-            };
-            let mut s = format!("; EDE: {info}");
-            if let Some(n) = ede_name(info) {
-                s.push_str(&format!(" ({n})"));
-            }
-            let text = data.get(2..).unwrap_or(&[]);
-            if !text.is_empty() {
-                match std::str::from_utf8(text) {
-                    Ok(t) => {
-                        s.push_str(&format!(": ({})", t.replace(|c: char| c.is_control(), ".")))
-                    }
-                    Err(_) => s.push_str(&format!(": {}({})", hex_spaced(text), printable(text))),
-                }
-            }
-            s
-        }
-        _ if data.is_empty() => format!("; OPT={code}"),
-        _ => format!(
-            "; OPT={code}: {}(\"{}\")",
-            hex_spaced(data),
-            printable(data)
-        ),
-    }
-}
-
-/// ECS payload as `ADDR/SOURCE/SCOPE` (RFC 7871 §6).
-fn subnet_text(data: &[u8]) -> Option<String> {
-    let family = u16_at(data, 0)?;
-    let source = *data.get(2)?;
-    let scope = *data.get(3)?;
-    let addr = data.get(4..)?;
-    let ip = match family {
-        1 => {
-            let mut o = [0u8; 4];
-            o.get_mut(..addr.len())?.copy_from_slice(addr);
-            std::net::IpAddr::from(o).to_string()
-        }
-        2 => {
-            let mut o = [0u8; 16];
-            o.get_mut(..addr.len())?.copy_from_slice(addr);
-            std::net::IpAddr::from(o).to_string()
-        }
-        _ => return None,
-    };
-    Some(format!("{ip}/{source}/{scope}"))
 }
 
 /// The OPT pseudosection, if the message has an OPT record.

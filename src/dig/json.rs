@@ -4,8 +4,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::format::{ede_name, opcode_name, rcode_name};
+use super::format::{opcode_name, rcode_name};
 use super::msg::{Record, View, FLAG_AA, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC};
+use super::options::ede_name;
 use super::rdata::{hex_upper, name_text, rdata_text};
 use super::types::{class_name, type_name};
 

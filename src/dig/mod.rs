@@ -7,6 +7,7 @@ pub mod args;
 pub mod format;
 pub mod json;
 pub mod msg;
+pub mod options;
 pub mod query;
 pub mod rdata;
 pub mod trace;
@@ -301,6 +302,9 @@ fn one_lookup(
                 None => continue,
             }
         }
+        if cookie_mismatch(&reply.bytes, spec.cookie.as_ref()) {
+            let _ = writeln!(out, ";; Warning: Client COOKIE mismatch");
+        }
         if let Some(b) = pending.take().filter(|_| print_cmd && !l.flags.short) {
             let _ = write!(out, "{b}");
         }
@@ -311,6 +315,21 @@ fn one_lookup(
     }
     let _ = writeln!(out, ";; no servers could be reached");
     EXIT_NO_REPLY
+}
+
+/// Whether the reply echoes a client cookie other than ours (RFC 7873
+/// §5.3).
+fn cookie_mismatch(reply: &[u8], sent: Option<&[u8; 8]>) -> bool {
+    let (Some(sent), Ok(v)) = (sent, msg::parse(reply)) else {
+        return false;
+    };
+    v.opt.is_some_and(|o| {
+        o.options.iter().any(|(code, data)| {
+            *code == options::OPT_COOKIE
+                && data.len() >= 8
+                && data.get(..8) != Some(sent.as_slice())
+        })
+    })
 }
 
 /// TCP on request, and for ANY/AXFR/IXFR unless +notcp was given, as

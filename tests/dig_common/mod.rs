@@ -177,8 +177,10 @@ pub fn mask(text: &str) -> Vec<String> {
             if l.starts_with(";; WHEN: ") {
                 l = ";; WHEN: <DATE>".into();
             }
-            if l.starts_with("; COOKIE: ") {
-                l = "; COOKIE: <COOKIE>".into();
+            if let Some(rest) = l.strip_prefix("; COOKIE: ") {
+                // Keep dig's verdict, e.g. " (good)".
+                let verdict = rest.trim_start_matches(|c: char| c.is_ascii_hexdigit());
+                l = format!("; COOKIE: <COOKIE>{verdict}");
             }
             l
         })
