@@ -88,7 +88,7 @@ pub fn option_line(code: u16, data: &[u8], cookie_sent: Option<&[u8; 8]>) -> Str
         },
         OPT_PADDING if data.is_empty() => "; PAD:".into(),
         OPT_PADDING => format!("; PAD: ({} bytes)", data.len()),
-        OPT_KEY_TAG if !data.is_empty() && data.len() % 2 == 0 => {
+        OPT_KEY_TAG if !data.is_empty() && data.len().is_multiple_of(2) => {
             let tags: Vec<String> = data
                 .chunks(2)
                 .filter_map(|c| u16_at(c, 0).map(|t| t.to_string()))
