@@ -36,6 +36,8 @@ _sip._udp IN SRV 10 60 5060 sip.example.
 @ IN CAA 0 issue "ca.example.net"
 host IN HINFO "PC" "Linux 6"
 salt IN NSEC3PARAM 1 0 10 AABBCCDD
+zero 0 IN A 192.0.2.99
+odd 90061 IN A 192.0.2.98
 key IN DNSKEY 257 3 8 AwEAAaz/tAm8yTn4Mfeh5eyI96WSVexTBAvkMgJzkKTOiW1vkIbzxeF3+/4RgWOq7HrxRixHlFlExOLAJr5emLvN7SWXgnLh4+B5xQlNVz8Og8kvArMtNROxVQuCaSnIDdD5LKyWbRd2n9WGe2R8PzgCmr3EgVLrjyBxWezF0jLHwVN8efS3rCj/EWgvIWgb9tarpVUDK/b58Da+sqqls3eNbuv7pr+eoZG+SrDK6nWeL3c6H5Apxz7LjVc1uTIdsIXxuOLYA4/ilBmSVIzuDWfdRUfhHdY6+cn8HFRm+2hM8AnXGXws9555KrUB5qihylGa8subX2Nn6UwNR1AkUTV74bU=
 sub IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D
 unk IN TYPE65534 \# 3 010203
@@ -108,6 +110,17 @@ const SHAPES: &[&str] = &[
     "big.example TXT +bufsize=512 +qr",
     "big.example TXT +bufsize=512 +noall +stats +qr",
     "www.example x.example +short",
+    "+nottlid www.example",
+    "+noclass mx example",
+    "+nottlid +nocl abcdefghijklmno.example",
+    "+ttlunits odd.example zero.example",
+    "+unknownformat mx example",
+    "+unknownformat txt.example txt",
+    "+short +identify a.example",
+    "+aaflag +qr www.example",
+    "+ignore big.example TXT +bufsize=512",
+    "+norecurse +rd www.example",
+    "+fail +besteffort +search +keepopen www.example",
     "www.example +short x.example +noshort",
 ];
 
@@ -163,6 +176,10 @@ fn batch_and_transport_choices_match_dig() {
         &["-6", "www.example"],
         &["-4", "@::1", "www.example"],
         &["-4", "www.example", "-6"],
+        &["-c", "FOO", "x.example", "+noall", "+answer"],
+        &["-t", "FOO", "x.example", "+noall", "+answer"],
+        &["example", "mx", "txt", "+noall", "+answer"],
+        &["-x", "192.0.2.1", "-t", "A", "+noall", "+answer"],
     ];
     for shape in shapes {
         let mut args = vec!["@127.66.0.3", "-p", port.as_str()];

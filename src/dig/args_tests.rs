@@ -182,3 +182,19 @@ fn reverse_names() {
     );
     assert_eq!(reverse_name("nope"), None);
 }
+
+#[test]
+fn warnings_like_dig() {
+    let table: &[(&str, &[&str])] = &[
+        ("-c FOO x", &[";; Warning, ignoring invalid class FOO"]),
+        ("-t FOO x", &[";; Warning, ignoring invalid type FOO"]),
+        ("example mx txt", &[";; Warning, extra type option"]),
+        ("-t mx example -t txt", &[";; Warning, extra type option"]),
+        ("mx example", &[]),
+        ("-x 192.0.2.1 -t A", &[]),
+        ("x -t A -t A", &[";; Warning, extra type option"]),
+    ];
+    for (line, want) in table {
+        assert_eq!(run(line).warnings, want.to_vec(), "{line}");
+    }
+}

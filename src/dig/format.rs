@@ -7,15 +7,97 @@ use super::msg::{
     Record, View, FLAG_AA, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, FLAG_Z,
 };
 use super::options::option_line;
-use super::rdata::{name_text, rdata_text};
+use super::rdata::{generic, name_text, rdata_text, wire_rdata};
 use super::types::{class_name, type_name};
 
-/// dig's column stops (ttl, class, type, rdata) and tab width.
+/// dig's first column stop (after the owner name) and tab width; the
+/// class, type and rdata stops follow 8 columns apart, closing up when the
+/// TTL or class column is hidden (+nottlid, +noclass) as dig does.
 const TTL_COLUMN: usize = 24;
-const CLASS_COLUMN: usize = 32;
-const TYPE_COLUMN: usize = 40;
-const RDATA_COLUMN: usize = 48;
 const TAB: usize = 8;
+
+/// Which columns a record line shows and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub ttl: bool,
+    pub class: bool,
+    pub ttlunits: bool,
+    pub unknown: bool,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Style {
+            ttl: true,
+            class: true,
+            ttlunits: false,
+            unknown: false,
+        }
+    }
+}
+
+impl Style {
+    pub fn of(f: &Flags) -> Style {
+        Style {
+            ttl: f.ttlid,
+            class: f.class,
+            ttlunits: f.ttlunits,
+            unknown: f.unknownformat,
+        }
+    }
+
+    fn class_column(&self) -> usize {
+        if self.ttl && self.class {
+            TTL_COLUMN + TAB
+        } else {
+            TTL_COLUMN
+        }
+    }
+
+    fn type_column(&self) -> usize {
+        TTL_COLUMN + TAB * (usize::from(self.ttl) + usize::from(self.class))
+    }
+
+    fn class_text(&self, class: u16) -> String {
+        if self.unknown {
+            format!("CLASS{class}")
+        } else {
+            class_name(class)
+        }
+    }
+
+    fn type_text(&self, rtype: u16) -> String {
+        if self.unknown {
+            format!("TYPE{rtype}")
+        } else {
+            type_name(rtype)
+        }
+    }
+}
+
+/// A TTL as `1d1h1m1s` (`+ttlunits`), `0s` for zero.
+pub fn ttl_units(ttl: u32) -> String {
+    let mut left = ttl;
+    let mut s = String::new();
+    for (size, unit) in [
+        (604_800, 'w'),
+        (86_400, 'd'),
+        (3_600, 'h'),
+        (60, 'm'),
+        (1, 's'),
+    ] {
+        let n = left / size;
+        left %= size;
+        if n > 0 {
+            s.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if s.is_empty() {
+        "0s".into()
+    } else {
+        s
+    }
+}
 
 /// Pads from column `from` to column `to` with tabs (then spaces), always
 /// at least one character, as BIND's master-file writer does.
@@ -37,18 +119,36 @@ fn push(out: &mut String, col: &mut usize, text: &str) {
 }
 
 /// One record line: name, TTL, class, type, rdata.
-pub fn record_line(v: &View, r: &Record) -> String {
+pub fn record_line(v: &View, r: &Record, st: &Style) -> String {
     let mut s = String::new();
     let mut col = 0;
     push(&mut s, &mut col, &name_text(&r.name));
-    indent(&mut s, &mut col, TTL_COLUMN);
-    push(&mut s, &mut col, &r.ttl.to_string());
-    indent(&mut s, &mut col, CLASS_COLUMN);
-    push(&mut s, &mut col, &class_name(r.class));
-    indent(&mut s, &mut col, TYPE_COLUMN);
-    push(&mut s, &mut col, &type_name(r.rtype));
-    indent(&mut s, &mut col, RDATA_COLUMN);
-    s.push_str(&rdata_text(&v.bytes, r.rtype, r.rdata_offset, r.rdata_len));
+    if st.ttl {
+        indent(&mut s, &mut col, TTL_COLUMN);
+        let ttl = if st.ttlunits {
+            ttl_units(r.ttl)
+        } else {
+            r.ttl.to_string()
+        };
+        push(&mut s, &mut col, &ttl);
+    }
+    if st.class {
+        indent(&mut s, &mut col, st.class_column());
+        push(&mut s, &mut col, &st.class_text(r.class));
+    }
+    indent(&mut s, &mut col, st.type_column());
+    push(&mut s, &mut col, &st.type_text(r.rtype));
+    indent(&mut s, &mut col, st.type_column() + TAB);
+    if st.unknown {
+        s.push_str(&generic(&wire_rdata(
+            &v.bytes,
+            r.rtype,
+            r.rdata_offset,
+            r.rdata_len,
+        )));
+    } else {
+        s.push_str(&rdata_text(&v.bytes, r.rtype, r.rdata_offset, r.rdata_len));
+    }
     s
 }
 
@@ -57,17 +157,18 @@ pub fn rdata_only(v: &View, r: &Record) -> String {
     rdata_text(&v.bytes, r.rtype, r.rdata_offset, r.rdata_len)
 }
 
-/// One question line: `;name<tabs>CLASS<tab>TYPE`.
-pub fn question_line(q: &super::msg::Question) -> String {
+/// One question line: `;name<tabs>CLASS<tab>TYPE` (the class is always
+/// shown; hidden columns only move the stops).
+pub fn question_line(q: &super::msg::Question, st: &Style) -> String {
     let mut s = String::new();
     let mut col = 0;
     // BIND writes the ';' outside its column count.
     s.push(';');
     push(&mut s, &mut col, &name_text(&q.name));
-    indent(&mut s, &mut col, CLASS_COLUMN);
-    push(&mut s, &mut col, &class_name(q.qclass));
-    indent(&mut s, &mut col, TYPE_COLUMN);
-    push(&mut s, &mut col, &type_name(q.qtype));
+    indent(&mut s, &mut col, st.class_column());
+    push(&mut s, &mut col, &st.class_text(q.qclass));
+    indent(&mut s, &mut col, st.type_column());
+    push(&mut s, &mut col, &st.type_text(q.qtype));
     s
 }
 
@@ -192,7 +293,7 @@ pub fn message_text(
             s.push_str(";; QUESTION SECTION:\n");
         }
         for q in &v.questions {
-            s.push_str(&question_line(q));
+            s.push_str(&question_line(q, &Style::of(f)));
             s.push('\n');
         }
         if f.comments {
@@ -211,7 +312,7 @@ pub fn message_text(
             s.push_str(&format!(";; {title} SECTION:\n"));
         }
         for r in records {
-            s.push_str(&record_line(v, r));
+            s.push_str(&record_line(v, r, &Style::of(f)));
             s.push('\n');
         }
         if f.comments {

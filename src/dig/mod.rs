@@ -8,6 +8,7 @@ pub mod format;
 pub mod json;
 pub mod msg;
 pub mod options;
+pub mod plus;
 pub mod query;
 pub mod rdata;
 pub mod trace;
@@ -111,6 +112,9 @@ pub fn run(argv: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     };
     // Each lookup, with the text its banner shows (dig prints one banner
     // per command line and per batch line).
+    for w in &inv.warnings {
+        let _ = writeln!(err, "{w}");
+    }
     let mut globals = args::Globals {
         print_cmd: inv.print_cmd,
         short: inv.short,
@@ -209,6 +213,7 @@ pub fn spec_of(l: &Lookup, name: &str) -> QuerySpec {
         qtype: l.qtype,
         qclass: l.qclass,
         recurse: f.recurse,
+        aaflag: f.aaflag,
         adflag: f.adflag,
         cd: f.cd,
         edns: f.edns,
@@ -283,7 +288,7 @@ fn one_lookup(
             continue;
         };
         let tc = reply.bytes.get(2).is_some_and(|b| b & 0x02 != 0);
-        if tc && !reply.tcp {
+        if tc && !reply.tcp && !l.flags.ignore {
             if l.flags.comments {
                 let _ = writeln!(out, ";; Truncated, retrying in TCP mode.");
             }
@@ -403,7 +408,17 @@ fn print_reply(
         return EXIT_OK;
     }
     if f.short {
-        let _ = write!(out, "{}", format::short_text(&v));
+        let mut s = format::short_text(&v);
+        if f.identify {
+            // dig: "<rdata> from server <addr> in <n> ms."
+            let from = format!(
+                " from server {} in {} ms.\n",
+                server.addr.ip(),
+                reply.rtt.as_millis()
+            );
+            s = s.lines().map(|l| format!("{l}{from}")).collect();
+        }
+        let _ = write!(out, "{s}");
         return EXIT_OK;
     }
     let mut s = String::new();

@@ -109,13 +109,47 @@ pub fn rdata_text(msg: &[u8], rtype: u16, offset: usize, len: usize) -> String {
     known(msg, rtype, offset, end, data).unwrap_or_else(|| generic(data))
 }
 
-/// RFC 3597 §5 unknown-type form.
+/// RFC 3597 §5 unknown-type form (hex in dig's 56-character chunks).
 pub fn generic(data: &[u8]) -> String {
     if data.is_empty() {
         "\\# 0".to_string()
     } else {
-        format!("\\# {} {}", data.len(), hex_upper(data))
+        format!("\\# {} {}", data.len(), chunked(&hex_upper(data), 56))
     }
+}
+
+/// RDATA with any compressed names expanded (RFC 3597 §4 lists the types
+/// whose names may be compressed), as `+unknownformat` and JSON show it.
+pub fn wire_rdata(msg: &[u8], rtype: u16, offset: usize, len: usize) -> Vec<u8> {
+    let end = offset + len;
+    let raw = msg.get(offset..end).unwrap_or(&[]).to_vec();
+    // (bytes before the names, number of names, bytes after them)
+    let layout: Option<(usize, usize)> = match rtype {
+        2 | 3 | 4 | 5 | 7 | 8 | 9 | 12 | 39 => Some((0, 1)),
+        15 | 18 | 21 | 36 => Some((2, 1)),
+        6 | 14 | 17 => Some((0, 2)),
+        33 => Some((6, 1)),
+        _ => None,
+    };
+    let Some((fixed, names)) = layout else {
+        return raw;
+    };
+    let expand = || -> Option<Vec<u8>> {
+        let mut out = msg.get(offset..offset + fixed)?.to_vec();
+        let mut at = offset + fixed;
+        for _ in 0..names {
+            let (name, next) = read_name(msg, at).ok()?;
+            for label in &name.0 {
+                out.push(u8::try_from(label.len()).ok()?);
+                out.extend_from_slice(label);
+            }
+            out.push(0);
+            at = next;
+        }
+        out.extend_from_slice(msg.get(at..end)?);
+        Some(out)
+    };
+    expand().unwrap_or(raw)
 }
 
 fn known(msg: &[u8], rtype: u16, offset: usize, end: usize, data: &[u8]) -> Option<String> {
