@@ -4,6 +4,10 @@
 //! option), and `dig` and `tern dig` must print the same lines: COOKIE
 //! (good)/(bad) and the mismatch warning, EDE with and without text, NSID,
 //! EXPIRE, TCP KEEPALIVE, PAD, KEY-TAG, SERVER-TAG, CLIENT-SUBNET, OPT=N.
+//! A second responder (127.66.3.2) answers each query with a wrong ID, a
+//! wrong question and a message without QR before the real reply: both
+//! clients must warn alike and take the same message. TCP to a closed
+//! port (127.66.3.3) must fail alike.
 
 // The responder and helpers fail loudly on purpose.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
@@ -122,4 +126,67 @@ fn opt_pseudosection_matches_dig() {
     }
     stop.store(true, Ordering::Relaxed);
     server.join().unwrap();
+}
+
+/// Sends, for each query: wrong ID, wrong question, QR=0 echo, reply.
+fn noisy_responder(sock: UdpSocket, stop: Arc<AtomicBool>) {
+    let mut buf = [0u8; 4096];
+    while !stop.load(Ordering::Relaxed) {
+        let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        let q = &buf[..n];
+        let Some(good) = reply(q) else {
+            continue;
+        };
+        let mut bad_id = good.clone();
+        bad_id[0] ^= 0xff;
+        let mut other = good[..12].to_vec();
+        other[4..6].copy_from_slice(&[0, 1]);
+        other[10..12].copy_from_slice(&[0, 0]);
+        other.extend_from_slice(b"\x05other\x00\x00\x01\x00\x01");
+        for m in [&bad_id, &other, &q.to_vec(), &good] {
+            let _ = sock.send_to(m, from);
+        }
+    }
+}
+
+#[test]
+fn mismatched_replies_and_tcp_failures_match_dig() {
+    let sock = UdpSocket::bind("127.66.3.2:0").unwrap();
+    let port = sock.local_addr().unwrap().port().to_string();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let server = std::thread::spawn(move || noisy_responder(sock, stop2));
+    for extra in ["+noedns", "+nsid"] {
+        let args = ["@127.66.3.2", "-p", &port, "o3-6e7331.example", extra];
+        let (want, got) = (real_dig(&args), tern_dig(&args));
+        assert_eq!(want.status.code(), got.status.code());
+        let w = String::from_utf8_lossy(&want.stdout);
+        assert!(w.contains(";; Warning: query response not set"), "{w}");
+        assert_same(extra, &w, &String::from_utf8_lossy(&got.stdout));
+    }
+    stop.store(true, Ordering::Relaxed);
+    server.join().unwrap();
+
+    // Nothing listens on TCP there: each try fails on its own, as in dig.
+    let args = [
+        "@127.66.3.3",
+        "-p",
+        &port,
+        "x.example",
+        "+tcp",
+        "+tries=2",
+        "+timeout=1",
+    ];
+    let (want, got) = (real_dig(&args), tern_dig(&args));
+    assert_eq!(got.status.code(), Some(9));
+    assert_eq!(want.status.code(), got.status.code());
+    assert_same(
+        "tcp refused",
+        &String::from_utf8_lossy(&want.stdout),
+        &String::from_utf8_lossy(&got.stdout),
+    );
 }

@@ -315,10 +315,13 @@ fn one_lookup(
         }
         return print_reply(l, server, &reply, &spec, out);
     }
-    if let Some(b) = pending.take() {
-        let _ = write!(out, "{b}");
+    // Over TCP each failed try already said so (dig prints no banner then).
+    if !opts.tcp {
+        if let Some(b) = pending.take() {
+            let _ = write!(out, "{b}");
+        }
+        let _ = writeln!(out, ";; no servers could be reached");
     }
-    let _ = writeln!(out, ";; no servers could be reached");
     EXIT_NO_REPLY
 }
 

@@ -67,12 +67,14 @@ fn hex_spaced(data: &[u8]) -> String {
 /// One OPT option line as dig 9.18 prints it.
 pub fn option_line(code: u16, data: &[u8], cookie_sent: Option<&[u8; 8]>) -> String {
     match code {
+        OPT_NSID if data.is_empty() => "; NSID:".into(),
         OPT_NSID => format!("; NSID: {}(\"{}\")", hex_spaced(data), printable(data)),
         OPT_COOKIE => {
             let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
             let status = match cookie_sent {
                 Some(sent) if data.len() > 8 && data.get(..8) == Some(sent.as_slice()) => " (good)",
                 Some(_) if data.len() > 8 => " (bad)",
+                Some(sent) if data == sent.as_slice() => " (echoed)",
                 _ => "",
             };
             format!("; COOKIE: {hex}{status}")
@@ -215,6 +217,7 @@ mod tests {
             ),
             (65001, b"A\x01", "; OPT=65001: 41 01 (\"A.\")"),
             (65002, b"", "; OPT=65002:"),
+            (3, b"", "; NSID:"),
             (
                 9,
                 &[0, 0, 0x0e, 0x4d],
@@ -237,6 +240,10 @@ mod tests {
         assert_eq!(
             option_line(10, &good, Some(&sent)),
             format!("; COOKIE: 0102030405060708{} (good)", "aa".repeat(16))
+        );
+        assert_eq!(
+            option_line(10, &sent, Some(&sent)),
+            "; COOKIE: 0102030405060708 (echoed)"
         );
         good[0] = 9;
         assert!(option_line(10, &good, Some(&sent)).ends_with(" (bad)"));

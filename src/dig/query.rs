@@ -14,6 +14,7 @@ use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
 use super::args::Subnet;
+use super::msg::u16_at;
 
 /// EDNS option codes (IANA "DNS EDNS0 Option Codes").
 pub const OPT_NSID: u16 = 3;
@@ -207,22 +208,61 @@ fn local_for(server: &SocketAddr, source: Option<IpAddr>) -> SocketAddr {
     SocketAddr::new(ip, 0)
 }
 
-/// Whether `reply` answers `query`: same ID and same question section.
-pub fn matches(query: &[u8], reply: &[u8]) -> bool {
-    let (Some(qid), Some(rid)) = (query.get(..2), reply.get(..2)) else {
-        return false;
+/// What to do with a message that arrived for a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The reply.
+    Accept,
+    /// The reply, with dig's warning (QR not set: dig still takes it).
+    AcceptWarn(String),
+    /// Not ours: warn as dig does and keep waiting (RFC 5452 §9.1).
+    Ignore(String),
+}
+
+/// Checks a message against the query: ID first, then the question.
+pub fn check(query: &[u8], reply: &[u8]) -> Verdict {
+    let (Some(qid), Some(rid)) = (u16_at(query, 0), u16_at(reply, 0)) else {
+        return Verdict::Ignore(";; Warning: short message".into());
     };
-    if qid != rid || reply.get(2).is_none_or(|b| b & 0x80 == 0) {
-        return false;
+    if qid != rid {
+        return Verdict::Ignore(format!(
+            ";; Warning: ID mismatch: expected ID {qid}, got {rid}"
+        ));
     }
     // An empty question (e.g. some FORMERR replies) is accepted, as dig does.
-    if reply.get(4..6) == Some(&[0, 0]) {
-        return true;
+    if reply.get(4..6) != Some(&[0, 0]) {
+        let same = match (question_of(query), question_of(reply)) {
+            (Some(q), Some(r)) => q.eq_ignore_ascii_case(&r),
+            _ => false,
+        };
+        if !same {
+            return Verdict::Ignore(format!(
+                ";; ;; Question section mismatch: got {}",
+                question_text(reply)
+            ));
+        }
     }
-    match (question_of(query), question_of(reply)) {
-        (Some(q), Some(r)) => q.eq_ignore_ascii_case(&r),
-        _ => false,
+    if reply.get(2).is_none_or(|b| b & 0x80 == 0) {
+        return Verdict::AcceptWarn(";; Warning: query response not set".into());
     }
+    Verdict::Accept
+}
+
+/// `name/TYPE/CLASS` of a message's first question, as dig's warning
+/// writes it (no trailing dot).
+fn question_text(m: &[u8]) -> String {
+    let Ok((name, end)) = super::msg::read_name(m, 12) else {
+        return "?".into();
+    };
+    let text = super::rdata::name_text(&name);
+    let text = if text.len() > 1 {
+        text.trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    let t = u16_at(m, end).map_or_else(|| "?".into(), super::types::type_name);
+    let c = u16_at(m, end + 2).map_or_else(|| "?".into(), super::types::class_name);
+    format!("{text}/{t}/{c}")
 }
 
 /// The raw bytes of the first question (uncompressed in queries; replies
@@ -245,6 +285,7 @@ pub fn udp_try(
     query: &[u8],
     timeout: Duration,
     source: Option<IpAddr>,
+    warn: &mut dyn FnMut(String),
 ) -> Result<Reply, TryFailure> {
     let sock = UdpSocket::bind(local_for(&server, source)).map_err(|e| classify(&e))?;
     sock.connect(server).map_err(|e| classify(&e))?;
@@ -260,19 +301,29 @@ pub fn udp_try(
             .map_err(|e| classify(&e))?;
         let n = sock.recv(&mut buf).map_err(|e| classify(&e))?;
         let bytes = buf.get(..n).unwrap_or(&[]);
-        if matches(query, bytes) {
-            return Ok(Reply {
-                bytes: bytes.to_vec(),
-                rtt: start.elapsed(),
-                tcp: false,
-            });
+        match check(query, bytes) {
+            Verdict::Ignore(w) => warn(w),
+            v => {
+                if let Verdict::AcceptWarn(w) = v {
+                    warn(w);
+                }
+                return Ok(Reply {
+                    bytes: bytes.to_vec(),
+                    rtt: start.elapsed(),
+                    tcp: false,
+                });
+            }
         }
-        // Anything else is not ours: keep waiting (RFC 5452 §9.1).
     }
 }
 
 /// One TCP try.
-pub fn tcp_try(server: SocketAddr, query: &[u8], timeout: Duration) -> Result<Reply, TryFailure> {
+pub fn tcp_try(
+    server: SocketAddr,
+    query: &[u8],
+    timeout: Duration,
+    warn: &mut dyn FnMut(String),
+) -> Result<Reply, TryFailure> {
     let start = Instant::now();
     let mut s = TcpStream::connect_timeout(&server, timeout).map_err(|e| classify(&e))?;
     let left = |start: Instant| {
@@ -301,12 +352,18 @@ pub fn tcp_try(server: SocketAddr, query: &[u8], timeout: Duration) -> Result<Re
         s.set_read_timeout(Some(left(start)?))
             .map_err(|e| classify(&e))?;
         s.read_exact(&mut body).map_err(|e| classify(&e))?;
-        if matches(query, &body) {
-            return Ok(Reply {
-                bytes: body,
-                rtt: start.elapsed(),
-                tcp: true,
-            });
+        match check(query, &body) {
+            Verdict::Ignore(w) => warn(w),
+            v => {
+                if let Verdict::AcceptWarn(w) = v {
+                    warn(w);
+                }
+                return Ok(Reply {
+                    bytes: body,
+                    rtt: start.elapsed(),
+                    tcp: true,
+                });
+            }
         }
     }
 }
@@ -322,17 +379,21 @@ pub fn exchange(
 ) -> Option<Reply> {
     for _ in 0..opts.tries.max(1) {
         let result = if opts.tcp {
-            tcp_try(server, query, opts.timeout)
+            tcp_try(server, query, opts.timeout, log)
         } else {
-            udp_try(server, query, opts.timeout, opts.source)
+            udp_try(server, query, opts.timeout, opts.source, log)
         };
         match result {
             Ok(r) => return Some(r),
-            Err(f) if opts.tcp => log(format!(
-                ";; Connection to {}({}) for {qname} failed: {f}.",
-                hash_addr(&server),
-                server.ip()
-            )),
+            // dig reports each failed TCP try as a whole failed lookup.
+            Err(f) if opts.tcp => {
+                log(format!(
+                    ";; Connection to {}({}) for {qname} failed: {f}.",
+                    hash_addr(&server),
+                    server.ip()
+                ));
+                log(";; no servers could be reached".into());
+            }
             Err(f) => log(format!(
                 ";; communications error to {}: {f}",
                 hash_addr(&server)
@@ -412,19 +473,30 @@ mod tests {
         let q = build(7, &spec("www.example")).unwrap();
         let mut r = q.clone();
         r[2] |= 0x80;
-        assert!(matches(&q, &r));
+        assert_eq!(check(&q, &r), Verdict::Accept);
         let mut other_id = r.clone();
         other_id[1] ^= 1;
-        assert!(!matches(&q, &other_id));
-        assert!(!matches(&q, &q)); // not a response
+        assert_eq!(
+            check(&q, &other_id),
+            Verdict::Ignore(";; Warning: ID mismatch: expected ID 7, got 6".into())
+        );
+        // dig takes a message without QR, with a warning.
+        assert_eq!(
+            check(&q, &q),
+            Verdict::AcceptWarn(";; Warning: query response not set".into())
+        );
         let other_q = {
             let mut x = build(7, &spec("www.example.net")).unwrap();
             x[2] |= 0x80;
             x
         };
-        assert!(!matches(&q, &other_q));
+        assert_eq!(
+            check(&q, &other_q),
+            Verdict::Ignore(";; ;; Question section mismatch: got www.example.net/A/IN".into())
+        );
         let mut upper = r.clone();
         upper[13] = b'W';
-        assert!(matches(&q, &upper));
+        assert_eq!(check(&q, &upper), Verdict::Accept);
+        assert!(matches!(check(&q, &[1]), Verdict::Ignore(_)));
     }
 }

@@ -271,7 +271,13 @@ impl Walker<'_> {
                         ..self.opts.clone()
                     };
                     let mut failure = String::new();
-                    let mut log = |line: String| failure = line;
+                    let mut log = |line: String| {
+                        if line.starts_with(";; communications error")
+                            || line.starts_with(";; Connection")
+                        {
+                            failure = line;
+                        }
+                    };
                     let Some(reply) = query::exchange(server, &bytes, qname, &once, &mut log)
                     else {
                         let why = failure.trim_start_matches(";; ").to_string();

@@ -162,6 +162,10 @@ pub fn mask(text: &str) -> Vec<String> {
     text.lines()
         .map(|line| {
             let mut l = line.to_string();
+            if let Some(pos) = l.find("expected ID ") {
+                l.truncate(pos);
+                l.push_str("expected ID <ID>, got <ID>");
+            }
             if let Some(pos) = l.find(" id: ") {
                 l.truncate(pos);
                 l.push_str(" id: <ID>");
