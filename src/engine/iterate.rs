@@ -469,7 +469,21 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             scrub(&mut msg, &root, &root, RecordType::NS, true);
             if classify(&msg, &root, &root, RecordType::NS) == Kind::Answer {
                 let _ = self.take_answer(&msg, &root, RecordType::NS, DNSClass::IN);
-                let primed = self.servers_from_referral_answer(&msg);
+                let mut primed = self.servers_from_referral_answer(&msg);
+                // Root servers named in the hints keep their hint addresses
+                // when the priming reply came without them.
+                for (name, ips) in primed.ns.iter_mut() {
+                    if ips.is_empty() {
+                        if let Some((_, hint)) = self
+                            .hints
+                            .servers
+                            .iter()
+                            .find(|(h, _)| Some(h) == name.as_ref())
+                        {
+                            *ips = self.usable(hint.clone());
+                        }
+                    }
+                }
                 if !primed.addrs().is_empty() {
                     return Ok(primed);
                 }
