@@ -85,6 +85,10 @@ pub struct ResolverConfig {
     pub harden_glue: bool,
     /// Send queries to loopback addresses (the lab and tests need this).
     pub allow_loopback_upstream: bool,
+    /// Positive answers carry only the answer section; when false the
+    /// zone's NS set and its addresses are added (Unbound's
+    /// `minimal-responses: no`).
+    pub minimal_responses: bool,
 }
 
 /// A zone whose servers are configured instead of found by iteration.
@@ -182,6 +186,7 @@ impl Default for ResolverConfig {
             query_timeout: Duration::from_secs(10),
             harden_glue: true,
             allow_loopback_upstream: true,
+            minimal_responses: true,
         }
     }
 }

@@ -184,6 +184,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if request.full_trace {
             return self.resolve_now(request).await;
         }
+        if let Some(hit) = self.resolve_cached(request).await {
+            return hit;
+        }
         let key = InflightKey {
             request: Request {
                 name: request.name.to_lowercase(),
@@ -210,6 +213,24 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// Resolves without merging: follows CNAMEs across zones (up to the
     /// configured hop limit), each step from cache or by iteration.
     async fn resolve_now(&self, request: &Request) -> Resolution {
+        match self.resolve_steps(request, false).await {
+            Some(r) => r,
+            None => Resolution::failed(
+                Failure::Internal("cache peek in iterative mode"),
+                Vec::new(),
+            ),
+        }
+    }
+
+    /// The answer from cache alone, or None at the first miss: the hit
+    /// path, which takes no lock beyond the cache shard's and sends nothing.
+    pub async fn resolve_cached(&self, request: &Request) -> Option<Resolution> {
+        self.resolve_steps(request, true).await
+    }
+
+    /// Follows the question through CNAMEs, each step from cache, else (not
+    /// `peek`) by iteration or, for RD=0, a referral from cache.
+    async fn resolve_steps(&self, request: &Request, peek: bool) -> Option<Resolution> {
         let cfg = &self.config.resolver;
         let st = QueryState::new(
             cfg.max_upstream_queries,
@@ -219,17 +240,19 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if request.qclass != DNSClass::IN
             || matches!(request.qtype, RecordType::AXFR | RecordType::IXFR)
         {
-            return Resolution {
+            return Some(Resolution {
                 rcode: ResponseCode::Refused,
                 ..Resolution::failed(Failure::Internal("class or type not served"), Vec::new())
-            };
+            });
         }
         let mut chain: Vec<Record> = Vec::new();
         let mut cur = request.name.clone();
         let mut seen: HashSet<Name> = HashSet::from([cur.clone()]);
         let mut hops = 0u32;
         loop {
-            let step = if request.recursion_desired {
+            let step = if peek {
+                self.cached_step(&cur, request.qtype, request.qclass)?
+            } else if request.recursion_desired {
                 self.lookup(
                     &cur,
                     request.qtype,
@@ -247,18 +270,20 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Step::Alias(rs, target) => (rs, Some(target)),
                 Step::NxDomain(rs, soa) => {
                     chain.extend(rs);
-                    return self.finish(ResponseCode::NXDomain, chain, soa, &st);
+                    return Some(self.finish(ResponseCode::NXDomain, chain, soa, &st));
                 }
                 Step::NoData(rs, soa) => {
                     chain.extend(rs);
-                    return self.finish(ResponseCode::NoError, chain, soa, &st);
+                    return Some(self.finish(ResponseCode::NoError, chain, soa, &st));
                 }
                 Step::Fail(Failure::NotCached) if !chain.is_empty() => {
                     // RD=0: the part of the chain we have is the answer.
-                    return self.finish(ResponseCode::NoError, chain, Vec::new(), &st);
+                    return Some(self.finish(ResponseCode::NoError, chain, Vec::new(), &st));
                 }
-                Step::Fail(Failure::NotCached) => return self.cache_referral_answer(&cur, &st),
-                Step::Fail(f) => return Resolution::failed(f, st.take_trace()),
+                Step::Fail(Failure::NotCached) => {
+                    return Some(self.cache_referral_answer(&cur, &st))
+                }
+                Step::Fail(f) => return Some(Resolution::failed(f, st.take_trace())),
             };
             for r in &records {
                 if let RData::CNAME(_) = r.data {
@@ -268,16 +293,16 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
             chain.extend(records);
             let Some(target) = next else {
-                return self.finish(ResponseCode::NoError, chain, Vec::new(), &st);
+                return Some(self.finish(ResponseCode::NoError, chain, Vec::new(), &st));
             };
             if hops > cfg.max_cname_hops {
-                return Resolution::failed(
+                return Some(Resolution::failed(
                     Failure::CnameChain(cfg.max_cname_hops),
                     st.take_trace(),
-                );
+                ));
             }
             if !seen.insert(target.clone()) {
-                return Resolution::failed(Failure::CnameLoop, st.take_trace());
+                return Some(Resolution::failed(Failure::CnameLoop, st.take_trace()));
             }
             cur = target;
         }
@@ -287,17 +312,58 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         &self,
         rcode: ResponseCode,
         answers: Vec<Record>,
-        authorities: Vec<Record>,
+        mut authorities: Vec<Record>,
         st: &QueryState,
     ) -> Resolution {
+        let mut additionals = Vec::new();
+        if !self.config.resolver.minimal_responses
+            && authorities.is_empty()
+            && rcode == ResponseCode::NoError
+        {
+            if let Some(owner) = answers.last().map(|r| r.name.clone()) {
+                (authorities, additionals) = self.zone_ns_with_addrs(&owner);
+            }
+        }
         Resolution {
             rcode,
             answers,
             authorities,
-            additionals: Vec::new(),
+            additionals,
             failure: None,
             from_cache: st.sent() == 0,
             trace: st.take_trace(),
+        }
+    }
+
+    /// The NS set of the closest cached zone holding `name`, and the cached
+    /// addresses of those NS names (for non-minimal responses).
+    fn zone_ns_with_addrs(&self, name: &Name) -> (Vec<Record>, Vec<Record>) {
+        let now = self.clock.now();
+        let mut cur = name.clone();
+        loop {
+            if let Some(Cached::RRset(ns)) = self
+                .cache
+                .get(&Key::RRset(cur.clone(), RecordType::NS, DNSClass::IN), now)
+            {
+                let mut addrs = Vec::new();
+                for r in &ns {
+                    if let RData::NS(target) = &r.data {
+                        for t in [RecordType::A, RecordType::AAAA] {
+                            if let Some(Cached::RRset(rs)) = self
+                                .cache
+                                .get(&Key::RRset(target.0.clone(), t, DNSClass::IN), now)
+                            {
+                                addrs.extend(rs);
+                            }
+                        }
+                    }
+                }
+                return (ns, addrs);
+            }
+            if cur.is_root() {
+                return (Vec::new(), Vec::new());
+            }
+            cur = cur.base_name();
         }
     }
 
