@@ -5,6 +5,11 @@
 //! cross-field rules. Errors name the file, line and key. `config/tern.toml`
 //! in the repository lists every key with its default.
 
+pub mod file;
+pub mod load;
+
+pub use load::{load_file, load_str, ConfigError};
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
