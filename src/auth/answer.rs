@@ -204,7 +204,7 @@ fn lookup(
 /// non-terminal, then the wildcard at the closest encloser (RFC 4592 §3.3).
 fn find_in_zone(zone: &Zone, name: &Name, qtype: RecordType) -> Found {
     if let Some(node) = zone.node(name) {
-        return from_node(node, name, qtype);
+        return from_node(node, None, qtype);
     }
     if zone.exists(name) {
         // An empty non-terminal exists: NODATA, never the wildcard.
@@ -219,17 +219,19 @@ fn find_in_zone(zone: &Zone, name: &Name, qtype: RecordType) -> Found {
         return Found::NxDomain;
     };
     match zone.node(&wild) {
-        Some(node) => from_node(node, name, qtype),
+        Some(node) => from_node(node, Some(name), qtype),
         None => Found::NxDomain,
     }
 }
 
-/// Picks from one node's record sets, renaming to `owner` (which differs
-/// from the records' owner when synthesizing from a wildcard).
-fn from_node(node: &Node, owner: &Name, qtype: RecordType) -> Found {
+/// Picks from one node's record sets; `synth` is the owner to give the
+/// records when synthesizing from a wildcard (RFC 4592 §3.3.1).
+fn from_node(node: &Node, synth: Option<&Name>, qtype: RecordType) -> Found {
     let rename = |r: &Record| {
         let mut r = r.clone();
-        r.name = owner.clone();
+        if let Some(owner) = synth {
+            r.name = owner.clone();
+        }
         r
     };
     if qtype == RecordType::ANY {
