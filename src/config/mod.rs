@@ -212,7 +212,7 @@ impl Default for UpstreamConfig {
         Self {
             initial_rto: Duration::from_millis(376),
             min_rto: Duration::from_millis(50),
-            max_rto: Duration::from_secs(12),
+            max_rto: Duration::from_secs(3),
             holddown_after_timeouts: 5,
             holddown: Duration::from_secs(60),
             tcp_timeout: Duration::from_secs(5),

@@ -561,6 +561,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         self.config.resolver.max_upstream_queries,
                     ))
                 }
+                Err(ExchangeError::Deadline) => return Err(Failure::Timeout),
                 Err(ExchangeError::Timeout) => {
                     timeouts += 1;
                     // A timed-out server may be tried again after the others.
@@ -650,9 +651,17 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let mut protocol = Protocol::Udp;
         for _ in 0..MAX_RESENDS {
             let now = self.clock.now();
-            if now.saturating_sub(st.start) > self.config.resolver.query_timeout {
-                return Err(ExchangeError::Other);
-            }
+            let elapsed = now.saturating_sub(st.start);
+            let Some(left) = self
+                .config
+                .resolver
+                .query_timeout
+                .checked_sub(elapsed)
+                .filter(|l| !l.is_zero())
+            else {
+                st.note("query timeout reached: giving up");
+                return Err(ExchangeError::Deadline);
+            };
             if !st.spend() {
                 return Err(ExchangeError::Budget);
             }
@@ -661,7 +670,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             let timeout = match protocol {
                 Protocol::Udp => self.selection.rto(addr, now),
                 Protocol::Tcp => self.config.upstream.tcp_timeout,
-            };
+            }
+            .min(left);
             st.record(TraceEvent::Query {
                 zone: zs.zone.clone(),
                 server: addr,
@@ -744,6 +754,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 
 enum ExchangeError {
     Timeout,
+    /// The client query's own time limit is spent.
+    Deadline,
     Budget,
     Other,
 }
