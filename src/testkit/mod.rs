@@ -6,6 +6,8 @@
 //!
 //! It is deliberately small: the real authoritative server is `auth/`.
 
+pub mod fuzz;
+
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
