@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 use tern::clock::SystemClock;
 use tern::config::load_str;
@@ -171,6 +171,13 @@ async fn acl_refuses_and_denies() {
     let r = recv(&c).await.unwrap();
     assert_eq!(r.metadata.id, 0x5555);
     assert_eq!(r.metadata.response_code, ResponseCode::Refused);
+    // With EDNS the refusal says why (RFC 8914 Prohibited).
+    let mut q = Message::from_vec(&query(0x5556, "www.example.com.")).unwrap();
+    q.edns = Some(Edns::new());
+    c.send(&q.to_vec().unwrap()).await.unwrap();
+    let r = recv(&c).await.unwrap();
+    assert_eq!(r.metadata.response_code, ResponseCode::Refused);
+    assert_eq!(tern::wire::ede(&r).map(|e| e.0), Some(18));
     srv.shutdown().await;
 
     // An explicit deny drops silently.
@@ -299,6 +306,105 @@ async fn connections_beyond_the_cap_are_closed() {
     assert_eq!(read_frame(&mut first).await.unwrap().metadata.id, 0xc003);
     drop(first);
     srv.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listens_on_ipv4_and_ipv6() {
+    let text = "[server]\nlisten = [\"127.0.0.1:0\", \"[::1]:0\"]\nudp_sockets = 1\n";
+    let config = Arc::new(load_str(text, "test.toml").unwrap());
+    let sockets = server::bind(&config.server).unwrap();
+    let addrs = sockets.local_addrs();
+    assert_eq!(addrs.len(), 2);
+    assert!(addrs[0].is_ipv4() && addrs[1].is_ipv6(), "{addrs:?}");
+    let resolver = Resolver::new(config, Silent, SystemClock::new());
+    let handler = Arc::new(Handler::new(Arc::new(resolver)));
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(server::run(handler, sockets.udp, sockets.tcp, async {
+        let _ = rx.await;
+    }));
+    let c6 = UdpSocket::bind("[::1]:0").await.unwrap();
+    c6.connect(addrs[1]).await.unwrap();
+    c6.send(&query(0x6001, "v6.example.")).await.unwrap();
+    assert_eq!(recv(&c6).await.unwrap().metadata.id, 0x6001);
+    let mut s = TcpStream::connect(addrs[1]).await.unwrap();
+    s.write_all(&framed(&query(0x6002, "v6.example.")))
+        .await
+        .unwrap();
+    assert_eq!(read_frame(&mut s).await.unwrap().metadata.id, 0x6002);
+    let c4 = client().await;
+    c4.connect(addrs[0]).await.unwrap();
+    c4.send(&query(0x4001, "v4.example.")).await.unwrap();
+    assert_eq!(recv(&c4).await.unwrap().metadata.id, 0x4001);
+    let _ = tx.send(());
+    timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_does_not_wait_for_idle_connections() {
+    let srv = start("tcp_idle_timeout_ms = 60000").await;
+    let mut s = TcpStream::connect(srv.addr).await.unwrap();
+    s.write_all(&framed(&query(0xe001, "a.example.")))
+        .await
+        .unwrap();
+    assert_eq!(read_frame(&mut s).await.unwrap().metadata.id, 0xe001);
+    let started = Instant::now();
+    srv.shutdown().await;
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // The idle connection was closed by the shutdown.
+    let mut buf = [0u8; 4];
+    let n = timeout(Duration::from_secs(2), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+}
+
+/// Upstream exchanges that take a while, so a query is in flight.
+struct Slow;
+
+impl Transport for Slow {
+    #[allow(clippy::manual_async_fn)]
+    fn exchange(
+        &self,
+        _query: UpstreamQuery,
+    ) -> impl std::future::Future<Output = Result<Message, UpstreamFailure>> + Send {
+        async {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            Err(UpstreamFailure::Timeout)
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_in_flight_are_answered_during_drain() {
+    let text = "[server]\nlisten = [\"127.0.0.1:0\"]\nudp_sockets = 1\n[resolver]\nquery_timeout_ms = 2000\n";
+    let config = Arc::new(load_str(text, "test.toml").unwrap());
+    let sockets = server::bind(&config.server).unwrap();
+    let addr = sockets.local_addrs()[0];
+    let resolver = Resolver::new(config, Slow, SystemClock::new());
+    let handler = Arc::new(Handler::new(Arc::new(resolver)));
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(server::run(handler, sockets.udp, sockets.tcp, async {
+        let _ = rx.await;
+    }));
+    let c = client().await;
+    c.connect(addr).await.unwrap();
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    c.send(&query(0xf001, "slow.example.")).await.unwrap();
+    s.write_all(&framed(&query(0xf002, "slow.example.")))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let _ = tx.send(());
+    assert_eq!(recv(&c).await.unwrap().metadata.id, 0xf001);
+    assert_eq!(read_frame(&mut s).await.unwrap().metadata.id, 0xf002);
+    timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

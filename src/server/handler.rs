@@ -18,6 +18,9 @@ use crate::wire;
 /// Size of a DNS header (RFC 1035 §4.1.1).
 const HEADER_LEN: usize = 12;
 
+/// Extended DNS error "Prohibited" (RFC 8914 §4.19).
+const EDE_PROHIBITED: u16 = 18;
+
 /// Largest TCP message (RFC 1035 §4.2.2 two-byte length).
 const TCP_MAX: usize = 65_535;
 
@@ -81,7 +84,16 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             Protocol::Tcp => TCP_MAX,
         };
         let reply = if action == AclAction::Refuse {
-            self.reply_skeleton(&query, ResponseCode::Refused)
+            let mut m = self.reply_skeleton(&query, ResponseCode::Refused);
+            if m.edns.is_some() {
+                // RFC 8914 §4.19: Prohibited.
+                wire::add_ede(
+                    &mut m,
+                    EDE_PROHIBITED,
+                    "client not allowed by access control",
+                );
+            }
+            m
         } else {
             self.answer(&query).await
         };
