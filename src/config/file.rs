@@ -77,6 +77,8 @@ pub struct FileResolver {
     pub harden_glue: S<bool>,
     #[serde(default)]
     pub allow_loopback_upstream: S<bool>,
+    #[serde(default)]
+    pub minimal_responses: S<bool>,
 }
 
 #[derive(Debug, Deserialize)]

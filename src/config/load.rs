@@ -358,6 +358,7 @@ impl Ctx<'_> {
             )?,
             harden_glue: flag(&f.harden_glue, d.harden_glue),
             allow_loopback_upstream: flag(&f.allow_loopback_upstream, d.allow_loopback_upstream),
+            minimal_responses: flag(&f.minimal_responses, d.minimal_responses),
         })
     }
 
