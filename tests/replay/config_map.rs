@@ -99,7 +99,6 @@ const FIXED: &[(&str, bool)] = &[
     ("do-ip4", true),
     ("do-udp", true),
     ("do-tcp", true),
-    ("minimal-responses", true),
 ];
 
 fn yes(l: &ConfigLine) -> Result<bool, Unsupported> {
@@ -146,6 +145,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Config, Unsupported> {
         match (l.clause.as_str(), l.key.as_str()) {
             ("server", "qname-minimisation") => c.resolver.qname_minimisation = yes(l)?,
             ("server", "harden-glue") => c.resolver.harden_glue = yes(l)?,
+            ("server", "minimal-responses") => c.resolver.minimal_responses = yes(l)?,
             ("server", "cache-min-ttl") => c.cache.min_ttl = num(l)?,
             ("server", "cache-max-ttl") => c.cache.max_ttl = num(l)?,
             ("server", "cache-max-negative-ttl") => c.cache.max_negative_ttl = num(l)?,
