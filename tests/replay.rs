@@ -230,6 +230,7 @@ fn main() -> ExitCode {
         let level = std::env::var("TERN_LOG").unwrap_or_else(|_| "tern=debug".to_string());
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+            .with_ansi(false)
             .with_test_writer()
             .try_init();
     }

@@ -10,7 +10,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::rr::Name;
-use tern::config::{Config, StubZone};
+use ipnet::IpNet;
+use tern::config::{AclAction, AclRule, Config, StubZone};
 
 use super::parser::{ConfigLine, Unsupported};
 
@@ -136,11 +137,37 @@ fn unsupported<T>(l: &ConfigLine) -> Result<T, Unsupported> {
     Err(Unsupported(format!("config {clause}{}: {value}", l.key)))
 }
 
+/// `access-control: <netblock> <action>`. Unbound picks the most specific
+/// netblock; tern's first match wins, so rules are later sorted longest
+/// prefix first. `allow_snoop` (RD=0 from cache) is what tern's `Allow`
+/// already does.
+fn acl_rule(l: &ConfigLine) -> Result<AclRule, Unsupported> {
+    let mut parts = l.value.split_whitespace();
+    let (Some(net), Some(action)) = (parts.next(), parts.next()) else {
+        return unsupported(l);
+    };
+    let net: IpNet = match net.parse::<IpNet>() {
+        Ok(n) => n,
+        Err(_) => match net.parse::<IpAddr>() {
+            Ok(ip) => IpNet::from(ip),
+            Err(_) => return unsupported(l),
+        },
+    };
+    let action = match action {
+        "allow" | "allow_snoop" => AclAction::Allow,
+        "refuse" => AclAction::Refuse,
+        "deny" => AclAction::Deny,
+        _ => return unsupported(l),
+    };
+    Ok(AclRule { net, action })
+}
+
 /// Builds tern's config for a scenario, or names the option it lacks.
 pub fn build(lines: &[ConfigLine]) -> Result<Config, Unsupported> {
     let mut c = Config::default();
     c.resolver.allow_loopback_upstream = true;
     let mut stubs: Vec<StubZone> = Vec::new();
+    let mut acl: Vec<AclRule> = Vec::new();
     for l in lines {
         match (l.clause.as_str(), l.key.as_str()) {
             ("server", "qname-minimisation") => c.resolver.qname_minimisation = yes(l)?,
@@ -159,6 +186,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Config, Unsupported> {
             ("server", "max-udp-size") => {
                 c.server.max_udp_payload = u16::try_from(num(l)?).or_else(|_| unsupported(l))?;
             }
+            ("server", "access-control") => acl.push(acl_rule(l)?),
             ("server", "module-config") => {
                 let mods: Vec<&str> = l.value.split_whitespace().collect();
                 if !mods.iter().all(|m| *m == "iterator" || *m == "validator") {
@@ -194,5 +222,10 @@ pub fn build(lines: &[ConfigLine]) -> Result<Config, Unsupported> {
         }
     }
     c.resolver.stub_zones = stubs;
+    if !acl.is_empty() {
+        acl.sort_by_key(|r| std::cmp::Reverse(r.net.prefix_len()));
+        acl.extend(c.server.access_control.drain(..));
+        c.server.access_control = acl;
+    }
     Ok(c)
 }
