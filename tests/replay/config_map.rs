@@ -224,7 +224,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Config, Unsupported> {
     c.resolver.stub_zones = stubs;
     if !acl.is_empty() {
         acl.sort_by_key(|r| std::cmp::Reverse(r.net.prefix_len()));
-        acl.extend(c.server.access_control.drain(..));
+        acl.append(&mut c.server.access_control);
         c.server.access_control = acl;
     }
     Ok(c)
