@@ -5,6 +5,11 @@
 //! cross-field rules. Errors name the file, line and key. `config/tern.toml`
 //! in the repository lists every key with its default.
 
+pub mod file;
+pub mod load;
+
+pub use load::{load_file, load_str, ConfigError};
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -85,6 +90,10 @@ pub struct ResolverConfig {
     pub harden_glue: bool,
     /// Send queries to loopback addresses (the lab and tests need this).
     pub allow_loopback_upstream: bool,
+    /// Positive answers carry only the answer section; when false the
+    /// zone's NS set and its addresses are added (Unbound's
+    /// `minimal-responses: no`).
+    pub minimal_responses: bool,
 }
 
 /// A zone whose servers are configured instead of found by iteration.
@@ -182,6 +191,7 @@ impl Default for ResolverConfig {
             query_timeout: Duration::from_secs(10),
             harden_glue: true,
             allow_loopback_upstream: true,
+            minimal_responses: true,
         }
     }
 }
@@ -202,7 +212,7 @@ impl Default for UpstreamConfig {
         Self {
             initial_rto: Duration::from_millis(376),
             min_rto: Duration::from_millis(50),
-            max_rto: Duration::from_secs(12),
+            max_rto: Duration::from_secs(3),
             holddown_after_timeouts: 5,
             holddown: Duration::from_secs(60),
             tcp_timeout: Duration::from_secs(5),

@@ -1,0 +1,173 @@
+//! Table tests of dig-style argument parsing (src/dig/args.rs).
+
+use super::*;
+use crate::dig::types::{TYPE_AAAA, TYPE_NS, TYPE_PTR};
+
+fn words(line: &str) -> Vec<String> {
+    line.split_whitespace().map(str::to_string).collect()
+}
+
+fn run(line: &str) -> Invocation {
+    match parse(&words(line)) {
+        Ok(Parsed::Run(inv)) => *inv,
+        other => panic!("{line}: {other:?}"),
+    }
+}
+
+#[test]
+fn shapes_of_one_lookup() {
+    // (command line, name, type, class, servers, port)
+    type Row<'a> = (&'a str, &'a str, u16, u16, &'a [&'a str], u16);
+    let table: &[Row] = &[
+        ("www.example", "www.example", 1, 1, &[], 53),
+        (
+            "@127.0.0.1 www.example",
+            "www.example",
+            1,
+            1,
+            &["127.0.0.1"],
+            53,
+        ),
+        (
+            "www.example @127.0.0.1 -p 5300",
+            "www.example",
+            1,
+            1,
+            &["127.0.0.1"],
+            5300,
+        ),
+        ("-p5300 MX example", "example", 15, 1, &[], 5300),
+        ("example mx", "example", 15, 1, &[], 53),
+        ("-t aaaa www", "www", TYPE_AAAA, 1, &[], 53),
+        ("-tAAAA www", "www", TYPE_AAAA, 1, &[], 53),
+        ("www -c ch TXT", "www", 16, 3, &[], 53),
+        ("www CH txt", "www", 16, 3, &[], 53),
+        ("www TYPE65534", "www", 65534, 1, &[], 53),
+        ("", ".", TYPE_NS, 1, &[], 53),
+        ("@::1", ".", TYPE_NS, 1, &["::1"], 53),
+        ("-t MX", ".", 15, 1, &[], 53),
+        (
+            "-x 192.0.2.1",
+            "1.2.0.192.in-addr.arpa.",
+            TYPE_PTR,
+            1,
+            &[],
+            53,
+        ),
+        ("-q mx", "mx", 1, 1, &[], 53),
+    ];
+    for (line, name, qtype, qclass, servers, port) in table {
+        let inv = run(line);
+        assert_eq!(inv.lookups.len(), 1, "{line}");
+        let l = &inv.lookups[0];
+        assert_eq!(l.name.as_deref(), Some(*name), "{line}");
+        assert_eq!(l.qtype, *qtype, "{line}");
+        assert_eq!(l.qclass, *qclass, "{line}");
+        assert_eq!(l.servers, servers.to_vec(), "{line}");
+        assert_eq!(l.port, *port, "{line}");
+    }
+}
+
+#[test]
+fn plus_options_and_abbreviations() {
+    let inv = run("www +norec +tcp +noall +answer +bufsize=4096 +time=2 +tries=1 +nocookie +nsid");
+    let f = &inv.lookups[0].flags;
+    assert!(!f.recurse && f.tcp && f.answer && f.nsid && !f.cookie);
+    assert!(!f.question && !f.authority && !f.additional && !f.comments && !f.stats);
+    assert_eq!((f.bufsize, f.timeout_secs, f.tries), (4096, 2, 1));
+    assert!(!inv.print_cmd);
+
+    let inv = run("www +retry=0 +subnet=192.0.2.0/24 +dnssec +cd +noad +noedns");
+    let f = &inv.lookups[0].flags;
+    assert_eq!(f.tries, 1);
+    assert_eq!(
+        f.subnet,
+        Some(Subnet {
+            addr: "192.0.2.0".parse().unwrap(),
+            prefix: 24
+        })
+    );
+    assert!(f.dnssec && f.cd && !f.adflag && !f.edns);
+
+    let f = &run("+short x").lookups[0].flags;
+    assert!(f.short && f.answer && !f.question && !f.stats && !f.comments);
+    let inv = run("+short x");
+    assert!(!inv.print_cmd);
+    let f = &run("x +trace --hints /tmp/h").lookups[0].flags;
+    assert!(f.trace && !f.recurse && f.dnssec);
+    assert_eq!(f.hints.as_deref(), Some("/tmp/h"));
+    let f = &run("x +json +hints=/h").lookups[0].flags;
+    assert!(f.json);
+    assert_eq!(f.hints.as_deref(), Some("/h"));
+}
+
+#[test]
+fn globals_apply_to_all_lookups_and_locals_to_one() {
+    let inv = run("@10.0.0.1 +tcp a.example b.example MX +norec c.example @10.0.0.2");
+    assert_eq!(inv.lookups.len(), 3);
+    let [a, b, c] = [&inv.lookups[0], &inv.lookups[1], &inv.lookups[2]];
+    assert!(a.flags.tcp && b.flags.tcp && c.flags.tcp);
+    assert!(a.flags.recurse && !b.flags.recurse && c.flags.recurse);
+    assert_eq!((a.qtype, b.qtype, c.qtype), (1, 15, 1));
+    assert_eq!(a.servers, ["10.0.0.1"]);
+    assert_eq!(c.servers, ["10.0.0.1", "10.0.0.2"]);
+    assert!(a.global_servers && !c.global_servers);
+}
+
+#[test]
+fn errors_look_like_digs() {
+    let table: &[(&str, u8, &str)] = &[
+        ("+foo", 1, "Invalid option: +foo\nUsage:  dig"),
+        ("-z", 1, "Invalid option: -z\n"),
+        ("+norecx", 1, "Invalid option: +norecx"),
+        ("+tr", 1, "Invalid option: +tr"),
+        ("+timeout=x", 10, "dig: Couldn't parse timeout"),
+        ("-p abc x", 10, "dig: Couldn't parse port number"),
+        ("-p 70000 x", 10, "dig: Couldn't parse port number"),
+        ("x -p", 1, "Invalid option: -p"),
+        (
+            "+subnet=300.0.0.0/8",
+            1,
+            "Invalid option: +subnet=300.0.0.0/8",
+        ),
+        ("--nope", 1, "Invalid option: --nope"),
+    ];
+    for (line, exit, start) in table {
+        let err = parse(&words(line)).expect_err(line);
+        assert_eq!(err.exit, *exit, "{line}");
+        assert!(err.stderr.starts_with(start), "{line}: {err:?}");
+    }
+    let err = parse(&words("+tries=x")).unwrap_err();
+    assert_eq!(
+        err.stdout.as_deref(),
+        Some("invalid tries 'x': not a valid number")
+    );
+}
+
+#[test]
+fn help_and_version() {
+    assert_eq!(parse(&words("x -h")), Ok(Parsed::Help));
+    assert_eq!(parse(&words("-v")), Ok(Parsed::Version));
+}
+
+#[test]
+fn batch_lines_start_from_defaults() {
+    let inv = run("@127.0.0.1 +tcp -f /tmp/list");
+    assert!(inv.lookups.is_empty());
+    assert_eq!(inv.batch_file.as_deref(), Some("/tmp/list"));
+    let ls = parse_batch_line(&inv.defaults, "a.example MX +norec b.example").unwrap();
+    assert_eq!(ls.len(), 2);
+    assert!(ls[0].flags.tcp && !ls[0].flags.recurse && ls[1].flags.recurse);
+    assert_eq!(ls[0].qtype, 15);
+    assert_eq!(ls[1].servers, ["127.0.0.1"]);
+}
+
+#[test]
+fn reverse_names() {
+    assert_eq!(reverse_name("10.1.2.3").unwrap(), "3.2.1.10.in-addr.arpa.");
+    assert_eq!(
+        reverse_name("2001:db8::1").unwrap(),
+        "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."
+    );
+    assert_eq!(reverse_name("nope"), None);
+}
