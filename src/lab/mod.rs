@@ -128,6 +128,8 @@ impl RunningLab {
             .stderr(err)
             .spawn()
             .map_err(|e| LabError::Other(format!("starting {} serve: {e}", exe.display())))?;
+        // Lets scripts and tests clean up even if the lab itself is killed.
+        let _ = std::fs::write(self.run_dir.join("resolver.pid"), child.id().to_string());
         self.resolver = Some(child);
         Ok(())
     }
