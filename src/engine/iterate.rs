@@ -247,6 +247,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         for rrset in group_rrsets(&msg.additionals) {
             self.cache.insert_rrset(rrset, Rank::Additional, now);
         }
+        if !self.config.resolver.minimal_responses {
+            self.keep_sections(msg, name, qtype, class);
+        }
         let (chain, end) = follow_chain(&msg.answers, name, qtype);
         let chain: Vec<Record> = chain.into_iter().map(|r| self.clamped(r)).collect();
         match end {
@@ -269,6 +272,33 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Step::Alias(chain, target)
             }
         }
+    }
+
+    /// Keeps the (scrubbed) authority NS and additional addresses of an
+    /// answer, as Unbound's message cache does, for non-minimal responses.
+    fn keep_sections(&self, msg: &Message, name: &Name, qtype: RecordType, class: DNSClass) {
+        let authority: Vec<Record> = msg
+            .authorities
+            .iter()
+            .filter(|r| r.record_type() == RecordType::NS)
+            .cloned()
+            .collect();
+        let additional = msg.additionals.clone();
+        let ttl = msg.answers.iter().map(|r| r.ttl).min().unwrap_or(0);
+        // Keyed by where the answer ends, which is what the reply to the
+        // client is built around.
+        let (owner, rtype) = msg
+            .answers
+            .last()
+            .map(|r| (r.name.clone(), r.record_type()))
+            .unwrap_or((name.clone(), qtype));
+        self.cache.insert(
+            Key::Sections(owner, rtype, class),
+            Cached::Sections(authority, additional),
+            ttl,
+            Rank::of(Section::Answer, msg.metadata.authoritative),
+            self.clock.now(),
+        );
     }
 
     fn clamped(&self, mut r: Record) -> Record {

@@ -109,7 +109,10 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         );
         m.metadata.recursion_desired = query.metadata.recursion_desired;
         m.metadata.checking_disabled = query.metadata.checking_disabled;
-        m.metadata.recursion_available = true;
+        // Refusals and format errors answer nothing, so (as Unbound does)
+        // they do not advertise recursion.
+        m.metadata.recursion_available =
+            !matches!(rcode, ResponseCode::Refused | ResponseCode::FormErr);
         m.metadata.response_code = rcode;
         m.queries = query.queries.clone();
         if let Some(e) = &query.edns {
