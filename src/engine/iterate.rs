@@ -715,7 +715,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             for (n, step) in batch.iter().zip(results) {
                 let ips: Vec<IpAddr> = match step {
                     Step::Answer(rs) => rs.iter().filter_map(|r| r.data.ip_addr()).collect(),
-                    _ => Vec::new(),
+                    // The child's own answer failed (lame, bogus referral):
+                    // glue its parent gave for the name still serves.
+                    _ => self.cached_addrs(n, DNSClass::IN),
                 };
                 let ips = self.usable(ips);
                 if !ips.is_empty() {
