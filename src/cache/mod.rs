@@ -37,6 +37,9 @@ pub enum Key {
     /// The authority and additional sections that came with an answer for
     /// (name, type), for non-minimal responses.
     Sections(Name, RecordType, DNSClass),
+    /// The delegation as the parent zone gave it (NS set and glue), kept
+    /// apart from the child's own NS set for when that one proves useless.
+    Delegation(Name, DNSClass),
 }
 
 /// A cached value.
@@ -264,7 +267,10 @@ fn remaining_secs(expires_at: Mono, now: Mono) -> u32 {
 /// A rough size of a key and value, for the memory bound.
 fn value_bytes(key: &Key, value: &Cached) -> usize {
     let key_bytes = match key {
-        Key::RRset(n, _, _) | Key::NxDomain(n, _) | Key::Sections(n, _, _) => n.len(),
+        Key::RRset(n, _, _)
+        | Key::NxDomain(n, _)
+        | Key::Sections(n, _, _)
+        | Key::Delegation(n, _) => n.len(),
     };
     let records: Box<dyn Iterator<Item = &Record>> = match value {
         Cached::RRset(rs) | Cached::NoData(rs) | Cached::NxDomain(rs) => Box::new(rs.iter()),

@@ -159,6 +159,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let mut labels = zs.zone.num_labels().saturating_add(1);
         let mut referrals = 0u32;
         let mut failed: HashSet<SocketAddr> = HashSet::new();
+        let mut tried_parent_side = false;
         st.record(TraceEvent::StartAt {
             zone: zs.zone.clone(),
             servers: zs.ns.iter().filter_map(|(n, _)| n.clone()).collect(),
@@ -175,7 +176,18 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 .await
             {
                 Ok(r) => r,
-                Err(f) => return Step::Fail(f),
+                Err(f) => match self.parent_side(&zs, &mut tried_parent_side, &f) {
+                    Some(parent) => {
+                        st.note(format!(
+                            "servers of {} failed ({f}): trying the delegation its parent gave",
+                            zs.zone
+                        ));
+                        zs = parent;
+                        failed.clear();
+                        continue;
+                    }
+                    None => return Step::Fail(f),
+                },
             };
             scrub(&mut msg, &zs.zone, &sname, stype, cfg.harden_glue);
             let kind = classify(&msg, &zs.zone, &sname, stype);
@@ -365,10 +377,53 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             .filter(|r| r.record_type() == RecordType::NS && &r.name == child)
             .cloned()
             .collect();
+        let ttl = ns.iter().map(|r| r.ttl).min().unwrap_or(0);
+        self.cache.insert(
+            Key::Delegation(child.clone(), DNSClass::IN),
+            Cached::Sections(ns.clone(), msg.additionals.clone()),
+            ttl,
+            Rank::AuthorityNonAuth,
+            now,
+        );
         self.cache.insert_rrset(ns, Rank::AuthorityNonAuth, now);
         for rrset in group_rrsets(&msg.additionals) {
             self.cache.insert_rrset(rrset, Rank::Additional, now);
         }
+    }
+
+    /// When a zone's servers (from its own NS set) all failed, the
+    /// delegation its parent gave, if it names other servers (Unbound's
+    /// parent-side fallback for parent/child NS differences). Once per step.
+    fn parent_side(
+        &self,
+        zs: &ZoneServers,
+        tried: &mut bool,
+        failure: &Failure,
+    ) -> Option<ZoneServers> {
+        if *tried
+            || matches!(
+                failure,
+                Failure::QueryBudget(_) | Failure::Timeout | Failure::Depth
+            )
+        {
+            return None;
+        }
+        *tried = true;
+        let key = Key::Delegation(zs.zone.clone(), DNSClass::IN);
+        let Some(Cached::Sections(ns, glue)) = self.cache.get(&key, self.clock.now()) else {
+            return None;
+        };
+        let mut m = Message::new(0, MessageType::Response, OpCode::Query);
+        m.authorities = ns;
+        m.additionals = glue;
+        let parent = self.servers_from_referral(&m, &zs.zone, DNSClass::IN);
+        let same = parent.addrs() == zs.addrs()
+            && parent
+                .ns
+                .iter()
+                .map(|(n, _)| n)
+                .eq(zs.ns.iter().map(|(n, _)| n));
+        (!same).then_some(parent)
     }
 
     fn servers_from_referral(&self, msg: &Message, child: &Name, class: DNSClass) -> ZoneServers {
