@@ -35,6 +35,11 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
     if rcode != ResponseCode::NoError && rcode != ResponseCode::NXDomain {
         return Kind::Rcode(rcode);
     }
+    // A recursive server answering from its cache (RA set, AA clear) is
+    // not an authority for the zone: lame (Unbound's "ranoaa").
+    if msg.metadata.recursion_available && !msg.metadata.authoritative && !msg.answers.is_empty() {
+        return Kind::Lame;
+    }
     if msg.answers.iter().any(|r| {
         &r.name == qname
             && (qtype == RecordType::ANY
@@ -180,6 +185,16 @@ pub fn follow_chain(
         if !data.is_empty() {
             out.extend(data.into_iter().cloned());
             return (out, ChainEnd::Complete);
+        }
+        // A DNAME above the name (RFC 6672 §2.2) comes before the CNAME
+        // synthesised from it.
+        if let Some(d) = answers
+            .iter()
+            .find(|r| r.record_type() == RecordType::DNAME && r.name != cur && r.name.zone_of(&cur))
+        {
+            if !out.contains(d) {
+                out.push(d.clone());
+            }
         }
         let cname = answers
             .iter()

@@ -875,7 +875,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 kind: summarize(&reply),
                 message: st.full_trace.then(|| Box::new(reply.clone())),
             });
-            if reply.metadata.message_type != MessageType::Response {
+            if reply.metadata.message_type != MessageType::Response
+                || !same_question(&reply, qname, qtype, class)
+            {
+                st.note(format!("{addr} replied to another question: ignored"));
                 return Err(ExchangeError::Other);
             }
             if reply.metadata.truncation && protocol == Protocol::Udp {
@@ -920,6 +923,17 @@ enum ExchangeError {
 async fn futures_join<F: Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
     let futs: Vec<F> = futs.into_iter().collect();
     futures_util::future::join_all(futs).await
+}
+
+/// Whether a reply carries exactly the question we asked (RFC 5452 §9.1;
+/// names compare case-insensitively).
+fn same_question(reply: &Message, qname: &Name, qtype: RecordType, class: DNSClass) -> bool {
+    match reply.queries.as_slice() {
+        [q] => q.name() == qname && q.query_type() == qtype && q.query_class() == class,
+        // FORMERR and some error replies legitimately carry no question.
+        [] => reply.metadata.response_code != ResponseCode::NoError,
+        _ => false,
+    }
 }
 
 /// The SOA records of a reply's authority section.
