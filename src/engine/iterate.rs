@@ -19,6 +19,7 @@ use crate::engine::classify::{classify, follow_chain, scrub, ChainEnd, Kind};
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::{Failure, Resolver, TraceEvent};
 use crate::upstream::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
+use tracing::Instrument;
 
 /// Tries of one zone-step before giving up on the zone (timeouts, lame and
 /// failing servers all count). Unbound allows a similar handful of
@@ -837,6 +838,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 protocol,
                 reason: format!("{} is a server for {}", addr, zs.zone),
             });
+            let span = tracing::debug_span!(
+                "upstream",
+                server = %addr,
+                zone = %zs.zone,
+                qname = %qname,
+                qtype = %qtype,
+                rtt_ms = tracing::field::Empty
+            );
             let result = self
                 .transport
                 .exchange(UpstreamQuery {
@@ -845,9 +854,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     message,
                     timeout,
                 })
+                .instrument(span.clone())
                 .await;
             let after = self.clock.now();
             let rtt = after.saturating_sub(now);
+            span.record("rtt_ms", rtt.as_millis() as u64);
             let reply = match result {
                 Ok(m) => m,
                 Err(failure) => {
