@@ -170,6 +170,9 @@ fn lookup(
             reply.metadata.authoritative = true;
         }
         if let Some(d) = dynamic.and_then(|d| d.answer(&name, qtype, client)) {
+            if d.records.is_empty() {
+                reply.authorities.push(negative_soa(zone));
+            }
             reply.answers.extend(d.records);
             return Some(d.scope_prefix);
         }

@@ -3,6 +3,7 @@
 //! injection for the lab, and CDN-style redirection policies.
 
 pub mod answer;
+pub mod cdn;
 pub mod faults;
 pub mod server;
 pub mod zone;
@@ -10,12 +11,15 @@ pub mod zonefile;
 
 pub use zone::{Zone, ZoneError, ZoneErrorKind, ZoneSet};
 
-/// The dynamic (CDN) source for a policy file, if one is given.
+/// The dynamic (CDN) source for a policy file, with its health checks
+/// started (call inside a tokio runtime).
 pub fn load_dynamic(
     path: Option<&std::path::Path>,
 ) -> Result<Option<std::sync::Arc<dyn answer::DynamicSource>>, String> {
-    match path {
-        None => Ok(None),
-        Some(p) => Err(format!("{}: CDN policies are not built yet", p.display())),
-    }
+    let Some(p) = path else {
+        return Ok(None);
+    };
+    let src = std::sync::Arc::new(cdn::CdnSource::load(p).map_err(|e| e.to_string())?);
+    src.start_background();
+    Ok(Some(src))
 }
