@@ -59,10 +59,6 @@ const IGNORED: &[(&str, &str)] = &[
         "tern keeps only in-bailiwick data of the answering zone either way",
     ),
     (
-        "do-ip6",
-        "IPv6 servers the script does not play time out at once",
-    ),
-    (
         "ede",
         "tern always attaches extended errors on failure; checked only via MATCH ede=",
     ),
@@ -98,6 +94,7 @@ const FIXED: &[(&str, bool)] = &[
     ("tcp-upstream", false),
     ("udp-upstream-without-downstream", false),
     ("do-ip4", true),
+    ("do-ip6", true),
     ("do-udp", true),
     ("do-tcp", true),
 ];
