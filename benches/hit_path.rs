@@ -68,7 +68,9 @@ fn main() {
     let start = Instant::now();
     let mut bytes = 0usize;
     for i in 0..n {
-        let q = &queries[i % queries.len()];
+        let Some(q) = queries.get(i % queries.len()) else {
+            break;
+        };
         if let Some(r) = rt.block_on(handler.handle(q, client, Protocol::Udp)) {
             bytes += r.len();
         }
