@@ -69,7 +69,9 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
             }
         }
         Some(_) if !has_soa && !msg.metadata.authoritative => Kind::Lame,
-        _ if has_soa || msg.metadata.authoritative => Kind::NoData,
+        // NODATA needs its SOA (RFC 2308 §2.2); an empty reply without one,
+        // even with AA set, is ignored and another server asked.
+        _ if has_soa => Kind::NoData,
         _ => Kind::Lame,
     }
 }

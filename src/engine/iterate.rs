@@ -216,11 +216,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 }
                 Kind::NxDomain => {
                     self.cache_negative(&msg, name, qtype, class, true);
-                    return Step::NxDomain(Vec::new(), soa_of(&msg));
+                    return Step::NxDomain(Vec::new(), self.negative_soa(&msg));
                 }
                 Kind::NoData => {
                     self.cache_negative(&msg, name, qtype, class, false);
-                    return Step::NoData(Vec::new(), soa_of(&msg));
+                    return Step::NoData(Vec::new(), self.negative_soa(&msg));
                 }
                 Kind::Answer => return self.take_answer(&msg, name, qtype, class),
             }
@@ -256,7 +256,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 let rcode = msg.metadata.response_code;
                 if rcode == ResponseCode::NXDomain {
                     self.cache_negative(msg, &target, qtype, class, true);
-                    return Step::NxDomain(chain, soa_of(msg));
+                    return Step::NxDomain(chain, self.negative_soa(msg));
                 }
                 let soa_covers_target = msg
                     .authorities
@@ -264,7 +264,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     .any(|r| r.record_type() == RecordType::SOA && r.name.zone_of(&target));
                 if soa_covers_target {
                     self.cache_negative(msg, &target, qtype, class, false);
-                    return Step::NoData(chain, soa_of(msg));
+                    return Step::NoData(chain, self.negative_soa(msg));
                 }
                 Step::Alias(chain, target)
             }
@@ -274,6 +274,22 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     fn clamped(&self, mut r: Record) -> Record {
         r.ttl = self.cache.clamp_ttl(r.ttl);
         r
+    }
+
+    /// The SOA of a negative reply with its TTL set to the negative TTL
+    /// (RFC 2308 §3: min of SOA TTL and MINIMUM, capped by config).
+    fn negative_soa(&self, msg: &Message) -> Vec<Record> {
+        let soa = soa_of(msg);
+        match self.cache.negative_ttl(&soa) {
+            Some(ttl) => soa
+                .into_iter()
+                .map(|mut r| {
+                    r.ttl = ttl;
+                    r
+                })
+                .collect(),
+            None => soa,
+        }
     }
 
     /// Caches NXDOMAIN (for the name and, RFC 8020, below) or NODATA for
@@ -286,17 +302,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         class: DNSClass,
         nx: bool,
     ) {
-        let soa = soa_of(msg);
+        let soa = self.negative_soa(msg);
         let Some(ttl) = self.cache.negative_ttl(&soa) else {
             return;
         };
-        let soa: Vec<Record> = soa
-            .into_iter()
-            .map(|mut r| {
-                r.ttl = ttl;
-                r
-            })
-            .collect();
         let now = self.clock.now();
         if nx {
             self.cache.insert(
@@ -581,6 +590,60 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         }
     }
 
+    /// Asks the servers of the zone above `zone` for the address of `name`
+    /// (an NS name inside `zone` that came without glue).
+    fn parent_side_glue<'a>(
+        &'a self,
+        name: &'a Name,
+        zone: &'a Name,
+        st: &'a QueryState,
+        path: LookupPath,
+    ) -> BoxStep<'a> {
+        Box::pin(async move {
+            if path.depth() > self.config.resolver.max_depth as usize {
+                return Step::Fail(Failure::Depth);
+            }
+            let mut parent = match self.find_cut(&zone.base_name(), st, &path).await {
+                Ok(p) => p,
+                Err(f) => return Step::Fail(f),
+            };
+            st.note(format!(
+                "asking the servers of {} for glue of {name}",
+                parent.zone
+            ));
+            let mut failed = HashSet::new();
+            let msg = match self
+                .query_zone(
+                    &mut parent,
+                    name,
+                    RecordType::A,
+                    DNSClass::IN,
+                    st,
+                    &path,
+                    &mut failed,
+                )
+                .await
+            {
+                Ok((msg, _)) => msg,
+                Err(f) => return Step::Fail(f),
+            };
+            let glue: Vec<Record> = msg
+                .answers
+                .iter()
+                .chain(msg.additionals.iter())
+                .filter(|r| &r.name == name && r.record_type() == RecordType::A)
+                .filter(|r| parent.zone.zone_of(&r.name))
+                .cloned()
+                .collect();
+            if glue.is_empty() {
+                return Step::Fail(Failure::NoNsAddress);
+            }
+            self.cache
+                .insert_rrset(glue.clone(), Rank::Additional, self.clock.now());
+            Step::Answer(glue)
+        })
+    }
+
     /// Resolves addresses for NS names that came without glue, a few at a
     /// time; true if any address was found.
     async fn resolve_ns_names(
@@ -609,9 +672,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
-            let lookups = batch
-                .iter()
-                .map(|n| self.lookup(n, RecordType::A, DNSClass::IN, st, path.clone()));
+            let lookups = batch.iter().map(|n| {
+                if zs.zone.zone_of(n) && !zs.zone.is_root() {
+                    // Inside the zone it names and without glue: only the
+                    // parent can tell (Unbound's "fetch glue").
+                    self.parent_side_glue(n, &zs.zone, st, path.with(n, RecordType::A))
+                } else {
+                    self.lookup(n, RecordType::A, DNSClass::IN, st, path.clone())
+                }
+            });
             let results = futures_join(lookups).await;
             for (n, step) in batch.iter().zip(results) {
                 let ips: Vec<IpAddr> = match step {
