@@ -264,6 +264,10 @@ fn main() -> ExitCode {
             .try_init();
     }
 
+    if let Err(e) = matcher::self_check() {
+        println!("replay REGRESSION matcher self-check: {e}");
+        return ExitCode::FAILURE;
+    }
     let ours = rpl_files(&manifest_dir().join("tests/scenarios"), true);
     let corpus = corpus_dir();
     let mut all: Vec<&Found> = ours.iter().collect();
