@@ -160,8 +160,16 @@ fn acl_rule(l: &ConfigLine) -> Result<AclRule, Unsupported> {
     Ok(AclRule { net, action })
 }
 
+/// A scenario's configuration for tern.
+pub struct Mapped {
+    pub config: Config,
+    /// A `stub-zone` for `.`: Unbound treats its addresses as the root hints
+    /// and primes from them (RFC 8109), so they become tern's root hints.
+    pub root_hints: Option<Vec<IpAddr>>,
+}
+
 /// Builds tern's config for a scenario, or names the option it lacks.
-pub fn build(lines: &[ConfigLine]) -> Result<Config, Unsupported> {
+pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
     let mut c = Config::default();
     c.resolver.allow_loopback_upstream = true;
     let mut stubs: Vec<StubZone> = Vec::new();
@@ -219,11 +227,18 @@ pub fn build(lines: &[ConfigLine]) -> Result<Config, Unsupported> {
             _ => return unsupported(l),
         }
     }
+    let root_hints = stubs
+        .iter()
+        .position(|s| s.name.is_root())
+        .map(|i| stubs.remove(i).addrs.iter().map(|a| a.ip()).collect());
     c.resolver.stub_zones = stubs;
     if !acl.is_empty() {
         acl.sort_by_key(|r| std::cmp::Reverse(r.net.prefix_len()));
         acl.append(&mut c.server.access_control);
         c.server.access_control = acl;
     }
-    Ok(c)
+    Ok(Mapped {
+        config: c,
+        root_hints,
+    })
 }
