@@ -173,8 +173,12 @@ fn run_stable(name: &str, path: &Path, opts: &Options) -> Outcome {
     if first != Outcome::Pass {
         return first;
     }
+    let quiet = Options {
+        verbose: false,
+        ..opts.clone()
+    };
     for i in 2..=PASS_REPEATS {
-        match run_contained(name, path, opts) {
+        match run_contained(name, path, &quiet) {
             Outcome::Pass => {}
             Outcome::Fail(r) => {
                 return Outcome::Fail(format!(
