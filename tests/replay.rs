@@ -38,6 +38,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -52,6 +53,25 @@ const PASS_REPEATS: usize = 12;
 
 /// Our scenario that must fail once negative caching is broken.
 const MUST_FAIL_SCENARIO: &str = "tern_negcache_expiry";
+
+/// Engine tracing is shown only for the first run of a scenario.
+static SHOW_TRACE: AtomicBool = AtomicBool::new(true);
+
+/// Stdout while `SHOW_TRACE` is set, nothing otherwise.
+struct GatedStdout;
+
+impl std::io::Write for GatedStdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if SHOW_TRACE.load(Ordering::Relaxed) {
+            std::io::stdout().write(buf)
+        } else {
+            Ok(buf.len())
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stdout().flush()
+    }
+}
 
 thread_local! {
     static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
@@ -177,18 +197,25 @@ fn run_stable(name: &str, path: &Path, opts: &Options) -> Outcome {
         verbose: false,
         ..opts.clone()
     };
+    SHOW_TRACE.store(false, Ordering::Relaxed);
+    let mut outcome = Outcome::Pass;
     for i in 2..=PASS_REPEATS {
         match run_contained(name, path, &quiet) {
             Outcome::Pass => {}
             Outcome::Fail(r) => {
-                return Outcome::Fail(format!(
+                outcome = Outcome::Fail(format!(
                     "order-dependent: passed, then failed on run {i}: {r}"
-                ))
+                ));
+                break;
             }
-            Outcome::Skip(r) => return Outcome::Skip(r),
+            Outcome::Skip(r) => {
+                outcome = Outcome::Skip(r);
+                break;
+            }
         }
     }
-    Outcome::Pass
+    SHOW_TRACE.store(true, Ordering::Relaxed);
+    outcome
 }
 
 fn family(name: &str) -> &str {
@@ -264,7 +291,7 @@ fn main() -> ExitCode {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(level))
             .with_ansi(false)
-            .with_test_writer()
+            .with_writer(|| GatedStdout)
             .try_init();
     }
 
