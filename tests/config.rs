@@ -250,3 +250,24 @@ fn bad_log_filter_is_rejected() {
     let e = err("[log]\nlevel = \"tern=notalevel\"\n");
     assert_eq!((e.line(), e.key()), (Some(2), Some("log.level")), "{e}");
 }
+
+#[test]
+fn bench_rig_template_loads_after_substitution() {
+    let text = std::fs::read_to_string(repo("benches/rig.toml.in")).unwrap();
+    for placeholder in ["@LISTEN_ADDR@", "@LISTEN_PORT@", "@ROOT_HINTS@"] {
+        assert!(text.contains(placeholder), "{placeholder} missing");
+    }
+    let text = text
+        .replace("@LISTEN_ADDR@", "127.0.0.20")
+        .replace("@LISTEN_PORT@", "53")
+        .replace("@ROOT_HINTS@", "/work/shared/bench/lab/hints.zone");
+    let c = load_str(&text, "rig.toml").unwrap();
+    assert_eq!(c.server.listen, vec!["127.0.0.20:53".parse().unwrap()]);
+    assert_eq!(
+        c.resolver.root_hints.as_deref(),
+        Some(Path::new("/work/shared/bench/lab/hints.zone"))
+    );
+    assert!(c.resolver.allow_loopback_upstream);
+    let acl = tern::server::acl::Acl::new(c.server.access_control.clone());
+    assert_eq!(acl.check("127.0.0.1".parse().unwrap()), AclAction::Allow);
+}

@@ -34,6 +34,12 @@ pub enum Key {
     RRset(Name, RecordType, DNSClass),
     /// An NXDOMAIN for the name (and, per RFC 8020, everything below it).
     NxDomain(Name, DNSClass),
+    /// The authority and additional sections that came with an answer for
+    /// (name, type), for non-minimal responses.
+    Sections(Name, RecordType, DNSClass),
+    /// The delegation as the parent zone gave it (NS set and glue), kept
+    /// apart from the child's own NS set for when that one proves useless.
+    Delegation(Name, DNSClass),
 }
 
 /// A cached value.
@@ -45,6 +51,8 @@ pub enum Cached {
     NoData(Vec<Record>),
     /// The name does not exist; the SOA (if any) for authority.
     NxDomain(Vec<Record>),
+    /// Authority and additional records kept with an answer.
+    Sections(Vec<Record>, Vec<Record>),
 }
 
 #[derive(Debug, Clone)]
@@ -127,6 +135,11 @@ impl Cache {
                     r.ttl = left;
                 }
             }
+            Cached::Sections(a, b) => {
+                for r in a.iter_mut().chain(b.iter_mut()) {
+                    r.ttl = r.ttl.min(left);
+                }
+            }
         }
         Some(value)
     }
@@ -144,7 +157,7 @@ impl Cache {
     /// Returns whether it was stored.
     pub fn insert(&self, key: Key, value: Cached, ttl: u32, rank: Rank, now: Mono) -> bool {
         let ttl = match value {
-            Cached::RRset(_) => self.clamp_ttl(ttl),
+            Cached::RRset(_) | Cached::Sections(..) => self.clamp_ttl(ttl),
             Cached::NoData(_) | Cached::NxDomain(_) => ttl.min(self.config.max_negative_ttl),
         };
         if ttl == 0 {
@@ -254,12 +267,16 @@ fn remaining_secs(expires_at: Mono, now: Mono) -> u32 {
 /// A rough size of a key and value, for the memory bound.
 fn value_bytes(key: &Key, value: &Cached) -> usize {
     let key_bytes = match key {
-        Key::RRset(n, _, _) | Key::NxDomain(n, _) => n.len(),
+        Key::RRset(n, _, _)
+        | Key::NxDomain(n, _)
+        | Key::Sections(n, _, _)
+        | Key::Delegation(n, _) => n.len(),
     };
-    let records = match value {
-        Cached::RRset(rs) | Cached::NoData(rs) | Cached::NxDomain(rs) => rs,
+    let records: Box<dyn Iterator<Item = &Record>> = match value {
+        Cached::RRset(rs) | Cached::NoData(rs) | Cached::NxDomain(rs) => Box::new(rs.iter()),
+        Cached::Sections(a, b) => Box::new(a.iter().chain(b.iter())),
     };
-    key_bytes + records.iter().map(record_bytes).sum::<usize>()
+    key_bytes + records.map(record_bytes).sum::<usize>()
 }
 
 fn record_bytes(r: &Record) -> usize {

@@ -1,4 +1,6 @@
-//! `tern dig`: dig-style arguments (order-free, `+options`).
+//! `tern dig`: dig-style arguments (order-free, `+options`), handed
+//! verbatim to the library (src/dig), which prints dig's layout and returns
+//! dig's exit status.
 
 use std::process::ExitCode;
 
@@ -10,7 +12,9 @@ pub struct DigArgs {
     pub args: Vec<String>,
 }
 
-pub fn run(_args: DigArgs) -> ExitCode {
-    eprintln!("tern dig: not built yet");
-    ExitCode::from(10)
+pub fn run(args: DigArgs) -> ExitCode {
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let code = crate::dig::run(&args.args, &mut stdout.lock(), &mut stderr.lock());
+    ExitCode::from(code)
 }

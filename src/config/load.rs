@@ -14,11 +14,12 @@ use std::time::Duration;
 use hickory_proto::rr::Name;
 use ipnet::IpNet;
 
-use super::file::{FileConfig, FileResolver, FileServer, S};
+use super::file::{FileAclRule, FileConfig, FileResolver, FileServer, FileStubZone, S};
 use super::{
     AclAction, AclRule, CacheConfig, Config, LogConfig, ResolverConfig, ServerConfig, StubZone,
     UpstreamConfig,
 };
+use toml::Spanned;
 
 /// Why a configuration was rejected. `Parse` and `Invalid` carry the file,
 /// the 1-based line and the dotted key (`server.max_udp_payload`).
@@ -175,72 +176,11 @@ impl Ctx<'_> {
         let Some(f) = f else { return Ok(d) };
         let listen = match &f.listen {
             None => d.listen,
-            Some(list) => {
-                let mut out = Vec::new();
-                for a in list.get_ref() {
-                    let addr = socket_addr(a.get_ref()).ok_or_else(|| {
-                        self.invalid(
-                            a.span(),
-                            "server.listen",
-                            format!("bad address {:?}", a.get_ref()),
-                        )
-                    })?;
-                    if out.contains(&addr) {
-                        return Err(self.invalid(
-                            a.span(),
-                            "server.listen",
-                            format!("{addr} listed twice"),
-                        ));
-                    }
-                    out.push(addr);
-                }
-                if out.is_empty() {
-                    return Err(self.invalid(
-                        list.span(),
-                        "server.listen",
-                        "must list at least one address",
-                    ));
-                }
-                out
-            }
+            Some(list) => self.listen(list)?,
         };
         let access_control = match &f.access_control {
             None => d.access_control,
-            Some(rules) => {
-                let mut out = Vec::new();
-                for r in rules.get_ref() {
-                    let r = r.get_ref();
-                    let key = "server.access_control";
-                    let net = parse_net(r.net.get_ref()).ok_or_else(|| {
-                        self.invalid(
-                            r.net.span(),
-                            key,
-                            format!("bad network {:?}", r.net.get_ref()),
-                        )
-                    })?;
-                    let action = match r.action.get_ref().as_str() {
-                        "allow" => AclAction::Allow,
-                        "refuse" => AclAction::Refuse,
-                        "deny" => AclAction::Deny,
-                        other => {
-                            return Err(self.invalid(
-                                r.action.span(),
-                                key,
-                                format!("action {other:?} is not one of allow, refuse, deny"),
-                            ))
-                        }
-                    };
-                    out.push(AclRule { net, action });
-                }
-                if out.is_empty() {
-                    return Err(self.invalid(
-                        rules.span(),
-                        "server.access_control",
-                        "an empty list would refuse every client",
-                    ));
-                }
-                out
-            }
+            Some(rules) => self.access_control(rules)?,
         };
         Ok(ServerConfig {
             listen,
@@ -273,15 +213,74 @@ impl Ctx<'_> {
         })
     }
 
-    fn resolver(&self, f: Option<&FileResolver>) -> R<ResolverConfig> {
-        let d = ResolverConfig::default();
-        let Some(f) = f else { return Ok(d) };
-        let root_hints = match &f.root_hints {
-            Some(p) if !p.get_ref().is_empty() => Some(PathBuf::from(p.get_ref())),
-            _ => None,
-        };
+    fn listen(&self, list: &Spanned<Vec<Spanned<String>>>) -> R<Vec<SocketAddr>> {
+        let mut out = Vec::new();
+        for a in list.get_ref() {
+            let addr = socket_addr(a.get_ref()).ok_or_else(|| {
+                self.invalid(
+                    a.span(),
+                    "server.listen",
+                    format!("bad address {:?}", a.get_ref()),
+                )
+            })?;
+            if out.contains(&addr) {
+                return Err(self.invalid(
+                    a.span(),
+                    "server.listen",
+                    format!("{addr} listed twice"),
+                ));
+            }
+            out.push(addr);
+        }
+        if out.is_empty() {
+            return Err(self.invalid(
+                list.span(),
+                "server.listen",
+                "must list at least one address",
+            ));
+        }
+        Ok(out)
+    }
+
+    fn access_control(&self, rules: &Spanned<Vec<Spanned<FileAclRule>>>) -> R<Vec<AclRule>> {
+        let mut out = Vec::new();
+        for r in rules.get_ref() {
+            let r = r.get_ref();
+            let key = "server.access_control";
+            let net = parse_net(r.net.get_ref()).ok_or_else(|| {
+                self.invalid(
+                    r.net.span(),
+                    key,
+                    format!("bad network {:?}", r.net.get_ref()),
+                )
+            })?;
+            let action = match r.action.get_ref().as_str() {
+                "allow" => AclAction::Allow,
+                "refuse" => AclAction::Refuse,
+                "deny" => AclAction::Deny,
+                other => {
+                    return Err(self.invalid(
+                        r.action.span(),
+                        key,
+                        format!("action {other:?} is not one of allow, refuse, deny"),
+                    ))
+                }
+            };
+            out.push(AclRule { net, action });
+        }
+        if out.is_empty() {
+            return Err(self.invalid(
+                rules.span(),
+                "server.access_control",
+                "an empty list would refuse every client",
+            ));
+        }
+        Ok(out)
+    }
+
+    fn stub_zones(&self, zones: &[FileStubZone]) -> R<Vec<StubZone>> {
         let mut stub_zones = Vec::new();
-        for z in f.stub_zone.iter().flatten() {
+        for z in zones {
             let key = "resolver.stub_zone";
             let name = Name::from_ascii(z.name.get_ref())
                 .ok()
@@ -315,6 +314,17 @@ impl Ctx<'_> {
             }
             stub_zones.push(StubZone { name, addrs });
         }
+        Ok(stub_zones)
+    }
+
+    fn resolver(&self, f: Option<&FileResolver>) -> R<ResolverConfig> {
+        let d = ResolverConfig::default();
+        let Some(f) = f else { return Ok(d) };
+        let root_hints = match &f.root_hints {
+            Some(p) if !p.get_ref().is_empty() => Some(PathBuf::from(p.get_ref())),
+            _ => None,
+        };
+        let stub_zones = self.stub_zones(f.stub_zone.as_deref().unwrap_or(&[]))?;
         Ok(ResolverConfig {
             root_hints,
             stub_zones,

@@ -316,7 +316,10 @@ fn dash_option(
         }
         'p' => {
             let v = value(next)?;
-            current(inv).port = parse_u32("port number", &v, 65_535)? as u16;
+            // dig treats a bad port as a usage error (exit 1).
+            let port =
+                parse_u32("port number", &v, 65_535).map_err(|e| ArgError { exit: 1, ..e })?;
+            current(inv).port = port as u16;
         }
         't' => {
             let v = value(next)?;
@@ -466,7 +469,11 @@ fn valued(l: &mut Lookup, name: &str, v: &str) -> Result<(), ArgError> {
         "tries" => f.tries = parse_u32("tries", v, 255)?.max(1),
         "timeout" => f.timeout_secs = parse_u32("timeout", v, 86_400)?.max(1),
         "subnet" => {
-            f.subnet = Some(parse_subnet(v).ok_or_else(|| invalid(&format!("+subnet={v}")))?)
+            f.subnet = Some(parse_subnet(v).ok_or_else(|| ArgError {
+                stdout: None,
+                stderr: format!("dig: invalid address '{v}'"),
+                exit: 1,
+            })?)
         }
         _ => {}
     }

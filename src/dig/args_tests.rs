@@ -122,13 +122,13 @@ fn errors_look_like_digs() {
         ("+norecx", 1, "Invalid option: +norecx"),
         ("+tr", 1, "Invalid option: +tr"),
         ("+timeout=x", 10, "dig: Couldn't parse timeout"),
-        ("-p abc x", 10, "dig: Couldn't parse port number"),
-        ("-p 70000 x", 10, "dig: Couldn't parse port number"),
+        ("-p abc x", 1, "dig: Couldn't parse port number"),
+        ("-p 70000 x", 1, "dig: Couldn't parse port number"),
         ("x -p", 1, "Invalid option: -p"),
         (
             "+subnet=300.0.0.0/8",
             1,
-            "Invalid option: +subnet=300.0.0.0/8",
+            "dig: invalid address '300.0.0.0/8'",
         ),
         ("--nope", 1, "Invalid option: --nope"),
     ];

@@ -1,6 +1,339 @@
 //! `tern dig`: a dig-compatible DNS client (RFC 1035 §4 messages, RFC 6891
 //! EDNS) with dig's arguments and output layout, RFC 8427 JSON output and
-//! a `+trace` walk from the root that explains each step.
+//! a `+trace` walk from the root that explains each step. This file runs
+//! the lookups of one command line and maps outcomes to dig's exit codes.
 
 pub mod args;
+pub mod format;
+pub mod json;
+pub mod msg;
+pub mod query;
+pub mod rdata;
+pub mod trace;
 pub mod types;
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use args::{ArgError, Family, Lookup, Parsed};
+use query::{QuerySpec, SendOpts};
+
+/// dig's exit statuses.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_USAGE: u8 = 1;
+pub const EXIT_NO_REPLY: u8 = 9;
+pub const EXIT_INTERNAL: u8 = 10;
+
+/// Where the default server comes from (`nameserver` lines).
+pub const RESOLV_CONF: &str = "/etc/resolv.conf";
+
+/// The first `nameserver` of a resolv.conf text.
+pub fn first_nameserver(text: &str) -> Option<IpAddr> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some("nameserver")).then(|| w.next()).flatten()
+        })
+        .find_map(|a| a.split('%').next().and_then(|a| a.parse().ok()))
+}
+
+/// A server to ask, and how dig names it in the SERVER line.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub addr: SocketAddr,
+    pub label: String,
+}
+
+/// Resolves `@server` arguments (addresses or host names) or the default.
+fn servers_of(l: &Lookup) -> Result<Vec<Server>, String> {
+    let keep = |a: &SocketAddr| match l.family {
+        Family::Any => true,
+        Family::V4 => a.is_ipv4(),
+        Family::V6 => a.is_ipv6(),
+    };
+    let mut out = Vec::new();
+    if l.servers.is_empty() {
+        let text = std::fs::read_to_string(RESOLV_CONF).unwrap_or_default();
+        let ip = first_nameserver(&text).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        out.push(Server {
+            addr: SocketAddr::new(ip, l.port),
+            label: ip.to_string(),
+        });
+    }
+    for s in &l.servers {
+        let bare = s.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            out.push(Server {
+                addr: SocketAddr::new(ip, l.port),
+                label: s.clone(),
+            });
+            continue;
+        }
+        let found = (bare, l.port)
+            .to_socket_addrs()
+            .map_err(|_| format!("couldn't get address for '{s}': not found"))?;
+        for addr in found {
+            out.push(Server {
+                addr,
+                label: s.clone(),
+            });
+        }
+    }
+    out.retain(|s| keep(&s.addr));
+    Ok(out)
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Runs a whole command line; returns dig's exit status.
+pub fn run(argv: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let inv = match args::parse(argv) {
+        Ok(Parsed::Run(inv)) => inv,
+        Ok(Parsed::Help) => {
+            let _ = writeln!(out, "{}", args::USAGE);
+            return EXIT_OK;
+        }
+        Ok(Parsed::Version) => {
+            let _ = writeln!(err, "tern dig {}", env!("CARGO_PKG_VERSION"));
+            return EXIT_OK;
+        }
+        Err(e) => return report_arg_error(&e, out, err),
+    };
+    let mut lookups = inv.lookups.clone();
+    if let Some(path) = &inv.batch_file {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = writeln!(err, "couldn't open specified batch file {path}: {e}");
+                return EXIT_INTERNAL;
+            }
+        };
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            match args::parse_batch_line(&inv.defaults, line) {
+                Ok(ls) => lookups.extend(ls),
+                Err(e) => return report_arg_error(&e, out, err),
+            }
+        }
+    }
+    let banner_args = argv.join(" ");
+    let mut status = EXIT_OK;
+    for (i, l) in lookups.iter().enumerate() {
+        let show_cmd = i == 0 && inv.print_cmd && !l.flags.json && !l.flags.yaml;
+        let code = if l.flags.trace {
+            trace::run(l, show_cmd.then_some(banner_args.as_str()), out)
+        } else {
+            one_lookup(l, show_cmd.then_some(banner_args.as_str()), out)
+        };
+        if code != EXIT_OK {
+            status = code;
+        }
+    }
+    let _ = out.flush();
+    status
+}
+
+fn report_arg_error(e: &ArgError, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    if let Some(s) = &e.stdout {
+        let _ = writeln!(out, "{s}");
+    }
+    let _ = writeln!(err, "{}", e.stderr);
+    e.exit
+}
+
+/// The banner lines printed before the first lookup.
+pub fn banner(args: &str, global_servers: Option<usize>) -> String {
+    let mut s = format!(
+        "\n; <<>> tern dig {} <<>> {args}\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Some(n) = global_servers {
+        let plural = if n == 1 { "" } else { "s" };
+        s.push_str(&format!("; ({n} server{plural} found)\n"));
+    }
+    s.push_str(";; global options: +cmd\n");
+    s
+}
+
+/// The query a lookup sends.
+pub fn spec_of(l: &Lookup, name: &str) -> QuerySpec {
+    let f = &l.flags;
+    QuerySpec {
+        name: name.to_string(),
+        qtype: l.qtype,
+        qclass: l.qclass,
+        recurse: f.recurse,
+        adflag: f.adflag,
+        cd: f.cd,
+        edns: f.edns,
+        dnssec: f.dnssec,
+        bufsize: f.bufsize,
+        nsid: f.nsid,
+        cookie: (f.cookie && f.edns).then(rand::random::<[u8; 8]>),
+        subnet: f.subnet,
+    }
+}
+
+/// One ordinary lookup: query, print, exit status.
+fn one_lookup(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 {
+    let name = l.name.clone().unwrap_or_else(|| ".".to_string());
+    let servers = match servers_of(l) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = writeln!(out, "dig: {e}");
+            return EXIT_INTERNAL;
+        }
+    };
+    if let Some(a) = banner_args {
+        // dig counts the addresses of the last @server argument.
+        let last = l.servers.last();
+        let n = l
+            .global_servers
+            .then(|| servers.iter().filter(|s| Some(&s.label) == last).count());
+        let _ = write!(out, "{}", banner(a, n));
+    }
+    let spec = spec_of(l, &name);
+    let id = rand::random::<u16>();
+    let query = match query::build(id, &spec) {
+        Ok(q) => q,
+        Err(e) => {
+            let _ = writeln!(out, "dig: {e}");
+            return EXIT_INTERNAL;
+        }
+    };
+    if l.flags.qr {
+        if let Ok(v) = msg::parse(&query) {
+            let mut s = format!(
+                ";; Sending:\n{}",
+                format::message_text(&v, &l.flags, false, false, None)
+            );
+            if l.flags.stats {
+                s.push_str(&format!(";; QUERY SIZE: {}\n\n", query.len()));
+            }
+            let _ = write!(out, "{s}");
+        }
+    }
+    let opts = SendOpts {
+        tcp: l.flags.tcp,
+        timeout: Duration::from_secs(u64::from(l.flags.timeout_secs)),
+        tries: l.flags.tries,
+        source: l.source,
+    };
+    for server in &servers {
+        let mut log = |line: String| {
+            let _ = writeln!(out, "{line}");
+        };
+        let Some(mut reply) = query::exchange(server.addr, &query, &name, &opts, &mut log) else {
+            continue;
+        };
+        let tc = reply.bytes.get(2).is_some_and(|b| b & 0x02 != 0);
+        if tc && !reply.tcp {
+            let _ = writeln!(out, ";; Truncated, retrying in TCP mode.");
+            let tcp_opts = SendOpts {
+                tcp: true,
+                ..opts.clone()
+            };
+            let mut log = |line: String| {
+                let _ = writeln!(out, "{line}");
+            };
+            match query::exchange(server.addr, &query, &name, &tcp_opts, &mut log) {
+                Some(r) => reply = r,
+                None => continue,
+            }
+        }
+        return print_reply(l, server, &reply, &spec, out);
+    }
+    let _ = writeln!(out, ";; no servers could be reached");
+    EXIT_NO_REPLY
+}
+
+fn print_reply(
+    l: &Lookup,
+    server: &Server,
+    reply: &query::Reply,
+    spec: &QuerySpec,
+    out: &mut dyn Write,
+) -> u8 {
+    let f = &l.flags;
+    let v = match msg::parse(&reply.bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = writeln!(out, ";; Got bad packet: {e}\n{} bytes", reply.bytes.len());
+            return EXIT_INTERNAL;
+        }
+    };
+    let now = now_unix();
+    let server_text = format!("{}({})", query::hash_addr(&server.addr), server.label);
+    if f.json || f.yaml {
+        let ctx = json::Context {
+            server: Some(query::hash_addr(&server.addr)),
+            protocol: Some(if reply.tcp { "TCP" } else { "UDP" }),
+            query_time_ms: Some(reply.rtt.as_millis()),
+            unix_time: Some(now),
+            date: Some(format::when_text(now)),
+        };
+        let obj = json::message_object(&v, &ctx);
+        let text = if f.json {
+            format!("{obj}\n")
+        } else {
+            format!("---\n{}", json::to_yaml(&obj))
+        };
+        let _ = write!(out, "{text}");
+        return EXIT_OK;
+    }
+    if f.short {
+        let _ = write!(out, "{}", format::short_text(&v));
+        return EXIT_OK;
+    }
+    let mut s = String::new();
+    if f.comments {
+        s.push_str(";; Got answer:\n");
+    }
+    s.push_str(&format::message_text(
+        &v,
+        f,
+        true,
+        spec.edns,
+        spec.cookie.as_ref(),
+    ));
+    if f.stats {
+        s.push_str(&format::stats_text(
+            reply.rtt.as_millis(),
+            &server_text,
+            reply.tcp,
+            &format::when_text(now),
+            reply.bytes.len(),
+        ));
+    }
+    let _ = write!(out, "{s}");
+    EXIT_OK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_conf_first_nameserver() {
+        let text = "# c\nsearch x\nnameserver fe80::1%eth0\nnameserver 10.0.0.1\n";
+        assert_eq!(first_nameserver(text), Some("fe80::1".parse().unwrap()));
+        assert_eq!(
+            first_nameserver("nameserver\nnameserver 1.2.3.4"),
+            Some("1.2.3.4".parse().unwrap())
+        );
+        assert_eq!(first_nameserver("domain x\n"), None);
+    }
+
+    #[test]
+    fn banner_counts_servers() {
+        let b = banner("@127.0.0.1 x", Some(1));
+        assert!(b.starts_with("\n; <<>> tern dig "));
+        assert!(b.ends_with("<<>> @127.0.0.1 x\n; (1 server found)\n;; global options: +cmd\n"));
+        assert!(banner("x", Some(2)).contains("; (2 servers found)\n"));
+        assert!(!banner("x", None).contains("found"));
+    }
+}

@@ -35,6 +35,11 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
     if rcode != ResponseCode::NoError && rcode != ResponseCode::NXDomain {
         return Kind::Rcode(rcode);
     }
+    // A recursive server answering from its cache (RA set, AA clear) is
+    // not an authority for the zone: lame (Unbound's "ranoaa").
+    if msg.metadata.recursion_available && !msg.metadata.authoritative && !msg.answers.is_empty() {
+        return Kind::Lame;
+    }
     if msg.answers.iter().any(|r| {
         &r.name == qname
             && (qtype == RecordType::ANY
@@ -69,7 +74,9 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
             }
         }
         Some(_) if !has_soa && !msg.metadata.authoritative => Kind::Lame,
-        _ if has_soa || msg.metadata.authoritative => Kind::NoData,
+        // NODATA needs its SOA (RFC 2308 §2.2); an empty reply without one,
+        // even with AA set, is ignored and another server asked.
+        _ if has_soa => Kind::NoData,
         _ => Kind::Lame,
     }
 }
@@ -178,6 +185,16 @@ pub fn follow_chain(
         if !data.is_empty() {
             out.extend(data.into_iter().cloned());
             return (out, ChainEnd::Complete);
+        }
+        // A DNAME above the name (RFC 6672 §2.2) comes before the CNAME
+        // synthesised from it.
+        if let Some(d) = answers
+            .iter()
+            .find(|r| r.record_type() == RecordType::DNAME && r.name != cur && r.name.zone_of(&cur))
+        {
+            if !out.contains(d) {
+                out.push(d.clone());
+            }
         }
         let cname = answers
             .iter()

@@ -159,6 +159,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let mut labels = zs.zone.num_labels().saturating_add(1);
         let mut referrals = 0u32;
         let mut failed: HashSet<SocketAddr> = HashSet::new();
+        let mut tried_parent_side = false;
         st.record(TraceEvent::StartAt {
             zone: zs.zone.clone(),
             servers: zs.ns.iter().filter_map(|(n, _)| n.clone()).collect(),
@@ -175,7 +176,18 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 .await
             {
                 Ok(r) => r,
-                Err(f) => return Step::Fail(f),
+                Err(f) => match self.parent_side(&zs, &mut tried_parent_side, &f) {
+                    Some(parent) => {
+                        st.note(format!(
+                            "servers of {} failed ({f}): trying the delegation its parent gave",
+                            zs.zone
+                        ));
+                        zs = parent;
+                        failed.clear();
+                        continue;
+                    }
+                    None => return Step::Fail(f),
+                },
             };
             scrub(&mut msg, &zs.zone, &sname, stype, cfg.harden_glue);
             let kind = classify(&msg, &zs.zone, &sname, stype);
@@ -216,11 +228,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 }
                 Kind::NxDomain => {
                     self.cache_negative(&msg, name, qtype, class, true);
-                    return Step::NxDomain(Vec::new(), soa_of(&msg));
+                    return Step::NxDomain(Vec::new(), self.negative_soa(&msg));
                 }
                 Kind::NoData => {
                     self.cache_negative(&msg, name, qtype, class, false);
-                    return Step::NoData(Vec::new(), soa_of(&msg));
+                    return Step::NoData(Vec::new(), self.negative_soa(&msg));
                 }
                 Kind::Answer => return self.take_answer(&msg, name, qtype, class),
             }
@@ -247,6 +259,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         for rrset in group_rrsets(&msg.additionals) {
             self.cache.insert_rrset(rrset, Rank::Additional, now);
         }
+        if !self.config.resolver.minimal_responses {
+            self.keep_sections(msg, name, qtype, class);
+        }
         let (chain, end) = follow_chain(&msg.answers, name, qtype);
         let chain: Vec<Record> = chain.into_iter().map(|r| self.clamped(r)).collect();
         match end {
@@ -256,7 +271,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 let rcode = msg.metadata.response_code;
                 if rcode == ResponseCode::NXDomain {
                     self.cache_negative(msg, &target, qtype, class, true);
-                    return Step::NxDomain(chain, soa_of(msg));
+                    return Step::NxDomain(chain, self.negative_soa(msg));
                 }
                 let soa_covers_target = msg
                     .authorities
@@ -264,16 +279,59 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     .any(|r| r.record_type() == RecordType::SOA && r.name.zone_of(&target));
                 if soa_covers_target {
                     self.cache_negative(msg, &target, qtype, class, false);
-                    return Step::NoData(chain, soa_of(msg));
+                    return Step::NoData(chain, self.negative_soa(msg));
                 }
                 Step::Alias(chain, target)
             }
         }
     }
 
+    /// Keeps the (scrubbed) authority NS and additional addresses of an
+    /// answer, as Unbound's message cache does, for non-minimal responses.
+    fn keep_sections(&self, msg: &Message, name: &Name, qtype: RecordType, class: DNSClass) {
+        let authority: Vec<Record> = msg
+            .authorities
+            .iter()
+            .filter(|r| r.record_type() == RecordType::NS)
+            .cloned()
+            .collect();
+        let additional = msg.additionals.clone();
+        let ttl = msg.answers.iter().map(|r| r.ttl).min().unwrap_or(0);
+        // Keyed by where the answer ends, which is what the reply to the
+        // client is built around.
+        let (owner, rtype) = msg
+            .answers
+            .last()
+            .map(|r| (r.name.clone(), r.record_type()))
+            .unwrap_or((name.clone(), qtype));
+        self.cache.insert(
+            Key::Sections(owner, rtype, class),
+            Cached::Sections(authority, additional),
+            ttl,
+            Rank::of(Section::Answer, msg.metadata.authoritative),
+            self.clock.now(),
+        );
+    }
+
     fn clamped(&self, mut r: Record) -> Record {
         r.ttl = self.cache.clamp_ttl(r.ttl);
         r
+    }
+
+    /// The SOA of a negative reply with its TTL set to the negative TTL
+    /// (RFC 2308 §3: min of SOA TTL and MINIMUM, capped by config).
+    fn negative_soa(&self, msg: &Message) -> Vec<Record> {
+        let soa = soa_of(msg);
+        match self.cache.negative_ttl(&soa) {
+            Some(ttl) => soa
+                .into_iter()
+                .map(|mut r| {
+                    r.ttl = ttl;
+                    r
+                })
+                .collect(),
+            None => soa,
+        }
     }
 
     /// Caches NXDOMAIN (for the name and, RFC 8020, below) or NODATA for
@@ -286,17 +344,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         class: DNSClass,
         nx: bool,
     ) {
-        let soa = soa_of(msg);
+        let soa = self.negative_soa(msg);
         let Some(ttl) = self.cache.negative_ttl(&soa) else {
             return;
         };
-        let soa: Vec<Record> = soa
-            .into_iter()
-            .map(|mut r| {
-                r.ttl = ttl;
-                r
-            })
-            .collect();
         let now = self.clock.now();
         if nx {
             self.cache.insert(
@@ -326,10 +377,53 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             .filter(|r| r.record_type() == RecordType::NS && &r.name == child)
             .cloned()
             .collect();
+        let ttl = ns.iter().map(|r| r.ttl).min().unwrap_or(0);
+        self.cache.insert(
+            Key::Delegation(child.clone(), DNSClass::IN),
+            Cached::Sections(ns.clone(), msg.additionals.clone()),
+            ttl,
+            Rank::AuthorityNonAuth,
+            now,
+        );
         self.cache.insert_rrset(ns, Rank::AuthorityNonAuth, now);
         for rrset in group_rrsets(&msg.additionals) {
             self.cache.insert_rrset(rrset, Rank::Additional, now);
         }
+    }
+
+    /// When a zone's servers (from its own NS set) all failed, the
+    /// delegation its parent gave, if it names other servers (Unbound's
+    /// parent-side fallback for parent/child NS differences). Once per step.
+    fn parent_side(
+        &self,
+        zs: &ZoneServers,
+        tried: &mut bool,
+        failure: &Failure,
+    ) -> Option<ZoneServers> {
+        if *tried
+            || matches!(
+                failure,
+                Failure::QueryBudget(_) | Failure::Timeout | Failure::Depth
+            )
+        {
+            return None;
+        }
+        *tried = true;
+        let key = Key::Delegation(zs.zone.clone(), DNSClass::IN);
+        let Some(Cached::Sections(ns, glue)) = self.cache.get(&key, self.clock.now()) else {
+            return None;
+        };
+        let mut m = Message::new(0, MessageType::Response, OpCode::Query);
+        m.authorities = ns;
+        m.additionals = glue;
+        let parent = self.servers_from_referral(&m, &zs.zone, DNSClass::IN);
+        let same = parent.addrs() == zs.addrs()
+            && parent
+                .ns
+                .iter()
+                .map(|(n, _)| n)
+                .eq(zs.ns.iter().map(|(n, _)| n));
+        (!same).then_some(parent)
     }
 
     fn servers_from_referral(&self, msg: &Message, child: &Name, class: DNSClass) -> ZoneServers {
@@ -581,6 +675,60 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         }
     }
 
+    /// Asks the servers of the zone above `zone` for the address of `name`
+    /// (an NS name inside `zone` that came without glue).
+    fn parent_side_glue<'a>(
+        &'a self,
+        name: &'a Name,
+        zone: &'a Name,
+        st: &'a QueryState,
+        path: LookupPath,
+    ) -> BoxStep<'a> {
+        Box::pin(async move {
+            if path.depth() > self.config.resolver.max_depth as usize {
+                return Step::Fail(Failure::Depth);
+            }
+            let mut parent = match self.find_cut(&zone.base_name(), st, &path).await {
+                Ok(p) => p,
+                Err(f) => return Step::Fail(f),
+            };
+            st.note(format!(
+                "asking the servers of {} for glue of {name}",
+                parent.zone
+            ));
+            let mut failed = HashSet::new();
+            let msg = match self
+                .query_zone(
+                    &mut parent,
+                    name,
+                    RecordType::A,
+                    DNSClass::IN,
+                    st,
+                    &path,
+                    &mut failed,
+                )
+                .await
+            {
+                Ok((msg, _)) => msg,
+                Err(f) => return Step::Fail(f),
+            };
+            let glue: Vec<Record> = msg
+                .answers
+                .iter()
+                .chain(msg.additionals.iter())
+                .filter(|r| &r.name == name && r.record_type() == RecordType::A)
+                .filter(|r| parent.zone.zone_of(&r.name))
+                .cloned()
+                .collect();
+            if glue.is_empty() {
+                return Step::Fail(Failure::NoNsAddress);
+            }
+            self.cache
+                .insert_rrset(glue.clone(), Rank::Additional, self.clock.now());
+            Step::Answer(glue)
+        })
+    }
+
     /// Resolves addresses for NS names that came without glue, a few at a
     /// time; true if any address was found.
     async fn resolve_ns_names(
@@ -609,14 +757,22 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
-            let lookups = batch
-                .iter()
-                .map(|n| self.lookup(n, RecordType::A, DNSClass::IN, st, path.clone()));
+            let lookups = batch.iter().map(|n| {
+                if zs.zone.zone_of(n) && !zs.zone.is_root() {
+                    // Inside the zone it names and without glue: only the
+                    // parent can tell (Unbound's "fetch glue").
+                    self.parent_side_glue(n, &zs.zone, st, path.with(n, RecordType::A))
+                } else {
+                    self.lookup(n, RecordType::A, DNSClass::IN, st, path.clone())
+                }
+            });
             let results = futures_join(lookups).await;
             for (n, step) in batch.iter().zip(results) {
                 let ips: Vec<IpAddr> = match step {
                     Step::Answer(rs) => rs.iter().filter_map(|r| r.data.ip_addr()).collect(),
-                    _ => Vec::new(),
+                    // The child's own answer failed (lame, bogus referral):
+                    // glue its parent gave for the name still serves.
+                    _ => self.cached_addrs(n, DNSClass::IN),
                 };
                 let ips = self.usable(ips);
                 if !ips.is_empty() {
@@ -719,7 +875,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 kind: summarize(&reply),
                 message: st.full_trace.then(|| Box::new(reply.clone())),
             });
-            if reply.metadata.message_type != MessageType::Response {
+            if reply.metadata.message_type != MessageType::Response
+                || !same_question(&reply, qname, qtype, class)
+            {
+                st.note(format!("{addr} replied to another question: ignored"));
                 return Err(ExchangeError::Other);
             }
             if reply.metadata.truncation && protocol == Protocol::Udp {
@@ -764,6 +923,17 @@ enum ExchangeError {
 async fn futures_join<F: Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
     let futs: Vec<F> = futs.into_iter().collect();
     futures_util::future::join_all(futs).await
+}
+
+/// Whether a reply carries exactly the question we asked (RFC 5452 §9.1;
+/// names compare case-insensitively).
+fn same_question(reply: &Message, qname: &Name, qtype: RecordType, class: DNSClass) -> bool {
+    match reply.queries.as_slice() {
+        [q] => q.name() == qname && q.query_type() == qtype && q.query_class() == class,
+        // FORMERR and some error replies legitimately carry no question.
+        [] => reply.metadata.response_code != ResponseCode::NoError,
+        _ => false,
+    }
 }
 
 /// The SOA records of a reply's authority section.

@@ -321,7 +321,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             && rcode == ResponseCode::NoError
         {
             if let Some(owner) = answers.last().map(|r| r.name.clone()) {
-                (authorities, additionals) = self.zone_ns_with_addrs(&owner);
+                let qtype = answers
+                    .last()
+                    .map(|r| r.record_type())
+                    .unwrap_or(RecordType::A);
+                let key = Key::Sections(owner.clone(), qtype, DNSClass::IN);
+                match self.cache.get(&key, self.clock.now()) {
+                    Some(Cached::Sections(a, b)) => (authorities, additionals) = (a, b),
+                    _ => (authorities, additionals) = self.zone_ns_with_addrs(&owner),
+                }
             }
         }
         Resolution {

@@ -1,0 +1,157 @@
+//! Table tests of dig's text layout (src/dig/format.rs), with expected
+//! lines taken from Debian's dig 9.18 output.
+
+use super::*;
+use crate::dig::msg::{parse, Name, Question};
+
+fn n(s: &str) -> Name {
+    Name(
+        s.split('.')
+            .filter(|l| !l.is_empty())
+            .map(|l| l.as_bytes().to_vec())
+            .collect(),
+    )
+}
+
+/// A reply with one A record per owner name given.
+fn reply(owners: &[&str]) -> View {
+    let mut m = vec![
+        0x30,
+        0x39,
+        0x84,
+        0x00,
+        0,
+        0,
+        0,
+        owners.len() as u8,
+        0,
+        0,
+        0,
+        0,
+    ];
+    for o in owners {
+        for l in o.split('.').filter(|l| !l.is_empty()) {
+            m.push(l.len() as u8);
+            m.extend_from_slice(l.as_bytes());
+        }
+        m.extend_from_slice(&[0, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 192, 0, 2, 1]);
+    }
+    parse(&m).unwrap()
+}
+
+#[test]
+fn record_columns_follow_dig() {
+    let cases = [
+        ("www.example.", "www.example.\t\t3600\tIN\tA\t192.0.2.1"),
+        ("example.", "example.\t\t3600\tIN\tA\t192.0.2.1"),
+        ("a.", "a.\t\t\t3600\tIN\tA\t192.0.2.1"),
+        (
+            "averyveryverylongname-for-padding-tests.example.",
+            "averyveryverylongname-for-padding-tests.example. 3600 IN A 192.0.2.1",
+        ),
+        (
+            "sixteen-chars.ex.",
+            "sixteen-chars.ex.\t3600\tIN\tA\t192.0.2.1",
+        ),
+        (
+            "twenty-three-chars.ex.",
+            "twenty-three-chars.ex.\t3600\tIN\tA\t192.0.2.1",
+        ),
+        (
+            "twenty-four-chars.examp.",
+            "twenty-four-chars.examp. 3600\tIN\tA\t192.0.2.1",
+        ),
+    ];
+    for (owner, line) in cases {
+        let v = reply(&[owner]);
+        assert_eq!(record_line(&v, &v.answers[0]), line, "{owner}");
+    }
+}
+
+#[test]
+fn question_columns_follow_dig() {
+    let q = |name: &str, t: u16| Question {
+        name: n(name),
+        qtype: t,
+        qclass: 1,
+    };
+    assert_eq!(
+        question_line(&q("www.example", 1)),
+        ";www.example.\t\t\tIN\tA"
+    );
+    assert_eq!(
+        question_line(&q("1.2.0.192.in-addr.arpa", 12)),
+        ";1.2.0.192.in-addr.arpa.\t\tIN\tPTR"
+    );
+    assert_eq!(question_line(&q("", 2)), ";.\t\t\t\tIN\tNS");
+}
+
+#[test]
+fn header_and_flags() {
+    let v = reply(&["www.example."]);
+    assert_eq!(
+        header_lines(&v, true, true),
+        ";; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: 12345\n\
+         ;; flags: qr aa; QUERY: 0, ANSWER: 1, AUTHORITY: 0, ADDITIONAL: 0\n\n"
+    );
+    let mut bytes = v.bytes.clone();
+    bytes[2] = 0x01; // RD only, a query
+    bytes[3] = 0x23; // AD + NXDOMAIN
+    let q = parse(&bytes).unwrap();
+    assert_eq!(
+        header_lines(&q, true, false),
+        ";; ->>HEADER<<- opcode: QUERY, status: NXDOMAIN, id: 12345\n\
+         ;; flags: rd ad; QUERY: 0, ANSWER: 1, AUTHORITY: 0, ADDITIONAL: 0\n\
+         ;; WARNING: recursion requested but not available\n\n"
+    );
+}
+
+#[test]
+fn options_like_dig_918() {
+    assert_eq!(
+        option_line(3, b"tern-test", None),
+        "; NSID: 74 65 72 6e 2d 74 65 73 74 (\"tern-test\")"
+    );
+    assert_eq!(
+        option_line(15, &[0, 20], None),
+        "; EDE: 20 (Not Authoritative)"
+    );
+    let mut ede = vec![0, 22];
+    ede.extend_from_slice(b"no servers");
+    assert_eq!(
+        option_line(15, &ede, None),
+        "; EDE: 22 (No Reachable Authority): (no servers)"
+    );
+    assert_eq!(option_line(15, &[0, 99], None), "; EDE: 99");
+    let sent = [1u8, 2, 3, 4, 5, 6, 7, 8];
+    let mut good = sent.to_vec();
+    good.extend_from_slice(&[0xaa; 16]);
+    assert_eq!(
+        option_line(10, &good, Some(&sent)),
+        format!("; COOKIE: 0102030405060708{} (good)", "aa".repeat(16))
+    );
+    assert_eq!(option_line(10, &sent, None), "; COOKIE: 0102030405060708");
+    assert_eq!(
+        option_line(8, &[0, 1, 24, 0, 192, 0, 2], None),
+        "; CLIENT-SUBNET: 192.0.2.0/24/0"
+    );
+    assert_eq!(
+        option_line(65001, b"A\x01", None),
+        "; OPT=65001: 41 01 (\"A.\")"
+    );
+}
+
+#[test]
+fn dates_like_ctime() {
+    assert_eq!(when_text(0), "Thu Jan 01 00:00:00 UTC 1970");
+    assert_eq!(when_text(1_795_464_487), "Mon Nov 23 20:08:07 UTC 2026");
+    assert_eq!(when_text(951_782_400), "Tue Feb 29 00:00:00 UTC 2000");
+}
+
+#[test]
+fn stats_block() {
+    assert_eq!(
+        stats_text(3, "127.0.0.1#53(127.0.0.1)", false, "W", 90),
+        ";; Query time: 3 msec\n;; SERVER: 127.0.0.1#53(127.0.0.1) (UDP)\n;; WHEN: W\n;; MSG SIZE  rcvd: 90\n\n"
+    );
+}

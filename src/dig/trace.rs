@@ -1,0 +1,491 @@
+//! `+trace`: walk from the root like dig +trace (RFC 1034 §5.3.3 without
+//! caching): non-recursive queries to each zone's servers, following
+//! referrals (glue from the additional section, other NS names resolved by
+//! a quiet walk of their own), printing each reply in dig's layout plus the
+//! server asked, its RTT and why the walk moved on. `+json` gives the steps
+//! as one JSON array. Bounded by a query budget and a nesting depth.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::args::{Family, Lookup};
+use super::msg::{read_name, Name, View, FLAG_AA};
+use super::query::{self, hash_addr, SendOpts};
+use super::rdata::name_text;
+use super::types::{TYPE_A, TYPE_AAAA, TYPE_NS, TYPE_SOA};
+use super::{format, json as j, msg, spec_of, EXIT_INTERNAL, EXIT_NO_REPLY, EXIT_OK};
+
+/// Queries one trace may send in all (NXNS-style fan-out guard).
+const QUERY_BUDGET: usize = 100;
+/// Nested walks to find NS addresses without glue.
+const MAX_DEPTH: usize = 3;
+/// Referrals followed in one walk.
+const MAX_STEPS: usize = 30;
+
+/// IPv4 addresses of the 13 root servers (IANA root hints, a..m).
+const ROOT_SERVERS: [(&str, &str); 13] = [
+    ("a.root-servers.net.", "198.41.0.4"),
+    ("b.root-servers.net.", "170.247.170.2"),
+    ("c.root-servers.net.", "192.33.4.12"),
+    ("d.root-servers.net.", "199.7.91.13"),
+    ("e.root-servers.net.", "192.203.230.10"),
+    ("f.root-servers.net.", "192.5.5.241"),
+    ("g.root-servers.net.", "192.112.36.4"),
+    ("h.root-servers.net.", "198.97.190.53"),
+    ("i.root-servers.net.", "192.36.148.17"),
+    ("j.root-servers.net.", "192.58.128.30"),
+    ("k.root-servers.net.", "193.0.14.129"),
+    ("l.root-servers.net.", "199.7.83.42"),
+    ("m.root-servers.net.", "202.12.27.33"),
+];
+
+/// A server of a zone: its NS name and known addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NsServer {
+    pub name: String,
+    pub addrs: Vec<IpAddr>,
+}
+
+/// Parses a root hints file (master-file lines: `. NS name` and
+/// `name A addr` / `name AAAA addr`; TTL and class optional).
+pub fn parse_hints(text: &str) -> Vec<NsServer> {
+    let mut servers: Vec<NsServer> = Vec::new();
+    let mut addrs: Vec<(String, IpAddr)> = Vec::new();
+    for line in text.lines() {
+        let line = line.split(';').next().unwrap_or("");
+        if line.trim_start().starts_with('$') {
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some(pos) = words
+            .iter()
+            .position(|w| matches!(w.to_ascii_uppercase().as_str(), "NS" | "A" | "AAAA"))
+        else {
+            continue;
+        };
+        let (Some(owner), Some(kind), Some(data)) =
+            (words.first(), words.get(pos), words.get(pos + 1))
+        else {
+            continue;
+        };
+        let owner = absolute(owner);
+        match kind.to_ascii_uppercase().as_str() {
+            "NS" if owner == "." => servers.push(NsServer {
+                name: absolute(data),
+                addrs: Vec::new(),
+            }),
+            "A" | "AAAA" => {
+                if let Ok(ip) = data.parse() {
+                    addrs.push((owner, ip));
+                }
+            }
+            _ => {}
+        }
+    }
+    for s in &mut servers {
+        s.addrs = addrs
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(&s.name))
+            .map(|(_, a)| *a)
+            .collect();
+    }
+    servers
+}
+
+fn absolute(name: &str) -> String {
+    if name.ends_with('.') {
+        name.to_ascii_lowercase()
+    } else {
+        format!("{}.", name.to_ascii_lowercase())
+    }
+}
+
+fn builtin_roots() -> Vec<NsServer> {
+    ROOT_SERVERS
+        .iter()
+        .filter_map(|(n, a)| {
+            Some(NsServer {
+                name: (*n).to_string(),
+                addrs: vec![a.parse().ok()?],
+            })
+        })
+        .collect()
+}
+
+/// What one reply means for the walk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// The answer (or a CNAME for the name).
+    Answer,
+    /// NXDOMAIN or NODATA from an authority.
+    Negative(String),
+    /// Go down to `zone`, asking these servers.
+    Referral { zone: Name, servers: Vec<NsServer> },
+    /// Useless reply (lame, refused, upward referral): try the next server.
+    Lame(String),
+}
+
+/// Classifies a reply to `qname` sent to a server of `zone` (pure).
+pub fn classify(v: &View, qname: &Name, zone: &Name) -> Step {
+    let rcode = v.rcode();
+    if rcode == 3 && v.has(FLAG_AA) {
+        return Step::Negative("NXDOMAIN".into());
+    }
+    if rcode != 0 && rcode != 3 {
+        return Step::Lame(format!("status {}", format::rcode_name(rcode)));
+    }
+    if v.answers.iter().any(|r| r.name.eq_ignore_case(qname)) {
+        return Step::Answer;
+    }
+    let ns: Vec<&msg::Record> = v
+        .authorities
+        .iter()
+        .filter(|r| r.rtype == TYPE_NS)
+        .collect();
+    if let Some(first) = ns.first() {
+        let cut = first.name.clone();
+        let below = cut.is_subdomain_of(zone) && cut.0.len() > zone.0.len();
+        if below && qname.is_subdomain_of(&cut) {
+            let mut servers: Vec<NsServer> = Vec::new();
+            for r in ns.iter().filter(|r| r.name.eq_ignore_case(&cut)) {
+                let Ok((target, _)) = read_name(&v.bytes, r.rdata_offset) else {
+                    continue;
+                };
+                let addrs = v
+                    .additionals
+                    .iter()
+                    .filter(|a| a.name.eq_ignore_case(&target))
+                    .filter_map(|a| ip_of(v, a))
+                    .collect();
+                servers.push(NsServer {
+                    name: name_text(&target),
+                    addrs,
+                });
+            }
+            return Step::Referral { zone: cut, servers };
+        }
+        return Step::Lame(format!(
+            "referral to {} is not below {}",
+            name_text(&cut),
+            name_text(zone)
+        ));
+    }
+    if v.has(FLAG_AA) {
+        let soa = v.authorities.iter().any(|r| r.rtype == TYPE_SOA);
+        return Step::Negative(if soa {
+            "NODATA".into()
+        } else {
+            "empty answer".into()
+        });
+    }
+    Step::Lame("neither answer nor referral".into())
+}
+
+fn ip_of(v: &View, r: &msg::Record) -> Option<IpAddr> {
+    let d = v.rdata(r);
+    match r.rtype {
+        TYPE_A => <[u8; 4]>::try_from(d).ok().map(IpAddr::from),
+        TYPE_AAAA => <[u8; 16]>::try_from(d).ok().map(IpAddr::from),
+        _ => None,
+    }
+}
+
+/// Everything one trace shares: options, budget, output.
+struct Walker<'a> {
+    lookup: &'a Lookup,
+    opts: SendOpts,
+    queries: usize,
+    out: &'a mut dyn Write,
+    json: bool,
+    steps: Vec<Value>,
+}
+
+enum End {
+    Done,
+    NoServers,
+}
+
+impl Walker<'_> {
+    fn say(&mut self, quiet: bool, text: &str) {
+        if !quiet && !self.json {
+            let _ = write!(self.out, "{text}");
+        }
+    }
+
+    fn usable(&self, ip: &IpAddr) -> bool {
+        match self.lookup.family {
+            Family::Any => true,
+            Family::V4 => ip.is_ipv4(),
+            Family::V6 => ip.is_ipv6(),
+        }
+    }
+
+    /// Walks from `servers` (serving `zone`) to the answer for qname/qtype.
+    /// Returns the final reply when one was reached.
+    fn walk(
+        &mut self,
+        qname: &str,
+        qtype: u16,
+        mut zone: Name,
+        mut servers: Vec<NsServer>,
+        depth: usize,
+        quiet: bool,
+    ) -> (End, Option<View>) {
+        let Ok(target) = query::parse_name(qname).map(|n| to_view_name(&n)) else {
+            return (End::NoServers, None);
+        };
+        for _ in 0..MAX_STEPS {
+            let mut next = None;
+            'servers: for s in servers.clone() {
+                let mut addrs: Vec<IpAddr> =
+                    s.addrs.iter().copied().filter(|a| self.usable(a)).collect();
+                if addrs.is_empty()
+                    && depth < MAX_DEPTH
+                    && !target.is_subdomain_of(&name_of(&s.name))
+                {
+                    addrs = self.resolve_addrs(&s.name, depth + 1);
+                } else if addrs.is_empty() {
+                    self.say(
+                        quiet,
+                        &format!(";; no address for {} (no glue), trying next\n", s.name),
+                    );
+                }
+                for ip in addrs {
+                    if self.queries >= QUERY_BUDGET {
+                        self.say(quiet, ";; query budget exhausted\n");
+                        return (End::NoServers, None);
+                    }
+                    self.queries += 1;
+                    let server = SocketAddr::new(ip, self.lookup.port);
+                    let mut l = self.lookup.clone();
+                    l.qtype = qtype;
+                    let spec = spec_of(&l, qname);
+                    let Ok(bytes) = query::build(rand::random(), &spec) else {
+                        return (End::NoServers, None);
+                    };
+                    let once = SendOpts {
+                        tries: 1,
+                        ..self.opts.clone()
+                    };
+                    let mut failure = String::new();
+                    let mut log = |line: String| failure = line;
+                    let Some(reply) = query::exchange(server, &bytes, qname, &once, &mut log)
+                    else {
+                        let why = failure.trim_start_matches(";; ").to_string();
+                        self.say(quiet, &format!(";; {why} ({}), trying next\n", s.name));
+                        self.record_failure(quiet, &zone, &s.name, server, &why);
+                        continue;
+                    };
+                    let Ok(v) = msg::parse(&reply.bytes) else {
+                        self.say(
+                            quiet,
+                            &format!(
+                                ";; malformed reply from {}, trying next\n",
+                                hash_addr(&server)
+                            ),
+                        );
+                        continue;
+                    };
+                    let step = classify(&v, &target, &zone);
+                    if !quiet {
+                        self.show(&v, &reply, server, &s.name, &zone, &step);
+                    }
+                    match step {
+                        Step::Answer | Step::Negative(_) => return (End::Done, Some(v)),
+                        Step::Referral {
+                            zone: z,
+                            servers: ns,
+                        } => {
+                            next = Some((z, ns));
+                            break 'servers;
+                        }
+                        Step::Lame(_) => continue,
+                    }
+                }
+            }
+            match next {
+                Some((z, ns)) => {
+                    zone = z;
+                    servers = ns;
+                }
+                None => return (End::NoServers, None),
+            }
+        }
+        self.say(quiet, ";; too many referrals\n");
+        (End::NoServers, None)
+    }
+
+    /// Finds addresses of an NS name by a quiet walk from the root.
+    fn resolve_addrs(&mut self, name: &str, depth: usize) -> Vec<IpAddr> {
+        let roots = self.roots_for_quiet_walks();
+        let mut found = Vec::new();
+        for t in [TYPE_A, TYPE_AAAA] {
+            if let (End::Done, Some(v)) =
+                self.walk(name, t, Name::default(), roots.clone(), depth, true)
+            {
+                found.extend(v.answers.iter().filter_map(|r| ip_of(&v, r)));
+            }
+        }
+        found.retain(|a| self.usable(a));
+        found
+    }
+
+    fn roots_for_quiet_walks(&self) -> Vec<NsServer> {
+        self.lookup
+            .flags
+            .hints
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .map(|t| parse_hints(&t))
+            .unwrap_or_else(builtin_roots)
+    }
+
+    fn show(
+        &mut self,
+        v: &View,
+        reply: &query::Reply,
+        server: SocketAddr,
+        ns: &str,
+        zone: &Name,
+        step: &Step,
+    ) {
+        let why = match step {
+            Step::Answer => format!("answer from zone {}", name_text(zone)),
+            Step::Negative(k) => format!("{k} from zone {}", name_text(zone)),
+            Step::Referral { zone: z, servers } => {
+                let glue = servers.iter().filter(|s| !s.addrs.is_empty()).count();
+                format!(
+                    "referral to {} ({} NS, {glue} glue)",
+                    name_text(z),
+                    servers.len()
+                )
+            }
+            Step::Lame(w) => format!("lame: {w}, trying next"),
+        };
+        let rtt = reply.rtt.as_millis();
+        if self.json {
+            let ctx = j::Context {
+                server: Some(hash_addr(&server)),
+                protocol: Some(if reply.tcp { "TCP" } else { "UDP" }),
+                query_time_ms: Some(rtt),
+                ..Default::default()
+            };
+            self.steps.push(json!({
+                "zone": name_text(zone),
+                "server": hash_addr(&server),
+                "serverName": ns,
+                "rttMs": rtt,
+                "why": why,
+                "message": j::message_object(v, &ctx),
+            }));
+            return;
+        }
+        let ns_label = ns.strip_suffix('.').unwrap_or(ns);
+        let text = format!(
+            "{};; Received {} bytes from {}({ns_label}) in {rtt} ms\n;; {why}\n\n",
+            format::message_text(v, &self.lookup.flags, true, true, None),
+            reply.bytes.len(),
+            hash_addr(&server),
+        );
+        let _ = write!(self.out, "{text}");
+    }
+
+    fn record_failure(
+        &mut self,
+        quiet: bool,
+        zone: &Name,
+        ns: &str,
+        server: SocketAddr,
+        why: &str,
+    ) {
+        if self.json && !quiet {
+            self.steps.push(json!({
+                "zone": name_text(zone),
+                "server": hash_addr(&server),
+                "serverName": ns,
+                "why": format!("{why}, trying next"),
+            }));
+        }
+    }
+}
+
+fn name_of(text: &str) -> Name {
+    Name(
+        text.split('.')
+            .filter(|l| !l.is_empty())
+            .map(|l| l.as_bytes().to_vec())
+            .collect(),
+    )
+}
+
+fn to_view_name(n: &hickory_proto::rr::Name) -> Name {
+    Name(n.iter().map(<[u8]>::to_vec).collect())
+}
+
+/// Runs `+trace` for one lookup; returns dig's exit status.
+pub fn run(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 {
+    let name = l.name.clone().unwrap_or_else(|| ".".to_string());
+    if let Some(a) = banner_args {
+        let _ = write!(out, "{}", super::banner(a, None));
+    }
+    let roots = match &l.flags.hints {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(t) => parse_hints(&t),
+            Err(e) => {
+                let _ = writeln!(out, ";; cannot read hints file {path}: {e}");
+                return EXIT_INTERNAL;
+            }
+        },
+        None => builtin_roots(),
+    };
+    if roots.is_empty() {
+        let _ = writeln!(out, ";; no root servers in the hints");
+        return EXIT_INTERNAL;
+    }
+    let mut w = Walker {
+        lookup: l,
+        opts: SendOpts {
+            tcp: l.flags.tcp,
+            timeout: Duration::from_secs(u64::from(l.flags.timeout_secs)),
+            tries: 1,
+            source: l.source,
+        },
+        queries: 0,
+        out,
+        json: l.flags.json,
+        steps: Vec::new(),
+    };
+    if !w.json {
+        let mut s = String::new();
+        for r in &roots {
+            s.push_str(&format!(".\t\t\t518400\tIN\tNS\t{}\n", r.name));
+        }
+        let source = l.flags.hints.as_deref().unwrap_or("built-in root hints");
+        s.push_str(&format!(
+            ";; {} root servers from {source}\n\n",
+            roots.len()
+        ));
+        let _ = write!(w.out, "{s}");
+    }
+    let (end, _) = w.walk(&name, l.qtype, Name::default(), roots, 0, false);
+    if w.json {
+        let steps = Value::Array(std::mem::take(&mut w.steps));
+        let _ = writeln!(w.out, "{steps}");
+    }
+    match end {
+        End::Done => EXIT_OK,
+        End::NoServers => {
+            if !w.json {
+                let _ = writeln!(w.out, ";; no servers could be reached");
+            }
+            EXIT_NO_REPLY
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "trace_tests.rs"]
+mod tests;

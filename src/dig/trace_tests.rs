@@ -1,0 +1,118 @@
+//! Table tests of the pure parts of `+trace` (src/dig/trace.rs): hints
+//! parsing and reply classification.
+
+use super::*;
+
+fn n(s: &str) -> Name {
+    name_of(s)
+}
+
+fn wire_name(s: &str, out: &mut Vec<u8>) {
+    for l in s.split('.').filter(|l| !l.is_empty()) {
+        out.push(l.len() as u8);
+        out.extend_from_slice(l.as_bytes());
+    }
+    out.push(0);
+}
+
+/// A reply with the given flags/rcode byte pair and (section, owner, type,
+/// rdata) records.
+fn reply(flags: u16, records: &[(usize, &str, u16, Vec<u8>)]) -> View {
+    let mut counts = [1u16, 0, 0, 0];
+    for r in records {
+        counts[r.0] += 1;
+    }
+    let mut m = vec![0, 1];
+    m.extend_from_slice(&flags.to_be_bytes());
+    for c in counts {
+        m.extend_from_slice(&c.to_be_bytes());
+    }
+    wire_name("www.zone.test", &mut m);
+    m.extend_from_slice(&[0, 1, 0, 1]);
+    let mut sorted: Vec<_> = records.to_vec();
+    sorted.sort_by_key(|r| r.0);
+    for (_, owner, t, data) in sorted {
+        wire_name(owner, &mut m);
+        m.extend_from_slice(&t.to_be_bytes());
+        m.extend_from_slice(&[0, 1, 0, 0, 0, 60]);
+        m.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        m.extend_from_slice(&data);
+    }
+    msg::parse(&m).unwrap()
+}
+
+fn name_data(s: &str) -> Vec<u8> {
+    let mut v = Vec::new();
+    wire_name(s, &mut v);
+    v
+}
+
+#[test]
+fn hints_files() {
+    let text =
+        "; comment\n$TTL 1\n.  3600000 IN NS A.ROOT.lab.\nA.root.lab. 3600000 A 127.66.1.1\n\
+                a.root.lab. AAAA ::1\n. NS b.root.lab\nb.root.lab. IN A nope\n";
+    let h = parse_hints(text);
+    assert_eq!(
+        h,
+        vec![
+            NsServer {
+                name: "a.root.lab.".into(),
+                addrs: vec!["127.66.1.1".parse().unwrap(), "::1".parse().unwrap()]
+            },
+            NsServer {
+                name: "b.root.lab.".into(),
+                addrs: vec![]
+            },
+        ]
+    );
+    assert_eq!(builtin_roots().len(), 13);
+}
+
+#[test]
+fn classification() {
+    let q = n("www.zone.test");
+    let root = Name::default();
+    // (description, flags, records, zone asked, expected)
+    let referral = reply(
+        0x8000,
+        &[
+            (2, "test", TYPE_NS, name_data("ns1.nic.test")),
+            (2, "test", TYPE_NS, name_data("ns2.nic.test")),
+            (3, "ns1.nic.test", TYPE_A, vec![127, 66, 1, 2]),
+        ],
+    );
+    match classify(&referral, &q, &root) {
+        Step::Referral { zone, servers } => {
+            assert_eq!(zone, n("test"));
+            assert_eq!(servers.len(), 2);
+            assert_eq!(
+                servers[0].addrs,
+                vec!["127.66.1.2".parse::<IpAddr>().unwrap()]
+            );
+            assert!(servers[1].addrs.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same referral from the test. servers is upward/sideways: lame.
+    assert!(matches!(classify(&referral, &q, &n("test")), Step::Lame(_)));
+    let answer = reply(0x8400, &[(1, "www.zone.test", TYPE_A, vec![192, 0, 2, 80])]);
+    assert_eq!(classify(&answer, &q, &n("zone.test")), Step::Answer);
+    let nx = reply(0x8403, &[(2, "zone.test", TYPE_SOA, vec![0; 22])]);
+    assert_eq!(
+        classify(&nx, &q, &n("zone.test")),
+        Step::Negative("NXDOMAIN".into())
+    );
+    let nodata = reply(0x8400, &[(2, "zone.test", TYPE_SOA, vec![0; 22])]);
+    assert_eq!(
+        classify(&nodata, &q, &n("zone.test")),
+        Step::Negative("NODATA".into())
+    );
+    let refused = reply(0x8005, &[]);
+    assert_eq!(
+        classify(&refused, &q, &root),
+        Step::Lame("status REFUSED".into())
+    );
+    let empty = reply(0x8000, &[]);
+    assert!(matches!(classify(&empty, &q, &root), Step::Lame(_)));
+}

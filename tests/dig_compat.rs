@@ -1,0 +1,245 @@
+//! `tern dig` against Debian's `dig`: both query the same loopback NSD
+//! (127.66.0.1) with the same arguments and must print the same lines once
+//! IDs, timings, dates, the banner version and cookies are masked. Also:
+//! `+json` parses with RFC 8427 member names, usage errors match dig's, and
+//! a silent server ends in exit code 9 after timeout x tries.
+
+mod dig_common;
+
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+use dig_common::{assert_same, real_dig, tern_dig, Nsd};
+
+const IP: &str = "127.66.0.1";
+const PORT: u16 = 5300;
+
+const EXAMPLE_ZONE: &str = r#"$ORIGIN example.
+$TTL 3600
+@ IN SOA ns1.example. hostmaster.example. 2024010101 7200 900 1209600 300
+@ IN NS ns1.example.
+ns1 IN A 127.66.0.1
+www IN A 192.0.2.1
+www IN AAAA 2001:db8::1
+@ IN MX 10 mail.example.
+@ IN MX 20 mail2.example.
+mail IN A 192.0.2.25
+txt IN TXT "hello world" "with \"quotes\" inside" "semi;colon" "back\\slash" "tab\009"
+a IN CNAME b
+b IN CNAME c
+c IN A 192.0.2.3
+averyveryverylongname-for-padding-tests IN A 192.0.2.9
+abcdefghijklmno IN A 192.0.2.15
+x IN A 192.0.2.10
+a\032b IN A 192.0.2.11
+_sip._udp IN SRV 10 60 5060 sip.example.
+@ IN CAA 0 issue "ca.example.net"
+host IN HINFO "PC" "Linux 6"
+salt IN NSEC3PARAM 1 0 10 AABBCCDD
+"#;
+
+const REVERSE_ZONE: &str = r#"$ORIGIN 2.0.192.in-addr.arpa.
+$TTL 3600
+@ IN SOA ns1.example. hostmaster.example. 1 7200 900 1209600 300
+@ IN NS ns1.example.
+1 IN PTR www.example.
+"#;
+
+fn server() -> Nsd {
+    Nsd::start(
+        "compat",
+        IP,
+        PORT,
+        &[
+            ("example.", EXAMPLE_ZONE),
+            ("2.0.192.in-addr.arpa.", REVERSE_ZONE),
+        ],
+        "  nsid: \"ascii_tern-test\"\n",
+    )
+}
+
+/// Query shapes compared with dig (arguments after `@IP -p PORT`).
+const SHAPES: &[&str] = &[
+    "www.example",
+    "www.example AAAA",
+    "-t MX example",
+    "txt.example TXT",
+    "a.example",
+    "nope.example",
+    "www.example TXT",
+    "+short a.example",
+    "+short txt.example txt",
+    "+norecurse www.example",
+    "+norec -x 192.0.2.1",
+    "+noall +answer example MX",
+    "+tcp www.example",
+    "+nsid www.example",
+    "www.example x.example +noall +answer",
+    "+noedns mx example",
+    "averyveryverylongname-for-padding-tests.example",
+    "abcdefghijklmno.example",
+    "a\\032b.example",
+    "_sip._udp.example SRV",
+    "example CAA +nocomments",
+    "host.example HINFO +noquestion +nostats",
+    "salt.example NSEC3PARAM",
+    "+qr www.example",
+    "+dnssec +cd +noad www.example",
+    "example SOA +nocmd +noadditional",
+    "www.other",
+    "@127.66.0.1 -p 5300 +nocmd www.example",
+];
+
+#[test]
+fn output_matches_debian_dig_line_by_line() {
+    let nsd = server();
+    let port = nsd.addr.port().to_string();
+    for shape in SHAPES {
+        let mut args = vec!["@127.66.0.1", "-p", port.as_str()];
+        args.extend(shape.split_whitespace());
+        let want = real_dig(&args);
+        let got = tern_dig(&args);
+        assert_eq!(
+            want.status.code(),
+            got.status.code(),
+            "{shape}: exit codes differ"
+        );
+        let (w, g) = (
+            String::from_utf8_lossy(&want.stdout),
+            String::from_utf8_lossy(&got.stdout),
+        );
+        assert!(w.lines().count() > 0, "{shape}: dig printed nothing");
+        assert_same(shape, &w, &g);
+    }
+}
+
+#[test]
+fn json_uses_rfc8427_member_names() {
+    let nsd = Nsd::start(
+        "json",
+        "127.66.0.2",
+        PORT,
+        &[("example.", EXAMPLE_ZONE)],
+        "",
+    );
+    let port = nsd.addr.port().to_string();
+    let out = tern_dig(&["@127.66.0.2", "-p", &port, "a.example", "+json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    for key in [
+        "ID",
+        "QR",
+        "Opcode",
+        "AA",
+        "TC",
+        "RD",
+        "RA",
+        "AD",
+        "CD",
+        "RCODE",
+        "QDCOUNT",
+        "ANCOUNT",
+        "NSCOUNT",
+        "ARCOUNT",
+        "QNAME",
+        "QTYPE",
+        "QCLASS",
+        "answerRRs",
+        "authorityRRs",
+        "additionalRRs",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key} in {v}");
+    }
+    assert_eq!(v["QNAME"], "a.example.");
+    assert_eq!(v["QR"], true);
+    assert_eq!(v["AA"], true);
+    assert_eq!(v["ANCOUNT"], 3);
+    let answers = v["answerRRs"].as_array().unwrap();
+    assert_eq!(answers.len(), 3);
+    assert_eq!(answers[0]["NAME"], "a.example.");
+    assert_eq!(answers[0]["TYPE"], 5);
+    assert_eq!(answers[0]["rdataCNAME"], "b.example.");
+    assert_eq!(answers[2]["rdataA"], "192.0.2.3");
+    assert_eq!(answers[2]["RDATAHEX"], "C0000203");
+    assert_eq!(answers[2]["TTL"], 3600);
+    // Two lookups give two JSON objects, one per line.
+    let out = tern_dig(&[
+        "@127.66.0.2",
+        "-p",
+        &port,
+        "+json",
+        "www.example",
+        "nope.example",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let objs: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objs.len(), 2);
+    assert_eq!(objs[1]["RCODE"], 3);
+    assert_eq!(objs[1]["authorityRRs"][0]["TYPE"], 6);
+}
+
+#[test]
+fn usage_errors_match_dig() {
+    for args in [
+        &["+foo"][..],
+        &["-z"],
+        &["www", "+timeout=x"],
+        &["-p", "abc", "x"],
+        &["+bufsize=70000"],
+        &["+subnet=abc"],
+    ] {
+        let want = real_dig(args);
+        let got = tern_dig(args);
+        assert_eq!(want.status.code(), got.status.code(), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&want.stderr),
+            String::from_utf8_lossy(&got.stderr),
+            "{args:?}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&want.stdout),
+            String::from_utf8_lossy(&got.stdout),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn silent_server_gives_exit_9_after_timeout_times_tries() {
+    let silent = UdpSocket::bind("127.66.2.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let start = Instant::now();
+    let out = tern_dig(&[
+        "@127.66.2.1",
+        "-p",
+        &port,
+        "www.example",
+        "+timeout=1",
+        "+tries=2",
+    ]);
+    let elapsed = start.elapsed();
+    assert_eq!(out.status.code(), Some(9));
+    assert!(
+        elapsed >= Duration::from_millis(1500),
+        "gave up after {elapsed:?}"
+    );
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let expect = format!(";; communications error to 127.66.2.1#{port}: timed out");
+    assert_eq!(text.lines().filter(|l| *l == expect).count(), 2, "{text}");
+    assert!(text.ends_with(";; no servers could be reached\n"), "{text}");
+    // The silent socket saw both tries.
+    silent
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let mut seen = 0;
+    while silent.recv_from(&mut buf).is_ok() {
+        seen += 1;
+    }
+    assert_eq!(seen, 2);
+}

@@ -1,0 +1,227 @@
+//! `tern dig +trace` on a three-tier loopback tree: NSD instances for the
+//! root (127.66.1.1), `test.` (127.66.1.2) and `zone.test.` (127.66.1.3),
+//! with `--hints FILE` naming the root. The walk must show root → TLD →
+//! zone, the final answer, a dead server being skipped, and exit 0;
+//! `+trace +json` must give the same walk as a list of steps.
+
+// Helpers of this test file fail loudly on purpose.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod dig_common;
+
+use dig_common::{temp_dir, tern_dig, Nsd};
+
+const PORT: &str = "5301";
+
+const ROOT: &str = "$TTL 86400
+. IN SOA a.root-servers.lab. hostmaster.lab. 1 1800 900 604800 86400
+. IN NS a.root-servers.lab.
+a.root-servers.lab. IN A 127.66.1.1
+test. IN NS ns0.nic.test.
+test. IN NS ns1.nic.test.
+ns0.nic.test. IN A 127.66.1.9
+ns1.nic.test. IN A 127.66.1.2
+";
+
+const TLD: &str = "$TTL 3600
+test. IN SOA ns1.nic.test. hostmaster.test. 1 1800 900 604800 300
+test. IN NS ns1.nic.test.
+ns1.nic.test. IN A 127.66.1.2
+zone.test. IN NS ns.zone.test.
+ns.zone.test. IN A 127.66.1.3
+";
+
+const ZONE: &str = "$TTL 300
+zone.test. IN SOA ns.zone.test. hostmaster.zone.test. 1 1800 900 604800 60
+zone.test. IN NS ns.zone.test.
+ns.zone.test. IN A 127.66.1.3
+www.zone.test. IN A 192.0.2.80
+alias.zone.test. IN CNAME www.zone.test.
+";
+
+struct Tree {
+    _servers: Vec<Nsd>,
+    hints: String,
+}
+
+fn tree(tag: &str) -> Tree {
+    let port: u16 = PORT.parse().unwrap();
+    let servers = vec![
+        Nsd::start(
+            &format!("{tag}-root"),
+            "127.66.1.1",
+            port,
+            &[(".", ROOT)],
+            "",
+        ),
+        Nsd::start(
+            &format!("{tag}-tld"),
+            "127.66.1.2",
+            port,
+            &[("test.", TLD)],
+            "",
+        ),
+        Nsd::start(
+            &format!("{tag}-zone"),
+            "127.66.1.3",
+            port,
+            &[("zone.test.", ZONE)],
+            "",
+        ),
+    ];
+    let dir = temp_dir(&format!("{tag}-hints"));
+    let hints = dir.join("root.hints");
+    std::fs::write(
+        &hints,
+        ".\t3600000\tIN\tNS\ta.root-servers.lab.\na.root-servers.lab.\t3600000\tIN\tA\t127.66.1.1\n",
+    )
+    .unwrap();
+    Tree {
+        _servers: servers,
+        hints: hints.display().to_string(),
+    }
+}
+
+fn position(lines: &[&str], pred: impl Fn(&str) -> bool, what: &str, text: &str) -> usize {
+    lines
+        .iter()
+        .position(|l| pred(l))
+        .unwrap_or_else(|| panic!("no line {what} in:\n{text}"))
+}
+
+/// One test drives both outputs: the tree's addresses are shared.
+#[test]
+fn trace_walks_root_tld_zone() {
+    let t = tree("trace");
+    let out = tern_dig(&[
+        "-p",
+        PORT,
+        "+trace",
+        "+timeout=1",
+        "www.zone.test",
+        "--hints",
+        &t.hints,
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    let root = position(
+        &lines,
+        |l| l.starts_with(";; Received ") && l.contains("from 127.66.1.1#5301(a.root-servers.lab)"),
+        "from the root",
+        &text,
+    );
+    let to_tld = position(
+        &lines,
+        |l| l.starts_with(";; referral to test. (2 NS, 2 glue)"),
+        "referral to test.",
+        &text,
+    );
+    let dead = position(
+        &lines,
+        |l| l.contains("127.66.1.9#5301") && l.ends_with("(ns0.nic.test.), trying next"),
+        "skipping the dead TLD server",
+        &text,
+    );
+    let tld = position(
+        &lines,
+        |l| l.starts_with(";; Received ") && l.contains("from 127.66.1.2#5301(ns1.nic.test)"),
+        "from the TLD",
+        &text,
+    );
+    let to_zone = position(
+        &lines,
+        |l| l == ";; referral to zone.test. (1 NS, 1 glue)",
+        "referral to zone.test.",
+        &text,
+    );
+    let answer = position(
+        &lines,
+        |l| l == "www.zone.test.\t\t300\tIN\tA\t192.0.2.80",
+        "the answer",
+        &text,
+    );
+    let zone = position(
+        &lines,
+        |l| l.starts_with(";; Received ") && l.contains("from 127.66.1.3#5301(ns.zone.test)"),
+        "from the zone",
+        &text,
+    );
+    let done = position(
+        &lines,
+        |l| l == ";; answer from zone zone.test.",
+        "the end",
+        &text,
+    );
+    assert!(
+        root < to_tld && to_tld < dead && dead < tld && tld < to_zone,
+        "{text}"
+    );
+    assert!(to_zone < answer && answer < zone && zone < done, "{text}");
+    // Each referral shows its NS records as dig does.
+    assert!(
+        lines.contains(&"test.\t\t\t86400\tIN\tNS\tns1.nic.test."),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"zone.test.\t\t3600\tIN\tNS\tns.zone.test."),
+        "{text}"
+    );
+
+    // The same walk as JSON steps.
+    let out = tern_dig(&[
+        "-p",
+        PORT,
+        "+trace",
+        "+json",
+        "+timeout=1",
+        "alias.zone.test",
+        "--hints",
+        &t.hints,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let steps: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = steps.as_array().unwrap();
+    let zones: Vec<&str> = steps.iter().map(|s| s["zone"].as_str().unwrap()).collect();
+    assert_eq!(zones, [".", "test.", "test.", "zone.test."]);
+    assert!(steps[1]["why"].as_str().unwrap().ends_with("trying next"));
+    assert_eq!(steps[0]["why"], "referral to test. (2 NS, 2 glue)");
+    let last = &steps[3];
+    assert_eq!(last["server"], "127.66.1.3#5301");
+    assert!(last["rttMs"].is_u64());
+    assert_eq!(
+        last["message"]["answerRRs"][0]["rdataCNAME"],
+        "www.zone.test."
+    );
+
+    // A name that does not exist ends with the zone's NXDOMAIN, still exit 0.
+    let out = tern_dig(&["-p", PORT, "+trace", "nope.zone.test", "--hints", &t.hints]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(";; NXDOMAIN from zone zone.test.\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn trace_without_reachable_roots_exits_9() {
+    let dir = temp_dir("trace-dead-hints");
+    let hints = dir.join("hints");
+    std::fs::write(&hints, ". NS a.dead.lab.\na.dead.lab. A 127.66.1.10\n").unwrap();
+    let out = tern_dig(&[
+        "-p",
+        PORT,
+        "+trace",
+        "+timeout=1",
+        "www.zone.test",
+        "+hints=".to_string().as_str(),
+    ]);
+    // An empty +hints= value names no file.
+    assert_eq!(out.status.code(), Some(10));
+    let arg = format!("+hints={}", hints.display());
+    let out = tern_dig(&["-p", PORT, "+trace", "+timeout=1", "www.zone.test", &arg]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(9), "{text}");
+    assert!(text.ends_with(";; no servers could be reached\n"), "{text}");
+}
