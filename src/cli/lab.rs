@@ -1,6 +1,7 @@
 //! `tern lab [DIR]`: start the miniature internet described by DIR/lab.toml
 //! (default `zones/`), print its map, re-read the lab file whenever it
-//! changes (checked every second) to apply faults, stop on Ctrl-C.
+//! changes (checked every second) to apply faults, stop on Ctrl-C or
+//! SIGTERM (killing the resolver child).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,9 +69,12 @@ fn run_inner(args: LabArgs) -> anyhow::Result<()> {
         let mut reported_exit = false;
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
         loop {
             tokio::select! {
                 _ = &mut ctrl_c => break,
+                _ = term.recv() => break,
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
             if !reported_exit {
