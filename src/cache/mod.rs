@@ -1,1 +1,298 @@
-//! cache (to be built).
+//! The record cache: RRsets keyed by (name, type, class), negative answers
+//! (RFC 2308) and delegations, each with an expiry on the engine's clock and
+//! a trust rank (RFC 2181 §5.4.1) so that glue never overwrites answers.
+//!
+//! Time comes in as a `now` argument; nothing here reads a clock. Memory is
+//! bounded by an approximate byte count per shard, least recently used
+//! entries going first.
+
+pub mod rank;
+
+use std::hash::{BuildHasher, Hash};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use lru::LruCache;
+
+use crate::clock::Mono;
+use crate::config::CacheConfig;
+
+pub use rank::Rank;
+
+/// Shards of the cache, each behind its own lock, so concurrent hits on
+/// different names do not contend.
+const SHARDS: usize = 16;
+
+/// Bookkeeping bytes charged per entry on top of its records.
+const ENTRY_OVERHEAD: usize = 96;
+
+/// What a cache key points at.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Key {
+    /// An RRset, or a NODATA marker for that type.
+    RRset(Name, RecordType, DNSClass),
+    /// An NXDOMAIN for the name (and, per RFC 8020, everything below it).
+    NxDomain(Name, DNSClass),
+    /// The authority and additional sections that came with an answer for
+    /// (name, type), for non-minimal responses.
+    Sections(Name, RecordType, DNSClass),
+    /// The delegation as the parent zone gave it (NS set and glue), kept
+    /// apart from the child's own NS set for when that one proves useless.
+    Delegation(Name, DNSClass),
+}
+
+/// A cached value.
+#[derive(Debug, Clone)]
+pub enum Cached {
+    /// Records with their TTLs as remaining at read time.
+    RRset(Vec<Record>),
+    /// The type does not exist at the name; the SOA (if any) for authority.
+    NoData(Vec<Record>),
+    /// The name does not exist; the SOA (if any) for authority.
+    NxDomain(Vec<Record>),
+    /// Authority and additional records kept with an answer.
+    Sections(Vec<Record>, Vec<Record>),
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    value: Cached,
+    rank: Rank,
+    expires_at: Mono,
+    bytes: usize,
+}
+
+struct Shard {
+    lru: LruCache<Key, Entry>,
+    bytes: usize,
+}
+
+/// The cache itself; cheap to share behind an `Arc`.
+pub struct Cache {
+    shards: Vec<Mutex<Shard>>,
+    hasher: std::collections::hash_map::RandomState,
+    config: CacheConfig,
+    shard_bytes: usize,
+}
+
+impl Cache {
+    pub fn new(config: CacheConfig) -> Self {
+        let shard_bytes = usize::try_from(config.max_bytes / SHARDS as u64).unwrap_or(usize::MAX);
+        let shards = (0..SHARDS)
+            .map(|_| {
+                Mutex::new(Shard {
+                    lru: LruCache::unbounded(),
+                    bytes: 0,
+                })
+            })
+            .collect();
+        Self {
+            shards,
+            hasher: std::collections::hash_map::RandomState::new(),
+            config,
+            shard_bytes,
+        }
+    }
+
+    fn shard(&self, key: &Key) -> Option<&Mutex<Shard>> {
+        let h = self.hasher.hash_one(key);
+        self.shards.get((h as usize) % SHARDS)
+    }
+
+    /// Clamps a TTL into the configured [min_ttl, max_ttl].
+    pub fn clamp_ttl(&self, ttl: u32) -> u32 {
+        ttl.clamp(
+            self.config.min_ttl,
+            self.config.max_ttl.max(self.config.min_ttl),
+        )
+    }
+
+    /// The TTL of a negative answer per RFC 2308 §5: min(SOA TTL, SOA
+    /// MINIMUM), capped by the configured negative maximum.
+    pub fn negative_ttl(&self, soa: &[Record]) -> Option<u32> {
+        let ttl = soa.iter().find_map(|r| match &r.data {
+            RData::SOA(s) => Some(r.ttl.min(s.minimum)),
+            _ => None,
+        })?;
+        Some(ttl.min(self.config.max_negative_ttl))
+    }
+
+    /// Reads a key; expired entries are treated as absent. TTLs of the
+    /// returned records are what remains at `now`.
+    pub fn get(&self, key: &Key, now: Mono) -> Option<Cached> {
+        let shard = self.shard(key)?;
+        let mut s = shard.lock().ok()?;
+        let e = s.lru.get(key)?;
+        if e.expires_at <= now {
+            return None;
+        }
+        let left = remaining_secs(e.expires_at, now);
+        let mut value = e.value.clone();
+        match &mut value {
+            Cached::RRset(rs) | Cached::NoData(rs) | Cached::NxDomain(rs) => {
+                for r in rs.iter_mut() {
+                    r.ttl = left;
+                }
+            }
+            Cached::Sections(a, b) => {
+                for r in a.iter_mut().chain(b.iter_mut()) {
+                    r.ttl = r.ttl.min(left);
+                }
+            }
+        }
+        Some(value)
+    }
+
+    /// The rank of what is cached under `key`, if anything live.
+    pub fn rank_of(&self, key: &Key, now: Mono) -> Option<Rank> {
+        let shard = self.shard(key)?;
+        let s = shard.lock().ok()?;
+        let e = s.lru.peek(key)?;
+        (e.expires_at > now).then_some(e.rank)
+    }
+
+    /// Stores `value` under `key` for `ttl` seconds (clamped for positive
+    /// data), unless a live entry of higher rank is already there.
+    /// Returns whether it was stored.
+    pub fn insert(&self, key: Key, value: Cached, ttl: u32, rank: Rank, now: Mono) -> bool {
+        let ttl = match value {
+            Cached::RRset(_) | Cached::Sections(..) => self.clamp_ttl(ttl),
+            Cached::NoData(_) | Cached::NxDomain(_) => ttl.min(self.config.max_negative_ttl),
+        };
+        if ttl == 0 {
+            return false;
+        }
+        let Some(shard) = self.shard(&key) else {
+            return false;
+        };
+        let Ok(mut s) = shard.lock() else {
+            return false;
+        };
+        if let Some(old) = s.lru.peek(&key) {
+            if old.expires_at > now && old.rank > rank {
+                return false;
+            }
+        }
+        let bytes = ENTRY_OVERHEAD + value_bytes(&key, &value);
+        let entry = Entry {
+            value,
+            rank,
+            expires_at: now + Duration::from_secs(u64::from(ttl)),
+            bytes,
+        };
+        if let Some(old) = s.lru.put(key, entry) {
+            s.bytes = s.bytes.saturating_sub(old.bytes);
+        }
+        s.bytes += bytes;
+        while s.bytes > self.shard_bytes {
+            match s.lru.pop_lru() {
+                Some((_, e)) => s.bytes = s.bytes.saturating_sub(e.bytes),
+                None => break,
+            }
+        }
+        true
+    }
+
+    /// Stores an RRset (all records must share name, type and class); its
+    /// TTL is the lowest of its records' (RFC 2181 §5.2).
+    pub fn insert_rrset(&self, records: Vec<Record>, rank: Rank, now: Mono) -> bool {
+        let Some(first) = records.first() else {
+            return false;
+        };
+        let key = Key::RRset(first.name.clone(), first.record_type(), first.dns_class);
+        let ttl = records.iter().map(|r| r.ttl).min().unwrap_or(0);
+        self.insert(key, Cached::RRset(records), ttl, rank, now)
+    }
+
+    /// Looks for an NXDOMAIN cached for `name` or any of its ancestors
+    /// (RFC 8020: nothing exists below a name that does not exist).
+    pub fn nxdomain_covering(
+        &self,
+        name: &Name,
+        class: DNSClass,
+        now: Mono,
+    ) -> Option<(Name, Vec<Record>)> {
+        let mut n = name.clone();
+        loop {
+            if let Some(Cached::NxDomain(soa)) = self.get(&Key::NxDomain(n.clone(), class), now) {
+                return Some((n, soa));
+            }
+            if n.is_root() {
+                return None;
+            }
+            n = n.base_name();
+        }
+    }
+
+    /// Removes everything (used by tests and a future control command).
+    pub fn clear(&self) {
+        for s in &self.shards {
+            if let Ok(mut s) = s.lock() {
+                s.lru.clear();
+                s.bytes = 0;
+            }
+        }
+    }
+
+    /// Approximate bytes in use.
+    pub fn bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .filter_map(|s| s.lock().ok().map(|s| s.bytes))
+            .sum()
+    }
+
+    /// Entries held (live or not yet evicted).
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .filter_map(|s| s.lock().ok().map(|s| s.lru.len()))
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Whole seconds from `now` to `expires_at`, rounded up so that a record
+/// read just after insertion keeps its full TTL.
+fn remaining_secs(expires_at: Mono, now: Mono) -> u32 {
+    let left = expires_at.saturating_sub(now);
+    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    u32::try_from(secs).unwrap_or(u32::MAX)
+}
+
+/// A rough size of a key and value, for the memory bound.
+fn value_bytes(key: &Key, value: &Cached) -> usize {
+    let key_bytes = match key {
+        Key::RRset(n, _, _)
+        | Key::NxDomain(n, _)
+        | Key::Sections(n, _, _)
+        | Key::Delegation(n, _) => n.len(),
+    };
+    let records: Box<dyn Iterator<Item = &Record>> = match value {
+        Cached::RRset(rs) | Cached::NoData(rs) | Cached::NxDomain(rs) => Box::new(rs.iter()),
+        Cached::Sections(a, b) => Box::new(a.iter().chain(b.iter())),
+    };
+    key_bytes + records.map(record_bytes).sum::<usize>()
+}
+
+fn record_bytes(r: &Record) -> usize {
+    let rdata = match &r.data {
+        RData::A(_) => 4,
+        RData::AAAA(_) => 16,
+        RData::NS(n) => n.0.len(),
+        RData::CNAME(n) => n.0.len(),
+        RData::PTR(n) => n.0.len(),
+        RData::SOA(s) => s.mname.len() + s.rname.len() + 20,
+        RData::MX(m) => m.exchange.len() + 2,
+        RData::TXT(t) => t.txt_data.iter().map(|d| d.len() + 1).sum(),
+        _ => 64,
+    };
+    48 + r.name.len() + rdata
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,15 +1,102 @@
-//! `tern auth`.
+//! `tern auth --zones DIR|FILE… --listen ADDR…`: serve zone files
+//! authoritatively over UDP and TCP (RFC 1035 §4.2) until Ctrl-C. A zone
+//! that fails its load checks stops the server from starting.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::auth::server::{bind, AuthServer};
+use crate::auth::ZoneSet;
 
 #[derive(Debug, clap::Args)]
 pub struct AuthArgs {
-    /// Configuration file.
+    /// Zone files, or directories whose `*.zone` files are loaded.
+    #[arg(long, num_args = 1.., required = true)]
+    pub zones: Vec<PathBuf>,
+    /// Addresses to serve on, UDP and TCP (port 53 when omitted).
+    #[arg(long, num_args = 1.., value_parser = parse_listen, default_value = "127.0.0.1:53")]
+    pub listen: Vec<SocketAddr>,
+    /// CDN policy file (default: `cdn.toml` inside a zones directory, if any).
     #[arg(long)]
-    pub config: Option<std::path::PathBuf>,
+    pub cdn: Option<PathBuf>,
+    /// Log level filter (e.g. `info`, `debug`, `tern=debug`).
+    #[arg(long, default_value = "info")]
+    pub log: String,
 }
 
-pub fn run(_args: AuthArgs) -> ExitCode {
-    eprintln!("tern auth: not built yet");
-    ExitCode::from(1)
+/// `127.0.0.5` or `127.0.0.5:5353` or `[::1]:53`.
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    s.parse::<std::net::IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("{s} is not an address or address:port"))
+}
+
+pub fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub fn run(args: AuthArgs) -> ExitCode {
+    init_logging(&args.log);
+    match run_inner(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tern auth: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run_inner(args: AuthArgs) -> anyhow::Result<()> {
+    let zones = Arc::new(ZoneSet::load_paths(&args.zones)?);
+    let cdn_path = args.cdn.clone().or_else(|| {
+        args.zones
+            .iter()
+            .map(|z| z.join("cdn.toml"))
+            .find(|p| p.is_file())
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(async move {
+        let dynamic = crate::auth::load_dynamic(cdn_path.as_deref()).map_err(anyhow::Error::msg)?;
+        let server = Arc::new(AuthServer::new("auth", zones.clone(), dynamic));
+        let (udp, tcp) = bind(&args.listen)
+            .await
+            .with_context(|| format!("binding {:?}", args.listen))?;
+        let bound: Vec<String> = udp
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .map(|a| a.to_string())
+            .collect();
+        let handles = server.spawn(udp, tcp);
+        for z in zones.zones() {
+            eprintln!(
+                "tern auth: zone {} from {}",
+                z.origin(),
+                z.source().display()
+            );
+        }
+        eprintln!("tern auth: listening on {} (udp+tcp)", bound.join(", "));
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        for h in handles {
+            h.abort();
+        }
+        Ok(())
+    })
 }

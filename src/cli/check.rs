@@ -1,4 +1,5 @@
-//! `tern check`.
+//! `tern check --config FILE`: load and validate a configuration, print
+//! "ok" or the error (file:line: key: why), exit 0 or 1.
 
 use std::process::ExitCode;
 
@@ -6,10 +7,18 @@ use std::process::ExitCode;
 pub struct CheckArgs {
     /// Configuration file.
     #[arg(long)]
-    pub config: Option<std::path::PathBuf>,
+    pub config: std::path::PathBuf,
 }
 
-pub fn run(_args: CheckArgs) -> ExitCode {
-    eprintln!("tern check: not built yet");
-    ExitCode::from(1)
+pub fn run(args: CheckArgs) -> ExitCode {
+    match crate::config::load_file(&args.config) {
+        Ok(_) => {
+            println!("ok");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
 }

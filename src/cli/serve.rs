@@ -1,15 +1,110 @@
-//! `tern serve`.
+//! `tern serve`: load the config (flags override it), start logging, bind
+//! the listen addresses, run the resolver until SIGTERM or SIGINT, drain the
+//! queries in flight and exit 0.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::clock::SystemClock;
+use crate::config::{load::socket_addr, load_file, Config};
+use crate::engine::Resolver;
+use crate::server::{self, Handler};
+use crate::upstream::net::NetTransport;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Configuration file.
+    /// Configuration file (default: built-in defaults).
     #[arg(long)]
-    pub config: Option<std::path::PathBuf>,
+    pub config: Option<PathBuf>,
+    /// Address to listen on, UDP and TCP (repeatable; replaces server.listen).
+    #[arg(long = "listen", value_name = "ADDR")]
+    pub listen: Vec<String>,
+    /// Root hints file in zone-file syntax (replaces resolver.root_hints).
+    #[arg(long, value_name = "FILE")]
+    pub root_hints: Option<PathBuf>,
 }
 
-pub fn run(_args: ServeArgs) -> ExitCode {
-    eprintln!("tern serve: not built yet");
-    ExitCode::from(1)
+pub fn run(args: ServeArgs) -> ExitCode {
+    match serve(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tern serve: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => load_file(path)?,
+        None => Config::default(),
+    };
+    if !args.listen.is_empty() {
+        config.server.listen = args
+            .listen
+            .iter()
+            .map(|a| socket_addr(a).with_context(|| format!("bad --listen address {a:?}")))
+            .collect::<anyhow::Result<_>>()?;
+    }
+    if let Some(hints) = args.root_hints {
+        config.resolver.root_hints = Some(hints);
+    }
+    init_logging(&config.log.level);
+    let config = Arc::new(config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let sockets = server::bind(&config.server)?;
+        for addr in sockets.local_addrs() {
+            tracing::info!(%addr, "listening (udp, tcp)");
+        }
+        let resolver = Resolver::new(config.clone(), NetTransport::new(), SystemClock::new());
+        let handler = Arc::new(Handler::new(Arc::new(resolver)));
+        server::run(handler, sockets.udp, sockets.tcp, shutdown_signal()).await;
+        tracing::info!("stopped");
+        anyhow::Ok(())
+    })?;
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    Ok(())
+}
+
+/// Logs to stderr; RUST_LOG, when set, replaces the configured filter.
+fn init_logging(level: &str) {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .or_else(|| tracing_subscriber::EnvFilter::try_new(level).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = ctrl_c => {},
+                }
+            }
+            Err(_) => ctrl_c.await,
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await;
 }

@@ -5,6 +5,11 @@
 //! cross-field rules. Errors name the file, line and key. `config/tern.toml`
 //! in the repository lists every key with its default.
 
+pub mod file;
+pub mod load;
+
+pub use load::{load_file, load_str, ConfigError};
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -85,6 +90,10 @@ pub struct ResolverConfig {
     pub harden_glue: bool,
     /// Send queries to loopback addresses (the lab and tests need this).
     pub allow_loopback_upstream: bool,
+    /// Positive answers carry only the answer section; when false the
+    /// zone's NS set and its addresses are added (Unbound's
+    /// `minimal-responses: no`).
+    pub minimal_responses: bool,
 }
 
 /// A zone whose servers are configured instead of found by iteration.
@@ -174,14 +183,28 @@ impl Default for ResolverConfig {
             stub_zones: Vec::new(),
             qname_minimisation: true,
             edns_payload: 1232,
+            // Peers agree closely on these bounds: Unbound's MAX_SENT_COUNT
+            // is 32 per target and its max-global-quota 200 queries per
+            // client query; BIND's max-recursion-queries is 100.
             max_upstream_queries: 200,
+            // Unbound restarts a query at most 8 (MAX_RESTART_COUNT, later
+            // the max-query-restarts option, 11) times; BIND follows 16.
             max_cname_hops: 12,
+            // Unbound's MAX_REFERRAL_COUNT is 130; real trees are under 10
+            // deep, so 30 ends loops sooner.
             max_referrals: 30,
+            // NXNS attack mitigation (Afek et al., 2020; Unbound's
+            // MAX_TARGET_NX / max-sent-count): at most 5 NS names resolved
+            // per delegation.
             max_ns_lookups_per_delegation: 5,
+            // Nested target lookups (an NS name needing its own NS names
+            // resolved…); Unbound caps targets per query at 64
+            // (MAX_TARGET_COUNT), the depth keeps each chain short.
             max_depth: 6,
             query_timeout: Duration::from_secs(10),
             harden_glue: true,
             allow_loopback_upstream: true,
+            minimal_responses: true,
         }
     }
 }
@@ -202,7 +225,7 @@ impl Default for UpstreamConfig {
         Self {
             initial_rto: Duration::from_millis(376),
             min_rto: Duration::from_millis(50),
-            max_rto: Duration::from_secs(12),
+            max_rto: Duration::from_secs(3),
             holddown_after_timeouts: 5,
             holddown: Duration::from_secs(60),
             tcp_timeout: Duration::from_secs(5),

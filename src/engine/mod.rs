@@ -4,18 +4,31 @@
 //! time only through `Clock`, so the same engine runs under `tern serve`, the
 //! replay harness, fault tests, fuzzing and benches.
 
+pub mod classify;
+pub mod hints;
+pub mod inflight;
+pub mod iterate;
+pub mod state;
 pub mod trace;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
+use crate::cache::{Cache, Cached, Key};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::upstream::selection::Selection;
 use crate::upstream::Transport;
 
+pub use hints::RootHints;
 pub use trace::TraceEvent;
+
+use inflight::{Inflight, InflightKey, Role};
+use iterate::Step;
+use state::{LookupPath, QueryState};
 
 /// One client question, as the engine sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -105,17 +118,43 @@ impl Resolution {
 
 /// The resolver: cache + iteration over a `Transport`, timed by a `Clock`.
 pub struct Resolver<T: Transport, C: Clock> {
-    config: Arc<Config>,
-    transport: T,
-    clock: C,
+    pub(crate) config: Arc<Config>,
+    pub(crate) transport: T,
+    pub(crate) clock: C,
+    pub(crate) cache: Cache,
+    pub(crate) selection: Selection,
+    pub(crate) hints: RootHints,
+    inflight: Arc<Inflight>,
 }
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
+    /// A resolver with the root hints named in the config (built-in ones
+    /// when none is named). A hints file that cannot be read leaves the
+    /// resolver without roots (every iterative query fails) and is logged;
+    /// callers that want the error use `with_hints` after
+    /// `RootHints::from_file`.
     pub fn new(config: Arc<Config>, transport: T, clock: C) -> Self {
+        let hints = match &config.resolver.root_hints {
+            None => RootHints::built_in(),
+            Some(path) => RootHints::from_file(path).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "root hints unusable");
+                RootHints {
+                    servers: Vec::new(),
+                }
+            }),
+        };
+        Self::with_hints(config, hints, transport, clock)
+    }
+
+    pub fn with_hints(config: Arc<Config>, hints: RootHints, transport: T, clock: C) -> Self {
         Self {
+            cache: Cache::new(config.cache.clone()),
+            selection: Selection::new(config.upstream.clone()),
             config,
             transport,
             clock,
+            hints,
+            inflight: Arc::new(Inflight::default()),
         }
     }
 
@@ -131,8 +170,228 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         &self.transport
     }
 
-    /// Resolves one client question.
-    pub async fn resolve(&self, _request: &Request) -> Resolution {
-        Resolution::failed(Failure::Internal("engine not built yet"), Vec::new())
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    pub fn selection(&self) -> &Selection {
+        &self.selection
+    }
+
+    /// Resolves one client question. Identical questions in flight at the
+    /// same time share one resolution.
+    pub async fn resolve(&self, request: &Request) -> Resolution {
+        if request.full_trace {
+            return self.resolve_now(request).await;
+        }
+        if let Some(hit) = self.resolve_cached(request).await {
+            return hit;
+        }
+        let key = InflightKey {
+            request: Request {
+                name: request.name.to_lowercase(),
+                ..request.clone()
+            },
+        };
+        match self.inflight.join(key) {
+            Role::Leader(guard) => {
+                let res = Arc::new(self.resolve_now(request).await);
+                guard.publish(res.clone());
+                Arc::unwrap_or_clone(res)
+            }
+            Role::Follower(rx) => match inflight::follow(rx).await {
+                Some(res) => {
+                    let mut r = (*res).clone();
+                    r.from_cache = true;
+                    r
+                }
+                None => self.resolve_now(request).await,
+            },
+        }
+    }
+
+    /// Resolves without merging: follows CNAMEs across zones (up to the
+    /// configured hop limit), each step from cache or by iteration.
+    async fn resolve_now(&self, request: &Request) -> Resolution {
+        match self.resolve_steps(request, false).await {
+            Some(r) => r,
+            None => Resolution::failed(
+                Failure::Internal("cache peek in iterative mode"),
+                Vec::new(),
+            ),
+        }
+    }
+
+    /// The answer from cache alone, or None at the first miss: the hit
+    /// path, which takes no lock beyond the cache shard's and sends nothing.
+    pub async fn resolve_cached(&self, request: &Request) -> Option<Resolution> {
+        self.resolve_steps(request, true).await
+    }
+
+    /// Follows the question through CNAMEs, each step from cache, else (not
+    /// `peek`) by iteration or, for RD=0, a referral from cache.
+    async fn resolve_steps(&self, request: &Request, peek: bool) -> Option<Resolution> {
+        let cfg = &self.config.resolver;
+        let st = QueryState::new(
+            cfg.max_upstream_queries,
+            self.clock.now(),
+            request.full_trace,
+        );
+        if request.qclass != DNSClass::IN
+            || matches!(request.qtype, RecordType::AXFR | RecordType::IXFR)
+        {
+            return Some(Resolution {
+                rcode: ResponseCode::Refused,
+                ..Resolution::failed(Failure::Internal("class or type not served"), Vec::new())
+            });
+        }
+        let mut chain: Vec<Record> = Vec::new();
+        let mut cur = request.name.clone();
+        let mut seen: HashSet<Name> = HashSet::from([cur.clone()]);
+        let mut hops = 0u32;
+        loop {
+            let step = if peek {
+                self.cached_step(&cur, request.qtype, request.qclass)?
+            } else if request.recursion_desired {
+                self.lookup(
+                    &cur,
+                    request.qtype,
+                    request.qclass,
+                    &st,
+                    LookupPath::default(),
+                )
+                .await
+            } else {
+                self.cached_step(&cur, request.qtype, request.qclass)
+                    .unwrap_or(Step::Fail(Failure::NotCached))
+            };
+            let (records, next) = match step {
+                Step::Answer(rs) => (rs, None),
+                Step::Alias(rs, target) => (rs, Some(target)),
+                Step::NxDomain(rs, soa) => {
+                    chain.extend(rs);
+                    return Some(self.finish(ResponseCode::NXDomain, chain, soa, &st));
+                }
+                Step::NoData(rs, soa) => {
+                    chain.extend(rs);
+                    return Some(self.finish(ResponseCode::NoError, chain, soa, &st));
+                }
+                Step::Fail(Failure::NotCached) if !chain.is_empty() => {
+                    // RD=0: the part of the chain we have is the answer.
+                    return Some(self.finish(ResponseCode::NoError, chain, Vec::new(), &st));
+                }
+                Step::Fail(Failure::NotCached) => {
+                    return Some(self.cache_referral_answer(&cur, &st))
+                }
+                Step::Fail(f) => return Some(Resolution::failed(f, st.take_trace())),
+            };
+            for r in &records {
+                if let RData::CNAME(_) = r.data {
+                    hops += 1;
+                    seen.insert(r.name.clone());
+                }
+            }
+            chain.extend(records);
+            let Some(target) = next else {
+                return Some(self.finish(ResponseCode::NoError, chain, Vec::new(), &st));
+            };
+            if hops > cfg.max_cname_hops {
+                return Some(Resolution::failed(
+                    Failure::CnameChain(cfg.max_cname_hops),
+                    st.take_trace(),
+                ));
+            }
+            if !seen.insert(target.clone()) {
+                return Some(Resolution::failed(Failure::CnameLoop, st.take_trace()));
+            }
+            cur = target;
+        }
+    }
+
+    fn finish(
+        &self,
+        rcode: ResponseCode,
+        answers: Vec<Record>,
+        mut authorities: Vec<Record>,
+        st: &QueryState,
+    ) -> Resolution {
+        let mut additionals = Vec::new();
+        if !self.config.resolver.minimal_responses
+            && authorities.is_empty()
+            && rcode == ResponseCode::NoError
+        {
+            if let Some(owner) = answers.last().map(|r| r.name.clone()) {
+                let qtype = answers
+                    .last()
+                    .map(|r| r.record_type())
+                    .unwrap_or(RecordType::A);
+                let key = Key::Sections(owner.clone(), qtype, DNSClass::IN);
+                match self.cache.get(&key, self.clock.now()) {
+                    Some(Cached::Sections(a, b)) => (authorities, additionals) = (a, b),
+                    _ => (authorities, additionals) = self.zone_ns_with_addrs(&owner),
+                }
+            }
+        }
+        Resolution {
+            rcode,
+            answers,
+            authorities,
+            additionals,
+            failure: None,
+            from_cache: st.sent() == 0,
+            trace: st.take_trace(),
+        }
+    }
+
+    /// The NS set of the closest cached zone holding `name`, and the cached
+    /// addresses of those NS names (for non-minimal responses).
+    fn zone_ns_with_addrs(&self, name: &Name) -> (Vec<Record>, Vec<Record>) {
+        let now = self.clock.now();
+        let mut cur = name.clone();
+        loop {
+            if let Some(Cached::RRset(ns)) = self
+                .cache
+                .get(&Key::RRset(cur.clone(), RecordType::NS, DNSClass::IN), now)
+            {
+                let mut addrs = Vec::new();
+                for r in &ns {
+                    if let RData::NS(target) = &r.data {
+                        for t in [RecordType::A, RecordType::AAAA] {
+                            if let Some(Cached::RRset(rs)) = self
+                                .cache
+                                .get(&Key::RRset(target.0.clone(), t, DNSClass::IN), now)
+                            {
+                                addrs.extend(rs);
+                            }
+                        }
+                    }
+                }
+                return (ns, addrs);
+            }
+            if cur.is_root() {
+                return (Vec::new(), Vec::new());
+            }
+            cur = cur.base_name();
+        }
+    }
+
+    /// RD=0 and nothing cached: a referral to the closest cached zone cut
+    /// (what Unbound does), or the root hints' NS set.
+    fn cache_referral_answer(&self, name: &Name, st: &QueryState) -> Resolution {
+        let now = self.clock.now();
+        let mut cur = name.clone();
+        let authorities = loop {
+            if let Some(Cached::RRset(rs)) = self
+                .cache
+                .get(&Key::RRset(cur.clone(), RecordType::NS, DNSClass::IN), now)
+            {
+                break rs;
+            }
+            if cur.is_root() {
+                break Vec::new();
+            }
+            cur = cur.base_name();
+        };
+        self.finish(ResponseCode::NoError, Vec::new(), authorities, st)
     }
 }

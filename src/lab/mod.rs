@@ -1,1 +1,356 @@
-//! lab (to be built).
+//! `tern lab`: a miniature internet on loopback. Reads a lab file (see
+//! `config.rs`), loads every zone first (a bad zone stops the lab before
+//! anything binds), starts each authoritative server on its 127.x.y.z
+//! addresses, writes root hints (RFC 1034 §5.3.2 "SBELT" in zone-file form)
+//! and a resolver configuration to a run directory, starts `tern serve`
+//! against them, and applies fault changes when the lab file changes.
+
+pub mod config;
+pub mod replica;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use hickory_proto::rr::{Name, RData, RecordType};
+use tokio::task::JoinHandle;
+
+pub use config::{LabError, LabSpec, ServerSpec};
+
+use crate::auth::server::{bind, AuthServer};
+use crate::auth::ZoneSet;
+
+/// TTL written on root hints (the customary 3600000 of named.root).
+const HINTS_TTL: u32 = 3_600_000;
+
+/// How to start a lab.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// The `tern` binary to run as `tern serve`; None starts no resolver.
+    pub resolver_exe: Option<PathBuf>,
+    /// Where hints, the resolver config and its log go (default: a fresh
+    /// directory under the system temp dir).
+    pub run_dir: Option<PathBuf>,
+}
+
+struct RunningServer {
+    spec: ServerSpec,
+    server: Arc<AuthServer>,
+    zones: Arc<ZoneSet>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+/// A started lab. Dropping it stops the servers and kills the resolver.
+pub struct RunningLab {
+    spec: LabSpec,
+    servers: Vec<RunningServer>,
+    replicas: HashMap<String, Option<JoinHandle<()>>>,
+    run_dir: PathBuf,
+    hints: PathBuf,
+    resolver_config: PathBuf,
+    resolver: Option<Child>,
+}
+
+impl RunningLab {
+    /// Loads all zones, then binds and starts everything.
+    pub async fn start(spec: LabSpec, opts: StartOptions) -> Result<RunningLab, LabError> {
+        let mut loaded = Vec::new();
+        for s in &spec.servers {
+            let zones = Arc::new(ZoneSet::load_paths(&s.zones)?);
+            loaded.push((s.clone(), zones));
+        }
+        let hints_text = root_hints(&loaded)?;
+        let run_dir = match opts.run_dir {
+            Some(d) => d,
+            None => std::env::temp_dir().join(format!("tern-lab-{}", std::process::id())),
+        };
+        let io = |e: std::io::Error| LabError::Other(format!("{}: {e}", run_dir.display()));
+        std::fs::create_dir_all(&run_dir).map_err(io)?;
+        let hints = run_dir.join("root.hints");
+        std::fs::write(&hints, hints_text).map_err(io)?;
+        let resolver_config = run_dir.join("tern.toml");
+        std::fs::write(
+            &resolver_config,
+            resolver_toml(spec.resolver_listen, &hints),
+        )
+        .map_err(io)?;
+
+        let mut lab = RunningLab {
+            spec: spec.clone(),
+            servers: Vec::new(),
+            replicas: HashMap::new(),
+            run_dir,
+            hints,
+            resolver_config,
+            resolver: None,
+        };
+        for (i, (s, zones)) in loaded.into_iter().enumerate() {
+            let dynamic = crate::auth::load_dynamic(s.cdn.as_deref()).map_err(LabError::Other)?;
+            let server = Arc::new(AuthServer::new(&s.name, zones.clone(), dynamic));
+            server.seed(spec.seed.wrapping_add(i as u64));
+            server.set_faults(s.faults.clone());
+            let (udp, tcp) = bind(&s.addresses).await.map_err(|e| LabError::Bind {
+                server: s.name.clone(),
+                addr: s.addresses.first().copied().unwrap_or(spec.resolver_listen),
+                error: e.to_string(),
+            })?;
+            let handles = server.spawn(udp, tcp);
+            lab.servers.push(RunningServer {
+                spec: s,
+                server,
+                zones,
+                handles,
+            });
+        }
+        lab.apply_replicas(&spec).await?;
+        if let Some(exe) = opts.resolver_exe {
+            lab.start_resolver(&exe)?;
+        }
+        Ok(lab)
+    }
+
+    fn start_resolver(&mut self, exe: &Path) -> Result<(), LabError> {
+        let log = self.run_dir.join("resolver.log");
+        let out = std::fs::File::create(&log)
+            .map_err(|e| LabError::Other(format!("{}: {e}", log.display())))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| LabError::Other(format!("{}: {e}", log.display())))?;
+        let child = Command::new(exe)
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.resolver_config)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| LabError::Other(format!("starting {} serve: {e}", exe.display())))?;
+        // Lets scripts and tests clean up even if the lab itself is killed.
+        let _ = std::fs::write(self.run_dir.join("resolver.pid"), child.id().to_string());
+        self.resolver = Some(child);
+        Ok(())
+    }
+
+    /// Starts or stops replica listeners to match `spec`.
+    async fn apply_replicas(&mut self, spec: &LabSpec) -> Result<(), LabError> {
+        for r in &spec.replicas {
+            let running = self.replicas.entry(r.name.clone()).or_insert(None);
+            match (r.down, running.is_some()) {
+                (true, true) => {
+                    if let Some(h) = running.take() {
+                        h.abort();
+                        let _ = h.await;
+                    }
+                    tracing::info!(replica = %r.name, "replica down");
+                }
+                (false, false) => {
+                    let h = replica::start(&r.name, r.address).await.map_err(|e| {
+                        LabError::Other(format!("replica {}: bind {}: {e}", r.name, r.address))
+                    })?;
+                    *running = Some(h);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a changed lab file: faults per server, replicas up/down.
+    /// Servers, addresses and zones are fixed while the lab runs.
+    pub async fn apply(&mut self, spec: &LabSpec) -> Result<Vec<String>, LabError> {
+        let mut changes = Vec::new();
+        for new in &spec.servers {
+            if let Some(s) = self.servers.iter_mut().find(|s| s.spec.name == new.name) {
+                if s.spec.faults != new.faults {
+                    s.server.set_faults(new.faults.clone());
+                    s.spec.faults = new.faults.clone();
+                    changes.push(format!(
+                        "{}: faults {}",
+                        new.name,
+                        describe_faults(&new.faults)
+                    ));
+                }
+            }
+        }
+        for r in &spec.replicas {
+            let was = self.spec.replicas.iter().find(|x| x.name == r.name);
+            if was.is_some_and(|w| w.down != r.down) {
+                changes.push(format!(
+                    "replica {}: {}",
+                    r.name,
+                    if r.down { "down" } else { "up" }
+                ));
+            }
+        }
+        self.apply_replicas(spec).await?;
+        self.spec.replicas = spec.replicas.clone();
+        Ok(changes)
+    }
+
+    pub fn hints_path(&self) -> &Path {
+        &self.hints
+    }
+
+    pub fn resolver_config_path(&self) -> &Path {
+        &self.resolver_config
+    }
+
+    pub fn run_dir(&self) -> &Path {
+        &self.run_dir
+    }
+
+    pub fn resolver_addr(&self) -> SocketAddr {
+        self.spec.resolver_listen
+    }
+
+    /// The child resolver's exit status, if it has exited.
+    pub fn resolver_exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.resolver
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// A human-readable map of the lab.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "tern lab: {}", self.spec.file.display());
+        for s in &self.servers {
+            let addrs: Vec<String> = s.spec.addresses.iter().map(|a| a.to_string()).collect();
+            let zones: Vec<String> = s
+                .zones
+                .zones()
+                .iter()
+                .map(|z| z.origin().to_string())
+                .collect();
+            let _ = write!(
+                out,
+                "  {:<14} {:<32} {}",
+                s.spec.name,
+                addrs.join(" "),
+                zones.join(" ")
+            );
+            if !s.spec.faults.is_clear() {
+                let _ = write!(out, "   [faults: {}]", describe_faults(&s.spec.faults));
+            }
+            out.push('\n');
+        }
+        for r in &self.spec.replicas {
+            let state = if r.down { "down" } else { "up" };
+            let _ = writeln!(out, "  replica {:<6} {} ({state})", r.name, r.address);
+        }
+        let _ = writeln!(out, "  root hints: {}", self.hints.display());
+        let a = self.spec.resolver_listen;
+        match self.resolver {
+            Some(_) => {
+                let _ = writeln!(
+                    out,
+                    "  resolver:   tern serve on {a} (config {}, log {})",
+                    self.resolver_config.display(),
+                    self.run_dir.join("resolver.log").display()
+                );
+            }
+            None => {
+                let _ = writeln!(out, "  resolver:   not started");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "try:\n  tern dig @{} -p {} www.example.lab",
+            a.ip(),
+            a.port()
+        );
+        out
+    }
+
+    /// Stops every task and the resolver.
+    pub async fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        for s in &self.servers {
+            for h in &s.handles {
+                h.abort();
+            }
+        }
+        for h in self.replicas.values().flatten() {
+            h.abort();
+        }
+        if let Some(mut c) = self.resolver.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for RunningLab {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Compact `key=value` text of the faults that are on.
+pub fn describe_faults(f: &crate::auth::faults::Faults) -> String {
+    let mut parts = Vec::new();
+    if f.delay_ms > 0 || f.jitter_ms > 0 {
+        parts.push(format!("delay {}ms±{}ms", f.delay_ms, f.jitter_ms));
+    }
+    if f.loss_percent > 0.0 {
+        parts.push(format!("loss {}%", f.loss_percent));
+    }
+    for (on, name) in [
+        (f.down, "down"),
+        (f.refuse, "refuse"),
+        (f.servfail, "servfail"),
+        (f.lame, "lame"),
+        (f.truncate, "truncate"),
+        (f.garbage, "garbage"),
+    ] {
+        if on {
+            parts.push(name.to_string());
+        }
+    }
+    if parts.is_empty() {
+        "none".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// Root hints from the root zone's apex NS and their addresses in it.
+fn root_hints(loaded: &[(ServerSpec, Arc<ZoneSet>)]) -> Result<String, LabError> {
+    let root = Name::root();
+    let zone = loaded
+        .iter()
+        .flat_map(|(_, z)| z.zones().iter())
+        .find(|z| z.origin() == &root)
+        .ok_or_else(|| LabError::Other("no server serves the root zone \".\"".to_string()))?;
+    let mut out = String::from("; root hints written by tern lab\n");
+    for ns in zone.rrset(&root, RecordType::NS).into_iter().flatten() {
+        let RData::NS(target) = &ns.data else {
+            continue;
+        };
+        let _ = writeln!(out, ". {HINTS_TTL} IN NS {}", target.0);
+        for t in [RecordType::A, RecordType::AAAA] {
+            for r in zone.rrset(&target.0, t).into_iter().flatten() {
+                let _ = writeln!(out, "{} {HINTS_TTL} IN {t} {}", target.0, r.data);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The resolver configuration for the lab (keys of config/tern.toml).
+fn resolver_toml(listen: SocketAddr, hints: &Path) -> String {
+    let hints = hints
+        .display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
+    format!(
+        "# written by tern lab\n[server]\nlisten = [\"{listen}\"]\n\n[resolver]\nroot_hints = \"{hints}\"\n"
+    )
+}

@@ -15,6 +15,12 @@ use crate::server::acl::Acl;
 use crate::upstream::{Protocol, Transport};
 use crate::wire;
 
+/// Size of a DNS header (RFC 1035 §4.1.1).
+const HEADER_LEN: usize = 12;
+
+/// Extended DNS error "Prohibited" (RFC 8914 §4.19).
+const EDE_PROHIBITED: u16 = 18;
+
 /// Largest TCP message (RFC 1035 §4.2.2 two-byte length).
 const TCP_MAX: usize = 65_535;
 
@@ -41,6 +47,11 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         client: SocketAddr,
         protocol: Protocol,
     ) -> Option<Vec<u8>> {
+        // Without a whole header there is no safe reply to build
+        // (RFC 1035 §4.1.1: the header is 12 bytes).
+        if bytes.len() < HEADER_LEN {
+            return None;
+        }
         let action = self.acl.check(client.ip());
         let query = match wire::parse(bytes) {
             Ok(q) => q,
@@ -58,6 +69,11 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                 return wire::encode(&reply);
             }
         };
+        if let Some(q) = query.queries.first() {
+            let span = tracing::Span::current();
+            span.record("qname", tracing::field::display(q.name()));
+            span.record("qtype", tracing::field::display(q.query_type()));
+        }
         if query.metadata.message_type == MessageType::Response || action == AclAction::Deny {
             return None;
         }
@@ -68,7 +84,16 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             Protocol::Tcp => TCP_MAX,
         };
         let reply = if action == AclAction::Refuse {
-            self.reply_skeleton(&query, ResponseCode::Refused)
+            let mut m = self.reply_skeleton(&query, ResponseCode::Refused);
+            if m.edns.is_some() {
+                // RFC 8914 §4.19: Prohibited.
+                wire::add_ede(
+                    &mut m,
+                    EDE_PROHIBITED,
+                    "client not allowed by access control",
+                );
+            }
+            m
         } else {
             self.answer(&query).await
         };
@@ -84,7 +109,10 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         );
         m.metadata.recursion_desired = query.metadata.recursion_desired;
         m.metadata.checking_disabled = query.metadata.checking_disabled;
-        m.metadata.recursion_available = true;
+        // Refusals and format errors answer nothing, so (as Unbound does)
+        // they do not advertise recursion.
+        m.metadata.recursion_available =
+            !matches!(rcode, ResponseCode::Refused | ResponseCode::FormErr);
         m.metadata.response_code = rcode;
         m.queries = query.queries.clone();
         if let Some(e) = &query.edns {

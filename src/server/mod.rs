@@ -1,7 +1,103 @@
 //! The client-facing front end: UDP and TCP listeners (RFC 7766 framing,
 //! idle timeout, connection cap), access control, graceful drain.
+//!
+//! `run` takes already-bound sockets (see `bind`) and a shutdown future, so
+//! tests run it on `127.0.0.1:0` and `tern serve` on the configured
+//! addresses. One semaphore bounds the client queries being worked on at
+//! once, a second the open TCP connections; draining on shutdown is waiting
+//! until every permit is back, bounded in time.
 
 pub mod acl;
+pub mod bind;
 pub mod handler;
+mod tcp;
+mod udp;
 
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::clock::Clock;
+use crate::upstream::Transport;
+
+pub use bind::{bind, BindError, Sockets};
 pub use handler::Handler;
+
+/// Extra time granted to in-flight queries on shutdown beyond the query
+/// timeout (which already bounds every resolution).
+const DRAIN_SLACK: Duration = Duration::from_secs(1);
+
+/// What every listener task shares.
+pub(crate) struct Shared<T: Transport, C: Clock> {
+    pub handler: Arc<Handler<T, C>>,
+    /// Permits for client queries in progress (server.max_concurrent_queries).
+    pub queries: Arc<Semaphore>,
+    /// Permits for open TCP connections (server.tcp_max_connections).
+    pub connections: Arc<Semaphore>,
+    pub tcp_idle: Duration,
+    /// Flips to true once shutdown starts.
+    pub stop: watch::Receiver<bool>,
+}
+
+/// Serves clients on the given sockets until `shutdown` completes, then
+/// stops accepting, waits (bounded) for queries and connections in flight
+/// to finish, and returns.
+pub async fn run<T: Transport, C: Clock>(
+    handler: Arc<Handler<T, C>>,
+    udp: Vec<UdpSocket>,
+    tcp: Vec<TcpListener>,
+    shutdown: impl Future,
+) {
+    let config = handler.resolver().config().clone();
+    let max_queries = config.server.max_concurrent_queries.max(1);
+    let max_conns = config.server.tcp_max_connections.max(1);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        handler,
+        queries: Arc::new(Semaphore::new(max_queries)),
+        connections: Arc::new(Semaphore::new(max_conns)),
+        tcp_idle: config.server.tcp_idle_timeout,
+        stop: stop_rx,
+    });
+    let mut loops = JoinSet::new();
+    for socket in udp {
+        loops.spawn(udp::serve(shared.clone(), Arc::new(socket)));
+    }
+    for listener in tcp {
+        loops.spawn(tcp::accept_loop(shared.clone(), listener));
+    }
+    shutdown.await;
+    tracing::info!("shutting down: draining queries in flight");
+    let _ = stop_tx.send(true);
+    while loops.join_next().await.is_some() {}
+    let drain = async {
+        let q = u32::try_from(max_queries).unwrap_or(u32::MAX);
+        let c = u32::try_from(max_conns).unwrap_or(u32::MAX);
+        let _queries = shared.queries.acquire_many(q).await;
+        let _conns = shared.connections.acquire_many(c).await;
+    };
+    let limit = config.resolver.query_timeout + DRAIN_SLACK;
+    if tokio::time::timeout(limit, drain).await.is_err() {
+        tracing::warn!("drain timed out; abandoning queries still in flight");
+    }
+}
+
+/// Completes once shutdown has started (at once if it already has).
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// One span per client query; the handler fills in qname and qtype.
+pub(crate) fn query_span(client: std::net::SocketAddr, proto: &'static str) -> tracing::Span {
+    tracing::debug_span!(
+        "query",
+        %client,
+        proto,
+        qname = tracing::field::Empty,
+        qtype = tracing::field::Empty
+    )
+}

@@ -1,3 +1,279 @@
-//! Server selection among a zone's replicas: smoothed RTT per address,
-//! retransmission timeout with exponential backoff, hold-down of servers that
-//! keep timing out (ideas from RFC 6298 and Unbound's `util/rtt.c`).
+//! Server selection among a zone's replicas: a smoothed RTT and RTT
+//! variance per server address (RFC 6298 §2), a retransmission timeout that
+//! doubles on every loss up to a cap (RFC 6298 §5.5), and a hold-down for a
+//! server that keeps timing out, re-probed at most once per hold-down
+//! interval. The idea follows Unbound's `util/rtt.c` and infra cache.
+//!
+//! All functions take `now`; nothing here reads a clock.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rand::seq::SliceRandom;
+
+use crate::clock::Mono;
+use crate::config::UpstreamConfig;
+
+/// Servers remembered at most; beyond, the table is cleared of the
+/// least useful half (a bound on memory, not a cache of value).
+const MAX_TRACKED_SERVERS: usize = 100_000;
+
+/// What we know about one server address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerStats {
+    /// Smoothed RTT, None until the first measurement.
+    pub srtt: Option<Duration>,
+    pub rttvar: Duration,
+    /// Current retransmission timeout (backed off after losses).
+    pub rto: Duration,
+    /// Timeouts in a row since the last reply.
+    pub timeouts_in_row: u32,
+    /// Held down until this time.
+    pub held_until: Option<Mono>,
+    /// The server answered FORMERR to EDNS: query it without.
+    pub no_edns: bool,
+    /// Last time the entry was used, for trimming.
+    pub last_used: Mono,
+}
+
+impl ServerStats {
+    fn new(cfg: &UpstreamConfig, now: Mono) -> Self {
+        Self {
+            srtt: None,
+            rttvar: Duration::ZERO,
+            rto: cfg.initial_rto,
+            timeouts_in_row: 0,
+            held_until: None,
+            no_edns: false,
+            last_used: now,
+        }
+    }
+
+    /// RFC 6298 §2.2/§2.3: update SRTT and RTTVAR from a measurement, then
+    /// RTO = SRTT + 4·RTTVAR within [min_rto, max_rto].
+    pub fn on_reply(&mut self, rtt: Duration, cfg: &UpstreamConfig, now: Mono) {
+        let (srtt, rttvar) = match self.srtt {
+            None => (rtt, rtt / 2),
+            Some(srtt) => {
+                let diff = srtt.abs_diff(rtt);
+                (srtt * 7 / 8 + rtt / 8, self.rttvar * 3 / 4 + diff / 4)
+            }
+        };
+        self.srtt = Some(srtt);
+        self.rttvar = rttvar;
+        self.rto = (srtt + rttvar * 4).clamp(cfg.min_rto, cfg.max_rto);
+        self.timeouts_in_row = 0;
+        self.held_until = None;
+        self.last_used = now;
+    }
+
+    /// RFC 6298 §5.5: back off the timer (double, capped). After enough
+    /// losses in a row the server is held down.
+    pub fn on_timeout(&mut self, cfg: &UpstreamConfig, now: Mono) {
+        self.rto = (self.rto * 2).min(cfg.max_rto);
+        self.timeouts_in_row = self.timeouts_in_row.saturating_add(1);
+        if self.timeouts_in_row >= cfg.holddown_after_timeouts {
+            self.held_until = Some(now + cfg.holddown);
+        }
+        self.last_used = now;
+    }
+
+    /// Whether the server is held down at `now`.
+    pub fn is_held(&self, now: Mono) -> bool {
+        self.held_until.is_some_and(|t| t > now)
+    }
+
+    /// The time we expect a query to take: the SRTT once measured, else the
+    /// RTO (so unmeasured servers rank after measured fast ones).
+    pub fn estimate(&self) -> Duration {
+        match self.srtt {
+            Some(s) if self.timeouts_in_row == 0 => s,
+            _ => self.rto,
+        }
+    }
+}
+
+/// The table of server statistics shared by all resolutions.
+pub struct Selection {
+    cfg: UpstreamConfig,
+    servers: Mutex<HashMap<SocketAddr, ServerStats>>,
+}
+
+impl Selection {
+    pub fn new(cfg: UpstreamConfig) -> Self {
+        Self {
+            cfg,
+            servers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn config(&self) -> &UpstreamConfig {
+        &self.cfg
+    }
+
+    fn with<R>(
+        &self,
+        addr: SocketAddr,
+        now: Mono,
+        f: impl FnOnce(&mut ServerStats, &UpstreamConfig) -> R,
+    ) -> Option<R> {
+        let mut map = self.servers.lock().ok()?;
+        if map.len() >= MAX_TRACKED_SERVERS && !map.contains_key(&addr) {
+            trim(&mut map);
+        }
+        let s = map
+            .entry(addr)
+            .or_insert_with(|| ServerStats::new(&self.cfg, now));
+        Some(f(s, &self.cfg))
+    }
+
+    /// A copy of what we know of `addr`.
+    pub fn stats(&self, addr: SocketAddr) -> Option<ServerStats> {
+        self.servers.lock().ok()?.get(&addr).cloned()
+    }
+
+    /// The timeout to use for the next query to `addr`.
+    pub fn rto(&self, addr: SocketAddr, now: Mono) -> Duration {
+        self.with(addr, now, |s, _| s.rto)
+            .unwrap_or(self.cfg.initial_rto)
+    }
+
+    pub fn on_reply(&self, addr: SocketAddr, rtt: Duration, now: Mono) {
+        self.with(addr, now, |s, c| s.on_reply(rtt, c, now));
+    }
+
+    pub fn on_timeout(&self, addr: SocketAddr, now: Mono) {
+        self.with(addr, now, |s, c| s.on_timeout(c, now));
+    }
+
+    pub fn set_no_edns(&self, addr: SocketAddr, now: Mono) {
+        self.with(addr, now, |s, _| s.no_edns = true);
+    }
+
+    pub fn no_edns(&self, addr: SocketAddr) -> bool {
+        self.stats(addr).is_some_and(|s| s.no_edns)
+    }
+
+    /// Orders candidate servers, best first: servers not held down by
+    /// expected RTT (ties in random order, so equal replicas share load),
+    /// then held-down servers whose hold-down has ended but which have
+    /// not been probed yet. A server still held down is left out; if all
+    /// are, the result is empty. Choosing a held-down server for its one
+    /// probe restarts its hold-down (see `claim_probe`).
+    pub fn order(&self, candidates: &[SocketAddr], now: Mono) -> Vec<SocketAddr> {
+        let Ok(map) = self.servers.lock() else {
+            return candidates.to_vec();
+        };
+        let mut live: Vec<(Duration, SocketAddr)> = Vec::with_capacity(candidates.len());
+        let mut probes: Vec<SocketAddr> = Vec::new();
+        let mut shuffled = candidates.to_vec();
+        shuffled.shuffle(&mut rand::rng());
+        for addr in shuffled {
+            match map.get(&addr) {
+                None => live.push((self.cfg.initial_rto, addr)),
+                Some(s) if s.is_held(now) => {}
+                Some(s) if s.held_until.is_some() => probes.push(addr),
+                Some(s) => live.push((s.estimate(), addr)),
+            }
+        }
+        live.sort_by_key(|(est, _)| *est);
+        let mut out: Vec<SocketAddr> = live.into_iter().map(|(_, a)| a).collect();
+        out.dedup();
+        out.extend(probes);
+        out
+    }
+
+    /// Called before sending to a server whose hold-down has passed: it gets
+    /// one probe, and is held down again until that probe is answered.
+    pub fn claim_probe(&self, addr: SocketAddr, now: Mono) {
+        self.with(addr, now, |s, c| {
+            if s.held_until.is_some_and(|t| t <= now) {
+                s.held_until = Some(now + c.holddown);
+            }
+        });
+    }
+}
+
+/// Drops the least recently used half of the table.
+fn trim(map: &mut HashMap<SocketAddr, ServerStats>) {
+    let mut ages: Vec<Mono> = map.values().map(|s| s.last_used).collect();
+    ages.sort();
+    if let Some(cut) = ages.get(ages.len() / 2).copied() {
+        map.retain(|_, s| s.last_used > cut);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> UpstreamConfig {
+        UpstreamConfig::default()
+    }
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[test]
+    fn rto_doubles_per_loss_up_to_cap() {
+        let c = cfg();
+        let mut s = ServerStats::new(&c, Duration::ZERO);
+        let mut want = c.initial_rto;
+        for _ in 0..10 {
+            s.on_timeout(&c, Duration::ZERO);
+            want = (want * 2).min(c.max_rto);
+            assert_eq!(s.rto, want);
+        }
+        assert_eq!(s.rto, c.max_rto);
+    }
+
+    #[test]
+    fn srtt_follows_rfc6298() {
+        let c = cfg();
+        let mut s = ServerStats::new(&c, Duration::ZERO);
+        s.on_reply(ms(100), &c, Duration::ZERO);
+        assert_eq!(s.srtt, Some(ms(100)));
+        assert_eq!(s.rttvar, ms(50));
+        assert_eq!(s.rto, ms(300));
+        s.on_reply(ms(20), &c, Duration::ZERO);
+        // srtt = 7/8·100 + 1/8·20 = 90; rttvar = 3/4·50 + 1/4·80 = 57.5
+        assert_eq!(s.srtt, Some(ms(90)));
+        assert_eq!(s.rttvar, Duration::from_micros(57_500));
+    }
+
+    #[test]
+    fn held_down_after_repeated_timeouts_then_one_probe() {
+        let c = cfg();
+        let sel = Selection::new(c.clone());
+        let dead: SocketAddr = "192.0.2.1:53".parse().unwrap();
+        let live: SocketAddr = "192.0.2.2:53".parse().unwrap();
+        sel.on_reply(live, ms(10), Duration::ZERO);
+        for _ in 0..c.holddown_after_timeouts {
+            sel.on_timeout(dead, Duration::ZERO);
+        }
+        let t1 = Duration::from_secs(1);
+        assert_eq!(sel.order(&[dead, live], t1), vec![live]);
+        // After the hold-down the dead server may be probed once.
+        let t2 = c.holddown + Duration::from_secs(1);
+        assert_eq!(sel.order(&[dead, live], t2), vec![live, dead]);
+        sel.claim_probe(dead, t2);
+        assert_eq!(sel.order(&[dead, live], t2 + ms(1)), vec![live]);
+        // A reply lifts the hold-down.
+        sel.on_reply(dead, ms(5), t2 + ms(2));
+        assert_eq!(sel.order(&[dead, live], t2 + ms(3)), vec![dead, live]);
+    }
+
+    #[test]
+    fn fastest_first_unknown_after_measured() {
+        let sel = Selection::new(cfg());
+        let a: SocketAddr = "192.0.2.1:53".parse().unwrap();
+        let b: SocketAddr = "192.0.2.2:53".parse().unwrap();
+        let u: SocketAddr = "192.0.2.3:53".parse().unwrap();
+        sel.on_reply(a, ms(80), Duration::ZERO);
+        sel.on_reply(b, ms(8), Duration::ZERO);
+        assert_eq!(sel.order(&[u, a, b], Duration::ZERO), vec![b, a, u]);
+    }
+}

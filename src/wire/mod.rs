@@ -81,7 +81,7 @@ pub fn encode_limited(message: &Message, limit: usize) -> Option<Vec<u8>> {
 pub fn error_reply(id: u16, opcode: u8, recursion_desired: bool, rcode: ResponseCode) -> Message {
     let mut m = Message::new(id, MessageType::Response, OpCode::from_u8(opcode));
     m.metadata.recursion_desired = recursion_desired;
-    m.metadata.recursion_available = true;
+    m.metadata.recursion_available = false;
     m.metadata.response_code = rcode;
     m
 }

@@ -1,0 +1,262 @@
+//! The authoritative server's network side: a UDP loop and a TCP loop with
+//! two-byte length framing (RFC 1035 §4.2, RFC 7766 §8) per bound socket,
+//! each packet passing through the server's fault settings before the pure
+//! answer function. Garbage in gives FORMERR or silence, never a panic.
+//! Work is bounded: in-flight UDP replies and TCP connections are capped,
+//! idle TCP connections time out.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use hickory_proto::op::{MessageType, ResponseCode};
+use hickory_proto::rr::RecordType;
+use rand::rngs::StdRng;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+use super::answer::{answer, axfr, DynamicSource, EDNS_PAYLOAD};
+use super::faults::{rng, Faults, Verdict};
+use super::zone::ZoneSet;
+use crate::wire;
+
+/// UDP replies being prepared at once (delayed ones included); more are dropped.
+const MAX_UDP_IN_FLIGHT: usize = 4096;
+/// Open TCP connections per listener (RFC 7766 §6.2.2 asks for a limit).
+const MAX_TCP_CONNECTIONS: usize = 256;
+/// A TCP connection with no new query for this long is closed (RFC 7766 §6.2.3).
+const TCP_IDLE: Duration = Duration::from_secs(10);
+/// Largest DNS message over TCP (two-byte length).
+const TCP_MAX: usize = 65_535;
+
+/// One authoritative server: its zones, optional dynamic names, faults.
+pub struct AuthServer {
+    name: String,
+    zones: Arc<ZoneSet>,
+    dynamic: Option<Arc<dyn DynamicSource>>,
+    faults: Arc<RwLock<Faults>>,
+    rng: Mutex<StdRng>,
+}
+
+impl AuthServer {
+    pub fn new(name: &str, zones: Arc<ZoneSet>, dynamic: Option<Arc<dyn DynamicSource>>) -> Self {
+        Self {
+            name: name.to_string(),
+            zones,
+            dynamic,
+            faults: Arc::new(RwLock::new(Faults::default())),
+            rng: Mutex::new(rng(0x7e57)),
+        }
+    }
+
+    /// A handle to change this server's faults while it runs.
+    pub fn faults(&self) -> Arc<RwLock<Faults>> {
+        self.faults.clone()
+    }
+
+    pub fn set_faults(&self, f: Faults) {
+        match self.faults.write() {
+            Ok(mut g) => *g = f,
+            Err(p) => *p.into_inner() = f,
+        }
+    }
+
+    pub fn seed(&self, seed: u64) {
+        match self.rng.lock() {
+            Ok(mut g) => *g = rng(seed),
+            Err(p) => *p.into_inner() = rng(seed),
+        }
+    }
+
+    fn current_faults(&self) -> Faults {
+        match self.faults.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    fn with_rng<R>(&self, f: impl FnOnce(&mut StdRng) -> R) -> R {
+        match self.rng.lock() {
+            Ok(mut g) => f(&mut g),
+            Err(p) => f(&mut p.into_inner()),
+        }
+    }
+
+    /// One message in, the messages to send back (none, one, or an AXFR
+    /// stream over TCP). Faults apply here; delay is left to the caller.
+    pub fn respond(&self, bytes: &[u8], client: SocketAddr, udp: bool) -> Vec<Vec<u8>> {
+        let faults = self.current_faults();
+        match self.with_rng(|r| faults.verdict(r)) {
+            Verdict::Drop => return Vec::new(),
+            Verdict::Garbage(g) => return vec![g],
+            Verdict::Answer => {}
+        }
+        let query = match wire::parse(bytes) {
+            Ok(q) => q,
+            Err(wire::ParseError::NoHeader) => return Vec::new(),
+            Err(wire::ParseError::Malformed {
+                id,
+                opcode,
+                recursion_desired,
+            }) => {
+                if bytes.get(2).is_some_and(|b| b & 0x80 != 0) {
+                    return Vec::new();
+                }
+                let mut r = wire::error_reply(id, opcode, recursion_desired, ResponseCode::FormErr);
+                r.metadata.recursion_available = false;
+                return wire::encode(&r).into_iter().collect();
+            }
+        };
+        if query.metadata.message_type == MessageType::Response {
+            return Vec::new();
+        }
+        let is_axfr = query
+            .queries
+            .first()
+            .is_some_and(|q| q.query_type() == RecordType::AXFR);
+        if is_axfr && !udp && faults.is_clear() {
+            return match axfr(&self.zones, &query) {
+                Ok(msgs) => msgs
+                    .iter()
+                    .filter_map(|m| wire::encode_limited(m, TCP_MAX))
+                    .collect(),
+                Err(r) => wire::encode(&r).into_iter().collect(),
+            };
+        }
+        let mut reply = answer(&self.zones, &query, client.ip(), self.dynamic.as_deref());
+        faults.mangle(&mut reply, &self.zones, udp);
+        tracing::debug!(
+            server = %self.name,
+            client = %client,
+            qname = %query.queries.first().map(|q| q.name().to_string()).unwrap_or_default(),
+            rcode = %reply.metadata.response_code,
+            answers = reply.answers.len(),
+            "auth reply"
+        );
+        let limit = match udp {
+            true => wire::client_udp_limit(&query, EDNS_PAYLOAD),
+            false => TCP_MAX,
+        };
+        wire::encode_limited(&reply, limit).into_iter().collect()
+    }
+
+    fn delay(&self) -> Duration {
+        let faults = self.current_faults();
+        self.with_rng(|r| faults.delay(r))
+    }
+
+    /// Starts a UDP loop per socket and a TCP loop per listener. Abort the
+    /// returned handles to stop serving.
+    pub fn spawn(
+        self: &Arc<Self>,
+        udp: Vec<UdpSocket>,
+        tcp: Vec<TcpListener>,
+    ) -> Vec<JoinHandle<()>> {
+        let mut handles = Vec::new();
+        for s in udp {
+            handles.push(tokio::spawn(udp_loop(self.clone(), Arc::new(s))));
+        }
+        for l in tcp {
+            handles.push(tokio::spawn(tcp_loop(self.clone(), l)));
+        }
+        handles
+    }
+}
+
+async fn udp_loop(server: Arc<AuthServer>, sock: Arc<UdpSocket>) {
+    let limit = Arc::new(Semaphore::new(MAX_UDP_IN_FLIGHT));
+    let mut buf = vec![0u8; TCP_MAX];
+    loop {
+        let (n, peer) = match sock.recv_from(&mut buf).await {
+            Ok(x) => x,
+            Err(e) => {
+                // ICMP errors surface here on Linux; keep serving.
+                tracing::debug!(error = %e, "udp recv");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            continue;
+        };
+        let bytes = buf.get(..n).unwrap_or_default().to_vec();
+        let server = server.clone();
+        let sock = sock.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let delay = server.delay();
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            for out in server.respond(&bytes, peer, true) {
+                let _ = sock.send_to(&out, peer).await;
+            }
+        });
+    }
+}
+
+async fn tcp_loop(server: Arc<AuthServer>, listener: TcpListener) {
+    let limit = Arc::new(Semaphore::new(MAX_TCP_CONNECTIONS));
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            continue;
+        };
+        let server = server.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _ = tcp_connection(server, stream, peer).await;
+        });
+    }
+}
+
+async fn tcp_connection(
+    server: Arc<AuthServer>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+) -> std::io::Result<()> {
+    loop {
+        let mut len = [0u8; 2];
+        match tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut len)).await {
+            Ok(Ok(_)) => {}
+            _ => return Ok(()),
+        }
+        let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        match tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut msg)).await {
+            Ok(Ok(_)) => {}
+            _ => return Ok(()),
+        }
+        let delay = server.delay();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        for out in server.respond(&msg, peer, false) {
+            let Ok(n) = u16::try_from(out.len()) else {
+                continue;
+            };
+            let mut framed = n.to_be_bytes().to_vec();
+            framed.extend_from_slice(&out);
+            stream.write_all(&framed).await?;
+        }
+    }
+}
+
+/// Binds UDP and TCP on each address (port 0 picks one; TCP then reuses
+/// the UDP port so both share an address).
+pub async fn bind(addrs: &[SocketAddr]) -> std::io::Result<(Vec<UdpSocket>, Vec<TcpListener>)> {
+    let mut udp = Vec::new();
+    let mut tcp = Vec::new();
+    for a in addrs {
+        let u = UdpSocket::bind(a).await?;
+        let bound = u.local_addr()?;
+        let t = TcpListener::bind(bound).await?;
+        udp.push(u);
+        tcp.push(t);
+    }
+    Ok((udp, tcp))
+}

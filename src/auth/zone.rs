@@ -1,0 +1,361 @@
+//! A loaded, checked zone and the set of zones one server answers for.
+//! Load-time checks: exactly one SOA, at the apex (RFC 1035 §5.2); NS at
+//! the apex (RFC 1034 §4.2.1); nothing outside the zone; below a delegation
+//! only glue addresses (RFC 1034 §4.2.1); CNAME exclusivity (RFC 1034
+//! §3.6.2, RFC 2181 §10.1). A zone with any error is not loaded at all.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+
+use super::zonefile::{read_zone_file, SourcedRecord};
+
+/// Why a zone could not be loaded, with the file and line to look at.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}:{line}: {kind}", file.display())]
+pub struct ZoneError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub kind: ZoneErrorKind,
+}
+
+impl ZoneError {
+    pub fn new(file: &Path, line: usize, kind: ZoneErrorKind) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            line,
+            kind,
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ZoneErrorKind {
+    #[error("cannot read: {0}")]
+    Io(String),
+    #[error("file too large")]
+    TooLarge,
+    #[error("syntax error: {0}")]
+    Syntax(String),
+    #[error("$INCLUDE nested too deep")]
+    IncludeDepth,
+    #[error("no SOA record (a zone needs one at its apex)")]
+    MissingSoa,
+    #[error("second SOA record (a zone has exactly one)")]
+    ExtraSoa,
+    #[error("SOA owner {owner} is not the zone apex {origin}")]
+    SoaNotAtApex { owner: String, origin: String },
+    #[error("no NS records at the zone apex {0}")]
+    MissingApexNs(String),
+    #[error("{owner} is outside the zone {origin}")]
+    OutOfZone { owner: String, origin: String },
+    #[error(
+        "{owner} {rtype} is at or below the delegation {cut}: only glue addresses may be there"
+    )]
+    BelowCut {
+        owner: String,
+        rtype: RecordType,
+        cut: String,
+    },
+    #[error("{0} has a CNAME and other data")]
+    CnameAndOtherData(String),
+    #[error("zone {origin} is already loaded from {other}")]
+    DuplicateZone { origin: String, other: String },
+    #[error("no zone files found")]
+    NoZones,
+}
+
+/// The record sets at one owner name, by type (ordered for AXFR).
+pub type Node = BTreeMap<RecordType, Vec<Record>>;
+
+/// One authoritative zone.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    origin: Name,
+    source: PathBuf,
+    soa: Record,
+    nodes: HashMap<LowerName, Node>,
+    /// Every owner and every ancestor up to the apex: names that exist,
+    /// including empty non-terminals (RFC 4592 §2.2.2).
+    existing: HashSet<LowerName>,
+    /// Owners of NS sets other than the apex: delegation points.
+    cuts: HashSet<LowerName>,
+}
+
+impl Zone {
+    /// Loads and checks a zone file. `origin` is the zone's name when known;
+    /// otherwise the owner of the file's SOA record is the apex.
+    pub fn load(path: &Path, origin: Option<Name>) -> Result<Zone, ZoneError> {
+        let records = read_zone_file(path, origin.clone())?;
+        Zone::from_records(path, origin, records)
+    }
+
+    /// Builds and checks a zone from sourced records.
+    pub fn from_records(
+        path: &Path,
+        origin: Option<Name>,
+        records: Vec<SourcedRecord>,
+    ) -> Result<Zone, ZoneError> {
+        let first_line = records.first().map_or(1, |r| r.line);
+        let mut soas = records
+            .iter()
+            .filter(|r| r.record.record_type() == RecordType::SOA);
+        let soa = soas
+            .next()
+            .ok_or_else(|| ZoneError::new(path, first_line, ZoneErrorKind::MissingSoa))?;
+        if let Some(extra) = soas.next() {
+            return Err(ZoneError::new(
+                &extra.file,
+                extra.line,
+                ZoneErrorKind::ExtraSoa,
+            ));
+        }
+        let origin = origin
+            .unwrap_or_else(|| soa.record.name.clone())
+            .to_lowercase();
+        if soa.record.name != origin {
+            return Err(ZoneError::new(
+                &soa.file,
+                soa.line,
+                ZoneErrorKind::SoaNotAtApex {
+                    owner: soa.record.name.to_string(),
+                    origin: origin.to_string(),
+                },
+            ));
+        }
+        let mut zone = Zone {
+            origin: origin.clone(),
+            source: path.to_path_buf(),
+            soa: soa.record.clone(),
+            nodes: HashMap::new(),
+            existing: HashSet::new(),
+            cuts: HashSet::new(),
+        };
+        for r in &records {
+            if !origin.zone_of(&r.record.name) {
+                let kind = ZoneErrorKind::OutOfZone {
+                    owner: r.record.name.to_string(),
+                    origin: origin.to_string(),
+                };
+                return Err(ZoneError::new(&r.file, r.line, kind));
+            }
+            if r.record.record_type() == RecordType::NS && r.record.name != origin {
+                zone.cuts.insert(LowerName::from(&r.record.name));
+            }
+        }
+        let mut where_: HashMap<(LowerName, RecordType), (PathBuf, usize)> = HashMap::new();
+        for r in records {
+            zone.check_placement(&r)?;
+            let key = LowerName::from(&r.record.name);
+            let rtype = r.record.record_type();
+            let node = zone.nodes.entry(key.clone()).or_default();
+            let cname_clash = match rtype {
+                RecordType::CNAME => {
+                    node.keys().any(|t| *t != RecordType::CNAME)
+                        || node.contains_key(&RecordType::CNAME)
+                }
+                _ => node.contains_key(&RecordType::CNAME),
+            };
+            if cname_clash {
+                let kind = ZoneErrorKind::CnameAndOtherData(r.record.name.to_string());
+                return Err(ZoneError::new(&r.file, r.line, kind));
+            }
+            let set = node.entry(rtype).or_default();
+            if !set.iter().any(|x| x.data == r.record.data) {
+                set.push(r.record);
+            }
+            where_.entry((key, rtype)).or_insert((r.file, r.line));
+        }
+        if !zone
+            .node(&origin)
+            .is_some_and(|n| n.contains_key(&RecordType::NS))
+        {
+            let (file, line) = where_
+                .get(&(LowerName::from(&origin), RecordType::SOA))
+                .cloned()
+                .unwrap_or((path.to_path_buf(), first_line));
+            return Err(ZoneError::new(
+                &file,
+                line,
+                ZoneErrorKind::MissingApexNs(origin.to_string()),
+            ));
+        }
+        zone.index_existing();
+        Ok(zone)
+    }
+
+    /// Below a cut only A/AAAA glue; at a cut NS, DS and glue addresses.
+    fn check_placement(&self, r: &SourcedRecord) -> Result<(), ZoneError> {
+        let name = &r.record.name;
+        let rtype = r.record.record_type();
+        let Some(cut) = self.cut_above_or_at(name) else {
+            return Ok(());
+        };
+        let allowed = match name == &cut {
+            true => matches!(
+                rtype,
+                RecordType::NS | RecordType::DS | RecordType::A | RecordType::AAAA
+            ),
+            false => matches!(rtype, RecordType::A | RecordType::AAAA),
+        };
+        if allowed {
+            return Ok(());
+        }
+        let kind = ZoneErrorKind::BelowCut {
+            owner: name.to_string(),
+            rtype,
+            cut: cut.to_string(),
+        };
+        Err(ZoneError::new(&r.file, r.line, kind))
+    }
+
+    fn index_existing(&mut self) {
+        let apex_labels = label_count(&self.origin);
+        let names: Vec<Name> = self.nodes.keys().map(|k| Name::from(k.clone())).collect();
+        for name in names {
+            let mut n = name;
+            loop {
+                self.existing.insert(LowerName::from(&n));
+                if label_count(&n) <= apex_labels {
+                    break;
+                }
+                n = n.base_name();
+            }
+        }
+    }
+
+    pub fn origin(&self) -> &Name {
+        &self.origin
+    }
+
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    pub fn soa(&self) -> &Record {
+        &self.soa
+    }
+
+    /// The negative-caching TTL: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
+    pub fn negative_ttl(&self) -> u32 {
+        match &self.soa.data {
+            RData::SOA(soa) => self.soa.ttl.min(soa.minimum),
+            _ => self.soa.ttl,
+        }
+    }
+
+    pub fn node(&self, name: &Name) -> Option<&Node> {
+        self.nodes.get(&LowerName::from(name))
+    }
+
+    pub fn rrset(&self, name: &Name, rtype: RecordType) -> Option<&Vec<Record>> {
+        self.node(name)?.get(&rtype)
+    }
+
+    /// True when `name` owns data or has descendants that do.
+    pub fn exists(&self, name: &Name) -> bool {
+        self.existing.contains(&LowerName::from(name))
+    }
+
+    /// The highest delegation point at or above `name` (below the apex).
+    pub fn cut_above_or_at(&self, name: &Name) -> Option<Name> {
+        if self.cuts.is_empty() || !self.origin.zone_of(name) {
+            return None;
+        }
+        let apex = label_count(&self.origin);
+        let total = label_count(name);
+        (apex + 1..=total)
+            .map(|n| name.trim_to(n))
+            .find(|n| self.cuts.contains(&LowerName::from(n)))
+    }
+
+    /// Every record, SOA first (for AXFR, RFC 5936 §2.2).
+    pub fn all_records(&self) -> Vec<Record> {
+        let mut names: Vec<&LowerName> = self.nodes.keys().collect();
+        names.sort();
+        let mut out = vec![self.soa.clone()];
+        for n in names {
+            if let Some(node) = self.nodes.get(n) {
+                for (t, set) in node {
+                    if *t != RecordType::SOA {
+                        out.extend(set.iter().cloned());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Labels in a name, counting a leading `*` (hickory's `num_labels` does not).
+pub fn label_count(name: &Name) -> usize {
+    name.iter().count()
+}
+
+/// The zones one server is authoritative for.
+#[derive(Debug, Clone, Default)]
+pub struct ZoneSet {
+    zones: Vec<Zone>,
+}
+
+impl ZoneSet {
+    pub fn new(zones: Vec<Zone>) -> Result<ZoneSet, ZoneError> {
+        let mut set = ZoneSet::default();
+        for z in zones {
+            set.insert(z)?;
+        }
+        Ok(set)
+    }
+
+    pub fn insert(&mut self, zone: Zone) -> Result<(), ZoneError> {
+        if let Some(other) = self.zones.iter().find(|z| z.origin == zone.origin) {
+            let kind = ZoneErrorKind::DuplicateZone {
+                origin: zone.origin.to_string(),
+                other: other.source.display().to_string(),
+            };
+            return Err(ZoneError::new(&zone.source, 1, kind));
+        }
+        self.zones.push(zone);
+        Ok(())
+    }
+
+    /// Loads every path: a file is one zone; a directory contributes its
+    /// `*.zone` files (sorted). Any error fails the whole set.
+    pub fn load_paths(paths: &[PathBuf]) -> Result<ZoneSet, ZoneError> {
+        let mut set = ZoneSet::default();
+        for p in paths {
+            if p.is_dir() {
+                let io = |e: std::io::Error| ZoneError::new(p, 0, ZoneErrorKind::Io(e.to_string()));
+                let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                    .map_err(io)?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|f| f.extension().is_some_and(|x| x == "zone"))
+                    .collect();
+                files.sort();
+                for f in files {
+                    set.insert(Zone::load(&f, None)?)?;
+                }
+            } else {
+                set.insert(Zone::load(p, None)?)?;
+            }
+        }
+        if set.zones.is_empty() {
+            let first = paths.first().cloned().unwrap_or_default();
+            return Err(ZoneError::new(&first, 0, ZoneErrorKind::NoZones));
+        }
+        Ok(set)
+    }
+
+    /// The most specific zone containing `name`.
+    pub fn find(&self, name: &Name) -> Option<&Zone> {
+        self.zones
+            .iter()
+            .filter(|z| z.origin.zone_of(name))
+            .max_by_key(|z| label_count(&z.origin))
+    }
+
+    pub fn zones(&self) -> &[Zone] {
+        &self.zones
+    }
+}

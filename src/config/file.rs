@@ -1,0 +1,126 @@
+//! Stage one of config loading: a serde mirror of `tern.toml`, every table
+//! `deny_unknown_fields` and every value `toml::Spanned`, so stage two
+//! (`load`) can name the line of any key it rejects. Nothing is checked
+//! here beyond TOML types; integers are read as `i64` so that range errors
+//! come from our validation with our wording, not from serde.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub type S<T> = Option<Spanned<T>>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub server: Option<FileServer>,
+    #[serde(default)]
+    pub resolver: Option<FileResolver>,
+    #[serde(default)]
+    pub cache: Option<FileCache>,
+    #[serde(default)]
+    pub upstream: Option<FileUpstream>,
+    #[serde(default)]
+    pub log: Option<FileLog>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileServer {
+    #[serde(default)]
+    pub listen: S<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub udp_sockets: S<i64>,
+    #[serde(default)]
+    pub max_udp_payload: S<i64>,
+    #[serde(default)]
+    pub tcp_idle_timeout_ms: S<i64>,
+    #[serde(default)]
+    pub tcp_max_connections: S<i64>,
+    #[serde(default)]
+    pub max_concurrent_queries: S<i64>,
+    #[serde(default)]
+    pub access_control: S<Vec<Spanned<FileAclRule>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAclRule {
+    pub net: Spanned<String>,
+    pub action: Spanned<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileResolver {
+    #[serde(default)]
+    pub root_hints: S<String>,
+    #[serde(default)]
+    pub stub_zone: Option<Vec<FileStubZone>>,
+    #[serde(default, alias = "qname_minimization")]
+    pub qname_minimisation: S<bool>,
+    #[serde(default)]
+    pub edns_payload: S<i64>,
+    #[serde(default)]
+    pub max_upstream_queries: S<i64>,
+    #[serde(default)]
+    pub max_cname_hops: S<i64>,
+    #[serde(default)]
+    pub max_referrals: S<i64>,
+    #[serde(default)]
+    pub max_ns_lookups_per_delegation: S<i64>,
+    #[serde(default)]
+    pub max_depth: S<i64>,
+    #[serde(default)]
+    pub query_timeout_ms: S<i64>,
+    #[serde(default)]
+    pub harden_glue: S<bool>,
+    #[serde(default)]
+    pub allow_loopback_upstream: S<bool>,
+    #[serde(default)]
+    pub minimal_responses: S<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileStubZone {
+    pub name: Spanned<String>,
+    pub addrs: Spanned<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCache {
+    #[serde(default)]
+    pub max_bytes: S<i64>,
+    #[serde(default)]
+    pub min_ttl: S<i64>,
+    #[serde(default)]
+    pub max_ttl: S<i64>,
+    #[serde(default)]
+    pub max_negative_ttl: S<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileUpstream {
+    #[serde(default)]
+    pub initial_rto_ms: S<i64>,
+    #[serde(default)]
+    pub min_rto_ms: S<i64>,
+    #[serde(default)]
+    pub max_rto_ms: S<i64>,
+    #[serde(default)]
+    pub holddown_after_timeouts: S<i64>,
+    #[serde(default)]
+    pub holddown_ms: S<i64>,
+    #[serde(default)]
+    pub tcp_timeout_ms: S<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLog {
+    #[serde(default)]
+    pub level: S<String>,
+}

@@ -1,0 +1,574 @@
+//! Stage two of config loading: the serde mirror (`file`) is validated into
+//! `Config`. Every value is checked against a range and the cross-field
+//! rules (min <= max); an out-of-range value is an error, never clamped.
+//! Every error names the file, the line and the dotted key.
+//!
+//! Durations are integers in milliseconds with `_ms` in the key name.
+//! Addresses without a port (`"127.0.0.1"`, `"::1"`) mean port 53.
+
+use std::net::{IpAddr, SocketAddr};
+use std::ops::{Range, RangeInclusive};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hickory_proto::rr::Name;
+use ipnet::IpNet;
+
+use super::file::{FileAclRule, FileConfig, FileResolver, FileServer, FileStubZone, S};
+use super::{
+    AclAction, AclRule, CacheConfig, Config, LogConfig, ResolverConfig, ServerConfig, StubZone,
+    UpstreamConfig,
+};
+use toml::Spanned;
+
+/// Why a configuration was rejected. `Parse` and `Invalid` carry the file,
+/// the 1-based line and the dotted key (`server.max_udp_payload`).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// TOML syntax, a wrong type or an unknown key.
+    #[error("{file}:{line}: {key}: {message}")]
+    Parse {
+        file: String,
+        line: usize,
+        key: String,
+        message: String,
+    },
+    /// Out of range or inconsistent with another key.
+    #[error("{file}:{line}: {key}: {message}")]
+    Invalid {
+        file: String,
+        line: usize,
+        key: String,
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// The 1-based line of the offending key, when known.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            Self::Read { .. } => None,
+            Self::Parse { line, .. } | Self::Invalid { line, .. } => Some(*line),
+        }
+    }
+
+    /// The dotted key the error is about, when known.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::Read { .. } => None,
+            Self::Parse { key, .. } | Self::Invalid { key, .. } => Some(key),
+        }
+    }
+}
+
+/// Reads and validates a config file. A relative `resolver.root_hints` is
+/// taken relative to the file's directory.
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    let label = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: label.clone(),
+        source,
+    })?;
+    let mut config = load_str(&text, &label)?;
+    if let (Some(hints), Some(dir)) = (&config.resolver.root_hints, path.parent()) {
+        if hints.is_relative() {
+            config.resolver.root_hints = Some(dir.join(hints));
+        }
+    }
+    Ok(config)
+}
+
+/// Validates config text; `file_label` names it in errors.
+pub fn load_str(text: &str, file_label: &str) -> Result<Config, ConfigError> {
+    let ctx = Ctx {
+        file: file_label,
+        text,
+    };
+    let file: FileConfig = toml::from_str(text).map_err(|e| ctx.parse_error(&e))?;
+    Ok(Config {
+        server: ctx.server(file.server.as_ref())?,
+        resolver: ctx.resolver(file.resolver.as_ref())?,
+        cache: ctx.cache(file.cache.as_ref())?,
+        upstream: ctx.upstream(file.upstream.as_ref())?,
+        log: ctx.log(file.log.as_ref())?,
+    })
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+type R<T> = Result<T, ConfigError>;
+
+impl Ctx<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        let before = self.text.get(..offset).unwrap_or(self.text);
+        before.bytes().filter(|b| *b == b'\n').count() + 1
+    }
+
+    fn invalid(&self, span: Range<usize>, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_string(),
+            line: self.line_of(span.start),
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// A toml/serde error, located by its span and given the dotted key of
+    /// the line it points into.
+    fn parse_error(&self, e: &toml::de::Error) -> ConfigError {
+        let offset = e.span().map(|s| s.start).unwrap_or(0);
+        // serde words it "unknown field `name`, expected ...".
+        let unknown = e
+            .message()
+            .strip_prefix("unknown field `")
+            .and_then(|m| m.split('`').next())
+            .map(str::to_string);
+        ConfigError::Parse {
+            file: self.file.to_string(),
+            line: self.line_of(offset),
+            key: key_at(self.text, offset, unknown.as_deref()),
+            message: e.message().trim().to_string(),
+        }
+    }
+
+    fn int<T: TryFrom<i64>>(
+        &self,
+        v: &S<i64>,
+        key: &str,
+        range: RangeInclusive<i64>,
+        default: T,
+    ) -> R<T> {
+        let Some(v) = v else { return Ok(default) };
+        let n = *v.get_ref();
+        if !range.contains(&n) {
+            return Err(self.invalid(
+                v.span(),
+                key,
+                format!("{n} is out of range {}..={}", range.start(), range.end()),
+            ));
+        }
+        T::try_from(n).map_err(|_| self.invalid(v.span(), key, format!("{n} does not fit")))
+    }
+
+    fn ms(
+        &self,
+        v: &S<i64>,
+        key: &str,
+        range: RangeInclusive<i64>,
+        default: Duration,
+    ) -> R<Duration> {
+        let default_ms = u64::try_from(default.as_millis()).unwrap_or(u64::MAX);
+        self.int(v, key, range, default_ms)
+            .map(Duration::from_millis)
+    }
+
+    fn server(&self, f: Option<&FileServer>) -> R<ServerConfig> {
+        let d = ServerConfig::default();
+        let Some(f) = f else { return Ok(d) };
+        let listen = match &f.listen {
+            None => d.listen,
+            Some(list) => self.listen(list)?,
+        };
+        let access_control = match &f.access_control {
+            None => d.access_control,
+            Some(rules) => self.access_control(rules)?,
+        };
+        Ok(ServerConfig {
+            listen,
+            udp_sockets: self.int(&f.udp_sockets, "server.udp_sockets", 0..=256, d.udp_sockets)?,
+            max_udp_payload: self.int(
+                &f.max_udp_payload,
+                "server.max_udp_payload",
+                512..=4096,
+                d.max_udp_payload,
+            )?,
+            tcp_idle_timeout: self.ms(
+                &f.tcp_idle_timeout_ms,
+                "server.tcp_idle_timeout_ms",
+                10..=3_600_000,
+                d.tcp_idle_timeout,
+            )?,
+            tcp_max_connections: self.int(
+                &f.tcp_max_connections,
+                "server.tcp_max_connections",
+                1..=1_000_000,
+                d.tcp_max_connections,
+            )?,
+            max_concurrent_queries: self.int(
+                &f.max_concurrent_queries,
+                "server.max_concurrent_queries",
+                1..=1_000_000,
+                d.max_concurrent_queries,
+            )?,
+            access_control,
+        })
+    }
+
+    fn listen(&self, list: &Spanned<Vec<Spanned<String>>>) -> R<Vec<SocketAddr>> {
+        let mut out = Vec::new();
+        for a in list.get_ref() {
+            let addr = socket_addr(a.get_ref()).ok_or_else(|| {
+                self.invalid(
+                    a.span(),
+                    "server.listen",
+                    format!("bad address {:?}", a.get_ref()),
+                )
+            })?;
+            if out.contains(&addr) {
+                return Err(self.invalid(
+                    a.span(),
+                    "server.listen",
+                    format!("{addr} listed twice"),
+                ));
+            }
+            out.push(addr);
+        }
+        if out.is_empty() {
+            return Err(self.invalid(
+                list.span(),
+                "server.listen",
+                "must list at least one address",
+            ));
+        }
+        Ok(out)
+    }
+
+    fn access_control(&self, rules: &Spanned<Vec<Spanned<FileAclRule>>>) -> R<Vec<AclRule>> {
+        let mut out = Vec::new();
+        for r in rules.get_ref() {
+            let r = r.get_ref();
+            let key = "server.access_control";
+            let net = parse_net(r.net.get_ref()).ok_or_else(|| {
+                self.invalid(
+                    r.net.span(),
+                    key,
+                    format!("bad network {:?}", r.net.get_ref()),
+                )
+            })?;
+            let action = match r.action.get_ref().as_str() {
+                "allow" => AclAction::Allow,
+                "refuse" => AclAction::Refuse,
+                "deny" => AclAction::Deny,
+                other => {
+                    return Err(self.invalid(
+                        r.action.span(),
+                        key,
+                        format!("action {other:?} is not one of allow, refuse, deny"),
+                    ))
+                }
+            };
+            out.push(AclRule { net, action });
+        }
+        if out.is_empty() {
+            return Err(self.invalid(
+                rules.span(),
+                "server.access_control",
+                "an empty list would refuse every client",
+            ));
+        }
+        Ok(out)
+    }
+
+    fn stub_zones(&self, zones: &[FileStubZone]) -> R<Vec<StubZone>> {
+        let mut stub_zones = Vec::new();
+        for z in zones {
+            let key = "resolver.stub_zone";
+            let name = Name::from_ascii(z.name.get_ref())
+                .ok()
+                .filter(|_| !z.name.get_ref().is_empty())
+                .map(|mut n| {
+                    n.set_fqdn(true);
+                    n
+                })
+                .ok_or_else(|| {
+                    self.invalid(
+                        z.name.span(),
+                        key,
+                        format!("bad zone name {:?}", z.name.get_ref()),
+                    )
+                })?;
+            let mut addrs = Vec::new();
+            for a in z.addrs.get_ref() {
+                addrs.push(socket_addr(a.get_ref()).ok_or_else(|| {
+                    self.invalid(a.span(), key, format!("bad address {:?}", a.get_ref()))
+                })?);
+            }
+            if addrs.is_empty() {
+                return Err(self.invalid(
+                    z.addrs.span(),
+                    key,
+                    "addrs must list at least one server",
+                ));
+            }
+            if stub_zones.iter().any(|s: &StubZone| s.name == name) {
+                return Err(self.invalid(z.name.span(), key, format!("zone {name} listed twice")));
+            }
+            stub_zones.push(StubZone { name, addrs });
+        }
+        Ok(stub_zones)
+    }
+
+    fn resolver(&self, f: Option<&FileResolver>) -> R<ResolverConfig> {
+        let d = ResolverConfig::default();
+        let Some(f) = f else { return Ok(d) };
+        let root_hints = match &f.root_hints {
+            Some(p) if !p.get_ref().is_empty() => Some(PathBuf::from(p.get_ref())),
+            _ => None,
+        };
+        let stub_zones = self.stub_zones(f.stub_zone.as_deref().unwrap_or(&[]))?;
+        Ok(ResolverConfig {
+            root_hints,
+            stub_zones,
+            qname_minimisation: flag(&f.qname_minimisation, d.qname_minimisation),
+            edns_payload: self.int(
+                &f.edns_payload,
+                "resolver.edns_payload",
+                512..=4096,
+                d.edns_payload,
+            )?,
+            max_upstream_queries: self.int(
+                &f.max_upstream_queries,
+                "resolver.max_upstream_queries",
+                1..=10_000,
+                d.max_upstream_queries,
+            )?,
+            max_cname_hops: self.int(
+                &f.max_cname_hops,
+                "resolver.max_cname_hops",
+                1..=64,
+                d.max_cname_hops,
+            )?,
+            max_referrals: self.int(
+                &f.max_referrals,
+                "resolver.max_referrals",
+                1..=128,
+                d.max_referrals,
+            )?,
+            max_ns_lookups_per_delegation: self.int(
+                &f.max_ns_lookups_per_delegation,
+                "resolver.max_ns_lookups_per_delegation",
+                1..=64,
+                d.max_ns_lookups_per_delegation,
+            )?,
+            max_depth: self.int(&f.max_depth, "resolver.max_depth", 1..=32, d.max_depth)?,
+            query_timeout: self.ms(
+                &f.query_timeout_ms,
+                "resolver.query_timeout_ms",
+                100..=120_000,
+                d.query_timeout,
+            )?,
+            harden_glue: flag(&f.harden_glue, d.harden_glue),
+            allow_loopback_upstream: flag(&f.allow_loopback_upstream, d.allow_loopback_upstream),
+            minimal_responses: flag(&f.minimal_responses, d.minimal_responses),
+        })
+    }
+
+    fn cache(&self, f: Option<&super::file::FileCache>) -> R<CacheConfig> {
+        let d = CacheConfig::default();
+        let Some(f) = f else { return Ok(d) };
+        // RFC 2181 §8: a TTL is at most 2^31 - 1.
+        let c = CacheConfig {
+            max_bytes: self.int(
+                &f.max_bytes,
+                "cache.max_bytes",
+                65_536..=(1 << 40),
+                d.max_bytes,
+            )?,
+            min_ttl: self.int(&f.min_ttl, "cache.min_ttl", 0..=86_400, d.min_ttl)?,
+            max_ttl: self.int(&f.max_ttl, "cache.max_ttl", 1..=2_147_483_647, d.max_ttl)?,
+            max_negative_ttl: self.int(
+                &f.max_negative_ttl,
+                "cache.max_negative_ttl",
+                0..=604_800,
+                d.max_negative_ttl,
+            )?,
+        };
+        if c.max_ttl < c.min_ttl {
+            let (span, key) =
+                first_span(&[(&f.max_ttl, "cache.max_ttl"), (&f.min_ttl, "cache.min_ttl")]);
+            return Err(self.invalid(
+                span,
+                key,
+                format!("max_ttl {} is below min_ttl {}", c.max_ttl, c.min_ttl),
+            ));
+        }
+        Ok(c)
+    }
+
+    fn upstream(&self, f: Option<&super::file::FileUpstream>) -> R<UpstreamConfig> {
+        let d = UpstreamConfig::default();
+        let Some(f) = f else { return Ok(d) };
+        let u = UpstreamConfig {
+            initial_rto: self.ms(
+                &f.initial_rto_ms,
+                "upstream.initial_rto_ms",
+                1..=60_000,
+                d.initial_rto,
+            )?,
+            min_rto: self.ms(&f.min_rto_ms, "upstream.min_rto_ms", 1..=60_000, d.min_rto)?,
+            max_rto: self.ms(&f.max_rto_ms, "upstream.max_rto_ms", 1..=120_000, d.max_rto)?,
+            holddown_after_timeouts: self.int(
+                &f.holddown_after_timeouts,
+                "upstream.holddown_after_timeouts",
+                1..=1_000,
+                d.holddown_after_timeouts,
+            )?,
+            holddown: self.ms(
+                &f.holddown_ms,
+                "upstream.holddown_ms",
+                1_000..=86_400_000,
+                d.holddown,
+            )?,
+            tcp_timeout: self.ms(
+                &f.tcp_timeout_ms,
+                "upstream.tcp_timeout_ms",
+                100..=60_000,
+                d.tcp_timeout,
+            )?,
+        };
+        if !(u.min_rto <= u.initial_rto && u.initial_rto <= u.max_rto) {
+            let (span, key) = first_span(&[
+                (&f.initial_rto_ms, "upstream.initial_rto_ms"),
+                (&f.min_rto_ms, "upstream.min_rto_ms"),
+                (&f.max_rto_ms, "upstream.max_rto_ms"),
+            ]);
+            return Err(self.invalid(
+                span,
+                key,
+                format!(
+                    "need min_rto_ms <= initial_rto_ms <= max_rto_ms, have {} / {} / {}",
+                    u.min_rto.as_millis(),
+                    u.initial_rto.as_millis(),
+                    u.max_rto.as_millis()
+                ),
+            ));
+        }
+        Ok(u)
+    }
+
+    fn log(&self, f: Option<&super::file::FileLog>) -> R<LogConfig> {
+        let d = LogConfig::default();
+        let Some(level) = f.and_then(|f| f.level.as_ref()) else {
+            return Ok(d);
+        };
+        tracing_subscriber::EnvFilter::try_new(level.get_ref())
+            .map_err(|e| self.invalid(level.span(), "log.level", format!("bad filter: {e}")))?;
+        Ok(LogConfig {
+            level: level.get_ref().clone(),
+        })
+    }
+}
+
+fn flag(v: &S<bool>, default: bool) -> bool {
+    v.as_ref().map(|b| *b.get_ref()).unwrap_or(default)
+}
+
+/// The span and key of the first present value (for cross-field errors).
+fn first_span<'k>(candidates: &[(&S<i64>, &'k str)]) -> (Range<usize>, &'k str) {
+    candidates
+        .iter()
+        .find_map(|(v, k)| v.as_ref().map(|v| (v.span(), *k)))
+        .unwrap_or((0..0, candidates.first().map(|c| c.1).unwrap_or("")))
+}
+
+/// `ip:port`, `[v6]:port`, or a bare address meaning port 53.
+pub fn socket_addr(s: &str) -> Option<SocketAddr> {
+    s.parse::<SocketAddr>()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
+}
+
+/// A network, or a bare address meaning just that host.
+fn parse_net(s: &str) -> Option<IpNet> {
+    s.parse::<IpNet>()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+/// The dotted key at `offset`: the nearest `[table]` header above, then the
+/// key of the line (or of the nearest line above that has one), then the
+/// spanned word when it is a different bare key (an unknown key inside an
+/// inline table).
+fn key_at(text: &str, offset: usize, spanned: Option<&str>) -> String {
+    let before = text.get(..offset).unwrap_or(text);
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = text
+        .get(offset..)
+        .and_then(|t| t.find('\n'))
+        .map(|i| offset + i)
+        .unwrap_or(text.len());
+    let this_line = text.get(line_start..line_end).unwrap_or("");
+    let above = text.get(..line_start).unwrap_or("");
+    let mut section = String::new();
+    let mut line_key: Option<String> = None;
+    for line in std::iter::once(this_line).chain(above.lines().rev()) {
+        let t = line.trim();
+        if t.starts_with('[') {
+            section = t.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            break;
+        }
+        if line_key.is_none() && !t.starts_with('#') {
+            if let Some((k, _)) = t.split_once('=') {
+                let k = k.trim().trim_matches('"');
+                if is_bare_key(k) {
+                    line_key = Some(k.to_string());
+                }
+            }
+        }
+    }
+    let mut key = section;
+    for part in [line_key.as_deref(), spanned] {
+        let Some(part) = part else { continue };
+        if is_bare_key(part) && !key.ends_with(part) {
+            if !key.is_empty() {
+                key.push('.');
+            }
+            key.push_str(part);
+        }
+    }
+    if key.is_empty() {
+        "(top level)".to_string()
+    } else {
+        key
+    }
+}
+
+fn is_bare_key(k: &str) -> bool {
+    !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_at_finds_section_and_key() {
+        let t = "[server]\nlisten = [\"x\"]\nfoo = 1\n";
+        let off = t.find("foo").unwrap();
+        assert_eq!(key_at(t, off, Some("foo")), "server.foo");
+        let t = "[server]\naccess_control = [{ net = \"1.2.3.4\", acton = \"allow\" }]\n";
+        let off = t.find("acton").unwrap();
+        assert_eq!(key_at(t, off, Some("acton")), "server.access_control.acton");
+    }
+
+    #[test]
+    fn bare_addresses_mean_port_53() {
+        assert_eq!(socket_addr("::1"), Some("[::1]:53".parse().unwrap()));
+        assert_eq!(
+            socket_addr("127.0.0.1:5353"),
+            Some("127.0.0.1:5353".parse().unwrap())
+        );
+        assert_eq!(socket_addr("nope"), None);
+    }
+}

@@ -1,0 +1,217 @@
+//! Pure decisions about one upstream reply: what it is (answer, CNAME,
+//! referral, NXDOMAIN, NODATA, lame, error rcode) and which of its records
+//! may be believed (bailiwick scrubbing). Unbound keeps the same two jobs
+//! apart from I/O (`iter_resptype.c`, `iter_scrub.c`); so do we.
+//!
+//! RFC 1034 §5.3.3 (referrals), RFC 2308 §2 (negative answers), RFC 2181
+//! §5.4.1 (what to trust), RFC 5452 §6 (bailiwick).
+
+use std::collections::HashSet;
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+/// What a (scrubbed) reply says about the question we asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// The answer section holds data for the name (possibly a CNAME chain).
+    Answer,
+    /// The name does not exist.
+    NxDomain,
+    /// The name exists but has no data of the type.
+    NoData,
+    /// A delegation to `child`, a zone below the one we asked.
+    Referral { child: Name },
+    /// A reply that does not help: upward or sideways referral, or a
+    /// non-authoritative empty answer.
+    Lame,
+    /// An error rcode (SERVFAIL, REFUSED, FORMERR, NOTIMP, …).
+    Rcode(ResponseCode),
+}
+
+/// Classifies a scrubbed reply from a server of `zone` to (`qname`, `qtype`).
+pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> Kind {
+    let rcode = msg.metadata.response_code;
+    if rcode != ResponseCode::NoError && rcode != ResponseCode::NXDomain {
+        return Kind::Rcode(rcode);
+    }
+    // A recursive server answering from its cache (RA set, AA clear) is
+    // not an authority for the zone: lame (Unbound's "ranoaa").
+    if msg.metadata.recursion_available && !msg.metadata.authoritative && !msg.answers.is_empty() {
+        return Kind::Lame;
+    }
+    if msg.answers.iter().any(|r| {
+        &r.name == qname
+            && (qtype == RecordType::ANY
+                || r.record_type() == qtype
+                || r.record_type() == RecordType::CNAME)
+    }) || msg
+        .answers
+        .iter()
+        .any(|r| r.record_type() == RecordType::DNAME && r.name.zone_of(qname))
+    {
+        return Kind::Answer;
+    }
+    if rcode == ResponseCode::NXDomain {
+        return Kind::NxDomain;
+    }
+    let has_soa = msg
+        .authorities
+        .iter()
+        .any(|r| r.record_type() == RecordType::SOA);
+    let referral = msg
+        .authorities
+        .iter()
+        .filter(|r| r.record_type() == RecordType::NS)
+        .map(|r| &r.name)
+        .find(|owner| owner.zone_of(qname));
+    match referral {
+        Some(child)
+            if zone.zone_of(child) && child != zone && !has_soa && !msg.metadata.authoritative =>
+        {
+            Kind::Referral {
+                child: child.clone(),
+            }
+        }
+        Some(_) if !has_soa && !msg.metadata.authoritative => Kind::Lame,
+        // NODATA needs its SOA (RFC 2308 §2.2); an empty reply without one,
+        // even with AA set, is ignored and another server asked.
+        _ if has_soa => Kind::NoData,
+        _ => Kind::Lame,
+    }
+}
+
+/// Removes from `msg` every record a server for `zone` may not speak for,
+/// and every record that does not bear on the question (RFC 5452 §6):
+/// - answer: the chain from `qname` (CNAME/DNAME and records of `qtype`),
+///   only while its owners are inside `zone`;
+/// - authority: NS and SOA records at or above `qname` and inside `zone`
+///   (plus DNSSEC records inside the zone);
+/// - additional: addresses of NS names kept above, and only inside `zone`
+///   when `harden_glue` is set.
+pub fn scrub(msg: &mut Message, zone: &Name, qname: &Name, qtype: RecordType, harden_glue: bool) {
+    let answers = std::mem::take(&mut msg.answers);
+    msg.answers = chain_records(answers, zone, qname, qtype);
+
+    msg.authorities.retain(|r| {
+        zone.zone_of(&r.name)
+            && match r.record_type() {
+                RecordType::NS | RecordType::SOA => r.name.zone_of(qname),
+                RecordType::DS | RecordType::RRSIG | RecordType::NSEC | RecordType::NSEC3 => true,
+                _ => false,
+            }
+    });
+
+    let ns_names: HashSet<Name> = msg
+        .authorities
+        .iter()
+        .chain(msg.answers.iter())
+        .filter_map(|r| match &r.data {
+            RData::NS(ns) => Some(ns.0.clone()),
+            _ => None,
+        })
+        .collect();
+    msg.additionals.retain(|r| {
+        matches!(r.record_type(), RecordType::A | RecordType::AAAA)
+            && ns_names.contains(&r.name)
+            && (!harden_glue || zone.zone_of(&r.name))
+    });
+}
+
+/// The records of `answers` that form the chain from `qname`: CNAMEs (and
+/// DNAMEs above the current name) followed, then the `qtype` data at its
+/// end. Owners outside `zone` end the chain. A loop ends it too.
+fn chain_records(
+    answers: Vec<Record>,
+    zone: &Name,
+    qname: &Name,
+    qtype: RecordType,
+) -> Vec<Record> {
+    let mut keep: Vec<Record> = Vec::new();
+    let mut cur = qname.clone();
+    let mut seen: HashSet<Name> = HashSet::new();
+    let mut pool = answers;
+    while zone.zone_of(&cur) && seen.insert(cur.clone()) {
+        let (here, rest): (Vec<Record>, Vec<Record>) = pool.into_iter().partition(|r| {
+            (r.name == cur
+                && (qtype == RecordType::ANY
+                    || r.record_type() == qtype
+                    || r.record_type() == RecordType::CNAME
+                    || (r.record_type() == RecordType::RRSIG)))
+                || (r.record_type() == RecordType::DNAME && r.name.zone_of(&cur) && r.name != cur)
+        });
+        pool = rest;
+        let next = here.iter().find_map(|r| match &r.data {
+            RData::CNAME(c) if qtype != RecordType::CNAME && r.name == cur => Some(c.0.clone()),
+            _ => None,
+        });
+        keep.extend(here);
+        match next {
+            Some(n) => cur = n,
+            None => break,
+        }
+    }
+    keep
+}
+
+/// Where an answer's chain ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainEnd {
+    /// The chain reached records of the asked type: resolution is done.
+    Complete,
+    /// The chain ends in a CNAME to `target` whose data is not here.
+    Alias(Name),
+}
+
+/// Follows the (scrubbed) answer records from `qname`; returns the records
+/// in chain order and where the chain ends.
+pub fn follow_chain(
+    answers: &[Record],
+    qname: &Name,
+    qtype: RecordType,
+) -> (Vec<Record>, ChainEnd) {
+    let mut out = Vec::new();
+    let mut cur = qname.clone();
+    let mut seen: HashSet<Name> = HashSet::new();
+    loop {
+        if !seen.insert(cur.clone()) {
+            // A loop: report where it closes, the caller sees the repeat.
+            return (out, ChainEnd::Alias(cur));
+        }
+        let data: Vec<&Record> = answers
+            .iter()
+            .filter(|r| r.name == cur && (qtype == RecordType::ANY || r.record_type() == qtype))
+            .collect();
+        if !data.is_empty() {
+            out.extend(data.into_iter().cloned());
+            return (out, ChainEnd::Complete);
+        }
+        // A DNAME above the name (RFC 6672 §2.2) comes before the CNAME
+        // synthesised from it.
+        if let Some(d) = answers
+            .iter()
+            .find(|r| r.record_type() == RecordType::DNAME && r.name != cur && r.name.zone_of(&cur))
+        {
+            if !out.contains(d) {
+                out.push(d.clone());
+            }
+        }
+        let cname = answers
+            .iter()
+            .find(|r| r.name == cur && r.record_type() == RecordType::CNAME);
+        match cname {
+            Some(r) => {
+                out.push(r.clone());
+                match &r.data {
+                    RData::CNAME(c) => cur = c.0.clone(),
+                    _ => return (out, ChainEnd::Complete),
+                }
+            }
+            None if cur == *qname => return (out, ChainEnd::Complete),
+            None => return (out, ChainEnd::Alias(cur)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,205 @@
+//! Table tests for reply classification and bailiwick scrubbing.
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::{A, CNAME, NS, SOA};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use super::*;
+
+fn n(s: &str) -> Name {
+    Name::from_ascii(s).unwrap()
+}
+fn a(name: &str, last: u8) -> Record {
+    Record::from_rdata(n(name), 300, RData::A(A::new(192, 0, 2, last)))
+}
+fn ns(owner: &str, target: &str) -> Record {
+    Record::from_rdata(n(owner), 300, RData::NS(NS(n(target))))
+}
+fn cname(owner: &str, target: &str) -> Record {
+    Record::from_rdata(n(owner), 300, RData::CNAME(CNAME(n(target))))
+}
+fn soa(owner: &str) -> Record {
+    let s = SOA::new(n("ns.x."), n("h.x."), 1, 1, 1, 1, 60);
+    Record::from_rdata(n(owner), 300, RData::SOA(s))
+}
+fn reply(
+    q: &str,
+    rcode: ResponseCode,
+    aa: bool,
+    ans: Vec<Record>,
+    auth: Vec<Record>,
+    add: Vec<Record>,
+) -> Message {
+    let mut m = Message::new(1, MessageType::Response, OpCode::Query);
+    m.metadata.authoritative = aa;
+    m.metadata.response_code = rcode;
+    m.add_query(Query::query(n(q), RecordType::A));
+    m.answers = ans;
+    m.authorities = auth;
+    m.additionals = add;
+    m
+}
+
+#[test]
+fn classification_table() {
+    use ResponseCode::*;
+    let q = "www.example.com.";
+    let cases: Vec<(&str, Message, &str, Kind)> = vec![
+        (
+            "answer",
+            reply(q, NoError, true, vec![a(q, 1)], vec![], vec![]),
+            "example.com.",
+            Kind::Answer,
+        ),
+        (
+            "cname",
+            reply(q, NoError, true, vec![cname(q, "x.other.")], vec![], vec![]),
+            "example.com.",
+            Kind::Answer,
+        ),
+        (
+            "nxdomain",
+            reply(q, NXDomain, true, vec![], vec![soa("example.com.")], vec![]),
+            "example.com.",
+            Kind::NxDomain,
+        ),
+        (
+            "nodata",
+            reply(q, NoError, true, vec![], vec![soa("example.com.")], vec![]),
+            "example.com.",
+            Kind::NoData,
+        ),
+        (
+            "referral",
+            reply(
+                q,
+                NoError,
+                false,
+                vec![],
+                vec![ns("example.com.", "ns1.example.com.")],
+                vec![],
+            ),
+            "com.",
+            Kind::Referral {
+                child: n("example.com."),
+            },
+        ),
+        (
+            "upward referral is lame",
+            reply(
+                q,
+                NoError,
+                false,
+                vec![],
+                vec![ns("com.", "a.gtld.")],
+                vec![],
+            ),
+            "example.com.",
+            Kind::Lame,
+        ),
+        (
+            "referral to same zone is lame",
+            reply(
+                q,
+                NoError,
+                false,
+                vec![],
+                vec![ns("example.com.", "ns1.example.com.")],
+                vec![],
+            ),
+            "example.com.",
+            Kind::Lame,
+        ),
+        (
+            "empty non-aa is lame",
+            reply(q, NoError, false, vec![], vec![], vec![]),
+            "example.com.",
+            Kind::Lame,
+        ),
+        (
+            "servfail",
+            reply(q, ServFail, false, vec![], vec![], vec![]),
+            "example.com.",
+            Kind::Rcode(ServFail),
+        ),
+        (
+            "refused",
+            reply(q, Refused, false, vec![], vec![], vec![]),
+            "example.com.",
+            Kind::Rcode(Refused),
+        ),
+    ];
+    for (what, m, zone, want) in cases {
+        assert_eq!(classify(&m, &n(zone), &n(q), RecordType::A), want, "{what}");
+    }
+}
+
+#[test]
+fn scrub_drops_out_of_bailiwick_data() {
+    let q = "www.example.com.";
+    let mut m = reply(
+        q,
+        ResponseCode::NoError,
+        false,
+        vec![a("evil.net.", 66)],
+        vec![
+            ns("example.com.", "ns1.example.com."),
+            ns("example.com.", "ns.other.net."),
+            ns("net.", "evil.net."),
+        ],
+        vec![
+            a("ns1.example.com.", 1),
+            a("ns.other.net.", 2),
+            a("unrelated.com.", 3),
+        ],
+    );
+    scrub(&mut m, &n("com."), &n(q), RecordType::A, true);
+    assert!(m.answers.is_empty(), "{:?}", m.answers);
+    assert_eq!(m.authorities.len(), 2);
+    assert!(m.authorities.iter().all(|r| r.name == n("example.com.")));
+    let names: Vec<String> = m.additionals.iter().map(|r| r.name.to_ascii()).collect();
+    assert_eq!(names, vec!["ns1.example.com."]);
+}
+
+#[test]
+fn scrub_keeps_in_zone_chain_only() {
+    let q = "www.example.com.";
+    let mut m = reply(
+        q,
+        ResponseCode::NoError,
+        true,
+        vec![
+            cname(q, "web.example.com."),
+            a("web.example.com.", 1),
+            cname("other.example.com.", "x.example.com."),
+            a("www.elsewhere.org.", 9),
+        ],
+        vec![],
+        vec![],
+    );
+    scrub(&mut m, &n("example.com."), &n(q), RecordType::A, true);
+    assert_eq!(m.answers.len(), 2);
+    let (chain, end) = follow_chain(&m.answers, &n(q), RecordType::A);
+    assert_eq!(chain.len(), 2);
+    assert_eq!(end, ChainEnd::Complete);
+}
+
+#[test]
+fn chain_to_other_zone_ends_in_alias() {
+    let q = "www.example.com.";
+    let answers = vec![cname(q, "cdn.example.net."), a("cdn.example.net.", 1)];
+    let mut m = reply(q, ResponseCode::NoError, true, answers, vec![], vec![]);
+    scrub(&mut m, &n("example.com."), &n(q), RecordType::A, true);
+    let (chain, end) = follow_chain(&m.answers, &n(q), RecordType::A);
+    assert_eq!(chain.len(), 1);
+    assert_eq!(end, ChainEnd::Alias(n("cdn.example.net.")));
+}
+
+#[test]
+fn cname_loop_is_reported_as_alias_to_seen_name() {
+    let q = "a.example.com.";
+    let answers = vec![cname(q, "b.example.com."), cname("b.example.com.", q)];
+    let (chain, end) = follow_chain(&answers, &n(q), RecordType::A);
+    assert_eq!(chain.len(), 2);
+    assert_eq!(end, ChainEnd::Alias(n(q)));
+}

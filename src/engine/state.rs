@@ -1,0 +1,99 @@
+//! `QueryState`: everything one client query's resolution knows and limits
+//! (upstream budget, start time, trace). Nested lookups (NS names without
+//! glue) share it, so their queries count against the same budget.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+
+use hickory_proto::rr::{Name, RecordType};
+
+use crate::clock::Mono;
+use crate::engine::TraceEvent;
+
+/// Upper bound on trace events kept per query, so a pathological
+/// resolution cannot grow memory through its trace.
+const MAX_TRACE_EVENTS: usize = 2_000;
+
+pub struct QueryState {
+    /// Upstream queries still allowed.
+    budget: AtomicU32,
+    /// Upstream queries sent.
+    sent: AtomicU32,
+    /// When the client query arrived.
+    pub start: Mono,
+    /// Keep full replies in the trace.
+    pub full_trace: bool,
+    trace: Mutex<Vec<TraceEvent>>,
+}
+
+impl QueryState {
+    pub fn new(budget: u32, start: Mono, full_trace: bool) -> Self {
+        Self {
+            budget: AtomicU32::new(budget),
+            sent: AtomicU32::new(0),
+            start,
+            full_trace,
+            trace: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Takes one upstream query from the budget; false when none is left.
+    pub fn spend(&self) -> bool {
+        let ok = self
+            .budget
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| b.checked_sub(1))
+            .is_ok();
+        if ok {
+            self.sent.fetch_add(1, Ordering::SeqCst);
+        }
+        ok
+    }
+
+    /// Upstream queries sent so far.
+    pub fn sent(&self) -> u32 {
+        self.sent.load(Ordering::SeqCst)
+    }
+
+    pub fn record(&self, event: TraceEvent) {
+        if let Ok(mut t) = self.trace.lock() {
+            if t.len() < MAX_TRACE_EVENTS {
+                t.push(event);
+            }
+        }
+    }
+
+    pub fn note(&self, text: impl Into<String>) {
+        self.record(TraceEvent::Note(text.into()));
+    }
+
+    pub fn take_trace(&self) -> Vec<TraceEvent> {
+        self.trace
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default()
+    }
+}
+
+/// The chain of lookups that led to the current one (the client's question,
+/// then NS names being resolved for it), to stop cycles such as a zone whose
+/// only NS name lies inside itself without glue.
+#[derive(Debug, Clone, Default)]
+pub struct LookupPath {
+    items: Vec<(Name, RecordType)>,
+}
+
+impl LookupPath {
+    pub fn contains(&self, name: &Name, qtype: RecordType) -> bool {
+        self.items.iter().any(|(n, t)| n == name && *t == qtype)
+    }
+
+    pub fn with(&self, name: &Name, qtype: RecordType) -> Self {
+        let mut items = self.items.clone();
+        items.push((name.clone(), qtype));
+        Self { items }
+    }
+
+    pub fn depth(&self) -> usize {
+        self.items.len()
+    }
+}

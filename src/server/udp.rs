@@ -1,0 +1,55 @@
+//! The UDP receive loop of one socket (RFC 1035 §4.2.1): each datagram is
+//! answered in its own task while a query permit is free; without one the
+//! datagram is dropped (the client retries), so a flood cannot grow memory.
+
+use std::sync::Arc;
+
+use tokio::net::UdpSocket;
+use tracing::Instrument;
+
+use super::{query_span, Shared};
+use crate::clock::Clock;
+use crate::upstream::{Protocol, Transport};
+
+/// Largest datagram read; anything longer is cut and then fails to parse.
+const RECV_BUFFER: usize = 65_535;
+
+pub(crate) async fn serve<T: Transport, C: Clock>(
+    shared: Arc<Shared<T, C>>,
+    socket: Arc<UdpSocket>,
+) {
+    let mut stop = shared.stop.clone();
+    let mut buf = vec![0u8; RECV_BUFFER];
+    loop {
+        let received = tokio::select! {
+            r = socket.recv_from(&mut buf) => r,
+            _ = super::stopped(&mut stop) => return,
+        };
+        let (len, client) = match received {
+            Ok(r) => r,
+            Err(e) => {
+                // ICMP errors from earlier replies and the like: keep going.
+                tracing::debug!(error = %e, "udp receive error");
+                continue;
+            }
+        };
+        let Ok(permit) = shared.queries.clone().try_acquire_owned() else {
+            tracing::debug!(%client, "too many queries in flight; dropped");
+            continue;
+        };
+        let bytes = buf.get(..len).unwrap_or(&[]).to_vec();
+        let handler = shared.handler.clone();
+        let socket = socket.clone();
+        tokio::spawn(
+            async move {
+                if let Some(reply) = handler.handle(&bytes, client, Protocol::Udp).await {
+                    if let Err(e) = socket.send_to(&reply, client).await {
+                        tracing::debug!(error = %e, "udp send failed");
+                    }
+                }
+                drop(permit);
+            }
+            .instrument(query_span(client, "udp")),
+        );
+    }
+}

@@ -1,0 +1,273 @@
+//! Config loading: `config/tern.toml` lists every key at its default and
+//! loads to `Config::default()`; a typo'd key, an out-of-range value, a
+//! broken cross-field rule and a TOML syntax error each name file, line and
+//! key; `benches/rig.toml.in` loads once its placeholders are filled in.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use tern::config::{load_file, load_str, AclAction, Config, ConfigError};
+
+fn repo(p: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+#[test]
+fn shipped_file_equals_defaults() {
+    let c = load_file(&repo("config/tern.toml")).unwrap();
+    let d = Config::default();
+    assert_eq!(c.server.listen, d.server.listen);
+    assert_eq!(c.server.udp_sockets, d.server.udp_sockets);
+    assert_eq!(c.server.max_udp_payload, d.server.max_udp_payload);
+    assert_eq!(c.server.tcp_idle_timeout, d.server.tcp_idle_timeout);
+    assert_eq!(c.server.tcp_max_connections, d.server.tcp_max_connections);
+    assert_eq!(
+        c.server.max_concurrent_queries,
+        d.server.max_concurrent_queries
+    );
+    assert_eq!(c.server.access_control, d.server.access_control);
+    assert_eq!(c.resolver.root_hints, d.resolver.root_hints);
+    assert_eq!(c.resolver.stub_zones, d.resolver.stub_zones);
+    assert_eq!(c.resolver.qname_minimisation, d.resolver.qname_minimisation);
+    assert_eq!(c.resolver.edns_payload, d.resolver.edns_payload);
+    assert_eq!(
+        c.resolver.max_upstream_queries,
+        d.resolver.max_upstream_queries
+    );
+    assert_eq!(c.resolver.max_cname_hops, d.resolver.max_cname_hops);
+    assert_eq!(c.resolver.max_referrals, d.resolver.max_referrals);
+    assert_eq!(
+        c.resolver.max_ns_lookups_per_delegation,
+        d.resolver.max_ns_lookups_per_delegation
+    );
+    assert_eq!(c.resolver.max_depth, d.resolver.max_depth);
+    assert_eq!(c.resolver.query_timeout, d.resolver.query_timeout);
+    assert_eq!(c.resolver.harden_glue, d.resolver.harden_glue);
+    assert_eq!(
+        c.resolver.allow_loopback_upstream,
+        d.resolver.allow_loopback_upstream
+    );
+    assert_eq!(c.cache.max_bytes, d.cache.max_bytes);
+    assert_eq!(c.cache.min_ttl, d.cache.min_ttl);
+    assert_eq!(c.cache.max_ttl, d.cache.max_ttl);
+    assert_eq!(c.cache.max_negative_ttl, d.cache.max_negative_ttl);
+    assert_eq!(c.upstream.initial_rto, d.upstream.initial_rto);
+    assert_eq!(c.upstream.min_rto, d.upstream.min_rto);
+    assert_eq!(c.upstream.max_rto, d.upstream.max_rto);
+    assert_eq!(
+        c.upstream.holddown_after_timeouts,
+        d.upstream.holddown_after_timeouts
+    );
+    assert_eq!(c.upstream.holddown, d.upstream.holddown);
+    assert_eq!(c.upstream.tcp_timeout, d.upstream.tcp_timeout);
+    assert_eq!(c.log.level, d.log.level);
+}
+
+/// Every `key = value` line of the shipped file is a key the loader knows:
+/// changing the value to one of the wrong type must be reported for it.
+#[test]
+fn every_shipped_key_is_read() {
+    let text = std::fs::read_to_string(repo("config/tern.toml")).unwrap();
+    let mut section = String::new();
+    let mut checked = 0;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            section = t.trim_matches(|c| c == '[' || c == ']').to_string();
+            continue;
+        }
+        let Some((key, _)) = t.split_once('=') else {
+            continue;
+        };
+        if t.starts_with('#') || line.starts_with(' ') {
+            continue;
+        }
+        let key = key.trim();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        // An object where a scalar or list belongs: a type error at this line.
+        lines[i] = format!("{key} = {{ wrong = 1 }}");
+        if key == "access_control" {
+            // Drop the rest of the multi-line list.
+            let end = lines.iter().skip(i).position(|l| l.trim() == "]").unwrap() + i;
+            for l in &mut lines[i + 1..=end] {
+                l.clear();
+            }
+        }
+        let err = load_str(&lines.join("\n"), "t.toml").unwrap_err();
+        assert_eq!(err.line(), Some(i + 1), "{key}: {err}");
+        assert_eq!(
+            err.key(),
+            Some(format!("{section}.{key}").as_str()),
+            "{err}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 30, "only {checked} keys");
+}
+
+fn err(text: &str) -> ConfigError {
+    load_str(text, "bad.toml").unwrap_err()
+}
+
+#[test]
+fn typo_key_names_file_line_key() {
+    let e = err("[server]\nlisten = [\"127.0.0.1:53\"]\n\n[cache]\nmax_tll = 5\n");
+    let msg = e.to_string();
+    assert!(matches!(e, ConfigError::Parse { .. }), "{msg}");
+    assert!(msg.starts_with("bad.toml:5: cache.max_tll:"), "{msg}");
+    assert!(msg.contains("unknown field"), "{msg}");
+}
+
+#[test]
+fn typo_key_inside_inline_table() {
+    let e = err("[server]\naccess_control = [\n  { net = \"::1\", acton = \"allow\" },\n]\n");
+    assert_eq!(e.line(), Some(3), "{e}");
+    assert_eq!(e.key(), Some("server.access_control.acton"), "{e}");
+}
+
+#[test]
+fn out_of_range_is_rejected_not_clamped() {
+    let e = err("[server]\nmax_udp_payload = 511\n");
+    assert_eq!(
+        e.to_string(),
+        "bad.toml:2: server.max_udp_payload: 511 is out of range 512..=4096"
+    );
+    let e = err("[resolver]\nedns_payload = 4097\n");
+    assert_eq!(e.key(), Some("resolver.edns_payload"));
+    let e = err("[server]\nudp_sockets = -1\n");
+    assert_eq!(e.key(), Some("server.udp_sockets"));
+    // In range at the edges.
+    let c = load_str(
+        "[server]\nmax_udp_payload = 512\n[resolver]\nedns_payload = 4096\n",
+        "x",
+    )
+    .unwrap();
+    assert_eq!(c.server.max_udp_payload, 512);
+    assert_eq!(c.resolver.edns_payload, 4096);
+}
+
+#[test]
+fn cross_field_rules() {
+    let e = err("[cache]\nmin_ttl = 600\nmax_ttl = 300\n");
+    assert_eq!(e.line(), Some(3), "{e}");
+    assert_eq!(e.key(), Some("cache.max_ttl"));
+    let e = err("[upstream]\ninitial_rto_ms = 20\n");
+    assert_eq!(e.key(), Some("upstream.initial_rto_ms"), "{e}");
+    let e = err("[server]\nlisten = []\n");
+    assert_eq!((e.line(), e.key()), (Some(2), Some("server.listen")));
+    let e = err("[server]\nlisten = [\"127.0.0.1:53\", \"127.0.0.1:53\"]\n");
+    assert_eq!(e.key(), Some("server.listen"));
+}
+
+#[test]
+fn syntax_error_names_line_and_key() {
+    let e = err("[server]\nudp_sockets = 1\ntcp_max_connections = = 3\n");
+    let msg = e.to_string();
+    assert_eq!(e.line(), Some(3), "{msg}");
+    assert_eq!(e.key(), Some("server.tcp_max_connections"), "{msg}");
+    assert!(
+        msg.starts_with("bad.toml:3: server.tcp_max_connections:"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn wrong_type_names_key() {
+    let e = err("[resolver]\n\nharden_glue = \"yes\"\n");
+    assert_eq!(
+        (e.line(), e.key()),
+        (Some(3), Some("resolver.harden_glue")),
+        "{e}"
+    );
+}
+
+#[test]
+fn acl_stub_zones_and_durations() {
+    let c = load_str(
+        r#"
+[server]
+listen = ["127.0.0.1:5300", "::1"]
+tcp_idle_timeout_ms = 250
+access_control = [
+    { net = "::1", action = "allow" },
+    { net = "127.0.0.0/8", action = "refuse" },
+    { net = "0.0.0.0/0", action = "deny" },
+]
+[resolver]
+root_hints = "/tmp/hints.zone"
+qname_minimization = false
+[[resolver.stub_zone]]
+name = "lab.example"
+addrs = ["127.0.0.1:5353", "::1"]
+"#,
+        "x",
+    )
+    .unwrap();
+    assert_eq!(c.server.listen[1], "[::1]:53".parse().unwrap());
+    assert_eq!(c.server.tcp_idle_timeout, Duration::from_millis(250));
+    assert_eq!(c.server.access_control[1].action, AclAction::Refuse);
+    assert_eq!(c.server.access_control[2].action, AclAction::Deny);
+    assert_eq!(c.server.access_control[0].net, "::1/128".parse().unwrap());
+    assert!(!c.resolver.qname_minimisation);
+    assert_eq!(
+        c.resolver.root_hints.as_deref(),
+        Some(Path::new("/tmp/hints.zone"))
+    );
+    assert_eq!(c.resolver.stub_zones[0].name.to_ascii(), "lab.example.");
+    assert_eq!(
+        c.resolver.stub_zones[0].addrs[1],
+        "[::1]:53".parse().unwrap()
+    );
+    let e = err("[server]\naccess_control = [{ net = \"10/8\", action = \"allow\" }]\n");
+    assert_eq!(e.key(), Some("server.access_control"), "{e}");
+    let e = err("[server]\naccess_control = [{ net = \"10.0.0.0/8\", action = \"permit\" }]\n");
+    assert!(e.to_string().contains("permit"), "{e}");
+    let e = err("[[resolver.stub_zone]]\nname = \"a.\"\naddrs = []\n");
+    assert_eq!(
+        (e.line(), e.key()),
+        (Some(3), Some("resolver.stub_zone")),
+        "{e}"
+    );
+}
+
+#[test]
+fn relative_root_hints_follow_the_file() {
+    let dir = std::env::temp_dir().join(format!("tern-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("t.toml");
+    std::fs::write(&f, "[resolver]\nroot_hints = \"hints.zone\"\n").unwrap();
+    let c = load_file(&f).unwrap();
+    assert_eq!(c.resolver.root_hints, Some(dir.join("hints.zone")));
+    let e = load_file(&dir.join("missing.toml")).unwrap_err();
+    assert!(e.to_string().contains("missing.toml"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_log_filter_is_rejected() {
+    let e = err("[log]\nlevel = \"tern=notalevel\"\n");
+    assert_eq!((e.line(), e.key()), (Some(2), Some("log.level")), "{e}");
+}
+
+#[test]
+fn bench_rig_template_loads_after_substitution() {
+    let text = std::fs::read_to_string(repo("benches/rig.toml.in")).unwrap();
+    for placeholder in ["@LISTEN_ADDR@", "@LISTEN_PORT@", "@ROOT_HINTS@"] {
+        assert!(text.contains(placeholder), "{placeholder} missing");
+    }
+    let text = text
+        .replace("@LISTEN_ADDR@", "127.0.0.20")
+        .replace("@LISTEN_PORT@", "53")
+        .replace("@ROOT_HINTS@", "/work/shared/bench/lab/hints.zone");
+    let c = load_str(&text, "rig.toml").unwrap();
+    assert_eq!(c.server.listen, vec!["127.0.0.20:53".parse().unwrap()]);
+    assert_eq!(
+        c.resolver.root_hints.as_deref(),
+        Some(Path::new("/work/shared/bench/lab/hints.zone"))
+    );
+    assert!(c.resolver.allow_loopback_upstream);
+    let acl = tern::server::acl::Acl::new(c.server.access_control.clone());
+    assert_eq!(acl.check("127.0.0.1".parse().unwrap()), AclAction::Allow);
+}

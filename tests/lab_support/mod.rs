@@ -1,0 +1,178 @@
+//! Shared by the lab end-to-end tests: copying `zones/` with rewritten
+//! settings, starting `tern lab` and Unbound as guarded child processes,
+//! and raw UDP queries.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{Name, RData, RecordType};
+use tern::auth::answer::make_query;
+
+/// The resolver address the tests give the lab (not the default 5300).
+pub const RESOLVER: &str = "127.153.255.1:53";
+/// Where the tests run Unbound.
+pub const UNBOUND: &str = "127.153.255.2:53";
+
+/// A fresh copy of zones/ in a temp dir, with `edit` applied to lab.toml.
+pub fn lab_copy(tag: &str, edit: impl Fn(String) -> String) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
+    let d = std::env::temp_dir().join(format!("tern-lab-test-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, d.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let lab = std::fs::read_to_string(d.join("lab.toml")).unwrap();
+    let lab = lab.replace(
+        "listen = \"127.0.0.1:5300\"",
+        &format!("listen = \"{RESOLVER}\""),
+    );
+    std::fs::write(d.join("lab.toml"), edit(lab)).unwrap();
+    d
+}
+
+/// A child process stopped (SIGINT, then SIGKILL) when dropped, along
+/// with the resolver pid file the lab writes.
+pub struct Guard {
+    pub child: Child,
+    pub pid_file: Option<PathBuf>,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(pid) = self
+            .pid_file
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+        {
+            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+        }
+    }
+}
+
+/// Starts `tern lab DIR` and waits until the resolver answers.
+pub fn start_lab(dir: &Path) -> Guard {
+    let run = dir.join("run");
+    let child = Command::new(env!("CARGO_BIN_EXE_tern"))
+        .arg("lab")
+        .arg(dir)
+        .arg("--run-dir")
+        .arg(&run)
+        .args(["--log", "warn"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let g = Guard {
+        child,
+        pid_file: Some(run.join("resolver.pid")),
+    };
+    wait_for(RESOLVER, "www.example.lab.");
+    g
+}
+
+/// Polls `server` until it answers `name` A (30 s at most).
+pub fn wait_for(server: &str, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Some(r) = query(server, name, RecordType::A, Duration::from_secs(2)) {
+            if r.metadata.response_code == ResponseCode::NoError && !r.answers.is_empty() {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("{server} never answered {name}");
+}
+
+/// One recursive query over UDP (with EDNS), None on timeout.
+pub fn query(server: &str, name: &str, t: RecordType, timeout: Duration) -> Option<Message> {
+    let addr: SocketAddr = server.parse().unwrap();
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(timeout)).unwrap();
+    let mut q = make_query(rand_id(), Name::from_ascii(name).unwrap(), t, true);
+    q.metadata.recursion_desired = true;
+    s.send_to(&q.to_vec().unwrap(), addr).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        let (n, _) = s.recv_from(&mut buf).ok()?;
+        if let Ok(m) = Message::from_vec(&buf[..n]) {
+            if m.metadata.id == q.metadata.id {
+                return Some(m);
+            }
+        }
+    }
+}
+
+fn rand_id() -> u16 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    (t.subsec_nanos() % 65_521) as u16
+}
+
+/// The A addresses in an answer, sorted.
+pub fn addresses(m: &Message) -> Vec<String> {
+    let mut v: Vec<String> = m
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(a.0.to_string()),
+            _ => None,
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Starts Unbound on UNBOUND with the lab's root hints; None if absent.
+pub fn start_unbound(dir: &Path, hints: &Path) -> Option<Guard> {
+    if Command::new("unbound").arg("-V").output().is_err() {
+        return None;
+    }
+    let u = dir.join("unbound");
+    std::fs::create_dir_all(&u).unwrap();
+    let (ip, port) = UNBOUND.split_once(':').unwrap();
+    let conf = format!(
+        "server:\n  interface: {ip}\n  port: {port}\n  do-not-query-localhost: no\n  \
+         root-hints: \"{}\"\n  module-config: \"iterator\"\n  username: \"\"\n  chroot: \"\"\n  \
+         directory: \"{}\"\n  pidfile: \"{}/unbound.pid\"\n  use-syslog: no\n  logfile: \"\"\n  \
+         access-control: 127.0.0.0/8 allow\n  verbosity: 1\nremote-control:\n  control-enable: no\n",
+        hints.display(),
+        u.display(),
+        u.display()
+    );
+    std::fs::write(u.join("unbound.conf"), conf).unwrap();
+    let child = Command::new("unbound")
+        .args(["-d", "-c"])
+        .arg(u.join("unbound.conf"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Some(Guard {
+        child,
+        pid_file: None,
+    })
+}

@@ -1,0 +1,221 @@
+//! The real transport on loopback sockets (RFC 5452 §9.1): replies with a
+//! wrong ID, from a wrong source port or for a wrong question are dropped
+//! and the matching one is returned; a silent server times out; TCP
+//! length framing (RFC 1035 §4.2.2) works.
+
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use tern::upstream::net::NetTransport;
+use tern::upstream::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+
+fn query(name: &str) -> Message {
+    let mut m = Message::new(0, MessageType::Query, OpCode::Query);
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+    m
+}
+
+/// A reply to `q` carrying one A record `10.0.0.<marker>`.
+fn reply(q: &Message, marker: u8) -> Vec<u8> {
+    let mut r = q.clone();
+    r.metadata.message_type = MessageType::Response;
+    let name = q.queries[0].name().clone();
+    r.add_answer(Record::from_rdata(
+        name,
+        60,
+        RData::A(A(Ipv4Addr::new(10, 0, 0, marker))),
+    ));
+    r.to_vec().unwrap()
+}
+
+fn marker(m: &Message) -> u8 {
+    match &m.answers[0].data {
+        RData::A(a) => a.0.octets()[3],
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn upstream(server: SocketAddr, protocol: Protocol, timeout_ms: u64) -> UpstreamQuery {
+    UpstreamQuery {
+        server,
+        protocol,
+        message: query("www.Example.com."),
+        timeout: Duration::from_millis(timeout_ms),
+    }
+}
+
+#[tokio::test]
+async fn spoofed_replies_are_ignored() {
+    let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let other = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        NetTransport::new()
+            .exchange(upstream(addr, Protocol::Udp, 2000))
+            .await
+    });
+    let mut buf = [0u8; 512];
+    let (n, client) = server.recv_from(&mut buf).await.unwrap();
+    let q = Message::from_vec(&buf[..n]).unwrap();
+    assert_ne!(client.port(), 0);
+
+    let mut wrong_id = q.clone();
+    wrong_id.metadata.id = q.metadata.id.wrapping_add(1);
+    server.send_to(&reply(&wrong_id, 1), client).await.unwrap();
+    other.send_to(&reply(&q, 2), client).await.unwrap();
+    let mut wrong_q = q.clone();
+    wrong_q.queries = vec![Query::query(
+        Name::from_ascii("www.example.org.").unwrap(),
+        RecordType::A,
+    )];
+    server.send_to(&reply(&wrong_q, 3), client).await.unwrap();
+    let mut wrong_type = q.clone();
+    wrong_type.queries[0].set_query_type(RecordType::AAAA);
+    server
+        .send_to(&reply(&wrong_type, 4), client)
+        .await
+        .unwrap();
+    // Garbage with the right ID is not an answer either.
+    let id = q.metadata.id.to_be_bytes();
+    server
+        .send_to(&[id[0], id[1], 0x80, 0, 0, 1, 0xff], client)
+        .await
+        .unwrap();
+    // Case differs in the question: still ours (0x20 is case-insensitive).
+    let mut right = q.clone();
+    right.queries = vec![Query::query(
+        Name::from_ascii("WWW.EXAMPLE.COM.").unwrap(),
+        RecordType::A,
+    )];
+    server.send_to(&reply(&right, 5), client).await.unwrap();
+    let got = task.await.unwrap().unwrap();
+    assert_eq!(marker(&got), 5);
+    assert_eq!(got.metadata.id, q.metadata.id);
+}
+
+#[tokio::test]
+async fn fresh_id_and_port_per_query() {
+    let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr().unwrap();
+    let mut ids = std::collections::HashSet::new();
+    let mut ports = std::collections::HashSet::new();
+    for _ in 0..8 {
+        let task = tokio::spawn(async move {
+            NetTransport::new()
+                .exchange(upstream(addr, Protocol::Udp, 2000))
+                .await
+        });
+        let mut buf = [0u8; 512];
+        let (n, client) = server.recv_from(&mut buf).await.unwrap();
+        let q = Message::from_vec(&buf[..n]).unwrap();
+        ids.insert(q.metadata.id);
+        ports.insert(client.port());
+        server.send_to(&reply(&q, 9), client).await.unwrap();
+        assert_eq!(marker(&task.await.unwrap().unwrap()), 9);
+    }
+    assert!(ids.len() >= 7, "{ids:?}");
+    assert!(ports.len() >= 7, "{ports:?}");
+}
+
+#[tokio::test]
+async fn silent_server_times_out() {
+    let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr().unwrap();
+    let started = Instant::now();
+    let got = NetTransport::new()
+        .exchange(upstream(addr, Protocol::Udp, 300))
+        .await;
+    let took = started.elapsed();
+    assert_eq!(got.unwrap_err(), UpstreamFailure::Timeout);
+    assert!(took >= Duration::from_millis(290), "{took:?}");
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    // The query did reach the server.
+    let mut buf = [0u8; 512];
+    let (n, _) = server.try_recv_from(&mut buf).unwrap();
+    assert!(Message::from_vec(&buf[..n]).is_ok());
+}
+
+#[tokio::test]
+async fn garbage_with_our_id_ends_as_malformed() {
+    let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        NetTransport::new()
+            .exchange(upstream(addr, Protocol::Udp, 300))
+            .await
+    });
+    let mut buf = [0u8; 512];
+    let (n, client) = server.recv_from(&mut buf).await.unwrap();
+    let q = Message::from_vec(&buf[..n]).unwrap();
+    let id = q.metadata.id.to_be_bytes();
+    server
+        .send_to(&[id[0], id[1], 0x80, 0, 0, 1, 0xff], client)
+        .await
+        .unwrap();
+    assert_eq!(task.await.unwrap().unwrap_err(), UpstreamFailure::Malformed);
+}
+
+#[tokio::test]
+async fn tcp_exchange_with_framing() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        NetTransport::new()
+            .exchange(upstream(addr, Protocol::Tcp, 2000))
+            .await
+    });
+    let (mut conn, _) = listener.accept().await.unwrap();
+    let len = conn.read_u16().await.unwrap();
+    let mut buf = vec![0u8; usize::from(len)];
+    conn.read_exact(&mut buf).await.unwrap();
+    let q = Message::from_vec(&buf).unwrap();
+    // A reply with the wrong ID first, then the right one, written in
+    // small pieces to exercise reassembly.
+    let mut wrong = q.clone();
+    wrong.metadata.id = q.metadata.id.wrapping_add(7);
+    for (m, mark) in [(&wrong, 1), (&q, 2)] {
+        let bytes = reply(m, mark);
+        let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&bytes);
+        for chunk in framed.chunks(5) {
+            conn.write_all(chunk).await.unwrap();
+            conn.flush().await.unwrap();
+        }
+    }
+    let got = task.await.unwrap().unwrap();
+    assert_eq!(marker(&got), 2);
+}
+
+#[tokio::test]
+async fn tcp_closed_and_refused() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        NetTransport::new()
+            .exchange(upstream(addr, Protocol::Tcp, 2000))
+            .await
+    });
+    let (conn, _) = listener.accept().await.unwrap();
+    drop(conn);
+    assert_eq!(task.await.unwrap().unwrap_err(), UpstreamFailure::Closed);
+    drop(listener);
+    let got = NetTransport::new()
+        .exchange(upstream(addr, Protocol::Tcp, 2000))
+        .await;
+    assert!(
+        matches!(
+            got,
+            Err(UpstreamFailure::Network(
+                std::io::ErrorKind::ConnectionRefused
+            ))
+        ),
+        "{got:?}"
+    );
+}

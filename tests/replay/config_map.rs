@@ -1,0 +1,244 @@
+//! Maps a scenario's Unbound-syntax config block onto `tern::config::Config`.
+//!
+//! Three kinds of option: *mapped* onto a tern setting; *ignored* because it
+//! changes nothing tern's answers depend on (logging, sizes, threads, knobs
+//! of features the scenario does not use; each listed below with why);
+//! *unsupported* because it needs a feature tern does not have, in which case
+//! the scenario is skipped with the option named. Unknown options are
+//! unsupported: a scenario is never run with a setting silently dropped.
+
+use std::net::{IpAddr, SocketAddr};
+
+use hickory_proto::rr::Name;
+use ipnet::IpNet;
+use tern::config::{AclAction, AclRule, Config, StubZone};
+
+use super::parser::{ConfigLine, Unsupported};
+
+/// `server:` options that do not change what tern answers here.
+const IGNORED: &[(&str, &str)] = &[
+    ("verbosity", "logging"),
+    ("log-time-ascii", "logging"),
+    ("log-servfail", "logging"),
+    ("log-queries", "logging"),
+    ("log-replies", "logging"),
+    ("use-syslog", "logging"),
+    ("logfile", "logging"),
+    ("directory", "file layout"),
+    ("chroot", "file layout"),
+    ("username", "privileges"),
+    ("pidfile", "file layout"),
+    ("num-threads", "threads"),
+    ("outgoing-range", "socket pool size"),
+    (
+        "num-queries-per-thread",
+        "concurrency limit, not reached by a scenario",
+    ),
+    (
+        "msg-cache-size",
+        "cache memory bound, not reached by a scenario",
+    ),
+    (
+        "rrset-cache-size",
+        "cache memory bound, not reached by a scenario",
+    ),
+    ("msg-cache-slabs", "lock striping"),
+    ("rrset-cache-slabs", "lock striping"),
+    ("infra-cache-slabs", "lock striping"),
+    ("key-cache-slabs", "lock striping"),
+    (
+        "target-fetch-policy",
+        "how many missing NS addresses Unbound fetches ahead; tern fetches on demand",
+    ),
+    (
+        "rrset-roundrobin",
+        "record order; matching is order-free inside a section",
+    ),
+    (
+        "iter-scrub-promiscuous",
+        "tern never scrubs in-bailiwick NS sets from answers (Unbound's `no`); \
+         where `yes` matters the scenario fails and says so",
+    ),
+    (
+        "ede",
+        "tern always attaches extended errors on failure; checked only via MATCH ede=",
+    ),
+    (
+        "trust-anchor-signaling",
+        "DNSSEC knob, no effect without a trust anchor",
+    ),
+    ("fake-sha1", "DNSSEC knob, no effect without a trust anchor"),
+    ("fake-dsa", "DNSSEC knob, no effect without a trust anchor"),
+    (
+        "val-override-date",
+        "DNSSEC knob, no effect without a trust anchor",
+    ),
+    ("val-log-level", "logging"),
+    (
+        "interface",
+        "listening address; the harness calls the handler directly",
+    ),
+    (
+        "port",
+        "listening port; the harness calls the handler directly",
+    ),
+];
+
+/// Boolean `server:` options tern honours only with this value (tern has no
+/// switch for the other).
+const FIXED: &[(&str, bool)] = &[
+    ("prefetch", false),
+    ("serve-expired", false),
+    ("aggressive-nsec", false),
+    ("qname-minimisation-strict", false),
+    ("harden-referral-path", false),
+    ("tcp-upstream", false),
+    ("udp-upstream-without-downstream", false),
+    ("do-ip4", true),
+    ("do-ip6", true),
+    ("do-udp", true),
+    ("do-tcp", true),
+];
+
+fn yes(l: &ConfigLine) -> Result<bool, Unsupported> {
+    match l.value.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(Unsupported(format!("{}: {}", l.key, l.value))),
+    }
+}
+
+fn num(l: &ConfigLine) -> Result<u32, Unsupported> {
+    l.value
+        .parse()
+        .map_err(|_| Unsupported(format!("{}: {}", l.key, l.value)))
+}
+
+fn socket(l: &ConfigLine) -> Result<SocketAddr, Unsupported> {
+    let (ip, port) = match l.value.split_once('@') {
+        Some((ip, port)) => (ip, port.parse().ok()),
+        None => (l.value.as_str(), Some(53)),
+    };
+    match (ip.parse::<IpAddr>(), port) {
+        (Ok(ip), Some(port)) => Ok(SocketAddr::new(ip, port)),
+        _ => Err(Unsupported(format!("{}: {}", l.key, l.value))),
+    }
+}
+
+fn unsupported<T>(l: &ConfigLine) -> Result<T, Unsupported> {
+    let clause = if l.clause.is_empty() || l.clause == "server" {
+        String::new()
+    } else {
+        format!("{}: ", l.clause)
+    };
+    let value: String = l.value.chars().take(40).collect();
+    Err(Unsupported(format!("config {clause}{}: {value}", l.key)))
+}
+
+/// `access-control: <netblock> <action>`. Unbound picks the most specific
+/// netblock; tern's first match wins, so rules are later sorted longest
+/// prefix first. `allow_snoop` (RD=0 from cache) is what tern's `Allow`
+/// already does.
+fn acl_rule(l: &ConfigLine) -> Result<AclRule, Unsupported> {
+    let mut parts = l.value.split_whitespace();
+    let (Some(net), Some(action)) = (parts.next(), parts.next()) else {
+        return unsupported(l);
+    };
+    let net: IpNet = match net.parse::<IpNet>() {
+        Ok(n) => n,
+        Err(_) => match net.parse::<IpAddr>() {
+            Ok(ip) => IpNet::from(ip),
+            Err(_) => return unsupported(l),
+        },
+    };
+    let action = match action {
+        "allow" | "allow_snoop" => AclAction::Allow,
+        "refuse" => AclAction::Refuse,
+        "deny" => AclAction::Deny,
+        _ => return unsupported(l),
+    };
+    Ok(AclRule { net, action })
+}
+
+/// A scenario's configuration for tern.
+pub struct Mapped {
+    pub config: Config,
+    /// A `stub-zone` for `.`: Unbound treats its addresses as the root hints
+    /// and primes from them (RFC 8109), so they become tern's root hints.
+    pub root_hints: Option<Vec<IpAddr>>,
+}
+
+/// Builds tern's config for a scenario, or names the option it lacks.
+pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
+    let mut c = Config::default();
+    c.resolver.allow_loopback_upstream = true;
+    let mut stubs: Vec<StubZone> = Vec::new();
+    let mut acl: Vec<AclRule> = Vec::new();
+    for l in lines {
+        match (l.clause.as_str(), l.key.as_str()) {
+            ("server", "qname-minimisation") => c.resolver.qname_minimisation = yes(l)?,
+            ("server", "harden-glue") => c.resolver.harden_glue = yes(l)?,
+            ("server", "minimal-responses") => c.resolver.minimal_responses = yes(l)?,
+            ("server", "cache-min-ttl") => c.cache.min_ttl = num(l)?,
+            ("server", "cache-max-ttl") => c.cache.max_ttl = num(l)?,
+            ("server", "cache-max-negative-ttl") => c.cache.max_negative_ttl = num(l)?,
+            ("server", "cache-min-negative-ttl") if num(l)? == 0 => {}
+            ("server", "do-not-query-localhost") => {
+                c.resolver.allow_loopback_upstream = !yes(l)?;
+            }
+            ("server", "edns-buffer-size") => {
+                c.resolver.edns_payload = u16::try_from(num(l)?).or_else(|_| unsupported(l))?;
+            }
+            ("server", "max-udp-size") => {
+                c.server.max_udp_payload = u16::try_from(num(l)?).or_else(|_| unsupported(l))?;
+            }
+            ("server", "access-control") => acl.push(acl_rule(l)?),
+            ("server", "module-config") => {
+                let mods: Vec<&str> = l.value.split_whitespace().collect();
+                if !mods.iter().all(|m| *m == "iterator" || *m == "validator") {
+                    return unsupported(l);
+                }
+            }
+            ("server", key) if IGNORED.iter().any(|(k, _)| *k == key) => {}
+            ("server", key) if FIXED.iter().any(|(k, _)| *k == key) => {
+                let want = FIXED.iter().find(|(k, _)| *k == key).map(|x| x.1);
+                if Some(yes(l)?) != want {
+                    return unsupported(l);
+                }
+            }
+            ("stub-zone", "name") => {
+                let mut name = Name::from_ascii(&l.value).or_else(|_| unsupported(l))?;
+                name.set_fqdn(true);
+                stubs.push(StubZone {
+                    name,
+                    addrs: Vec::new(),
+                });
+            }
+            ("stub-zone", "stub-addr") => {
+                let addr = socket(l)?;
+                match stubs.last_mut() {
+                    Some(s) => s.addrs.push(addr),
+                    None => return unsupported(l),
+                }
+            }
+            ("stub-zone", "stub-prime") if !yes(l)? => {}
+            ("stub-zone", "stub-first") if !yes(l)? => {}
+            ("remote-control", _) => {}
+            _ => return unsupported(l),
+        }
+    }
+    let root_hints = stubs
+        .iter()
+        .position(|s| s.name.is_root())
+        .map(|i| stubs.remove(i).addrs.iter().map(|a| a.ip()).collect());
+    c.resolver.stub_zones = stubs;
+    if !acl.is_empty() {
+        acl.sort_by_key(|r| std::cmp::Reverse(r.net.prefix_len()));
+        acl.append(&mut c.server.access_control);
+        c.server.access_control = acl;
+    }
+    Ok(Mapped {
+        config: c,
+        root_hints,
+    })
+}

@@ -1,0 +1,265 @@
+//! Text to hickory-proto values for replay scenarios: question lines,
+//! resource-record lines in master-file syntax (RFC 1035 §5.1, fed to
+//! hickory's zone parser), RFC 3597 generic rdata (`\# len hex`, `TYPEnnn`),
+//! DNAME (RFC 6672, which hickory cannot parse from text) and the hex blocks
+//! of `HEX_ANSWER_BEGIN` / `HEX_EDNSDATA_BEGIN`.
+
+use std::str::FromStr;
+
+use hickory_proto::op::Query;
+use hickory_proto::rr::rdata::NULL;
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::BinEncodable;
+use hickory_proto::serialize::txt::Parser;
+
+/// `$ORIGIN` and `$TTL` as they stand at a given line of the file.
+#[derive(Debug, Clone)]
+pub struct TextState {
+    pub origin: Name,
+    pub default_ttl: u32,
+}
+
+impl Default for TextState {
+    fn default() -> Self {
+        // Unbound's replay reader uses a default TTL of 3600.
+        Self {
+            origin: Name::root(),
+            default_ttl: 3600,
+        }
+    }
+}
+
+/// The line without its `;` comment (quotes respected).
+pub fn strip_comment(line: &str) -> &str {
+    let mut in_quotes = false;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            '"' => in_quotes = !in_quotes,
+            ';' if !in_quotes => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+/// A record type by mnemonic or as `TYPEnnn` (RFC 3597 §5).
+pub fn parse_type(s: &str) -> Option<RecordType> {
+    let upper = s.to_ascii_uppercase();
+    if let Some(num) = upper.strip_prefix("TYPE") {
+        return num.parse::<u16>().ok().map(RecordType::from);
+    }
+    match upper.as_str() {
+        "IXFR" => Some(RecordType::IXFR),
+        "OPT" => Some(RecordType::OPT),
+        _ => RecordType::from_str(&upper).ok(),
+    }
+}
+
+/// A class by mnemonic or as `CLASSnnn`.
+fn parse_class(s: &str) -> Option<DNSClass> {
+    let upper = s.to_ascii_uppercase();
+    if let Some(num) = upper.strip_prefix("CLASS") {
+        return num.parse::<u16>().ok().map(DNSClass::from);
+    }
+    match upper.as_str() {
+        "IN" => Some(DNSClass::IN),
+        "CH" => Some(DNSClass::CH),
+        "HS" => Some(DNSClass::HS),
+        "NONE" => Some(DNSClass::NONE),
+        "ANY" => Some(DNSClass::ANY),
+        _ => None,
+    }
+}
+
+fn parse_name(s: &str, st: &TextState) -> Result<Name, String> {
+    if s == "@" {
+        return Ok(st.origin.clone());
+    }
+    let mut n = Name::parse(s, Some(&st.origin)).map_err(|e| format!("bad name {s:?}: {e}"))?;
+    n.set_fqdn(true);
+    Ok(n)
+}
+
+/// A question line: `name [class] type`.
+pub fn parse_question(line: &str, st: &TextState) -> Result<Query, String> {
+    let mut tokens = strip_comment(line).split_whitespace();
+    let name = parse_name(tokens.next().ok_or("empty question")?, st)?;
+    let mut class = DNSClass::IN;
+    for t in tokens {
+        if let Some(c) = parse_class(t) {
+            class = c;
+        } else if let Some(rtype) = parse_type(t) {
+            let mut q = Query::query(name, rtype);
+            q.set_query_class(class);
+            return Ok(q);
+        } else {
+            return Err(format!("bad question token {t:?} in {line:?}"));
+        }
+    }
+    Err(format!("question without a type: {line:?}"))
+}
+
+/// The leading fields of a record line and the rdata text after them.
+struct Head<'a> {
+    owner: &'a str,
+    ttl: Option<u32>,
+    class: DNSClass,
+    rtype: RecordType,
+    type_token: &'a str,
+    rdata: &'a str,
+}
+
+/// Takes the next whitespace-separated token off the front of `s`.
+fn take_token<'a>(s: &mut &'a str) -> Option<&'a str> {
+    let trimmed = s.trim_start();
+    if trimmed.is_empty() {
+        return None;
+    }
+    let end = trimmed.find(char::is_whitespace).unwrap_or(trimmed.len());
+    let (tok, rest) = trimmed.split_at(end);
+    *s = rest;
+    Some(tok)
+}
+
+fn split_head(line: &str) -> Result<Head<'_>, String> {
+    let mut rest = line;
+    let owner = take_token(&mut rest).ok_or("empty record line")?;
+    let mut ttl = None;
+    let mut class = DNSClass::IN;
+    loop {
+        let t = take_token(&mut rest).ok_or_else(|| format!("record without a type: {line:?}"))?;
+        if ttl.is_none() && t.chars().all(|c| c.is_ascii_digit()) {
+            ttl = t.parse().ok();
+        } else if let Some(c) = parse_class(t) {
+            class = c;
+        } else if let Some(rtype) = parse_type(t) {
+            return Ok(Head {
+                owner,
+                ttl,
+                class,
+                rtype,
+                type_token: t,
+                rdata: rest.trim(),
+            });
+        } else {
+            return Err(format!("bad record token {t:?} in {line:?}"));
+        }
+    }
+}
+
+/// Bytes from hex digits; whitespace ignored.
+pub fn hex_bytes(text: &str) -> Result<Vec<u8>, String> {
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace())
+        .map(|b| match b {
+            b'0'..=b'9' => Ok(b - b'0'),
+            b'a'..=b'f' => Ok(b - b'a' + 10),
+            b'A'..=b'F' => Ok(b - b'A' + 10),
+            _ => Err(format!("bad hex digit {:?}", b as char)),
+        })
+        .collect::<Result<_, _>>()?;
+    if !digits.len().is_multiple_of(2) {
+        return Err("odd number of hex digits".to_string());
+    }
+    Ok(digits.chunks(2).map(|p| (p[0] << 4) | p[1]).collect())
+}
+
+/// A hex block as Unbound writes it: hex digits, whitespace, `;` comments.
+pub fn hex_block(lines: &[String]) -> Result<Vec<u8>, String> {
+    let text: String = lines
+        .iter()
+        .map(|l| strip_comment(l))
+        .collect::<Vec<_>>()
+        .join(" ");
+    hex_bytes(&text)
+}
+
+fn unknown(rtype: RecordType, bytes: Vec<u8>) -> RData {
+    RData::Unknown {
+        code: rtype,
+        rdata: if bytes.is_empty() {
+            NULL::new()
+        } else {
+            NULL::with(bytes)
+        },
+    }
+}
+
+/// One resource record line.
+pub fn parse_record(line: &str, st: &TextState) -> Result<Record, String> {
+    let line = strip_comment(line).trim();
+    let head = split_head(line)?;
+    let owner = parse_name(head.owner, st)?;
+    let ttl = head.ttl.unwrap_or(st.default_ttl);
+    let special = if let Some(generic) = head.rdata.strip_prefix("\\#") {
+        // RFC 3597 §5: \# <length> <hex>
+        let mut parts = generic.split_whitespace();
+        let len: usize = parts
+            .next()
+            .and_then(|l| l.parse().ok())
+            .ok_or_else(|| format!("bad generic rdata in {line:?}"))?;
+        let bytes = hex_bytes(&parts.collect::<String>())?;
+        if bytes.len() != len {
+            return Err(format!("generic rdata length mismatch in {line:?}"));
+        }
+        Some(unknown(head.rtype, bytes))
+    } else if head.rtype == RecordType::DNAME {
+        // RFC 6672 §2.1: the target name, never compressed.
+        let target = parse_name(head.rdata, st)?;
+        let bytes = target
+            .to_bytes()
+            .map_err(|e| format!("bad DNAME target: {e}"))?;
+        Some(unknown(RecordType::DNAME, bytes))
+    } else {
+        None
+    };
+    if let Some(rdata) = special {
+        let mut r = Record::from_rdata(owner, ttl, rdata);
+        r.dns_class = head.class;
+        return Ok(r);
+    }
+    if head.type_token.to_ascii_uppercase().starts_with("TYPE") {
+        return Err(format!("TYPEnnn without generic rdata: {line:?}"));
+    }
+    if matches!(
+        head.rtype,
+        RecordType::RRSIG
+            | RecordType::NSEC
+            | RecordType::NSEC3
+            | RecordType::NSEC3PARAM
+            | RecordType::DS
+            | RecordType::DNSKEY
+            | RecordType::CDS
+            | RecordType::CDNSKEY
+            | RecordType::KEY
+            | RecordType::SIG
+    ) {
+        return Err(format!(
+            "DNSSEC record type {} in text (no DNSSEC support)",
+            head.rtype
+        ));
+    }
+    // Everything else goes through hickory's master-file parser, which knows
+    // $ORIGIN-relative names inside rdata.
+    let text = format!(
+        "$ORIGIN {}\n$TTL {}\n{} {} {} {} {}\n",
+        st.origin, ttl, owner, ttl, head.class, head.rtype, head.rdata
+    );
+    let (_, sets) = Parser::new(text, None, Some(st.origin.clone()))
+        .parse()
+        .map_err(|e| format!("cannot parse record {line:?}: {e}"))?;
+    let mut records = sets.into_values().flat_map(|s| s.into_iter());
+    let mut r = records
+        .next()
+        .ok_or_else(|| format!("no record in {line:?}"))?;
+    r.ttl = ttl;
+    r.dns_class = head.class;
+    Ok(r)
+}

@@ -1,0 +1,329 @@
+//! Plays one scenario against tern's engine, in-process: the real
+//! `server::Handler` and `engine::Resolver` on a `ScriptedTransport` and a
+//! `ManualClock`, on a current-thread tokio runtime. Client queries run as
+//! local tasks; the runner lets them run until nothing moves ("settle"),
+//! then plays the next step, the way Unbound's testbound interleaves its
+//! event loop with the scenario's moments. No socket, no sleep: a scenario
+//! runs in microseconds of virtual time.
+
+use std::cell::RefCell;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hickory_proto::op::Message;
+use hickory_proto::rr::Name;
+use tern::clock::ManualClock;
+use tern::config::Config;
+use tern::engine::{Resolver, RootHints};
+use tern::server::handler::Handler;
+use tern::upstream::{Protocol, UpstreamFailure};
+
+use super::config_map;
+use super::matcher;
+use super::parser::{self, Entry, Kind, Moment, Unsupported};
+use super::transport::{self, lock, Script, ScriptedTransport};
+
+/// What became of a scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    Fail(String),
+    Skip(String),
+}
+
+/// How to run.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Print every step, upstream query and answer.
+    pub verbose: bool,
+    /// Change the config after mapping (used to prove a run can fail).
+    pub tweak: Option<fn(&mut Config)>,
+}
+
+/// Scheduling rounds before a scenario is declared looping (testbound: 5000).
+const MAX_ROUNDS: usize = 5_000;
+/// Yields without progress after which the engine is considered idle.
+const QUIET_YIELDS: usize = 3;
+/// Upper bound on yields in one settle.
+const SETTLE_LIMIT: usize = 100_000;
+/// Wall-clock seconds of the manual clock's origin (any fixed value works).
+const UNIX_BASE: u64 = 1_700_000_000;
+
+/// One reply the handler gave a client.
+struct ClientAnswer {
+    bytes: Vec<u8>,
+    protocol: Protocol,
+    step: u64,
+}
+
+/// Parses, maps the config and plays `text`.
+pub fn run(text: &str, opts: &Options) -> Outcome {
+    let lines = match parser::config_of(text) {
+        Ok(l) => l,
+        Err(Unsupported(r)) => return Outcome::Skip(r),
+    };
+    let config_map::Mapped {
+        mut config,
+        root_hints,
+    } = match config_map::build(&lines) {
+        Ok(m) => m,
+        Err(Unsupported(r)) => return Outcome::Skip(r),
+    };
+    let scenario = match parser::parse(text) {
+        Ok(s) => s,
+        Err(Unsupported(r)) => return Outcome::Skip(r),
+    };
+    if let Some(tweak) = opts.tweak {
+        tweak(&mut config);
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return Outcome::Fail(format!("no runtime: {e}")),
+    };
+    let local = tokio::task::LocalSet::new();
+    match local.block_on(&rt, play(scenario, config, root_hints, opts.verbose)) {
+        Ok(()) => Outcome::Pass,
+        Err(reason) => Outcome::Fail(reason),
+    }
+}
+
+fn activity(script: &Mutex<Script>) -> u64 {
+    lock(script).activity
+}
+
+/// Lets every runnable task run until nothing changes for a few yields.
+async fn settle(script: &Mutex<Script>) {
+    let mut last = activity(script);
+    let mut quiet = 0;
+    for _ in 0..SETTLE_LIMIT {
+        tokio::task::yield_now().await;
+        let now = activity(script);
+        if now == last {
+            quiet += 1;
+            if quiet >= QUIET_YIELDS {
+                return;
+            }
+        } else {
+            quiet = 0;
+            last = now;
+        }
+    }
+}
+
+fn client_bytes(e: &Entry) -> Result<Vec<u8>, String> {
+    match &e.raw {
+        Some(raw) => Ok(raw.clone()),
+        None => e
+            .msg
+            .to_vec()
+            .map_err(|err| format!("entry line {}: cannot encode query: {err}", e.line)),
+    }
+}
+
+fn check_answer(m: &Moment, answers: &mut Vec<ClientAnswer>) -> Result<(), String> {
+    let Some(entry) = &m.entry else {
+        return Err(format!("STEP {} has no entry", m.step));
+    };
+    let mut reasons = Vec::new();
+    for (i, a) in answers.iter().enumerate() {
+        match Message::from_vec(&a.bytes) {
+            Ok(msg) => match matcher::check(entry, &msg, a.protocol) {
+                Ok(()) => {
+                    answers.remove(i);
+                    return Ok(());
+                }
+                Err(r) => reasons.push(format!("{r}; got {}", matcher::summary(&msg))),
+            },
+            Err(e) => reasons.push(format!("answer does not parse: {e}")),
+        }
+    }
+    Err(format!(
+        "STEP {} CHECK_ANSWER (entry line {}): {}",
+        m.step,
+        entry.line,
+        reasons.join(" || ")
+    ))
+}
+
+fn show_answers(answers: &[ClientAnswer]) -> String {
+    answers
+        .iter()
+        .map(|a| match Message::from_vec(&a.bytes) {
+            Ok(m) => format!("(query at step {}) {}", a.step, matcher::summary(&m)),
+            Err(_) => format!("(query at step {}) unparsable", a.step),
+        })
+        .collect::<Vec<_>>()
+        .join(" || ")
+}
+
+async fn play(
+    sc: parser::Scenario,
+    config: Config,
+    root_hints: Option<Vec<IpAddr>>,
+    verbose: bool,
+) -> Result<(), String> {
+    let sc = Arc::new(sc);
+    let script = Arc::new(Mutex::new(Script::new(sc.clone(), verbose)));
+    let clock = Arc::new(ManualClock::new(UNIX_BASE));
+    let transport = ScriptedTransport {
+        script: script.clone(),
+    };
+    let config = Arc::new(config);
+    let resolver = match root_hints {
+        Some(addrs) => {
+            let name = Name::from_ascii("stub-root.replay.invalid.")
+                .map_err(|e| format!("hint name: {e}"))?;
+            let hints = RootHints {
+                servers: vec![(name, addrs)],
+            };
+            Resolver::with_hints(config, hints, transport, clock.clone())
+        }
+        None => Resolver::new(config, transport, clock.clone()),
+    };
+    let handler = Rc::new(Handler::new(Arc::new(resolver)));
+    let answers: Rc<RefCell<Vec<ClientAnswer>>> = Rc::new(RefCell::new(Vec::new()));
+    if verbose {
+        println!("  scenario: {}", sc.title);
+    }
+    let mut rounds = 0;
+    loop {
+        settle(&script).await;
+        rounds += 1;
+        if rounds > MAX_ROUNDS {
+            return Err(format!("more than {MAX_ROUNDS} rounds: the scenario loops"));
+        }
+        let mut s = lock(&script);
+        let Some(m) = s.current().cloned() else {
+            break;
+        };
+        if s.parked_matches_current() {
+            continue;
+        }
+        if m.kind == Kind::CheckAnswer && !answers.borrow().is_empty() {
+            check_answer(&m, &mut answers.borrow_mut())?;
+            s.now += 1;
+            if verbose {
+                println!("  STEP {} CHECK_ANSWER ok", m.step);
+            }
+            continue;
+        }
+        if s.parked_from_ranges() {
+            continue;
+        }
+        if verbose {
+            println!("  STEP {} {:?} (line {})", m.step, m.kind, m.line);
+        }
+        match m.kind {
+            Kind::Query => {
+                s.now += 1;
+                drop(s);
+                let Some(entry) = &m.entry else {
+                    return Err(format!("STEP {} QUERY without entry", m.step));
+                };
+                let bytes = client_bytes(entry)?;
+                let protocol = transport::client_protocol(entry);
+                let ip = m.address.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+                let client = SocketAddr::new(ip, 40_000 + (m.step % 20_000) as u16);
+                if verbose {
+                    if let Ok(q) = Message::from_vec(&bytes) {
+                        println!("    client {protocol:?} {client}: {}", matcher::summary(&q));
+                    }
+                }
+                let (h, ans, sc2, step) =
+                    (handler.clone(), answers.clone(), script.clone(), m.step);
+                tokio::task::spawn_local(async move {
+                    let reply = h.handle(&bytes, client, protocol).await;
+                    match reply {
+                        Some(bytes) => {
+                            if verbose {
+                                if let Ok(r) = Message::from_vec(&bytes) {
+                                    println!(
+                                        "    answer to query of step {step}: {}",
+                                        matcher::summary(&r)
+                                    );
+                                }
+                            }
+                            ans.borrow_mut().push(ClientAnswer {
+                                bytes,
+                                protocol,
+                                step,
+                            });
+                        }
+                        None if verbose => println!("    no reply to query of step {step}"),
+                        None => {}
+                    }
+                    lock(&sc2).activity += 1;
+                });
+            }
+            Kind::CheckAnswer => {
+                let n = s.time_out_all();
+                if n == 0 {
+                    return Err(format!(
+                        "STEP {} CHECK_ANSWER: no answer (upstream queries so far: {})",
+                        m.step, s.queries_sent
+                    ));
+                }
+                s.note(format!("timed out {n} waiting queries nothing will answer"));
+            }
+            Kind::CheckOutQuery => {
+                let want = m
+                    .entry
+                    .as_ref()
+                    .and_then(|e| e.msg.queries.first())
+                    .map(|q| format!("{} {}", q.name(), q.query_type()))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "STEP {} CHECK_OUT_QUERY: no upstream query {want} sent",
+                    m.step
+                ));
+            }
+            Kind::Reply | Kind::Timeout | Kind::Error => {
+                s.now += 1;
+                let failure = if m.kind == Kind::Error {
+                    UpstreamFailure::Closed
+                } else {
+                    UpstreamFailure::Timeout
+                };
+                let entry = if m.kind == Kind::Reply {
+                    m.entry.as_ref()
+                } else {
+                    None
+                };
+                if !s.finish_newest(entry, failure) {
+                    return Err(format!(
+                        "STEP {} {:?}: no upstream query waiting",
+                        m.step, m.kind
+                    ));
+                }
+            }
+            Kind::TimePasses => {
+                s.now += 1;
+                clock.advance(Duration::from_millis(m.elapse_ms));
+            }
+            Kind::Traffic | Kind::Nothing => s.now += 1,
+        }
+    }
+    // Let whatever is still running finish; nothing will answer it now.
+    settle(&script).await;
+    let waiting = lock(&script).time_out_all();
+    if waiting > 0 {
+        lock(&script).note(format!(
+            "{waiting} upstream queries still waiting at the end"
+        ));
+        settle(&script).await;
+    }
+    let left = answers.borrow();
+    if !left.is_empty() {
+        return Err(format!(
+            "{} answer(s) left unchecked: {}",
+            left.len(),
+            show_answers(&left)
+        ));
+    }
+    Ok(())
+}
