@@ -65,6 +65,9 @@ pub struct Flags {
     pub ignore: bool,
     /// `+aaflag`: set AA in the query.
     pub aaflag: bool,
+    /// `+engine` (implies `+trace`): resolve with tern's own engine and
+    /// print its trace events.
+    pub engine: bool,
 }
 
 impl Default for Flags {
@@ -102,6 +105,7 @@ impl Default for Flags {
             identify: false,
             ignore: false,
             aaflag: false,
+            engine: false,
         }
     }
 }

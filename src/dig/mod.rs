@@ -4,6 +4,7 @@
 //! the lookups of one command line and maps outcomes to dig's exit codes.
 
 pub mod args;
+pub mod engine_trace;
 pub mod format;
 pub mod json;
 pub mod msg;
@@ -159,7 +160,9 @@ pub fn run(argv: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             .as_deref()
             .filter(|_| !l.flags.json && !l.flags.yaml)
             .map(|text| Banner { text, full: i == 0 });
-        let code = if l.flags.trace {
+        let code = if l.flags.trace && l.flags.engine {
+            engine_trace::run(l, banner.filter(|_| *print_cmd), out)
+        } else if l.flags.trace {
             trace::run(l, banner.filter(|_| *print_cmd), out)
         } else {
             // dig prints the banner on failure even with +nocmd/+noall.

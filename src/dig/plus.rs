@@ -24,6 +24,7 @@ const BOOLEANS: &[(&str, usize)] = &[
     ("defname", 3),
     ("dnssec", 4),
     ("edns", 4),
+    ("engine", 2),
     ("fail", 2),
     ("identify", 3),
     ("ignore", 2),
@@ -153,6 +154,13 @@ fn boolean(inv: &mut Invocation, name: &str, state: bool) {
         if state {
             inv.print_cmd = false;
         }
+    }
+    if name == "engine" {
+        current(inv).flags.engine = state;
+        if state {
+            boolean(inv, "trace", true);
+        }
+        return;
     }
     let f = &mut current(inv).flags;
     match name {
