@@ -36,6 +36,9 @@ _sip._udp IN SRV 10 60 5060 sip.example.
 @ IN CAA 0 issue "ca.example.net"
 host IN HINFO "PC" "Linux 6"
 salt IN NSEC3PARAM 1 0 10 AABBCCDD
+zsk IN DNSKEY 256 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==
+ds1 IN DS 1234 13 1 0123456789ABCDEF0123456789ABCDEF01234567
+longunk IN TYPE65535 \# 60 000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F202122232425262728292A2B2C2D2E2F303132333435363738393A3B
 zero 0 IN A 192.0.2.99
 odd 90061 IN A 192.0.2.98
 key IN DNSKEY 257 3 8 AwEAAaz/tAm8yTn4Mfeh5eyI96WSVexTBAvkMgJzkKTOiW1vkIbzxeF3+/4RgWOq7HrxRixHlFlExOLAJr5emLvN7SWXgnLh4+B5xQlNVz8Og8kvArMtNROxVQuCaSnIDdD5LKyWbRd2n9WGe2R8PzgCmr3EgVLrjyBxWezF0jLHwVN8efS3rCj/EWgvIWgb9tarpVUDK/b58Da+sqqls3eNbuv7pr+eoZG+SrDK6nWeL3c6H5Apxz7LjVc1uTIdsIXxuOLYA4/ilBmSVIzuDWfdRUfhHdY6+cn8HFRm+2hM8AnXGXws9555KrUB5qihylGa8subX2Nn6UwNR1AkUTV74bU=
@@ -121,6 +124,24 @@ const SHAPES: &[&str] = &[
     "+ignore big.example TXT +bufsize=512",
     "+norecurse +rd www.example",
     "+fail +besteffort +search +keepopen www.example",
+    "+multi example SOA",
+    "+multi nope.example",
+    "+multi key.example DNSKEY",
+    "+multi zsk.example DNSKEY",
+    "+multi sub.example DS",
+    "+multi ds1.example DS",
+    "+multi ssh.example SSHFP",
+    "+multi _443._tcp.example TLSA",
+    "+multi unk.example TYPE65534",
+    "+multi longunk.example TYPE65535",
+    "+multi +unknownformat www.example",
+    "+multi +nottlid abcdefghijklmno.example",
+    "+multi a.example",
+    "+multi example CAA",
+    "+multi _sip._udp.example SRV",
+    "+multi host.example HINFO",
+    "+multi salt.example NSEC3PARAM",
+    "+multi loc.example LOC",
     "www.example +short x.example +noshort",
 ];
 

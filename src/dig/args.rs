@@ -68,6 +68,8 @@ pub struct Flags {
     /// `+engine` (implies `+trace`): resolve with tern's own engine and
     /// print its trace events.
     pub engine: bool,
+    /// `+multiline`: dig's long RDATA form and packed columns.
+    pub multiline: bool,
 }
 
 impl Default for Flags {
@@ -106,6 +108,7 @@ impl Default for Flags {
             ignore: false,
             aaflag: false,
             engine: false,
+            multiline: false,
         }
     }
 }

@@ -6,6 +6,7 @@ use super::args::Flags;
 use super::msg::{
     Record, View, FLAG_AA, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, FLAG_Z,
 };
+use super::multiline::{generic_multi, rdata_multi};
 use super::options::option_line;
 use super::rdata::{generic, name_text, rdata_text, wire_rdata};
 use super::types::{class_name, type_name};
@@ -23,6 +24,7 @@ pub struct Style {
     pub class: bool,
     pub ttlunits: bool,
     pub unknown: bool,
+    pub multi: bool,
 }
 
 impl Default for Style {
@@ -32,6 +34,7 @@ impl Default for Style {
             class: true,
             ttlunits: false,
             unknown: false,
+            multi: false,
         }
     }
 }
@@ -43,19 +46,32 @@ impl Style {
             class: f.class,
             ttlunits: f.ttlunits,
             unknown: f.unknownformat,
+            multi: f.multiline,
         }
     }
 
     fn class_column(&self) -> usize {
-        if self.ttl && self.class {
+        if self.ttl && self.class && !self.multi {
             TTL_COLUMN + TAB
         } else {
             TTL_COLUMN
         }
     }
 
+    /// Multi-line output packs the columns: type at 24, rdata at 32.
     fn type_column(&self) -> usize {
+        if self.multi {
+            return TTL_COLUMN;
+        }
         TTL_COLUMN + TAB * (usize::from(self.ttl) + usize::from(self.class))
+    }
+
+    fn rdata_column(&self) -> usize {
+        if self.multi {
+            TTL_COLUMN + TAB
+        } else {
+            self.type_column() + TAB
+        }
     }
 
     fn class_text(&self, class: u16) -> String {
@@ -138,17 +154,22 @@ pub fn record_line(v: &View, r: &Record, st: &Style) -> String {
     }
     indent(&mut s, &mut col, st.type_column());
     push(&mut s, &mut col, &st.type_text(r.rtype));
-    indent(&mut s, &mut col, st.type_column() + TAB);
-    if st.unknown {
-        s.push_str(&generic(&wire_rdata(
-            &v.bytes,
-            r.rtype,
-            r.rdata_offset,
-            r.rdata_len,
-        )));
-    } else {
-        s.push_str(&rdata_text(&v.bytes, r.rtype, r.rdata_offset, r.rdata_len));
-    }
+    indent(&mut s, &mut col, st.rdata_column());
+    let (msg, t, off, len) = (&v.bytes, r.rtype, r.rdata_offset, r.rdata_len);
+    let text = match (st.unknown, st.multi) {
+        (true, false) => generic(&wire_rdata(msg, t, off, len)),
+        (true, true) => generic_multi(&wire_rdata(msg, t, off, len)),
+        (false, true) => rdata_multi(msg, t, off, len).unwrap_or_else(|| {
+            let one = rdata_text(msg, t, off, len);
+            if one.starts_with("\\#") {
+                generic_multi(&wire_rdata(msg, t, off, len))
+            } else {
+                one
+            }
+        }),
+        (false, false) => rdata_text(msg, t, off, len),
+    };
+    s.push_str(&text);
     s
 }
 

@@ -8,6 +8,7 @@ pub mod engine_trace;
 pub mod format;
 pub mod json;
 pub mod msg;
+pub mod multiline;
 pub mod options;
 pub mod plus;
 pub mod query;

@@ -30,6 +30,7 @@ const BOOLEANS: &[(&str, usize)] = &[
     ("ignore", 2),
     ("json", 1),
     ("keepopen", 5),
+    ("multiline", 3),
     ("nsid", 3),
     ("qr", 2),
     ("question", 2),
@@ -166,6 +167,7 @@ fn boolean(inv: &mut Invocation, name: &str, state: bool) {
     match name {
         "aaflag" | "aaonly" => f.aaflag = state,
         "class" => f.class = state,
+        "multiline" => f.multiline = state,
         "identify" => f.identify = state,
         "ignore" => f.ignore = state,
         "rdflag" => f.recurse = state,
