@@ -190,3 +190,58 @@ fn mismatched_replies_and_tcp_failures_match_dig() {
         &String::from_utf8_lossy(&got.stdout),
     );
 }
+
+/// Answers every query with two NSEC3 records (RFC 5155 §3.3), which NSD
+/// will not serve from an unsigned zone.
+fn nsec3_responder(sock: UdpSocket, stop: Arc<AtomicBool>) {
+    let hash: Vec<u8> = (0..20).collect();
+    let with_types = [
+        &[1, 1, 0, 10, 4, 0xaa, 0xbb, 0xcc, 0xdd, 20][..],
+        &hash,
+        &[0, 6, 0x40, 0, 0, 0, 0, 2],
+    ]
+    .concat();
+    let bare = [&[1, 0, 0, 0, 0, 20][..], &hash].concat();
+    let mut buf = [0u8; 4096];
+    while !stop.load(Ordering::Relaxed) {
+        let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        let q = &buf[..n];
+        let mut p = 12;
+        while q[p] != 0 {
+            p += usize::from(q[p]) + 1;
+        }
+        let mut m = q[..2].to_vec();
+        m.extend_from_slice(&[0x85, 0x80, 0, 1, 0, 2, 0, 0, 0, 0]);
+        m.extend_from_slice(&q[12..p + 5]);
+        for rd in [&with_types, &bare] {
+            m.extend_from_slice(&[0xc0, 12, 0, 50, 0, 1, 0, 0, 1, 44]);
+            m.extend_from_slice(&(rd.len() as u16).to_be_bytes());
+            m.extend_from_slice(rd);
+        }
+        let _ = sock.send_to(&m, from);
+    }
+}
+
+#[test]
+fn nsec3_matches_dig() {
+    let sock = UdpSocket::bind("127.66.3.4:0").unwrap();
+    let port = sock.local_addr().unwrap().port().to_string();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let server = std::thread::spawn(move || nsec3_responder(sock, stop2));
+    // dig checks that an NSEC3 owner is a hash label.
+    let name = "000g40o40k30e209185go38e1s8124gj.example";
+    for extra in ["+noedns", "+multi"] {
+        let args = ["@127.66.3.4", "-p", &port, name, "NSEC3", extra];
+        let (want, got) = (real_dig(&args), tern_dig(&args));
+        let w = String::from_utf8_lossy(&want.stdout);
+        assert!(w.contains("000G40O40K30E209185GO38E1S8124GJ"), "{w}");
+        assert_same(extra, &w, &String::from_utf8_lossy(&got.stdout));
+    }
+    stop.store(true, Ordering::Relaxed);
+    server.join().unwrap();
+}

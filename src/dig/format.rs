@@ -366,10 +366,20 @@ pub fn when_text(unix: u64) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
+    let weekday = DAYS
+        .get((unix / 86_400 % 7) as usize)
+        .copied()
+        .unwrap_or("???");
+    let (year, month, day, h, m, sec) = civil(unix);
+    let mname = MONTHS.get((month - 1) as usize).copied().unwrap_or("???");
+    format!("{weekday} {mname} {day:02} {h:02}:{m:02}:{sec:02} UTC {year}")
+}
+
+/// (year, month, day, hour, minute, second) of a Unix time in UTC
+/// (Howard Hinnant's days-to-civil algorithm).
+pub fn civil(unix: u64) -> (i64, i64, i64, u64, u64, u64) {
     let days = unix / 86_400;
     let secs = unix % 86_400;
-    let weekday = DAYS.get((days % 7) as usize).copied().unwrap_or("???");
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -379,13 +389,13 @@ pub fn when_text(unix: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let mname = MONTHS.get((month - 1) as usize).copied().unwrap_or("???");
-    format!(
-        "{weekday} {mname} {day:02} {:02}:{:02}:{:02} UTC {year}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    (year, month, day, secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// An RRSIG time as `YYYYMMDDHHMMSS` (RFC 4034 §3.2).
+pub fn sig_time(t: u32) -> String {
+    let (y, mo, d, h, mi, s) = civil(u64::from(t));
+    format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}")
 }
 
 #[cfg(test)]

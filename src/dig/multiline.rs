@@ -96,6 +96,32 @@ pub fn rdata_multi(msg: &[u8], rtype: u16, offset: usize, len: usize) -> Option<
             s.push(')');
             s
         }
+        46 => {
+            let (head, times, signer, sig_at) = super::rdata::rrsig_head(msg, offset, end)?;
+            let mut s = format!("{head} ({CONT}{times} {signer}");
+            for c in chunks(&base64(msg.get(sig_at..end)?)) {
+                s.push_str(CONT);
+                s.push_str(c);
+            }
+            s.push_str(" )");
+            s
+        }
+        50 => {
+            let one = super::rdata::rdata_text(msg, rtype, offset, len);
+            let mut words = one.splitn(6, ' ');
+            let head: Vec<&str> = words.by_ref().take(4).collect();
+            let hash = words.next()?;
+            if head.len() != 4 || hash.starts_with('\\') {
+                return None;
+            }
+            let mut s = format!("{} ({CONT}{hash}", head.join(" "));
+            if let Some(types) = words.next() {
+                s.push_str(CONT);
+                s.push_str(types);
+            }
+            s.push_str(" )");
+            s
+        }
         // DNSKEY, CDNSKEY
         48 | 60 => {
             let flags = u16_at(data, 0)?;

@@ -175,6 +175,12 @@ pub fn mask(text: &str) -> Vec<String> {
                     l = format!("; <<>> <VERSION> <<>> {}", &l[7 + end + 6..]);
                 }
             }
+            // "+identify": "... from server ADDR in N ms."
+            if let (Some(pos), true) = (l.rfind(" in "), l.ends_with(" ms.")) {
+                if l[pos + 4..l.len() - 4].bytes().all(|b| b.is_ascii_digit()) {
+                    l = format!("{} in <N> ms.", &l[..pos]);
+                }
+            }
             if l.starts_with(";; Query time: ") {
                 l = ";; Query time: <N> msec".into();
             }
