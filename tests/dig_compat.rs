@@ -42,6 +42,11 @@ longunk IN TYPE65535 \# 60 000102030405060708090A0B0C0D0E0F101112131415161718191
 sig IN A 192.0.2.50
 sig IN RRSIG A 13 2 3600 20261201000000 20261101000000 2370 example. mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==
 nsec IN NSEC sig.example. A MX RRSIG NSEC TYPE65534
+svc IN HTTPS 1 . alpn="h3,h2" ipv4hint=192.0.2.1,192.0.2.2 ipv6hint=2001:db8::1 port=8443 ech=AEX+DQBB
+svc2 IN SVCB 0 svc.example.
+svc3 IN HTTPS 16 foo.example. mandatory=alpn,port alpn=h2 port=443 no-default-alpn key65333="ab\"c"
+uri IN URI 10 1 "https://example.com/a b"
+rp IN RP hostmaster.example. txt.example.
 zero 0 IN A 192.0.2.99
 odd 90061 IN A 192.0.2.98
 key IN DNSKEY 257 3 8 AwEAAaz/tAm8yTn4Mfeh5eyI96WSVexTBAvkMgJzkKTOiW1vkIbzxeF3+/4RgWOq7HrxRixHlFlExOLAJr5emLvN7SWXgnLh4+B5xQlNVz8Og8kvArMtNROxVQuCaSnIDdD5LKyWbRd2n9WGe2R8PzgCmr3EgVLrjyBxWezF0jLHwVN8efS3rCj/EWgvIWgb9tarpVUDK/b58Da+sqqls3eNbuv7pr+eoZG+SrDK6nWeL3c6H5Apxz7LjVc1uTIdsIXxuOLYA4/ilBmSVIzuDWfdRUfhHdY6+cn8HFRm+2hM8AnXGXws9555KrUB5qihylGa8subX2Nn6UwNR1AkUTV74bU=
@@ -150,6 +155,13 @@ const SHAPES: &[&str] = &[
     "nsec.example NSEC",
     "+multi nsec.example NSEC",
     "-t ANY sig.example",
+    "svc.example HTTPS",
+    "+multi svc.example HTTPS",
+    "svc2.example SVCB",
+    "svc3.example HTTPS",
+    "+unknownformat svc.example HTTPS",
+    "uri.example URI",
+    "rp.example RP",
     "www.example +short x.example +noshort",
 ];
 

@@ -13,6 +13,7 @@ pub mod options;
 pub mod plus;
 pub mod query;
 pub mod rdata;
+pub mod svcb;
 pub mod trace;
 pub mod types;
 

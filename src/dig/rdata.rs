@@ -280,6 +280,19 @@ fn known(msg: &[u8], rtype: u16, offset: usize, end: usize, data: &[u8]) -> Opti
             }
             s
         }
+        64 | 65 => super::svcb::svcb_text(msg, offset, end)?,
+        // URI (RFC 7553 §4.5)
+        256 => {
+            let prio = u16_at(data, 0)?;
+            let weight = u16_at(data, 2)?;
+            format!("{prio} {weight} {}", quoted(data.get(4..)?))
+        }
+        // MINFO, RP: two names
+        14 | 17 => {
+            let (a, at) = name_at(msg, offset, end)?;
+            let b = whole(name_at(msg, at, end)?)?;
+            format!("{a} {b}")
+        }
         // NSEC3PARAM (RFC 5155 §4.3)
         51 => {
             let (alg, flags) = (data.first()?, data.get(1)?);
