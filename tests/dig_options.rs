@@ -245,3 +245,54 @@ fn nsec3_matches_dig() {
     stop.store(true, Ordering::Relaxed);
     server.join().unwrap();
 }
+
+/// Answers with a compression pointer past the end of the message: both
+/// clients must report a bad packet with the same dump and exit 0.
+#[test]
+fn bad_packet_matches_dig() {
+    let sock = UdpSocket::bind("127.66.3.5:0").unwrap();
+    let port = sock.local_addr().unwrap().port().to_string();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let server = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while !stop2.load(Ordering::Relaxed) {
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                continue;
+            };
+            let q = &buf[..n];
+            let mut p = 12;
+            while q[p] != 0 {
+                p += usize::from(q[p]) + 1;
+            }
+            let mut m = q[..2].to_vec();
+            m.extend_from_slice(&[0x85, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
+            m.extend_from_slice(&q[12..p + 5]);
+            m.extend_from_slice(&[0xc0, 0x40, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2, 1]);
+            let _ = sock.send_to(&m, from);
+        }
+    });
+    let args = ["@127.66.3.5", "-p", &port, "ptr.example", "+noedns"];
+    let (want, got) = (real_dig(&args), tern_dig(&args));
+    assert_eq!(want.status.code(), Some(0));
+    assert_eq!(got.status.code(), Some(0));
+    // The first dump line holds the (random) message ID.
+    let strip = |o: &std::process::Output| -> Vec<String> {
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        text.lines()
+            .enumerate()
+            .filter(|(i, _)| *i != 2)
+            .map(|(_, l)| l.to_string())
+            .collect()
+    };
+    let w = strip(&want);
+    assert_eq!(
+        w.first().map(String::as_str),
+        Some(";; Got bad packet: bad compression pointer")
+    );
+    assert_eq!(w, strip(&got));
+    stop.store(true, Ordering::Relaxed);
+    server.join().unwrap();
+}

@@ -260,9 +260,9 @@ pub fn header_lines(v: &View, is_reply: bool, sent_edns: bool) -> String {
             ));
         }
         if v.extra_bytes > 0 {
-            let plural = if v.extra_bytes == 1 { "" } else { "s" };
+            // dig says "bytes" even for one.
             s.push_str(&format!(
-                ";; WARNING: Message has {} extra byte{plural} at end\n",
+                ";; WARNING: Message has {} extra bytes at end\n",
                 v.extra_bytes
             ));
         }
@@ -349,6 +349,31 @@ pub fn short_text(v: &View) -> String {
         .iter()
         .map(|r| format!("{}\n", rdata_only(v, r)))
         .collect()
+}
+
+/// dig's dump of a message it could not parse: 16 bytes a line in hex,
+/// then the printable ones.
+pub fn hex_dump(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    for line in bytes.chunks(16) {
+        for i in 0..16 {
+            match line.get(i) {
+                Some(b) => s.push_str(&format!("{b:02x} ")),
+                None => s.push_str("   "),
+            }
+        }
+        s.push_str("         ");
+        // Graphic characters only: dig shows a space as '.'.
+        s.extend(line.iter().map(|&b| {
+            if (0x21..0x7f).contains(&b) {
+                char::from(b)
+            } else {
+                '.'
+            }
+        }));
+        s.push('\n');
+    }
+    s
 }
 
 /// The statistics block, with dig's trailing blank line.

@@ -312,6 +312,16 @@ fn one_lookup(
                 None => continue,
             }
         }
+        if let Err(e) = msg::parse(&reply.bytes) {
+            // dig shows the bytes, without a banner, and still exits 0.
+            let _ = write!(
+                out,
+                ";; Got bad packet: {e}\n{} bytes\n{}",
+                reply.bytes.len(),
+                format::hex_dump(&reply.bytes)
+            );
+            return EXIT_OK;
+        }
         if cookie_mismatch(&reply.bytes, spec.cookie.as_ref()) {
             let _ = writeln!(out, ";; Warning: Client COOKIE mismatch");
         }

@@ -119,9 +119,10 @@ impl View {
 /// Why a message could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ViewError {
-    #[error("message too short")]
+    // BIND's words, which dig prints after ";; Got bad packet: ".
+    #[error("unexpected end of input")]
     Short,
-    #[error("bad name compression")]
+    #[error("bad compression pointer")]
     BadName,
 }
 
