@@ -70,6 +70,10 @@ pub struct Flags {
     pub engine: bool,
     /// `+multiline`: dig's long RDATA form and packed columns.
     pub multiline: bool,
+    /// Whether +[no]comments / +[no]question were given: a zone transfer
+    /// shows neither unless asked, as in dig.
+    pub comments_set: bool,
+    pub question_set: bool,
 }
 
 impl Default for Flags {
@@ -109,6 +113,8 @@ impl Default for Flags {
             aaflag: false,
             engine: false,
             multiline: false,
+            comments_set: false,
+            question_set: false,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod rdata;
 pub mod svcb;
 pub mod trace;
 pub mod types;
+pub mod xfr;
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -93,7 +94,7 @@ pub(crate) fn servers_of(l: &Lookup) -> Result<Vec<Server>, String> {
     Ok(out)
 }
 
-fn now_unix() -> u64 {
+pub(crate) fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -162,7 +163,9 @@ pub fn run(argv: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             .as_deref()
             .filter(|_| !l.flags.json && !l.flags.yaml)
             .map(|text| Banner { text, full: i == 0 });
-        let code = if l.flags.trace && l.flags.engine {
+        let code = if l.qtype == types::TYPE_AXFR && !l.flags.trace {
+            xfr::run(l, banner, *print_cmd, out)
+        } else if l.flags.trace && l.flags.engine {
             engine_trace::run(l, banner.filter(|_| *print_cmd), out)
         } else if l.flags.trace {
             trace::run(l, banner.filter(|_| *print_cmd), out)

@@ -190,14 +190,20 @@ fn boolean(inv: &mut Invocation, name: &str, state: bool) {
         "answer" => f.answer = state,
         "authority" => f.authority = state,
         "cdflag" => f.cd = state,
-        "comments" => f.comments = state,
+        "comments" => {
+            f.comments = state;
+            f.comments_set = true;
+        }
         "cookie" => f.cookie = state,
         "dnssec" => f.dnssec = state,
         "edns" => f.edns = state,
         "json" => f.json = state,
         "nsid" => f.nsid = state,
         "qr" => f.qr = state,
-        "question" => f.question = state,
+        "question" => {
+            f.question = state;
+            f.question_set = true;
+        }
         "recurse" => f.recurse = state,
         "short" => {
             f.short = state;
