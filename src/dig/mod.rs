@@ -4,8 +4,10 @@
 //! the lookups of one command line and maps outcomes to dig's exit codes.
 
 pub mod args;
+pub mod dnssec;
 pub mod engine_trace;
 pub mod format;
+pub mod hints;
 pub mod json;
 pub mod msg;
 pub mod multiline;
@@ -242,24 +244,10 @@ fn one_lookup(
     err: &mut dyn Write,
 ) -> u8 {
     let name = l.name.clone().unwrap_or_else(|| ".".to_string());
-    let mut servers = match servers_of(l) {
+    let servers = match usable_servers(l, out, err) {
         Ok(s) => s,
-        Err(e) => {
-            let _ = writeln!(err, "dig: {e}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
-    if l.family == Family::V6 {
-        // dig's words for an IPv4 server under -6; it still exits 0.
-        for s in servers.iter().filter(|s| s.addr.is_ipv4()) {
-            let _ = writeln!(out, ";; Skipping mapped address '::ffff:{}'", s.addr.ip());
-        }
-        servers.retain(|s| s.addr.is_ipv6());
-        if servers.is_empty() {
-            let _ = writeln!(out, ";; No acceptable nameservers");
-            return EXIT_OK;
-        }
-    }
     // dig prints the banner lazily: just before the first message it
     // shows (or the final failure), after any retry chatter.
     let mut pending = banner_args.map(|a| {
@@ -286,35 +274,18 @@ fn one_lookup(
         source: l.source,
     };
     for server in &servers {
-        if l.flags.qr {
-            show_query(l, &query, &mut pending, print_cmd, out);
-        }
-        let mut log = |line: String| {
-            let _ = writeln!(out, "{line}");
-        };
-        let Some(mut reply) = query::exchange(server.addr, &query, &name, &opts, &mut log) else {
+        let Some(reply) = fetch(
+            l,
+            server,
+            &query,
+            &name,
+            &opts,
+            &mut pending,
+            print_cmd,
+            out,
+        ) else {
             continue;
         };
-        let tc = reply.bytes.get(2).is_some_and(|b| b & 0x02 != 0);
-        if tc && !reply.tcp && !l.flags.ignore {
-            if l.flags.comments {
-                let _ = writeln!(out, ";; Truncated, retrying in TCP mode.");
-            }
-            if l.flags.qr {
-                show_query(l, &query, &mut pending, print_cmd, out);
-            }
-            let tcp_opts = SendOpts {
-                tcp: true,
-                ..opts.clone()
-            };
-            let mut log = |line: String| {
-                let _ = writeln!(out, "{line}");
-            };
-            match query::exchange(server.addr, &query, &name, &tcp_opts, &mut log) {
-                Some(r) => reply = r,
-                None => continue,
-            }
-        }
         if let Err(e) = msg::parse(&reply.bytes) {
             // dig shows the bytes, without a banner, and still exits 0.
             let _ = write!(
@@ -341,6 +312,65 @@ fn one_lookup(
         let _ = writeln!(out, ";; no servers could be reached");
     }
     EXIT_NO_REPLY
+}
+
+/// The servers to ask, after dig's checks of the address family.
+fn usable_servers(l: &Lookup, out: &mut dyn Write, err: &mut dyn Write) -> Result<Vec<Server>, u8> {
+    let mut servers = servers_of(l).map_err(|e| {
+        let _ = writeln!(err, "dig: {e}");
+        EXIT_USAGE
+    })?;
+    if l.family == Family::V6 {
+        // dig's words for an IPv4 server under -6; it still exits 0.
+        for s in servers.iter().filter(|s| s.addr.is_ipv4()) {
+            let _ = writeln!(out, ";; Skipping mapped address '::ffff:{}'", s.addr.ip());
+        }
+        servers.retain(|s| s.addr.is_ipv6());
+        if servers.is_empty() {
+            let _ = writeln!(out, ";; No acceptable nameservers");
+            return Err(EXIT_OK);
+        }
+    }
+    Ok(servers)
+}
+
+/// One server's reply, over TCP again after TC=1 unless +ignore.
+#[allow(clippy::too_many_arguments)]
+fn fetch(
+    l: &Lookup,
+    server: &Server,
+    query: &[u8],
+    name: &str,
+    opts: &SendOpts,
+    pending: &mut Option<String>,
+    print_cmd: bool,
+    out: &mut dyn Write,
+) -> Option<query::Reply> {
+    if l.flags.qr {
+        show_query(l, query, pending, print_cmd, out);
+    }
+    let mut log = |line: String| {
+        let _ = writeln!(out, "{line}");
+    };
+    let reply = query::exchange(server.addr, query, name, opts, &mut log)?;
+    let tc = reply.bytes.get(2).is_some_and(|b| b & 0x02 != 0);
+    if !tc || reply.tcp || l.flags.ignore {
+        return Some(reply);
+    }
+    if l.flags.comments {
+        let _ = writeln!(out, ";; Truncated, retrying in TCP mode.");
+    }
+    if l.flags.qr {
+        show_query(l, query, pending, print_cmd, out);
+    }
+    let tcp_opts = SendOpts {
+        tcp: true,
+        ..opts.clone()
+    };
+    let mut log = |line: String| {
+        let _ = writeln!(out, "{line}");
+    };
+    query::exchange(server.addr, query, name, &tcp_opts, &mut log)
 }
 
 /// Whether the reply echoes a client cookie other than ours (RFC 7873

@@ -97,7 +97,7 @@ pub fn rdata_multi(msg: &[u8], rtype: u16, offset: usize, len: usize) -> Option<
             s
         }
         46 => {
-            let (head, times, signer, sig_at) = super::rdata::rrsig_head(msg, offset, end)?;
+            let (head, times, signer, sig_at) = super::dnssec::rrsig_head(msg, offset, end)?;
             let mut s = format!("{head} ({CONT}{times} {signer}");
             for c in chunks(&base64(msg.get(sig_at..end)?)) {
                 s.push_str(CONT);
