@@ -384,6 +384,22 @@ fn silent_server_gives_exit_9_after_timeout_times_tries() {
     }
     assert_eq!(seen, 4); // two from tern dig, two from dig
 
+    // With +json, standard output holds only JSON, even on failure.
+    let args = [
+        "@127.66.2.1",
+        "-p",
+        &port,
+        "x.example",
+        "+timeout=1",
+        "+tries=1",
+        "+json",
+    ];
+    let got = tern_dig(&args);
+    assert_eq!(got.status.code(), Some(9));
+    let doc: serde_json::Value = serde_json::from_slice(&got.stdout).unwrap();
+    assert_eq!(doc["error"], "no servers could be reached");
+    assert!(String::from_utf8_lossy(&got.stderr).contains(": timed out"));
+
     // dig prints its banner on failure even with +noall or +short.
     for extra in ["+noall", "+short"] {
         let args = [

@@ -273,7 +273,11 @@ fn one_lookup(
         tries: l.flags.tries,
         source: l.source,
     };
+    // With +json/+yaml, standard output carries only the document; the
+    // chatter (retries, warnings) goes to standard error.
+    let json = l.flags.json || l.flags.yaml;
     for server in &servers {
+        let chat: &mut dyn Write = if json { &mut *err } else { &mut *out };
         let Some(reply) = fetch(
             l,
             server,
@@ -282,14 +286,15 @@ fn one_lookup(
             &opts,
             &mut pending,
             print_cmd,
-            out,
+            chat,
         ) else {
             continue;
         };
+        let chat: &mut dyn Write = if json { &mut *err } else { &mut *out };
         if let Err(e) = msg::parse(&reply.bytes) {
             // dig shows the bytes, without a banner, and still exits 0.
             let _ = write!(
-                out,
+                chat,
                 ";; Got bad packet: {e}\n{} bytes\n{}",
                 reply.bytes.len(),
                 format::hex_dump(&reply.bytes)
@@ -297,12 +302,21 @@ fn one_lookup(
             return EXIT_OK;
         }
         if cookie_mismatch(&reply.bytes, spec.cookie.as_ref()) {
-            let _ = writeln!(out, ";; Warning: Client COOKIE mismatch");
+            let _ = writeln!(chat, ";; Warning: Client COOKIE mismatch");
         }
         if let Some(b) = pending.take().filter(|_| print_cmd && !l.flags.short) {
             let _ = write!(out, "{b}");
         }
         return print_reply(l, server, &reply, &spec, out);
+    }
+    if json {
+        let _ = writeln!(err, ";; no servers could be reached");
+        let doc = serde_json::json!({"error": "no servers could be reached", "QNAME": name});
+        let _ = match l.flags.json {
+            true => writeln!(out, "{doc}"),
+            false => write!(out, "---\n{}", json::to_yaml(&doc)),
+        };
+        return EXIT_NO_REPLY;
     }
     // Over TCP each failed try already said so (dig prints no banner then).
     if !opts.tcp {
