@@ -162,6 +162,10 @@ const SHAPES: &[&str] = &[
     "+unknownformat svc.example HTTPS",
     "uri.example URI",
     "rp.example RP",
+    "-u www.example",
+    "-r -m www.example",
+    "+qid=4242 +qr www.example",
+    "+raflag +tcflag +qr www.example",
     "www.example +short x.example +noshort",
 ];
 
@@ -238,6 +242,42 @@ fn batch_and_transport_choices_match_dig() {
     }
 }
 
+/// ~/.digrc is read first, as by dig, and skipped with -r.
+#[test]
+fn digrc_is_honoured_like_dig() {
+    let nsd = Nsd::start(
+        "digrc",
+        "127.66.0.4",
+        PORT,
+        &[("example.", EXAMPLE_ZONE)],
+        "",
+    );
+    let port = nsd.addr.port().to_string();
+    let home = dig_common::temp_dir("digrc-home");
+    std::fs::write(home.join(".digrc"), "+short +nocookie\n").unwrap();
+    for extra in [None, Some("-r")] {
+        let mut args = vec!["@127.66.0.4", "-p", port.as_str(), "a.example"];
+        args.extend(extra);
+        let run = |program: &str, sub: Option<&str>| {
+            std::process::Command::new(program)
+                .args(sub)
+                .args(&args)
+                .env("HOME", &home)
+                .output()
+                .unwrap()
+        };
+        let want = run("dig", None);
+        let got = run(env!("CARGO_BIN_EXE_tern"), Some("dig"));
+        let w = String::from_utf8_lossy(&want.stdout);
+        assert_eq!(w.lines().count() == 3, extra.is_none(), "{w}");
+        assert_same(
+            &format!("{extra:?}"),
+            &w,
+            &String::from_utf8_lossy(&got.stdout),
+        );
+    }
+}
+
 #[test]
 fn json_uses_rfc8427_member_names() {
     let nsd = Nsd::start(
@@ -309,6 +349,19 @@ fn json_uses_rfc8427_member_names() {
 
 #[test]
 fn usage_errors_match_dig() {
+    // -h lists the options, dig's way, with ours among them.
+    let help = tern_dig(&["-h"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for opt in [
+        "+[no]json",
+        "+[no]trace",
+        "+[no]multiline",
+        "-x dot-notation",
+        "--hints file",
+    ] {
+        assert!(text.contains(opt), "{opt} missing from:\n{text}");
+    }
     for args in [
         &["+foo"][..],
         &["-z"],

@@ -74,6 +74,13 @@ pub struct Flags {
     /// shows neither unless asked, as in dig.
     pub comments_set: bool,
     pub question_set: bool,
+    /// `+raflag`, `+tcflag`: set RA / TC in the query.
+    pub raflag: bool,
+    pub tcflag: bool,
+    /// `+qid=N`: the query ID to use.
+    pub qid: Option<u16>,
+    /// `-u` (global): query times in microseconds.
+    pub usec: bool,
 }
 
 impl Default for Flags {
@@ -115,6 +122,10 @@ impl Default for Flags {
             multiline: false,
             comments_set: false,
             question_set: false,
+            raflag: false,
+            tcflag: false,
+            qid: None,
+            usec: false,
         }
     }
 }
@@ -170,6 +181,8 @@ pub struct Invocation {
     pub short: bool,
     /// dig's parse-time warnings, printed on standard error.
     pub warnings: Vec<String>,
+    /// `-u`: query times in microseconds.
+    pub usec: bool,
 }
 
 /// What the command line asks for.
@@ -233,6 +246,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, ArgError> {
         batch_file: None,
         short: false,
         warnings: Vec::new(),
+        usec: false,
     };
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -277,6 +291,7 @@ pub fn parse_batch_line(
         batch_file: None,
         short: globals.short,
         warnings: Vec::new(),
+        usec: false,
     };
     let mut iter = words.iter();
     while let Some(arg) = iter.next() {
@@ -433,6 +448,9 @@ fn dash_option(
             l.qclass = CLASS_IN;
         }
         'f' => inv.batch_file = Some(value(next)?),
+        // ~/.digrc is handled by the caller; -m (memory debugging) is dig's.
+        'r' | 'm' if attached.is_empty() => {}
+        'u' if attached.is_empty() => inv.usec = true,
         'b' => {
             let v = value(next)?;
             let addr = v.split('#').next().unwrap_or_default();

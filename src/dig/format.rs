@@ -377,9 +377,18 @@ pub fn hex_dump(bytes: &[u8]) -> String {
 }
 
 /// The statistics block, with dig's trailing blank line.
-pub fn stats_text(rtt_ms: u128, server: &str, tcp: bool, when: &str, size: usize) -> String {
+/// The query time as dig writes it: `N msec`, or `N usec` with -u.
+pub fn query_time(rtt: std::time::Duration, usec: bool) -> String {
+    if usec {
+        format!("{} usec", rtt.as_micros())
+    } else {
+        format!("{} msec", rtt.as_millis())
+    }
+}
+
+pub fn stats_text(time: &str, server: &str, tcp: bool, when: &str, size: usize) -> String {
     format!(
-        ";; Query time: {rtt_ms} msec\n;; SERVER: {server} ({})\n;; WHEN: {when}\n;; MSG SIZE  rcvd: {size}\n\n",
+        ";; Query time: {time}\n;; SERVER: {server} ({})\n;; WHEN: {when}\n;; MSG SIZE  rcvd: {size}\n\n",
         if tcp { "TCP" } else { "UDP" }
     )
 }

@@ -7,6 +7,7 @@ pub mod args;
 pub mod dnssec;
 pub mod engine_trace;
 pub mod format;
+pub mod help;
 pub mod hints;
 pub mod json;
 pub mod msg;
@@ -102,12 +103,30 @@ pub(crate) fn now_unix() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// The words of `$HOME/.digrc` (none when it is missing or unreadable).
+fn digrc_words() -> Vec<String> {
+    let Some(home) = std::env::var_os("HOME") else {
+        return Vec::new();
+    };
+    let path = std::path::Path::new(&home).join(".digrc");
+    std::fs::read_to_string(path)
+        .map(|t| t.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
 /// Runs a whole command line; returns dig's exit status.
 pub fn run(argv: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    let inv = match args::parse(argv) {
+    // Like dig, options in ~/.digrc come first, unless -r is given.
+    let mut words = if argv.iter().any(|a| a == "-r") {
+        Vec::new()
+    } else {
+        digrc_words()
+    };
+    words.extend_from_slice(argv);
+    let inv = match args::parse(&words) {
         Ok(Parsed::Run(inv)) => inv,
         Ok(Parsed::Help) => {
-            let _ = writeln!(out, "{}", args::USAGE);
+            let _ = writeln!(out, "{}", help::HELP);
             return EXIT_OK;
         }
         Ok(Parsed::Version) => {
@@ -125,8 +144,10 @@ pub fn run(argv: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         print_cmd: inv.print_cmd,
         short: inv.short,
     };
+    let usec = inv.usec;
     let with_globals = |mut l: Lookup, g: args::Globals| {
         l.flags.short = g.short;
+        l.flags.usec = usec;
         l
     };
     let mut lookups: Vec<(Lookup, Option<String>, bool)> = inv
@@ -224,6 +245,8 @@ pub fn spec_of(l: &Lookup, name: &str) -> QuerySpec {
         qclass: l.qclass,
         recurse: f.recurse,
         aaflag: f.aaflag,
+        raflag: f.raflag,
+        tcflag: f.tcflag,
         adflag: f.adflag,
         cd: f.cd,
         edns: f.edns,
@@ -259,7 +282,7 @@ fn one_lookup(
         banner(a, n)
     });
     let spec = spec_of(l, &name);
-    let id = rand::random::<u16>();
+    let id = l.flags.qid.unwrap_or_else(rand::random::<u16>);
     let query = match query::build(id, &spec) {
         Ok(q) => q,
         Err(e) => {
@@ -499,7 +522,7 @@ fn print_reply(
     ));
     if f.stats {
         s.push_str(&format::stats_text(
-            reply.rtt.as_millis(),
+            &format::query_time(reply.rtt, f.usec),
             &server_text,
             reply.tcp,
             &format::when_text(now),

@@ -29,6 +29,8 @@ pub struct QuerySpec {
     pub qclass: u16,
     pub recurse: bool,
     pub aaflag: bool,
+    pub raflag: bool,
+    pub tcflag: bool,
     pub adflag: bool,
     pub cd: bool,
     pub edns: bool,
@@ -132,6 +134,8 @@ pub fn build(id: u16, spec: &QuerySpec) -> Result<Vec<u8>, BuildError> {
     let mut m = Message::new(id, MessageType::Query, OpCode::Query);
     m.metadata.recursion_desired = spec.recurse;
     m.metadata.authoritative = spec.aaflag;
+    m.metadata.recursion_available = spec.raflag;
+    m.metadata.truncation = spec.tcflag;
     m.metadata.authentic_data = spec.adflag;
     m.metadata.checking_disabled = spec.cd;
     let mut q = Query::query(name, RecordType::from(spec.qtype));
@@ -419,6 +423,8 @@ mod tests {
             qclass: 1,
             recurse: true,
             aaflag: false,
+            raflag: false,
+            tcflag: false,
             adflag: true,
             cd: false,
             edns: true,

@@ -124,8 +124,8 @@ pub fn run(l: &Lookup, banner: Option<Banner<'_>>, print_cmd: bool, out: &mut dy
                 if l.flags.stats && !l.flags.short && !failed {
                     let _ = write!(
                         out,
-                        ";; Query time: {} msec\n;; SERVER: {}({}) (TCP)\n;; WHEN: {}\n;; XFR size: {records} records (messages {messages}, bytes {bytes})\n\n",
-                        start.elapsed().as_millis(),
+                        ";; Query time: {}\n;; SERVER: {}({}) (TCP)\n;; WHEN: {}\n;; XFR size: {records} records (messages {messages}, bytes {bytes})\n\n",
+                        format::query_time(start.elapsed(), l.flags.usec),
                         hash_addr(&server.addr),
                         server.label,
                         format::when_text(super::now_unix())
