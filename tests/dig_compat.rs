@@ -166,6 +166,12 @@ const SHAPES: &[&str] = &[
     "-r -m www.example",
     "+qid=4242 +qr www.example",
     "+raflag +tcflag +qr www.example",
+    "+qr www.example +ednsopt=65001:abcd +expire +keepalive +nsid +subnet=192.0.2.0/24 +padding=64",
+    "+qr +header-only www.example",
+    "+qr +zflag www.example",
+    "+qr +opcode=4 www.example",
+    "+qr +ednsopt=65001:abcd +noednsopt www.example",
+    "+qr +padding=128 +nocookie www.example",
     "www.example +short x.example +noshort",
 ];
 

@@ -81,6 +81,11 @@ pub struct Flags {
     pub qid: Option<u16>,
     /// `-u` (global): query times in microseconds.
     pub usec: bool,
+    /// +expire, +keepalive, +ednsopt, +padding, +header-only, +zflag,
+    /// +opcode.
+    pub expire: bool,
+    pub keepalive: bool,
+    pub extra: super::query::Extras,
 }
 
 impl Default for Flags {
@@ -126,6 +131,9 @@ impl Default for Flags {
             tcflag: false,
             qid: None,
             usec: false,
+            expire: false,
+            keepalive: false,
+            extra: super::query::Extras::default(),
         }
     }
 }

@@ -255,6 +255,20 @@ pub fn spec_of(l: &Lookup, name: &str) -> QuerySpec {
         nsid: f.nsid,
         cookie: (f.cookie && f.edns).then(rand::random::<[u8; 8]>),
         subnet: f.subnet,
+        extra: {
+            // dig's order: EXPIRE, TCP KEEPALIVE, then each +ednsopt.
+            let mut extra = f.extra.clone();
+            let mut options = Vec::new();
+            if f.expire {
+                options.push((options::OPT_EXPIRE, Vec::new()));
+            }
+            if f.keepalive {
+                options.push((options::OPT_KEEPALIVE, Vec::new()));
+            }
+            options.append(&mut extra.options);
+            extra.options = options;
+            extra
+        },
     }
 }
 
@@ -454,7 +468,20 @@ fn show_query(
     if l.flags.comments {
         s.push_str(";; Sending:\n");
     }
-    s.push_str(&format::message_text(&v, &l.flags, false, false, None));
+    // dig shows the query before padding is added, and its (empty)
+    // question section even with +header-only.
+    for line in format::message_text(&v, &l.flags, false, false, None).lines() {
+        let line = if line.starts_with("; PAD: (") {
+            "; PAD:"
+        } else {
+            line
+        };
+        s.push_str(line);
+        s.push('\n');
+    }
+    if v.questions.is_empty() && l.flags.question && l.flags.comments {
+        s.push_str(";; QUESTION SECTION:\n\n");
+    }
     if l.flags.stats {
         s.push_str(&format!(";; QUERY SIZE: {}\n\n", query.len()));
     }

@@ -79,6 +79,7 @@ pub fn option_line(code: u16, data: &[u8], cookie_sent: Option<&[u8; 8]>) -> Str
             };
             format!("; COOKIE: {hex}{status}")
         }
+        OPT_EXPIRE if data.is_empty() => "; EXPIRE:".into(),
         OPT_EXPIRE => match u32_at(data, 0).filter(|_| data.len() == 4) {
             Some(secs) => format!("; EXPIRE: {secs} ({})", ttl_words(secs)),
             None => generic("EXPIRE", data),
@@ -224,6 +225,7 @@ mod tests {
                 "; EXPIRE: 3661 (1 hour 1 minute 1 second)",
             ),
             (9, &[0, 0, 0, 0], "; EXPIRE: 0 (0 seconds)"),
+            (9, &[], "; EXPIRE:"),
             (11, &[1, 0x2c], "; TCP KEEPALIVE: 30.0 secs"),
             (11, &[], "; TCP KEEPALIVE:"),
             (12, &[0; 5], "; PAD: (5 bytes)"),

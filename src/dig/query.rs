@@ -20,6 +20,7 @@ use super::msg::u16_at;
 pub const OPT_NSID: u16 = 3;
 pub const OPT_SUBNET: u16 = 8;
 pub const OPT_COOKIE: u16 = 10;
+pub const OPT_PADDING: u16 = 12;
 
 /// What goes into the query message.
 #[derive(Debug, Clone)]
@@ -39,6 +40,24 @@ pub struct QuerySpec {
     pub nsid: bool,
     pub cookie: Option<[u8; 8]>,
     pub subnet: Option<Subnet>,
+    pub extra: Extras,
+}
+
+/// dig's rarer query knobs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extras {
+    /// Options after COOKIE, in dig's order: +expire, +keepalive, then
+    /// each +ednsopt.
+    pub options: Vec<(u16, Vec<u8>)>,
+    /// `+padding=N`: pad the query to a multiple of N bytes (RFC 8467
+    /// §4.1) with a PADDING option (RFC 7830).
+    pub padding: u16,
+    /// `+header-only`: no question section.
+    pub header_only: bool,
+    /// `+zflag`: set the reserved Z bit.
+    pub zflag: bool,
+    /// `+opcode=N`.
+    pub opcode: Option<u8>,
 }
 
 /// Why a query could not be built.
@@ -130,17 +149,31 @@ pub fn subnet_option(s: &Subnet) -> Vec<u8> {
 
 /// Builds the query message bytes.
 pub fn build(id: u16, spec: &QuerySpec) -> Result<Vec<u8>, BuildError> {
+    let unpadded = build_with_padding(id, spec, 0)?;
+    let block = usize::from(spec.extra.padding);
+    if block == 0 || !spec.edns {
+        return Ok(unpadded);
+    }
+    let pad = (block - unpadded.len() % block) % block;
+    build_with_padding(id, spec, pad)
+}
+
+/// The query with `pad` zero bytes in its PADDING option (when +padding).
+pub fn build_with_padding(id: u16, spec: &QuerySpec, pad: usize) -> Result<Vec<u8>, BuildError> {
     let name = parse_name(&spec.name)?;
-    let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+    let opcode = OpCode::from_u8(spec.extra.opcode.unwrap_or(0));
+    let mut m = Message::new(id, MessageType::Query, opcode);
     m.metadata.recursion_desired = spec.recurse;
     m.metadata.authoritative = spec.aaflag;
     m.metadata.recursion_available = spec.raflag;
     m.metadata.truncation = spec.tcflag;
     m.metadata.authentic_data = spec.adflag;
     m.metadata.checking_disabled = spec.cd;
-    let mut q = Query::query(name, RecordType::from(spec.qtype));
-    q.set_query_class(DNSClass::from(spec.qclass));
-    m.add_query(q);
+    if !spec.extra.header_only {
+        let mut q = Query::query(name, RecordType::from(spec.qtype));
+        q.set_query_class(DNSClass::from(spec.qclass));
+        m.add_query(q);
+    }
     if spec.edns {
         let mut edns = Edns::new();
         edns.set_max_payload(spec.bufsize);
@@ -156,9 +189,21 @@ pub fn build(id: u16, spec: &QuerySpec) -> Result<Vec<u8>, BuildError> {
         if let Some(c) = spec.cookie {
             opts.insert(EdnsOption::Unknown(OPT_COOKIE, c.to_vec()));
         }
+        for (code, data) in &spec.extra.options {
+            opts.insert(EdnsOption::Unknown(*code, data.clone()));
+        }
+        if spec.extra.padding > 0 {
+            opts.insert(EdnsOption::Unknown(OPT_PADDING, vec![0; pad]));
+        }
         m.set_edns(edns);
     }
-    m.to_vec().map_err(|_| BuildError::Encode)
+    let mut bytes = m.to_vec().map_err(|_| BuildError::Encode)?;
+    if spec.extra.zflag {
+        if let Some(b) = bytes.get_mut(3) {
+            *b |= 0x40;
+        }
+    }
+    Ok(bytes)
 }
 
 /// How to reach the server.
@@ -433,6 +478,7 @@ mod tests {
             nsid: true,
             cookie: Some([1, 2, 3, 4, 5, 6, 7, 8]),
             subnet: None,
+            extra: Extras::default(),
         }
     }
 
@@ -458,6 +504,26 @@ mod tests {
         assert_eq!(text_labels("x\\256"), None);
         assert_eq!(text_labels(&"a".repeat(64)), None);
         assert_eq!(text_labels(&["a"; 128].join(".")), None);
+    }
+
+    #[test]
+    fn extras_shape_the_query() {
+        let mut sp = spec("www.example");
+        sp.extra = Extras {
+            options: vec![(9, vec![]), (65001, vec![0xab])],
+            padding: 128,
+            header_only: true,
+            zflag: true,
+            opcode: Some(4),
+        };
+        let bytes = build(9, &sp).unwrap();
+        assert_eq!(bytes.len() % 128, 0);
+        let v = crate::dig::msg::parse(&bytes).unwrap();
+        assert!(v.questions.is_empty());
+        assert_eq!(v.opcode(), 4);
+        assert!(v.has(crate::dig::msg::FLAG_Z));
+        let codes: Vec<u16> = v.opt.unwrap().options.iter().map(|o| o.0).collect();
+        assert_eq!(codes, [3, 10, 9, 65001, 12]);
     }
 
     #[test]
