@@ -256,12 +256,32 @@ impl RunningLab {
                 let _ = writeln!(out, "  resolver:   not started");
             }
         }
-        let _ = writeln!(
-            out,
-            "try:\n  tern dig @{} -p {} www.example.lab",
-            a.ip(),
-            a.port()
-        );
+        let _ = writeln!(out, "try:");
+        if self.resolver.is_some() {
+            let _ = writeln!(
+                out,
+                "  tern dig @{} -p {} www.example.lab",
+                a.ip(),
+                a.port()
+            );
+        }
+        // Ask authoritative servers directly too (the CDN one with ECS).
+        for s in &self.servers {
+            let (Some(addr), Some(cdn)) = (s.spec.addresses.first(), s.spec.cdn.as_deref()) else {
+                continue;
+            };
+            let first = crate::auth::cdn::CdnConfig::load(cdn)
+                .ok()
+                .and_then(|c| c.names.first().map(|n| n.name.to_string()));
+            if let Some(name) = first {
+                let _ = writeln!(
+                    out,
+                    "  dig @{} -p {} {name} +norec +subnet=10.2.0.0/24",
+                    addr.ip(),
+                    addr.port()
+                );
+            }
+        }
         out
     }
 
