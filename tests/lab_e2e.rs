@@ -61,8 +61,8 @@ fn lab_resolver_and_unbound_resolve_the_example_internet() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "tern dig: {text}");
     assert!(text.contains("192.0.2.20"), "tern dig: {text}");
-    // Debian's dig, when installed
-    if let Ok(out) = Command::new("dig")
+    // Debian's dig (CI installs it in .ci/run)
+    let out = Command::new("dig")
         .args([
             "@127.153.255.1",
             "www.video.com",
@@ -71,10 +71,34 @@ fn lab_resolver_and_unbound_resolve_the_example_internet() {
             "+tries=1",
         ])
         .output()
-    {
+        .expect("dig is not installed (apt-get install dnsutils)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("status: NOERROR"), "dig: {text}");
+    assert!(text.contains("www.video.cdn.net."), "dig: {text}");
+
+    // dig with ECS straight at the CDN's server: two client networks, two
+    // replicas, each answer valid for its mapped /16 (the ECS scope)
+    for (subnet, replica) in [
+        ("10.1.7.0/24", "127.154.1.1"),
+        ("10.3.7.0/24", "127.154.3.1"),
+    ] {
+        let out = Command::new("dig")
+            .args([
+                "@127.153.21.1",
+                "www.video.cdn.net",
+                "A",
+                "+norec",
+                "+time=3",
+            ])
+            .arg(format!("+subnet={subnet}"))
+            .output()
+            .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("status: NOERROR"), "dig: {text}");
-        assert!(text.contains("www.video.cdn.net."), "dig: {text}");
+        assert!(
+            text.contains(&format!("CLIENT-SUBNET: {subnet}/16")),
+            "{text}"
+        );
+        assert!(text.contains(&format!("\t{replica}\n")), "{text}");
     }
 
     // Unbound, pointed at the hints the lab wrote, gives the same answers.
