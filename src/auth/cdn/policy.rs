@@ -269,6 +269,7 @@ mod tests {
             weights: BTreeMap::new(),
             seed: 1,
             load_file: None,
+            load_url: None,
             count: 1,
         }
     }
