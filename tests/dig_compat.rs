@@ -36,6 +36,16 @@ _sip._udp IN SRV 10 60 5060 sip.example.
 @ IN CAA 0 issue "ca.example.net"
 host IN HINFO "PC" "Linux 6"
 salt IN NSEC3PARAM 1 0 10 AABBCCDD
+zero 0 IN A 192.0.2.99
+odd 90061 IN A 192.0.2.98
+key IN DNSKEY 257 3 8 AwEAAaz/tAm8yTn4Mfeh5eyI96WSVexTBAvkMgJzkKTOiW1vkIbzxeF3+/4RgWOq7HrxRixHlFlExOLAJr5emLvN7SWXgnLh4+B5xQlNVz8Og8kvArMtNROxVQuCaSnIDdD5LKyWbRd2n9WGe2R8PzgCmr3EgVLrjyBxWezF0jLHwVN8efS3rCj/EWgvIWgb9tarpVUDK/b58Da+sqqls3eNbuv7pr+eoZG+SrDK6nWeL3c6H5Apxz7LjVc1uTIdsIXxuOLYA4/ilBmSVIzuDWfdRUfhHdY6+cn8HFRm+2hM8AnXGXws9555KrUB5qihylGa8subX2Nn6UwNR1AkUTV74bU=
+sub IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D
+unk IN TYPE65534 \# 3 010203
+ssh IN SSHFP 1 1 0123456789ABCDEF0123456789ABCDEF01234567
+_443._tcp IN TLSA 3 1 1 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
+naptr IN NAPTR 100 10 "S" "SIP+D2U" "!^.*$!sip:info@example.com!" _sip._udp.example.
+loc IN LOC 52 22 23.000 N 4 53 32.000 E -2.00m 0.00m 10000m 10m
+big IN TXT "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789" "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789" "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789" "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789" "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789" "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
 "#;
 
 const REVERSE_ZONE: &str = r#"$ORIGIN 2.0.192.in-addr.arpa.
@@ -88,6 +98,30 @@ const SHAPES: &[&str] = &[
     "example SOA +nocmd +noadditional",
     "www.other",
     "@127.66.0.1 -p 5300 +nocmd www.example",
+    "key.example DNSKEY",
+    "sub.example DS",
+    "unk.example TYPE65534",
+    "ssh.example SSHFP",
+    "_443._tcp.example TLSA",
+    "naptr.example NAPTR",
+    "loc.example LOC",
+    "big.example TXT +bufsize=512",
+    "big.example TXT +noedns +short",
+    "big.example TXT +bufsize=512 +qr",
+    "big.example TXT +bufsize=512 +noall +stats +qr",
+    "www.example x.example +short",
+    "+nottlid www.example",
+    "+noclass mx example",
+    "+nottlid +nocl abcdefghijklmno.example",
+    "+ttlunits odd.example zero.example",
+    "+unknownformat mx example",
+    "+unknownformat txt.example txt",
+    "+short +identify a.example",
+    "+aaflag +qr www.example",
+    "+ignore big.example TXT +bufsize=512",
+    "+norecurse +rd www.example",
+    "+fail +besteffort +search +keepopen www.example",
+    "www.example +short x.example +noshort",
 ];
 
 #[test]
@@ -110,6 +144,56 @@ fn output_matches_debian_dig_line_by_line() {
         );
         assert!(w.lines().count() > 0, "{shape}: dig printed nothing");
         assert_same(shape, &w, &g);
+    }
+}
+
+/// Batch files (`-f`), family options and TCP-for-ANY, compared likewise
+/// (exit codes and both output streams).
+#[test]
+fn batch_and_transport_choices_match_dig() {
+    let nsd = Nsd::start(
+        "batch",
+        "127.66.0.3",
+        PORT,
+        &[("example.", EXAMPLE_ZONE)],
+        "",
+    );
+    let port = nsd.addr.port().to_string();
+    let dir = dig_common::temp_dir("batch-file");
+    let file = dir.join("queries.txt");
+    std::fs::write(
+        &file,
+        "www.example\nexample MX +short\n\nx.example +noall +answer\n",
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    let shapes: &[&[&str]] = &[
+        &["-f", &file],
+        &["-f", &file, "a.example"],
+        &["+noall", "+answer", "-f", &file],
+        &["-t", "ANY", "example"],
+        &["-t", "ANY", "example", "+notcp"],
+        &["-6", "www.example"],
+        &["-4", "@::1", "www.example"],
+        &["-4", "www.example", "-6"],
+        &["-c", "FOO", "x.example", "+noall", "+answer"],
+        &["-t", "FOO", "x.example", "+noall", "+answer"],
+        &["example", "mx", "txt", "+noall", "+answer"],
+        &["-x", "192.0.2.1", "-t", "A", "+noall", "+answer"],
+    ];
+    for shape in shapes {
+        let mut args = vec!["@127.66.0.3", "-p", port.as_str()];
+        args.extend_from_slice(shape);
+        let (want, got) = (real_dig(&args), tern_dig(&args));
+        assert_eq!(
+            want.status.code(),
+            got.status.code(),
+            "{shape:?}: exit codes differ"
+        );
+        let stdout = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+        let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_same(&format!("{shape:?}"), &stdout(&want), &stdout(&got));
+        assert_eq!(stderr(&want), stderr(&got), "{shape:?}: stderr differs");
     }
 }
 
@@ -229,6 +313,22 @@ fn silent_server_gives_exit_9_after_timeout_times_tries() {
     );
     assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
     let text = String::from_utf8(out.stdout).unwrap();
+    // Debian's dig prints the same lines in the same order.
+    let args = [
+        "@127.66.2.1",
+        "-p",
+        &port,
+        "www.example",
+        "+timeout=1",
+        "+tries=2",
+    ];
+    let want = real_dig(&args);
+    assert_eq!(want.status.code(), Some(9));
+    assert_same(
+        "silent server",
+        &String::from_utf8_lossy(&want.stdout),
+        &text,
+    );
     let expect = format!(";; communications error to 127.66.2.1#{port}: timed out");
     assert_eq!(text.lines().filter(|l| *l == expect).count(), 2, "{text}");
     assert!(text.ends_with(";; no servers could be reached\n"), "{text}");
@@ -241,5 +341,26 @@ fn silent_server_gives_exit_9_after_timeout_times_tries() {
     while silent.recv_from(&mut buf).is_ok() {
         seen += 1;
     }
-    assert_eq!(seen, 2);
+    assert_eq!(seen, 4); // two from tern dig, two from dig
+
+    // dig prints its banner on failure even with +noall or +short.
+    for extra in ["+noall", "+short"] {
+        let args = [
+            "@127.66.2.1",
+            "-p",
+            &port,
+            "x.example",
+            "+timeout=1",
+            "+tries=1",
+            extra,
+        ];
+        let want = real_dig(&args);
+        let got = tern_dig(&args);
+        assert_eq!(got.status.code(), Some(9));
+        assert_same(
+            extra,
+            &String::from_utf8_lossy(&want.stdout),
+            &String::from_utf8_lossy(&got.stdout),
+        );
+    }
 }

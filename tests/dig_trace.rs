@@ -194,6 +194,39 @@ fn trace_walks_root_tld_zone() {
         "www.zone.test."
     );
 
+    // Without hints but with @server, the roots come from that server's
+    // ". NS" answer, as with dig +trace.
+    let out = tern_dig(&[
+        "@127.66.1.1",
+        "-p",
+        PORT,
+        "+trace",
+        "+timeout=1",
+        "www.zone.test",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    let primed = position(
+        &lines,
+        |l| l.starts_with(";; Received ") && l.contains("from 127.66.1.1#5301(127.66.1.1) in "),
+        "priming from @server",
+        &text,
+    );
+    let root_ns = position(
+        &lines,
+        |l| l == ".\t\t\t86400\tIN\tNS\ta.root-servers.lab.",
+        "root NS",
+        &text,
+    );
+    let answer = position(
+        &lines,
+        |l| l == "www.zone.test.\t\t300\tIN\tA\t192.0.2.80",
+        "answer",
+        &text,
+    );
+    assert!(root_ns < primed && primed < answer, "{text}");
+
     // A name that does not exist ends with the zone's NXDOMAIN, still exit 0.
     let out = tern_dig(&["-p", PORT, "+trace", "nope.zone.test", "--hints", &t.hints]);
     let text = String::from_utf8(out.stdout).unwrap();

@@ -183,10 +183,23 @@ impl Default for ResolverConfig {
             stub_zones: Vec::new(),
             qname_minimisation: true,
             edns_payload: 1232,
+            // Peers agree closely on these bounds: Unbound's MAX_SENT_COUNT
+            // is 32 per target and its max-global-quota 200 queries per
+            // client query; BIND's max-recursion-queries is 100.
             max_upstream_queries: 200,
+            // Unbound restarts a query at most 8 (MAX_RESTART_COUNT, later
+            // the max-query-restarts option, 11) times; BIND follows 16.
             max_cname_hops: 12,
+            // Unbound's MAX_REFERRAL_COUNT is 130; real trees are under 10
+            // deep, so 30 ends loops sooner.
             max_referrals: 30,
+            // NXNS attack mitigation (Afek et al., 2020; Unbound's
+            // MAX_TARGET_NX / max-sent-count): at most 5 NS names resolved
+            // per delegation.
             max_ns_lookups_per_delegation: 5,
+            // Nested target lookups (an NS name needing its own NS names
+            // resolved…); Unbound caps targets per query at 64
+            // (MAX_TARGET_COUNT), the depth keeps each chain short.
             max_depth: 6,
             query_timeout: Duration::from_secs(10),
             harden_glue: true,

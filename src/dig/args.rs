@@ -27,6 +27,8 @@ pub struct Subnet {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flags {
     pub tcp: bool,
+    /// Whether +[no]tcp was given (dig sends ANY over TCP unless told).
+    pub tcp_set: bool,
     pub recurse: bool,
     pub dnssec: bool,
     pub cd: bool,
@@ -50,12 +52,26 @@ pub struct Flags {
     pub additional: bool,
     pub qr: bool,
     pub hints: Option<String>,
+    /// `+[no]ttlid`, `+[no]class`: show the TTL and class columns.
+    pub ttlid: bool,
+    pub class: bool,
+    /// `+ttlunits`: TTLs as `1h`, `1d1h1m1s`.
+    pub ttlunits: bool,
+    /// `+unknownformat`: every record in RFC 3597 form.
+    pub unknownformat: bool,
+    /// `+identify`: with `+short`, name the server and the time.
+    pub identify: bool,
+    /// `+ignore`: do not retry over TCP after TC=1.
+    pub ignore: bool,
+    /// `+aaflag`: set AA in the query.
+    pub aaflag: bool,
 }
 
 impl Default for Flags {
     fn default() -> Self {
         Flags {
             tcp: false,
+            tcp_set: false,
             recurse: true,
             dnssec: false,
             cd: false,
@@ -79,6 +95,13 @@ impl Default for Flags {
             additional: true,
             qr: false,
             hints: None,
+            ttlid: true,
+            class: true,
+            ttlunits: false,
+            unknownformat: false,
+            identify: false,
+            ignore: false,
+            aaflag: false,
         }
     }
 }
@@ -129,6 +152,11 @@ pub struct Invocation {
     pub print_cmd: bool,
     /// `-f FILE`.
     pub batch_file: Option<String>,
+    /// `+[no]short` is global in dig: the last one given decides how every
+    /// lookup prints (its effect on sections stays per lookup).
+    pub short: bool,
+    /// dig's parse-time warnings, printed on standard error.
+    pub warnings: Vec<String>,
 }
 
 /// What the command line asks for.
@@ -156,7 +184,7 @@ pub const USAGE: &str = "Usage:  dig [@global-server] [domain] [q-type] [q-class
 
 Use \"dig -h\" (or \"dig -h | more\") for complete list of options";
 
-fn invalid(option: &str) -> ArgError {
+pub(crate) fn invalid(option: &str) -> ArgError {
     ArgError {
         stdout: None,
         stderr: format!("Invalid option: {option}\n{USAGE}"),
@@ -173,7 +201,7 @@ fn bad_number(what: &str, value: &str, reason: &str) -> ArgError {
     }
 }
 
-fn parse_u32(what: &str, value: &str, max: u32) -> Result<u32, ArgError> {
+pub(crate) fn parse_u32(what: &str, value: &str, max: u32) -> Result<u32, ArgError> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad_number(what, value, "not a valid number"));
     }
@@ -190,6 +218,8 @@ pub fn parse(args: &[String]) -> Result<Parsed, ArgError> {
         defaults: Lookup::default(),
         print_cmd: true,
         batch_file: None,
+        short: false,
+        warnings: Vec::new(),
     };
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -212,26 +242,55 @@ pub fn parse(args: &[String]) -> Result<Parsed, ArgError> {
     Ok(Parsed::Run(Box::new(inv)))
 }
 
+/// The global switches dig carries from one batch line to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Globals {
+    pub print_cmd: bool,
+    pub short: bool,
+}
+
 /// Parses one line of a `-f` batch file into lookups, starting from the
-/// command line's defaults.
-pub fn parse_batch_line(defaults: &Lookup, line: &str) -> Result<Vec<Lookup>, ArgError> {
+/// command line's defaults; returns them and the globals after the line.
+pub fn parse_batch_line(
+    defaults: &Lookup,
+    globals: Globals,
+    line: &str,
+) -> Result<(Vec<Lookup>, Globals), ArgError> {
     let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
     let mut inv = Invocation {
         lookups: Vec::new(),
         defaults: defaults.clone(),
-        print_cmd: false,
+        print_cmd: globals.print_cmd,
         batch_file: None,
+        short: globals.short,
+        warnings: Vec::new(),
     };
     let mut iter = words.iter();
     while let Some(arg) = iter.next() {
         let mut next = |opt: &str| iter.next().cloned().ok_or_else(|| invalid(opt));
         apply(&mut inv, arg, &mut next)?;
     }
-    Ok(inv.lookups)
+    let globals = Globals {
+        print_cmd: inv.print_cmd,
+        short: inv.short,
+    };
+    Ok((inv.lookups, globals))
 }
 
 /// The lookup later arguments change: the last one, or the defaults.
-fn current(inv: &mut Invocation) -> &mut Lookup {
+/// Sets the type of the current lookup; dig warns when one was set
+/// already (also by the global part).
+fn set_type(inv: &mut Invocation, t: u16) {
+    let l = current(inv);
+    let again = l.type_set;
+    l.qtype = t;
+    l.type_set = true;
+    if again {
+        inv.warnings.push(";; Warning, extra type option".into());
+    }
+}
+
+pub(crate) fn current(inv: &mut Invocation) -> &mut Lookup {
     match inv.lookups.last_mut() {
         Some(l) => l,
         None => &mut inv.defaults,
@@ -258,7 +317,7 @@ fn apply(
         return Ok(());
     }
     if let Some(opt) = arg.strip_prefix('+') {
-        return plus_option(inv, opt, arg);
+        return super::plus::plus_option(inv, opt, arg);
     }
     if let Some(long) = arg.strip_prefix("--") {
         // Our one long option: `--hints FILE` (or `--hints=FILE`) for +trace.
@@ -277,9 +336,7 @@ fn apply(
         return dash_option(inv, opt, arg, next);
     }
     if let Some(t) = parse_type(arg) {
-        let l = current(inv);
-        l.qtype = t;
-        l.type_set = true;
+        set_type(inv, t);
         return Ok(());
     }
     if let Some(c) = parse_class(arg) {
@@ -308,11 +365,20 @@ fn dash_option(
     };
     match letter {
         '4' | '6' if attached.is_empty() => {
-            current(inv).family = if letter == '4' {
+            let want = if letter == '4' {
                 Family::V4
             } else {
                 Family::V6
             };
+            let l = current(inv);
+            if l.family != Family::Any && l.family != want {
+                return Err(ArgError {
+                    stdout: None,
+                    stderr: "dig: only one of -4 and -6 allowed".into(),
+                    exit: 1,
+                });
+            }
+            l.family = want;
         }
         'p' => {
             let v = value(next)?;
@@ -324,16 +390,20 @@ fn dash_option(
         't' => {
             let v = value(next)?;
             // An unknown type: dig warns and keeps the previous type.
-            if let Some(t) = parse_type(&v) {
-                let l = current(inv);
-                l.qtype = t;
-                l.type_set = true;
+            match parse_type(&v) {
+                Some(t) => set_type(inv, t),
+                None => inv
+                    .warnings
+                    .push(format!(";; Warning, ignoring invalid type {v}")),
             }
         }
         'c' => {
             let v = value(next)?;
-            if let Some(c) = parse_class(&v) {
-                current(inv).qclass = c;
+            match parse_class(&v) {
+                Some(c) => current(inv).qclass = c,
+                None => inv
+                    .warnings
+                    .push(format!(";; Warning, ignoring invalid class {v}")),
             }
         }
         'q' => {
@@ -343,9 +413,10 @@ fn dash_option(
         'x' => {
             let v = value(next)?;
             let name = reverse_name(&v).ok_or_else(|| invalid(&v))?;
+            // PTR, without counting as a type option (dig does not warn
+            // about a later -t).
             let l = new_lookup(inv, name);
             l.qtype = TYPE_PTR;
-            l.type_set = true;
             l.qclass = CLASS_IN;
         }
         'f' => inv.batch_file = Some(value(next)?),
@@ -374,186 +445,6 @@ pub fn reverse_name(text: &str) -> Option<String> {
             s.push_str("ip6.arpa.");
             Some(s)
         }
-    }
-}
-
-/// Boolean `+options`: (name, shortest accepted prefix).
-const BOOLEANS: &[(&str, usize)] = &[
-    ("additional", 3),
-    ("adflag", 2),
-    ("all", 2),
-    ("answer", 2),
-    ("authority", 2),
-    ("cdflag", 2),
-    ("cmd", 2),
-    ("comments", 3),
-    ("cookie", 3),
-    ("dnssec", 2),
-    ("edns", 2),
-    ("json", 1),
-    ("nsid", 3),
-    ("qr", 2),
-    ("question", 2),
-    ("recurse", 3),
-    ("short", 2),
-    ("stats", 2),
-    ("tcp", 2),
-    ("trace", 3),
-    ("vc", 2),
-    ("yaml", 1),
-];
-
-/// `+option=value` options: (name, shortest accepted prefix).
-const VALUED: &[(&str, usize)] = &[
-    ("bufsize", 2),
-    ("hints", 1),
-    ("retry", 3),
-    ("subnet", 2),
-    ("timeout", 2),
-    ("tries", 3),
-];
-
-fn lookup_name(table: &[(&'static str, usize)], word: &str) -> Option<&'static str> {
-    let word = word.to_ascii_lowercase();
-    table
-        .iter()
-        .find(|(full, min)| word.len() >= *min && full.starts_with(word.as_str()))
-        .map(|(full, _)| *full)
-}
-
-fn plus_option(inv: &mut Invocation, opt: &str, arg: &str) -> Result<(), ArgError> {
-    let (word, value) = match opt.split_once('=') {
-        Some((w, v)) => (w, Some(v)),
-        None => (opt, None),
-    };
-    let lower = word.to_ascii_lowercase();
-    let (state, bare) = match lower.strip_prefix("no") {
-        // "+nsid" and "+nocmd" both start with "n": only strip a real "no".
-        Some(rest)
-            if lookup_name(BOOLEANS, rest).is_some() || lookup_name(VALUED, rest).is_some() =>
-        {
-            (false, rest.to_string())
-        }
-        _ => (true, lower.clone()),
-    };
-    if let Some(name) = lookup_name(VALUED, &bare) {
-        let l = current(inv);
-        // +noedns-like negation of valued options is meaningless except
-        // +nosubnet; dig needs a value otherwise.
-        let Some(v) = value else {
-            if !state && name == "subnet" {
-                l.flags.subnet = None;
-                return Ok(());
-            }
-            return Err(invalid(arg));
-        };
-        if !state {
-            return Err(invalid(arg));
-        }
-        return valued(l, name, v);
-    }
-    let name = lookup_name(BOOLEANS, &bare).ok_or_else(|| invalid(arg))?;
-    if value.is_some() {
-        return Err(invalid(arg));
-    }
-    boolean(inv, name, state);
-    Ok(())
-}
-
-fn valued(l: &mut Lookup, name: &str, v: &str) -> Result<(), ArgError> {
-    let f = &mut l.flags;
-    match name {
-        "bufsize" => f.bufsize = parse_u32("buffer size", v, 65_535)? as u16,
-        "hints" => f.hints = Some(v.to_string()),
-        "retry" => f.tries = parse_u32("retries", v, 255)?.saturating_add(1),
-        "tries" => f.tries = parse_u32("tries", v, 255)?.max(1),
-        "timeout" => f.timeout_secs = parse_u32("timeout", v, 86_400)?.max(1),
-        "subnet" => {
-            f.subnet = Some(parse_subnet(v).ok_or_else(|| ArgError {
-                stdout: None,
-                stderr: format!("dig: invalid address '{v}'"),
-                exit: 1,
-            })?)
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-/// `ADDR[/LEN]`; without LEN the full address length.
-pub fn parse_subnet(text: &str) -> Option<Subnet> {
-    let (addr, len) = match text.split_once('/') {
-        Some((a, l)) => (a, Some(l)),
-        None => (text, None),
-    };
-    let addr: IpAddr = addr.parse().ok()?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let prefix = match len {
-        Some(l) => l.parse::<u8>().ok().filter(|p| *p <= max)?,
-        None => max,
-    };
-    Some(Subnet { addr, prefix })
-}
-
-fn boolean(inv: &mut Invocation, name: &str, state: bool) {
-    if name == "cmd" {
-        inv.print_cmd = state;
-        return;
-    }
-    if name == "all" || (name == "short" && state) {
-        inv.print_cmd = state && name == "all";
-    }
-    let f = &mut current(inv).flags;
-    match name {
-        "additional" => f.additional = state,
-        "adflag" => f.adflag = state,
-        "all" => {
-            f.question = state;
-            f.answer = state;
-            f.authority = state;
-            f.additional = state;
-            f.comments = state;
-            f.stats = state;
-        }
-        "answer" => f.answer = state,
-        "authority" => f.authority = state,
-        "cdflag" => f.cd = state,
-        "comments" => f.comments = state,
-        "cookie" => f.cookie = state,
-        "dnssec" => f.dnssec = state,
-        "edns" => f.edns = state,
-        "json" => f.json = state,
-        "nsid" => f.nsid = state,
-        "qr" => f.qr = state,
-        "question" => f.question = state,
-        "recurse" => f.recurse = state,
-        "short" => {
-            f.short = state;
-            if state {
-                f.question = false;
-                f.answer = true;
-                f.authority = false;
-                f.additional = false;
-                f.comments = false;
-                f.stats = false;
-            }
-        }
-        "stats" => f.stats = state,
-        "tcp" | "vc" => f.tcp = state,
-        "trace" => {
-            f.trace = state;
-            if state {
-                f.recurse = false;
-                f.comments = false;
-                f.stats = false;
-                f.additional = false;
-                f.authority = true;
-                f.question = false;
-                f.dnssec = true;
-            }
-        }
-        "yaml" => f.yaml = state,
-        _ => {}
     }
 }
 

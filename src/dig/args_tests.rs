@@ -93,6 +93,9 @@ fn plus_options_and_abbreviations() {
     assert!(f.short && f.answer && !f.question && !f.stats && !f.comments);
     let inv = run("+short x");
     assert!(!inv.print_cmd);
+    // +short is global: the last one decides for every lookup.
+    assert!(run("a +short b").short);
+    assert!(!run("a +short b +noshort").short);
     let f = &run("x +trace --hints /tmp/h").lookups[0].flags;
     assert!(f.trace && !f.recurse && f.dnssec);
     assert_eq!(f.hints.as_deref(), Some("/tmp/h"));
@@ -131,6 +134,7 @@ fn errors_look_like_digs() {
             "dig: invalid address '300.0.0.0/8'",
         ),
         ("--nope", 1, "Invalid option: --nope"),
+        ("-4 x -6", 1, "dig: only one of -4 and -6 allowed"),
     ];
     for (line, exit, start) in table {
         let err = parse(&words(line)).expect_err(line);
@@ -155,7 +159,14 @@ fn batch_lines_start_from_defaults() {
     let inv = run("@127.0.0.1 +tcp -f /tmp/list");
     assert!(inv.lookups.is_empty());
     assert_eq!(inv.batch_file.as_deref(), Some("/tmp/list"));
-    let ls = parse_batch_line(&inv.defaults, "a.example MX +norec b.example").unwrap();
+    let g = Globals {
+        print_cmd: true,
+        short: false,
+    };
+    let (ls, after) = parse_batch_line(&inv.defaults, g, "a.example MX +norec b.example").unwrap();
+    assert_eq!(after, g);
+    let (_, after) = parse_batch_line(&inv.defaults, g, "c.example +noall +short").unwrap();
+    assert!(!after.print_cmd && after.short);
     assert_eq!(ls.len(), 2);
     assert!(ls[0].flags.tcp && !ls[0].flags.recurse && ls[1].flags.recurse);
     assert_eq!(ls[0].qtype, 15);
@@ -170,4 +181,20 @@ fn reverse_names() {
         "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."
     );
     assert_eq!(reverse_name("nope"), None);
+}
+
+#[test]
+fn warnings_like_dig() {
+    let table: &[(&str, &[&str])] = &[
+        ("-c FOO x", &[";; Warning, ignoring invalid class FOO"]),
+        ("-t FOO x", &[";; Warning, ignoring invalid type FOO"]),
+        ("example mx txt", &[";; Warning, extra type option"]),
+        ("-t mx example -t txt", &[";; Warning, extra type option"]),
+        ("mx example", &[]),
+        ("-x 192.0.2.1 -t A", &[]),
+        ("x -t A -t A", &[";; Warning, extra type option"]),
+    ];
+    for (line, want) in table {
+        assert_eq!(run(line).warnings, want.to_vec(), "{line}");
+    }
 }

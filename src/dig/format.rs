@@ -1,22 +1,103 @@
 //! dig's text layout of one message: header and flags lines, the OPT
-//! pseudosection (RFC 6891 §6.1, NSID RFC 5001, COOKIE RFC 7873, client
-//! subnet RFC 7871, EDE RFC 8914 §4 with dig 9.18's wording), sections with
-//! dig's tab columns, the statistics block and `+short`.
+//! pseudosection header (RFC 6891 §6.1; options in options.rs), sections
+//! with dig's tab columns, the statistics block and `+short`.
 
 use super::args::Flags;
 use super::msg::{
-    u16_at, Record, View, FLAG_AA, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, FLAG_Z,
+    Record, View, FLAG_AA, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, FLAG_Z,
 };
-use super::query::{OPT_COOKIE, OPT_NSID, OPT_SUBNET};
-use super::rdata::{name_text, rdata_text};
+use super::options::option_line;
+use super::rdata::{generic, name_text, rdata_text, wire_rdata};
 use super::types::{class_name, type_name};
 
-/// dig's column stops (ttl, class, type, rdata) and tab width.
+/// dig's first column stop (after the owner name) and tab width; the
+/// class, type and rdata stops follow 8 columns apart, closing up when the
+/// TTL or class column is hidden (+nottlid, +noclass) as dig does.
 const TTL_COLUMN: usize = 24;
-const CLASS_COLUMN: usize = 32;
-const TYPE_COLUMN: usize = 40;
-const RDATA_COLUMN: usize = 48;
 const TAB: usize = 8;
+
+/// Which columns a record line shows and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub ttl: bool,
+    pub class: bool,
+    pub ttlunits: bool,
+    pub unknown: bool,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Style {
+            ttl: true,
+            class: true,
+            ttlunits: false,
+            unknown: false,
+        }
+    }
+}
+
+impl Style {
+    pub fn of(f: &Flags) -> Style {
+        Style {
+            ttl: f.ttlid,
+            class: f.class,
+            ttlunits: f.ttlunits,
+            unknown: f.unknownformat,
+        }
+    }
+
+    fn class_column(&self) -> usize {
+        if self.ttl && self.class {
+            TTL_COLUMN + TAB
+        } else {
+            TTL_COLUMN
+        }
+    }
+
+    fn type_column(&self) -> usize {
+        TTL_COLUMN + TAB * (usize::from(self.ttl) + usize::from(self.class))
+    }
+
+    fn class_text(&self, class: u16) -> String {
+        if self.unknown {
+            format!("CLASS{class}")
+        } else {
+            class_name(class)
+        }
+    }
+
+    fn type_text(&self, rtype: u16) -> String {
+        if self.unknown {
+            format!("TYPE{rtype}")
+        } else {
+            type_name(rtype)
+        }
+    }
+}
+
+/// A TTL as `1d1h1m1s` (`+ttlunits`), `0s` for zero.
+pub fn ttl_units(ttl: u32) -> String {
+    let mut left = ttl;
+    let mut s = String::new();
+    for (size, unit) in [
+        (604_800, 'w'),
+        (86_400, 'd'),
+        (3_600, 'h'),
+        (60, 'm'),
+        (1, 's'),
+    ] {
+        let n = left / size;
+        left %= size;
+        if n > 0 {
+            s.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if s.is_empty() {
+        "0s".into()
+    } else {
+        s
+    }
+}
 
 /// Pads from column `from` to column `to` with tabs (then spaces), always
 /// at least one character, as BIND's master-file writer does.
@@ -38,18 +119,36 @@ fn push(out: &mut String, col: &mut usize, text: &str) {
 }
 
 /// One record line: name, TTL, class, type, rdata.
-pub fn record_line(v: &View, r: &Record) -> String {
+pub fn record_line(v: &View, r: &Record, st: &Style) -> String {
     let mut s = String::new();
     let mut col = 0;
     push(&mut s, &mut col, &name_text(&r.name));
-    indent(&mut s, &mut col, TTL_COLUMN);
-    push(&mut s, &mut col, &r.ttl.to_string());
-    indent(&mut s, &mut col, CLASS_COLUMN);
-    push(&mut s, &mut col, &class_name(r.class));
-    indent(&mut s, &mut col, TYPE_COLUMN);
-    push(&mut s, &mut col, &type_name(r.rtype));
-    indent(&mut s, &mut col, RDATA_COLUMN);
-    s.push_str(&rdata_text(&v.bytes, r.rtype, r.rdata_offset, r.rdata_len));
+    if st.ttl {
+        indent(&mut s, &mut col, TTL_COLUMN);
+        let ttl = if st.ttlunits {
+            ttl_units(r.ttl)
+        } else {
+            r.ttl.to_string()
+        };
+        push(&mut s, &mut col, &ttl);
+    }
+    if st.class {
+        indent(&mut s, &mut col, st.class_column());
+        push(&mut s, &mut col, &st.class_text(r.class));
+    }
+    indent(&mut s, &mut col, st.type_column());
+    push(&mut s, &mut col, &st.type_text(r.rtype));
+    indent(&mut s, &mut col, st.type_column() + TAB);
+    if st.unknown {
+        s.push_str(&generic(&wire_rdata(
+            &v.bytes,
+            r.rtype,
+            r.rdata_offset,
+            r.rdata_len,
+        )));
+    } else {
+        s.push_str(&rdata_text(&v.bytes, r.rtype, r.rdata_offset, r.rdata_len));
+    }
     s
 }
 
@@ -58,17 +157,18 @@ pub fn rdata_only(v: &View, r: &Record) -> String {
     rdata_text(&v.bytes, r.rtype, r.rdata_offset, r.rdata_len)
 }
 
-/// One question line: `;name<tabs>CLASS<tab>TYPE`.
-pub fn question_line(q: &super::msg::Question) -> String {
+/// One question line: `;name<tabs>CLASS<tab>TYPE` (the class is always
+/// shown; hidden columns only move the stops).
+pub fn question_line(q: &super::msg::Question, st: &Style) -> String {
     let mut s = String::new();
     let mut col = 0;
     // BIND writes the ';' outside its column count.
     s.push(';');
     push(&mut s, &mut col, &name_text(&q.name));
-    indent(&mut s, &mut col, CLASS_COLUMN);
-    push(&mut s, &mut col, &class_name(q.qclass));
-    indent(&mut s, &mut col, TYPE_COLUMN);
-    push(&mut s, &mut col, &type_name(q.qtype));
+    indent(&mut s, &mut col, st.class_column());
+    push(&mut s, &mut col, &st.class_text(q.qclass));
+    indent(&mut s, &mut col, st.type_column());
+    push(&mut s, &mut col, &st.type_text(q.qtype));
     s
 }
 
@@ -97,38 +197,6 @@ pub fn rcode_name(rcode: u16) -> String {
         23 => "BADCOOKIE".into(),
         n => n.to_string(),
     }
-}
-
-/// Extended DNS error names (RFC 8914 §4 and the IANA registry).
-pub fn ede_name(code: u16) -> Option<&'static str> {
-    const NAMES: [&str; 25] = [
-        "Other",
-        "Unsupported DNSKEY Algorithm",
-        "Unsupported DS Digest Type",
-        "Stale Answer",
-        "Forged Answer",
-        "DNSSEC Indeterminate",
-        "DNSSEC Bogus",
-        "Signature Expired",
-        "Signature Not Yet Valid",
-        "DNSKEY Missing",
-        "RRSIGs Missing",
-        "No Zone Key Bit Set",
-        "NSEC Missing",
-        "Cached Error",
-        "Not Ready",
-        "Blocked",
-        "Censored",
-        "Filtered",
-        "Prohibited",
-        "Stale NXDOMAIN Answer",
-        "Not Authoritative",
-        "Not Supported",
-        "No Reachable Authority",
-        "Network Error",
-        "Invalid Data",
-    ];
-    NAMES.get(usize::from(code)).copied()
 }
 
 /// The header, flags and warning lines, ending with dig's blank line.
@@ -182,89 +250,6 @@ pub fn header_lines(v: &View, is_reply: bool, sent_edns: bool) -> String {
     s
 }
 
-fn printable(data: &[u8]) -> String {
-    data.iter()
-        .map(|&b| {
-            if (0x20..0x7f).contains(&b) {
-                char::from(b)
-            } else {
-                '.'
-            }
-        })
-        .collect()
-}
-
-fn hex_spaced(data: &[u8]) -> String {
-    data.iter().map(|b| format!("{b:02x} ")).collect()
-}
-
-/// One OPT option line as dig 9.18 prints it.
-pub fn option_line(code: u16, data: &[u8], cookie_sent: Option<&[u8; 8]>) -> String {
-    match code {
-        OPT_NSID => format!("; NSID: {}(\"{}\")", hex_spaced(data), printable(data)),
-        OPT_COOKIE => {
-            let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
-            let status = match cookie_sent {
-                Some(sent) if data.len() > 8 && data.get(..8) == Some(sent.as_slice()) => " (good)",
-                Some(_) if data.len() > 8 => " (bad)",
-                _ => "",
-            };
-            format!("; COOKIE: {hex}{status}")
-        }
-        OPT_SUBNET => match subnet_text(data) {
-            Some(t) => format!("; CLIENT-SUBNET: {t}"),
-            None => format!("; CLIENT-SUBNET: {}", hex_spaced(data).trim_end()),
-        },
-        15 => {
-            let Some(info) = u16_at(data, 0) else {
-                return format!("; EDE: {}", hex_spaced(data).trim_end());
-            };
-            let mut s = format!("; EDE: {info}");
-            if let Some(n) = ede_name(info) {
-                s.push_str(&format!(" ({n})"));
-            }
-            let text = data.get(2..).unwrap_or(&[]);
-            if !text.is_empty() {
-                match std::str::from_utf8(text) {
-                    Ok(t) => {
-                        s.push_str(&format!(": ({})", t.replace(|c: char| c.is_control(), ".")))
-                    }
-                    Err(_) => s.push_str(&format!(": {}({})", hex_spaced(text), printable(text))),
-                }
-            }
-            s
-        }
-        _ if data.is_empty() => format!("; OPT={code}"),
-        _ => format!(
-            "; OPT={code}: {}(\"{}\")",
-            hex_spaced(data),
-            printable(data)
-        ),
-    }
-}
-
-/// ECS payload as `ADDR/SOURCE/SCOPE` (RFC 7871 §6).
-fn subnet_text(data: &[u8]) -> Option<String> {
-    let family = u16_at(data, 0)?;
-    let source = *data.get(2)?;
-    let scope = *data.get(3)?;
-    let addr = data.get(4..)?;
-    let ip = match family {
-        1 => {
-            let mut o = [0u8; 4];
-            o.get_mut(..addr.len())?.copy_from_slice(addr);
-            std::net::IpAddr::from(o).to_string()
-        }
-        2 => {
-            let mut o = [0u8; 16];
-            o.get_mut(..addr.len())?.copy_from_slice(addr);
-            std::net::IpAddr::from(o).to_string()
-        }
-        _ => return None,
-    };
-    Some(format!("{ip}/{source}/{scope}"))
-}
-
 /// The OPT pseudosection, if the message has an OPT record.
 pub fn opt_lines(v: &View, cookie_sent: Option<&[u8; 8]>) -> String {
     let Some(o) = &v.opt else {
@@ -308,7 +293,7 @@ pub fn message_text(
             s.push_str(";; QUESTION SECTION:\n");
         }
         for q in &v.questions {
-            s.push_str(&question_line(q));
+            s.push_str(&question_line(q, &Style::of(f)));
             s.push('\n');
         }
         if f.comments {
@@ -327,7 +312,7 @@ pub fn message_text(
             s.push_str(&format!(";; {title} SECTION:\n"));
         }
         for r in records {
-            s.push_str(&record_line(v, r));
+            s.push_str(&record_line(v, r, &Style::of(f)));
             s.push('\n');
         }
         if f.comments {

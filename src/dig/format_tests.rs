@@ -64,26 +64,31 @@ fn record_columns_follow_dig() {
     ];
     for (owner, line) in cases {
         let v = reply(&[owner]);
-        assert_eq!(record_line(&v, &v.answers[0]), line, "{owner}");
+        assert_eq!(
+            record_line(&v, &v.answers[0], &Style::default()),
+            line,
+            "{owner}"
+        );
     }
 }
 
 #[test]
 fn question_columns_follow_dig() {
+    let st = Style::default();
     let q = |name: &str, t: u16| Question {
         name: n(name),
         qtype: t,
         qclass: 1,
     };
     assert_eq!(
-        question_line(&q("www.example", 1)),
+        question_line(&q("www.example", 1), &st),
         ";www.example.\t\t\tIN\tA"
     );
     assert_eq!(
-        question_line(&q("1.2.0.192.in-addr.arpa", 12)),
+        question_line(&q("1.2.0.192.in-addr.arpa", 12), &st),
         ";1.2.0.192.in-addr.arpa.\t\tIN\tPTR"
     );
-    assert_eq!(question_line(&q("", 2)), ";.\t\t\t\tIN\tNS");
+    assert_eq!(question_line(&q("", 2), &st), ";.\t\t\t\tIN\tNS");
 }
 
 #[test]
@@ -107,41 +112,6 @@ fn header_and_flags() {
 }
 
 #[test]
-fn options_like_dig_918() {
-    assert_eq!(
-        option_line(3, b"tern-test", None),
-        "; NSID: 74 65 72 6e 2d 74 65 73 74 (\"tern-test\")"
-    );
-    assert_eq!(
-        option_line(15, &[0, 20], None),
-        "; EDE: 20 (Not Authoritative)"
-    );
-    let mut ede = vec![0, 22];
-    ede.extend_from_slice(b"no servers");
-    assert_eq!(
-        option_line(15, &ede, None),
-        "; EDE: 22 (No Reachable Authority): (no servers)"
-    );
-    assert_eq!(option_line(15, &[0, 99], None), "; EDE: 99");
-    let sent = [1u8, 2, 3, 4, 5, 6, 7, 8];
-    let mut good = sent.to_vec();
-    good.extend_from_slice(&[0xaa; 16]);
-    assert_eq!(
-        option_line(10, &good, Some(&sent)),
-        format!("; COOKIE: 0102030405060708{} (good)", "aa".repeat(16))
-    );
-    assert_eq!(option_line(10, &sent, None), "; COOKIE: 0102030405060708");
-    assert_eq!(
-        option_line(8, &[0, 1, 24, 0, 192, 0, 2], None),
-        "; CLIENT-SUBNET: 192.0.2.0/24/0"
-    );
-    assert_eq!(
-        option_line(65001, b"A\x01", None),
-        "; OPT=65001: 41 01 (\"A.\")"
-    );
-}
-
-#[test]
 fn dates_like_ctime() {
     assert_eq!(when_text(0), "Thu Jan 01 00:00:00 UTC 1970");
     assert_eq!(when_text(1_795_464_487), "Mon Nov 23 20:08:07 UTC 2026");
@@ -154,4 +124,55 @@ fn stats_block() {
         stats_text(3, "127.0.0.1#53(127.0.0.1)", false, "W", 90),
         ";; Query time: 3 msec\n;; SERVER: 127.0.0.1#53(127.0.0.1) (UDP)\n;; WHEN: W\n;; MSG SIZE  rcvd: 90\n\n"
     );
+}
+
+#[test]
+fn hidden_columns_and_units_follow_dig() {
+    let v = reply(&["www.example."]);
+    let r = &v.answers[0];
+    // (ttl, class, record line) as dig +[no]ttlid +[no]class prints them.
+    let cases = [
+        (false, true, "www.example.\t\tIN\tA\t192.0.2.1"),
+        (true, false, "www.example.\t\t3600\tA\t192.0.2.1"),
+        (false, false, "www.example.\t\tA\t192.0.2.1"),
+    ];
+    for (ttl, class, want) in cases {
+        let st = Style {
+            ttl,
+            class,
+            ..Style::default()
+        };
+        assert_eq!(record_line(&v, r, &st), want, "{ttl} {class}");
+    }
+    let q = Question {
+        name: n("www.example"),
+        qtype: 1,
+        qclass: 1,
+    };
+    let both_off = Style {
+        ttl: false,
+        class: false,
+        ..Style::default()
+    };
+    assert_eq!(question_line(&q, &both_off), ";www.example.\t\tIN A");
+    let unknown = Style {
+        unknown: true,
+        ..Style::default()
+    };
+    assert_eq!(
+        record_line(&v, r, &unknown),
+        "www.example.\t\t3600\tCLASS1\tTYPE1\t\\# 4 C0000201"
+    );
+    assert_eq!(
+        question_line(&q, &unknown),
+        ";www.example.\t\t\tCLASS1\tTYPE1"
+    );
+    for (ttl, text) in [
+        (0, "0s"),
+        (3600, "1h"),
+        (90_061, "1d1h1m1s"),
+        (1_209_600, "2w"),
+    ] {
+        assert_eq!(ttl_units(ttl), text);
+    }
 }

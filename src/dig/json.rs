@@ -4,14 +4,15 @@
 
 use serde_json::{json, Map, Value};
 
-use super::format::{ede_name, opcode_name, rcode_name};
+use super::format::{opcode_name, rcode_name};
 use super::msg::{Record, View, FLAG_AA, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC};
-use super::rdata::{hex_upper, name_text, rdata_text};
+use super::options::ede_name;
+use super::rdata::{hex_upper, name_text, rdata_text, wire_rdata};
 use super::types::{class_name, type_name};
 
 /// One RR object (RFC 8427 §2.2, §2.3).
 pub fn rr_object(v: &View, r: &Record) -> Value {
-    let data = v.rdata(r);
+    let data = wire_rdata(&v.bytes, r.rtype, r.rdata_offset, r.rdata_len);
     let tname = type_name(r.rtype);
     let mut m = Map::new();
     m.insert("NAME".into(), json!(name_text(&r.name)));
@@ -20,8 +21,9 @@ pub fn rr_object(v: &View, r: &Record) -> Value {
     m.insert("CLASS".into(), json!(r.class));
     m.insert("CLASSname".into(), json!(class_name(r.class)));
     m.insert("TTL".into(), json!(r.ttl));
-    m.insert("RDLENGTH".into(), json!(r.rdata_len));
-    m.insert("RDATAHEX".into(), json!(hex_upper(data)));
+    // Names inside are expanded, so the hex stands on its own.
+    m.insert("RDLENGTH".into(), json!(data.len()));
+    m.insert("RDATAHEX".into(), json!(hex_upper(&data)));
     let text = rdata_text(&v.bytes, r.rtype, r.rdata_offset, r.rdata_len);
     if !text.starts_with("\\#") {
         m.insert(format!("rdata{tname}"), json!(text));

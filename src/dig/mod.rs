@@ -7,6 +7,8 @@ pub mod args;
 pub mod format;
 pub mod json;
 pub mod msg;
+pub mod options;
+pub mod plus;
 pub mod query;
 pub mod rdata;
 pub mod trace;
@@ -46,12 +48,7 @@ pub struct Server {
 }
 
 /// Resolves `@server` arguments (addresses or host names) or the default.
-fn servers_of(l: &Lookup) -> Result<Vec<Server>, String> {
-    let keep = |a: &SocketAddr| match l.family {
-        Family::Any => true,
-        Family::V4 => a.is_ipv4(),
-        Family::V6 => a.is_ipv6(),
-    };
+pub(crate) fn servers_of(l: &Lookup) -> Result<Vec<Server>, String> {
     let mut out = Vec::new();
     if l.servers.is_empty() {
         let text = std::fs::read_to_string(RESOLV_CONF).unwrap_or_default();
@@ -64,6 +61,11 @@ fn servers_of(l: &Lookup) -> Result<Vec<Server>, String> {
     for s in &l.servers {
         let bare = s.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = bare.parse::<IpAddr>() {
+            if l.family == Family::V4 && ip.is_ipv6() {
+                return Err(format!(
+                    "couldn't get address for '{s}': address family not supported"
+                ));
+            }
             out.push(Server {
                 addr: SocketAddr::new(ip, l.port),
                 label: s.clone(),
@@ -73,14 +75,18 @@ fn servers_of(l: &Lookup) -> Result<Vec<Server>, String> {
         let found = (bare, l.port)
             .to_socket_addrs()
             .map_err(|_| format!("couldn't get address for '{s}': not found"))?;
-        for addr in found {
+        let fits = |a: &SocketAddr| match l.family {
+            Family::Any => true,
+            Family::V4 => a.is_ipv4(),
+            Family::V6 => a.is_ipv6(),
+        };
+        for addr in found.filter(fits) {
             out.push(Server {
                 addr,
                 label: s.clone(),
             });
         }
     }
-    out.retain(|s| keep(&s.addr));
     Ok(out)
 }
 
@@ -104,7 +110,28 @@ pub fn run(argv: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         }
         Err(e) => return report_arg_error(&e, out, err),
     };
-    let mut lookups = inv.lookups.clone();
+    // Each lookup, with the text its banner shows (dig prints one banner
+    // per command line and per batch line).
+    for w in &inv.warnings {
+        let _ = writeln!(err, "{w}");
+    }
+    let mut globals = args::Globals {
+        print_cmd: inv.print_cmd,
+        short: inv.short,
+    };
+    let with_globals = |mut l: Lookup, g: args::Globals| {
+        l.flags.short = g.short;
+        l
+    };
+    let mut lookups: Vec<(Lookup, Option<String>, bool)> = inv
+        .lookups
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let banner = (i == 0).then(|| argv.join(" "));
+            (with_globals(l.clone(), globals), banner, globals.print_cmd)
+        })
+        .collect();
     if let Some(path) = &inv.batch_file {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
@@ -114,20 +141,29 @@ pub fn run(argv: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             }
         };
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            match args::parse_batch_line(&inv.defaults, line) {
-                Ok(ls) => lookups.extend(ls),
+            match args::parse_batch_line(&inv.defaults, globals, line) {
+                Ok((ls, g)) => {
+                    globals = g;
+                    lookups.extend(ls.into_iter().enumerate().map(|(i, l)| {
+                        let banner = (i == 0).then(|| line.to_string());
+                        (with_globals(l, g), banner, g.print_cmd)
+                    }));
+                }
                 Err(e) => return report_arg_error(&e, out, err),
             }
         }
     }
-    let banner_args = argv.join(" ");
     let mut status = EXIT_OK;
-    for (i, l) in lookups.iter().enumerate() {
-        let show_cmd = i == 0 && inv.print_cmd && !l.flags.json && !l.flags.yaml;
+    for (i, (l, banner_text, print_cmd)) in lookups.iter().enumerate() {
+        let banner = banner_text
+            .as_deref()
+            .filter(|_| !l.flags.json && !l.flags.yaml)
+            .map(|text| Banner { text, full: i == 0 });
         let code = if l.flags.trace {
-            trace::run(l, show_cmd.then_some(banner_args.as_str()), out)
+            trace::run(l, banner.filter(|_| *print_cmd), out)
         } else {
-            one_lookup(l, show_cmd.then_some(banner_args.as_str()), out)
+            // dig prints the banner on failure even with +nocmd/+noall.
+            one_lookup(l, banner, *print_cmd, out, err)
         };
         if code != EXIT_OK {
             status = code;
@@ -145,12 +181,22 @@ fn report_arg_error(e: &ArgError, out: &mut dyn Write, err: &mut dyn Write) -> u
     e.exit
 }
 
-/// The banner lines printed before the first lookup.
-pub fn banner(args: &str, global_servers: Option<usize>) -> String {
-    let mut s = format!(
-        "\n; <<>> tern dig {} <<>> {args}\n",
-        env!("CARGO_PKG_VERSION")
-    );
+/// What a lookup's banner shows: the command line (or batch line) and
+/// whether it is the run's first banner, which alone carries the blank
+/// line, the server count and "global options".
+#[derive(Debug, Clone, Copy)]
+pub struct Banner<'a> {
+    pub text: &'a str,
+    pub full: bool,
+}
+
+/// The banner lines printed before a lookup's output.
+pub fn banner(b: Banner<'_>, global_servers: Option<usize>) -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    if !b.full {
+        return format!("; <<>> tern dig {version} <<>> {}\n", b.text);
+    }
+    let mut s = format!("\n; <<>> tern dig {version} <<>> {}\n", b.text);
     if let Some(n) = global_servers {
         let plural = if n == 1 { "" } else { "s" };
         s.push_str(&format!("; ({n} server{plural} found)\n"));
@@ -167,6 +213,7 @@ pub fn spec_of(l: &Lookup, name: &str) -> QuerySpec {
         qtype: l.qtype,
         qclass: l.qclass,
         recurse: f.recurse,
+        aaflag: f.aaflag,
         adflag: f.adflag,
         cd: f.cd,
         edns: f.edns,
@@ -179,23 +226,42 @@ pub fn spec_of(l: &Lookup, name: &str) -> QuerySpec {
 }
 
 /// One ordinary lookup: query, print, exit status.
-fn one_lookup(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 {
+fn one_lookup(
+    l: &Lookup,
+    banner_args: Option<Banner<'_>>,
+    print_cmd: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
     let name = l.name.clone().unwrap_or_else(|| ".".to_string());
-    let servers = match servers_of(l) {
+    let mut servers = match servers_of(l) {
         Ok(s) => s,
         Err(e) => {
-            let _ = writeln!(out, "dig: {e}");
-            return EXIT_INTERNAL;
+            let _ = writeln!(err, "dig: {e}");
+            return EXIT_USAGE;
         }
     };
-    if let Some(a) = banner_args {
+    if l.family == Family::V6 {
+        // dig's words for an IPv4 server under -6; it still exits 0.
+        for s in servers.iter().filter(|s| s.addr.is_ipv4()) {
+            let _ = writeln!(out, ";; Skipping mapped address '::ffff:{}'", s.addr.ip());
+        }
+        servers.retain(|s| s.addr.is_ipv6());
+        if servers.is_empty() {
+            let _ = writeln!(out, ";; No acceptable nameservers");
+            return EXIT_OK;
+        }
+    }
+    // dig prints the banner lazily: just before the first message it
+    // shows (or the final failure), after any retry chatter.
+    let mut pending = banner_args.map(|a| {
         // dig counts the addresses of the last @server argument.
         let last = l.servers.last();
         let n = l
             .global_servers
             .then(|| servers.iter().filter(|s| Some(&s.label) == last).count());
-        let _ = write!(out, "{}", banner(a, n));
-    }
+        banner(a, n)
+    });
     let spec = spec_of(l, &name);
     let id = rand::random::<u16>();
     let query = match query::build(id, &spec) {
@@ -205,25 +271,16 @@ fn one_lookup(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 
             return EXIT_INTERNAL;
         }
     };
-    if l.flags.qr {
-        if let Ok(v) = msg::parse(&query) {
-            let mut s = format!(
-                ";; Sending:\n{}",
-                format::message_text(&v, &l.flags, false, false, None)
-            );
-            if l.flags.stats {
-                s.push_str(&format!(";; QUERY SIZE: {}\n\n", query.len()));
-            }
-            let _ = write!(out, "{s}");
-        }
-    }
     let opts = SendOpts {
-        tcp: l.flags.tcp,
+        tcp: wants_tcp(l),
         timeout: Duration::from_secs(u64::from(l.flags.timeout_secs)),
         tries: l.flags.tries,
         source: l.source,
     };
     for server in &servers {
+        if l.flags.qr {
+            show_query(l, &query, &mut pending, print_cmd, out);
+        }
         let mut log = |line: String| {
             let _ = writeln!(out, "{line}");
         };
@@ -231,8 +288,13 @@ fn one_lookup(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 
             continue;
         };
         let tc = reply.bytes.get(2).is_some_and(|b| b & 0x02 != 0);
-        if tc && !reply.tcp {
-            let _ = writeln!(out, ";; Truncated, retrying in TCP mode.");
+        if tc && !reply.tcp && !l.flags.ignore {
+            if l.flags.comments {
+                let _ = writeln!(out, ";; Truncated, retrying in TCP mode.");
+            }
+            if l.flags.qr {
+                show_query(l, &query, &mut pending, print_cmd, out);
+            }
             let tcp_opts = SendOpts {
                 tcp: true,
                 ..opts.clone()
@@ -245,10 +307,70 @@ fn one_lookup(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 
                 None => continue,
             }
         }
+        if cookie_mismatch(&reply.bytes, spec.cookie.as_ref()) {
+            let _ = writeln!(out, ";; Warning: Client COOKIE mismatch");
+        }
+        if let Some(b) = pending.take().filter(|_| print_cmd && !l.flags.short) {
+            let _ = write!(out, "{b}");
+        }
         return print_reply(l, server, &reply, &spec, out);
+    }
+    if let Some(b) = pending.take() {
+        let _ = write!(out, "{b}");
     }
     let _ = writeln!(out, ";; no servers could be reached");
     EXIT_NO_REPLY
+}
+
+/// Whether the reply echoes a client cookie other than ours (RFC 7873
+/// §5.3).
+fn cookie_mismatch(reply: &[u8], sent: Option<&[u8; 8]>) -> bool {
+    let (Some(sent), Ok(v)) = (sent, msg::parse(reply)) else {
+        return false;
+    };
+    v.opt.is_some_and(|o| {
+        o.options.iter().any(|(code, data)| {
+            *code == options::OPT_COOKIE
+                && data.len() >= 8
+                && data.get(..8) != Some(sent.as_slice())
+        })
+    })
+}
+
+/// TCP on request, and for ANY/AXFR/IXFR unless +notcp was given, as
+/// dig does.
+pub fn wants_tcp(l: &Lookup) -> bool {
+    if l.flags.tcp_set {
+        l.flags.tcp
+    } else {
+        matches!(l.qtype, 251..=252 | 255)
+    }
+}
+
+/// `+qr`: the query as sent (after the banner, if still pending).
+fn show_query(
+    l: &Lookup,
+    query: &[u8],
+    pending: &mut Option<String>,
+    print_cmd: bool,
+    out: &mut dyn Write,
+) {
+    let Ok(v) = msg::parse(query) else {
+        return;
+    };
+    let mut s = if print_cmd {
+        pending.take().unwrap_or_default()
+    } else {
+        String::new()
+    };
+    if l.flags.comments {
+        s.push_str(";; Sending:\n");
+    }
+    s.push_str(&format::message_text(&v, &l.flags, false, false, None));
+    if l.flags.stats {
+        s.push_str(&format!(";; QUERY SIZE: {}\n\n", query.len()));
+    }
+    let _ = write!(out, "{s}");
 }
 
 fn print_reply(
@@ -286,7 +408,17 @@ fn print_reply(
         return EXIT_OK;
     }
     if f.short {
-        let _ = write!(out, "{}", format::short_text(&v));
+        let mut s = format::short_text(&v);
+        if f.identify {
+            // dig: "<rdata> from server <addr> in <n> ms."
+            let from = format!(
+                " from server {} in {} ms.\n",
+                server.addr.ip(),
+                reply.rtt.as_millis()
+            );
+            s = s.lines().map(|l| format!("{l}{from}")).collect();
+        }
+        let _ = write!(out, "{s}");
         return EXIT_OK;
     }
     let mut s = String::new();
@@ -330,10 +462,19 @@ mod tests {
 
     #[test]
     fn banner_counts_servers() {
-        let b = banner("@127.0.0.1 x", Some(1));
+        let full = |text| Banner { text, full: true };
+        let b = banner(full("@127.0.0.1 x"), Some(1));
         assert!(b.starts_with("\n; <<>> tern dig "));
         assert!(b.ends_with("<<>> @127.0.0.1 x\n; (1 server found)\n;; global options: +cmd\n"));
-        assert!(banner("x", Some(2)).contains("; (2 servers found)\n"));
-        assert!(!banner("x", None).contains("found"));
+        assert!(banner(full("x"), Some(2)).contains("; (2 servers found)\n"));
+        assert!(!banner(full("x"), None).contains("found"));
+        let later = banner(
+            Banner {
+                text: "x",
+                full: false,
+            },
+            Some(1),
+        );
+        assert!(later.starts_with("; <<>> tern dig ") && later.ends_with(" <<>> x\n"));
     }
 }

@@ -27,6 +27,7 @@ pub struct QuerySpec {
     pub qtype: u16,
     pub qclass: u16,
     pub recurse: bool,
+    pub aaflag: bool,
     pub adflag: bool,
     pub cd: bool,
     pub edns: bool,
@@ -129,6 +130,7 @@ pub fn build(id: u16, spec: &QuerySpec) -> Result<Vec<u8>, BuildError> {
     let name = parse_name(&spec.name)?;
     let mut m = Message::new(id, MessageType::Query, OpCode::Query);
     m.metadata.recursion_desired = spec.recurse;
+    m.metadata.authoritative = spec.aaflag;
     m.metadata.authentic_data = spec.adflag;
     m.metadata.checking_disabled = spec.cd;
     let mut q = Query::query(name, RecordType::from(spec.qtype));
@@ -355,6 +357,7 @@ mod tests {
             qtype: 1,
             qclass: 1,
             recurse: true,
+            aaflag: false,
             adflag: true,
             cd: false,
             edns: true,

@@ -109,13 +109,47 @@ pub fn rdata_text(msg: &[u8], rtype: u16, offset: usize, len: usize) -> String {
     known(msg, rtype, offset, end, data).unwrap_or_else(|| generic(data))
 }
 
-/// RFC 3597 §5 unknown-type form.
+/// RFC 3597 §5 unknown-type form (hex in dig's 56-character chunks).
 pub fn generic(data: &[u8]) -> String {
     if data.is_empty() {
         "\\# 0".to_string()
     } else {
-        format!("\\# {} {}", data.len(), hex_upper(data))
+        format!("\\# {} {}", data.len(), chunked(&hex_upper(data), 56))
     }
+}
+
+/// RDATA with any compressed names expanded (RFC 3597 §4 lists the types
+/// whose names may be compressed), as `+unknownformat` and JSON show it.
+pub fn wire_rdata(msg: &[u8], rtype: u16, offset: usize, len: usize) -> Vec<u8> {
+    let end = offset + len;
+    let raw = msg.get(offset..end).unwrap_or(&[]).to_vec();
+    // (bytes before the names, number of names, bytes after them)
+    let layout: Option<(usize, usize)> = match rtype {
+        2 | 3 | 4 | 5 | 7 | 8 | 9 | 12 | 39 => Some((0, 1)),
+        15 | 18 | 21 | 36 => Some((2, 1)),
+        6 | 14 | 17 => Some((0, 2)),
+        33 => Some((6, 1)),
+        _ => None,
+    };
+    let Some((fixed, names)) = layout else {
+        return raw;
+    };
+    let expand = || -> Option<Vec<u8>> {
+        let mut out = msg.get(offset..offset + fixed)?.to_vec();
+        let mut at = offset + fixed;
+        for _ in 0..names {
+            let (name, next) = read_name(msg, at).ok()?;
+            for label in &name.0 {
+                out.push(u8::try_from(label.len()).ok()?);
+                out.extend_from_slice(label);
+            }
+            out.push(0);
+            at = next;
+        }
+        out.extend_from_slice(msg.get(at..end)?);
+        Some(out)
+    };
+    expand().unwrap_or(raw)
 }
 
 fn known(msg: &[u8], rtype: u16, offset: usize, end: usize, data: &[u8]) -> Option<String> {
@@ -183,7 +217,10 @@ fn known(msg: &[u8], rtype: u16, offset: usize, end: usize, data: &[u8]) -> Opti
             let tag = u16_at(data, 0)?;
             let alg = data.get(2)?;
             let dt = data.get(3)?;
-            format!("{tag} {alg} {dt} {}", hex_upper(data.get(4..)?))
+            format!(
+                "{tag} {alg} {dt} {}",
+                chunked(&hex_upper(data.get(4..)?), 56)
+            )
         }
         // DNSKEY, CDNSKEY
         48 | 60 => {
@@ -197,12 +234,12 @@ fn known(msg: &[u8], rtype: u16, offset: usize, end: usize, data: &[u8]) -> Opti
         44 => {
             let alg = data.first()?;
             let t = data.get(1)?;
-            format!("{alg} {t} {}", hex_upper(data.get(2..)?))
+            format!("{alg} {t} {}", chunked(&hex_upper(data.get(2..)?), 56))
         }
         // TLSA, SMIMEA
         52 | 53 => {
             let (u, s, m) = (data.first()?, data.get(1)?, data.get(2)?);
-            format!("{u} {s} {m} {}", hex_upper(data.get(3..)?))
+            format!("{u} {s} {m} {}", chunked(&hex_upper(data.get(3..)?), 56))
         }
         // NSEC3PARAM (RFC 5155 §4.3)
         51 => {
@@ -220,6 +257,21 @@ fn known(msg: &[u8], rtype: u16, offset: usize, end: usize, data: &[u8]) -> Opti
             };
             format!("{alg} {flags} {iter} {salt}")
         }
+        // NAPTR (RFC 3403 §4.1)
+        35 => {
+            let order = u16_at(data, 0)?;
+            let pref = u16_at(data, 2)?;
+            let mut at = 4;
+            let mut texts = Vec::new();
+            for _ in 0..3 {
+                let len = usize::from(*data.get(at)?);
+                texts.push(quoted(data.get(at + 1..at + 1 + len)?));
+                at += 1 + len;
+            }
+            let replacement = whole(name_at(msg, offset + at, end)?)?;
+            format!("{order} {pref} {} {replacement}", texts.join(" "))
+        }
+        29 => loc_text(data)?,
         257 => {
             let flags = data.first()?;
             let tag_len = usize::from(*data.get(1)?);
@@ -231,6 +283,52 @@ fn known(msg: &[u8], rtype: u16, offset: usize, end: usize, data: &[u8]) -> Opti
             format!("{flags} {} {}", String::from_utf8_lossy(tag), quoted(value))
         }
         _ => return None,
+    })
+}
+
+/// LOC (RFC 1876 §3): degrees, minutes, seconds, altitude and sizes.
+fn loc_text(data: &[u8]) -> Option<String> {
+    if data.len() != 16 || *data.first()? != 0 {
+        return None;
+    }
+    let size = loc_size(*data.get(1)?)?;
+    let hp = loc_size(*data.get(2)?)?;
+    let vp = loc_size(*data.get(3)?)?;
+    let angle = |raw: u32, pos: char, neg: char| {
+        let v = i64::from(raw) - (1i64 << 31);
+        let dir = if v < 0 { neg } else { pos };
+        let a = v.unsigned_abs();
+        format!(
+            "{} {} {}.{:03} {dir}",
+            a / 3_600_000,
+            a / 60_000 % 60,
+            a / 1000 % 60,
+            a % 1000
+        )
+    };
+    let lat = angle(u32_at(data, 4)?, 'N', 'S');
+    let lon = angle(u32_at(data, 8)?, 'E', 'W');
+    let alt = i64::from(u32_at(data, 12)?) - 10_000_000;
+    let sign = if alt < 0 { "-" } else { "" };
+    let a = alt.unsigned_abs();
+    Some(format!(
+        "{lat} {lon} {sign}{}.{:02}m {size} {hp} {vp}",
+        a / 100,
+        a % 100
+    ))
+}
+
+/// A LOC size/precision byte (mantissa, power of ten, in cm) in metres.
+fn loc_size(b: u8) -> Option<String> {
+    let (mantissa, exp) = (u64::from(b >> 4), u32::from(b & 0x0f));
+    if mantissa > 9 || exp > 9 {
+        return None;
+    }
+    let cm = mantissa * 10u64.pow(exp);
+    Some(if cm >= 100 {
+        format!("{}m", cm / 100)
+    } else {
+        format!("0.{cm:02}m")
     })
 }
 

@@ -393,6 +393,100 @@ impl Walker<'_> {
         let _ = write!(self.out, "{text}");
     }
 
+    /// Asks the `@server` (recursively) for the root NS set, as dig +trace
+    /// does; NS names without glue are looked up at the same server.
+    fn prime(&mut self) -> Option<Vec<NsServer>> {
+        let servers = super::servers_of(self.lookup).ok()?;
+        let mut l = self.lookup.clone();
+        l.qtype = TYPE_NS;
+        l.flags.recurse = true;
+        let opts = SendOpts {
+            tries: self.lookup.flags.tries,
+            ..self.opts.clone()
+        };
+        for server in servers {
+            let Ok(bytes) = query::build(rand::random(), &spec_of(&l, ".")) else {
+                return None;
+            };
+            let mut log = |line: String| {
+                if !self.json {
+                    let _ = writeln!(self.out, "{line}");
+                }
+            };
+            let Some(reply) = query::exchange(server.addr, &bytes, ".", &opts, &mut log) else {
+                continue;
+            };
+            let Ok(v) = msg::parse(&reply.bytes) else {
+                continue;
+            };
+            let mut roots: Vec<NsServer> = Vec::new();
+            for r in v
+                .answers
+                .iter()
+                .filter(|r| r.rtype == TYPE_NS && r.name.0.is_empty())
+            {
+                let Ok((target, _)) = read_name(&v.bytes, r.rdata_offset) else {
+                    continue;
+                };
+                let addrs = v
+                    .additionals
+                    .iter()
+                    .filter(|a| a.name.eq_ignore_case(&target))
+                    .filter_map(|a| ip_of(&v, a))
+                    .collect();
+                roots.push(NsServer {
+                    name: name_text(&target),
+                    addrs,
+                });
+            }
+            let rtt = reply.rtt.as_millis();
+            if self.json {
+                self.steps.push(json!({
+                    "zone": ".",
+                    "server": hash_addr(&server.addr),
+                    "serverName": server.label,
+                    "rttMs": rtt,
+                    "why": format!("root servers from {}", server.label),
+                    "message": j::message_object(&v, &j::Context::default()),
+                }));
+            } else {
+                let text = format!(
+                    "{};; Received {} bytes from {}({}) in {rtt} ms\n\n",
+                    format::message_text(&v, &self.lookup.flags, true, true, None),
+                    reply.bytes.len(),
+                    hash_addr(&server.addr),
+                    server.label
+                );
+                let _ = write!(self.out, "{text}");
+            }
+            for root in roots.iter_mut().filter(|r| r.addrs.is_empty()) {
+                root.addrs = self.ask_addrs(server.addr, &root.name);
+            }
+            return Some(roots);
+        }
+        None
+    }
+
+    /// A and AAAA of `name` from a recursive server, quietly.
+    fn ask_addrs(&mut self, server: SocketAddr, name: &str) -> Vec<IpAddr> {
+        let mut found = Vec::new();
+        for t in [TYPE_A, TYPE_AAAA] {
+            let mut l = self.lookup.clone();
+            l.qtype = t;
+            l.flags.recurse = true;
+            let Ok(bytes) = query::build(rand::random(), &spec_of(&l, name)) else {
+                continue;
+            };
+            if let Some(r) = query::exchange(server, &bytes, name, &self.opts, &mut |_| {}) {
+                if let Ok(v) = msg::parse(&r.bytes) {
+                    found.extend(v.answers.iter().filter_map(|a| ip_of(&v, a)));
+                }
+            }
+        }
+        found.retain(|a| self.usable(a));
+        found
+    }
+
     fn record_failure(
         &mut self,
         quiet: bool,
@@ -426,24 +520,10 @@ fn to_view_name(n: &hickory_proto::rr::Name) -> Name {
 }
 
 /// Runs `+trace` for one lookup; returns dig's exit status.
-pub fn run(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 {
+pub fn run(l: &Lookup, banner_args: Option<super::Banner<'_>>, out: &mut dyn Write) -> u8 {
     let name = l.name.clone().unwrap_or_else(|| ".".to_string());
     if let Some(a) = banner_args {
         let _ = write!(out, "{}", super::banner(a, None));
-    }
-    let roots = match &l.flags.hints {
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(t) => parse_hints(&t),
-            Err(e) => {
-                let _ = writeln!(out, ";; cannot read hints file {path}: {e}");
-                return EXIT_INTERNAL;
-            }
-        },
-        None => builtin_roots(),
-    };
-    if roots.is_empty() {
-        let _ = writeln!(out, ";; no root servers in the hints");
-        return EXIT_INTERNAL;
     }
     let mut w = Walker {
         lookup: l,
@@ -458,7 +538,31 @@ pub fn run(l: &Lookup, banner_args: Option<&str>, out: &mut dyn Write) -> u8 {
         json: l.flags.json,
         steps: Vec::new(),
     };
-    if !w.json {
+    let roots = match &l.flags.hints {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(t) => parse_hints(&t),
+            Err(e) => {
+                let _ = writeln!(w.out, ";; cannot read hints file {path}: {e}");
+                return EXIT_INTERNAL;
+            }
+        },
+        // With @server and no hints, dig asks that server for the roots.
+        None if !l.servers.is_empty() => match w.prime() {
+            Some(r) => r,
+            None => {
+                if !w.json {
+                    let _ = writeln!(w.out, ";; no servers could be reached");
+                }
+                return EXIT_NO_REPLY;
+            }
+        },
+        None => builtin_roots(),
+    };
+    if roots.is_empty() {
+        let _ = writeln!(w.out, ";; no root servers in the hints");
+        return EXIT_INTERNAL;
+    }
+    if !w.json && (l.flags.hints.is_some() || l.servers.is_empty()) {
         let mut s = String::new();
         for r in &roots {
             s.push_str(&format!(".\t\t\t518400\tIN\tNS\t{}\n", r.name));

@@ -5,10 +5,12 @@
 //! replay harness, fault tests, fuzzing and benches.
 
 pub mod classify;
+mod exchange;
 pub mod hints;
 pub mod inflight;
 pub mod iterate;
 pub mod state;
+mod store;
 pub mod trace;
 
 use std::collections::HashSet;

@@ -51,6 +51,8 @@ impl Nsd {
                 "zone:\n  name: \"{origin}\"\n  zonefile: \"{file}\"\n"
             ));
         }
+        let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
+        wait_port_free(addr);
         let conf_path = dir.join("nsd.conf");
         std::fs::write(&conf_path, conf).unwrap();
         let child = Command::new("nsd")
@@ -61,7 +63,6 @@ impl Nsd {
             .stderr(Stdio::null())
             .spawn()
             .expect("nsd must be installed (apt-get install nsd)");
-        let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
         let mut nsd = Nsd { child, dir, addr };
         nsd.wait_ready(zones.first().map_or(".", |z| z.0));
         nsd
@@ -104,6 +105,18 @@ impl Nsd {
     }
 }
 
+/// Waits (at most 5 s) until nothing holds `addr` over UDP: NSD's worker
+/// processes may outlive the main one by a moment.
+fn wait_port_free(addr: SocketAddr) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        if UdpSocket::bind(addr).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 impl Drop for Nsd {
     fn drop(&mut self) {
         // SIGTERM lets nsd stop its server and xfrd children too.
@@ -115,6 +128,7 @@ impl Drop for Nsd {
         while start.elapsed() < Duration::from_secs(5) {
             if let Ok(Some(_)) = self.child.try_wait() {
                 let _ = std::fs::remove_dir_all(&self.dir);
+                wait_port_free(self.addr);
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -163,8 +177,10 @@ pub fn mask(text: &str) -> Vec<String> {
             if l.starts_with(";; WHEN: ") {
                 l = ";; WHEN: <DATE>".into();
             }
-            if l.starts_with("; COOKIE: ") {
-                l = "; COOKIE: <COOKIE>".into();
+            if let Some(rest) = l.strip_prefix("; COOKIE: ") {
+                // Keep dig's verdict, e.g. " (good)".
+                let verdict = rest.trim_start_matches(|c: char| c.is_ascii_hexdigit());
+                l = format!("; COOKIE: <COOKIE>{verdict}");
             }
             l
         })

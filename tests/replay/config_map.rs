@@ -56,11 +56,8 @@ const IGNORED: &[(&str, &str)] = &[
     ),
     (
         "iter-scrub-promiscuous",
-        "tern keeps only in-bailiwick data of the answering zone either way",
-    ),
-    (
-        "do-ip6",
-        "IPv6 servers the script does not play time out at once",
+        "tern never scrubs in-bailiwick NS sets from answers (Unbound's `no`); \
+         where `yes` matters the scenario fails and says so",
     ),
     (
         "ede",
@@ -98,6 +95,7 @@ const FIXED: &[(&str, bool)] = &[
     ("tcp-upstream", false),
     ("udp-upstream-without-downstream", false),
     ("do-ip4", true),
+    ("do-ip6", true),
     ("do-udp", true),
     ("do-tcp", true),
 ];
@@ -162,8 +160,16 @@ fn acl_rule(l: &ConfigLine) -> Result<AclRule, Unsupported> {
     Ok(AclRule { net, action })
 }
 
+/// A scenario's configuration for tern.
+pub struct Mapped {
+    pub config: Config,
+    /// A `stub-zone` for `.`: Unbound treats its addresses as the root hints
+    /// and primes from them (RFC 8109), so they become tern's root hints.
+    pub root_hints: Option<Vec<IpAddr>>,
+}
+
 /// Builds tern's config for a scenario, or names the option it lacks.
-pub fn build(lines: &[ConfigLine]) -> Result<Config, Unsupported> {
+pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
     let mut c = Config::default();
     c.resolver.allow_loopback_upstream = true;
     let mut stubs: Vec<StubZone> = Vec::new();
@@ -221,11 +227,18 @@ pub fn build(lines: &[ConfigLine]) -> Result<Config, Unsupported> {
             _ => return unsupported(l),
         }
     }
+    let root_hints = stubs
+        .iter()
+        .position(|s| s.name.is_root())
+        .map(|i| stubs.remove(i).addrs.iter().map(|a| a.ip()).collect());
     c.resolver.stub_zones = stubs;
     if !acl.is_empty() {
         acl.sort_by_key(|r| std::cmp::Reverse(r.net.prefix_len()));
         acl.append(&mut c.server.access_control);
         c.server.access_control = acl;
     }
-    Ok(c)
+    Ok(Mapped {
+        config: c,
+        root_hints,
+    })
 }

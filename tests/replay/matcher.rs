@@ -291,3 +291,71 @@ pub fn summary(m: &Message) -> String {
         edns_summary(m.edns.as_ref())
     )
 }
+
+/// Checks of the matcher itself (run by `main` before any scenario): the
+/// rules above, each with a case that must match and one that must not.
+pub fn self_check() -> Result<(), String> {
+    use super::parser;
+    let scenario = |check: &str| {
+        format!(
+            "server:\nCONFIG_END\nSCENARIO_BEGIN t\nSTEP 1 CHECK_ANSWER\nENTRY_BEGIN\n{check}\nENTRY_END\nSCENARIO_END\n"
+        )
+    };
+    let entry = |text: &str| -> Result<Entry, String> {
+        let sc = parser::parse(&scenario(text)).map_err(|e| e.0)?;
+        sc.moments
+            .into_iter()
+            .next()
+            .and_then(|m| m.entry)
+            .ok_or_else(|| "no entry".to_string())
+    };
+    let want = entry(
+        "MATCH all\nREPLY QR RD RA NOERROR\nSECTION QUESTION\nwww.example.com. IN A\n\
+         SECTION ANSWER\nwww.example.com. 300 IN CNAME Host.Example.com.\nhost.example.com. 300 IN A 10.0.0.1",
+    )?;
+    let got = |answers: &str, flags: &str| -> Result<Message, String> {
+        Ok(entry(&format!(
+            "REPLY {flags}\nSECTION QUESTION\nWWW.example.COM. IN A\nSECTION ANSWER\n{answers}"
+        ))?
+        .msg)
+    };
+    let same_other_order_case_ttl = got(
+        "host.example.com. 5 IN A 10.0.0.1\nwww.example.com. 7 IN CNAME host.EXAMPLE.com.",
+        "QR RD RA NOERROR",
+    )?;
+    check(&want, &same_other_order_case_ttl, Protocol::Udp)
+        .map_err(|e| format!("order, case and TTL must not matter: {e}"))?;
+    let cases = [
+        (
+            "www.example.com. 300 IN CNAME host.example.com.\nhost.example.com. 300 IN A 10.0.0.2",
+            "QR RD RA NOERROR",
+            "other rdata",
+        ),
+        (
+            "www.example.com. 300 IN CNAME host.example.com.",
+            "QR RD RA NOERROR",
+            "missing record",
+        ),
+        (
+            "www.example.com. 300 IN CNAME host.example.com.\nhost.example.com. 300 IN A 10.0.0.1",
+            "QR RD NOERROR",
+            "RA flag",
+        ),
+        (
+            "www.example.com. 300 IN CNAME host.example.com.\nhost.example.com. 300 IN A 10.0.0.1",
+            "QR RD RA SERVFAIL",
+            "rcode",
+        ),
+    ];
+    for (answers, flags, what) in cases {
+        if check(&want, &got(answers, flags)?, Protocol::Udp).is_ok() {
+            return Err(format!("a difference in {what} was not noticed"));
+        }
+    }
+    let mut with_ttl = want.clone();
+    with_ttl.spec.ttl = true;
+    if check(&with_ttl, &same_other_order_case_ttl, Protocol::Udp).is_ok() {
+        return Err("MATCH ttl did not compare TTLs".to_string());
+    }
+    Ok(())
+}

@@ -54,7 +54,11 @@ pub fn parse_type(s: &str) -> Option<RecordType> {
     if let Some(num) = upper.strip_prefix("TYPE") {
         return num.parse::<u16>().ok().map(RecordType::from);
     }
-    RecordType::from_str(&upper).ok()
+    match upper.as_str() {
+        "IXFR" => Some(RecordType::IXFR),
+        "OPT" => Some(RecordType::OPT),
+        _ => RecordType::from_str(&upper).ok(),
+    }
 }
 
 /// A class by mnemonic or as `CLASSnnn`.

@@ -13,9 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_proto::op::Message;
+use hickory_proto::rr::Name;
 use tern::clock::ManualClock;
 use tern::config::Config;
-use tern::engine::Resolver;
+use tern::engine::{Resolver, RootHints};
 use tern::server::handler::Handler;
 use tern::upstream::{Protocol, UpstreamFailure};
 
@@ -63,8 +64,11 @@ pub fn run(text: &str, opts: &Options) -> Outcome {
         Ok(l) => l,
         Err(Unsupported(r)) => return Outcome::Skip(r),
     };
-    let mut config = match config_map::build(&lines) {
-        Ok(c) => c,
+    let config_map::Mapped {
+        mut config,
+        root_hints,
+    } = match config_map::build(&lines) {
+        Ok(m) => m,
         Err(Unsupported(r)) => return Outcome::Skip(r),
     };
     let scenario = match parser::parse(text) {
@@ -82,7 +86,7 @@ pub fn run(text: &str, opts: &Options) -> Outcome {
         Err(e) => return Outcome::Fail(format!("no runtime: {e}")),
     };
     let local = tokio::task::LocalSet::new();
-    match local.block_on(&rt, play(scenario, config, opts.verbose)) {
+    match local.block_on(&rt, play(scenario, config, root_hints, opts.verbose)) {
         Ok(()) => Outcome::Pass,
         Err(reason) => Outcome::Fail(reason),
     }
@@ -157,14 +161,30 @@ fn show_answers(answers: &[ClientAnswer]) -> String {
         .join(" || ")
 }
 
-async fn play(sc: parser::Scenario, config: Config, verbose: bool) -> Result<(), String> {
+async fn play(
+    sc: parser::Scenario,
+    config: Config,
+    root_hints: Option<Vec<IpAddr>>,
+    verbose: bool,
+) -> Result<(), String> {
     let sc = Arc::new(sc);
     let script = Arc::new(Mutex::new(Script::new(sc.clone(), verbose)));
     let clock = Arc::new(ManualClock::new(UNIX_BASE));
     let transport = ScriptedTransport {
         script: script.clone(),
     };
-    let resolver = Resolver::new(Arc::new(config), transport, clock.clone());
+    let config = Arc::new(config);
+    let resolver = match root_hints {
+        Some(addrs) => {
+            let name = Name::from_ascii("stub-root.replay.invalid.")
+                .map_err(|e| format!("hint name: {e}"))?;
+            let hints = RootHints {
+                servers: vec![(name, addrs)],
+            };
+            Resolver::with_hints(config, hints, transport, clock.clone())
+        }
+        None => Resolver::new(config, transport, clock.clone()),
+    };
     let handler = Rc::new(Handler::new(Arc::new(resolver)));
     let answers: Rc<RefCell<Vec<ClientAnswer>>> = Rc::new(RefCell::new(Vec::new()));
     if verbose {

@@ -13,7 +13,9 @@
 //! (`UpstreamFailure::Timeout`), as a server that never answers would.
 //! ID matching (RFC 5452 §9.1) is the transport's job, so replies always
 //! carry the query's ID (`copy_id` is implied); `copy_query` copies the
-//! question as the format says.
+//! question as the format says. A reply the real transport would drop
+//! (`upstream::net::reply_matches`: QR=0 or another question) makes the
+//! exchange time out, as it would on the wire.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,6 +25,7 @@ use tokio::sync::oneshot;
 
 use super::matcher;
 use super::parser::{Entry, Kind, Moment, Scenario};
+use tern::upstream::net::reply_matches;
 use tern::upstream::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
 
 type Reply = Result<Message, UpstreamFailure>;
@@ -187,8 +190,14 @@ pub fn build_reply(entry: &Entry, q: &UpstreamQuery) -> Reply {
             m.to_vec().map_err(|_| UpstreamFailure::Malformed)?
         }
     };
-    // Through the wire and back, as a real exchange would be.
-    Message::from_vec(&bytes).map_err(|_| UpstreamFailure::Malformed)
+    // Through the wire and back, as a real exchange would be; a reply the
+    // real transport would drop (QR=0, wrong question) is never seen, so
+    // the exchange times out.
+    let reply = Message::from_vec(&bytes).map_err(|_| UpstreamFailure::Malformed)?;
+    if !reply_matches(&q.message, &reply) {
+        return Err(UpstreamFailure::Timeout);
+    }
+    Ok(reply)
 }
 
 fn describe(q: &UpstreamQuery) -> String {
