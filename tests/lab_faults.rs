@@ -2,7 +2,8 @@
 //! down and the other 200 ms slow, names under com/net/org still resolve;
 //! after editing lab.toml while the lab runs (re-read within a second or
 //! two), 30 % loss on the servers of a not-yet-cached path still resolves
-//! within the resolver's retries.
+//! within the resolver's retries; with UDP answers truncated, the resolver
+//! falls back to TCP.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -110,4 +111,51 @@ fn resolution_survives_down_delay_and_loss() {
         );
         assert_eq!(addresses(&r), vec![want], "{name}: {r:?}");
     }
+
+    // Truncate every UDP answer of example.lab's server: the resolver must
+    // retry over TCP (RFC 7766 §5) and still get the (uncached) TXT record.
+    let text = std::fs::read_to_string(&lab_file).unwrap();
+    std::fs::write(
+        &lab_file,
+        set_faults(&text, "example.lab", "truncate = true"),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(400)))
+            .unwrap();
+        let q = make_query(
+            7,
+            Name::from_ascii("www.example.lab.").unwrap(),
+            RecordType::A,
+            false,
+        );
+        s.send_to(&q.to_vec().unwrap(), "127.153.12.1:53").unwrap();
+        let mut buf = [0u8; 1500];
+        let tc = s
+            .recv_from(&mut buf)
+            .ok()
+            .and_then(|(n, _)| hickory_proto::op::Message::from_vec(&buf[..n]).ok())
+            .is_some_and(|m| m.metadata.truncation);
+        if tc {
+            break;
+        }
+        assert!(Instant::now() < deadline, "truncate fault never applied");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let r = query(
+        RESOLVER,
+        "www.example.lab.",
+        RecordType::TXT,
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    assert_eq!(r.metadata.response_code, ResponseCode::NoError, "{r:?}");
+    assert!(
+        r.answers
+            .iter()
+            .any(|a| a.data.to_string().contains("hello from the tern lab")),
+        "{r:?}"
+    );
 }
