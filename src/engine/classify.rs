@@ -11,6 +11,11 @@ use std::collections::HashSet;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
+/// CNAME links followed inside one reply; longer chains end there and count
+/// against the client query's CNAME limit (so hostile replies with
+/// thousands of records cost bounded work).
+const MAX_CHAIN_IN_REPLY: usize = 32;
+
 /// What a (scrubbed) reply says about the question we asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
@@ -77,6 +82,8 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
         // NODATA needs its SOA (RFC 2308 §2.2); an empty reply without one,
         // even with AA set, is ignored and another server asked.
         _ if has_soa => Kind::NoData,
+        // AA with the zone's own NS set and nothing else: NODATA too.
+        Some(_) if msg.metadata.authoritative => Kind::NoData,
         _ => Kind::Lame,
     }
 }
@@ -131,14 +138,17 @@ fn chain_records(
     let mut cur = qname.clone();
     let mut seen: HashSet<Name> = HashSet::new();
     let mut pool = answers;
-    while zone.zone_of(&cur) && seen.insert(cur.clone()) {
+    while zone.zone_of(&cur) && seen.len() < MAX_CHAIN_IN_REPLY && seen.insert(cur.clone()) {
         let (here, rest): (Vec<Record>, Vec<Record>) = pool.into_iter().partition(|r| {
             (r.name == cur
                 && (qtype == RecordType::ANY
                     || r.record_type() == qtype
                     || r.record_type() == RecordType::CNAME
                     || (r.record_type() == RecordType::RRSIG)))
-                || (r.record_type() == RecordType::DNAME && r.name.zone_of(&cur) && r.name != cur)
+                || (r.record_type() == RecordType::DNAME
+                    && r.name.zone_of(&cur)
+                    && r.name != cur
+                    && zone.zone_of(&r.name))
         });
         pool = rest;
         let next = here.iter().find_map(|r| match &r.data {
@@ -174,8 +184,9 @@ pub fn follow_chain(
     let mut cur = qname.clone();
     let mut seen: HashSet<Name> = HashSet::new();
     loop {
-        if !seen.insert(cur.clone()) {
-            // A loop: report where it closes, the caller sees the repeat.
+        if seen.len() >= MAX_CHAIN_IN_REPLY || !seen.insert(cur.clone()) {
+            // A loop (or an absurd chain): report where it stops; the caller
+            // sees a repeat or runs out of CNAME hops.
             return (out, ChainEnd::Alias(cur));
         }
         let data: Vec<&Record> = answers

@@ -9,29 +9,15 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Message, MessageType, OpCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use crate::cache::rank::Section;
 use crate::cache::{Cached, Key, Rank};
 use crate::clock::Clock;
-use crate::engine::classify::{classify, follow_chain, scrub, ChainEnd, Kind};
+use crate::engine::classify::{classify, scrub, Kind};
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::{Failure, Resolver, TraceEvent};
-use crate::upstream::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
-use tracing::Instrument;
-
-/// Tries of one zone-step before giving up on the zone (timeouts, lame and
-/// failing servers all count). Unbound allows a similar handful of
-/// retries per target (`outbound-msg-retry`, default 5).
-const MAX_TRIES_PER_STEP: usize = 8;
-
-/// Glueless NS names resolved at once for one delegation ("in parallel
-/// where there are several", without multiplying fan-out).
-const PARALLEL_NS_LOOKUPS: usize = 2;
-
-/// Re-sends of one exchange (TC=1 → TCP, FORMERR → without EDNS).
-const MAX_RESENDS: usize = 3;
+use crate::upstream::Transport;
 
 /// The result of looking up one (name, type).
 #[derive(Debug, Clone)]
@@ -56,7 +42,7 @@ pub struct ZoneServers {
 }
 
 impl ZoneServers {
-    fn addrs(&self) -> Vec<SocketAddr> {
+    pub(super) fn addrs(&self) -> Vec<SocketAddr> {
         let mut out: Vec<SocketAddr> = Vec::new();
         for (_, ips) in &self.ns {
             for ip in ips {
@@ -69,7 +55,7 @@ impl ZoneServers {
         out
     }
 
-    fn name_of(&self, addr: &SocketAddr) -> Option<Name> {
+    pub(super) fn name_of(&self, addr: &SocketAddr) -> Option<Name> {
         self.ns
             .iter()
             .find(|(_, ips)| ips.contains(&addr.ip()))
@@ -77,7 +63,7 @@ impl ZoneServers {
     }
 }
 
-type BoxStep<'a> = Pin<Box<dyn Future<Output = Step> + Send + 'a>>;
+pub(super) type BoxStep<'a> = Pin<Box<dyn Future<Output = Step> + Send + 'a>>;
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
     /// What the cache knows about (name, type): only data trusted enough to
@@ -146,7 +132,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         })
     }
 
-    async fn iterate_from(
+    pub(super) async fn iterate_from(
         &self,
         mut zs: ZoneServers,
         name: &Name,
@@ -161,6 +147,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let mut referrals = 0u32;
         let mut failed: HashSet<SocketAddr> = HashSet::new();
         let mut tried_parent_side = false;
+        let mut rec_lame: Option<Message> = None;
         st.record(TraceEvent::StartAt {
             zone: zs.zone.clone(),
             servers: zs.ns.iter().filter_map(|(n, _)| n.clone()).collect(),
@@ -177,6 +164,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 .await
             {
                 Ok(r) => r,
+                Err(Failure::AllLame) if rec_lame.is_some() => {
+                    st.note("every server is recursive-lame: using the answer one gave");
+                    match rec_lame.take() {
+                        Some(msg) => return self.take_answer(&msg, name, qtype, class),
+                        None => return Step::Fail(Failure::AllLame),
+                    }
+                }
                 Err(f) => match self.parent_side(&zs, &mut tried_parent_side, &f) {
                     Some(parent) => {
                         st.note(format!(
@@ -207,6 +201,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     qmin = false;
                 }
                 Kind::Rcode(_) | Kind::Lame => {
+                    if !minimised && msg.metadata.recursion_available && !msg.answers.is_empty() {
+                        // A recursive server's cached answer: used only if
+                        // no authoritative one can be had.
+                        rec_lame = Some(msg);
+                    }
                     failed.insert(from);
                 }
                 Kind::Referral { child } => {
@@ -240,162 +239,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         }
     }
 
-    /// Caches an answer and says where its chain ends.
-    fn take_answer(&self, msg: &Message, name: &Name, qtype: RecordType, class: DNSClass) -> Step {
-        let now = self.clock.now();
-        let aa = msg.metadata.authoritative;
-        for rrset in group_rrsets(&msg.answers) {
-            self.cache
-                .insert_rrset(rrset, Rank::of(Section::Answer, aa), now);
-        }
-        for rrset in group_rrsets(&msg.authorities) {
-            if rrset
-                .first()
-                .is_some_and(|r| r.record_type() == RecordType::NS)
-            {
-                self.cache
-                    .insert_rrset(rrset, Rank::of(Section::Authority, aa), now);
-            }
-        }
-        for rrset in group_rrsets(&msg.additionals) {
-            self.cache.insert_rrset(rrset, Rank::Additional, now);
-        }
-        if !self.config.resolver.minimal_responses {
-            self.keep_sections(msg, name, qtype, class);
-        }
-        let (chain, end) = follow_chain(&msg.answers, name, qtype);
-        let chain: Vec<Record> = chain.into_iter().map(|r| self.clamped(r)).collect();
-        match end {
-            ChainEnd::Complete => Step::Answer(chain),
-            ChainEnd::Alias(target) => {
-                // The chain's end may be answered negatively in the same reply.
-                let rcode = msg.metadata.response_code;
-                if rcode == ResponseCode::NXDomain {
-                    self.cache_negative(msg, &target, qtype, class, true);
-                    return Step::NxDomain(chain, self.negative_soa(msg));
-                }
-                let soa_covers_target = msg
-                    .authorities
-                    .iter()
-                    .any(|r| r.record_type() == RecordType::SOA && r.name.zone_of(&target));
-                if soa_covers_target {
-                    self.cache_negative(msg, &target, qtype, class, false);
-                    return Step::NoData(chain, self.negative_soa(msg));
-                }
-                Step::Alias(chain, target)
-            }
-        }
-    }
-
-    /// Keeps the (scrubbed) authority NS and additional addresses of an
-    /// answer, as Unbound's message cache does, for non-minimal responses.
-    fn keep_sections(&self, msg: &Message, name: &Name, qtype: RecordType, class: DNSClass) {
-        let authority: Vec<Record> = msg
-            .authorities
-            .iter()
-            .filter(|r| r.record_type() == RecordType::NS)
-            .cloned()
-            .collect();
-        let additional = msg.additionals.clone();
-        let ttl = msg.answers.iter().map(|r| r.ttl).min().unwrap_or(0);
-        // Keyed by where the answer ends, which is what the reply to the
-        // client is built around.
-        let (owner, rtype) = msg
-            .answers
-            .last()
-            .map(|r| (r.name.clone(), r.record_type()))
-            .unwrap_or((name.clone(), qtype));
-        self.cache.insert(
-            Key::Sections(owner, rtype, class),
-            Cached::Sections(authority, additional),
-            ttl,
-            Rank::of(Section::Answer, msg.metadata.authoritative),
-            self.clock.now(),
-        );
-    }
-
-    fn clamped(&self, mut r: Record) -> Record {
-        r.ttl = self.cache.clamp_ttl(r.ttl);
-        r
-    }
-
-    /// The SOA of a negative reply with its TTL set to the negative TTL
-    /// (RFC 2308 §3: min of SOA TTL and MINIMUM, capped by config).
-    fn negative_soa(&self, msg: &Message) -> Vec<Record> {
-        let soa = soa_of(msg);
-        match self.cache.negative_ttl(&soa) {
-            Some(ttl) => soa
-                .into_iter()
-                .map(|mut r| {
-                    r.ttl = ttl;
-                    r
-                })
-                .collect(),
-            None => soa,
-        }
-    }
-
-    /// Caches NXDOMAIN (for the name and, RFC 8020, below) or NODATA for
-    /// the negative TTL of RFC 2308 §5; without an SOA nothing is cached.
-    fn cache_negative(
-        &self,
-        msg: &Message,
-        name: &Name,
-        qtype: RecordType,
-        class: DNSClass,
-        nx: bool,
-    ) {
-        let soa = self.negative_soa(msg);
-        let Some(ttl) = self.cache.negative_ttl(&soa) else {
-            return;
-        };
-        let now = self.clock.now();
-        if nx {
-            self.cache.insert(
-                Key::NxDomain(name.clone(), class),
-                Cached::NxDomain(soa),
-                ttl,
-                Rank::AnswerAuth,
-                now,
-            );
-        } else {
-            self.cache.insert(
-                Key::RRset(name.clone(), qtype, class),
-                Cached::NoData(soa),
-                ttl,
-                Rank::AnswerAuth,
-                now,
-            );
-        }
-    }
-
-    /// Caches a referral's NS set and glue at their (low) ranks.
-    fn cache_referral(&self, msg: &Message, child: &Name) {
-        let now = self.clock.now();
-        let ns: Vec<Record> = msg
-            .authorities
-            .iter()
-            .filter(|r| r.record_type() == RecordType::NS && &r.name == child)
-            .cloned()
-            .collect();
-        let ttl = ns.iter().map(|r| r.ttl).min().unwrap_or(0);
-        self.cache.insert(
-            Key::Delegation(child.clone(), DNSClass::IN),
-            Cached::Sections(ns.clone(), msg.additionals.clone()),
-            ttl,
-            Rank::AuthorityNonAuth,
-            now,
-        );
-        self.cache.insert_rrset(ns, Rank::AuthorityNonAuth, now);
-        for rrset in group_rrsets(&msg.additionals) {
-            self.cache.insert_rrset(rrset, Rank::Additional, now);
-        }
-    }
-
     /// When a zone's servers (from its own NS set) all failed, the
     /// delegation its parent gave, if it names other servers (Unbound's
     /// parent-side fallback for parent/child NS differences). Once per step.
-    fn parent_side(
+    pub(super) fn parent_side(
         &self,
         zs: &ZoneServers,
         tried: &mut bool,
@@ -427,7 +274,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         (!same).then_some(parent)
     }
 
-    fn servers_from_referral(&self, msg: &Message, child: &Name, class: DNSClass) -> ZoneServers {
+    pub(super) fn servers_from_referral(
+        &self,
+        msg: &Message,
+        child: &Name,
+        class: DNSClass,
+    ) -> ZoneServers {
         let names: Vec<Name> = msg
             .authorities
             .iter()
@@ -458,33 +310,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         }
     }
 
-    /// Addresses of a name from the cache (any rank: glue will do here).
-    pub(crate) fn cached_addrs(&self, name: &Name, class: DNSClass) -> Vec<IpAddr> {
-        let now = self.clock.now();
-        let mut out = Vec::new();
-        for t in [RecordType::A, RecordType::AAAA] {
-            if let Some(Cached::RRset(rs)) =
-                self.cache.get(&Key::RRset(name.clone(), t, class), now)
-            {
-                out.extend(rs.iter().filter_map(|r| r.data.ip_addr()));
-            }
-        }
-        out
-    }
-
-    /// Drops addresses we must not query.
-    fn usable(&self, ips: Vec<IpAddr>) -> Vec<IpAddr> {
-        let allow_lo = self.config.resolver.allow_loopback_upstream;
-        ips.into_iter()
-            .filter(|ip| {
-                !ip.is_unspecified() && !ip.is_multicast() && (allow_lo || !ip.is_loopback())
-            })
-            .collect()
-    }
-
     /// The closest zone cut for `name`: a configured stub zone or a cached
     /// NS set, whichever is deeper; else the root (primed once from hints).
-    async fn find_cut(
+    pub(super) async fn find_cut(
         &self,
         name: &Name,
         st: &QueryState,
@@ -533,7 +361,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 
     /// Priming (RFC 8109): asks a hints server for the root NS set and
     /// caches it; on failure the hints themselves are used.
-    async fn prime(&self, st: &QueryState, path: &LookupPath) -> Result<ZoneServers, Failure> {
+    pub(super) async fn prime(
+        &self,
+        st: &QueryState,
+        path: &LookupPath,
+    ) -> Result<ZoneServers, Failure> {
         let mut zs = ZoneServers {
             zone: Name::root(),
             ns: self
@@ -588,401 +420,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         Ok(zs)
     }
 
-    fn servers_from_referral_answer(&self, msg: &Message) -> ZoneServers {
+    pub(super) fn servers_from_referral_answer(&self, msg: &Message) -> ZoneServers {
         let mut m = msg.clone();
         m.authorities = m.answers.clone();
         self.servers_from_referral(&m, &Name::root(), DNSClass::IN)
     }
-
-    /// Sends (name, type) to the best server of the zone that has not
-    /// failed this step, with retries; returns the first reply that is not
-    /// a transport failure. Glueless NS names are resolved when needed.
-    #[allow(clippy::too_many_arguments)]
-    async fn query_zone(
-        &self,
-        zs: &mut ZoneServers,
-        qname: &Name,
-        qtype: RecordType,
-        class: DNSClass,
-        st: &QueryState,
-        path: &LookupPath,
-        failed: &mut HashSet<SocketAddr>,
-    ) -> Result<(Message, SocketAddr), Failure> {
-        let mut tries = 0usize;
-        let mut timeouts = 0usize;
-        let mut resolved_names = false;
-        loop {
-            let candidates: Vec<SocketAddr> = zs
-                .addrs()
-                .into_iter()
-                .filter(|a| !failed.contains(a))
-                .collect();
-            let now = self.clock.now();
-            let mut order = self.selection.order(&candidates, now);
-            if order.is_empty() && !candidates.is_empty() && tries == 0 {
-                // Every server is held down: try them anyway rather than fail.
-                order = candidates.clone();
-            }
-            let Some(addr) = order.first().copied() else {
-                if !resolved_names && self.resolve_ns_names(zs, st, path).await {
-                    resolved_names = true;
-                    continue;
-                }
-                return Err(if timeouts > 0 || tries == 0 {
-                    if zs.addrs().is_empty() {
-                        Failure::NoNsAddress
-                    } else {
-                        Failure::NoReachableAuthority
-                    }
-                } else {
-                    Failure::AllLame
-                });
-            };
-            if tries >= MAX_TRIES_PER_STEP {
-                return Err(Failure::NoReachableAuthority);
-            }
-            tries += 1;
-            if self
-                .selection
-                .stats(addr)
-                .is_some_and(|s| s.held_until.is_some())
-            {
-                self.selection.claim_probe(addr, now);
-            }
-            match self.exchange(addr, zs, qname, qtype, class, st).await {
-                Ok(msg) => return Ok((msg, addr)),
-                Err(ExchangeError::Budget) => {
-                    return Err(Failure::QueryBudget(
-                        self.config.resolver.max_upstream_queries,
-                    ))
-                }
-                Err(ExchangeError::Deadline) => return Err(Failure::Timeout),
-                Err(ExchangeError::Timeout) => {
-                    timeouts += 1;
-                    // A timed-out server may be tried again after the others.
-                    if order.len() == 1 && timeouts >= 3 {
-                        failed.insert(addr);
-                    } else if order.len() > 1 {
-                        failed.insert(addr);
-                        if failed.len() >= zs.addrs().len() {
-                            failed.clear();
-                        }
-                    }
-                }
-                Err(ExchangeError::Other) => {
-                    failed.insert(addr);
-                }
-            }
-        }
-    }
-
-    /// Asks the servers of the zone above `zone` for the address of `name`
-    /// (an NS name inside `zone` that came without glue).
-    fn parent_side_glue<'a>(
-        &'a self,
-        name: &'a Name,
-        zone: &'a Name,
-        st: &'a QueryState,
-        path: LookupPath,
-    ) -> BoxStep<'a> {
-        Box::pin(async move {
-            if path.depth() > self.config.resolver.max_depth as usize {
-                return Step::Fail(Failure::Depth);
-            }
-            let mut parent = match self.find_cut(&zone.base_name(), st, &path).await {
-                Ok(p) => p,
-                Err(f) => return Step::Fail(f),
-            };
-            st.note(format!(
-                "asking the servers of {} for glue of {name}",
-                parent.zone
-            ));
-            let mut failed = HashSet::new();
-            let msg = match self
-                .query_zone(
-                    &mut parent,
-                    name,
-                    RecordType::A,
-                    DNSClass::IN,
-                    st,
-                    &path,
-                    &mut failed,
-                )
-                .await
-            {
-                Ok((msg, _)) => msg,
-                Err(f) => return Step::Fail(f),
-            };
-            let glue: Vec<Record> = msg
-                .answers
-                .iter()
-                .chain(msg.additionals.iter())
-                .filter(|r| &r.name == name && r.record_type() == RecordType::A)
-                .filter(|r| parent.zone.zone_of(&r.name))
-                .cloned()
-                .collect();
-            if glue.is_empty() {
-                return Step::Fail(Failure::NoNsAddress);
-            }
-            self.cache
-                .insert_rrset(glue.clone(), Rank::Additional, self.clock.now());
-            Step::Answer(glue)
-        })
-    }
-
-    /// Resolves addresses for NS names that came without glue, a few at a
-    /// time; true if any address was found.
-    async fn resolve_ns_names(
-        &self,
-        zs: &mut ZoneServers,
-        st: &QueryState,
-        path: &LookupPath,
-    ) -> bool {
-        let limit = self.config.resolver.max_ns_lookups_per_delegation as usize;
-        let todo: Vec<Name> = zs
-            .ns
-            .iter()
-            .filter(|(_, ips)| ips.is_empty())
-            .filter_map(|(n, _)| n.clone())
-            .filter(|n| !path.contains(n, RecordType::A))
-            .take(limit)
-            .collect();
-        let mut found = false;
-        for batch in todo.chunks(PARALLEL_NS_LOOKUPS) {
-            st.note(format!(
-                "resolving NS names without glue for {}: {}",
-                zs.zone,
-                batch
-                    .iter()
-                    .map(|n| n.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-            let lookups = batch.iter().map(|n| {
-                if zs.zone.zone_of(n) && !zs.zone.is_root() {
-                    // Inside the zone it names and without glue: only the
-                    // parent can tell (Unbound's "fetch glue").
-                    self.parent_side_glue(n, &zs.zone, st, path.with(n, RecordType::A))
-                } else {
-                    self.lookup(n, RecordType::A, DNSClass::IN, st, path.clone())
-                }
-            });
-            let results = futures_join(lookups).await;
-            for (n, step) in batch.iter().zip(results) {
-                let ips: Vec<IpAddr> = match step {
-                    Step::Answer(rs) => rs.iter().filter_map(|r| r.data.ip_addr()).collect(),
-                    // The child's own answer failed (lame, bogus referral):
-                    // glue its parent gave for the name still serves.
-                    _ => self.cached_addrs(n, DNSClass::IN),
-                };
-                let ips = self.usable(ips);
-                if !ips.is_empty() {
-                    found = true;
-                    for entry in zs
-                        .ns
-                        .iter_mut()
-                        .filter(|(name, _)| name.as_ref() == Some(n))
-                    {
-                        entry.1 = ips.clone();
-                    }
-                }
-            }
-            if found {
-                break;
-            }
-        }
-        found
-    }
-
-    /// One exchange with one server: UDP first, TCP after TC=1, and once
-    /// without EDNS after a FORMERR to EDNS (remembered per server).
-    async fn exchange(
-        &self,
-        addr: SocketAddr,
-        zs: &ZoneServers,
-        qname: &Name,
-        qtype: RecordType,
-        class: DNSClass,
-        st: &QueryState,
-    ) -> Result<Message, ExchangeError> {
-        let mut protocol = Protocol::Udp;
-        for _ in 0..MAX_RESENDS {
-            let now = self.clock.now();
-            let elapsed = now.saturating_sub(st.start);
-            let Some(left) = self
-                .config
-                .resolver
-                .query_timeout
-                .checked_sub(elapsed)
-                .filter(|l| !l.is_zero())
-            else {
-                st.note("query timeout reached: giving up");
-                return Err(ExchangeError::Deadline);
-            };
-            if !st.spend() {
-                return Err(ExchangeError::Budget);
-            }
-            let edns = !self.selection.no_edns(addr);
-            let message = self.build_query(qname, qtype, class, edns);
-            let timeout = match protocol {
-                Protocol::Udp => self.selection.rto(addr, now),
-                Protocol::Tcp => self.config.upstream.tcp_timeout,
-            }
-            .min(left);
-            st.record(TraceEvent::Query {
-                zone: zs.zone.clone(),
-                server: addr,
-                server_name: zs.name_of(&addr),
-                qname: qname.clone(),
-                qtype,
-                protocol,
-                reason: format!("{} is a server for {}", addr, zs.zone),
-            });
-            let span = tracing::debug_span!(
-                "upstream",
-                server = %addr,
-                zone = %zs.zone,
-                qname = %qname,
-                qtype = %qtype,
-                rtt_ms = tracing::field::Empty
-            );
-            let result = self
-                .transport
-                .exchange(UpstreamQuery {
-                    server: addr,
-                    protocol,
-                    message,
-                    timeout,
-                })
-                .instrument(span.clone())
-                .await;
-            let after = self.clock.now();
-            let rtt = after.saturating_sub(now);
-            span.record("rtt_ms", rtt.as_millis() as u64);
-            let reply = match result {
-                Ok(m) => m,
-                Err(failure) => {
-                    if failure == UpstreamFailure::Timeout {
-                        self.selection.on_timeout(addr, after);
-                    }
-                    tracing::debug!(server = %addr, zone = %zs.zone, %failure, "upstream failure");
-                    st.record(TraceEvent::Failed {
-                        server: addr,
-                        failure: failure.clone(),
-                        rto: self.selection.rto(addr, after),
-                    });
-                    return Err(match failure {
-                        UpstreamFailure::Timeout => ExchangeError::Timeout,
-                        _ => ExchangeError::Other,
-                    });
-                }
-            };
-            self.selection.on_reply(addr, rtt, after);
-            tracing::debug!(server = %addr, zone = %zs.zone, rtt_ms = rtt.as_millis() as u64, "upstream reply");
-            st.record(TraceEvent::Reply {
-                server: addr,
-                rtt,
-                rcode: reply.metadata.response_code,
-                kind: summarize(&reply),
-                message: st.full_trace.then(|| Box::new(reply.clone())),
-            });
-            if reply.metadata.message_type != MessageType::Response
-                || !same_question(&reply, qname, qtype, class)
-            {
-                st.note(format!("{addr} replied to another question: ignored"));
-                return Err(ExchangeError::Other);
-            }
-            if reply.metadata.truncation && protocol == Protocol::Udp {
-                st.note(format!("{addr} truncated the reply: retrying over TCP"));
-                protocol = Protocol::Tcp;
-                continue;
-            }
-            if edns && reply.metadata.response_code == ResponseCode::FormErr && reply.edns.is_none()
-            {
-                st.note(format!("{addr} answered FORMERR to EDNS: retrying without"));
-                self.selection.set_no_edns(addr, after);
-                continue;
-            }
-            return Ok(reply);
-        }
-        Err(ExchangeError::Other)
-    }
-
-    fn build_query(&self, qname: &Name, qtype: RecordType, class: DNSClass, edns: bool) -> Message {
-        let mut m = Message::new(0, MessageType::Query, OpCode::Query);
-        let mut q = Query::query(qname.clone(), qtype);
-        q.set_query_class(class);
-        m.add_query(q);
-        if edns {
-            let mut e = Edns::new();
-            e.set_max_payload(self.config.resolver.edns_payload);
-            m.set_edns(e);
-        }
-        m
-    }
-}
-
-enum ExchangeError {
-    Timeout,
-    /// The client query's own time limit is spent.
-    Deadline,
-    Budget,
-    Other,
-}
-
-/// Awaits all futures concurrently, results in order.
-async fn futures_join<F: Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let futs: Vec<F> = futs.into_iter().collect();
-    futures_util::future::join_all(futs).await
-}
-
-/// Whether a reply carries exactly the question we asked (RFC 5452 §9.1;
-/// names compare case-insensitively).
-fn same_question(reply: &Message, qname: &Name, qtype: RecordType, class: DNSClass) -> bool {
-    match reply.queries.as_slice() {
-        [q] => q.name() == qname && q.query_type() == qtype && q.query_class() == class,
-        // FORMERR and some error replies legitimately carry no question.
-        [] => reply.metadata.response_code != ResponseCode::NoError,
-        _ => false,
-    }
-}
-
-/// The SOA records of a reply's authority section.
-fn soa_of(msg: &Message) -> Vec<Record> {
-    msg.authorities
-        .iter()
-        .filter(|r| r.record_type() == RecordType::SOA)
-        .cloned()
-        .collect()
-}
-
-/// Groups records into RRsets by (name, type, class), keeping order.
-pub(crate) fn group_rrsets(records: &[Record]) -> Vec<Vec<Record>> {
-    let mut sets: Vec<Vec<Record>> = Vec::new();
-    for r in records {
-        if matches!(r.record_type(), RecordType::OPT | RecordType::RRSIG) {
-            continue;
-        }
-        match sets.iter_mut().find(|s| {
-            s.first().is_some_and(|f| {
-                f.name == r.name && f.record_type() == r.record_type() && f.dns_class == r.dns_class
-            })
-        }) {
-            Some(s) => s.push(r.clone()),
-            None => sets.push(vec![r.clone()]),
-        }
-    }
-    sets
-}
-
-/// A one-line summary of a reply, for traces.
-fn summarize(m: &Message) -> String {
-    format!(
-        "{} aa={} answers={} authority={} additional={}",
-        m.metadata.response_code,
-        m.metadata.authoritative,
-        m.answers.len(),
-        m.authorities.len(),
-        m.additionals.len()
-    )
 }

@@ -1,0 +1,409 @@
+//! Talking to a zone's servers: choosing the next server (SRTT order,
+//! hold-down), one exchange with TC=1 → TCP and FORMERR → no-EDNS
+//! fallbacks (RFC 7766, RFC 6891 §7), reply checks (RFC 5452 §9.1), and
+//! finding addresses for NS names that came without glue (in parallel, a
+//! few at a time; from the parent when the name lies inside the zone).
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+
+use crate::cache::Rank;
+use crate::clock::Clock;
+use crate::engine::iterate::{BoxStep, Step, ZoneServers};
+use crate::engine::state::{LookupPath, QueryState};
+use crate::engine::{Failure, Resolver, TraceEvent};
+use crate::upstream::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
+use tracing::Instrument;
+
+/// Tries of one zone-step before giving up on the zone (timeouts, lame and
+/// failing servers all count). Unbound allows a similar handful of
+/// retries per target (`outbound-msg-retry`, default 5).
+const MAX_TRIES_PER_STEP: usize = 8;
+
+/// Glueless NS names resolved at once for one delegation ("in parallel
+/// where there are several", without multiplying fan-out).
+const PARALLEL_NS_LOOKUPS: usize = 2;
+
+/// Re-sends of one exchange (TC=1 → TCP, FORMERR → without EDNS).
+const MAX_RESENDS: usize = 3;
+
+impl<T: Transport, C: Clock> Resolver<T, C> {
+    /// Sends (name, type) to the best server of the zone that has not
+    /// failed this step, with retries; returns the first reply that is not
+    /// a transport failure. Glueless NS names are resolved when needed.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn query_zone(
+        &self,
+        zs: &mut ZoneServers,
+        qname: &Name,
+        qtype: RecordType,
+        class: DNSClass,
+        st: &QueryState,
+        path: &LookupPath,
+        failed: &mut HashSet<SocketAddr>,
+    ) -> Result<(Message, SocketAddr), Failure> {
+        let mut tries = 0usize;
+        let mut timeouts = 0usize;
+        let mut resolved_names = false;
+        loop {
+            let candidates: Vec<SocketAddr> = zs
+                .addrs()
+                .into_iter()
+                .filter(|a| !failed.contains(a))
+                .collect();
+            let now = self.clock.now();
+            let mut order = self.selection.order(&candidates, now);
+            if order.is_empty() && !candidates.is_empty() && tries == 0 {
+                // Every server is held down: try them anyway rather than fail.
+                order = candidates.clone();
+            }
+            let Some(addr) = order.first().copied() else {
+                if !resolved_names && self.resolve_ns_names(zs, st, path).await {
+                    resolved_names = true;
+                    continue;
+                }
+                let all = zs.addrs();
+                return Err(if all.is_empty() {
+                    Failure::NoNsAddress
+                } else if timeouts == 0 && all.iter().all(|a| failed.contains(a)) {
+                    // Every server answered, none usefully.
+                    Failure::AllLame
+                } else {
+                    Failure::NoReachableAuthority
+                });
+            };
+            if tries >= MAX_TRIES_PER_STEP {
+                return Err(Failure::NoReachableAuthority);
+            }
+            tries += 1;
+            if self
+                .selection
+                .stats(addr)
+                .is_some_and(|s| s.held_until.is_some())
+            {
+                self.selection.claim_probe(addr, now);
+            }
+            match self.exchange(addr, zs, qname, qtype, class, st).await {
+                Ok(msg) => return Ok((msg, addr)),
+                Err(ExchangeError::Budget) => {
+                    return Err(Failure::QueryBudget(
+                        self.config.resolver.max_upstream_queries,
+                    ))
+                }
+                Err(ExchangeError::Deadline) => return Err(Failure::Timeout),
+                Err(ExchangeError::Timeout) => {
+                    timeouts += 1;
+                    // A timed-out server may be tried again after the others.
+                    if order.len() == 1 && timeouts >= 3 {
+                        failed.insert(addr);
+                    } else if order.len() > 1 {
+                        failed.insert(addr);
+                        if failed.len() >= zs.addrs().len() {
+                            failed.clear();
+                        }
+                    }
+                }
+                Err(ExchangeError::Other) => {
+                    failed.insert(addr);
+                }
+            }
+        }
+    }
+
+    /// Asks the servers of the zone above `zone` for the address of `name`
+    /// (an NS name inside `zone` that came without glue).
+    pub(super) fn parent_side_glue<'a>(
+        &'a self,
+        name: &'a Name,
+        zone: &'a Name,
+        st: &'a QueryState,
+        path: LookupPath,
+    ) -> BoxStep<'a> {
+        Box::pin(async move {
+            if path.depth() > self.config.resolver.max_depth as usize {
+                return Step::Fail(Failure::Depth);
+            }
+            let mut parent = match self.find_cut(&zone.base_name(), st, &path).await {
+                Ok(p) => p,
+                Err(f) => return Step::Fail(f),
+            };
+            st.note(format!(
+                "asking the servers of {} for glue of {name}",
+                parent.zone
+            ));
+            let mut failed = HashSet::new();
+            let msg = match self
+                .query_zone(
+                    &mut parent,
+                    name,
+                    RecordType::A,
+                    DNSClass::IN,
+                    st,
+                    &path,
+                    &mut failed,
+                )
+                .await
+            {
+                Ok((msg, _)) => msg,
+                Err(f) => return Step::Fail(f),
+            };
+            let glue: Vec<Record> = msg
+                .answers
+                .iter()
+                .chain(msg.additionals.iter())
+                .filter(|r| &r.name == name && r.record_type() == RecordType::A)
+                .filter(|r| parent.zone.zone_of(&r.name))
+                .cloned()
+                .collect();
+            if glue.is_empty() {
+                return Step::Fail(Failure::NoNsAddress);
+            }
+            self.cache
+                .insert_rrset(glue.clone(), Rank::Additional, self.clock.now());
+            Step::Answer(glue)
+        })
+    }
+
+    /// Resolves addresses for NS names that came without glue, a few at a
+    /// time; true if any address was found.
+    pub(super) async fn resolve_ns_names(
+        &self,
+        zs: &mut ZoneServers,
+        st: &QueryState,
+        path: &LookupPath,
+    ) -> bool {
+        let limit = self.config.resolver.max_ns_lookups_per_delegation as usize;
+        let todo: Vec<Name> = zs
+            .ns
+            .iter()
+            .filter(|(_, ips)| ips.is_empty())
+            .filter_map(|(n, _)| n.clone())
+            .filter(|n| !path.contains(n, RecordType::A))
+            .take(limit)
+            .collect();
+        let mut found = false;
+        for batch in todo.chunks(PARALLEL_NS_LOOKUPS) {
+            st.note(format!(
+                "resolving NS names without glue for {}: {}",
+                zs.zone,
+                batch
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            let lookups = batch.iter().map(|n| {
+                if zs.zone.zone_of(n) && !zs.zone.is_root() {
+                    // Inside the zone it names and without glue: only the
+                    // parent can tell (Unbound's "fetch glue").
+                    self.parent_side_glue(n, &zs.zone, st, path.with(n, RecordType::A))
+                } else {
+                    self.lookup(n, RecordType::A, DNSClass::IN, st, path.clone())
+                }
+            });
+            let results = futures_join(lookups).await;
+            for (n, step) in batch.iter().zip(results) {
+                let ips: Vec<IpAddr> = match step {
+                    Step::Answer(rs) => rs.iter().filter_map(|r| r.data.ip_addr()).collect(),
+                    // The child's own answer failed (lame, bogus referral):
+                    // glue its parent gave for the name still serves.
+                    _ => self.cached_addrs(n, DNSClass::IN),
+                };
+                let ips = self.usable(ips);
+                if !ips.is_empty() {
+                    found = true;
+                    for entry in zs
+                        .ns
+                        .iter_mut()
+                        .filter(|(name, _)| name.as_ref() == Some(n))
+                    {
+                        entry.1 = ips.clone();
+                    }
+                }
+            }
+            if found {
+                break;
+            }
+        }
+        found
+    }
+
+    /// One exchange with one server: UDP first, TCP after TC=1, and once
+    /// without EDNS after a FORMERR to EDNS (remembered per server).
+    pub(super) async fn exchange(
+        &self,
+        addr: SocketAddr,
+        zs: &ZoneServers,
+        qname: &Name,
+        qtype: RecordType,
+        class: DNSClass,
+        st: &QueryState,
+    ) -> Result<Message, ExchangeError> {
+        let mut protocol = Protocol::Udp;
+        for _ in 0..MAX_RESENDS {
+            let now = self.clock.now();
+            let elapsed = now.saturating_sub(st.start);
+            let Some(left) = self
+                .config
+                .resolver
+                .query_timeout
+                .checked_sub(elapsed)
+                .filter(|l| !l.is_zero())
+            else {
+                st.note("query timeout reached: giving up");
+                return Err(ExchangeError::Deadline);
+            };
+            if !st.spend() {
+                return Err(ExchangeError::Budget);
+            }
+            let edns = !self.selection.no_edns(addr);
+            let message = self.build_query(qname, qtype, class, edns);
+            let timeout = match protocol {
+                Protocol::Udp => self.selection.rto(addr, now),
+                Protocol::Tcp => self.config.upstream.tcp_timeout,
+            }
+            .min(left);
+            st.record(TraceEvent::Query {
+                zone: zs.zone.clone(),
+                server: addr,
+                server_name: zs.name_of(&addr),
+                qname: qname.clone(),
+                qtype,
+                protocol,
+                reason: format!("{} is a server for {}", addr, zs.zone),
+            });
+            let span = tracing::debug_span!(
+                "upstream",
+                server = %addr,
+                zone = %zs.zone,
+                qname = %qname,
+                qtype = %qtype,
+                rtt_ms = tracing::field::Empty
+            );
+            let result = self
+                .transport
+                .exchange(UpstreamQuery {
+                    server: addr,
+                    protocol,
+                    message,
+                    timeout,
+                })
+                .instrument(span.clone())
+                .await;
+            let after = self.clock.now();
+            let rtt = after.saturating_sub(now);
+            span.record("rtt_ms", rtt.as_millis() as u64);
+            let reply = match result {
+                Ok(m) => m,
+                Err(failure) => {
+                    if failure == UpstreamFailure::Timeout {
+                        self.selection.on_timeout(addr, after);
+                    }
+                    tracing::debug!(server = %addr, zone = %zs.zone, %failure, "upstream failure");
+                    st.record(TraceEvent::Failed {
+                        server: addr,
+                        failure: failure.clone(),
+                        rto: self.selection.rto(addr, after),
+                    });
+                    return Err(match failure {
+                        UpstreamFailure::Timeout => ExchangeError::Timeout,
+                        _ => ExchangeError::Other,
+                    });
+                }
+            };
+            self.selection.on_reply(addr, rtt, after);
+            tracing::debug!(server = %addr, zone = %zs.zone, rtt_ms = rtt.as_millis() as u64, "upstream reply");
+            st.record(TraceEvent::Reply {
+                server: addr,
+                rtt,
+                rcode: reply.metadata.response_code,
+                kind: summarize(&reply),
+                message: st.full_trace.then(|| Box::new(reply.clone())),
+            });
+            if reply.metadata.message_type != MessageType::Response
+                || !same_question(&reply, qname, qtype, class)
+            {
+                st.note(format!("{addr} replied to another question: ignored"));
+                return Err(ExchangeError::Other);
+            }
+            if reply.metadata.truncation && protocol == Protocol::Udp {
+                st.note(format!("{addr} truncated the reply: retrying over TCP"));
+                protocol = Protocol::Tcp;
+                continue;
+            }
+            if edns && reply.metadata.response_code == ResponseCode::FormErr && reply.edns.is_none()
+            {
+                st.note(format!("{addr} answered FORMERR to EDNS: retrying without"));
+                self.selection.set_no_edns(addr, after);
+                continue;
+            }
+            return Ok(reply);
+        }
+        Err(ExchangeError::Other)
+    }
+
+    pub(super) fn build_query(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        class: DNSClass,
+        edns: bool,
+    ) -> Message {
+        let mut m = Message::new(0, MessageType::Query, OpCode::Query);
+        let mut q = Query::query(qname.clone(), qtype);
+        q.set_query_class(class);
+        m.add_query(q);
+        if edns {
+            let mut e = Edns::new();
+            e.set_max_payload(self.config.resolver.edns_payload);
+            m.set_edns(e);
+        }
+        m
+    }
+}
+
+pub(super) enum ExchangeError {
+    Timeout,
+    /// The client query's own time limit is spent.
+    Deadline,
+    Budget,
+    Other,
+}
+
+/// Awaits all futures concurrently, results in order.
+pub(super) async fn futures_join<F: Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let futs: Vec<F> = futs.into_iter().collect();
+    futures_util::future::join_all(futs).await
+}
+
+/// Whether a reply carries exactly the question we asked (RFC 5452 §9.1;
+/// names compare case-insensitively).
+pub(super) fn same_question(
+    reply: &Message,
+    qname: &Name,
+    qtype: RecordType,
+    class: DNSClass,
+) -> bool {
+    match reply.queries.as_slice() {
+        [q] => q.name() == qname && q.query_type() == qtype && q.query_class() == class,
+        // FORMERR and some error replies legitimately carry no question.
+        [] => reply.metadata.response_code != ResponseCode::NoError,
+        _ => false,
+    }
+}
+
+/// A one-line summary of a reply, for traces.
+pub(super) fn summarize(m: &Message) -> String {
+    format!(
+        "{} aa={} answers={} authority={} additional={}",
+        m.metadata.response_code,
+        m.metadata.authoritative,
+        m.answers.len(),
+        m.authorities.len(),
+        m.additionals.len()
+    )
+}
