@@ -172,6 +172,8 @@ const SHAPES: &[&str] = &[
     "+qr +opcode=4 www.example",
     "+qr +ednsopt=65001:abcd +noednsopt www.example",
     "+qr +padding=128 +nocookie www.example",
+    "www.example +edns=0",
+    "www.example +edns=1 +qr +nocookie",
     "www.example +short x.example +noshort",
 ];
 

@@ -36,7 +36,7 @@ Where:  domain	  is in the Domain Name System
                                       and section name comments)
                  +[no]cookie         (Add a COOKIE option to the request)
                  +[no]dnssec         (Request DNSSEC records)
-                 +[no]edns           (Send an EDNS(0) OPT record)
+                 +[no]edns[=###]     (Set EDNS version) [0]
                  +ednsopt=###[:value] (Send specified EDNS option)
                  +noednsopt          (Clear list of +ednsopt options)
                  +[no]engine         (Trace with tern's own resolver engine;

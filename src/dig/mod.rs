@@ -315,7 +315,7 @@ fn one_lookup(
     let json = l.flags.json || l.flags.yaml;
     for server in &servers {
         let chat: &mut dyn Write = if json { &mut *err } else { &mut *out };
-        let Some(reply) = fetch(
+        let Some(mut reply) = fetch(
             l,
             server,
             &query,
@@ -327,6 +327,21 @@ fn one_lookup(
         ) else {
             continue;
         };
+        // BADVERS to +edns=N: once more with the server's version, as dig.
+        if let Some(version) = badvers(&reply.bytes).filter(|_| spec.extra.edns_version > 0) {
+            let chat: &mut dyn Write = if json { &mut *err } else { &mut *out };
+            let _ = writeln!(chat, ";; BADVERS, retrying with EDNS version {version}.");
+            let mut again = spec.clone();
+            again.extra.edns_version = version;
+            let Ok(q2) = query::build(rand::random(), &again) else {
+                continue;
+            };
+            let retried = fetch(l, server, &q2, &name, &opts, &mut pending, print_cmd, chat);
+            match retried {
+                Some(r) => reply = r,
+                None => continue,
+            }
+        }
         let chat: &mut dyn Write = if json { &mut *err } else { &mut *out };
         if let Err(e) = msg::parse(&reply.bytes) {
             // dig shows the bytes, without a banner, and still exits 0.
@@ -422,6 +437,13 @@ fn fetch(
         let _ = writeln!(out, "{line}");
     };
     query::exchange(server.addr, query, name, &tcp_opts, &mut log)
+}
+
+/// The server's EDNS version when it answered BADVERS (RFC 6891 §6.1.3).
+fn badvers(reply: &[u8]) -> Option<u8> {
+    let v = msg::parse(reply).ok()?;
+    let opt = v.opt.as_ref()?;
+    (v.rcode() == 16).then_some(opt.version)
 }
 
 /// Whether the reply echoes a client cookie other than ours (RFC 7873

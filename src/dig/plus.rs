@@ -112,6 +112,14 @@ pub(crate) fn plus_option(inv: &mut Invocation, opt: &str, arg: &str) -> Result<
         return valued(l, name, v);
     }
     let name = lookup_name(BOOLEANS, &bare).ok_or_else(|| invalid(arg))?;
+    // +edns=N: EDNS on, with that version (RFC 6891 §6.1.3).
+    if let (true, "edns", Some(v)) = (state, name, value) {
+        let version = parse_u32("edns", v, 255)? as u8;
+        let f = &mut current(inv).flags;
+        f.edns = true;
+        f.extra.edns_version = version;
+        return Ok(());
+    }
     if value.is_some() {
         return Err(invalid(arg));
     }

@@ -58,6 +58,8 @@ pub struct Extras {
     pub zflag: bool,
     /// `+opcode=N`.
     pub opcode: Option<u8>,
+    /// `+edns=N`: the EDNS version.
+    pub edns_version: u8,
 }
 
 /// Why a query could not be built.
@@ -177,7 +179,7 @@ pub fn build_with_padding(id: u16, spec: &QuerySpec, pad: usize) -> Result<Vec<u
     if spec.edns {
         let mut edns = Edns::new();
         edns.set_max_payload(spec.bufsize);
-        edns.set_version(0);
+        edns.set_version(spec.extra.edns_version);
         edns.set_dnssec_ok(spec.dnssec);
         let opts = edns.options_mut();
         if spec.nsid {
@@ -515,6 +517,7 @@ mod tests {
             header_only: true,
             zflag: true,
             opcode: Some(4),
+            edns_version: 0,
         };
         let bytes = build(9, &sp).unwrap();
         assert_eq!(bytes.len() % 128, 0);
