@@ -377,6 +377,9 @@ fn usage_errors_match_dig() {
         &["-p", "abc", "x"],
         &["+bufsize=70000"],
         &["+subnet=abc"],
+        &["-b", "1.2.3.999", "x"],
+        &["+qid=70000", "x"],
+        &["-f", "/nonexistent/tern-dig-batch"],
     ] {
         let want = real_dig(args);
         let got = tern_dig(args);

@@ -462,7 +462,12 @@ fn dash_option(
         'b' => {
             let v = value(next)?;
             let addr = v.split('#').next().unwrap_or_default();
-            current(inv).source = Some(addr.parse().map_err(|_| invalid(arg))?);
+            let ip = addr.parse().map_err(|_| ArgError {
+                stdout: None,
+                stderr: format!("dig: invalid address {addr}"),
+                exit: 1,
+            })?;
+            current(inv).source = Some(ip);
         }
         _ => return Err(invalid(arg)),
     }

@@ -33,6 +33,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_USAGE: u8 = 1;
 pub const EXIT_NO_REPLY: u8 = 9;
 pub const EXIT_INTERNAL: u8 = 10;
+/// dig's status for a batch file it cannot open.
+pub const EXIT_BATCH: u8 = 8;
 
 /// Where the default server comes from (`nameserver` lines).
 pub const RESOLV_CONF: &str = "/etc/resolv.conf";
@@ -163,8 +165,17 @@ pub fn run(argv: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
-                let _ = writeln!(err, "couldn't open specified batch file {path}: {e}");
-                return EXIT_INTERNAL;
+                // dig's words and status (8) for an unreadable batch file.
+                let why = match e.kind() {
+                    std::io::ErrorKind::NotFound => "No such file or directory".to_string(),
+                    std::io::ErrorKind::PermissionDenied => "Permission denied".to_string(),
+                    _ => e.to_string(),
+                };
+                let _ = writeln!(
+                    err,
+                    "{path}: {why}\ndig: couldn't open specified batch file"
+                );
+                return EXIT_BATCH;
             }
         };
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {

@@ -104,6 +104,11 @@ pub(crate) fn plus_option(inv: &mut Invocation, opt: &str, arg: &str) -> Result<
                 l.flags.extra.options.clear();
                 return Ok(());
             }
+            // A bare +bufsize restores the default, as in dig.
+            if state && name == "bufsize" {
+                l.flags.bufsize = super::args::Flags::default().bufsize;
+                return Ok(());
+            }
             return Err(invalid(arg));
         };
         if !state {
@@ -138,7 +143,7 @@ fn valued(l: &mut Lookup, name: &str, v: &str) -> Result<(), ArgError> {
             .push(ednsopt(v).ok_or_else(|| invalid(&format!("+ednsopt={v}")))?),
         "opcode" => f.extra.opcode = Some(opcode(v)?),
         "padding" => f.extra.padding = parse_u32("padding", v, 512)? as u16,
-        "qid" => f.qid = Some(parse_u32("query id", v, 65_535)? as u16),
+        "qid" => f.qid = Some(parse_u32("qid", v, 65_535)? as u16),
         "retry" => f.tries = parse_u32("retries", v, 255)?.saturating_add(1),
         "tries" => f.tries = parse_u32("tries", v, 255)?.max(1),
         "timeout" => f.timeout_secs = parse_u32("timeout", v, 86_400)?.max(1),
