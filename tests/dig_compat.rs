@@ -270,7 +270,7 @@ fn digrc_is_honoured_like_dig() {
             std::process::Command::new(program)
                 .args(sub)
                 .args(&args)
-                .env("HOME", &home)
+                .env("HOME", &*home)
                 .output()
                 .unwrap()
         };

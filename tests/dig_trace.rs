@@ -41,6 +41,7 @@ alias.zone.test. IN CNAME www.zone.test.
 
 struct Tree {
     _servers: Vec<Nsd>,
+    _dir: dig_common::TempDir,
     hints: String,
 }
 
@@ -79,6 +80,7 @@ fn tree(tag: &str) -> Tree {
     Tree {
         _servers: servers,
         hints: hints.display().to_string(),
+        _dir: dir,
     }
 }
 

@@ -19,16 +19,31 @@ use std::time::{Duration, Instant};
 
 pub struct Nsd {
     child: Child,
-    dir: PathBuf,
+    dir: TempDir,
     pub addr: SocketAddr,
 }
 
-/// A fresh temp dir for one fixture.
-pub fn temp_dir(tag: &str) -> PathBuf {
+/// A fresh temp dir for one fixture, removed on Drop.
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn temp_dir(tag: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("tern-dig-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 impl Nsd {
@@ -127,7 +142,6 @@ impl Drop for Nsd {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(5) {
             if let Ok(Some(_)) = self.child.try_wait() {
-                let _ = std::fs::remove_dir_all(&self.dir);
                 wait_port_free(self.addr);
                 return;
             }
@@ -135,7 +149,6 @@ impl Drop for Nsd {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
