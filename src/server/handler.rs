@@ -68,17 +68,36 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         client: SocketAddr,
         protocol: Protocol,
     ) -> Option<Vec<u8>> {
-        let packets = self.packets.as_ref()?;
-        let key = QueryKey::of(bytes)?;
+        let mut out = Vec::new();
+        self.try_cached_into(bytes, client, protocol, &mut out)
+            .then_some(out)
+    }
+
+    /// `try_cached` into a buffer the caller reuses; returns whether `out`
+    /// now holds the reply.
+    pub fn try_cached_into(
+        &self,
+        bytes: &[u8],
+        client: SocketAddr,
+        protocol: Protocol,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Some(packets) = &self.packets else {
+            return false;
+        };
+        let Some(key) = QueryKey::of(bytes) else {
+            return false;
+        };
         if self.acl.check(client.ip()) != AclAction::Allow {
-            return None;
+            return false;
         }
         let limit = self.limit(key.payload(), protocol);
-        packets.get(
+        packets.get_into(
             &key,
             limit,
             self.resolver.clock().now(),
             self.resolver.cache().generation(),
+            out,
         )
     }
 

@@ -28,7 +28,7 @@
 use std::hash::BuildHasher;
 use std::sync::Mutex;
 
-use lru::LruCache;
+use lru::{DefaultHasher, LruCache};
 
 use crate::clock::Mono;
 
@@ -153,7 +153,9 @@ struct Shard {
 
 pub struct PacketCache {
     shards: Vec<Mutex<Shard>>,
-    hasher: std::collections::hash_map::RandomState,
+    /// Picks the shard (the same fast, randomly seeded hash family the
+    /// shards' own maps use).
+    hasher: DefaultHasher,
     shard_bytes: usize,
 }
 
@@ -170,7 +172,7 @@ impl PacketCache {
             .collect();
         Self {
             shards,
-            hasher: std::collections::hash_map::RandomState::new(),
+            hasher: DefaultHasher::default(),
             shard_bytes: max_bytes / SHARDS,
         }
     }
@@ -184,9 +186,31 @@ impl PacketCache {
     /// stand at `now`; None if absent, stale, of another generation, or
     /// longer than `limit`.
     pub fn get(&self, key: &QueryKey, limit: usize, now: Mono, generation: u64) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        self.get_into(key, limit, now, generation, &mut out)
+            .then_some(out)
+    }
+
+    /// `get` into a buffer the caller reuses (its old content is
+    /// replaced); returns whether there was a reply.
+    pub fn get_into(
+        &self,
+        key: &QueryKey,
+        limit: usize,
+        now: Mono,
+        generation: u64,
+        out: &mut Vec<u8>,
+    ) -> bool {
         let k = key.bytes();
-        let mut s = self.shard(k)?.lock().ok()?;
-        let e = s.lru.get(k)?;
+        let Some(shard) = self.shard(k) else {
+            return false;
+        };
+        let Ok(mut s) = shard.lock() else {
+            return false;
+        };
+        let Some(e) = s.lru.get(k) else {
+            return false;
+        };
         let elapsed = now.saturating_sub(e.stored_at);
         let secs = elapsed.as_secs() + u64::from(elapsed.subsec_nanos() > 0);
         let elapsed_secs = u32::try_from(secs).unwrap_or(u32::MAX);
@@ -194,12 +218,13 @@ impl PacketCache {
             if let Some(old) = s.lru.pop(k) {
                 s.bytes = s.bytes.saturating_sub(old.bytes);
             }
-            return None;
+            return false;
         }
         if e.reply.len() > limit {
-            return None;
+            return false;
         }
-        let mut out = e.reply.to_vec();
+        out.clear();
+        out.extend_from_slice(&e.reply);
         if let Some(id) = out.get_mut(..2) {
             id.copy_from_slice(&key.id);
         }
@@ -209,7 +234,7 @@ impl PacketCache {
                 field.copy_from_slice(&ttl.saturating_sub(elapsed_secs).to_be_bytes());
             }
         }
-        Some(out)
+        true
     }
 
     /// Keeps `reply` (made at `now` from the record cache at `generation`)

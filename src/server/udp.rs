@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio::net::UdpSocket;
 use tracing::Instrument;
 
+use super::packet_cache::MAX_REPLY;
 use super::{query_span, Shared};
 use crate::clock::Clock;
 use crate::upstream::{Protocol, Transport};
@@ -22,6 +23,7 @@ pub(crate) async fn serve<T: Transport, C: Clock>(
 ) {
     let mut stop = shared.stop.clone();
     let mut buf = vec![0u8; RECV_BUFFER];
+    let mut reply = Vec::with_capacity(MAX_REPLY);
     loop {
         let received = tokio::select! {
             r = socket.recv_from(&mut buf) => r,
@@ -36,7 +38,10 @@ pub(crate) async fn serve<T: Transport, C: Clock>(
             }
         };
         let datagram = buf.get(..len).unwrap_or(&[]);
-        if let Some(reply) = shared.handler.try_cached(datagram, client, Protocol::Udp) {
+        if shared
+            .handler
+            .try_cached_into(datagram, client, Protocol::Udp, &mut reply)
+        {
             match socket.try_send_to(&reply, client) {
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
