@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use lru::LruCache;
+use lru::{DefaultHasher, LruCache};
 
 use crate::clock::Mono;
 use crate::config::CacheConfig;
@@ -69,7 +69,9 @@ struct Shard {
 /// The cache itself; cheap to share behind an `Arc`.
 pub struct Cache {
     shards: Vec<Mutex<Shard>>,
-    hasher: std::collections::hash_map::RandomState,
+    /// Picks the shard: the fast, randomly seeded hash family the shards'
+    /// own maps use (SipHash here cost a tenth of a cache hit).
+    hasher: DefaultHasher,
     config: CacheConfig,
     shard_bytes: usize,
     /// Bumped by every insert and clear, so that anything derived from the
@@ -90,7 +92,7 @@ impl Cache {
             .collect();
         Self {
             shards,
-            hasher: std::collections::hash_map::RandomState::new(),
+            hasher: DefaultHasher::default(),
             config,
             shard_bytes,
             generation: AtomicU64::new(0),
