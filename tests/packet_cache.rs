@@ -188,3 +188,34 @@ async fn limits_acl_and_non_minimal_responses() {
     assert!(h.packet_cache().is_none());
     assert!(h.try_cached(&q, client(), Protocol::Udp).is_none());
 }
+
+#[tokio::test]
+async fn ttls_never_exceed_the_record_cache_at_fractional_times() {
+    let (h, clock) = setup(Config::default());
+    let q = &queries()[0].0;
+    clock.advance(Duration::from_millis(300));
+    h.handle(q, client(), Protocol::Udp).await.unwrap();
+    clock.advance(Duration::from_millis(450));
+    h.handle(q, client(), Protocol::Udp).await.unwrap();
+    let mut served = 0;
+    for _ in 0..40 {
+        clock.advance(Duration::from_millis(7_700));
+        let (fast, slow) = both(&h, q).await;
+        let slow = Message::from_vec(&slow).unwrap();
+        let Some(fast) = fast else {
+            continue;
+        };
+        served += 1;
+        let fast = Message::from_vec(&fast).unwrap();
+        for (f, s) in fast.answers.iter().zip(&slow.answers) {
+            assert_eq!(f.data, s.data);
+            assert!(
+                f.ttl <= s.ttl && f.ttl + 1 >= s.ttl,
+                "{} vs {}",
+                f.ttl,
+                s.ttl
+            );
+        }
+    }
+    assert!(served > 30, "only {served} packet hits");
+}

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::RecordType;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, Mono};
 use crate::config::AclAction;
 use crate::engine::{Failure, Request, Resolution, Resolver};
 use crate::server::acl::Acl;
@@ -192,15 +192,15 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             }
             m
         } else {
-            let (m, generation) = self.answer(&query).await;
-            cacheable = generation;
+            let (m, stamp) = self.answer(&query).await;
+            cacheable = stamp;
             m
         };
-        if let (Some(generation), Some(packets)) = (cacheable, &self.packets) {
+        if let (Some((generation, made_at)), Some(packets)) = (cacheable, &self.packets) {
             let full = wire::encode(&reply)?;
             if full.len() <= limit {
                 if let Some(key) = QueryKey::of(bytes) {
-                    packets.put(&key, &full, self.resolver.clock().now(), generation);
+                    packets.put(&key, &full, made_at, generation);
                 }
                 return Some(full);
             }
@@ -232,9 +232,10 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         m
     }
 
-    /// The reply, and the record cache generation it was made from when it
-    /// may go into the packet cache.
-    async fn answer(&self, query: &Message) -> (Message, Option<u64>) {
+    /// The reply, and when it may go into the packet cache, the record
+    /// cache generation it was made from and the time just before (so that
+    /// TTLs counted from then never exceed what the cache would say later).
+    async fn answer(&self, query: &Message) -> (Message, Option<(u64, Mono)>) {
         if query.metadata.op_code != OpCode::Query {
             return (self.reply_skeleton(query, ResponseCode::NotImp), None);
         }
@@ -258,13 +259,14 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         };
         // Read before resolving: an insert meanwhile makes the entry stale.
         let generation = self.resolver.cache().generation();
+        let before = self.resolver.clock().now();
         // `resolve` starts with the same cache-only attempt; doing it here
         // tells a reply made from the cache alone from one that merely
         // joined another client's resolution.
         let (res, cacheable) = match self.resolver.resolve_cached(&request).await {
             Some(hit) => {
                 let ok = packet_cacheable(&hit, request.qtype);
-                (hit, ok.then_some(generation))
+                (hit, ok.then_some((generation, before)))
             }
             None => (self.resolver.resolve(&request).await, None),
         };
