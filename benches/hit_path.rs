@@ -3,6 +3,9 @@
 //! tern's own work is measured. `cargo bench --bench hit_path` prints
 //! nanoseconds per query; under `valgrind --tool=callgrind` the instruction
 //! count per query is repeatable (set `TERN_BENCH_QUERIES` low).
+//! `TERN_BENCH_PATH=full` skips the packet cache (`Handler::handle_uncached`:
+//! parse, record cache, encode), the path every query takes after a change
+//! to the record cache.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +37,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000);
+    let full = std::env::var("TERN_BENCH_PATH").is_ok_and(|p| p == "full");
     let rt = match tokio::runtime::Builder::new_current_thread().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -71,14 +75,20 @@ fn main() {
         let Some(q) = queries.get(i % queries.len()) else {
             break;
         };
-        if let Some(r) = rt.block_on(handler.handle(q, client, Protocol::Udp)) {
+        let reply = if full {
+            rt.block_on(handler.handle_uncached(q, client, Protocol::Udp))
+        } else {
+            rt.block_on(handler.handle(q, client, Protocol::Udp))
+        };
+        if let Some(r) = reply {
             bytes += r.len();
         }
     }
     let elapsed = start.elapsed();
     let upstream = net.sent().len() - upstream_before;
     println!(
-        "hit_path: {n} queries in {:.3} s: {:.0} ns/query, {:.0} queries/s on one core, {upstream} upstream queries, {bytes} bytes out",
+        "hit_path{}: {n} queries in {:.3} s: {:.0} ns/query, {:.0} queries/s on one core, {upstream} upstream queries, {bytes} bytes out",
+        if full { " (full path)" } else { "" },
         elapsed.as_secs_f64(),
         elapsed.as_nanos() as f64 / n as f64,
         n as f64 / elapsed.as_secs_f64()

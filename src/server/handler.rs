@@ -1,17 +1,21 @@
 //! One client message in, one reply out (or nothing). Sans-IO: the UDP and
 //! TCP loops call this; so do the replay harness and fuzz targets. This is
 //! the only place that maps a resolution failure to an RCODE and an
-//! extended DNS error (RFC 8914).
+//! extended DNS error (RFC 8914). Replies made entirely from the cache are
+//! kept in the packet cache (`packet_cache`) and served from there while
+//! nothing they came from has changed.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::RecordType;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, Mono};
 use crate::config::AclAction;
-use crate::engine::{Failure, Request, Resolver};
+use crate::engine::{Failure, Request, Resolution, Resolver};
 use crate::server::acl::Acl;
+use crate::server::packet_cache::{PacketCache, QueryKey};
 use crate::upstream::{Protocol, Transport};
 use crate::wire;
 
@@ -24,15 +28,91 @@ const EDE_PROHIBITED: u16 = 18;
 /// Largest TCP message (RFC 1035 §4.2.2 two-byte length).
 const TCP_MAX: usize = 65_535;
 
+/// The packet cache's share of the record cache's memory budget (1/8).
+const PACKET_CACHE_SHARE: u64 = 8;
+
 pub struct Handler<T: Transport, C: Clock> {
     resolver: Arc<Resolver<T, C>>,
     acl: Acl,
+    /// Encoded replies; None when non-minimal responses are configured
+    /// (their extra sections keep TTLs that do not simply count down).
+    packets: Option<PacketCache>,
 }
 
 impl<T: Transport, C: Clock> Handler<T, C> {
     pub fn new(resolver: Arc<Resolver<T, C>>) -> Self {
-        let acl = Acl::new(resolver.config().server.access_control.clone());
-        Self { resolver, acl }
+        let config = resolver.config();
+        let acl = Acl::new(config.server.access_control.clone());
+        let packets = config.resolver.minimal_responses.then(|| {
+            let budget = config.cache.max_bytes / PACKET_CACHE_SHARE;
+            PacketCache::new(usize::try_from(budget).unwrap_or(usize::MAX))
+        });
+        Self {
+            resolver,
+            acl,
+            packets,
+        }
+    }
+
+    /// The packet cache, if enabled.
+    pub fn packet_cache(&self) -> Option<&PacketCache> {
+        self.packets.as_ref()
+    }
+
+    /// The reply from the packet cache, if there is one for this query:
+    /// the fast path, synchronous so that socket loops can answer a hit
+    /// without spawning. None means "use `handle`".
+    pub fn try_cached(
+        &self,
+        bytes: &[u8],
+        client: SocketAddr,
+        protocol: Protocol,
+    ) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        self.try_cached_into(bytes, client, protocol, &mut out)
+            .then_some(out)
+    }
+
+    /// `try_cached` into a buffer the caller reuses; returns whether `out`
+    /// now holds the reply.
+    pub fn try_cached_into(
+        &self,
+        bytes: &[u8],
+        client: SocketAddr,
+        protocol: Protocol,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Some(packets) = &self.packets else {
+            return false;
+        };
+        let Some(key) = QueryKey::of(bytes) else {
+            return false;
+        };
+        if self.acl.check(client.ip()) != AclAction::Allow {
+            return false;
+        }
+        let limit = self.limit(key.payload(), protocol);
+        packets.get_into(
+            &key,
+            limit,
+            self.resolver.clock().now(),
+            self.resolver.cache().generation(),
+            out,
+        )
+    }
+
+    /// The largest reply the client takes (RFC 6891 §6.2.3, §6.2.5).
+    fn limit(&self, payload: Option<u16>, protocol: Protocol) -> usize {
+        match protocol {
+            Protocol::Udp => {
+                let ours = self.resolver.config().server.max_udp_payload;
+                match payload {
+                    Some(p) => usize::from(p.clamp(512, ours.max(512))),
+                    None => wire::CLASSIC_UDP_SIZE,
+                }
+            }
+            Protocol::Tcp => TCP_MAX,
+        }
     }
 
     pub fn resolver(&self) -> &Arc<Resolver<T, C>> {
@@ -42,6 +122,20 @@ impl<T: Transport, C: Clock> Handler<T, C> {
     /// Answers one query from `client` received over `protocol`; None means
     /// send nothing (unreadable header, a response, or a denied client).
     pub async fn handle(
+        &self,
+        bytes: &[u8],
+        client: SocketAddr,
+        protocol: Protocol,
+    ) -> Option<Vec<u8>> {
+        if let Some(reply) = self.try_cached(bytes, client, protocol) {
+            return Some(reply);
+        }
+        self.handle_uncached(bytes, client, protocol).await
+    }
+
+    /// `handle` without looking in the packet cache first (for callers that
+    /// already did, with `try_cached`).
+    pub async fn handle_uncached(
         &self,
         bytes: &[u8],
         client: SocketAddr,
@@ -69,10 +163,12 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                 return wire::encode(&reply);
             }
         };
-        if let Some(q) = query.queries.first() {
-            let span = tracing::Span::current();
-            span.record("qname", tracing::field::display(q.name()));
-            span.record("qtype", tracing::field::display(q.query_type()));
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            if let Some(q) = query.queries.first() {
+                let span = tracing::Span::current();
+                span.record("qname", tracing::field::display(q.name()));
+                span.record("qtype", tracing::field::display(q.query_type()));
+            }
         }
         if query.metadata.message_type == MessageType::Response || action == AclAction::Deny {
             return None;
@@ -83,6 +179,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             }
             Protocol::Tcp => TCP_MAX,
         };
+        let mut cacheable = None;
         let reply = if action == AclAction::Refuse {
             let mut m = self.reply_skeleton(&query, ResponseCode::Refused);
             if m.edns.is_some() {
@@ -95,8 +192,19 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             }
             m
         } else {
-            self.answer(&query).await
+            let (m, stamp) = self.answer(&query).await;
+            cacheable = stamp;
+            m
         };
+        if let (Some((generation, made_at)), Some(packets)) = (cacheable, &self.packets) {
+            let full = wire::encode(&reply)?;
+            if full.len() <= limit {
+                if let Some(key) = QueryKey::of(bytes) {
+                    packets.put(&key, &full, made_at, generation);
+                }
+                return Some(full);
+            }
+        }
         wire::encode_limited(&reply, limit)
     }
 
@@ -124,18 +232,21 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         m
     }
 
-    async fn answer(&self, query: &Message) -> Message {
+    /// The reply, and when it may go into the packet cache, the record
+    /// cache generation it was made from and the time just before (so that
+    /// TTLs counted from then never exceed what the cache would say later).
+    async fn answer(&self, query: &Message) -> (Message, Option<(u64, Mono)>) {
         if query.metadata.op_code != OpCode::Query {
-            return self.reply_skeleton(query, ResponseCode::NotImp);
+            return (self.reply_skeleton(query, ResponseCode::NotImp), None);
         }
         if query.edns.as_ref().is_some_and(|e| e.version() > 0) {
             // RFC 6891 §6.1.3: unknown EDNS version → BADVERS.
             let mut m = self.reply_skeleton(query, ResponseCode::BADVERS);
             m.queries.clear();
-            return m;
+            return (m, None);
         }
         let [q] = query.queries.as_slice() else {
-            return self.reply_skeleton(query, ResponseCode::FormErr);
+            return (self.reply_skeleton(query, ResponseCode::FormErr), None);
         };
         let request = Request {
             name: q.name().clone(),
@@ -146,7 +257,19 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             dnssec_ok: query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
             full_trace: false,
         };
-        let res = self.resolver.resolve(&request).await;
+        // Read before resolving: an insert meanwhile makes the entry stale.
+        let generation = self.resolver.cache().generation();
+        let before = self.resolver.clock().now();
+        // `resolve` starts with the same cache-only attempt; doing it here
+        // tells a reply made from the cache alone from one that merely
+        // joined another client's resolution.
+        let (res, cacheable) = match self.resolver.resolve_cached(&request).await {
+            Some(hit) => {
+                let ok = packet_cacheable(&hit, request.qtype);
+                (hit, ok.then_some((generation, before)))
+            }
+            None => (self.resolver.resolve(&request).await, None),
+        };
         let mut m = self.reply_skeleton(query, res.rcode);
         m.answers = res.answers;
         m.authorities = res.authorities;
@@ -157,7 +280,25 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                 wire::add_ede(&mut m, code, &text);
             }
         }
-        m
+        (m, cacheable)
+    }
+}
+
+/// Whether a resolution from the cache alone may be kept as a packet:
+/// NOERROR or NXDOMAIN without failure, and with a record (hence a TTL) from
+/// every cache entry it came from: a positive answer ends in a record of
+/// the type asked; a negative one carries its SOA.
+fn packet_cacheable(res: &Resolution, qtype: RecordType) -> bool {
+    if res.failure.is_some() {
+        return false;
+    }
+    match res.rcode {
+        ResponseCode::NXDomain => !res.authorities.is_empty(),
+        ResponseCode::NoError => {
+            !res.authorities.is_empty()
+                || res.answers.last().is_some_and(|r| r.record_type() == qtype)
+        }
+        _ => false,
     }
 }
 

@@ -1,12 +1,15 @@
-//! The UDP receive loop of one socket (RFC 1035 §4.2.1): each datagram is
-//! answered in its own task while a query permit is free; without one the
-//! datagram is dropped (the client retries), so a flood cannot grow memory.
+//! The UDP receive loop of one socket (RFC 1035 §4.2.1): a query the
+//! packet cache answers is answered inline (no task, no permit: the work is
+//! small and bounded); any other datagram is answered in its own task while
+//! a query permit is free; without one the datagram is dropped (the client
+//! retries), so a flood cannot grow memory.
 
 use std::sync::Arc;
 
 use tokio::net::UdpSocket;
 use tracing::Instrument;
 
+use super::packet_cache::MAX_REPLY;
 use super::{query_span, Shared};
 use crate::clock::Clock;
 use crate::upstream::{Protocol, Transport};
@@ -20,6 +23,7 @@ pub(crate) async fn serve<T: Transport, C: Clock>(
 ) {
     let mut stop = shared.stop.clone();
     let mut buf = vec![0u8; RECV_BUFFER];
+    let mut reply = Vec::with_capacity(MAX_REPLY);
     loop {
         let received = tokio::select! {
             r = socket.recv_from(&mut buf) => r,
@@ -33,16 +37,33 @@ pub(crate) async fn serve<T: Transport, C: Clock>(
                 continue;
             }
         };
+        let datagram = buf.get(..len).unwrap_or(&[]);
+        if shared
+            .handler
+            .try_cached_into(datagram, client, Protocol::Udp, &mut reply)
+        {
+            match socket.try_send_to(&reply, client) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // Socket buffer full: wait for room, as a task would.
+                    if let Err(e) = socket.send_to(&reply, client).await {
+                        tracing::debug!(error = %e, "udp send failed");
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "udp send failed"),
+            }
+            continue;
+        }
         let Ok(permit) = shared.queries.clone().try_acquire_owned() else {
             tracing::debug!(%client, "too many queries in flight; dropped");
             continue;
         };
-        let bytes = buf.get(..len).unwrap_or(&[]).to_vec();
+        let bytes = datagram.to_vec();
         let handler = shared.handler.clone();
         let socket = socket.clone();
         tokio::spawn(
             async move {
-                if let Some(reply) = handler.handle(&bytes, client, Protocol::Udp).await {
+                if let Some(reply) = handler.handle_uncached(&bytes, client, Protocol::Udp).await {
                     if let Err(e) = socket.send_to(&reply, client).await {
                         tracing::debug!(error = %e, "udp send failed");
                     }
