@@ -146,6 +146,14 @@ async fn any_change_to_the_record_cache_ends_packet_hits() {
     h.handle(q, client(), Protocol::Udp).await.unwrap();
     h.handle(q, client(), Protocol::Udp).await.unwrap();
     assert!(h.try_cached(q, client(), Protocol::Udp).is_some());
+    // Caching another name (a miss elsewhere) leaves packet hits alone.
+    let other = Name::from_ascii("other-name.example.test.").unwrap();
+    let unrelated = Record::from_rdata(other, 600, RData::A(A::new(192, 0, 2, 7)));
+    assert!(h
+        .resolver()
+        .cache()
+        .insert_rrset(vec![unrelated], Rank::AnswerAuth, clock.now()));
+    assert!(h.try_cached(q, client(), Protocol::Udp).is_some());
     // A better-ranked answer replaces the cached one.
     let name = Name::from_ascii("www.example.test.").unwrap();
     let rec = Record::from_rdata(name, 600, RData::A(A::new(192, 0, 2, 81)));

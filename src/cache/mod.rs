@@ -78,8 +78,9 @@ pub struct Cache {
     hasher: DefaultHasher,
     config: CacheConfig,
     shard_bytes: usize,
-    /// Bumped by every insert and clear, so that anything derived from the
-    /// cache's content (the front end's packet cache) can tell it is stale.
+    /// Bumped when live data is replaced and on clear, so that anything
+    /// derived from the cache's content (the front end's packet cache) can
+    /// tell it may be stale.
     generation: AtomicU64,
 }
 
@@ -103,8 +104,8 @@ impl Cache {
         }
     }
 
-    /// A number that changes whenever the cache's content may have changed
-    /// other than by time passing (every insert, eviction and clear).
+    /// A number that changes whenever live content is replaced or the cache
+    /// cleared (new names, expiry and eviction leave it alone).
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
     }
@@ -186,11 +187,11 @@ impl Cache {
         let Ok(mut s) = shard.lock() else {
             return false;
         };
-        if let Some(old) = s.lru.peek(&key) {
-            if old.expires_at > now && old.rank > rank {
-                return false;
-            }
-        }
+        let replaces_live = match s.lru.peek(&key) {
+            Some(old) if old.expires_at > now && old.rank > rank => return false,
+            Some(old) => old.expires_at > now,
+            None => false,
+        };
         let bytes = ENTRY_OVERHEAD + value_bytes(&key, &value);
         let entry = Entry {
             value,
@@ -199,9 +200,14 @@ impl Cache {
             expires_at: now + Duration::from_secs(u64::from(ttl)),
             bytes,
         };
+        // Only replacing live data can make something derived from it wrong:
+        // a new name changes no earlier answer, and what was derived from an
+        // expired or evicted entry expires with it (its TTLs were no longer).
         // Under the shard lock: a reader that saw the new number waits for
         // this lock and then sees the new entry.
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        if replaces_live {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
         if let Some(old) = s.lru.put(key, entry) {
             s.bytes = s.bytes.saturating_sub(old.bytes);
         }
