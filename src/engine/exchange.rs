@@ -131,10 +131,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Ok(p) => p,
                 Err(f) => return Step::Fail(f),
             };
-            st.note(format!(
-                "asking the servers of {} for glue of {name}",
-                parent.zone
-            ));
+            st.note(|| format!("asking the servers of {} for glue of {name}", parent.zone));
             let mut failed = HashSet::new();
             let msg = match self
                 .query_zone(
@@ -187,15 +184,17 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             .collect();
         let mut found = false;
         for batch in todo.chunks(PARALLEL_NS_LOOKUPS) {
-            st.note(format!(
-                "resolving NS names without glue for {}: {}",
-                zs.zone,
-                batch
-                    .iter()
-                    .map(|n| n.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+            st.note(|| {
+                format!(
+                    "resolving NS names without glue for {}: {}",
+                    zs.zone,
+                    batch
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            });
             let lookups = batch.iter().map(|n| {
                 if zs.zone.zone_of(n) && !zs.zone.is_root() {
                     // Inside the zone it names and without glue: only the
@@ -254,7 +253,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 .checked_sub(elapsed)
                 .filter(|l| !l.is_zero())
             else {
-                st.note("query timeout reached: giving up");
+                st.note(|| "query timeout reached: giving up");
                 return Err(ExchangeError::Deadline);
             };
             if !st.spend() {
@@ -267,7 +266,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Protocol::Tcp => self.config.upstream.tcp_timeout,
             }
             .min(left);
-            st.record(TraceEvent::Query {
+            st.record(|| TraceEvent::Query {
                 zone: zs.zone.clone(),
                 server: addr,
                 server_name: zs.name_of(&addr),
@@ -304,7 +303,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         self.selection.on_timeout(addr, after);
                     }
                     tracing::debug!(server = %addr, zone = %zs.zone, %failure, "upstream failure");
-                    st.record(TraceEvent::Failed {
+                    st.record(|| TraceEvent::Failed {
                         server: addr,
                         failure: failure.clone(),
                         rto: self.selection.rto(addr, after),
@@ -317,7 +316,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             };
             self.selection.on_reply(addr, rtt, after);
             tracing::debug!(server = %addr, zone = %zs.zone, rtt_ms = rtt.as_millis() as u64, "upstream reply");
-            st.record(TraceEvent::Reply {
+            st.record(|| TraceEvent::Reply {
                 server: addr,
                 rtt,
                 rcode: reply.metadata.response_code,
@@ -327,17 +326,17 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             if reply.metadata.message_type != MessageType::Response
                 || !same_question(&reply, qname, qtype, class)
             {
-                st.note(format!("{addr} replied to another question: ignored"));
+                st.note(|| format!("{addr} replied to another question: ignored"));
                 return Err(ExchangeError::Other);
             }
             if reply.metadata.truncation && protocol == Protocol::Udp {
-                st.note(format!("{addr} truncated the reply: retrying over TCP"));
+                st.note(|| format!("{addr} truncated the reply: retrying over TCP"));
                 protocol = Protocol::Tcp;
                 continue;
             }
             if edns && reply.metadata.response_code == ResponseCode::FormErr && reply.edns.is_none()
             {
-                st.note(format!("{addr} answered FORMERR to EDNS: retrying without"));
+                st.note(|| format!("{addr} answered FORMERR to EDNS: retrying without"));
                 self.selection.set_no_edns(addr, after);
                 continue;
             }

@@ -114,7 +114,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     ) -> BoxStep<'a> {
         Box::pin(async move {
             if let Some(step) = self.cached_step(name, qtype, class) {
-                st.record(TraceEvent::CacheHit {
+                st.record(|| TraceEvent::CacheHit {
                     name: name.clone(),
                     qtype,
                 });
@@ -148,7 +148,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let mut failed: HashSet<SocketAddr> = HashSet::new();
         let mut tried_parent_side = false;
         let mut rec_lame: Option<Message> = None;
-        st.record(TraceEvent::StartAt {
+        st.record(|| TraceEvent::StartAt {
             zone: zs.zone.clone(),
             servers: zs.ns.iter().filter_map(|(n, _)| n.clone()).collect(),
         });
@@ -165,7 +165,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             {
                 Ok(r) => r,
                 Err(Failure::AllLame) if rec_lame.is_some() => {
-                    st.note("every server is recursive-lame: using the answer one gave");
+                    st.note(|| "every server is recursive-lame: using the answer one gave");
                     match rec_lame.take() {
                         Some(msg) => return self.take_answer(&msg, name, qtype, class),
                         None => return Step::Fail(Failure::AllLame),
@@ -173,10 +173,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 }
                 Err(f) => match self.parent_side(&zs, &mut tried_parent_side, &f) {
                     Some(parent) => {
-                        st.note(format!(
-                            "servers of {} failed ({f}): trying the delegation its parent gave",
-                            zs.zone
-                        ));
+                        st.note(|| {
+                            format!(
+                                "servers of {} failed ({f}): trying the delegation its parent gave",
+                                zs.zone
+                            )
+                        });
                         zs = parent;
                         failed.clear();
                         continue;
@@ -186,18 +188,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             };
             scrub(&mut msg, &zs.zone, &sname, stype, cfg.harden_glue);
             let kind = classify(&msg, &zs.zone, &sname, stype);
-            st.record(TraceEvent::Note(format!(
-                "{from} for {sname} {stype}: {kind:?}"
-            )));
+            st.record(|| TraceEvent::Note(format!("{from} for {sname} {stype}: {kind:?}")));
             match kind {
                 Kind::Rcode(rcode) if minimised => {
-                    st.note(format!(
-                        "{rcode} to a minimised query: asking for the full name"
-                    ));
+                    st.note(|| format!("{rcode} to a minimised query: asking for the full name"));
                     qmin = false;
                 }
                 Kind::NxDomain if minimised => {
-                    st.note("NXDOMAIN to a minimised query: asking for the full name (relaxed)");
+                    st.note(|| "NXDOMAIN to a minimised query: asking for the full name (relaxed)");
                     qmin = false;
                 }
                 Kind::Rcode(_) | Kind::Lame => {
@@ -215,7 +213,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     }
                     self.cache_referral(&msg, &child);
                     zs = self.servers_from_referral(&msg, &child, class);
-                    st.record(TraceEvent::StartAt {
+                    st.record(|| TraceEvent::StartAt {
                         zone: zs.zone.clone(),
                         servers: zs.ns.iter().filter_map(|(n, _)| n.clone()).collect(),
                     });
@@ -378,7 +376,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if zs.addrs().is_empty() {
             return Err(Failure::NoNsAddress);
         }
-        st.note("priming the root NS set from the hints");
+        st.note(|| "priming the root NS set from the hints");
         let mut failed = HashSet::new();
         let root = Name::root();
         if let Ok((mut msg, _)) = self
@@ -416,7 +414,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 }
             }
         }
-        st.note("priming failed: using the hints as they are");
+        st.note(|| "priming failed: using the hints as they are");
         Ok(zs)
     }
 
