@@ -333,3 +333,122 @@ replicas = ["a", "b"]
     }
     src.stop();
 }
+
+/// A tiny HTTP server answering every request with the current status and
+/// body held in `state`.
+fn http_server(
+    listener: tokio::net::TcpListener,
+    state: Arc<std::sync::Mutex<(u16, String)>>,
+) -> tokio::task::JoinHandle<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                continue;
+            };
+            let (status, body) = state.lock().unwrap().clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let reply = format!(
+                    "HTTP/1.0 {status} X\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(reply.as_bytes()).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_health_checks_and_load_endpoint() {
+    let a = tokio::net::TcpListener::bind("127.77.3.11:0")
+        .await
+        .unwrap();
+    let b = tokio::net::TcpListener::bind("127.77.3.12:0")
+        .await
+        .unwrap();
+    let l = tokio::net::TcpListener::bind("127.77.3.13:0")
+        .await
+        .unwrap();
+    let (aa, ba, la) = (
+        a.local_addr().unwrap(),
+        b.local_addr().unwrap(),
+        l.local_addr().unwrap(),
+    );
+    let a_state = Arc::new(std::sync::Mutex::new((200u16, "ok".to_string())));
+    let ok = Arc::new(std::sync::Mutex::new((200u16, "ok".to_string())));
+    let loads = Arc::new(std::sync::Mutex::new((
+        200u16,
+        "a = 0.9\nb = 0.1\n".to_string(),
+    )));
+    let _ha = http_server(a, a_state.clone());
+    let _hb = http_server(b, ok);
+    let _hl = http_server(l, loads.clone());
+    let cdn = format!(
+        r#"[health]
+interval_ms = 200
+timeout_ms = 150
+fail = 2
+rise = 1
+http_path = "/health"
+[[replica]]
+name = "a"
+addresses = ["127.77.3.11"]
+site = "x"
+health = "{aa}"
+[[replica]]
+name = "b"
+addresses = ["127.77.3.12"]
+site = "x"
+health = "{ba}"
+[[name]]
+name = "live.cdn.lab."
+policy = "live"
+replicas = ["a", "b"]
+[[name]]
+name = "load.cdn.lab."
+policy = "lowest-load"
+replicas = ["a", "b"]
+load_url = "http://{la}/load"
+"#
+    );
+    let (d, _) = setup("http", &cdn);
+    let src = Arc::new(CdnSource::load(&d.join("cdn.toml")).unwrap());
+    src.start_background();
+    let view = ClientView {
+        source: SOURCE,
+        ecs: None,
+    };
+    let get = |n: &str| -> Vec<String> {
+        src.answer(&Name::from_ascii(n).unwrap(), RecordType::A, &view)
+            .unwrap()
+            .records
+            .iter()
+            .map(|r| r.data.to_string())
+            .collect()
+    };
+    let wait = |n: &'static str, want: Vec<&'static str>| async move {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let now = get(n);
+            if now == want {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{n}: {now:?}, wanted {want:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    wait("load.cdn.lab.", vec!["127.77.3.12"]).await;
+    assert_eq!(get("live.cdn.lab."), vec!["127.77.3.11", "127.77.3.12"]);
+    // a answers 503: it still accepts TCP, but the HTTP check fails it
+    a_state.lock().unwrap().0 = 503;
+    wait("live.cdn.lab.", vec!["127.77.3.12"]).await;
+    // the load endpoint changes its mind
+    loads.lock().unwrap().1 = "a = 0.2\nb = 0.8\n".to_string();
+    a_state.lock().unwrap().0 = 200;
+    wait("load.cdn.lab.", vec!["127.77.3.11"]).await;
+    wait("live.cdn.lab.", vec!["127.77.3.11", "127.77.3.12"]).await;
+    src.stop();
+}

@@ -105,18 +105,36 @@ async fn zones_lab_serves_the_delegation_chain_and_applies_faults() {
         "name = \"a.gtld\"\nfaults = { refuse = true }\n",
     );
     let text = text.replace(
+        "name = \"example.com\"\n",
+        "name = \"example.com\"\nfaults = { lame_upward = true }\n",
+    );
+    let text = text.replace(
         "address = \"127.154.2.1:8080\"\n",
         "address = \"127.154.2.1:8080\"\ndown = true\n",
     );
     std::fs::write(&file, text).unwrap();
     let changes = lab.apply(&LabSpec::load(&dir).unwrap()).await.unwrap();
     assert!(changes.iter().any(|c| c.contains("a.gtld")), "{changes:?}");
+    assert!(
+        changes.iter().any(|c| c.contains("lame_upward")),
+        "{changes:?}"
+    );
     assert!(changes.iter().any(|c| c.contains("us-1")), "{changes:?}");
     let r = tokio::task::spawn_blocking(|| ask("127.153.1.1", "com.", RecordType::SOA))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(r.metadata.response_code, ResponseCode::Refused);
+    // lame_upward: no AA, a referral back to the root with its addresses
+    let r = tokio::task::spawn_blocking(|| ask("127.153.10.1", "www.example.com.", RecordType::A))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!r.metadata.authoritative);
+    assert!(r.answers.is_empty());
+    assert_eq!(ns_targets(&r), vec!["a.root.lab.", "b.root.lab."]);
+    assert!(r.authorities.iter().all(|a| a.name.is_root()));
+    assert_eq!(r.additionals.len(), 2);
     assert!(tokio::net::TcpStream::connect("127.154.2.1:8080")
         .await
         .is_err());

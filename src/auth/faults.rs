@@ -1,13 +1,13 @@
 //! Per-server fault injection for the lab, consulted once per packet:
 //! delay (fixed + jitter), loss, down (silent), REFUSED, SERVFAIL, lame
-//! (no AA, a referral back to the zone itself: RFC 1034 §4.3.2 makes this a
-//! lame delegation to the resolver), truncate (TC=1 on UDP, RFC 2181 §9)
+//! (no AA, a referral back to the zone itself or upward to the root: RFC
+//! 1034 §4.3.2 makes either a lame delegation to the resolver), truncate (TC=1 on UDP, RFC 2181 §9)
 //! and garbage bytes. Random choices come from a seeded RNG so runs repeat.
 
 use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::RecordType;
+use hickory_proto::rr::{Record, RecordType};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
@@ -35,6 +35,9 @@ pub struct Faults {
     pub servfail: bool,
     /// Answer without AA, with a referral to the zone's own NS.
     pub lame: bool,
+    /// Answer without AA with an upward referral: the root's NS and
+    /// addresses (as a lame server that points back to the root does).
+    pub lame_upward: bool,
     /// Answer UDP queries with an empty TC=1 reply.
     pub truncate: bool,
     /// Answer with random bytes.
@@ -94,7 +97,8 @@ impl Faults {
     }
 
     /// Rewrites a correct reply per the configured faults.
-    pub fn mangle(&self, reply: &mut Message, zones: &ZoneSet, udp: bool) {
+    /// `upward` holds the root NS and address records for `lame_upward`.
+    pub fn mangle(&self, reply: &mut Message, zones: &ZoneSet, upward: &[Record], udp: bool) {
         if self.refuse {
             clear(reply);
             reply.metadata.response_code = ResponseCode::Refused;
@@ -107,6 +111,15 @@ impl Faults {
             reply.metadata.response_code = ResponseCode::NoError;
             if let Some(ns) = zone.and_then(|z| z.rrset(z.origin(), RecordType::NS)) {
                 reply.authorities.extend(ns.iter().cloned());
+            }
+        } else if self.lame_upward {
+            clear(reply);
+            reply.metadata.response_code = ResponseCode::NoError;
+            for r in upward {
+                match r.record_type() {
+                    RecordType::NS => reply.authorities.push(r.clone()),
+                    _ => reply.additionals.push(r.clone()),
+                }
             }
         }
         if self.truncate && udp {

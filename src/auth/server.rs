@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use hickory_proto::op::{MessageType, ResponseCode};
-use hickory_proto::rr::RecordType;
+use hickory_proto::rr::{Record, RecordType};
 use rand::rngs::StdRng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -38,6 +38,8 @@ pub struct AuthServer {
     dynamic: Option<Arc<dyn DynamicSource>>,
     faults: Arc<RwLock<Faults>>,
     rng: Mutex<StdRng>,
+    /// Root NS + address records, for the `lame_upward` fault.
+    upward: RwLock<Vec<Record>>,
 }
 
 impl AuthServer {
@@ -48,6 +50,7 @@ impl AuthServer {
             dynamic,
             faults: Arc::new(RwLock::new(Faults::default())),
             rng: Mutex::new(rng(0x7e57)),
+            upward: RwLock::new(Vec::new()),
         }
     }
 
@@ -60,6 +63,14 @@ impl AuthServer {
         match self.faults.write() {
             Ok(mut g) => *g = f,
             Err(p) => *p.into_inner() = f,
+        }
+    }
+
+    /// The referral a `lame_upward` server gives (the lab passes the root's).
+    pub fn set_upward_referral(&self, records: Vec<Record>) {
+        match self.upward.write() {
+            Ok(mut g) => *g = records,
+            Err(p) => *p.into_inner() = records,
         }
     }
 
@@ -126,7 +137,15 @@ impl AuthServer {
             };
         }
         let mut reply = answer(&self.zones, &query, client.ip(), self.dynamic.as_deref());
-        faults.mangle(&mut reply, &self.zones, udp);
+        if faults.lame_upward {
+            let upward = match self.upward.read() {
+                Ok(g) => g.clone(),
+                Err(p) => p.into_inner().clone(),
+            };
+            faults.mangle(&mut reply, &self.zones, &upward, udp);
+        } else {
+            faults.mangle(&mut reply, &self.zones, &[], udp);
+        }
         tracing::debug!(
             server = %self.name,
             client = %client,

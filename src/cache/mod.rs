@@ -59,6 +59,7 @@ pub enum Cached {
 struct Entry {
     value: Cached,
     rank: Rank,
+    stored_at: Mono,
     expires_at: Mono,
     bytes: usize,
 }
@@ -136,8 +137,11 @@ impl Cache {
                 }
             }
             Cached::Sections(a, b) => {
+                // Each record keeps its own TTL, counted down since storing.
+                let elapsed =
+                    u32::try_from(now.saturating_sub(e.stored_at).as_secs()).unwrap_or(u32::MAX);
                 for r in a.iter_mut().chain(b.iter_mut()) {
-                    r.ttl = r.ttl.min(left);
+                    r.ttl = r.ttl.saturating_sub(elapsed);
                 }
             }
         }
@@ -178,6 +182,7 @@ impl Cache {
         let entry = Entry {
             value,
             rank,
+            stored_at: now,
             expires_at: now + Duration::from_secs(u64::from(ttl)),
             bytes,
         };

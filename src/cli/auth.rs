@@ -1,6 +1,6 @@
 //! `tern auth --zones DIR|FILE… --listen ADDR…`: serve zone files
-//! authoritatively over UDP and TCP (RFC 1035 §4.2) until Ctrl-C. A zone
-//! that fails its load checks stops the server from starting.
+//! authoritatively over UDP and TCP (RFC 1035 §4.2) until Ctrl-C or
+//! SIGTERM. A zone that fails its load checks stops the server starting.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,6 +44,7 @@ pub fn init_logging(filter: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -91,9 +92,12 @@ fn run_inner(args: AuthArgs) -> anyhow::Result<()> {
             );
         }
         eprintln!("tern auth: listening on {} (udp+tcp)", bound.join(", "));
-        tokio::signal::ctrl_c()
-            .await
-            .context("waiting for Ctrl-C")?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
         for h in handles {
             h.abort();
         }

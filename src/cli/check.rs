@@ -12,7 +12,13 @@ pub struct CheckArgs {
 
 pub fn run(args: CheckArgs) -> ExitCode {
     match crate::config::load_file(&args.config) {
-        Ok(_) => {
+        Ok(config) => {
+            if let Some(path) = &config.resolver.root_hints {
+                if let Err(e) = crate::engine::RootHints::from_file(path) {
+                    eprintln!("{}: resolver.root_hints: {e}", args.config.display());
+                    return ExitCode::from(1);
+                }
+            }
             println!("ok");
             ExitCode::SUCCESS
         }

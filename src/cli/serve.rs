@@ -10,7 +10,7 @@ use anyhow::Context;
 
 use crate::clock::SystemClock;
 use crate::config::{load::socket_addr, load_file, Config};
-use crate::engine::Resolver;
+use crate::engine::{Resolver, RootHints};
 use crate::server::{self, Handler};
 use crate::upstream::net::NetTransport;
 
@@ -53,6 +53,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.resolver.root_hints = Some(hints);
     }
     init_logging(&config.log.level);
+    // A broken hints file stops the start with its error, rather than
+    // leaving a resolver that fails every query.
+    let hints = match &config.resolver.root_hints {
+        Some(path) => RootHints::from_file(path)?,
+        None => RootHints::built_in(),
+    };
     let config = Arc::new(config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -63,7 +69,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         for addr in sockets.local_addrs() {
             tracing::info!(%addr, "listening (udp, tcp)");
         }
-        let resolver = Resolver::new(config.clone(), NetTransport::new(), SystemClock::new());
+        let resolver = Resolver::with_hints(
+            config.clone(),
+            hints,
+            NetTransport::new(),
+            SystemClock::new(),
+        );
         let handler = Arc::new(Handler::new(Arc::new(resolver)));
         server::run(handler, sockets.udp, sockets.tcp, shutdown_signal()).await;
         tracing::info!("stopped");

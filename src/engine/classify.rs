@@ -11,6 +11,11 @@ use std::collections::HashSet;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
+/// CNAME links followed inside one reply; longer chains end there and count
+/// against the client query's CNAME limit (so hostile replies with
+/// thousands of records cost bounded work).
+const MAX_CHAIN_IN_REPLY: usize = 32;
+
 /// What a (scrubbed) reply says about the question we asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
@@ -131,7 +136,7 @@ fn chain_records(
     let mut cur = qname.clone();
     let mut seen: HashSet<Name> = HashSet::new();
     let mut pool = answers;
-    while zone.zone_of(&cur) && seen.insert(cur.clone()) {
+    while zone.zone_of(&cur) && seen.len() < MAX_CHAIN_IN_REPLY && seen.insert(cur.clone()) {
         let (here, rest): (Vec<Record>, Vec<Record>) = pool.into_iter().partition(|r| {
             (r.name == cur
                 && (qtype == RecordType::ANY
@@ -174,8 +179,9 @@ pub fn follow_chain(
     let mut cur = qname.clone();
     let mut seen: HashSet<Name> = HashSet::new();
     loop {
-        if !seen.insert(cur.clone()) {
-            // A loop: report where it closes, the caller sees the repeat.
+        if seen.len() >= MAX_CHAIN_IN_REPLY || !seen.insert(cur.clone()) {
+            // A loop (or an absurd chain): report where it stops; the caller
+            // sees a repeat or runs out of CNAME hops.
             return (out, ChainEnd::Alias(cur));
         }
         let data: Vec<&Record> = answers

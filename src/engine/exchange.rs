@@ -66,14 +66,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     resolved_names = true;
                     continue;
                 }
-                return Err(if timeouts > 0 || tries == 0 {
-                    if zs.addrs().is_empty() {
-                        Failure::NoNsAddress
-                    } else {
-                        Failure::NoReachableAuthority
-                    }
-                } else {
+                let all = zs.addrs();
+                return Err(if all.is_empty() {
+                    Failure::NoNsAddress
+                } else if timeouts == 0 && all.iter().all(|a| failed.contains(a)) {
+                    // Every server answered, none usefully.
                     Failure::AllLame
+                } else {
+                    Failure::NoReachableAuthority
                 });
             };
             if tries >= MAX_TRIES_PER_STEP {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
 
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::txt::Parser;
 
 /// The root servers' names and addresses (IANA root hints).
@@ -45,6 +45,9 @@ pub enum HintsError {
     Parse { file: String, message: String },
     #[error("{file}: no root NS record with an address")]
     Empty { file: String },
+    /// A syntax error, naming the file and line.
+    #[error(transparent)]
+    Zone(#[from] crate::auth::zone::ZoneError),
 }
 
 impl RootHints {
@@ -64,12 +67,11 @@ impl RootHints {
     /// Reads a hints file in zone-file syntax (NS records at `.` and the
     /// A/AAAA records of those names).
     pub fn from_file(path: &Path) -> Result<Self, HintsError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| HintsError::Read {
-            file: file.clone(),
-            source,
-        })?;
-        Self::parse(&text, &file)
+        let records = crate::auth::zonefile::read_zone_file(path, Some(Name::root()))?;
+        Self::from_records(
+            records.into_iter().map(|s| s.record),
+            &path.display().to_string(),
+        )
     }
 
     /// Parses hints text; `file` names it in errors.
@@ -79,21 +81,29 @@ impl RootHints {
             file: file.to_string(),
             message: e.to_string(),
         })?;
+        let records: Vec<Record> = sets
+            .values()
+            .flat_map(|set| set.records_without_rrsigs().cloned().collect::<Vec<_>>())
+            .collect();
+        Self::from_records(records, file)
+    }
+
+    /// Root NS names and their addresses from hints records.
+    fn from_records(
+        records: impl IntoIterator<Item = Record>,
+        file: &str,
+    ) -> Result<Self, HintsError> {
         let mut ns_names = Vec::new();
         let mut addrs: BTreeMap<Name, Vec<IpAddr>> = BTreeMap::new();
-        for set in sets.values() {
-            for r in set.records_without_rrsigs() {
-                match (&r.data, set.record_type()) {
-                    (RData::NS(ns), RecordType::NS) if r.name.is_root() => {
-                        ns_names.push(ns.0.clone())
+        for r in records {
+            match (&r.data, r.record_type()) {
+                (RData::NS(ns), RecordType::NS) if r.name.is_root() => ns_names.push(ns.0.clone()),
+                (data, RecordType::A | RecordType::AAAA) => {
+                    if let Some(ip) = data.ip_addr() {
+                        addrs.entry(r.name.clone()).or_default().push(ip);
                     }
-                    (data, RecordType::A | RecordType::AAAA) => {
-                        if let Some(ip) = data.ip_addr() {
-                            addrs.entry(r.name.clone()).or_default().push(ip);
-                        }
-                    }
-                    _ => {}
                 }
+                _ => {}
             }
         }
         let servers: Vec<(Name, Vec<IpAddr>)> = ns_names
@@ -136,6 +146,23 @@ mod tests {
             .find(|(n, _)| n.to_ascii() == "b.root.lab.")
             .unwrap();
         assert_eq!(b.1.len(), 2);
+    }
+
+    #[test]
+    fn hints_file_errors_name_file_and_line() {
+        let dir = std::env::temp_dir().join(format!("tern-hints-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.hints");
+        std::fs::write(
+            &path,
+            ". 3600 NS a.root.\n; comment\na.root. 3600 A 999.1.1.1\n",
+        )
+        .unwrap();
+        let e = RootHints::from_file(&path).unwrap_err().to_string();
+        assert!(e.contains("bad.hints:3"), "{e}");
+        std::fs::write(&path, ". 3600 NS a.root.\na.root. 3600 A 192.0.2.1\n").unwrap();
+        assert_eq!(RootHints::from_file(&path).unwrap().servers.len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -147,6 +147,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let mut referrals = 0u32;
         let mut failed: HashSet<SocketAddr> = HashSet::new();
         let mut tried_parent_side = false;
+        let mut rec_lame: Option<Message> = None;
         st.record(TraceEvent::StartAt {
             zone: zs.zone.clone(),
             servers: zs.ns.iter().filter_map(|(n, _)| n.clone()).collect(),
@@ -163,6 +164,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 .await
             {
                 Ok(r) => r,
+                Err(Failure::AllLame) if rec_lame.is_some() => {
+                    st.note("every server is recursive-lame: using the answer one gave");
+                    match rec_lame.take() {
+                        Some(msg) => return self.take_answer(&msg, name, qtype, class),
+                        None => return Step::Fail(Failure::AllLame),
+                    }
+                }
                 Err(f) => match self.parent_side(&zs, &mut tried_parent_side, &f) {
                     Some(parent) => {
                         st.note(format!(
@@ -193,6 +201,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     qmin = false;
                 }
                 Kind::Rcode(_) | Kind::Lame => {
+                    if !minimised && msg.metadata.recursion_available && !msg.answers.is_empty() {
+                        // A recursive server's cached answer: used only if
+                        // no authoritative one can be had.
+                        rec_lame = Some(msg);
+                    }
                     failed.insert(from);
                 }
                 Kind::Referral { child } => {

@@ -216,18 +216,21 @@ pub(super) fn soa_of(msg: &Message) -> Vec<Record> {
 
 /// Groups records into RRsets by (name, type, class), keeping order.
 pub(crate) fn group_rrsets(records: &[Record]) -> Vec<Vec<Record>> {
+    // Indexed, so a hostile reply with thousands of records costs linear time.
+    let mut index: std::collections::HashMap<(&Name, RecordType, DNSClass), usize> =
+        std::collections::HashMap::new();
     let mut sets: Vec<Vec<Record>> = Vec::new();
     for r in records {
         if matches!(r.record_type(), RecordType::OPT | RecordType::RRSIG) {
             continue;
         }
-        match sets.iter_mut().find(|s| {
-            s.first().is_some_and(|f| {
-                f.name == r.name && f.record_type() == r.record_type() && f.dns_class == r.dns_class
-            })
-        }) {
-            Some(s) => s.push(r.clone()),
-            None => sets.push(vec![r.clone()]),
+        let key = (&r.name, r.record_type(), r.dns_class);
+        match index.get(&key).and_then(|&i| sets.get_mut(i)) {
+            Some(set) => set.push(r.clone()),
+            None => {
+                index.insert(key, sets.len());
+                sets.push(vec![r.clone()]);
+            }
         }
     }
     sets

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::task::JoinHandle;
 
 pub use config::{LabError, LabSpec, ServerSpec};
@@ -62,7 +62,8 @@ impl RunningLab {
             let zones = Arc::new(ZoneSet::load_paths(&s.zones)?);
             loaded.push((s.clone(), zones));
         }
-        let hints_text = root_hints(&loaded)?;
+        let roots = root_records(&loaded)?;
+        let hints_text = root_hints(&roots);
         let run_dir = match opts.run_dir {
             Some(d) => d,
             None => std::env::temp_dir().join(format!("tern-lab-{}", std::process::id())),
@@ -92,6 +93,7 @@ impl RunningLab {
             let server = Arc::new(AuthServer::new(&s.name, zones.clone(), dynamic));
             server.seed(spec.seed.wrapping_add(i as u64));
             server.set_faults(s.faults.clone());
+            server.set_upward_referral(roots.clone());
             let (udp, tcp) = bind(&s.addresses).await.map_err(|e| LabError::Bind {
                 server: s.name.clone(),
                 addr: s.addresses.first().copied().unwrap_or(spec.resolver_listen),
@@ -256,12 +258,32 @@ impl RunningLab {
                 let _ = writeln!(out, "  resolver:   not started");
             }
         }
-        let _ = writeln!(
-            out,
-            "try:\n  tern dig @{} -p {} www.example.lab",
-            a.ip(),
-            a.port()
-        );
+        let _ = writeln!(out, "try:");
+        if self.resolver.is_some() {
+            let _ = writeln!(
+                out,
+                "  tern dig @{} -p {} www.example.lab",
+                a.ip(),
+                a.port()
+            );
+        }
+        // Ask authoritative servers directly too (the CDN one with ECS).
+        for s in &self.servers {
+            let (Some(addr), Some(cdn)) = (s.spec.addresses.first(), s.spec.cdn.as_deref()) else {
+                continue;
+            };
+            let first = crate::auth::cdn::CdnConfig::load(cdn)
+                .ok()
+                .and_then(|c| c.names.first().map(|n| n.name.to_string()));
+            if let Some(name) = first {
+                let _ = writeln!(
+                    out,
+                    "  dig @{} -p {} {name} +norec +subnet=10.2.0.0/24",
+                    addr.ip(),
+                    addr.port()
+                );
+            }
+        }
         out
     }
 
@@ -306,6 +328,7 @@ pub fn describe_faults(f: &crate::auth::faults::Faults) -> String {
         (f.refuse, "refuse"),
         (f.servfail, "servfail"),
         (f.lame, "lame"),
+        (f.lame_upward, "lame_upward"),
         (f.truncate, "truncate"),
         (f.garbage, "garbage"),
     ] {
@@ -320,27 +343,40 @@ pub fn describe_faults(f: &crate::auth::faults::Faults) -> String {
     }
 }
 
-/// Root hints from the root zone's apex NS and their addresses in it.
-fn root_hints(loaded: &[(ServerSpec, Arc<ZoneSet>)]) -> Result<String, LabError> {
+/// The root zone's apex NS records and their addresses in it.
+fn root_records(loaded: &[(ServerSpec, Arc<ZoneSet>)]) -> Result<Vec<Record>, LabError> {
     let root = Name::root();
     let zone = loaded
         .iter()
         .flat_map(|(_, z)| z.zones().iter())
         .find(|z| z.origin() == &root)
         .ok_or_else(|| LabError::Other("no server serves the root zone \".\"".to_string()))?;
-    let mut out = String::from("; root hints written by tern lab\n");
+    let mut out = Vec::new();
     for ns in zone.rrset(&root, RecordType::NS).into_iter().flatten() {
+        out.push(ns.clone());
         let RData::NS(target) = &ns.data else {
             continue;
         };
-        let _ = writeln!(out, ". {HINTS_TTL} IN NS {}", target.0);
         for t in [RecordType::A, RecordType::AAAA] {
-            for r in zone.rrset(&target.0, t).into_iter().flatten() {
-                let _ = writeln!(out, "{} {HINTS_TTL} IN {t} {}", target.0, r.data);
-            }
+            out.extend(zone.rrset(&target.0, t).into_iter().flatten().cloned());
         }
     }
     Ok(out)
+}
+
+/// Root hints text (zone-file syntax) from the root records.
+fn root_hints(records: &[Record]) -> String {
+    let mut out = String::from("; root hints written by tern lab\n");
+    for r in records {
+        let _ = writeln!(
+            out,
+            "{} {HINTS_TTL} IN {} {}",
+            r.name,
+            r.record_type(),
+            r.data
+        );
+    }
+    out
 }
 
 /// The resolver configuration for the lab (keys of config/tern.toml).

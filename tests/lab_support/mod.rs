@@ -64,7 +64,16 @@ impl Drop for Guard {
             .as_ref()
             .and_then(|p| std::fs::read_to_string(p).ok())
         {
-            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            // Only if that pid is still our resolver (pids can be reused).
+            let cmdline =
+                std::fs::read(format!("/proc/{}/cmdline", pid.trim())).unwrap_or_default();
+            if !String::from_utf8_lossy(&cmdline).contains("serve") {
+                return;
+            }
+            let _ = Command::new("kill")
+                .args(["-9", pid.trim()])
+                .stderr(Stdio::null())
+                .status();
         }
     }
 }

@@ -12,6 +12,8 @@ use hickory_proto::rr::Name;
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use super::probe::{parse_url, HttpUrl};
+
 /// Why a CDN policy file is unusable.
 #[derive(Debug, thiserror::Error)]
 #[error("{}:{line}: {message}", file.display())]
@@ -44,6 +46,9 @@ pub struct HealthConfig {
     pub rise: u32,
     /// Port probed when a replica gives no `health` address.
     pub port: u16,
+    /// When set, a check is an HTTP GET of this path that must answer 2xx;
+    /// otherwise a TCP connect.
+    pub http_path: Option<String>,
 }
 
 impl Default for HealthConfig {
@@ -54,6 +59,7 @@ impl Default for HealthConfig {
             fail: 3,
             rise: 2,
             port: 8080,
+            http_path: None,
         }
     }
 }
@@ -134,6 +140,8 @@ struct NameFile {
     seed: u64,
     #[serde(default)]
     load_file: Option<PathBuf>,
+    #[serde(default)]
+    load_url: Option<String>,
     /// Answer with this many replicas at most (live, closest...).
     #[serde(default = "default_count")]
     count: usize,
@@ -160,6 +168,8 @@ pub struct NamePolicy {
     pub weights: BTreeMap<String, u32>,
     pub seed: u64,
     pub load_file: Option<PathBuf>,
+    /// `http://IP:PORT/path` returning the same `"name" = load` lines.
+    pub load_url: Option<HttpUrl>,
     pub count: usize,
 }
 
@@ -191,6 +201,12 @@ impl CdnConfig {
                 .map_or(0, |i| i + 1)
         };
         let h = &file.health;
+        if h.http_path.as_ref().is_some_and(|p| !p.starts_with('/')) {
+            return Err(err(
+                line_of("http_path"),
+                "health.http_path must start with /".into(),
+            ));
+        }
         if h.interval_ms == 0 || h.timeout_ms == 0 || h.fail == 0 || h.rise == 0 {
             return Err(err(
                 line_of("[health]"),
@@ -237,9 +253,16 @@ impl CdnConfig {
                     format!("{}: weighted policy needs weights", n.name),
                 ));
             }
-            if n.policy == PolicyKind::LowestLoad && n.load_file.is_none() {
-                return Err(err(at, format!("{}: lowest-load needs load_file", n.name)));
+            if n.policy == PolicyKind::LowestLoad && n.load_file.is_none() == n.load_url.is_none() {
+                return Err(err(
+                    at,
+                    format!("{}: lowest-load needs one of load_file, load_url", n.name),
+                ));
             }
+            let load_url = match &n.load_url {
+                Some(u) => Some(parse_url(u).map_err(|m| err(line_of(u), m))?),
+                None => None,
+            };
             if n.count == 0 {
                 return Err(err(at, format!("{}: count must be at least 1", n.name)));
             }
@@ -253,6 +276,7 @@ impl CdnConfig {
                 weights: n.weights,
                 seed: n.seed,
                 load_file: n.load_file.map(|f| dir.join(f)),
+                load_url,
                 count: n.count,
             });
         }

@@ -7,12 +7,13 @@
 
 pub mod config;
 pub mod policy;
+pub mod probe;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hickory_proto::rr::rdata::{A, AAAA, TXT};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
@@ -51,7 +52,8 @@ pub struct CdnSource {
     index: HashMap<LowerName, usize>,
     states: Vec<Mutex<PolicyState>>,
     health: RwLock<HashMap<String, Health>>,
-    loads: RwLock<HashMap<PathBuf, HashMap<String, f64>>>,
+    /// Load tables by source (file path or URL).
+    loads: RwLock<HashMap<String, HashMap<String, f64>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -115,6 +117,7 @@ impl CdnSource {
             while let Some(me) = weak.upgrade() {
                 me.check_all().await;
                 me.refresh_loads();
+                me.refresh_load_urls().await;
                 let interval = me.config.health.interval();
                 drop(me);
                 tokio::time::sleep(interval).await;
@@ -137,9 +140,10 @@ impl CdnSource {
         }
     }
 
-    /// One round of TCP-connect checks, all replicas at once.
+    /// One round of checks (TCP connect, or HTTP GET), all replicas at once.
     async fn check_all(&self) {
         let timeout = self.config.health.timeout();
+        let path = self.config.health.http_path.clone();
         let probes: Vec<(String, SocketAddr)> = self
             .config
             .replicas
@@ -148,13 +152,17 @@ impl CdnSource {
             .collect();
         let mut set = tokio::task::JoinSet::new();
         for (name, addr) in probes {
+            let path = path.clone();
             set.spawn(async move {
-                let start = Instant::now();
-                let ok = matches!(
-                    tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await,
-                    Ok(Ok(_))
-                );
-                (name, ok, start.elapsed())
+                let (connected, rtt) = probe::tcp_connect(addr, timeout).await;
+                let ok = match (connected, path) {
+                    (true, Some(path)) => {
+                        let url = probe::HttpUrl { addr, path };
+                        matches!(probe::http_get(&url, timeout).await, Ok((200..=299, _)))
+                    }
+                    (c, _) => c,
+                };
+                (name, ok, rtt)
             });
         }
         while let Some(res) = set.join_next().await {
@@ -187,7 +195,7 @@ impl CdnSource {
         });
     }
 
-    /// Re-reads every load file (`replica = load` lines in TOML).
+    /// Re-reads every load file (`"replica" = load` lines in TOML).
     fn refresh_loads(&self) {
         for p in self
             .config
@@ -198,13 +206,30 @@ impl CdnSource {
             let Ok(text) = std::fs::read_to_string(p) else {
                 continue;
             };
-            let Ok(table) = toml::from_str::<HashMap<String, f64>>(&text) else {
-                tracing::warn!(file = %p.display(), "cdn: unreadable load file, keeping old values");
-                continue;
-            };
-            write(&self.loads, |l| {
-                l.insert(p.clone(), table);
-            });
+            self.store_loads(p.display().to_string(), &text);
+        }
+    }
+
+    /// Fetches every load URL (same format as a load file).
+    async fn refresh_load_urls(&self) {
+        let timeout = self.config.health.timeout();
+        for u in self.config.names.iter().filter_map(|n| n.load_url.as_ref()) {
+            match probe::http_get(u, timeout).await {
+                Ok((200..=299, body)) => self.store_loads(u.to_string(), &body),
+                Ok((status, _)) => tracing::warn!(url = %u, status, "cdn: load endpoint failed"),
+                Err(e) => tracing::warn!(error = %e, "cdn: load endpoint failed"),
+            }
+        }
+    }
+
+    fn store_loads(&self, key: String, text: &str) {
+        match toml::from_str::<HashMap<String, f64>>(text) {
+            Ok(table) => write(&self.loads, |l| {
+                l.insert(key, table);
+            }),
+            Err(_) => {
+                tracing::warn!(source = %key, "cdn: unreadable load table, keeping old values")
+            }
         }
     }
 
@@ -278,10 +303,13 @@ impl DynamicSource for CdnSource {
             .iter()
             .filter_map(|(k, v)| v.rtt.map(|r| (k.clone(), r)))
             .collect();
-        let loads = policy
-            .load_file
-            .as_ref()
-            .and_then(|p| read(&self.loads).get(p).cloned())
+        let key = match (&policy.load_file, &policy.load_url) {
+            (Some(p), _) => Some(p.display().to_string()),
+            (None, Some(u)) => Some(u.to_string()),
+            (None, None) => None,
+        };
+        let loads = key
+            .and_then(|k| read(&self.loads).get(&k).cloned())
             .unwrap_or_default();
         let inputs = Inputs {
             client: steer,

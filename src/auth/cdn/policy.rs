@@ -239,3 +239,155 @@ fn distance(here: [f64; 2], r: &ReplicaConfig) -> f64 {
     let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
     2.0 * 6371.0 * a.sqrt().asin()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::cdn::config::NamePolicy;
+    use hickory_proto::rr::Name;
+    use rand::SeedableRng;
+    use std::collections::BTreeMap;
+
+    fn replica(name: &str, site: &str, coords: [f64; 2]) -> ReplicaConfig {
+        ReplicaConfig {
+            name: name.to_string(),
+            addresses: vec![IpAddr::from([127, 0, 0, 1])],
+            site: site.to_string(),
+            coordinates: Some(coords),
+            health: None,
+        }
+    }
+
+    fn policy(kind: PolicyKind, subnets: Vec<SubnetEntry>) -> NamePolicy {
+        NamePolicy {
+            name: Name::root(),
+            kind,
+            replicas: vec!["fra".into(), "iad".into(), "sin".into()],
+            ttl: 10,
+            subnets,
+            default_site: None,
+            weights: BTreeMap::new(),
+            seed: 1,
+            load_file: None,
+            load_url: None,
+            count: 1,
+        }
+    }
+
+    fn run(
+        p: &NamePolicy,
+        client: &str,
+        dead: &str,
+        loads: &[(&str, f64)],
+        rtts: &[(&str, u64)],
+    ) -> Decision {
+        let replicas = vec![
+            replica("fra", "eu", [50.1, 8.7]),
+            replica("iad", "us", [39.0, -77.5]),
+            replica("sin", "ap", [1.35, 103.8]),
+        ];
+        let loads: HashMap<String, f64> = loads.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        let rtts: HashMap<String, Duration> = rtts
+            .iter()
+            .map(|(k, v)| (k.to_string(), Duration::from_millis(*v)))
+            .collect();
+        let alive = |n: &str| n != dead;
+        let input = Inputs {
+            client: client.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+            source_prefix: 24,
+            replicas: &replicas,
+            alive: &alive,
+            loads: &loads,
+            rtts: &rtts,
+        };
+        let mut state = PolicyState {
+            rng: StdRng::seed_from_u64(1),
+            next: 0,
+        };
+        select(p, &input, &mut state)
+    }
+
+    fn net(s: &str) -> ipnet::IpNet {
+        s.parse().unwrap_or_else(|_| ipnet::IpNet::default())
+    }
+
+    /// (policy, client, dead replica, loads, rtts, expected choice, scope)
+    type Case<'a> = (
+        &'a NamePolicy,
+        &'a str,
+        &'a str,
+        &'a [(&'a str, f64)],
+        &'a [(&'a str, u64)],
+        &'a str,
+        u8,
+    );
+
+    #[test]
+    fn policy_table() {
+        let geo = policy(
+            PolicyKind::Geo,
+            vec![
+                SubnetEntry {
+                    net: net("10.4.0.0/16"),
+                    site: None,
+                    coordinates: Some([48.9, 2.35]),
+                },
+                SubnetEntry {
+                    net: net("10.6.0.0/16"),
+                    site: None,
+                    coordinates: Some([35.7, 139.7]),
+                },
+            ],
+        );
+        let lowest = policy(PolicyKind::LowestLoad, vec![]);
+        let fastest = policy(PolicyKind::Fastest, vec![]);
+        let failover = policy(PolicyKind::Failover, vec![]);
+        let none: &[(&str, f64)] = &[];
+        let no_rtt: &[(&str, u64)] = &[];
+        let cases: Vec<Case> = vec![
+            (&geo, "10.4.1.0", "", none, no_rtt, "fra", 16),
+            (&geo, "10.6.1.0", "", none, no_rtt, "sin", 16),
+            // nearest is dead: the next nearest
+            (&geo, "10.6.1.0", "sin", none, no_rtt, "fra", 16),
+            (
+                &lowest,
+                "192.0.2.1",
+                "",
+                &[("fra", 0.9), ("iad", 0.1), ("sin", 0.5)],
+                no_rtt,
+                "iad",
+                0,
+            ),
+            (
+                &lowest,
+                "192.0.2.1",
+                "iad",
+                &[("fra", 0.9), ("iad", 0.1), ("sin", 0.5)],
+                no_rtt,
+                "sin",
+                0,
+            ),
+            (
+                &fastest,
+                "192.0.2.1",
+                "",
+                none,
+                &[("fra", 30), ("iad", 5), ("sin", 80)],
+                "iad",
+                0,
+            ),
+            (&failover, "192.0.2.1", "", none, no_rtt, "fra", 0),
+            (&failover, "192.0.2.1", "fra", none, no_rtt, "iad", 0),
+        ];
+        for (p, client, dead, loads, rtts, want, scope) in cases {
+            let d = run(p, client, dead, loads, rtts);
+            assert_eq!(
+                d.chosen,
+                vec![want.to_string()],
+                "{:?} {client} dead={dead}: {d:?}",
+                p.kind
+            );
+            assert_eq!(d.scope, scope, "{:?} {client}: {d:?}", p.kind);
+        }
+    }
+}
