@@ -36,6 +36,17 @@ _sip._udp IN SRV 10 60 5060 sip.example.
 @ IN CAA 0 issue "ca.example.net"
 host IN HINFO "PC" "Linux 6"
 salt IN NSEC3PARAM 1 0 10 AABBCCDD
+zsk IN DNSKEY 256 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==
+ds1 IN DS 1234 13 1 0123456789ABCDEF0123456789ABCDEF01234567
+longunk IN TYPE65535 \# 60 000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F202122232425262728292A2B2C2D2E2F303132333435363738393A3B
+sig IN A 192.0.2.50
+sig IN RRSIG A 13 2 3600 20261201000000 20261101000000 2370 example. mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==
+nsec IN NSEC sig.example. A MX RRSIG NSEC TYPE65534
+svc IN HTTPS 1 . alpn="h3,h2" ipv4hint=192.0.2.1,192.0.2.2 ipv6hint=2001:db8::1 port=8443 ech=AEX+DQBB
+svc2 IN SVCB 0 svc.example.
+svc3 IN HTTPS 16 foo.example. mandatory=alpn,port alpn=h2 port=443 no-default-alpn key65333="ab\"c"
+uri IN URI 10 1 "https://example.com/a b"
+rp IN RP hostmaster.example. txt.example.
 zero 0 IN A 192.0.2.99
 odd 90061 IN A 192.0.2.98
 key IN DNSKEY 257 3 8 AwEAAaz/tAm8yTn4Mfeh5eyI96WSVexTBAvkMgJzkKTOiW1vkIbzxeF3+/4RgWOq7HrxRixHlFlExOLAJr5emLvN7SWXgnLh4+B5xQlNVz8Og8kvArMtNROxVQuCaSnIDdD5LKyWbRd2n9WGe2R8PzgCmr3EgVLrjyBxWezF0jLHwVN8efS3rCj/EWgvIWgb9tarpVUDK/b58Da+sqqls3eNbuv7pr+eoZG+SrDK6nWeL3c6H5Apxz7LjVc1uTIdsIXxuOLYA4/ilBmSVIzuDWfdRUfhHdY6+cn8HFRm+2hM8AnXGXws9555KrUB5qihylGa8subX2Nn6UwNR1AkUTV74bU=
@@ -121,6 +132,48 @@ const SHAPES: &[&str] = &[
     "+ignore big.example TXT +bufsize=512",
     "+norecurse +rd www.example",
     "+fail +besteffort +search +keepopen www.example",
+    "+multi example SOA",
+    "+multi nope.example",
+    "+multi key.example DNSKEY",
+    "+multi zsk.example DNSKEY",
+    "+multi sub.example DS",
+    "+multi ds1.example DS",
+    "+multi ssh.example SSHFP",
+    "+multi _443._tcp.example TLSA",
+    "+multi unk.example TYPE65534",
+    "+multi longunk.example TYPE65535",
+    "+multi +unknownformat www.example",
+    "+multi +nottlid abcdefghijklmno.example",
+    "+multi a.example",
+    "+multi example CAA",
+    "+multi _sip._udp.example SRV",
+    "+multi host.example HINFO",
+    "+multi salt.example NSEC3PARAM",
+    "+multi loc.example LOC",
+    "sig.example RRSIG",
+    "+multi sig.example RRSIG",
+    "nsec.example NSEC",
+    "+multi nsec.example NSEC",
+    "-t ANY sig.example",
+    "svc.example HTTPS",
+    "+multi svc.example HTTPS",
+    "svc2.example SVCB",
+    "svc3.example HTTPS",
+    "+unknownformat svc.example HTTPS",
+    "uri.example URI",
+    "rp.example RP",
+    "-u www.example",
+    "-r -m www.example",
+    "+qid=4242 +qr www.example",
+    "+raflag +tcflag +qr www.example",
+    "+qr www.example +ednsopt=65001:abcd +expire +keepalive +nsid +subnet=192.0.2.0/24 +padding=64",
+    "+qr +header-only www.example",
+    "+qr +zflag www.example",
+    "+qr +opcode=4 www.example",
+    "+qr +ednsopt=65001:abcd +noednsopt www.example",
+    "+qr +padding=128 +nocookie www.example",
+    "www.example +edns=0",
+    "www.example +edns=1 +qr +nocookie",
     "www.example +short x.example +noshort",
 ];
 
@@ -197,6 +250,42 @@ fn batch_and_transport_choices_match_dig() {
     }
 }
 
+/// ~/.digrc is read first, as by dig, and skipped with -r.
+#[test]
+fn digrc_is_honoured_like_dig() {
+    let nsd = Nsd::start(
+        "digrc",
+        "127.66.0.4",
+        PORT,
+        &[("example.", EXAMPLE_ZONE)],
+        "",
+    );
+    let port = nsd.addr.port().to_string();
+    let home = dig_common::temp_dir("digrc-home");
+    std::fs::write(home.join(".digrc"), "+short +nocookie\n").unwrap();
+    for extra in [None, Some("-r")] {
+        let mut args = vec!["@127.66.0.4", "-p", port.as_str(), "a.example"];
+        args.extend(extra);
+        let run = |program: &str, sub: Option<&str>| {
+            std::process::Command::new(program)
+                .args(sub)
+                .args(&args)
+                .env("HOME", &*home)
+                .output()
+                .unwrap()
+        };
+        let want = run("dig", None);
+        let got = run(env!("CARGO_BIN_EXE_tern"), Some("dig"));
+        let w = String::from_utf8_lossy(&want.stdout);
+        assert_eq!(w.lines().count() == 3, extra.is_none(), "{w}");
+        assert_same(
+            &format!("{extra:?}"),
+            &w,
+            &String::from_utf8_lossy(&got.stdout),
+        );
+    }
+}
+
 #[test]
 fn json_uses_rfc8427_member_names() {
     let nsd = Nsd::start(
@@ -268,6 +357,19 @@ fn json_uses_rfc8427_member_names() {
 
 #[test]
 fn usage_errors_match_dig() {
+    // -h lists the options, dig's way, with ours among them.
+    let help = tern_dig(&["-h"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for opt in [
+        "+[no]json",
+        "+[no]trace",
+        "+[no]multiline",
+        "-x dot-notation",
+        "--hints file",
+    ] {
+        assert!(text.contains(opt), "{opt} missing from:\n{text}");
+    }
     for args in [
         &["+foo"][..],
         &["-z"],
@@ -275,6 +377,9 @@ fn usage_errors_match_dig() {
         &["-p", "abc", "x"],
         &["+bufsize=70000"],
         &["+subnet=abc"],
+        &["-b", "1.2.3.999", "x"],
+        &["+qid=70000", "x"],
+        &["-f", "/nonexistent/tern-dig-batch"],
     ] {
         let want = real_dig(args);
         let got = tern_dig(args);
@@ -342,6 +447,22 @@ fn silent_server_gives_exit_9_after_timeout_times_tries() {
         seen += 1;
     }
     assert_eq!(seen, 4); // two from tern dig, two from dig
+
+    // With +json, standard output holds only JSON, even on failure.
+    let args = [
+        "@127.66.2.1",
+        "-p",
+        &port,
+        "x.example",
+        "+timeout=1",
+        "+tries=1",
+        "+json",
+    ];
+    let got = tern_dig(&args);
+    assert_eq!(got.status.code(), Some(9));
+    let doc: serde_json::Value = serde_json::from_slice(&got.stdout).unwrap();
+    assert_eq!(doc["error"], "no servers could be reached");
+    assert!(String::from_utf8_lossy(&got.stderr).contains(": timed out"));
 
     // dig prints its banner on failure even with +noall or +short.
     for extra in ["+noall", "+short"] {

@@ -41,6 +41,7 @@ alias.zone.test. IN CNAME www.zone.test.
 
 struct Tree {
     _servers: Vec<Nsd>,
+    _dir: dig_common::TempDir,
     hints: String,
 }
 
@@ -79,6 +80,7 @@ fn tree(tag: &str) -> Tree {
     Tree {
         _servers: servers,
         hints: hints.display().to_string(),
+        _dir: dir,
     }
 }
 
@@ -227,6 +229,94 @@ fn trace_walks_root_tld_zone() {
     );
     assert!(root_ns < primed && primed < answer, "{text}");
 
+    // The same question through tern's engine (+engine): its own walk,
+    // retries past the dead TLD server included, then the answer.
+    let out = tern_dig(&[
+        "-p",
+        PORT,
+        "+engine",
+        "+timeout=1",
+        "www.zone.test",
+        "--hints",
+        &t.hints,
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    let start_tld = position(
+        &lines,
+        |l| l.starts_with(";; start at zone test. "),
+        "start at test.",
+        &text,
+    );
+    let start_zone = position(
+        &lines,
+        |l| l.starts_with(";; start at zone zone.test. "),
+        "start at zone.test.",
+        &text,
+    );
+    let asked = position(
+        &lines,
+        |l| {
+            l.starts_with(";; asking ns.zone.test. (127.66.1.3#5301) for www.zone.test. A in zone zone.test. over UDP")
+        },
+        "the zone's server asked",
+        &text,
+    );
+    let resolved = position(
+        &lines,
+        |l| l.starts_with(";; resolved: "),
+        "the result",
+        &text,
+    );
+    assert!(
+        start_tld < start_zone && start_zone < asked && asked < resolved,
+        "{text}"
+    );
+    assert_eq!(
+        lines.get(resolved + 1),
+        Some(&"www.zone.test.\t\t300\tIN\tA\t192.0.2.80"),
+        "{text}"
+    );
+
+    let out = tern_dig(&[
+        "-p",
+        PORT,
+        "+engine",
+        "+json",
+        "alias.zone.test",
+        "--hints",
+        &t.hints,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let events: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let events = events.as_array().unwrap();
+    assert!(events.iter().any(|e| e["event"] == "query"
+        && e["zone"] == "zone.test."
+        && e["server"] == "127.66.1.3#5301"));
+    assert!(events
+        .iter()
+        .any(|e| e["event"] == "reply" && e["rttMs"].is_u64()));
+    let result = events.last().unwrap();
+    assert_eq!(result["event"], "result");
+    assert!(result["failure"].is_null());
+    let answers: Vec<&str> = result["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        answers
+            .iter()
+            .any(|a| a.contains("CNAME") && a.contains("www.zone.test.")),
+        "{answers:?}"
+    );
+    assert!(
+        answers.iter().any(|a| a.ends_with("192.0.2.80")),
+        "{answers:?}"
+    );
+
     // A name that does not exist ends with the zone's NXDOMAIN, still exit 0.
     let out = tern_dig(&["-p", PORT, "+trace", "nope.zone.test", "--hints", &t.hints]);
     let text = String::from_utf8(out.stdout).unwrap();
@@ -241,7 +331,11 @@ fn trace_walks_root_tld_zone() {
 fn trace_without_reachable_roots_exits_9() {
     let dir = temp_dir("trace-dead-hints");
     let hints = dir.join("hints");
-    std::fs::write(&hints, ". NS a.dead.lab.\na.dead.lab. A 127.66.1.10\n").unwrap();
+    std::fs::write(
+        &hints,
+        ". 3600 NS a.dead.lab.\na.dead.lab. 3600 A 127.66.1.10\n",
+    )
+    .unwrap();
     let out = tern_dig(&[
         "-p",
         PORT,
@@ -257,4 +351,13 @@ fn trace_without_reachable_roots_exits_9() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(9), "{text}");
     assert!(text.ends_with(";; no servers could be reached\n"), "{text}");
+    // The engine gives up too, says why, and exits 9.
+    let out = tern_dig(&["-p", PORT, "+engine", "www.zone.test", &arg]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(9), "{text}");
+    assert!(text.contains(";; resolution failed: "), "{text}");
+    assert!(
+        text.contains("from 127.66.1.10#5301, next timeout "),
+        "{text}"
+    );
 }

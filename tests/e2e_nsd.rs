@@ -321,3 +321,44 @@ fn repeated_queries_are_answered_from_cache() {
     assert!(nx2.authorities[0].ttl < nx.authorities[0].ttl);
     assert!(nodata2.answers.is_empty() && nodata2.metadata.response_code == ResponseCode::NoError);
 }
+
+#[test]
+fn five_hundred_identical_client_queries_make_one_upstream_query_per_server() {
+    let tree = tree(80);
+    let tern = start_tern(&tree, "127.80.9.3:5303");
+    let before: Vec<u64> = ["127.80.0.1", "127.80.1.1", "127.80.2.1"]
+        .iter()
+        .map(|a| tree.queries(a.parse().unwrap()))
+        .collect();
+    // start_tern's readiness probe resolved "alpha. SOA" already; ask a
+    // name nothing has looked up yet.
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut ids = std::collections::HashSet::new();
+    for i in 0..500u16 {
+        let mut q = query("www.glued.alpha.", RecordType::A, true);
+        q.metadata.id = i;
+        ids.insert(i);
+        sock.send_to(&q.to_vec().unwrap(), tern.addr).unwrap();
+    }
+    let mut buf = vec![0u8; 4096];
+    let mut answered = 0;
+    while !ids.is_empty() {
+        let (n, _) = sock.recv_from(&mut buf).expect("all 500 answered");
+        let m = Message::from_vec(&buf[..n]).unwrap();
+        assert_eq!(addrs(&m), vec!["192.0.2.10"]);
+        assert!(ids.remove(&m.metadata.id), "duplicate answer");
+        answered += 1;
+    }
+    assert_eq!(answered, 500);
+    let after: Vec<u64> = ["127.80.0.1", "127.80.1.1", "127.80.2.1"]
+        .iter()
+        .map(|a| tree.queries(a.parse().unwrap()))
+        .collect();
+    let delta: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+    // Root and TLD were learnt by the probe; the zone's server sees exactly
+    // one query for the 500 clients.
+    assert!(delta[0] <= 1 && delta[1] <= 1, "root/TLD queries {delta:?}");
+    assert_eq!(delta[2], 1, "queries at the zone's server: {delta:?}");
+}

@@ -38,6 +38,25 @@ fn setup() -> (R, Arc<TestNet>, Arc<ManualClock>) {
     setup_with(Config::default())
 }
 
+/// Adds delegation records to the `test.` TLD server of the small tree.
+fn extend_tld(net: &TestNet, text: &str) {
+    let mut tld = tern::testkit::small_tree()
+        .into_iter()
+        .find(|(ip, _)| *ip == "198.51.100.2")
+        .unwrap()
+        .1;
+    tld[0]
+        .records
+        .extend(Zone::parse("test.", text).unwrap().records);
+    net.add(
+        "198.51.100.2",
+        Server {
+            zones: tld,
+            ..Server::default()
+        },
+    );
+}
+
 fn addrs(res: &tern::engine::Resolution) -> Vec<String> {
     res.answers
         .iter()
@@ -208,26 +227,7 @@ fn chain_net(hops: usize) -> (R, Arc<TestNet>) {
         },
     );
     // Delegate chain.test from the TLD.
-    let mut tld = tern::testkit::small_tree()
-        .into_iter()
-        .find(|(ip, _)| *ip == "198.51.100.2")
-        .unwrap()
-        .1;
-    tld[0].records.extend(
-        Zone::parse(
-            "test.",
-            "chain NS ns.chain.test.\nns.chain A 198.51.100.9\n",
-        )
-        .unwrap()
-        .records,
-    );
-    net.add(
-        "198.51.100.2",
-        Server {
-            zones: tld,
-            ..Server::default()
-        },
-    );
+    extend_tld(&net, "chain NS ns.chain.test.\nns.chain A 198.51.100.9\n");
     let r = Resolver::with_hints(
         Arc::new(Config::default()),
         small_hints(),
@@ -265,21 +265,7 @@ async fn hundred_unresolvable_ns_names_end_in_servfail_within_budget() {
     for i in 0..100 {
         tld_text.push_str(&format!("fanout NS ns{i}.nowhere.example.test.\n"));
     }
-    let mut tld = tern::testkit::small_tree()
-        .into_iter()
-        .find(|(ip, _)| *ip == "198.51.100.2")
-        .unwrap()
-        .1;
-    tld[0]
-        .records
-        .extend(Zone::parse("test.", &tld_text).unwrap().records);
-    net.add(
-        "198.51.100.2",
-        Server {
-            zones: tld,
-            ..Server::default()
-        },
-    );
+    extend_tld(&net, &tld_text);
     let r = Resolver::with_hints(
         Arc::new(Config::default()),
         small_hints(),
@@ -304,26 +290,10 @@ async fn hundred_unresolvable_ns_names_end_in_servfail_within_budget() {
 
 fn replica_net(clock: Arc<ManualClock>) -> Arc<TestNet> {
     let net = Arc::new(small_net(Some(clock)));
-    let mut tld = tern::testkit::small_tree()
-        .into_iter()
-        .find(|(ip, _)| *ip == "198.51.100.2")
-        .unwrap()
-        .1;
-    tld[0].records.extend(
-        Zone::parse(
-            "test.",
-            "rep NS a.rep.test.\nrep NS b.rep.test.\nrep NS c.rep.test.\n\
+    extend_tld(
+        &net,
+        "rep NS a.rep.test.\nrep NS b.rep.test.\nrep NS c.rep.test.\n\
              a.rep A 198.51.100.21\nb.rep A 198.51.100.22\nc.rep A 198.51.100.23\n",
-        )
-        .unwrap()
-        .records,
-    );
-    net.add(
-        "198.51.100.2",
-        Server {
-            zones: tld,
-            ..Server::default()
-        },
     );
     let mut text = String::from("@ SOA a h 1 1 1 1 60\n@ NS a\n@ NS b\n@ NS c\na A 198.51.100.21\nb A 198.51.100.22\nc A 198.51.100.23\n");
     for i in 0..200 {

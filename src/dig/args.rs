@@ -65,6 +65,27 @@ pub struct Flags {
     pub ignore: bool,
     /// `+aaflag`: set AA in the query.
     pub aaflag: bool,
+    /// `+engine` (implies `+trace`): resolve with tern's own engine and
+    /// print its trace events.
+    pub engine: bool,
+    /// `+multiline`: dig's long RDATA form and packed columns.
+    pub multiline: bool,
+    /// Whether +[no]comments / +[no]question were given: a zone transfer
+    /// shows neither unless asked, as in dig.
+    pub comments_set: bool,
+    pub question_set: bool,
+    /// `+raflag`, `+tcflag`: set RA / TC in the query.
+    pub raflag: bool,
+    pub tcflag: bool,
+    /// `+qid=N`: the query ID to use.
+    pub qid: Option<u16>,
+    /// `-u` (global): query times in microseconds.
+    pub usec: bool,
+    /// +expire, +keepalive, +ednsopt, +padding, +header-only, +zflag,
+    /// +opcode.
+    pub expire: bool,
+    pub keepalive: bool,
+    pub extra: super::query::Extras,
 }
 
 impl Default for Flags {
@@ -102,6 +123,17 @@ impl Default for Flags {
             identify: false,
             ignore: false,
             aaflag: false,
+            engine: false,
+            multiline: false,
+            comments_set: false,
+            question_set: false,
+            raflag: false,
+            tcflag: false,
+            qid: None,
+            usec: false,
+            expire: false,
+            keepalive: false,
+            extra: super::query::Extras::default(),
         }
     }
 }
@@ -157,6 +189,8 @@ pub struct Invocation {
     pub short: bool,
     /// dig's parse-time warnings, printed on standard error.
     pub warnings: Vec<String>,
+    /// `-u`: query times in microseconds.
+    pub usec: bool,
 }
 
 /// What the command line asks for.
@@ -220,6 +254,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, ArgError> {
         batch_file: None,
         short: false,
         warnings: Vec::new(),
+        usec: false,
     };
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -264,6 +299,7 @@ pub fn parse_batch_line(
         batch_file: None,
         short: globals.short,
         warnings: Vec::new(),
+        usec: false,
     };
     let mut iter = words.iter();
     while let Some(arg) = iter.next() {
@@ -420,10 +456,18 @@ fn dash_option(
             l.qclass = CLASS_IN;
         }
         'f' => inv.batch_file = Some(value(next)?),
+        // ~/.digrc is handled by the caller; -m (memory debugging) is dig's.
+        'r' | 'm' if attached.is_empty() => {}
+        'u' if attached.is_empty() => inv.usec = true,
         'b' => {
             let v = value(next)?;
             let addr = v.split('#').next().unwrap_or_default();
-            current(inv).source = Some(addr.parse().map_err(|_| invalid(arg))?);
+            let ip = addr.parse().map_err(|_| ArgError {
+                stdout: None,
+                stderr: format!("dig: invalid address {addr}"),
+                exit: 1,
+            })?;
+            current(inv).source = Some(ip);
         }
         _ => return Err(invalid(arg)),
     }

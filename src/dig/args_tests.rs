@@ -135,6 +135,8 @@ fn errors_look_like_digs() {
         ),
         ("--nope", 1, "Invalid option: --nope"),
         ("-4 x -6", 1, "dig: only one of -4 and -6 allowed"),
+        ("-b 1.2.3.999 x", 1, "dig: invalid address 1.2.3.999"),
+        ("+qid=70000 x", 10, "dig: Couldn't parse qid"),
     ];
     for (line, exit, start) in table {
         let err = parse(&words(line)).expect_err(line);

@@ -6,6 +6,7 @@ use super::args::Flags;
 use super::msg::{
     Record, View, FLAG_AA, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, FLAG_Z,
 };
+use super::multiline::{generic_multi, rdata_multi};
 use super::options::option_line;
 use super::rdata::{generic, name_text, rdata_text, wire_rdata};
 use super::types::{class_name, type_name};
@@ -23,6 +24,7 @@ pub struct Style {
     pub class: bool,
     pub ttlunits: bool,
     pub unknown: bool,
+    pub multi: bool,
 }
 
 impl Default for Style {
@@ -32,6 +34,7 @@ impl Default for Style {
             class: true,
             ttlunits: false,
             unknown: false,
+            multi: false,
         }
     }
 }
@@ -43,19 +46,32 @@ impl Style {
             class: f.class,
             ttlunits: f.ttlunits,
             unknown: f.unknownformat,
+            multi: f.multiline,
         }
     }
 
     fn class_column(&self) -> usize {
-        if self.ttl && self.class {
+        if self.ttl && self.class && !self.multi {
             TTL_COLUMN + TAB
         } else {
             TTL_COLUMN
         }
     }
 
+    /// Multi-line output packs the columns: type at 24, rdata at 32.
     fn type_column(&self) -> usize {
+        if self.multi {
+            return TTL_COLUMN;
+        }
         TTL_COLUMN + TAB * (usize::from(self.ttl) + usize::from(self.class))
+    }
+
+    fn rdata_column(&self) -> usize {
+        if self.multi {
+            TTL_COLUMN + TAB
+        } else {
+            self.type_column() + TAB
+        }
     }
 
     fn class_text(&self, class: u16) -> String {
@@ -138,17 +154,22 @@ pub fn record_line(v: &View, r: &Record, st: &Style) -> String {
     }
     indent(&mut s, &mut col, st.type_column());
     push(&mut s, &mut col, &st.type_text(r.rtype));
-    indent(&mut s, &mut col, st.type_column() + TAB);
-    if st.unknown {
-        s.push_str(&generic(&wire_rdata(
-            &v.bytes,
-            r.rtype,
-            r.rdata_offset,
-            r.rdata_len,
-        )));
-    } else {
-        s.push_str(&rdata_text(&v.bytes, r.rtype, r.rdata_offset, r.rdata_len));
-    }
+    indent(&mut s, &mut col, st.rdata_column());
+    let (msg, t, off, len) = (&v.bytes, r.rtype, r.rdata_offset, r.rdata_len);
+    let text = match (st.unknown, st.multi) {
+        (true, false) => generic(&wire_rdata(msg, t, off, len)),
+        (true, true) => generic_multi(&wire_rdata(msg, t, off, len)),
+        (false, true) => rdata_multi(msg, t, off, len).unwrap_or_else(|| {
+            let one = rdata_text(msg, t, off, len);
+            if one.starts_with("\\#") {
+                generic_multi(&wire_rdata(msg, t, off, len))
+            } else {
+                one
+            }
+        }),
+        (false, false) => rdata_text(msg, t, off, len),
+    };
+    s.push_str(&text);
     s
 }
 
@@ -239,9 +260,9 @@ pub fn header_lines(v: &View, is_reply: bool, sent_edns: bool) -> String {
             ));
         }
         if v.extra_bytes > 0 {
-            let plural = if v.extra_bytes == 1 { "" } else { "s" };
+            // dig says "bytes" even for one.
             s.push_str(&format!(
-                ";; WARNING: Message has {} extra byte{plural} at end\n",
+                ";; WARNING: Message has {} extra bytes at end\n",
                 v.extra_bytes
             ));
         }
@@ -330,10 +351,44 @@ pub fn short_text(v: &View) -> String {
         .collect()
 }
 
+/// dig's dump of a message it could not parse: 16 bytes a line in hex,
+/// then the printable ones.
+pub fn hex_dump(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    for line in bytes.chunks(16) {
+        for i in 0..16 {
+            match line.get(i) {
+                Some(b) => s.push_str(&format!("{b:02x} ")),
+                None => s.push_str("   "),
+            }
+        }
+        s.push_str("         ");
+        // Graphic characters only: dig shows a space as '.'.
+        s.extend(line.iter().map(|&b| {
+            if (0x21..0x7f).contains(&b) {
+                char::from(b)
+            } else {
+                '.'
+            }
+        }));
+        s.push('\n');
+    }
+    s
+}
+
 /// The statistics block, with dig's trailing blank line.
-pub fn stats_text(rtt_ms: u128, server: &str, tcp: bool, when: &str, size: usize) -> String {
+/// The query time as dig writes it: `N msec`, or `N usec` with -u.
+pub fn query_time(rtt: std::time::Duration, usec: bool) -> String {
+    if usec {
+        format!("{} usec", rtt.as_micros())
+    } else {
+        format!("{} msec", rtt.as_millis())
+    }
+}
+
+pub fn stats_text(time: &str, server: &str, tcp: bool, when: &str, size: usize) -> String {
     format!(
-        ";; Query time: {rtt_ms} msec\n;; SERVER: {server} ({})\n;; WHEN: {when}\n;; MSG SIZE  rcvd: {size}\n\n",
+        ";; Query time: {time}\n;; SERVER: {server} ({})\n;; WHEN: {when}\n;; MSG SIZE  rcvd: {size}\n\n",
         if tcp { "TCP" } else { "UDP" }
     )
 }
@@ -345,10 +400,20 @@ pub fn when_text(unix: u64) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
+    let weekday = DAYS
+        .get((unix / 86_400 % 7) as usize)
+        .copied()
+        .unwrap_or("???");
+    let (year, month, day, h, m, sec) = civil(unix);
+    let mname = MONTHS.get((month - 1) as usize).copied().unwrap_or("???");
+    format!("{weekday} {mname} {day:02} {h:02}:{m:02}:{sec:02} UTC {year}")
+}
+
+/// (year, month, day, hour, minute, second) of a Unix time in UTC
+/// (Howard Hinnant's days-to-civil algorithm).
+pub fn civil(unix: u64) -> (i64, i64, i64, u64, u64, u64) {
     let days = unix / 86_400;
     let secs = unix % 86_400;
-    let weekday = DAYS.get((days % 7) as usize).copied().unwrap_or("???");
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -358,13 +423,13 @@ pub fn when_text(unix: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let mname = MONTHS.get((month - 1) as usize).copied().unwrap_or("???");
-    format!(
-        "{weekday} {mname} {day:02} {:02}:{:02}:{:02} UTC {year}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    (year, month, day, secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// An RRSIG time as `YYYYMMDDHHMMSS` (RFC 4034 §3.2).
+pub fn sig_time(t: u32) -> String {
+    let (y, mo, d, h, mi, s) = civil(u64::from(t));
+    format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}")
 }
 
 #[cfg(test)]

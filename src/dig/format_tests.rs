@@ -120,8 +120,11 @@ fn dates_like_ctime() {
 
 #[test]
 fn stats_block() {
+    let d = std::time::Duration::from_micros(2_345);
+    assert_eq!(query_time(d, false), "2 msec");
+    assert_eq!(query_time(d, true), "2345 usec");
     assert_eq!(
-        stats_text(3, "127.0.0.1#53(127.0.0.1)", false, "W", 90),
+        stats_text("3 msec", "127.0.0.1#53(127.0.0.1)", false, "W", 90),
         ";; Query time: 3 msec\n;; SERVER: 127.0.0.1#53(127.0.0.1) (UDP)\n;; WHEN: W\n;; MSG SIZE  rcvd: 90\n\n"
     );
 }
@@ -175,4 +178,19 @@ fn hidden_columns_and_units_follow_dig() {
     ] {
         assert_eq!(ttl_units(ttl), text);
     }
+}
+
+#[test]
+fn hex_dump_like_dig() {
+    let bytes: Vec<u8> =
+        b"\x20\x32\x85\x80\x00\x01\x00\x00\x00\x00\x00\x01\x0co15-0006ff01\x07exampl".to_vec();
+    assert_eq!(
+        hex_dump(&bytes),
+        "20 32 85 80 00 01 00 00 00 00 00 01 0c 6f 31 35          .2...........o15\n\
+         2d 30 30 30 36 66 66 30 31 07 65 78 61 6d 70 6c          -0006ff01.exampl\n"
+    );
+    assert_eq!(
+        hex_dump(&[0x65, 0]),
+        format!("65 00 {}         e.\n", " ".repeat(42))
+    );
 }

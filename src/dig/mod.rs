@@ -4,15 +4,22 @@
 //! the lookups of one command line and maps outcomes to dig's exit codes.
 
 pub mod args;
+pub mod dnssec;
+pub mod engine_trace;
 pub mod format;
+pub mod help;
+pub mod hints;
 pub mod json;
 pub mod msg;
+pub mod multiline;
 pub mod options;
 pub mod plus;
 pub mod query;
 pub mod rdata;
+pub mod svcb;
 pub mod trace;
 pub mod types;
+pub mod xfr;
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -26,6 +33,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_USAGE: u8 = 1;
 pub const EXIT_NO_REPLY: u8 = 9;
 pub const EXIT_INTERNAL: u8 = 10;
+/// dig's status for a batch file it cannot open.
+pub const EXIT_BATCH: u8 = 8;
 
 /// Where the default server comes from (`nameserver` lines).
 pub const RESOLV_CONF: &str = "/etc/resolv.conf";
@@ -90,18 +99,36 @@ pub(crate) fn servers_of(l: &Lookup) -> Result<Vec<Server>, String> {
     Ok(out)
 }
 
-fn now_unix() -> u64 {
+pub(crate) fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
 
+/// The words of `$HOME/.digrc` (none when it is missing or unreadable).
+fn digrc_words() -> Vec<String> {
+    let Some(home) = std::env::var_os("HOME") else {
+        return Vec::new();
+    };
+    let path = std::path::Path::new(&home).join(".digrc");
+    std::fs::read_to_string(path)
+        .map(|t| t.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
 /// Runs a whole command line; returns dig's exit status.
 pub fn run(argv: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    let inv = match args::parse(argv) {
+    // Like dig, options in ~/.digrc come first, unless -r is given.
+    let mut words = if argv.iter().any(|a| a == "-r") {
+        Vec::new()
+    } else {
+        digrc_words()
+    };
+    words.extend_from_slice(argv);
+    let inv = match args::parse(&words) {
         Ok(Parsed::Run(inv)) => inv,
         Ok(Parsed::Help) => {
-            let _ = writeln!(out, "{}", args::USAGE);
+            let _ = writeln!(out, "{}", help::HELP);
             return EXIT_OK;
         }
         Ok(Parsed::Version) => {
@@ -119,8 +146,10 @@ pub fn run(argv: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         print_cmd: inv.print_cmd,
         short: inv.short,
     };
+    let usec = inv.usec;
     let with_globals = |mut l: Lookup, g: args::Globals| {
         l.flags.short = g.short;
+        l.flags.usec = usec;
         l
     };
     let mut lookups: Vec<(Lookup, Option<String>, bool)> = inv
@@ -136,8 +165,17 @@ pub fn run(argv: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
-                let _ = writeln!(err, "couldn't open specified batch file {path}: {e}");
-                return EXIT_INTERNAL;
+                // dig's words and status (8) for an unreadable batch file.
+                let why = match e.kind() {
+                    std::io::ErrorKind::NotFound => "No such file or directory".to_string(),
+                    std::io::ErrorKind::PermissionDenied => "Permission denied".to_string(),
+                    _ => e.to_string(),
+                };
+                let _ = writeln!(
+                    err,
+                    "{path}: {why}\ndig: couldn't open specified batch file"
+                );
+                return EXIT_BATCH;
             }
         };
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
@@ -159,7 +197,11 @@ pub fn run(argv: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             .as_deref()
             .filter(|_| !l.flags.json && !l.flags.yaml)
             .map(|text| Banner { text, full: i == 0 });
-        let code = if l.flags.trace {
+        let code = if l.qtype == types::TYPE_AXFR && !l.flags.trace {
+            xfr::run(l, banner, *print_cmd, out)
+        } else if l.flags.trace && l.flags.engine {
+            engine_trace::run(l, banner.filter(|_| *print_cmd), out)
+        } else if l.flags.trace {
             trace::run(l, banner.filter(|_| *print_cmd), out)
         } else {
             // dig prints the banner on failure even with +nocmd/+noall.
@@ -214,6 +256,8 @@ pub fn spec_of(l: &Lookup, name: &str) -> QuerySpec {
         qclass: l.qclass,
         recurse: f.recurse,
         aaflag: f.aaflag,
+        raflag: f.raflag,
+        tcflag: f.tcflag,
         adflag: f.adflag,
         cd: f.cd,
         edns: f.edns,
@@ -222,6 +266,20 @@ pub fn spec_of(l: &Lookup, name: &str) -> QuerySpec {
         nsid: f.nsid,
         cookie: (f.cookie && f.edns).then(rand::random::<[u8; 8]>),
         subnet: f.subnet,
+        extra: {
+            // dig's order: EXPIRE, TCP KEEPALIVE, then each +ednsopt.
+            let mut extra = f.extra.clone();
+            let mut options = Vec::new();
+            if f.expire {
+                options.push((options::OPT_EXPIRE, Vec::new()));
+            }
+            if f.keepalive {
+                options.push((options::OPT_KEEPALIVE, Vec::new()));
+            }
+            options.append(&mut extra.options);
+            extra.options = options;
+            extra
+        },
     }
 }
 
@@ -234,24 +292,10 @@ fn one_lookup(
     err: &mut dyn Write,
 ) -> u8 {
     let name = l.name.clone().unwrap_or_else(|| ".".to_string());
-    let mut servers = match servers_of(l) {
+    let servers = match usable_servers(l, out, err) {
         Ok(s) => s,
-        Err(e) => {
-            let _ = writeln!(err, "dig: {e}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
-    if l.family == Family::V6 {
-        // dig's words for an IPv4 server under -6; it still exits 0.
-        for s in servers.iter().filter(|s| s.addr.is_ipv4()) {
-            let _ = writeln!(out, ";; Skipping mapped address '::ffff:{}'", s.addr.ip());
-        }
-        servers.retain(|s| s.addr.is_ipv6());
-        if servers.is_empty() {
-            let _ = writeln!(out, ";; No acceptable nameservers");
-            return EXIT_OK;
-        }
-    }
     // dig prints the banner lazily: just before the first message it
     // shows (or the final failure), after any retry chatter.
     let mut pending = banner_args.map(|a| {
@@ -263,7 +307,7 @@ fn one_lookup(
         banner(a, n)
     });
     let spec = spec_of(l, &name);
-    let id = rand::random::<u16>();
+    let id = l.flags.qid.unwrap_or_else(rand::random::<u16>);
     let query = match query::build(id, &spec) {
         Ok(q) => q,
         Err(e) => {
@@ -277,49 +321,140 @@ fn one_lookup(
         tries: l.flags.tries,
         source: l.source,
     };
+    // With +json/+yaml, standard output carries only the document; the
+    // chatter (retries, warnings) goes to standard error.
+    let json = l.flags.json || l.flags.yaml;
     for server in &servers {
-        if l.flags.qr {
-            show_query(l, &query, &mut pending, print_cmd, out);
-        }
-        let mut log = |line: String| {
-            let _ = writeln!(out, "{line}");
-        };
-        let Some(mut reply) = query::exchange(server.addr, &query, &name, &opts, &mut log) else {
+        let chat: &mut dyn Write = if json { &mut *err } else { &mut *out };
+        let Some(mut reply) = fetch(
+            l,
+            server,
+            &query,
+            &name,
+            &opts,
+            &mut pending,
+            print_cmd,
+            chat,
+        ) else {
             continue;
         };
-        let tc = reply.bytes.get(2).is_some_and(|b| b & 0x02 != 0);
-        if tc && !reply.tcp && !l.flags.ignore {
-            if l.flags.comments {
-                let _ = writeln!(out, ";; Truncated, retrying in TCP mode.");
-            }
-            if l.flags.qr {
-                show_query(l, &query, &mut pending, print_cmd, out);
-            }
-            let tcp_opts = SendOpts {
-                tcp: true,
-                ..opts.clone()
+        // BADVERS to +edns=N: once more with the server's version, as dig.
+        if let Some(version) = badvers(&reply.bytes).filter(|_| spec.extra.edns_version > 0) {
+            let chat: &mut dyn Write = if json { &mut *err } else { &mut *out };
+            let _ = writeln!(chat, ";; BADVERS, retrying with EDNS version {version}.");
+            let mut again = spec.clone();
+            again.extra.edns_version = version;
+            let Ok(q2) = query::build(rand::random(), &again) else {
+                continue;
             };
-            let mut log = |line: String| {
-                let _ = writeln!(out, "{line}");
-            };
-            match query::exchange(server.addr, &query, &name, &tcp_opts, &mut log) {
+            let retried = fetch(l, server, &q2, &name, &opts, &mut pending, print_cmd, chat);
+            match retried {
                 Some(r) => reply = r,
                 None => continue,
             }
         }
+        let chat: &mut dyn Write = if json { &mut *err } else { &mut *out };
+        if let Err(e) = msg::parse(&reply.bytes) {
+            // dig shows the bytes, without a banner, and still exits 0.
+            let _ = write!(
+                chat,
+                ";; Got bad packet: {e}\n{} bytes\n{}",
+                reply.bytes.len(),
+                format::hex_dump(&reply.bytes)
+            );
+            return EXIT_OK;
+        }
         if cookie_mismatch(&reply.bytes, spec.cookie.as_ref()) {
-            let _ = writeln!(out, ";; Warning: Client COOKIE mismatch");
+            let _ = writeln!(chat, ";; Warning: Client COOKIE mismatch");
         }
         if let Some(b) = pending.take().filter(|_| print_cmd && !l.flags.short) {
             let _ = write!(out, "{b}");
         }
         return print_reply(l, server, &reply, &spec, out);
     }
-    if let Some(b) = pending.take() {
-        let _ = write!(out, "{b}");
+    if json {
+        let _ = writeln!(err, ";; no servers could be reached");
+        let doc = serde_json::json!({"error": "no servers could be reached", "QNAME": name});
+        let _ = match l.flags.json {
+            true => writeln!(out, "{doc}"),
+            false => write!(out, "---\n{}", json::to_yaml(&doc)),
+        };
+        return EXIT_NO_REPLY;
     }
-    let _ = writeln!(out, ";; no servers could be reached");
+    // Over TCP each failed try already said so (dig prints no banner then).
+    if !opts.tcp {
+        if let Some(b) = pending.take() {
+            let _ = write!(out, "{b}");
+        }
+        let _ = writeln!(out, ";; no servers could be reached");
+    }
     EXIT_NO_REPLY
+}
+
+/// The servers to ask, after dig's checks of the address family.
+fn usable_servers(l: &Lookup, out: &mut dyn Write, err: &mut dyn Write) -> Result<Vec<Server>, u8> {
+    let mut servers = servers_of(l).map_err(|e| {
+        let _ = writeln!(err, "dig: {e}");
+        EXIT_USAGE
+    })?;
+    if l.family == Family::V6 {
+        // dig's words for an IPv4 server under -6; it still exits 0.
+        for s in servers.iter().filter(|s| s.addr.is_ipv4()) {
+            let _ = writeln!(out, ";; Skipping mapped address '::ffff:{}'", s.addr.ip());
+        }
+        servers.retain(|s| s.addr.is_ipv6());
+        if servers.is_empty() {
+            let _ = writeln!(out, ";; No acceptable nameservers");
+            return Err(EXIT_OK);
+        }
+    }
+    Ok(servers)
+}
+
+/// One server's reply, over TCP again after TC=1 unless +ignore.
+#[allow(clippy::too_many_arguments)]
+fn fetch(
+    l: &Lookup,
+    server: &Server,
+    query: &[u8],
+    name: &str,
+    opts: &SendOpts,
+    pending: &mut Option<String>,
+    print_cmd: bool,
+    out: &mut dyn Write,
+) -> Option<query::Reply> {
+    if l.flags.qr {
+        show_query(l, query, pending, print_cmd, out);
+    }
+    let mut log = |line: String| {
+        let _ = writeln!(out, "{line}");
+    };
+    let reply = query::exchange(server.addr, query, name, opts, &mut log)?;
+    let tc = reply.bytes.get(2).is_some_and(|b| b & 0x02 != 0);
+    if !tc || reply.tcp || l.flags.ignore {
+        return Some(reply);
+    }
+    if l.flags.comments {
+        let _ = writeln!(out, ";; Truncated, retrying in TCP mode.");
+    }
+    if l.flags.qr {
+        show_query(l, query, pending, print_cmd, out);
+    }
+    let tcp_opts = SendOpts {
+        tcp: true,
+        ..opts.clone()
+    };
+    let mut log = |line: String| {
+        let _ = writeln!(out, "{line}");
+    };
+    query::exchange(server.addr, query, name, &tcp_opts, &mut log)
+}
+
+/// The server's EDNS version when it answered BADVERS (RFC 6891 §6.1.3).
+fn badvers(reply: &[u8]) -> Option<u8> {
+    let v = msg::parse(reply).ok()?;
+    let opt = v.opt.as_ref()?;
+    (v.rcode() == 16).then_some(opt.version)
 }
 
 /// Whether the reply echoes a client cookie other than ours (RFC 7873
@@ -366,7 +501,20 @@ fn show_query(
     if l.flags.comments {
         s.push_str(";; Sending:\n");
     }
-    s.push_str(&format::message_text(&v, &l.flags, false, false, None));
+    // dig shows the query before padding is added, and its (empty)
+    // question section even with +header-only.
+    for line in format::message_text(&v, &l.flags, false, false, None).lines() {
+        let line = if line.starts_with("; PAD: (") {
+            "; PAD:"
+        } else {
+            line
+        };
+        s.push_str(line);
+        s.push('\n');
+    }
+    if v.questions.is_empty() && l.flags.question && l.flags.comments {
+        s.push_str(";; QUESTION SECTION:\n\n");
+    }
     if l.flags.stats {
         s.push_str(&format!(";; QUERY SIZE: {}\n\n", query.len()));
     }
@@ -434,7 +582,7 @@ fn print_reply(
     ));
     if f.stats {
         s.push_str(&format::stats_text(
-            reply.rtt.as_millis(),
+            &format::query_time(reply.rtt, f.usec),
             &server_text,
             reply.tcp,
             &format::when_text(now),

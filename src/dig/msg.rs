@@ -119,9 +119,10 @@ impl View {
 /// Why a message could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ViewError {
-    #[error("message too short")]
+    // BIND's words, which dig prints after ";; Got bad packet: ".
+    #[error("unexpected end of input")]
     Short,
-    #[error("bad name compression")]
+    #[error("bad compression pointer")]
     BadName,
 }
 
@@ -332,5 +333,79 @@ mod tests {
         assert!(n("example").is_subdomain_of(&Name::default()));
         assert!(!n("example").is_subdomain_of(&n("www.example")));
         assert!(n("A.b").eq_ignore_case(&n("a.B")));
+    }
+}
+
+/// Random and truncated input never panics anywhere on the display path:
+/// parsing, text layout, options, JSON and trace classification.
+#[cfg(test)]
+mod robustness {
+    use super::*;
+    use crate::dig::args::Flags;
+
+    fn sample_reply() -> Vec<u8> {
+        let mut m = vec![0x12, 0x34, 0x85, 0x80, 0, 1, 0, 3, 0, 1, 0, 1];
+        m.extend_from_slice(b"\x03www\x07example\x00\x00\x0f\x00\x01");
+        // MX, SOA, TXT answers and an NS authority, all compressed.
+        m.extend_from_slice(&[0xc0, 12, 0, 15, 0, 1, 0, 0, 0, 60, 0, 4, 0, 10, 0xc0, 12]);
+        m.extend_from_slice(&[0xc0, 16, 0, 6, 0, 1, 0, 0, 0, 60, 0, 24, 0xc0, 12, 0xc0, 16]);
+        m.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 5]);
+        m.extend_from_slice(&[
+            0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 60, 0, 4, 3, b'a', b'"', b'\\',
+        ]);
+        m.extend_from_slice(&[0xc0, 16, 0, 2, 0, 1, 0, 0, 0, 60, 0, 2, 0xc0, 12]);
+        m.extend_from_slice(&[
+            0, 0, 41, 4, 0, 0, 0, 0x80, 0, 0, 12, 0, 15, 0, 3, 0, 22, b'x',
+        ]);
+        m.extend_from_slice(&[0, 10, 0, 1, 7]);
+        m
+    }
+
+    fn exercise(bytes: &[u8]) {
+        let Ok(v) = parse(bytes) else {
+            return;
+        };
+        let mut f = Flags::default();
+        let _ = crate::dig::format::message_text(&v, &f, true, true, Some(&[0; 8]));
+        f.unknownformat = true;
+        f.ttlunits = true;
+        let _ = crate::dig::format::message_text(&v, &f, true, true, None);
+        let _ = crate::dig::format::short_text(&v);
+        let _ = crate::dig::json::message_object(&v, &Default::default());
+        let q = v
+            .questions
+            .first()
+            .map(|q| q.name.clone())
+            .unwrap_or_default();
+        let _ = crate::dig::trace::classify(&v, &q, &Name::default());
+    }
+
+    #[test]
+    fn mutations_never_panic() {
+        let base = sample_reply();
+        assert!(parse(&base).is_ok());
+        exercise(&base);
+        // xorshift: deterministic, no extra dependency.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..5_000 {
+            let mut m = base.clone();
+            for _ in 0..(next() % 4 + 1) {
+                let i = (next() as usize) % m.len();
+                m[i] = next() as u8;
+            }
+            let cut = (next() as usize) % (m.len() + 1);
+            exercise(&m);
+            exercise(&m[..cut]);
+        }
+        for len in 0..64 {
+            let junk: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            exercise(&junk);
+        }
     }
 }

@@ -67,16 +67,19 @@ fn hex_spaced(data: &[u8]) -> String {
 /// One OPT option line as dig 9.18 prints it.
 pub fn option_line(code: u16, data: &[u8], cookie_sent: Option<&[u8; 8]>) -> String {
     match code {
+        OPT_NSID if data.is_empty() => "; NSID:".into(),
         OPT_NSID => format!("; NSID: {}(\"{}\")", hex_spaced(data), printable(data)),
         OPT_COOKIE => {
             let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
             let status = match cookie_sent {
                 Some(sent) if data.len() > 8 && data.get(..8) == Some(sent.as_slice()) => " (good)",
                 Some(_) if data.len() > 8 => " (bad)",
+                Some(sent) if data == sent.as_slice() => " (echoed)",
                 _ => "",
             };
             format!("; COOKIE: {hex}{status}")
         }
+        OPT_EXPIRE if data.is_empty() => "; EXPIRE:".into(),
         OPT_EXPIRE => match u32_at(data, 0).filter(|_| data.len() == 4) {
             Some(secs) => format!("; EXPIRE: {secs} ({})", ttl_words(secs)),
             None => generic("EXPIRE", data),
@@ -215,12 +218,14 @@ mod tests {
             ),
             (65001, b"A\x01", "; OPT=65001: 41 01 (\"A.\")"),
             (65002, b"", "; OPT=65002:"),
+            (3, b"", "; NSID:"),
             (
                 9,
                 &[0, 0, 0x0e, 0x4d],
                 "; EXPIRE: 3661 (1 hour 1 minute 1 second)",
             ),
             (9, &[0, 0, 0, 0], "; EXPIRE: 0 (0 seconds)"),
+            (9, &[], "; EXPIRE:"),
             (11, &[1, 0x2c], "; TCP KEEPALIVE: 30.0 secs"),
             (11, &[], "; TCP KEEPALIVE:"),
             (12, &[0; 5], "; PAD: (5 bytes)"),
@@ -237,6 +242,10 @@ mod tests {
         assert_eq!(
             option_line(10, &good, Some(&sent)),
             format!("; COOKIE: 0102030405060708{} (good)", "aa".repeat(16))
+        );
+        assert_eq!(
+            option_line(10, &sent, Some(&sent)),
+            "; COOKIE: 0102030405060708 (echoed)"
         );
         good[0] = 9;
         assert!(option_line(10, &good, Some(&sent)).ends_with(" (bad)"));

@@ -24,19 +24,26 @@ const BOOLEANS: &[(&str, usize)] = &[
     ("defname", 3),
     ("dnssec", 4),
     ("edns", 4),
+    ("engine", 2),
+    ("expire", 4),
     ("fail", 2),
+    ("header-only", 4),
     ("identify", 3),
     ("ignore", 2),
     ("json", 1),
+    ("keepalive", 5),
     ("keepopen", 5),
+    ("multiline", 3),
     ("nsid", 3),
     ("qr", 2),
+    ("raflag", 2),
     ("question", 2),
     ("rdflag", 2),
     ("recurse", 3),
     ("search", 2),
     ("short", 4),
     ("stats", 2),
+    ("tcflag", 3),
     ("tcp", 3),
     ("trace", 3),
     ("ttlid", 3),
@@ -44,12 +51,17 @@ const BOOLEANS: &[(&str, usize)] = &[
     ("unknownformat", 3),
     ("vc", 2),
     ("yaml", 1),
+    ("zflag", 2),
 ];
 
 /// `+option=value` options: (name, shortest accepted prefix).
 const VALUED: &[(&str, usize)] = &[
     ("bufsize", 2),
+    ("ednsopt", 5),
     ("hints", 1),
+    ("opcode", 2),
+    ("padding", 3),
+    ("qid", 2),
     ("retry", 3),
     ("subnet", 2),
     ("timeout", 2),
@@ -88,6 +100,15 @@ pub(crate) fn plus_option(inv: &mut Invocation, opt: &str, arg: &str) -> Result<
                 l.flags.subnet = None;
                 return Ok(());
             }
+            if !state && name == "ednsopt" {
+                l.flags.extra.options.clear();
+                return Ok(());
+            }
+            // A bare +bufsize restores the default, as in dig.
+            if state && name == "bufsize" {
+                l.flags.bufsize = super::args::Flags::default().bufsize;
+                return Ok(());
+            }
             return Err(invalid(arg));
         };
         if !state {
@@ -96,6 +117,14 @@ pub(crate) fn plus_option(inv: &mut Invocation, opt: &str, arg: &str) -> Result<
         return valued(l, name, v);
     }
     let name = lookup_name(BOOLEANS, &bare).ok_or_else(|| invalid(arg))?;
+    // +edns=N: EDNS on, with that version (RFC 6891 §6.1.3).
+    if let (true, "edns", Some(v)) = (state, name, value) {
+        let version = parse_u32("edns", v, 255)? as u8;
+        let f = &mut current(inv).flags;
+        f.edns = true;
+        f.extra.edns_version = version;
+        return Ok(());
+    }
     if value.is_some() {
         return Err(invalid(arg));
     }
@@ -108,6 +137,13 @@ fn valued(l: &mut Lookup, name: &str, v: &str) -> Result<(), ArgError> {
     match name {
         "bufsize" => f.bufsize = parse_u32("buffer size", v, 65_535)? as u16,
         "hints" => f.hints = Some(v.to_string()),
+        "ednsopt" => f
+            .extra
+            .options
+            .push(ednsopt(v).ok_or_else(|| invalid(&format!("+ednsopt={v}")))?),
+        "opcode" => f.extra.opcode = Some(opcode(v)?),
+        "padding" => f.extra.padding = parse_u32("padding", v, 512)? as u16,
+        "qid" => f.qid = Some(parse_u32("qid", v, 65_535)? as u16),
         "retry" => f.tries = parse_u32("retries", v, 255)?.saturating_add(1),
         "tries" => f.tries = parse_u32("tries", v, 255)?.max(1),
         "timeout" => f.timeout_secs = parse_u32("timeout", v, 86_400)?.max(1),
@@ -121,6 +157,44 @@ fn valued(l: &mut Lookup, name: &str, v: &str) -> Result<(), ArgError> {
         _ => {}
     }
     Ok(())
+}
+
+/// `+ednsopt=CODE[:HEX]` (CODE a number or an option name).
+fn ednsopt(v: &str) -> Option<(u16, Vec<u8>)> {
+    let (code, hex) = v.split_once(':').unwrap_or((v, ""));
+    let code = match code.to_ascii_uppercase().as_str() {
+        "NSID" => 3,
+        "ECS" | "CLIENT-SUBNET" => 8,
+        "EXPIRE" => 9,
+        "COOKIE" => 10,
+        "KEEPALIVE" | "TCP-KEEPALIVE" => 11,
+        "PADDING" => 12,
+        "KEY-TAG" => 14,
+        "EDE" => 15,
+        n => n.parse().ok()?,
+    };
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    let data = (0..hex.len() / 2)
+        .map(|i| {
+            hex.get(2 * i..2 * i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()?;
+    Some((code, data))
+}
+
+/// `+opcode=N` or a name.
+fn opcode(v: &str) -> Result<u8, ArgError> {
+    match v.to_ascii_uppercase().as_str() {
+        "QUERY" => Ok(0),
+        "IQUERY" => Ok(1),
+        "STATUS" => Ok(2),
+        "NOTIFY" => Ok(4),
+        "UPDATE" => Ok(5),
+        _ => Ok(parse_u32("opcode", v, 15)? as u8),
+    }
 }
 
 /// `ADDR[/LEN]`; without LEN the full address length.
@@ -154,10 +228,24 @@ fn boolean(inv: &mut Invocation, name: &str, state: bool) {
             inv.print_cmd = false;
         }
     }
+    if name == "engine" {
+        current(inv).flags.engine = state;
+        if state {
+            boolean(inv, "trace", true);
+        }
+        return;
+    }
     let f = &mut current(inv).flags;
     match name {
         "aaflag" | "aaonly" => f.aaflag = state,
         "class" => f.class = state,
+        "raflag" => f.raflag = state,
+        "expire" => f.expire = state,
+        "keepalive" => f.keepalive = state,
+        "header-only" => f.extra.header_only = state,
+        "zflag" => f.extra.zflag = state,
+        "tcflag" => f.tcflag = state,
+        "multiline" => f.multiline = state,
         "identify" => f.identify = state,
         "ignore" => f.ignore = state,
         "rdflag" => f.recurse = state,
@@ -180,14 +268,20 @@ fn boolean(inv: &mut Invocation, name: &str, state: bool) {
         "answer" => f.answer = state,
         "authority" => f.authority = state,
         "cdflag" => f.cd = state,
-        "comments" => f.comments = state,
+        "comments" => {
+            f.comments = state;
+            f.comments_set = true;
+        }
         "cookie" => f.cookie = state,
         "dnssec" => f.dnssec = state,
         "edns" => f.edns = state,
         "json" => f.json = state,
         "nsid" => f.nsid = state,
         "qr" => f.qr = state,
-        "question" => f.question = state,
+        "question" => {
+            f.question = state;
+            f.question_set = true;
+        }
         "recurse" => f.recurse = state,
         "short" => {
             f.short = state;

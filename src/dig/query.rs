@@ -14,11 +14,13 @@ use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
 use super::args::Subnet;
+use super::msg::u16_at;
 
 /// EDNS option codes (IANA "DNS EDNS0 Option Codes").
 pub const OPT_NSID: u16 = 3;
 pub const OPT_SUBNET: u16 = 8;
 pub const OPT_COOKIE: u16 = 10;
+pub const OPT_PADDING: u16 = 12;
 
 /// What goes into the query message.
 #[derive(Debug, Clone)]
@@ -28,6 +30,8 @@ pub struct QuerySpec {
     pub qclass: u16,
     pub recurse: bool,
     pub aaflag: bool,
+    pub raflag: bool,
+    pub tcflag: bool,
     pub adflag: bool,
     pub cd: bool,
     pub edns: bool,
@@ -36,6 +40,26 @@ pub struct QuerySpec {
     pub nsid: bool,
     pub cookie: Option<[u8; 8]>,
     pub subnet: Option<Subnet>,
+    pub extra: Extras,
+}
+
+/// dig's rarer query knobs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extras {
+    /// Options after COOKIE, in dig's order: +expire, +keepalive, then
+    /// each +ednsopt.
+    pub options: Vec<(u16, Vec<u8>)>,
+    /// `+padding=N`: pad the query to a multiple of N bytes (RFC 8467
+    /// §4.1) with a PADDING option (RFC 7830).
+    pub padding: u16,
+    /// `+header-only`: no question section.
+    pub header_only: bool,
+    /// `+zflag`: set the reserved Z bit.
+    pub zflag: bool,
+    /// `+opcode=N`.
+    pub opcode: Option<u8>,
+    /// `+edns=N`: the EDNS version.
+    pub edns_version: u8,
 }
 
 /// Why a query could not be built.
@@ -127,19 +151,35 @@ pub fn subnet_option(s: &Subnet) -> Vec<u8> {
 
 /// Builds the query message bytes.
 pub fn build(id: u16, spec: &QuerySpec) -> Result<Vec<u8>, BuildError> {
+    let unpadded = build_with_padding(id, spec, 0)?;
+    let block = usize::from(spec.extra.padding);
+    if block == 0 || !spec.edns {
+        return Ok(unpadded);
+    }
+    let pad = (block - unpadded.len() % block) % block;
+    build_with_padding(id, spec, pad)
+}
+
+/// The query with `pad` zero bytes in its PADDING option (when +padding).
+pub fn build_with_padding(id: u16, spec: &QuerySpec, pad: usize) -> Result<Vec<u8>, BuildError> {
     let name = parse_name(&spec.name)?;
-    let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+    let opcode = OpCode::from_u8(spec.extra.opcode.unwrap_or(0));
+    let mut m = Message::new(id, MessageType::Query, opcode);
     m.metadata.recursion_desired = spec.recurse;
     m.metadata.authoritative = spec.aaflag;
+    m.metadata.recursion_available = spec.raflag;
+    m.metadata.truncation = spec.tcflag;
     m.metadata.authentic_data = spec.adflag;
     m.metadata.checking_disabled = spec.cd;
-    let mut q = Query::query(name, RecordType::from(spec.qtype));
-    q.set_query_class(DNSClass::from(spec.qclass));
-    m.add_query(q);
+    if !spec.extra.header_only {
+        let mut q = Query::query(name, RecordType::from(spec.qtype));
+        q.set_query_class(DNSClass::from(spec.qclass));
+        m.add_query(q);
+    }
     if spec.edns {
         let mut edns = Edns::new();
         edns.set_max_payload(spec.bufsize);
-        edns.set_version(0);
+        edns.set_version(spec.extra.edns_version);
         edns.set_dnssec_ok(spec.dnssec);
         let opts = edns.options_mut();
         if spec.nsid {
@@ -151,9 +191,21 @@ pub fn build(id: u16, spec: &QuerySpec) -> Result<Vec<u8>, BuildError> {
         if let Some(c) = spec.cookie {
             opts.insert(EdnsOption::Unknown(OPT_COOKIE, c.to_vec()));
         }
+        for (code, data) in &spec.extra.options {
+            opts.insert(EdnsOption::Unknown(*code, data.clone()));
+        }
+        if spec.extra.padding > 0 {
+            opts.insert(EdnsOption::Unknown(OPT_PADDING, vec![0; pad]));
+        }
         m.set_edns(edns);
     }
-    m.to_vec().map_err(|_| BuildError::Encode)
+    let mut bytes = m.to_vec().map_err(|_| BuildError::Encode)?;
+    if spec.extra.zflag {
+        if let Some(b) = bytes.get_mut(3) {
+            *b |= 0x40;
+        }
+    }
+    Ok(bytes)
 }
 
 /// How to reach the server.
@@ -207,22 +259,61 @@ fn local_for(server: &SocketAddr, source: Option<IpAddr>) -> SocketAddr {
     SocketAddr::new(ip, 0)
 }
 
-/// Whether `reply` answers `query`: same ID and same question section.
-pub fn matches(query: &[u8], reply: &[u8]) -> bool {
-    let (Some(qid), Some(rid)) = (query.get(..2), reply.get(..2)) else {
-        return false;
+/// What to do with a message that arrived for a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The reply.
+    Accept,
+    /// The reply, with dig's warning (QR not set: dig still takes it).
+    AcceptWarn(String),
+    /// Not ours: warn as dig does and keep waiting (RFC 5452 §9.1).
+    Ignore(String),
+}
+
+/// Checks a message against the query: ID first, then the question.
+pub fn check(query: &[u8], reply: &[u8]) -> Verdict {
+    let (Some(qid), Some(rid)) = (u16_at(query, 0), u16_at(reply, 0)) else {
+        return Verdict::Ignore(";; Warning: short message".into());
     };
-    if qid != rid || reply.get(2).is_none_or(|b| b & 0x80 == 0) {
-        return false;
+    if qid != rid {
+        return Verdict::Ignore(format!(
+            ";; Warning: ID mismatch: expected ID {qid}, got {rid}"
+        ));
     }
     // An empty question (e.g. some FORMERR replies) is accepted, as dig does.
-    if reply.get(4..6) == Some(&[0, 0]) {
-        return true;
+    if reply.get(4..6) != Some(&[0, 0]) {
+        let same = match (question_of(query), question_of(reply)) {
+            (Some(q), Some(r)) => q.eq_ignore_ascii_case(&r),
+            _ => false,
+        };
+        if !same {
+            return Verdict::Ignore(format!(
+                ";; ;; Question section mismatch: got {}",
+                question_text(reply)
+            ));
+        }
     }
-    match (question_of(query), question_of(reply)) {
-        (Some(q), Some(r)) => q.eq_ignore_ascii_case(&r),
-        _ => false,
+    if reply.get(2).is_none_or(|b| b & 0x80 == 0) {
+        return Verdict::AcceptWarn(";; Warning: query response not set".into());
     }
+    Verdict::Accept
+}
+
+/// `name/TYPE/CLASS` of a message's first question, as dig's warning
+/// writes it (no trailing dot).
+fn question_text(m: &[u8]) -> String {
+    let Ok((name, end)) = super::msg::read_name(m, 12) else {
+        return "?".into();
+    };
+    let text = super::rdata::name_text(&name);
+    let text = if text.len() > 1 {
+        text.trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    let t = u16_at(m, end).map_or_else(|| "?".into(), super::types::type_name);
+    let c = u16_at(m, end + 2).map_or_else(|| "?".into(), super::types::class_name);
+    format!("{text}/{t}/{c}")
 }
 
 /// The raw bytes of the first question (uncompressed in queries; replies
@@ -245,6 +336,7 @@ pub fn udp_try(
     query: &[u8],
     timeout: Duration,
     source: Option<IpAddr>,
+    warn: &mut dyn FnMut(String),
 ) -> Result<Reply, TryFailure> {
     let sock = UdpSocket::bind(local_for(&server, source)).map_err(|e| classify(&e))?;
     sock.connect(server).map_err(|e| classify(&e))?;
@@ -260,19 +352,29 @@ pub fn udp_try(
             .map_err(|e| classify(&e))?;
         let n = sock.recv(&mut buf).map_err(|e| classify(&e))?;
         let bytes = buf.get(..n).unwrap_or(&[]);
-        if matches(query, bytes) {
-            return Ok(Reply {
-                bytes: bytes.to_vec(),
-                rtt: start.elapsed(),
-                tcp: false,
-            });
+        match check(query, bytes) {
+            Verdict::Ignore(w) => warn(w),
+            v => {
+                if let Verdict::AcceptWarn(w) = v {
+                    warn(w);
+                }
+                return Ok(Reply {
+                    bytes: bytes.to_vec(),
+                    rtt: start.elapsed(),
+                    tcp: false,
+                });
+            }
         }
-        // Anything else is not ours: keep waiting (RFC 5452 §9.1).
     }
 }
 
 /// One TCP try.
-pub fn tcp_try(server: SocketAddr, query: &[u8], timeout: Duration) -> Result<Reply, TryFailure> {
+pub fn tcp_try(
+    server: SocketAddr,
+    query: &[u8],
+    timeout: Duration,
+    warn: &mut dyn FnMut(String),
+) -> Result<Reply, TryFailure> {
     let start = Instant::now();
     let mut s = TcpStream::connect_timeout(&server, timeout).map_err(|e| classify(&e))?;
     let left = |start: Instant| {
@@ -301,12 +403,18 @@ pub fn tcp_try(server: SocketAddr, query: &[u8], timeout: Duration) -> Result<Re
         s.set_read_timeout(Some(left(start)?))
             .map_err(|e| classify(&e))?;
         s.read_exact(&mut body).map_err(|e| classify(&e))?;
-        if matches(query, &body) {
-            return Ok(Reply {
-                bytes: body,
-                rtt: start.elapsed(),
-                tcp: true,
-            });
+        match check(query, &body) {
+            Verdict::Ignore(w) => warn(w),
+            v => {
+                if let Verdict::AcceptWarn(w) = v {
+                    warn(w);
+                }
+                return Ok(Reply {
+                    bytes: body,
+                    rtt: start.elapsed(),
+                    tcp: true,
+                });
+            }
         }
     }
 }
@@ -322,17 +430,21 @@ pub fn exchange(
 ) -> Option<Reply> {
     for _ in 0..opts.tries.max(1) {
         let result = if opts.tcp {
-            tcp_try(server, query, opts.timeout)
+            tcp_try(server, query, opts.timeout, log)
         } else {
-            udp_try(server, query, opts.timeout, opts.source)
+            udp_try(server, query, opts.timeout, opts.source, log)
         };
         match result {
             Ok(r) => return Some(r),
-            Err(f) if opts.tcp => log(format!(
-                ";; Connection to {}({}) for {qname} failed: {f}.",
-                hash_addr(&server),
-                server.ip()
-            )),
+            // dig reports each failed TCP try as a whole failed lookup.
+            Err(f) if opts.tcp => {
+                log(format!(
+                    ";; Connection to {}({}) for {qname} failed: {f}.",
+                    hash_addr(&server),
+                    server.ip()
+                ));
+                log(";; no servers could be reached".into());
+            }
             Err(f) => log(format!(
                 ";; communications error to {}: {f}",
                 hash_addr(&server)
@@ -358,6 +470,8 @@ mod tests {
             qclass: 1,
             recurse: true,
             aaflag: false,
+            raflag: false,
+            tcflag: false,
             adflag: true,
             cd: false,
             edns: true,
@@ -366,6 +480,7 @@ mod tests {
             nsid: true,
             cookie: Some([1, 2, 3, 4, 5, 6, 7, 8]),
             subnet: None,
+            extra: Extras::default(),
         }
     }
 
@@ -394,6 +509,27 @@ mod tests {
     }
 
     #[test]
+    fn extras_shape_the_query() {
+        let mut sp = spec("www.example");
+        sp.extra = Extras {
+            options: vec![(9, vec![]), (65001, vec![0xab])],
+            padding: 128,
+            header_only: true,
+            zflag: true,
+            opcode: Some(4),
+            edns_version: 0,
+        };
+        let bytes = build(9, &sp).unwrap();
+        assert_eq!(bytes.len() % 128, 0);
+        let v = crate::dig::msg::parse(&bytes).unwrap();
+        assert!(v.questions.is_empty());
+        assert_eq!(v.opcode(), 4);
+        assert!(v.has(crate::dig::msg::FLAG_Z));
+        let codes: Vec<u16> = v.opt.unwrap().options.iter().map(|o| o.0).collect();
+        assert_eq!(codes, [3, 10, 9, 65001, 12]);
+    }
+
+    #[test]
     fn subnet_payload_masks_past_prefix() {
         let s = Subnet {
             addr: "192.0.2.255".parse().unwrap(),
@@ -412,19 +548,30 @@ mod tests {
         let q = build(7, &spec("www.example")).unwrap();
         let mut r = q.clone();
         r[2] |= 0x80;
-        assert!(matches(&q, &r));
+        assert_eq!(check(&q, &r), Verdict::Accept);
         let mut other_id = r.clone();
         other_id[1] ^= 1;
-        assert!(!matches(&q, &other_id));
-        assert!(!matches(&q, &q)); // not a response
+        assert_eq!(
+            check(&q, &other_id),
+            Verdict::Ignore(";; Warning: ID mismatch: expected ID 7, got 6".into())
+        );
+        // dig takes a message without QR, with a warning.
+        assert_eq!(
+            check(&q, &q),
+            Verdict::AcceptWarn(";; Warning: query response not set".into())
+        );
         let other_q = {
             let mut x = build(7, &spec("www.example.net")).unwrap();
             x[2] |= 0x80;
             x
         };
-        assert!(!matches(&q, &other_q));
+        assert_eq!(
+            check(&q, &other_q),
+            Verdict::Ignore(";; ;; Question section mismatch: got www.example.net/A/IN".into())
+        );
         let mut upper = r.clone();
         upper[13] = b'W';
-        assert!(matches(&q, &upper));
+        assert_eq!(check(&q, &upper), Verdict::Accept);
+        assert!(matches!(check(&q, &[1]), Verdict::Ignore(_)));
     }
 }

@@ -75,7 +75,7 @@ pub fn hex_upper(data: &[u8]) -> String {
 
 /// Splits long base64 text into space-separated chunks as dig does on
 /// one line.
-fn chunked(text: &str, width: usize) -> String {
+pub(crate) fn chunked(text: &str, width: usize) -> String {
     let chunks: Vec<&str> = text
         .as_bytes()
         .chunks(width)
@@ -96,7 +96,7 @@ fn strings(data: &[u8]) -> Option<Vec<&[u8]>> {
     Some(out)
 }
 
-fn name_at(msg: &[u8], pos: usize, end: usize) -> Option<(String, usize)> {
+pub(crate) fn name_at(msg: &[u8], pos: usize, end: usize) -> Option<(String, usize)> {
     let (n, next) = read_name(msg, pos).ok()?;
     (next <= end).then(|| (name_text(&n), next))
 }
@@ -212,50 +212,21 @@ fn known(msg: &[u8], rtype: u16, offset: usize, end: usize, data: &[u8]) -> Opti
             let n = whole(name_at(msg, offset + 6, end)?)?;
             format!("{p} {w} {port} {n}")
         }
-        // DS, CDS
-        43 | 59 => {
-            let tag = u16_at(data, 0)?;
-            let alg = data.get(2)?;
-            let dt = data.get(3)?;
-            format!(
-                "{tag} {alg} {dt} {}",
-                chunked(&hex_upper(data.get(4..)?), 56)
-            )
+        43 | 44 | 46..=48 | 50..=53 | 59 | 60 => {
+            super::dnssec::dnssec_text(msg, rtype, offset, end)?
         }
-        // DNSKEY, CDNSKEY
-        48 | 60 => {
-            let flags = u16_at(data, 0)?;
-            let proto = data.get(2)?;
-            let alg = data.get(3)?;
-            let key = chunked(&base64(data.get(4..)?), 56);
-            format!("{flags} {proto} {alg} {key}")
+        64 | 65 => super::svcb::svcb_text(msg, offset, end)?,
+        // URI (RFC 7553 §4.5)
+        256 => {
+            let prio = u16_at(data, 0)?;
+            let weight = u16_at(data, 2)?;
+            format!("{prio} {weight} {}", quoted(data.get(4..)?))
         }
-        // SSHFP
-        44 => {
-            let alg = data.first()?;
-            let t = data.get(1)?;
-            format!("{alg} {t} {}", chunked(&hex_upper(data.get(2..)?), 56))
-        }
-        // TLSA, SMIMEA
-        52 | 53 => {
-            let (u, s, m) = (data.first()?, data.get(1)?, data.get(2)?);
-            format!("{u} {s} {m} {}", chunked(&hex_upper(data.get(3..)?), 56))
-        }
-        // NSEC3PARAM (RFC 5155 §4.3)
-        51 => {
-            let (alg, flags) = (data.first()?, data.get(1)?);
-            let iter = u16_at(data, 2)?;
-            let salt_len = usize::from(*data.get(4)?);
-            let salt = data.get(5..5 + salt_len)?;
-            if 5 + salt_len != data.len() {
-                return None;
-            }
-            let salt = if salt.is_empty() {
-                "-".to_string()
-            } else {
-                hex_upper(salt)
-            };
-            format!("{alg} {flags} {iter} {salt}")
+        // MINFO, RP: two names
+        14 | 17 => {
+            let (a, at) = name_at(msg, offset, end)?;
+            let b = whole(name_at(msg, at, end)?)?;
+            format!("{a} {b}")
         }
         // NAPTR (RFC 3403 §4.1)
         35 => {

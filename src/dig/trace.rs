@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::args::{Family, Lookup};
+pub use super::hints::{builtin_roots, parse_hints, NsServer};
 use super::msg::{read_name, Name, View, FLAG_AA};
 use super::query::{self, hash_addr, SendOpts};
 use super::rdata::name_text;
@@ -24,96 +25,6 @@ const QUERY_BUDGET: usize = 100;
 const MAX_DEPTH: usize = 3;
 /// Referrals followed in one walk.
 const MAX_STEPS: usize = 30;
-
-/// IPv4 addresses of the 13 root servers (IANA root hints, a..m).
-const ROOT_SERVERS: [(&str, &str); 13] = [
-    ("a.root-servers.net.", "198.41.0.4"),
-    ("b.root-servers.net.", "170.247.170.2"),
-    ("c.root-servers.net.", "192.33.4.12"),
-    ("d.root-servers.net.", "199.7.91.13"),
-    ("e.root-servers.net.", "192.203.230.10"),
-    ("f.root-servers.net.", "192.5.5.241"),
-    ("g.root-servers.net.", "192.112.36.4"),
-    ("h.root-servers.net.", "198.97.190.53"),
-    ("i.root-servers.net.", "192.36.148.17"),
-    ("j.root-servers.net.", "192.58.128.30"),
-    ("k.root-servers.net.", "193.0.14.129"),
-    ("l.root-servers.net.", "199.7.83.42"),
-    ("m.root-servers.net.", "202.12.27.33"),
-];
-
-/// A server of a zone: its NS name and known addresses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NsServer {
-    pub name: String,
-    pub addrs: Vec<IpAddr>,
-}
-
-/// Parses a root hints file (master-file lines: `. NS name` and
-/// `name A addr` / `name AAAA addr`; TTL and class optional).
-pub fn parse_hints(text: &str) -> Vec<NsServer> {
-    let mut servers: Vec<NsServer> = Vec::new();
-    let mut addrs: Vec<(String, IpAddr)> = Vec::new();
-    for line in text.lines() {
-        let line = line.split(';').next().unwrap_or("");
-        if line.trim_start().starts_with('$') {
-            continue;
-        }
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let Some(pos) = words
-            .iter()
-            .position(|w| matches!(w.to_ascii_uppercase().as_str(), "NS" | "A" | "AAAA"))
-        else {
-            continue;
-        };
-        let (Some(owner), Some(kind), Some(data)) =
-            (words.first(), words.get(pos), words.get(pos + 1))
-        else {
-            continue;
-        };
-        let owner = absolute(owner);
-        match kind.to_ascii_uppercase().as_str() {
-            "NS" if owner == "." => servers.push(NsServer {
-                name: absolute(data),
-                addrs: Vec::new(),
-            }),
-            "A" | "AAAA" => {
-                if let Ok(ip) = data.parse() {
-                    addrs.push((owner, ip));
-                }
-            }
-            _ => {}
-        }
-    }
-    for s in &mut servers {
-        s.addrs = addrs
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(&s.name))
-            .map(|(_, a)| *a)
-            .collect();
-    }
-    servers
-}
-
-fn absolute(name: &str) -> String {
-    if name.ends_with('.') {
-        name.to_ascii_lowercase()
-    } else {
-        format!("{}.", name.to_ascii_lowercase())
-    }
-}
-
-fn builtin_roots() -> Vec<NsServer> {
-    ROOT_SERVERS
-        .iter()
-        .filter_map(|(n, a)| {
-            Some(NsServer {
-                name: (*n).to_string(),
-                addrs: vec![a.parse().ok()?],
-            })
-        })
-        .collect()
-}
 
 /// What one reply means for the walk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,6 +114,16 @@ struct Walker<'a> {
     steps: Vec<Value>,
 }
 
+/// One question to one server address during the walk.
+struct Asked<'a> {
+    qname: &'a str,
+    qtype: u16,
+    target: &'a Name,
+    zone: &'a Name,
+    ns: &'a str,
+    server: SocketAddr,
+}
+
 enum End {
     Done,
     NoServers,
@@ -259,50 +180,27 @@ impl Walker<'_> {
                         return (End::NoServers, None);
                     }
                     self.queries += 1;
-                    let server = SocketAddr::new(ip, self.lookup.port);
-                    let mut l = self.lookup.clone();
-                    l.qtype = qtype;
-                    let spec = spec_of(&l, qname);
-                    let Ok(bytes) = query::build(rand::random(), &spec) else {
-                        return (End::NoServers, None);
+                    let asked = Asked {
+                        qname,
+                        qtype,
+                        target: &target,
+                        zone: &zone,
+                        ns: &s.name,
+                        server: SocketAddr::new(ip, self.lookup.port),
                     };
-                    let once = SendOpts {
-                        tries: 1,
-                        ..self.opts.clone()
-                    };
-                    let mut failure = String::new();
-                    let mut log = |line: String| failure = line;
-                    let Some(reply) = query::exchange(server, &bytes, qname, &once, &mut log)
-                    else {
-                        let why = failure.trim_start_matches(";; ").to_string();
-                        self.say(quiet, &format!(";; {why} ({}), trying next\n", s.name));
-                        self.record_failure(quiet, &zone, &s.name, server, &why);
-                        continue;
-                    };
-                    let Ok(v) = msg::parse(&reply.bytes) else {
-                        self.say(
-                            quiet,
-                            &format!(
-                                ";; malformed reply from {}, trying next\n",
-                                hash_addr(&server)
-                            ),
-                        );
-                        continue;
-                    };
-                    let step = classify(&v, &target, &zone);
-                    if !quiet {
-                        self.show(&v, &reply, server, &s.name, &zone, &step);
-                    }
-                    match step {
-                        Step::Answer | Step::Negative(_) => return (End::Done, Some(v)),
-                        Step::Referral {
-                            zone: z,
-                            servers: ns,
-                        } => {
+                    match self.ask(&asked, quiet) {
+                        Some((Step::Answer | Step::Negative(_), v)) => return (End::Done, Some(v)),
+                        Some((
+                            Step::Referral {
+                                zone: z,
+                                servers: ns,
+                            },
+                            _,
+                        )) => {
                             next = Some((z, ns));
                             break 'servers;
                         }
-                        Step::Lame(_) => continue,
+                        Some((Step::Lame(_), _)) | None => continue,
                     }
                 }
             }
@@ -316,6 +214,43 @@ impl Walker<'_> {
         }
         self.say(quiet, ";; too many referrals\n");
         (End::NoServers, None)
+    }
+
+    /// One query to one server address; None when it gave no usable reply
+    /// (already reported).
+    fn ask(&mut self, a: &Asked<'_>, quiet: bool) -> Option<(Step, View)> {
+        let mut l = self.lookup.clone();
+        l.qtype = a.qtype;
+        let bytes = query::build(rand::random(), &spec_of(&l, a.qname)).ok()?;
+        let once = SendOpts {
+            tries: 1,
+            ..self.opts.clone()
+        };
+        let mut failure = String::new();
+        let mut log = |line: String| {
+            if line.starts_with(";; communications error") || line.starts_with(";; Connection") {
+                failure = line;
+            }
+        };
+        let Some(reply) = query::exchange(a.server, &bytes, a.qname, &once, &mut log) else {
+            let why = failure.trim_start_matches(";; ").to_string();
+            self.say(quiet, &format!(";; {why} ({}), trying next\n", a.ns));
+            self.record_failure(quiet, a.zone, a.ns, a.server, &why);
+            return None;
+        };
+        let Ok(v) = msg::parse(&reply.bytes) else {
+            let from = hash_addr(&a.server);
+            self.say(
+                quiet,
+                &format!(";; malformed reply from {from}, trying next\n"),
+            );
+            return None;
+        };
+        let step = classify(&v, a.target, a.zone);
+        if !quiet {
+            self.show(&v, &reply, a.server, a.ns, a.zone, &step);
+        }
+        Some((step, v))
     }
 
     /// Finds addresses of an NS name by a quiet walk from the root.

@@ -82,6 +82,8 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
         // NODATA needs its SOA (RFC 2308 §2.2); an empty reply without one,
         // even with AA set, is ignored and another server asked.
         _ if has_soa => Kind::NoData,
+        // AA with the zone's own NS set and nothing else: NODATA too.
+        Some(_) if msg.metadata.authoritative => Kind::NoData,
         _ => Kind::Lame,
     }
 }
@@ -143,7 +145,10 @@ fn chain_records(
                     || r.record_type() == qtype
                     || r.record_type() == RecordType::CNAME
                     || (r.record_type() == RecordType::RRSIG)))
-                || (r.record_type() == RecordType::DNAME && r.name.zone_of(&cur) && r.name != cur)
+                || (r.record_type() == RecordType::DNAME
+                    && r.name.zone_of(&cur)
+                    && r.name != cur
+                    && zone.zone_of(&r.name))
         });
         pool = rest;
         let next = here.iter().find_map(|r| match &r.data {

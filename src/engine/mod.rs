@@ -239,12 +239,25 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             self.clock.now(),
             request.full_trace,
         );
-        if request.qclass != DNSClass::IN
-            || matches!(request.qtype, RecordType::AXFR | RecordType::IXFR)
-        {
+        if matches!(request.qtype, RecordType::AXFR | RecordType::IXFR) {
+            // Zone transfers are not a resolver's business. As Unbound does:
+            // AXFR is refused, IXFR (which needs an SOA) is malformed here.
+            return Some(Resolution {
+                rcode: if request.qtype == RecordType::AXFR {
+                    ResponseCode::Refused
+                } else {
+                    ResponseCode::FormErr
+                },
+                ..Resolution::failed(
+                    Failure::Internal("zone transfer asked of a resolver"),
+                    Vec::new(),
+                )
+            });
+        }
+        if request.qclass != DNSClass::IN {
             return Some(Resolution {
                 rcode: ResponseCode::Refused,
-                ..Resolution::failed(Failure::Internal("class or type not served"), Vec::new())
+                ..Resolution::failed(Failure::Internal("class not served"), Vec::new())
             });
         }
         let mut chain: Vec<Record> = Vec::new();

@@ -83,9 +83,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             .authorities
             .iter()
             .filter(|r| r.record_type() == RecordType::NS)
-            .cloned()
+            .map(|r| self.clamped(r.clone()))
             .collect();
-        let additional = msg.additionals.clone();
+        let additional = msg
+            .additionals
+            .iter()
+            .map(|r| self.clamped(r.clone()))
+            .collect();
         let ttl = msg.answers.iter().map(|r| r.ttl).min().unwrap_or(0);
         // Keyed by where the answer ends, which is what the reply to the
         // client is built around.

@@ -19,16 +19,31 @@ use std::time::{Duration, Instant};
 
 pub struct Nsd {
     child: Child,
-    dir: PathBuf,
+    dir: TempDir,
     pub addr: SocketAddr,
 }
 
-/// A fresh temp dir for one fixture.
-pub fn temp_dir(tag: &str) -> PathBuf {
+/// A fresh temp dir for one fixture, removed on Drop.
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn temp_dir(tag: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("tern-dig-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 impl Nsd {
@@ -127,7 +142,6 @@ impl Drop for Nsd {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(5) {
             if let Ok(Some(_)) = self.child.try_wait() {
-                let _ = std::fs::remove_dir_all(&self.dir);
                 wait_port_free(self.addr);
                 return;
             }
@@ -135,7 +149,6 @@ impl Drop for Nsd {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -162,6 +175,10 @@ pub fn mask(text: &str) -> Vec<String> {
     text.lines()
         .map(|line| {
             let mut l = line.to_string();
+            if let Some(pos) = l.find("expected ID ") {
+                l.truncate(pos);
+                l.push_str("expected ID <ID>, got <ID>");
+            }
             if let Some(pos) = l.find(" id: ") {
                 l.truncate(pos);
                 l.push_str(" id: <ID>");
@@ -169,6 +186,12 @@ pub fn mask(text: &str) -> Vec<String> {
             if l.starts_with("; <<>> ") {
                 if let Some(end) = l[7..].find(" <<>> ") {
                     l = format!("; <<>> <VERSION> <<>> {}", &l[7 + end + 6..]);
+                }
+            }
+            // "+identify": "... from server ADDR in N ms."
+            if let (Some(pos), true) = (l.rfind(" in "), l.ends_with(" ms.")) {
+                if l[pos + 4..l.len() - 4].bytes().all(|b| b.is_ascii_digit()) {
+                    l = format!("{} in <N> ms.", &l[..pos]);
                 }
             }
             if l.starts_with(";; Query time: ") {
