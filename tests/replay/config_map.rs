@@ -94,6 +94,8 @@ const FIXED: &[(&str, bool)] = &[
     ("harden-referral-path", false),
     ("tcp-upstream", false),
     ("udp-upstream-without-downstream", false),
+    // RFC 8020: tern always treats names below an NXDOMAIN as nonexistent.
+    ("harden-below-nxdomain", true),
     ("do-ip4", true),
     ("do-ip6", true),
     ("do-udp", true),
