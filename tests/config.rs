@@ -271,3 +271,20 @@ fn bench_rig_template_loads_after_substitution() {
     let acl = tern::server::acl::Acl::new(c.server.access_control.clone());
     assert_eq!(acl.check("127.0.0.1".parse().unwrap()), AclAction::Allow);
 }
+
+#[test]
+fn nsid_accepts_unbound_syntax_and_rejects_bad_hex() {
+    let hex = load_str("[server]\nnsid = \"74657231\"\n", "t.toml").unwrap();
+    assert_eq!(hex.server.nsid.as_deref(), Some(&b"ter1"[..]));
+    let ascii = load_str("[server]\nnsid = \"ascii_tern one\"\n", "t.toml").unwrap();
+    assert_eq!(ascii.server.nsid.as_deref(), Some(&b"tern one"[..]));
+    assert_eq!(
+        load_str("[server]\nnsid = \"\"\n", "t.toml")
+            .unwrap()
+            .server
+            .nsid,
+        None
+    );
+    let e = err("[server]\nnsid = \"abc\"\n");
+    assert_eq!((e.line(), e.key()), (Some(2), Some("server.nsid")), "{e}");
+}

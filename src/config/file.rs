@@ -41,6 +41,8 @@ pub struct FileServer {
     pub max_concurrent_queries: S<i64>,
     #[serde(default)]
     pub access_control: S<Vec<Spanned<FileAclRule>>>,
+    #[serde(default)]
+    pub nsid: S<String>,
 }
 
 #[derive(Debug, Deserialize)]

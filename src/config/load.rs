@@ -210,7 +210,36 @@ impl Ctx<'_> {
                 d.max_concurrent_queries,
             )?,
             access_control,
+            nsid: self.nsid(&f.nsid)?,
         })
+    }
+
+    /// `server.nsid`: `""` for none, `"ascii_TEXT"` for text, else hex
+    /// digits (Unbound's syntax); at most 128 bytes.
+    fn nsid(&self, v: &S<String>) -> R<Option<Vec<u8>>> {
+        let Some(v) = v else { return Ok(None) };
+        let text = v.get_ref();
+        let bad = |m: &str| self.invalid(v.span(), "server.nsid", m.to_string());
+        let bytes = if text.is_empty() {
+            return Ok(None);
+        } else if let Some(ascii) = text.strip_prefix("ascii_") {
+            ascii.as_bytes().to_vec()
+        } else {
+            if text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(bad("need \"ascii_TEXT\" or an even number of hex digits"));
+            }
+            (0..text.len())
+                .step_by(2)
+                .filter_map(|i| {
+                    text.get(i..i + 2)
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                })
+                .collect()
+        };
+        if bytes.len() > 128 {
+            return Err(bad("at most 128 bytes"));
+        }
+        Ok(Some(bytes))
     }
 
     fn listen(&self, list: &Spanned<Vec<Spanned<String>>>) -> R<Vec<SocketAddr>> {

@@ -43,6 +43,9 @@ pub struct ServerConfig {
     pub max_concurrent_queries: usize,
     /// Access control, first match wins; no match = refuse.
     pub access_control: Vec<AclRule>,
+    /// Name server identifier sent to clients that ask (RFC 5001); None
+    /// sends nothing.
+    pub nsid: Option<Vec<u8>>,
 }
 
 /// One access-control rule.
@@ -150,6 +153,7 @@ impl Default for ServerConfig {
             tcp_max_connections: 256,
             max_concurrent_queries: 10_000,
             access_control: default_acl(),
+            nsid: None,
         }
     }
 }

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption, NSIDPayload};
 use hickory_proto::rr::RecordType;
 
 use crate::clock::{Clock, Mono};
@@ -227,6 +228,14 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             let mut edns = Edns::new();
             edns.set_max_payload(self.resolver.config().server.max_udp_payload);
             edns.set_dnssec_ok(e.flags().dnssec_ok);
+            // RFC 5001 §2.1: the identifier goes only to clients that ask.
+            if let Some(id) = &self.resolver.config().server.nsid {
+                if e.option(EdnsCode::NSID).is_some() {
+                    if let Ok(payload) = NSIDPayload::new(id.clone()) {
+                        edns.options_mut().insert(EdnsOption::NSID(payload));
+                    }
+                }
+            }
             m.edns = Some(edns);
         }
         m

@@ -110,6 +110,16 @@ fn yes(l: &ConfigLine) -> Result<bool, Unsupported> {
     }
 }
 
+/// Unbound's `nsid:` syntax is tern's `server.nsid`: let tern's loader read it.
+fn nsid(l: &ConfigLine) -> Result<Vec<u8>, Unsupported> {
+    let value = l.value.trim_matches('"');
+    let text = format!("[server]\nnsid = {value:?}\n");
+    tern::config::load_str(&text, "replay")
+        .ok()
+        .and_then(|c| c.server.nsid)
+        .ok_or_else(|| Unsupported(format!("{}: {}", l.key, l.value)))
+}
+
 fn num(l: &ConfigLine) -> Result<u32, Unsupported> {
     l.value
         .parse()
@@ -181,6 +191,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             ("server", "qname-minimisation") => c.resolver.qname_minimisation = yes(l)?,
             ("server", "harden-glue") => c.resolver.harden_glue = yes(l)?,
             ("server", "minimal-responses") => c.resolver.minimal_responses = yes(l)?,
+            ("server", "nsid") => c.server.nsid = Some(nsid(l)?),
             ("server", "cache-min-ttl") => c.cache.min_ttl = num(l)?,
             ("server", "cache-max-ttl") => c.cache.max_ttl = num(l)?,
             ("server", "cache-max-negative-ttl") => c.cache.max_negative_ttl = num(l)?,
