@@ -334,6 +334,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 protocol = Protocol::Tcp;
                 continue;
             }
+            if reply.metadata.truncation {
+                // Truncated even over TCP: nothing whole will come from it.
+                st.note(|| format!("{addr} truncated its TCP reply: ignored"));
+                return Err(ExchangeError::Other);
+            }
             if edns && reply.metadata.response_code == ResponseCode::FormErr && reply.edns.is_none()
             {
                 st.note(|| format!("{addr} answered FORMERR to EDNS: retrying without"));
