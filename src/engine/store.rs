@@ -31,17 +31,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             self.cache
                 .insert_rrset(rrset, Rank::of(Section::Answer, aa), now);
         }
-        for rrset in group_rrsets(&msg.authorities) {
-            if rrset
-                .first()
-                .is_some_and(|r| r.record_type() == RecordType::NS)
-            {
-                self.cache
-                    .insert_rrset(rrset, Rank::of(Section::Authority, aa), now);
+        // NS sets that ride along in the authority section of an answer are
+        // not cached: a server could otherwise repoint a zone it is only
+        // answering for (Unbound's default, iter-scrub-promiscuous: no).
+        // Delegations come from referrals and from answers to NS queries,
+        // so only those bring addresses (glue) into the cache too.
+        if qtype == RecordType::NS {
+            for rrset in group_rrsets(&msg.additionals) {
+                self.cache.insert_rrset(rrset, Rank::Additional, now);
             }
-        }
-        for rrset in group_rrsets(&msg.additionals) {
-            self.cache.insert_rrset(rrset, Rank::Additional, now);
         }
         if !self.config.resolver.minimal_responses {
             self.keep_sections(msg, name, qtype, class);
