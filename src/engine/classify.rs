@@ -30,6 +30,9 @@ pub enum Kind {
     /// A reply that does not help: upward or sideways referral, or a
     /// non-authoritative empty answer.
     Lame,
+    /// A DNAME substitution that would make the name too long (RFC 6672
+    /// §2.2): YXDOMAIN with the DNAME, passed on to the client.
+    YxDomain,
     /// An error rcode (SERVFAIL, REFUSED, FORMERR, NOTIMP, …).
     Rcode(ResponseCode),
 }
@@ -37,6 +40,14 @@ pub enum Kind {
 /// Classifies a scrubbed reply from a server of `zone` to (`qname`, `qtype`).
 pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> Kind {
     let rcode = msg.metadata.response_code;
+    if rcode == ResponseCode::YXDomain
+        && msg
+            .answers
+            .iter()
+            .any(|r| r.record_type() == RecordType::DNAME && r.name.zone_of(qname))
+    {
+        return Kind::YxDomain;
+    }
     if rcode != ResponseCode::NoError && rcode != ResponseCode::NXDomain {
         return Kind::Rcode(rcode);
     }

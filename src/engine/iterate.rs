@@ -30,6 +30,8 @@ pub enum Step {
     NxDomain(Vec<Record>, Vec<Record>),
     /// No data of that type (chain so far, SOA).
     NoData(Vec<Record>, Vec<Record>),
+    /// The DNAME substitution overflows (RFC 6672 §2.2); the DNAME.
+    YxDomain(Vec<Record>),
     Fail(Failure),
 }
 
@@ -233,6 +235,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     return Step::NoData(Vec::new(), self.negative_soa(&msg));
                 }
                 Kind::Answer => return self.take_answer(&msg, name, qtype, class),
+                Kind::YxDomain => {
+                    let dname: Vec<Record> = msg
+                        .answers
+                        .iter()
+                        .filter(|r| r.record_type() == RecordType::DNAME)
+                        .cloned()
+                        .collect();
+                    return Step::YxDomain(dname);
+                }
             }
         }
     }

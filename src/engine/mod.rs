@@ -291,6 +291,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     chain.extend(rs);
                     return Some(self.finish(ResponseCode::NoError, chain, soa, &st));
                 }
+                Step::YxDomain(rs) => {
+                    chain.extend(rs);
+                    return Some(self.finish(ResponseCode::YXDomain, chain, Vec::new(), &st));
+                }
                 Step::Fail(Failure::NotCached) if !chain.is_empty() => {
                     // RD=0: the part of the chain we have is the answer.
                     return Some(self.finish(ResponseCode::NoError, chain, Vec::new(), &st));
