@@ -9,7 +9,7 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::cache::Rank;
 use crate::clock::Clock;
@@ -27,6 +27,9 @@ const MAX_TRIES_PER_STEP: usize = 8;
 /// Glueless NS names resolved at once for one delegation ("in parallel
 /// where there are several", without multiplying fan-out).
 const PARALLEL_NS_LOOKUPS: usize = 2;
+
+/// CNAME links followed when asking a parent for glue.
+const MAX_GLUE_CNAMES: usize = 4;
 
 /// Re-sends of one exchange (TC=1 → TCP, FORMERR → without EDNS).
 const MAX_RESENDS: usize = 3;
@@ -132,36 +135,51 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Err(f) => return Step::Fail(f),
             };
             st.note(|| format!("asking the servers of {} for glue of {name}", parent.zone));
-            let mut failed = HashSet::new();
-            let msg = match self
-                .query_zone(
-                    &mut parent,
-                    name,
-                    RecordType::A,
-                    DNSClass::IN,
-                    st,
-                    &path,
-                    &mut failed,
-                )
-                .await
-            {
-                Ok((msg, _)) => msg,
-                Err(f) => return Step::Fail(f),
-            };
-            let glue: Vec<Record> = msg
-                .answers
-                .iter()
-                .chain(msg.additionals.iter())
-                .filter(|r| &r.name == name && r.record_type() == RecordType::A)
-                .filter(|r| parent.zone.zone_of(&r.name))
-                .cloned()
-                .collect();
-            if glue.is_empty() {
-                return Step::Fail(Failure::NoNsAddress);
+            // The parent may answer with a CNAME inside its zone: follow it
+            // there, a few links at most.
+            let mut target = name.clone();
+            for _ in 0..MAX_GLUE_CNAMES {
+                let mut failed = HashSet::new();
+                let msg = match self
+                    .query_zone(
+                        &mut parent,
+                        &target,
+                        RecordType::A,
+                        DNSClass::IN,
+                        st,
+                        &path,
+                        &mut failed,
+                    )
+                    .await
+                {
+                    Ok((msg, _)) => msg,
+                    Err(f) => return Step::Fail(f),
+                };
+                let glue: Vec<Record> = msg
+                    .answers
+                    .iter()
+                    .chain(msg.additionals.iter())
+                    .filter(|r| r.name == target && r.record_type() == RecordType::A)
+                    .filter(|r| parent.zone.zone_of(&r.name))
+                    .cloned()
+                    .collect();
+                if !glue.is_empty() {
+                    self.cache
+                        .insert_rrset(glue.clone(), Rank::Additional, self.clock.now());
+                    return Step::Answer(glue);
+                }
+                let next = msg.answers.iter().find_map(|r| match &r.data {
+                    RData::CNAME(c) if r.name == target && parent.zone.zone_of(&c.0) => {
+                        Some(c.0.clone())
+                    }
+                    _ => None,
+                });
+                match next {
+                    Some(n) if n != target => target = n,
+                    _ => break,
+                }
             }
-            self.cache
-                .insert_rrset(glue.clone(), Rank::Additional, self.clock.now());
-            Step::Answer(glue)
+            Step::Fail(Failure::NoNsAddress)
         })
     }
 
