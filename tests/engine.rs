@@ -356,9 +356,9 @@ async fn replicas_two_silent_one_live() {
     let _ = dead;
     // One replica comes back: two silent, one live → answered.
     net.set_fault("198.51.100.23", Fault::None);
-    let first = r
-        .resolve(&Request::new(n("h50.rep.test."), RecordType::A))
-        .await;
+    let mut traced = Request::new(n("h50.rep.test."), RecordType::A);
+    traced.full_trace = true;
+    let first = r.resolve(&traced).await;
     assert_eq!(first.rcode, ResponseCode::NoError, "{:#?}", first.trace);
     for j in 51..60 {
         r.resolve(&Request::new(n(&format!("h{j}.rep.test.")), RecordType::A))

@@ -5,6 +5,8 @@
 //! few at a time; from the parent when the name lies inside the zone).
 
 use std::collections::HashSet;
+
+use rand::seq::SliceRandom;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
@@ -27,6 +29,11 @@ const MAX_TRIES_PER_STEP: usize = 8;
 /// Glueless NS names resolved at once for one delegation ("in parallel
 /// where there are several", without multiplying fan-out).
 const PARALLEL_NS_LOOKUPS: usize = 2;
+
+/// Timeouts accepted from the last server left before giving up on it,
+/// as Unbound's `outbound-msg-retry` (default 5); the query deadline still
+/// bounds the wait.
+const MAX_TIMEOUTS_LAST_SERVER: usize = 5;
 
 /// CNAME links followed when asking a parent for glue.
 const MAX_GLUE_CNAMES: usize = 4;
@@ -60,9 +67,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 .collect();
             let now = self.clock.now();
             let mut order = self.selection.order(&candidates, now);
-            if order.is_empty() && !candidates.is_empty() && tries == 0 {
-                // Every server is held down: try them anyway rather than fail.
+            if order.is_empty() && !candidates.is_empty() {
+                // Every server left is held down: try them anyway, in random
+                // order, rather than fail (the try limit and the query
+                // deadline still bound it).
                 order = candidates.clone();
+                order.shuffle(&mut rand::rng());
             }
             let Some(addr) = order.first().copied() else {
                 if !resolved_names && self.resolve_ns_names(zs, st, path).await {
@@ -100,12 +110,17 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Err(ExchangeError::Deadline) => return Err(Failure::Timeout),
                 Err(ExchangeError::Timeout) => {
                     timeouts += 1;
-                    // A timed-out server may be tried again after the others.
-                    if order.len() == 1 && timeouts >= 3 {
+                    let total = zs.addrs().len();
+                    if total <= 1 {
+                        // The zone's only server: retry it (backed off).
+                        if timeouts >= MAX_TIMEOUTS_LAST_SERVER {
+                            failed.insert(addr);
+                        }
+                    } else {
+                        // Try the others first; when all have timed out,
+                        // start another round.
                         failed.insert(addr);
-                    } else if order.len() > 1 {
-                        failed.insert(addr);
-                        if failed.len() >= zs.addrs().len() {
+                        if failed.len() >= total {
                             failed.clear();
                         }
                     }
