@@ -9,7 +9,7 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 
-use hickory_proto::op::{Message, MessageType, OpCode};
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::cache::{Cached, Key, Rank};
@@ -150,6 +150,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let mut failed: HashSet<SocketAddr> = HashSet::new();
         let mut tried_parent_side = false;
         let mut rec_lame: Option<Message> = None;
+        let mut empty_aa = false;
         st.record(|| TraceEvent::StartAt {
             zone: zs.zone.clone(),
             servers: zs.ns.iter().filter_map(|(n, _)| n.clone()).collect(),
@@ -166,11 +167,19 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 .await
             {
                 Ok(r) => r,
-                Err(Failure::AllLame) if rec_lame.is_some() => {
-                    st.note(|| "every server is recursive-lame: using the answer one gave");
+                Err(Failure::AllLame) if rec_lame.is_some() || empty_aa => {
+                    // Last resorts, as Unbound: a recursive server's answer,
+                    // else an authoritative empty reply read as NODATA (not
+                    // cached: it has no SOA to say for how long).
                     match rec_lame.take() {
-                        Some(msg) => return self.take_answer(&msg, name, qtype, class),
-                        None => return Step::Fail(Failure::AllLame),
+                        Some(msg) => {
+                            st.note(|| "every server is lame: using a recursive server's answer");
+                            return self.take_answer(&msg, name, qtype, class);
+                        }
+                        None => {
+                            st.note(|| "every server is lame: an empty AA reply counts as NODATA");
+                            return Step::NoData(Vec::new(), Vec::new());
+                        }
                     }
                 }
                 Err(f) => match self.parent_side(&zs, &mut tried_parent_side, &f) {
@@ -188,6 +197,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     None => return Step::Fail(f),
                 },
             };
+            // An upward or sideways referral is lame even as a last resort.
+            let carried_ns = msg
+                .authorities
+                .iter()
+                .any(|r| r.record_type() == RecordType::NS);
             scrub(&mut msg, &zs.zone, &sname, stype, cfg.harden_glue);
             let kind = classify(&msg, &zs.zone, &sname, stype);
             st.record(|| TraceEvent::Note(format!("{from} for {sname} {stype}: {kind:?}")));
@@ -205,6 +219,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         // A recursive server's cached answer: used only if
                         // no authoritative one can be had.
                         rec_lame = Some(msg);
+                    } else if !minimised
+                        && !carried_ns
+                        && msg.metadata.authoritative
+                        && msg.metadata.response_code == ResponseCode::NoError
+                        && msg.answers.is_empty()
+                    {
+                        empty_aa = true;
                     }
                     failed.insert(from);
                 }
