@@ -38,18 +38,8 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("{s} is not an address or address:port"))
 }
 
-pub fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
-}
-
 pub fn run(args: AuthArgs) -> ExitCode {
-    init_logging(&args.log);
+    super::init_logging(&args.log);
     match run_inner(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -28,7 +28,7 @@ pub struct LabArgs {
 }
 
 pub fn run(args: LabArgs) -> ExitCode {
-    super::auth::init_logging(&args.log);
+    super::init_logging(&args.log);
     match run_inner(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -52,7 +52,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(hints) = args.root_hints {
         config.resolver.root_hints = Some(hints);
     }
-    init_logging(&config.log.level);
+    super::init_logging(&config.log.level);
     // A broken hints file stops the start with its error, rather than
     // leaving a resolver that fails every query.
     let hints = match &config.resolver.root_hints {
@@ -82,20 +82,6 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })?;
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     Ok(())
-}
-
-/// Logs to stderr; RUST_LOG, when set, replaces the configured filter.
-fn init_logging(level: &str) {
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
-        .or_else(|| tracing_subscriber::EnvFilter::try_new(level).ok())
-        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
 }
 
 /// Completes on SIGTERM or SIGINT.
