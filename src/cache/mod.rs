@@ -136,6 +136,11 @@ impl Cache {
     /// Reads a key; expired entries are treated as absent. TTLs of the
     /// returned records are what remains at `now`.
     pub fn get(&self, key: &Key, now: Mono) -> Option<Cached> {
+        self.get_ranked(key, now).map(|(value, _)| value)
+    }
+
+    /// `get`, with the trust rank of what was read (one lookup for both).
+    pub fn get_ranked(&self, key: &Key, now: Mono) -> Option<(Cached, Rank)> {
         let shard = self.shard(key)?;
         let mut s = shard.lock().ok()?;
         let e = s.lru.get(key)?;
@@ -159,15 +164,7 @@ impl Cache {
                 }
             }
         }
-        Some(value)
-    }
-
-    /// The rank of what is cached under `key`, if anything live.
-    pub fn rank_of(&self, key: &Key, now: Mono) -> Option<Rank> {
-        let shard = self.shard(key)?;
-        let s = shard.lock().ok()?;
-        let e = s.lru.peek(key)?;
-        (e.expires_at > now).then_some(e.rank)
+        Some((value, e.rank))
     }
 
     /// Stores `value` under `key` for `ttl` seconds (clamped for positive

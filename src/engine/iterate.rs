@@ -78,14 +78,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     ) -> Option<Step> {
         let now = self.clock.now();
         let key = Key::RRset(name.clone(), qtype, class);
-        let answer_rank = |k: &Key| {
-            self.cache
-                .rank_of(k, now)
-                .is_some_and(|r| r >= Rank::AnswerNonAuth)
-        };
-        match self.cache.get(&key, now) {
-            Some(Cached::RRset(rs)) if answer_rank(&key) => return Some(Step::Answer(rs)),
-            Some(Cached::NoData(soa)) => return Some(Step::NoData(Vec::new(), soa)),
+        match self.cache.get_ranked(&key, now) {
+            Some((Cached::RRset(rs), rank)) if rank >= Rank::AnswerNonAuth => {
+                return Some(Step::Answer(rs))
+            }
+            Some((Cached::NoData(soa), _)) => return Some(Step::NoData(Vec::new(), soa)),
             _ => {}
         }
         if qtype != RecordType::CNAME {
