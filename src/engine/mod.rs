@@ -189,6 +189,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if let Some(hit) = self.resolve_cached(request).await {
             return hit;
         }
+        self.resolve_after_miss(request).await
+    }
+
+    /// `resolve` for a caller that has just seen `resolve_cached` miss (the
+    /// front end does, to fill its packet cache): skips that second peek.
+    pub async fn resolve_after_miss(&self, request: &Request) -> Resolution {
+        if request.full_trace {
+            return self.resolve_now(request).await;
+        }
         let key = InflightKey {
             request: Request {
                 name: request.name.to_lowercase(),

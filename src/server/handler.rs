@@ -269,15 +269,15 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         // Read before resolving: an insert meanwhile makes the entry stale.
         let generation = self.resolver.cache().generation();
         let before = self.resolver.clock().now();
-        // `resolve` starts with the same cache-only attempt; doing it here
-        // tells a reply made from the cache alone from one that merely
-        // joined another client's resolution.
+        // The cache-only attempt is made here (and skipped by the resolver
+        // after a miss), which tells a reply made from the cache alone from
+        // one that merely joined another client's resolution.
         let (res, cacheable) = match self.resolver.resolve_cached(&request).await {
             Some(hit) => {
                 let ok = packet_cacheable(&hit, request.qtype);
                 (hit, ok.then_some((generation, before)))
             }
-            None => (self.resolver.resolve(&request).await, None),
+            None => (self.resolver.resolve_after_miss(&request).await, None),
         };
         let mut m = self.reply_skeleton(query, res.rcode);
         m.answers = res.answers;
