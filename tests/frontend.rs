@@ -278,6 +278,21 @@ async fn idle_tcp_connection_is_closed() {
         .unwrap_or(0);
     assert_eq!(n, 0);
     assert!(started.elapsed() >= Duration::from_millis(450));
+    // Dripping a query one byte at a time is not activity: after a second
+    // of drip (ten bytes, each well inside the 300 ms idle time) the
+    // connection has been closed.
+    let mut s = TcpStream::connect(srv.addr).await.unwrap();
+    let bytes = framed(&query(0xb002, "x.example."));
+    for b in bytes.iter().take(10) {
+        if s.write_all(&[*b]).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    match timeout(Duration::from_millis(200), s.read(&mut buf)).await {
+        Ok(Ok(0)) | Ok(Err(_)) => {}
+        other => panic!("dripping connection still open: {other:?}"),
+    }
     srv.shutdown().await;
 }
 

@@ -91,6 +91,9 @@ async fn connection<T: Transport, C: Clock>(
             let Ok(permit) = shared.queries.clone().acquire_owned().await else {
                 return;
             };
+            // Only whole messages count as activity, so a client dripping
+            // bytes cannot hold the connection open forever.
+            idle.as_mut().reset(Instant::now() + idle_for);
             outstanding += 1;
             let handler = shared.handler.clone();
             let tx = tx.clone();
@@ -109,10 +112,7 @@ async fn connection<T: Transport, C: Clock>(
         tokio::select! {
             r = rd.read(&mut chunk), if reading && outstanding < MAX_PIPELINED => match r {
                 Ok(0) | Err(_) => reading = false,
-                Ok(n) => {
-                    inbuf.extend_from_slice(chunk.get(..n).unwrap_or(&[]));
-                    idle.as_mut().reset(Instant::now() + idle_for);
-                }
+                Ok(n) => inbuf.extend_from_slice(chunk.get(..n).unwrap_or(&[])),
             },
             Some(reply) = rx.recv() => {
                 outstanding = outstanding.saturating_sub(1);
