@@ -333,23 +333,33 @@ fn five_hundred_identical_client_queries_make_one_upstream_query_per_server() {
     // start_tern's readiness probe resolved "alpha. SOA" already; ask a
     // name nothing has looked up yet.
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut ids = std::collections::HashSet::new();
-    for i in 0..500u16 {
-        let mut q = query("www.glued.alpha.", RecordType::A, true);
-        q.metadata.id = i;
-        ids.insert(i);
-        sock.send_to(&q.to_vec().unwrap(), tern.addr).unwrap();
-    }
-    let mut buf = vec![0u8; 4096];
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut pending: std::collections::HashSet<u16> = (0..500u16).collect();
     let mut answered = 0;
-    while !ids.is_empty() {
-        let (n, _) = sock.recv_from(&mut buf).expect("all 500 answered");
-        let m = Message::from_vec(&buf[..n]).unwrap();
-        assert_eq!(addrs(&m), vec!["192.0.2.10"]);
-        assert!(ids.remove(&m.metadata.id), "duplicate answer");
-        answered += 1;
+    let mut buf = vec![0u8; 4096];
+    // All 500 go out at once. A burst this size can overflow a socket
+    // buffer on a busy machine (UDP may drop), so, as stub resolvers do,
+    // what is unanswered after 2 s quiet is asked again (twice at most):
+    // repeats must then come from the cache, not from NSD.
+    for _round in 0..3 {
+        for &id in &pending {
+            let mut q = query("www.glued.alpha.", RecordType::A, true);
+            q.metadata.id = id;
+            sock.send_to(&q.to_vec().unwrap(), tern.addr).unwrap();
+        }
+        while !pending.is_empty() {
+            let Ok((n, _)) = sock.recv_from(&mut buf) else {
+                break;
+            };
+            let m = Message::from_vec(&buf[..n]).unwrap();
+            assert_eq!(addrs(&m), vec!["192.0.2.10"]);
+            if pending.remove(&m.metadata.id) {
+                answered += 1;
+            }
+        }
+        if pending.is_empty() {
+            break;
+        }
     }
     assert_eq!(answered, 500);
     let after: Vec<u64> = ["127.80.0.1", "127.80.1.1", "127.80.2.1"]
