@@ -9,6 +9,7 @@ mod exchange;
 pub mod hints;
 pub mod inflight;
 pub mod iterate;
+mod stale;
 pub mod state;
 mod store;
 pub mod trace;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use crate::cache::{Cache, Cached, Key};
+use crate::cache::{Cache, Cached, Hit, Key};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::upstream::selection::Selection;
@@ -85,6 +86,8 @@ pub enum Failure {
     Timeout,
     #[error("internal error: {0}")]
     Internal(&'static str),
+    #[error("resolving this question failed moments ago")]
+    RecentlyFailed,
 }
 
 /// What a resolution produced: an answer, NODATA or NXDOMAIN are values
@@ -99,6 +102,11 @@ pub struct Resolution {
     pub failure: Option<Failure>,
     /// Answered entirely from cache (no upstream query).
     pub from_cache: bool,
+    /// Made (partly) from expired data (RFC 8767): EDE 3 "Stale Answer".
+    pub stale: bool,
+    /// The question should be re-resolved in the background
+    /// (`Resolver::resolve_refresh`): a prefetch or a stale answer's refresh.
+    pub refresh: bool,
     /// What the engine did and why.
     pub trace: Vec<TraceEvent>,
 }
@@ -113,9 +121,20 @@ impl Resolution {
             additionals: Vec::new(),
             failure: Some(failure),
             from_cache: false,
+            stale: false,
+            refresh: false,
             trace,
         }
     }
+}
+
+/// How a resolution goes about it (serve-stale and prefetch).
+#[derive(Debug, Clone, Copy, Default)]
+struct Fetch {
+    /// Bypass the cache for the question itself.
+    refresh: bool,
+    /// Give up on upstream exchanges at this time.
+    deadline: Option<crate::clock::Mono>,
 }
 
 /// The resolver: cache + iteration over a `Transport`, timed by a `Clock`.
@@ -198,6 +217,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if request.full_trace {
             return self.resolve_now(request).await;
         }
+        if self.config.cache.serve_expired {
+            return self.resolve_or_stale(request).await;
+        }
+        self.resolve_merged(request, Fetch::default()).await
+    }
+
+    /// Resolves, sharing the work with an identical question in flight.
+    async fn resolve_merged(&self, request: &Request, fetch: Fetch) -> Resolution {
         let key = InflightKey {
             request: Request {
                 name: request.name.to_lowercase(),
@@ -206,7 +233,19 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         };
         match self.inflight.join(key) {
             Role::Leader(guard) => {
-                let res = Arc::new(self.resolve_now(request).await);
+                let mut st = self.query_state(request);
+                st.refresh = fetch.refresh;
+                st.deadline = fetch.deadline;
+                let res = self
+                    .resolve_steps_in(request, false, &st)
+                    .await
+                    .unwrap_or_else(|| {
+                        Resolution::failed(
+                            Failure::Internal("cache peek in iterative mode"),
+                            Vec::new(),
+                        )
+                    });
+                let res = Arc::new(res);
                 guard.publish(res.clone());
                 Arc::unwrap_or_clone(res)
             }
@@ -236,18 +275,39 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// The answer from cache alone, or None at the first miss: the hit
     /// path, which takes no lock beyond the cache shard's and sends nothing.
     pub async fn resolve_cached(&self, request: &Request) -> Option<Resolution> {
-        self.resolve_steps(request, true).await
+        let mut hit = self.resolve_steps(request, true).await?;
+        if hit.refresh && self.failed_recently(request) {
+            // A prefetch failed moments ago: not again yet.
+            hit.refresh = false;
+        }
+        Some(hit)
     }
 
     /// Follows the question through CNAMEs, each step from cache, else (not
     /// `peek`) by iteration or, for RD=0, a referral from cache.
     async fn resolve_steps(&self, request: &Request, peek: bool) -> Option<Resolution> {
-        let cfg = &self.config.resolver;
-        let st = QueryState::new(
-            cfg.max_upstream_queries,
+        let st = self.query_state(request);
+        self.resolve_steps_in(request, peek, &st).await
+    }
+
+    /// A fresh `QueryState` for one client question.
+    fn query_state(&self, request: &Request) -> QueryState {
+        QueryState::new(
+            self.config.resolver.max_upstream_queries,
             self.clock.now(),
             request.full_trace,
-        );
+        )
+    }
+
+    /// `resolve_steps` with a state the caller set up (stale reads allowed,
+    /// a refresh, a deadline).
+    async fn resolve_steps_in(
+        &self,
+        request: &Request,
+        peek: bool,
+        st: &QueryState,
+    ) -> Option<Resolution> {
+        let cfg = &self.config.resolver;
         if matches!(request.qtype, RecordType::AXFR | RecordType::IXFR) {
             // Zone transfers are not a resolver's business. As Unbound does:
             // AXFR is refused, IXFR (which needs an SOA) is malformed here.
@@ -275,18 +335,18 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let mut hops = 0u32;
         loop {
             let step = if peek {
-                self.cached_step(&cur, request.qtype, request.qclass)?
+                self.cached_step_in(&cur, request.qtype, request.qclass, Some(st))?
             } else if request.recursion_desired {
                 self.lookup(
                     &cur,
                     request.qtype,
                     request.qclass,
-                    &st,
+                    st,
                     LookupPath::default(),
                 )
                 .await
             } else {
-                self.cached_step(&cur, request.qtype, request.qclass)
+                self.cached_step_in(&cur, request.qtype, request.qclass, Some(st))
                     .unwrap_or(Step::Fail(Failure::NotCached))
             };
             let (records, next) = match step {
@@ -294,22 +354,22 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Step::Alias(rs, target) => (rs, Some(target)),
                 Step::NxDomain(rs, soa) => {
                     chain.extend(rs);
-                    return Some(self.finish(ResponseCode::NXDomain, chain, soa, &st));
+                    return Some(self.finish(ResponseCode::NXDomain, chain, soa, st));
                 }
                 Step::NoData(rs, soa) => {
                     chain.extend(rs);
-                    return Some(self.finish(ResponseCode::NoError, chain, soa, &st));
+                    return Some(self.finish(ResponseCode::NoError, chain, soa, st));
                 }
                 Step::YxDomain(rs) => {
                     chain.extend(rs);
-                    return Some(self.finish(ResponseCode::YXDomain, chain, Vec::new(), &st));
+                    return Some(self.finish(ResponseCode::YXDomain, chain, Vec::new(), st));
                 }
                 Step::Fail(Failure::NotCached) if !chain.is_empty() => {
                     // RD=0: the part of the chain we have is the answer.
-                    return Some(self.finish(ResponseCode::NoError, chain, Vec::new(), &st));
+                    return Some(self.finish(ResponseCode::NoError, chain, Vec::new(), st));
                 }
                 Step::Fail(Failure::NotCached) => {
-                    return Some(self.cache_referral_answer(&cur, &st))
+                    return Some(self.cache_referral_answer(&cur, st))
                 }
                 Step::Fail(f) => return Some(Resolution::failed(f, st.take_trace())),
             };
@@ -321,7 +381,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
             chain.extend(records);
             let Some(target) = next else {
-                return Some(self.finish(ResponseCode::NoError, chain, Vec::new(), &st));
+                return Some(self.finish(ResponseCode::NoError, chain, Vec::new(), st));
             };
             if hops > cfg.max_cname_hops {
                 return Some(Resolution::failed(
@@ -354,8 +414,19 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     .map(|r| r.record_type())
                     .unwrap_or(RecordType::A);
                 let key = Key::Sections(owner.clone(), qtype, DNSClass::IN);
-                match self.cache.get(&key, self.clock.now()) {
-                    Some(Cached::Sections(a, b)) => (authorities, additionals) = (a, b),
+                match self.cache.lookup(&key, self.clock.now(), st.allow_stale) {
+                    Some(Hit {
+                        value: Cached::Sections(a, b),
+                        stale,
+                        ..
+                    }) => {
+                        (authorities, additionals) = if stale {
+                            st.saw(true, false);
+                            (self.freshen(a), self.freshen(b))
+                        } else {
+                            (a, b)
+                        }
+                    }
                     _ => (authorities, additionals) = self.zone_ns_with_addrs(&owner),
                 }
             }
@@ -367,6 +438,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             additionals,
             failure: None,
             from_cache: st.sent() == 0,
+            stale: st.used_stale(),
+            refresh: st.prefetch_due() && st.sent() == 0 && self.config.cache.prefetch,
             trace: st.take_trace(),
         }
     }

@@ -27,6 +27,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     ) -> Step {
         let now = self.clock.now();
         let aa = msg.metadata.authoritative;
+        if !msg.answers.is_empty() {
+            // The name answers: an NXDOMAIN kept for it (expired, or it
+            // would have answered) must not be served stale any more.
+            self.cache.remove(&Key::NxDomain(name.clone(), class));
+        }
         for rrset in group_rrsets(&msg.answers) {
             self.cache
                 .insert_rrset(rrset, Rank::of(Section::Answer, aa), now);
@@ -88,7 +93,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             .iter()
             .map(|r| self.clamped(r.clone()))
             .collect();
-        let ttl = msg.answers.iter().map(|r| r.ttl).min().unwrap_or(0);
+        // At least a second even for a zero-TTL answer: the reply being
+        // built reads them back from here (no answer can be made from them
+        // alone, and each record keeps its own TTL).
+        let ttl = msg.answers.iter().map(|r| r.ttl).min().unwrap_or(0).max(1);
         // Keyed by where the answer ends, which is what the reply to the
         // client is built around.
         let (owner, rtype) = msg
@@ -105,8 +113,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         );
     }
 
+    /// The record with the TTL the cache keeps it for, or as received
+    /// with serve-original-ttl.
     pub(super) fn clamped(&self, mut r: Record) -> Record {
-        r.ttl = self.cache.clamp_ttl(r.ttl);
+        if !self.config.cache.serve_original_ttl {
+            r.ttl = self.cache.clamp_ttl(r.ttl);
+        }
         r
     }
 
