@@ -225,6 +225,14 @@ impl Cache {
         })
     }
 
+    /// Time left before a live entry expires; None if absent or expired.
+    pub fn remaining(&self, key: &Key, now: Mono) -> Option<Duration> {
+        let shard = self.shard(key)?;
+        let s = shard.lock().ok()?;
+        let e = s.lru.peek(key)?;
+        (e.expires_at > now).then(|| e.expires_at - now)
+    }
+
     /// Restarts the stale window of an expired entry at `now`
     /// (serve-expired-ttl-reset: a failed refresh keeps stale data usable).
     pub fn reset_stale_window(&self, key: &Key, now: Mono) {

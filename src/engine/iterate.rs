@@ -215,7 +215,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     match rec_lame.take() {
                         Some(msg) => {
                             st.note(|| "every server is lame: using a recursive server's answer");
-                            return self.take_answer(&msg, name, qtype, class);
+                            return self.take_answer(&msg, name, qtype, class, st.leeway);
                         }
                         None => {
                             st.note(|| "every server is lame: an empty AA reply counts as NODATA");
@@ -296,7 +296,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     self.cache_negative(&msg, name, qtype, class, false);
                     return Step::NoData(Vec::new(), self.negative_soa(&msg));
                 }
-                Kind::Answer => return self.take_answer(&msg, name, qtype, class),
+                Kind::Answer => return self.take_answer(&msg, name, qtype, class, st.leeway),
                 Kind::YxDomain => {
                     let dname: Vec<Record> = msg
                         .answers
@@ -390,7 +390,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         path: &LookupPath,
     ) -> Result<ZoneServers, Failure> {
         let class = DNSClass::IN;
-        let now = self.clock.now();
+        let now = self.clock.now() + st.leeway;
         let mut cur = name.clone();
         loop {
             if let Some(stub) = self
@@ -466,7 +466,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         {
             scrub(&mut msg, &root, &root, RecordType::NS, true);
             if classify(&msg, &root, &root, RecordType::NS) == Kind::Answer {
-                let _ = self.take_answer(&msg, &root, RecordType::NS, DNSClass::IN);
+                let _ = self.take_answer(&msg, &root, RecordType::NS, DNSClass::IN, st.leeway);
                 let mut primed = self.servers_from_referral_answer(&msg);
                 // Root servers named in the hints keep their hint addresses
                 // when the priming reply came without them.

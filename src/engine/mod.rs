@@ -135,6 +135,8 @@ struct Fetch {
     refresh: bool,
     /// Give up on upstream exchanges at this time.
     deadline: Option<crate::clock::Mono>,
+    /// Take zone cuts expiring this soon as expired.
+    leeway: std::time::Duration,
 }
 
 /// The resolver: cache + iteration over a `Transport`, timed by a `Clock`.
@@ -236,6 +238,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 let mut st = self.query_state(request);
                 st.refresh = fetch.refresh;
                 st.deadline = fetch.deadline;
+                st.leeway = fetch.leeway;
                 let res = self
                     .resolve_steps_in(request, false, &st)
                     .await

@@ -13,6 +13,8 @@
 //! client timeout is a deadline on the engine's clock that upstream
 //! exchanges respect.
 
+use std::time::Duration;
+
 use hickory_proto::rr::{DNSClass, Record};
 
 use crate::cache::{Cached, Key, Rank};
@@ -22,6 +24,10 @@ use crate::upstream::Transport;
 
 /// How long a failure to resolve is remembered (Unbound's NORR_TTL).
 pub const FAILURE_TTL: u32 = 5;
+
+/// Added to a prefetched entry's remaining TTL to decide which zone cuts
+/// are renewed with it (Unbound's PREFETCH_EXPIRY_ADD).
+const PREFETCH_LEEWAY_ADD: Duration = Duration::from_secs(60);
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
     /// `resolve_after_miss` with serve-stale configured.
@@ -46,8 +52,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         }
         let deadline = self.clock.now() + timeout;
         let fetch = Fetch {
-            refresh: false,
             deadline: Some(deadline),
+            ..Fetch::default()
         };
         let res = self.resolve_merged(request, fetch).await;
         if res.failure.is_none() {
@@ -81,9 +87,17 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             full_trace: false,
             ..request.clone()
         };
+        // A prefetch also renews the zone cuts that would expire before
+        // the data it fetches (Unbound: remaining TTL + 60 s).
+        let key = Key::RRset(request.name.clone(), request.qtype, request.qclass);
+        let leeway = self
+            .cache
+            .remaining(&key, self.clock.now())
+            .map_or(Duration::ZERO, |left| left + PREFETCH_LEEWAY_ADD);
         let fetch = Fetch {
             refresh: true,
             deadline: None,
+            leeway,
         };
         let res = self.resolve_merged(&request, fetch).await;
         self.note_outcome(&request, &res);

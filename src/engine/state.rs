@@ -35,6 +35,10 @@ pub struct QueryState {
     pub refresh: bool,
     /// No upstream exchange runs past this (serve-stale client timeout).
     pub deadline: Option<Mono>,
+    /// Zone cuts expiring within this are taken as expired (a prefetch:
+    /// what is about to expire is fetched again from the parent, as
+    /// Unbound's prefetch leeway).
+    pub leeway: std::time::Duration,
     /// Some cache read returned expired data.
     stale: AtomicBool,
     /// Some cache read hit an entry due for a prefetch.
@@ -53,6 +57,7 @@ impl QueryState {
             allow_stale: false,
             refresh: false,
             deadline: None,
+            leeway: std::time::Duration::ZERO,
             stale: AtomicBool::new(false),
             prefetch: AtomicBool::new(false),
         }

@@ -4,6 +4,7 @@
 //! as the parent gave it; plus the cache reads iteration needs.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
@@ -24,6 +25,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         name: &Name,
         qtype: RecordType,
         class: DNSClass,
+        leeway: Duration,
     ) -> Step {
         let now = self.clock.now();
         let aa = msg.metadata.authoritative;
@@ -47,7 +49,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
         }
         if !self.config.resolver.minimal_responses {
-            self.keep_sections(msg, name, qtype, class);
+            self.keep_sections(msg, name, qtype, class, leeway);
         }
         let (chain, end) = follow_chain(&msg.answers, name, qtype);
         let chain: Vec<Record> = chain.into_iter().map(|r| self.clamped(r)).collect();
@@ -81,17 +83,25 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         name: &Name,
         qtype: RecordType,
         class: DNSClass,
+        leeway: Duration,
     ) {
+        let aa = msg.metadata.authoritative;
         let authority: Vec<Record> = msg
             .authorities
             .iter()
             .filter(|r| r.record_type() == RecordType::NS)
-            .map(|r| self.clamped(r.clone()))
+            .map(|r| {
+                self.as_cached(
+                    self.clamped(r.clone()),
+                    Rank::of(Section::Authority, aa),
+                    leeway,
+                )
+            })
             .collect();
         let additional = msg
             .additionals
             .iter()
-            .map(|r| self.clamped(r.clone()))
+            .map(|r| self.as_cached(self.clamped(r.clone()), Rank::Additional, leeway))
             .collect();
         // At least a second even for a zero-TTL answer: the reply being
         // built reads them back from here (no answer can be made from them
@@ -111,6 +121,28 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             Rank::of(Section::Answer, msg.metadata.authoritative),
             self.clock.now(),
         );
+    }
+
+    /// A record of an answer's extra sections with the TTL its RRset has
+    /// in the cache, when the cache holds the same data at a trust at least
+    /// as high: that copy is not replaced, so its TTL keeps counting down
+    /// (as Unbound's RRset cache, which the sections of its replies use).
+    /// A prefetch renews what expires within its `leeway`.
+    fn as_cached(&self, mut r: Record, rank: Rank, leeway: Duration) -> Record {
+        if self.config.cache.serve_original_ttl {
+            return r;
+        }
+        let key = Key::RRset(r.name.clone(), r.record_type(), r.dns_class);
+        let now = self.clock.now();
+        if let Some((Cached::RRset(rs), have)) = self.cache.get_ranked(&key, now) {
+            let renew = self.cache.remaining(&key, now).is_some_and(|l| l <= leeway);
+            if have >= rank && !renew {
+                if let Some(c) = rs.iter().find(|c| c.data == r.data) {
+                    r.ttl = r.ttl.min(c.ttl);
+                }
+            }
+        }
+        r
     }
 
     /// The record with the TTL the cache keeps it for, or as received
@@ -189,7 +221,19 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             Rank::AuthorityNonAuth,
             now,
         );
-        self.cache.insert_rrset(ns, Rank::AuthorityNonAuth, now);
+        // An unchanged delegation still live in the cache is not renewed:
+        // its TTL keeps counting down (as Unbound's RRset cache), so a
+        // prefetch that passes through the parent does not extend it.
+        let key = Key::RRset(child.clone(), RecordType::NS, DNSClass::IN);
+        let unchanged = match self.cache.get_ranked(&key, now) {
+            Some((Cached::RRset(have), rank)) if rank >= Rank::AuthorityNonAuth => {
+                have.len() == ns.len() && ns.iter().all(|r| have.iter().any(|h| h.data == r.data))
+            }
+            _ => false,
+        };
+        if !unchanged {
+            self.cache.insert_rrset(ns, Rank::AuthorityNonAuth, now);
+        }
         for rrset in group_rrsets(&msg.additionals) {
             self.cache.insert_rrset(rrset, Rank::Additional, now);
         }
