@@ -455,3 +455,6 @@ fn record_bytes(r: &Record) -> usize {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod stale_tests;

@@ -41,7 +41,8 @@ pub struct Handler<T: Transport, C: Clock> {
     resolver: Arc<Resolver<T, C>>,
     acl: Acl,
     /// Encoded replies; None when non-minimal responses are configured
-    /// (their extra sections keep TTLs that do not simply count down).
+    /// (their extra sections keep TTLs that do not simply count down), and
+    /// with prefetch or serve-original-ttl.
     packets: Option<PacketCache>,
 }
 
@@ -49,7 +50,12 @@ impl<T: Transport, C: Clock> Handler<T, C> {
     pub fn new(resolver: Arc<Resolver<T, C>>) -> Self {
         let config = resolver.config();
         let acl = Acl::new(config.server.access_control.clone());
-        let packets = config.resolver.minimal_responses.then(|| {
+        // Off with prefetch (a packet hit would skip the prefetch check)
+        // and with serve-original-ttl (packets count TTLs down).
+        let use_packets = config.resolver.minimal_responses
+            && !config.cache.prefetch
+            && !config.cache.serve_original_ttl;
+        let packets = use_packets.then(|| {
             let budget = config.cache.max_bytes / PACKET_CACHE_SHARE;
             PacketCache::new(usize::try_from(budget).unwrap_or(usize::MAX))
         });
