@@ -225,15 +225,19 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         self.resolve_merged(request, Fetch::default()).await
     }
 
-    /// Resolves, sharing the work with an identical question in flight.
-    async fn resolve_merged(&self, request: &Request, fetch: Fetch) -> Resolution {
-        let key = InflightKey {
+    /// The key under which identical resolutions are merged.
+    fn inflight_key(request: &Request) -> InflightKey {
+        InflightKey {
             request: Request {
                 name: request.name.to_lowercase(),
                 ..request.clone()
             },
-        };
-        match self.inflight.join(key) {
+        }
+    }
+
+    /// Resolves, sharing the work with an identical question in flight.
+    async fn resolve_merged(&self, request: &Request, fetch: Fetch) -> Resolution {
+        match self.inflight.join(Self::inflight_key(request)) {
             Role::Leader(guard) => {
                 let mut st = self.query_state(request);
                 st.refresh = fetch.refresh;

@@ -82,11 +82,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// of prefetch and of serving stale. A failure is remembered for
     /// `FAILURE_TTL` seconds (and holds off the next prefetch that long).
     pub async fn resolve_refresh(&self, request: &Request) -> Resolution {
-        let request = Request {
-            recursion_desired: true,
-            full_trace: false,
-            ..request.clone()
-        };
+        let request = refresh_request(request);
         // A prefetch also renews the zone cuts that would expire before
         // the data it fetches (Unbound: remaining TTL + 60 s).
         let key = Key::RRset(request.name.clone(), request.qtype, request.qclass);
@@ -102,6 +98,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let res = self.resolve_merged(&request, fetch).await;
         self.note_outcome(&request, &res);
         res
+    }
+
+    /// Whether a background refresh of `request` would only join one
+    /// already running (the front end then spawns nothing).
+    pub fn refresh_running(&self, request: &Request) -> bool {
+        self.inflight
+            .contains(&Self::inflight_key(&refresh_request(request)))
     }
 
     /// Whether a prefetch of `request` is held off by a recent failure.
@@ -158,6 +161,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 r
             })
             .collect()
+    }
+}
+
+/// The question a refresh asks: as the client's, but recursive.
+fn refresh_request(request: &Request) -> Request {
+    Request {
+        recursion_desired: true,
+        full_trace: false,
+        ..request.clone()
     }
 }
 

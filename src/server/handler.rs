@@ -319,6 +319,9 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        if self.resolver.refresh_running(&request) {
+            return;
+        }
         let resolver = self.resolver.clone();
         rt.spawn(async move {
             let res = resolver.resolve_refresh(&request).await;
