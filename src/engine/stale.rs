@@ -38,7 +38,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 return Resolution::failed(Failure::RecentlyFailed, Vec::new());
             }
             let res = self.resolve_merged(request, Fetch::default()).await;
-            self.note_outcome(request, &res);
+            if self.note_outcome(request, &res) && self.config.cache.serve_expired_ttl_reset {
+                // The failure reopened the stale window of what is still
+                // kept: serve that rather than the failure.
+                if let Some(mut stale) = self.resolve_stale(request).await {
+                    stale.refresh = false;
+                    return stale;
+                }
+            }
             return res;
         };
         if !stale.stale {
@@ -114,8 +121,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     }
 
     /// Remembers a failed resolution (and, with serve-expired-ttl-reset,
-    /// keeps the stale data usable for another window).
-    fn note_outcome(&self, request: &Request, res: &Resolution) {
+    /// keeps the stale data usable for another window). Returns whether
+    /// it was a failure worth remembering.
+    fn note_outcome(&self, request: &Request, res: &Resolution) -> bool {
         let real_failure = match &res.failure {
             None | Some(Failure::NotCached | Failure::Internal(_) | Failure::RecentlyFailed) => {
                 false
@@ -123,7 +131,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             Some(_) => true,
         };
         if !real_failure || !request.recursion_desired {
-            return;
+            return false;
         }
         let now = self.clock.now();
         self.cache.insert(
@@ -143,6 +151,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 self.cache.reset_stale_window(&key, now);
             }
         }
+        true
     }
 
     /// Records of a stale section with the fresh TTL where the cache holds
