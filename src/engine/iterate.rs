@@ -131,12 +131,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             .nxdomain_covering_stale(name, class, now, stale_ok)?;
         // Whether it was stale: the fresh read would not have found it.
         if stale_ok && self.cache.nxdomain_covering(name, class, now).is_none() {
-            saw(&Hit {
-                value: Cached::Failure,
-                rank: Rank::AnswerAuth,
-                stale: true,
-                prefetch: false,
-            });
+            if let Some(s) = st {
+                s.saw(true, false);
+            }
         }
         Some(Step::NxDomain(Vec::new(), nx.1))
     }
