@@ -225,6 +225,30 @@ impl Cache {
         })
     }
 
+    /// The records of a `Sections` entry still within their own TTLs, even
+    /// when the entry (which lives as long as its answer) has expired, with
+    /// its rank; for renewing sections without extending what is unchanged.
+    pub fn sections_records(&self, key: &Key, now: Mono) -> Option<(Vec<Record>, Rank)> {
+        let shard = self.shard(key)?;
+        let s = shard.lock().ok()?;
+        let e = s.lru.peek(key)?;
+        let Cached::Sections(a, b) = &e.value else {
+            return None;
+        };
+        let elapsed = u32::try_from(now.saturating_sub(e.stored_at).as_secs()).unwrap_or(u32::MAX);
+        let live = a
+            .iter()
+            .chain(b.iter())
+            .filter(|r| r.ttl > elapsed)
+            .map(|r| {
+                let mut r = r.clone();
+                r.ttl -= elapsed;
+                r
+            })
+            .collect();
+        Some((live, e.rank))
+    }
+
     /// Time left before a live entry expires; None if absent or expired.
     pub fn remaining(&self, key: &Key, now: Mono) -> Option<Duration> {
         let shard = self.shard(key)?;

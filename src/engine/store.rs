@@ -86,27 +86,6 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         leeway: Duration,
     ) {
         let aa = msg.metadata.authoritative;
-        let authority: Vec<Record> = msg
-            .authorities
-            .iter()
-            .filter(|r| r.record_type() == RecordType::NS)
-            .map(|r| {
-                self.as_cached(
-                    self.clamped(r.clone()),
-                    Rank::of(Section::Authority, aa),
-                    leeway,
-                )
-            })
-            .collect();
-        let additional = msg
-            .additionals
-            .iter()
-            .map(|r| self.as_cached(self.clamped(r.clone()), Rank::Additional, leeway))
-            .collect();
-        // At least a second even for a zero-TTL answer: the reply being
-        // built reads them back from here (no answer can be made from them
-        // alone, and each record keeps its own TTL).
-        let ttl = msg.answers.iter().map(|r| r.ttl).min().unwrap_or(0).max(1);
         // Keyed by where the answer ends, which is what the reply to the
         // client is built around.
         let (owner, rtype) = msg
@@ -114,11 +93,52 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             .last()
             .map(|r| (r.name.clone(), r.record_type()))
             .unwrap_or((name.clone(), qtype));
+        let key = Key::Sections(owner, rtype, class);
+        let rank = Rank::of(Section::Answer, aa);
+        // What the previous copy of these sections holds: records tern
+        // keeps only here (an answer's NS and addresses) are not renewed
+        // either while unchanged and not about to expire.
+        let old: Vec<Record> = match self.cache.sections_records(&key, self.clock.now()) {
+            Some((records, have)) if have >= rank => records,
+            _ => Vec::new(),
+        };
+        let keep_old = |mut r: Record| {
+            let same = old.iter().find(|o| {
+                o.name == r.name && o.record_type() == r.record_type() && o.data == r.data
+            });
+            if let Some(o) = same {
+                if u64::from(o.ttl) > leeway.as_secs() {
+                    r.ttl = r.ttl.min(o.ttl);
+                }
+            }
+            r
+        };
+        let authority: Vec<Record> = msg
+            .authorities
+            .iter()
+            .filter(|r| r.record_type() == RecordType::NS)
+            .map(|r| {
+                keep_old(self.as_cached(
+                    self.clamped(r.clone()),
+                    Rank::of(Section::Authority, aa),
+                    leeway,
+                ))
+            })
+            .collect();
+        let additional = msg
+            .additionals
+            .iter()
+            .map(|r| keep_old(self.as_cached(self.clamped(r.clone()), Rank::Additional, leeway)))
+            .collect();
+        // At least a second even for a zero-TTL answer: the reply being
+        // built reads them back from here (no answer can be made from them
+        // alone, and each record keeps its own TTL).
+        let ttl = msg.answers.iter().map(|r| r.ttl).min().unwrap_or(0).max(1);
         self.cache.insert(
-            Key::Sections(owner, rtype, class),
+            key,
             Cached::Sections(authority, additional),
             ttl,
-            Rank::of(Section::Answer, msg.metadata.authoritative),
+            rank,
             self.clock.now(),
         );
     }
