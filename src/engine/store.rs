@@ -1,7 +1,10 @@
 //! What each upstream reply teaches the cache: answers at their trust rank
 //! (RFC 2181 §5.4.1), negative answers for the RFC 2308 negative TTL (and
 //! RFC 8020 for NXDOMAIN), referrals with their glue, and the delegation
-//! as the parent gave it; plus the cache reads iteration needs.
+//! as the parent gave it; plus the cache reads iteration needs. Data that
+//! comes again unchanged while the cache holds it at the same or a higher
+//! trust is not renewed (its TTL keeps counting down, as in Unbound's RRset
+//! cache), except within a prefetch's leeway.
 
 use std::net::IpAddr;
 use std::time::Duration;
