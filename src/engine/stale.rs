@@ -55,6 +55,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let timeout = self.config.cache.serve_expired_client_timeout;
         if failed_recently || !request.recursion_desired || timeout.is_zero() {
             stale.refresh = !failed_recently;
+            tracing::debug!(
+                qname = %request.name,
+                qtype = %request.qtype,
+                failed_recently,
+                "answering from expired data"
+            );
             return stale;
         }
         let deadline = self.clock.now() + timeout;
@@ -72,6 +78,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         } else {
             self.note_outcome(request, &res);
         }
+        tracing::debug!(
+            qname = %request.name,
+            qtype = %request.qtype,
+            failure = ?res.failure,
+            "fresh data not had in time: answering from expired data"
+        );
         stale
     }
 
