@@ -288,3 +288,40 @@ fn nsid_accepts_unbound_syntax_and_rejects_bad_hex() {
     let e = err("[server]\nnsid = \"abc\"\n");
     assert_eq!((e.line(), e.key()), (Some(2), Some("server.nsid")), "{e}");
 }
+
+#[test]
+fn serve_stale_and_prefetch_keys() {
+    let shipped = load_file(&repo("config/tern.toml")).unwrap().cache;
+    let d = Config::default().cache;
+    assert_eq!(shipped.serve_expired, d.serve_expired);
+    assert_eq!(shipped.serve_expired_ttl, d.serve_expired_ttl);
+    assert_eq!(shipped.serve_expired_ttl_reset, d.serve_expired_ttl_reset);
+    assert_eq!(shipped.serve_expired_reply_ttl, d.serve_expired_reply_ttl);
+    assert_eq!(
+        shipped.serve_expired_client_timeout,
+        d.serve_expired_client_timeout
+    );
+    assert_eq!(shipped.serve_original_ttl, d.serve_original_ttl);
+    assert_eq!(shipped.ede_serve_expired, d.ede_serve_expired);
+    assert_eq!(shipped.prefetch, d.prefetch);
+    let c = load_str(
+        "[cache]\nserve_expired = true\nserve_expired_ttl = 0\nserve_expired_ttl_reset = true\n\
+         serve_expired_reply_ttl = 123\nserve_expired_client_timeout_ms = 0\n\
+         serve_original_ttl = true\nede_serve_expired = false\nprefetch = true\n",
+        "x",
+    )
+    .unwrap()
+    .cache;
+    assert!(c.serve_expired && c.serve_expired_ttl_reset && c.serve_original_ttl && c.prefetch);
+    assert!(!c.ede_serve_expired);
+    assert_eq!(c.serve_expired_ttl, 0);
+    assert_eq!(c.serve_expired_reply_ttl, 123);
+    assert!(c.serve_expired_client_timeout.is_zero());
+    let e = err("[cache]\nserve_expired_client_timeout_ms = 120001\n");
+    assert_eq!(
+        e.to_string(),
+        "bad.toml:2: cache.serve_expired_client_timeout_ms: 120001 is out of range 0..=120000"
+    );
+    let e = err("[cache]\nserve_expired_ttl = -1\n");
+    assert_eq!(e.key(), Some("cache.serve_expired_ttl"));
+}

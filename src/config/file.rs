@@ -101,6 +101,22 @@ pub struct FileCache {
     pub max_ttl: S<i64>,
     #[serde(default)]
     pub max_negative_ttl: S<i64>,
+    #[serde(default)]
+    pub serve_expired: S<bool>,
+    #[serde(default)]
+    pub serve_expired_ttl: S<i64>,
+    #[serde(default)]
+    pub serve_expired_ttl_reset: S<bool>,
+    #[serde(default)]
+    pub serve_expired_reply_ttl: S<i64>,
+    #[serde(default)]
+    pub serve_expired_client_timeout_ms: S<i64>,
+    #[serde(default)]
+    pub serve_original_ttl: S<bool>,
+    #[serde(default)]
+    pub ede_serve_expired: S<bool>,
+    #[serde(default)]
+    pub prefetch: S<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

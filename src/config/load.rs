@@ -420,6 +420,29 @@ impl Ctx<'_> {
                 0..=604_800,
                 d.max_negative_ttl,
             )?,
+            serve_expired: flag(&f.serve_expired, d.serve_expired),
+            serve_expired_ttl: self.int(
+                &f.serve_expired_ttl,
+                "cache.serve_expired_ttl",
+                0..=2_147_483_647,
+                d.serve_expired_ttl,
+            )?,
+            serve_expired_ttl_reset: flag(&f.serve_expired_ttl_reset, d.serve_expired_ttl_reset),
+            serve_expired_reply_ttl: self.int(
+                &f.serve_expired_reply_ttl,
+                "cache.serve_expired_reply_ttl",
+                0..=2_147_483_647,
+                d.serve_expired_reply_ttl,
+            )?,
+            serve_expired_client_timeout: self.ms(
+                &f.serve_expired_client_timeout_ms,
+                "cache.serve_expired_client_timeout_ms",
+                0..=120_000,
+                d.serve_expired_client_timeout,
+            )?,
+            serve_original_ttl: flag(&f.serve_original_ttl, d.serve_original_ttl),
+            ede_serve_expired: flag(&f.ede_serve_expired, d.ede_serve_expired),
+            prefetch: flag(&f.prefetch, d.prefetch),
         };
         if c.max_ttl < c.min_ttl {
             let (span, key) =

@@ -117,6 +117,31 @@ pub struct CacheConfig {
     pub max_ttl: u32,
     /// Cap on negative-cache TTL (RFC 2308 §5).
     pub max_negative_ttl: u32,
+    /// Serve-stale (RFC 8767): answer from expired data when fresh data
+    /// cannot be had (Unbound's `serve-expired`).
+    pub serve_expired: bool,
+    /// Seconds past expiry during which expired data may be served; 0 = no
+    /// limit (`serve-expired-ttl`).
+    pub serve_expired_ttl: u32,
+    /// A failed refresh restarts the `serve_expired_ttl` window
+    /// (`serve-expired-ttl-reset`).
+    pub serve_expired_ttl_reset: bool,
+    /// TTL of records in a stale answer, or their original TTL when lower
+    /// (`serve-expired-reply-ttl`; RFC 8767 §4 suggests 30).
+    pub serve_expired_reply_ttl: u32,
+    /// How long to try for fresh data before answering stale; zero answers
+    /// stale at once and refreshes in the background
+    /// (`serve-expired-client-timeout`).
+    pub serve_expired_client_timeout: Duration,
+    /// Answer with the TTLs as received instead of counting them down
+    /// (`serve-original-ttl`); also used for stale answers.
+    pub serve_original_ttl: bool,
+    /// Attach extended DNS error 3 "Stale Answer" (RFC 8914 §4.4) to stale
+    /// answers (`ede-serve-expired`).
+    pub ede_serve_expired: bool,
+    /// Re-resolve in the background a cached answer hit in the last tenth
+    /// of its TTL (Unbound's `prefetch`).
+    pub prefetch: bool,
 }
 
 /// Upstream exchange timing (`[upstream]`).
@@ -220,6 +245,14 @@ impl Default for CacheConfig {
             min_ttl: 0,
             max_ttl: 86_400,
             max_negative_ttl: 3_600,
+            serve_expired: false,
+            serve_expired_ttl: 86_400,
+            serve_expired_ttl_reset: false,
+            serve_expired_reply_ttl: 30,
+            serve_expired_client_timeout: Duration::from_millis(1_800),
+            serve_original_ttl: false,
+            ede_serve_expired: true,
+            prefetch: false,
         }
     }
 }

@@ -289,6 +289,17 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 st.note(|| "query timeout reached: giving up");
                 return Err(ExchangeError::Deadline);
             };
+            // Serve-stale client timeout: stale data answers past it.
+            let (left, cut_short) = match st.deadline {
+                None => (left, false),
+                Some(d) => match d.checked_sub(now).filter(|l| !l.is_zero()) {
+                    Some(l) => (left.min(l), l < left),
+                    None => {
+                        st.note(|| "client timeout reached: answering from stale data");
+                        return Err(ExchangeError::Deadline);
+                    }
+                },
+            };
             if !st.spend() {
                 return Err(ExchangeError::Budget);
             }
@@ -332,7 +343,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             let reply = match result {
                 Ok(m) => m,
                 Err(failure) => {
-                    if failure == UpstreamFailure::Timeout {
+                    // A wait cut short by the client timeout says nothing
+                    // about the server.
+                    if failure == UpstreamFailure::Timeout && !(cut_short && timeout == left) {
                         self.selection.on_timeout(addr, after);
                     }
                     tracing::debug!(server = %addr, zone = %zs.zone, %failure, "upstream failure");

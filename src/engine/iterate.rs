@@ -12,7 +12,7 @@ use std::pin::Pin;
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use crate::cache::{Cached, Key, Rank};
+use crate::cache::{Cached, Hit, Key, Rank};
 use crate::clock::Clock;
 use crate::engine::classify::{classify, scrub, Kind};
 use crate::engine::state::{LookupPath, QueryState};
@@ -76,30 +76,66 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         qtype: RecordType,
         class: DNSClass,
     ) -> Option<Step> {
+        self.cached_step_in(name, qtype, class, None)
+    }
+
+    /// `cached_step`, reading stale data if `st` allows it and noting in
+    /// `st` what the reads found.
+    pub(crate) fn cached_step_in(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        class: DNSClass,
+        st: Option<&QueryState>,
+    ) -> Option<Step> {
         let now = self.clock.now();
-        let key = Key::RRset(name.clone(), qtype, class);
-        match self.cache.get_ranked(&key, now) {
-            Some((Cached::RRset(rs), rank)) if rank >= Rank::AnswerNonAuth => {
-                return Some(Step::Answer(rs))
+        let stale_ok = st.is_some_and(|s| s.allow_stale);
+        let saw = |h: &Hit| {
+            if let Some(s) = st {
+                s.saw(h.stale, h.prefetch);
             }
-            Some((Cached::NoData(soa), _)) => return Some(Step::NoData(Vec::new(), soa)),
+        };
+        let key = Key::RRset(name.clone(), qtype, class);
+        match self.cache.lookup(&key, now, stale_ok) {
+            Some(h) if matches!(h.value, Cached::RRset(_)) && h.rank >= Rank::AnswerNonAuth => {
+                saw(&h);
+                if let Cached::RRset(rs) = h.value {
+                    return Some(Step::Answer(rs));
+                }
+            }
+            Some(h) if matches!(h.value, Cached::NoData(_)) => {
+                saw(&h);
+                if let Cached::NoData(soa) = h.value {
+                    return Some(Step::NoData(Vec::new(), soa));
+                }
+            }
             _ => {}
         }
         if qtype != RecordType::CNAME {
             let ckey = Key::RRset(name.clone(), RecordType::CNAME, class);
-            if let Some(Cached::RRset(rs)) = self.cache.get(&ckey, now) {
-                let target = rs.iter().find_map(|r| match &r.data {
-                    RData::CNAME(c) => Some(c.0.clone()),
-                    _ => None,
-                });
-                if let Some(t) = target {
-                    return Some(Step::Alias(rs, t));
+            if let Some(h) = self.cache.lookup(&ckey, now, stale_ok) {
+                if let Cached::RRset(rs) = &h.value {
+                    let target = rs.iter().find_map(|r| match &r.data {
+                        RData::CNAME(c) => Some(c.0.clone()),
+                        _ => None,
+                    });
+                    if let Some(t) = target {
+                        saw(&h);
+                        return Some(Step::Alias(rs.clone(), t));
+                    }
                 }
             }
         }
-        self.cache
-            .nxdomain_covering(name, class, now)
-            .map(|(_, soa)| Step::NxDomain(Vec::new(), soa))
+        let nx = self
+            .cache
+            .nxdomain_covering_stale(name, class, now, stale_ok)?;
+        // Whether it was stale: the fresh read would not have found it.
+        if stale_ok && self.cache.nxdomain_covering(name, class, now).is_none() {
+            if let Some(s) = st {
+                s.saw(true, false);
+            }
+        }
+        Some(Step::NxDomain(Vec::new(), nx.1))
     }
 
     /// Looks up (name, type) iteratively, cache first.
@@ -112,7 +148,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         path: LookupPath,
     ) -> BoxStep<'a> {
         Box::pin(async move {
-            if let Some(step) = self.cached_step(name, qtype, class) {
+            // A refresh re-asks the client's question itself (depth 0).
+            let bypass = st.refresh && path.depth() == 0;
+            if let Some(step) = (!bypass)
+                .then(|| self.cached_step(name, qtype, class))
+                .flatten()
+            {
                 st.record(|| TraceEvent::CacheHit {
                     name: name.clone(),
                     qtype,
@@ -171,7 +212,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     match rec_lame.take() {
                         Some(msg) => {
                             st.note(|| "every server is lame: using a recursive server's answer");
-                            return self.take_answer(&msg, name, qtype, class);
+                            return self.take_answer(&msg, name, qtype, class, st.leeway);
                         }
                         None => {
                             st.note(|| "every server is lame: an empty AA reply counts as NODATA");
@@ -251,11 +292,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Kind::NoData => {
                     self.cache_negative(&msg, name, qtype, class, false);
                     if !self.config.resolver.minimal_responses {
-                        self.keep_sections(&msg, name, qtype, class);
+                        self.keep_sections(&msg, name, qtype, class, st.leeway);
                     }
                     return Step::NoData(Vec::new(), self.negative_soa(&msg));
                 }
-                Kind::Answer => return self.take_answer(&msg, name, qtype, class),
+                Kind::Answer => return self.take_answer(&msg, name, qtype, class, st.leeway),
                 Kind::YxDomain => {
                     let dname: Vec<Record> = msg
                         .answers
@@ -349,7 +390,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         path: &LookupPath,
     ) -> Result<ZoneServers, Failure> {
         let class = DNSClass::IN;
-        let now = self.clock.now();
+        let now = self.clock.now() + st.leeway;
         let mut cur = name.clone();
         loop {
             if let Some(stub) = self
@@ -425,7 +466,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         {
             scrub(&mut msg, &root, &root, RecordType::NS, true);
             if classify(&msg, &root, &root, RecordType::NS) == Kind::Answer {
-                let _ = self.take_answer(&msg, &root, RecordType::NS, DNSClass::IN);
+                let _ = self.take_answer(&msg, &root, RecordType::NS, DNSClass::IN, st.leeway);
                 let mut primed = self.servers_from_referral_answer(&msg);
                 // Root servers named in the hints keep their hint addresses
                 // when the priming reply came without them.

@@ -87,8 +87,6 @@ const IGNORED: &[(&str, &str)] = &[
 /// Boolean `server:` options tern honours only with this value (tern has no
 /// switch for the other).
 const FIXED: &[(&str, bool)] = &[
-    ("prefetch", false),
-    ("serve-expired", false),
     ("aggressive-nsec", false),
     ("qname-minimisation-strict", false),
     ("harden-referral-path", false),
@@ -184,6 +182,10 @@ pub struct Mapped {
 pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
     let mut c = Config::default();
     c.resolver.allow_loopback_upstream = true;
+    // Unbound's defaults where tern's differ: no stale-answer EDE unless
+    // asked (`ede-serve-expired: no`), answer stale at once.
+    c.cache.ede_serve_expired = false;
+    c.cache.serve_expired_client_timeout = std::time::Duration::ZERO;
     let mut stubs: Vec<StubZone> = Vec::new();
     let mut acl: Vec<AclRule> = Vec::new();
     for l in lines {
@@ -206,6 +208,20 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 c.server.max_udp_payload = u16::try_from(num(l)?).or_else(|_| unsupported(l))?;
             }
             ("server", "access-control") => acl.push(acl_rule(l)?),
+            ("server", "serve-expired") => c.cache.serve_expired = yes(l)?,
+            ("server", "serve-expired-ttl") => c.cache.serve_expired_ttl = num(l)?,
+            ("server", "serve-expired-ttl-reset") => c.cache.serve_expired_ttl_reset = yes(l)?,
+            ("server", "serve-expired-reply-ttl") => c.cache.serve_expired_reply_ttl = num(l)?,
+            ("server", "serve-expired-client-timeout") => {
+                c.cache.serve_expired_client_timeout =
+                    std::time::Duration::from_millis(u64::from(num(l)?));
+            }
+            ("server", "serve-original-ttl") => c.cache.serve_original_ttl = yes(l)?,
+            ("server", "ede-serve-expired") => c.cache.ede_serve_expired = yes(l)?,
+            ("server", "prefetch") => c.cache.prefetch = yes(l)?,
+            // Tries per server after a throwaway reply; tern's fixed
+            // handful matches Unbound's default only.
+            ("server", "outbound-msg-retry") if num(l)? == 5 => {}
             ("server", "module-config") => {
                 let mods: Vec<&str> = l.value.split_whitespace().collect();
                 if !mods.iter().all(|m| *m == "iterator" || *m == "validator") {
