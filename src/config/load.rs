@@ -15,6 +15,8 @@ use hickory_proto::rr::Name;
 use ipnet::IpNet;
 
 use super::file::{FileAclRule, FileConfig, FileResolver, FileServer, FileStubZone, S};
+mod zones;
+
 use super::{
     AclAction, AclRule, CacheConfig, Config, LogConfig, ResolverConfig, ServerConfig, StubZone,
     UpstreamConfig,
@@ -341,7 +343,12 @@ impl Ctx<'_> {
             if stub_zones.iter().any(|s: &StubZone| s.name == name) {
                 return Err(self.invalid(z.name.span(), key, format!("zone {name} listed twice")));
             }
-            stub_zones.push(StubZone { name, addrs });
+            stub_zones.push(StubZone {
+                name,
+                addrs,
+                first: flag(&z.first, false),
+                prime: flag(&z.prime, false),
+            });
         }
         Ok(stub_zones)
     }
@@ -354,9 +361,11 @@ impl Ctx<'_> {
             _ => None,
         };
         let stub_zones = self.stub_zones(f.stub_zone.as_deref().unwrap_or(&[]))?;
+        let forward_zones = self.forward_zones(f.forward_zone.as_deref().unwrap_or(&[]))?;
         Ok(ResolverConfig {
             root_hints,
             stub_zones,
+            forward_zones,
             qname_minimisation: flag(&f.qname_minimisation, d.qname_minimisation),
             edns_payload: self.int(
                 &f.edns_payload,
@@ -463,7 +472,14 @@ impl Ctx<'_> {
                 100..=60_000,
                 d.tcp_timeout,
             )?,
+            ipv4: flag(&f.ipv4, d.ipv4),
+            ipv6: flag(&f.ipv6, d.ipv6),
+            tcp: flag(&f.tcp, d.tcp),
         };
+        if !u.ipv4 && !u.ipv6 {
+            let span = f.ipv4.as_ref().map(|v| v.span()).unwrap_or(0..0);
+            return Err(self.invalid(span, "upstream.ipv4", "ipv4 and ipv6 cannot both be false"));
+        }
         if !(u.min_rto <= u.initial_rto && u.initial_rto <= u.max_rto) {
             let (span, key) = first_span(&[
                 (&f.initial_rto_ms, "upstream.initial_rto_ms"),

@@ -73,6 +73,9 @@ pub struct ResolverConfig {
     pub root_hints: Option<PathBuf>,
     /// Stub zones: send queries for this zone straight to these servers.
     pub stub_zones: Vec<StubZone>,
+    /// Forward zones: send queries for names in this zone, RD=1, to these
+    /// recursive servers and take their answer as final.
+    pub forward_zones: Vec<ForwardZone>,
     /// QNAME minimisation, relaxed (RFC 9156).
     pub qname_minimisation: bool,
     /// EDNS UDP payload size advertised upstream (RFC 6891; 1232 per DNS Flag Day 2020).
@@ -104,6 +107,24 @@ pub struct ResolverConfig {
 pub struct StubZone {
     pub name: hickory_proto::rr::Name,
     pub addrs: Vec<SocketAddr>,
+    /// When the stub's servers fail, resolve as if the stub were not
+    /// configured (Unbound's `stub-first`).
+    pub first: bool,
+    /// Ask the stub's servers for the zone's NS set and use that
+    /// (Unbound's `stub-prime`).
+    pub prime: bool,
+}
+
+/// A zone whose queries go to recursive servers (Unbound's forward-zone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardZone {
+    pub name: hickory_proto::rr::Name,
+    pub addrs: Vec<SocketAddr>,
+    /// When every forwarder fails, resolve by iteration instead
+    /// (Unbound's `forward-first`).
+    pub first: bool,
+    /// Always TCP to these forwarders (Unbound's `forward-tcp-upstream`).
+    pub tcp: bool,
 }
 
 /// The cache (`[cache]`).
@@ -134,6 +155,12 @@ pub struct UpstreamConfig {
     pub holddown: Duration,
     /// Timeout of one TCP exchange.
     pub tcp_timeout: Duration,
+    /// Send queries to IPv4 servers (Unbound's `do-ip4`).
+    pub ipv4: bool,
+    /// Send queries to IPv6 servers (Unbound's `do-ip6`).
+    pub ipv6: bool,
+    /// Every upstream query over TCP (Unbound's `tcp-upstream`).
+    pub tcp: bool,
 }
 
 /// Logging (`[log]`).
@@ -185,6 +212,7 @@ impl Default for ResolverConfig {
         Self {
             root_hints: None,
             stub_zones: Vec::new(),
+            forward_zones: Vec::new(),
             qname_minimisation: true,
             edns_payload: 1232,
             // Peers agree closely on these bounds: Unbound's MAX_SENT_COUNT
@@ -233,6 +261,9 @@ impl Default for UpstreamConfig {
             holddown_after_timeouts: 5,
             holddown: Duration::from_secs(60),
             tcp_timeout: Duration::from_secs(5),
+            ipv4: true,
+            ipv6: true,
+            tcp: false,
         }
     }
 }

@@ -275,7 +275,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         class: DNSClass,
         st: &QueryState,
     ) -> Result<Message, ExchangeError> {
-        let mut protocol = Protocol::Udp;
+        let mut protocol = if zs.tcp || self.config.upstream.tcp {
+            Protocol::Tcp
+        } else {
+            Protocol::Udp
+        };
         for _ in 0..MAX_RESENDS {
             let now = self.clock.now();
             let elapsed = now.saturating_sub(st.start);
@@ -293,7 +297,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 return Err(ExchangeError::Budget);
             }
             let edns = !self.selection.no_edns(addr);
-            let message = self.build_query(qname, qtype, class, edns);
+            let mut message = self.build_query(qname, qtype, class, edns);
+            message.metadata.recursion_desired = zs.recursive;
             let timeout = match protocol {
                 Protocol::Udp => self.selection.rto(addr, now),
                 Protocol::Tcp => self.config.upstream.tcp_timeout,

@@ -36,11 +36,18 @@ pub enum Step {
 }
 
 /// A zone and the servers we know for it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ZoneServers {
     pub zone: Name,
     /// NS names (None for configured stub addresses) with known addresses.
     pub ns: Vec<(Option<Name>, Vec<IpAddr>)>,
+    /// Configured server addresses with their ports (stub and forward
+    /// zones); any other address is reached on port 53.
+    pub configured: Vec<SocketAddr>,
+    /// Forwarders: queries carry RD=1 (RFC 1034 §4.3.1).
+    pub recursive: bool,
+    /// Queries start over TCP (forward-tcp-upstream).
+    pub tcp: bool,
 }
 
 impl ZoneServers {
@@ -48,9 +55,21 @@ impl ZoneServers {
         let mut out: Vec<SocketAddr> = Vec::new();
         for (_, ips) in &self.ns {
             for ip in ips {
-                let sa = SocketAddr::new(*ip, 53);
-                if !out.contains(&sa) {
-                    out.push(sa);
+                let mut given = self
+                    .configured
+                    .iter()
+                    .filter(|sa| sa.ip() == *ip)
+                    .peekable();
+                let default = [SocketAddr::new(*ip, 53)];
+                let all: Vec<SocketAddr> = if given.peek().is_some() {
+                    given.copied().collect()
+                } else {
+                    default.to_vec()
+                };
+                for sa in all {
+                    if !out.contains(&sa) {
+                        out.push(sa);
+                    }
                 }
             }
         }
@@ -123,11 +142,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 return Step::Fail(Failure::Depth);
             }
             let path = path.with(name, qtype);
-            let zs = match self.find_cut(name, st, &path).await {
-                Ok(zs) => zs,
-                Err(f) => return Step::Fail(f),
-            };
-            self.iterate_from(zs, name, qtype, class, st, &path).await
+            self.lookup_configured(name, qtype, class, st, path).await
         })
     }
 
@@ -334,6 +349,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         ZoneServers {
             zone: child.clone(),
             ns,
+            ..ZoneServers::default()
         }
     }
 
@@ -349,17 +365,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let now = self.clock.now();
         let mut cur = name.clone();
         loop {
-            if let Some(stub) = self
-                .config
-                .resolver
-                .stub_zones
-                .iter()
-                .find(|s| s.name == cur)
-            {
-                return Ok(ZoneServers {
-                    zone: cur,
-                    ns: vec![(None, stub.addrs.iter().map(|a| a.ip()).collect())],
-                });
+            if let Some(stub) = self.stub_at(&cur, path) {
+                return Ok(self.stub_servers(stub, st, path).await);
             }
             if let Some(Cached::RRset(rs)) = self
                 .cache
@@ -376,7 +383,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         (Some(n), ips)
                     })
                     .collect();
-                return Ok(ZoneServers { zone: cur, ns });
+                return Ok(ZoneServers {
+                    zone: cur,
+                    ns,
+                    ..ZoneServers::default()
+                });
             }
             if cur.is_root() {
                 break;
@@ -401,6 +412,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 .iter()
                 .map(|(n, ips)| (Some(n.clone()), self.usable(ips.clone())))
                 .collect(),
+            ..ZoneServers::default()
         };
         if zs.addrs().is_empty() {
             return Err(Failure::NoNsAddress);

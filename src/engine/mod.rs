@@ -6,6 +6,7 @@
 
 pub mod classify;
 mod exchange;
+mod forward;
 pub mod hints;
 pub mod inflight;
 pub mod iterate;

@@ -196,12 +196,26 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         out
     }
 
+    /// Whether upstream queries may go to this address family (do-ip4,
+    /// do-ip6).
+    pub(super) fn family_allowed(&self, ip: &IpAddr) -> bool {
+        let u = &self.config.upstream;
+        if ip.is_ipv4() {
+            u.ipv4
+        } else {
+            u.ipv6
+        }
+    }
+
     /// Drops addresses we must not query.
     pub(super) fn usable(&self, ips: Vec<IpAddr>) -> Vec<IpAddr> {
         let allow_lo = self.config.resolver.allow_loopback_upstream;
         ips.into_iter()
             .filter(|ip| {
-                !ip.is_unspecified() && !ip.is_multicast() && (allow_lo || !ip.is_loopback())
+                !ip.is_unspecified()
+                    && !ip.is_multicast()
+                    && (allow_lo || !ip.is_loopback())
+                    && self.family_allowed(ip)
             })
             .collect()
     }

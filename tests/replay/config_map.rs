@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::rr::Name;
 use ipnet::IpNet;
-use tern::config::{AclAction, AclRule, Config, StubZone};
+use tern::config::{AclAction, AclRule, Config, ForwardZone, StubZone};
 
 use super::parser::{ConfigLine, Unsupported};
 
@@ -92,12 +92,9 @@ const FIXED: &[(&str, bool)] = &[
     ("aggressive-nsec", false),
     ("qname-minimisation-strict", false),
     ("harden-referral-path", false),
-    ("tcp-upstream", false),
     ("udp-upstream-without-downstream", false),
     // RFC 8020: tern always treats names below an NXDOMAIN as nonexistent.
     ("harden-below-nxdomain", true),
-    ("do-ip4", true),
-    ("do-ip6", true),
     ("do-udp", true),
     ("do-tcp", true),
 ];
@@ -185,6 +182,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
     let mut c = Config::default();
     c.resolver.allow_loopback_upstream = true;
     let mut stubs: Vec<StubZone> = Vec::new();
+    let mut forwards: Vec<ForwardZone> = Vec::new();
     let mut acl: Vec<AclRule> = Vec::new();
     for l in lines {
         match (l.clause.as_str(), l.key.as_str()) {
@@ -225,6 +223,8 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 stubs.push(StubZone {
                     name,
                     addrs: Vec::new(),
+                    first: false,
+                    prime: false,
                 });
             }
             ("stub-zone", "stub-addr") => {
@@ -234,8 +234,40 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                     None => return unsupported(l),
                 }
             }
-            ("stub-zone", "stub-prime") if !yes(l)? => {}
-            ("stub-zone", "stub-first") if !yes(l)? => {}
+            ("stub-zone", "stub-prime") => match stubs.last_mut() {
+                Some(s) => s.prime = yes(l)?,
+                None => return unsupported(l),
+            },
+            ("stub-zone", "stub-first") => match stubs.last_mut() {
+                Some(s) => s.first = yes(l)?,
+                None => return unsupported(l),
+            },
+            ("server", "do-ip4") => c.upstream.ipv4 = yes(l)?,
+            ("server", "do-ip6") => c.upstream.ipv6 = yes(l)?,
+            ("server", "tcp-upstream") => c.upstream.tcp = yes(l)?,
+            ("forward-zone", "name") => {
+                let mut name = Name::from_ascii(&l.value).or_else(|_| unsupported(l))?;
+                name.set_fqdn(true);
+                forwards.push(ForwardZone {
+                    name,
+                    addrs: Vec::new(),
+                    first: false,
+                    tcp: false,
+                });
+            }
+            ("forward-zone", key) => {
+                let Some(f) = forwards.last_mut() else {
+                    return unsupported(l);
+                };
+                match key {
+                    "forward-addr" => f.addrs.push(socket(l)?),
+                    "forward-first" => f.first = yes(l)?,
+                    "forward-tcp-upstream" => f.tcp = yes(l)?,
+                    // Plain DNS is all a scenario can play.
+                    "forward-tls-upstream" if !yes(l)? => {}
+                    _ => return unsupported(l),
+                }
+            }
             ("remote-control", _) => {}
             _ => return unsupported(l),
         }
@@ -245,6 +277,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
         .position(|s| s.name.is_root())
         .map(|i| stubs.remove(i).addrs.iter().map(|a| a.ip()).collect());
     c.resolver.stub_zones = stubs;
+    c.resolver.forward_zones = forwards;
     if !acl.is_empty() {
         acl.sort_by_key(|r| std::cmp::Reverse(r.net.prefix_len()));
         acl.append(&mut c.server.access_control);

@@ -1,0 +1,264 @@
+//! Configured zones: forward zones (queries with RD=1 to recursive
+//! servers whose answer is final, RFC 1034 §4.3.1 / §5.3.1) and stub zones
+//! (iteration starts at configured servers, optionally primed with the
+//! zone's own NS set), with the `first` fallback of each to plain
+//! iteration when the configured servers fail. The most specific of the
+//! configured zones wins; at equal names the forward zone does (Unbound).
+
+use std::collections::HashSet;
+
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+
+use crate::cache::{Cached, Key};
+use crate::clock::Clock;
+use crate::config::{ForwardZone, StubZone};
+use crate::engine::classify::{classify, scrub, Kind};
+use crate::engine::iterate::{Step, ZoneServers};
+use crate::engine::state::{LookupPath, QueryState};
+use crate::engine::{Failure, Resolver, TraceEvent};
+use crate::upstream::Transport;
+
+/// Failures after which a `first` zone may fall back to iteration: the
+/// configured servers failed, not the client query's own limits.
+fn may_fall_back(f: &Failure) -> bool {
+    !matches!(
+        f,
+        Failure::QueryBudget(_) | Failure::Timeout | Failure::Depth | Failure::Internal(_)
+    )
+}
+
+impl<T: Transport, C: Clock> Resolver<T, C> {
+    /// The stub zone configured exactly at `zone`, unless the path skips it.
+    pub(super) fn stub_at(&self, zone: &Name, path: &LookupPath) -> Option<&StubZone> {
+        self.config
+            .resolver
+            .stub_zones
+            .iter()
+            .find(|s| &s.name == zone && !path.skips(&s.name))
+    }
+
+    fn forward_at(&self, zone: &Name, path: &LookupPath) -> Option<&ForwardZone> {
+        self.config
+            .resolver
+            .forward_zones
+            .iter()
+            .find(|f| &f.name == zone && !path.skips(&f.name))
+    }
+
+    /// The closest configured zone holding `name`: Ok(forward) or
+    /// Err(stub), None when neither is configured.
+    fn closest_configured(
+        &self,
+        name: &Name,
+        path: &LookupPath,
+    ) -> Option<Result<&ForwardZone, &StubZone>> {
+        let mut cur = name.clone();
+        loop {
+            if let Some(f) = self.forward_at(&cur, path) {
+                return Some(Ok(f));
+            }
+            if let Some(s) = self.stub_at(&cur, path) {
+                return Some(Err(s));
+            }
+            if cur.is_root() {
+                return None;
+            }
+            cur = cur.base_name();
+        }
+    }
+
+    /// Looks (name, type) up through its closest configured zone: a
+    /// forward zone's servers, else iteration (from a stub zone or the
+    /// closest cached cut). A `first` zone whose servers fail is skipped
+    /// and the lookup tried again without it.
+    pub(super) async fn lookup_configured(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        class: DNSClass,
+        st: &QueryState,
+        mut path: LookupPath,
+    ) -> Step {
+        // Each pass skips one more configured zone, so this ends.
+        loop {
+            let closest = self.closest_configured(name, &path);
+            let step = match closest {
+                Some(Ok(fwd)) => self.forward(fwd, name, qtype, class, st, &path).await,
+                _ => match self.find_cut(name, st, &path).await {
+                    Ok(zs) => self.iterate_from(zs, name, qtype, class, st, &path).await,
+                    Err(f) => Step::Fail(f),
+                },
+            };
+            let fallback = match closest {
+                Some(Ok(f)) if f.first => Some(&f.name),
+                Some(Err(s)) if s.first => Some(&s.name),
+                _ => None,
+            };
+            match (step, fallback) {
+                (Step::Fail(f), Some(zone)) if may_fall_back(&f) => {
+                    st.note(|| {
+                        format!("configured servers of {zone} failed ({f}): resolving without them")
+                    });
+                    path = path.skipping(zone);
+                }
+                (step, _) => return step,
+            }
+        }
+    }
+
+    /// Sends (name, type) with RD=1 to a forward zone's servers and takes
+    /// the first usable reply as the answer. A referral or an empty reply
+    /// from a forwarder is an answer without data (as Unbound reads it):
+    /// no query goes elsewhere.
+    async fn forward(
+        &self,
+        fwd: &ForwardZone,
+        name: &Name,
+        qtype: RecordType,
+        class: DNSClass,
+        st: &QueryState,
+        path: &LookupPath,
+    ) -> Step {
+        let ips = self.usable(fwd.addrs.iter().map(|a| a.ip()).collect());
+        let mut zs = ZoneServers {
+            zone: fwd.name.clone(),
+            ns: vec![(None, ips)],
+            configured: fwd.addrs.clone(),
+            recursive: true,
+            tcp: fwd.tcp,
+        };
+        st.record(|| TraceEvent::StartAt {
+            zone: zs.zone.clone(),
+            servers: Vec::new(),
+        });
+        st.note(|| format!("{name} is in forward zone {}", fwd.name));
+        let mut failed = HashSet::new();
+        loop {
+            let (mut msg, from) = match self
+                .query_zone(&mut zs, name, qtype, class, st, path, &mut failed)
+                .await
+            {
+                Ok(r) => r,
+                Err(f) => return Step::Fail(f),
+            };
+            scrub(
+                &mut msg,
+                &fwd.name,
+                name,
+                qtype,
+                self.config.resolver.harden_glue,
+            );
+            // A forwarder's answers are recursive by nature: RA=1 with
+            // AA=0 is how a good one looks, not lameness.
+            msg.metadata.recursion_available = false;
+            let kind = classify(&msg, &fwd.name, name, qtype);
+            st.note(|| format!("forwarder {from} for {name} {qtype}: {kind:?}"));
+            match kind {
+                Kind::Answer => return self.take_answer(&msg, name, qtype, class),
+                Kind::NxDomain => {
+                    self.cache_negative(&msg, name, qtype, class, true);
+                    return Step::NxDomain(Vec::new(), self.negative_soa(&msg));
+                }
+                Kind::NoData => {
+                    self.cache_negative(&msg, name, qtype, class, false);
+                    return Step::NoData(Vec::new(), self.negative_soa(&msg));
+                }
+                Kind::Referral { .. } | Kind::Lame => {
+                    return Step::NoData(Vec::new(), Vec::new());
+                }
+                Kind::YxDomain => {
+                    let dname: Vec<Record> = msg
+                        .answers
+                        .iter()
+                        .filter(|r| r.record_type() == RecordType::DNAME)
+                        .cloned()
+                        .collect();
+                    return Step::YxDomain(dname);
+                }
+                Kind::Rcode(_) => {
+                    failed.insert(from);
+                }
+            }
+        }
+    }
+
+    /// A stub zone's servers: its configured addresses, or with `prime`
+    /// the NS set those servers give for the zone (cached once learned).
+    pub(super) async fn stub_servers(
+        &self,
+        stub: &StubZone,
+        st: &QueryState,
+        path: &LookupPath,
+    ) -> ZoneServers {
+        let configured = ZoneServers {
+            zone: stub.name.clone(),
+            ns: vec![(
+                None,
+                self.usable(stub.addrs.iter().map(|a| a.ip()).collect()),
+            )],
+            configured: stub.addrs.clone(),
+            ..ZoneServers::default()
+        };
+        if !stub.prime {
+            return configured;
+        }
+        let class = DNSClass::IN;
+        let key = Key::RRset(stub.name.clone(), RecordType::NS, class);
+        if let Some(Cached::RRset(rs)) = self.cache.get(&key, self.clock.now()) {
+            return self.servers_of_ns_set(&stub.name, &rs, &[]);
+        }
+        st.note(|| format!("priming stub zone {}", stub.name));
+        let mut zs = configured.clone();
+        let mut failed = HashSet::new();
+        let zone = &stub.name;
+        if let Ok((mut msg, _)) = self
+            .query_zone(&mut zs, zone, RecordType::NS, class, st, path, &mut failed)
+            .await
+        {
+            scrub(&mut msg, zone, zone, RecordType::NS, true);
+            msg.metadata.recursion_available = false;
+            if classify(&msg, zone, zone, RecordType::NS) == Kind::Answer {
+                let _ = self.take_answer(&msg, zone, RecordType::NS, class);
+                let primed = self.servers_of_ns_set(zone, &msg.answers, &msg.additionals);
+                if !primed.ns.is_empty() {
+                    return primed;
+                }
+            }
+        }
+        st.note(|| {
+            format!(
+                "priming stub zone {} failed: using its addresses",
+                stub.name
+            )
+        });
+        configured
+    }
+
+    /// The servers an NS set names, with addresses from `glue` or the cache.
+    fn servers_of_ns_set(&self, zone: &Name, ns: &[Record], glue: &[Record]) -> ZoneServers {
+        let ns = ns
+            .iter()
+            .filter(|r| &r.name == zone)
+            .filter_map(|r| match &r.data {
+                RData::NS(n) => Some(n.0.clone()),
+                _ => None,
+            })
+            .map(|n| {
+                let mut ips: Vec<_> = glue
+                    .iter()
+                    .filter(|r| r.name == n)
+                    .filter_map(|r| r.data.ip_addr())
+                    .collect();
+                if ips.is_empty() {
+                    ips = self.cached_addrs(&n, DNSClass::IN);
+                }
+                (Some(n), self.usable(ips))
+            })
+            .collect();
+        ZoneServers {
+            zone: zone.clone(),
+            ns,
+            ..ZoneServers::default()
+        }
+    }
+}
