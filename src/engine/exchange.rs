@@ -347,8 +347,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         rto: self.selection.rto(addr, after),
                     });
                     return Err(match failure {
-                        UpstreamFailure::Timeout => ExchangeError::Timeout,
-                        _ => ExchangeError::Other,
+                        // A network error (ICMP unreachable, a dropped
+                        // connection) is retried like a timeout, as
+                        // Unbound's outbound-msg-retry does.
+                        UpstreamFailure::Timeout
+                        | UpstreamFailure::Network(_)
+                        | UpstreamFailure::Closed => ExchangeError::Timeout,
+                        UpstreamFailure::Malformed => ExchangeError::Other,
                     });
                 }
             };

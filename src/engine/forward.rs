@@ -141,6 +141,17 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Ok(r) => r,
                 Err(f) => return Step::Fail(f),
             };
+            // An NS set above the forward zone in an otherwise empty
+            // reply is an upward referral: that forwarder is lame.
+            let upward = msg.answers.is_empty()
+                && msg
+                    .authorities
+                    .iter()
+                    .all(|r| r.record_type() != RecordType::SOA)
+                && msg
+                    .authorities
+                    .iter()
+                    .any(|r| r.record_type() == RecordType::NS && !fwd.name.zone_of(&r.name));
             scrub(
                 &mut msg,
                 &fwd.name,
@@ -163,7 +174,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     self.cache_negative(&msg, name, qtype, class, false);
                     return Step::NoData(Vec::new(), self.negative_soa(&msg));
                 }
-                Kind::Referral { .. } | Kind::Lame => {
+                Kind::Referral { .. } | Kind::Lame if !upward => {
                     return Step::NoData(Vec::new(), Vec::new());
                 }
                 Kind::YxDomain => {
@@ -175,7 +186,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         .collect();
                     return Step::YxDomain(dname);
                 }
-                Kind::Rcode(_) => {
+                Kind::Rcode(_) | Kind::Referral { .. } | Kind::Lame => {
                     failed.insert(from);
                 }
             }
