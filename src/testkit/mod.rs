@@ -185,6 +185,8 @@ pub struct Sent {
     pub qtype: RecordType,
     pub protocol: Protocol,
     pub edns: bool,
+    /// RD=1 (queries to forwarders).
+    pub rd: bool,
 }
 
 /// A network of scripted servers, keyed by address.
@@ -311,6 +313,7 @@ impl Transport for TestNet {
                 qtype: question.query_type(),
                 protocol: q.protocol,
                 edns: q.message.edns.is_some(),
+                rd: q.message.metadata.recursion_desired,
             });
         }
         // Let other tasks run, as a real network would.

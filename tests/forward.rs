@@ -1,0 +1,270 @@
+//! Configured zones on a scripted network: forward zones (RD=1 to the
+//! forwarders, their answer final, forward-first fallback to iteration,
+//! forward-tcp-upstream), stub zones below forward zones, stub-first and
+//! stub-prime, do-ip4/do-ip6 and tcp-upstream.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{Name, RecordType};
+use tern::clock::ManualClock;
+use tern::config::{Config, ForwardZone, StubZone};
+use tern::engine::{Request, Resolver};
+use tern::testkit::{small_hints, small_net, Fault, Server, TestNet, Zone};
+use tern::upstream::Protocol;
+
+type R = Resolver<Arc<TestNet>, Arc<ManualClock>>;
+
+const FORWARDER: &str = "203.0.113.53";
+
+fn n(s: &str) -> Name {
+    Name::from_ascii(s).unwrap()
+}
+
+fn sa(s: &str) -> SocketAddr {
+    SocketAddr::new(s.parse().unwrap(), 53)
+}
+
+fn forward(name: &str, first: bool, tcp: bool) -> ForwardZone {
+    ForwardZone {
+        name: n(name),
+        addrs: vec![sa(FORWARDER)],
+        first,
+        tcp,
+    }
+}
+
+/// The small tree plus a forwarder whose view of example.test differs
+/// from the real tree's (so an answer shows where it came from).
+fn setup(config: Config, forwarder_fault: Fault) -> (R, Arc<TestNet>) {
+    let clock = Arc::new(ManualClock::new(1_700_000_000));
+    let net = Arc::new(small_net(Some(clock.clone())));
+    let view = Zone::parse(
+        "example.test.",
+        "@ 3600 SOA ns1 h 1 3600 600 86400 300\n@ NS ns1\nns1 A 198.51.100.3\nwww A 192.0.2.199\n",
+    )
+    .unwrap();
+    let other = Zone::parse(
+        "other.test.",
+        "@ 3600 SOA ns h 1 3600 600 86400 300\n@ NS ns\nns A 198.51.100.5\nhost A 192.0.2.77\n",
+    )
+    .unwrap();
+    net.add(
+        FORWARDER,
+        Server {
+            zones: vec![view, other],
+            fault: forwarder_fault,
+            ..Server::default()
+        },
+    );
+    let r = Resolver::with_hints(Arc::new(config), small_hints(), net.clone(), clock);
+    (r, net)
+}
+
+async fn ask(r: &R, name: &str) -> (ResponseCode, Vec<String>) {
+    let res = r.resolve(&Request::new(n(name), RecordType::A)).await;
+    let ips = res
+        .answers
+        .iter()
+        .filter_map(|r| r.data.ip_addr().map(|ip| ip.to_string()))
+        .collect();
+    (res.rcode, ips)
+}
+
+#[tokio::test]
+async fn forward_zone_sends_rd_to_forwarder_and_takes_its_answer() {
+    let mut c = Config::default();
+    c.resolver.forward_zones = vec![forward("example.test.", false, false)];
+    let (r, net) = setup(c, Fault::None);
+    assert_eq!(
+        ask(&r, "www.example.test.").await,
+        (ResponseCode::NoError, vec!["192.0.2.199".to_string()])
+    );
+    let sent = net.sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].server, sa(FORWARDER));
+    assert!(sent[0].rd, "queries to a forwarder carry RD=1");
+    assert_eq!(sent[0].protocol, Protocol::Udp);
+    // Cached: asked again, nothing is sent.
+    assert_eq!(
+        ask(&r, "www.example.test.").await.1,
+        vec!["192.0.2.199".to_string()]
+    );
+    assert_eq!(net.sent().len(), 1);
+    // Outside the forward zone, iteration as usual, RD=0.
+    net.clear_log();
+    assert_eq!(
+        ask(&r, "ns.test.").await.1,
+        vec!["198.51.100.2".to_string()]
+    );
+    assert!(net
+        .sent()
+        .iter()
+        .all(|s| !s.rd && s.server != sa(FORWARDER)));
+}
+
+#[tokio::test]
+async fn failing_forwarder_is_servfail_unless_forward_first() {
+    let mut c = Config::default();
+    c.resolver.forward_zones = vec![forward("example.test.", false, false)];
+    let (r, net) = setup(c.clone(), Fault::ServFail);
+    assert_eq!(ask(&r, "www.example.test.").await.0, ResponseCode::ServFail);
+    assert!(net.sent().iter().all(|s| s.server == sa(FORWARDER)));
+
+    c.resolver.forward_zones = vec![forward("example.test.", true, false)];
+    let (r, net) = setup(c, Fault::ServFail);
+    assert_eq!(
+        ask(&r, "www.example.test.").await,
+        (ResponseCode::NoError, vec!["192.0.2.80".to_string()])
+    );
+    let sent = net.sent();
+    assert!(sent[0].server == sa(FORWARDER) && sent[0].rd);
+    assert!(sent.iter().any(|s| s.server == sa("198.51.100.1") && !s.rd));
+}
+
+#[tokio::test]
+async fn forward_tcp_and_tcp_upstream_use_tcp() {
+    let mut c = Config::default();
+    c.resolver.forward_zones = vec![forward("example.test.", false, true)];
+    let (r, net) = setup(c, Fault::None);
+    ask(&r, "www.example.test.").await;
+    ask(&r, "host.glueless.test.").await;
+    let sent = net.sent();
+    assert!(sent
+        .iter()
+        .all(|s| (s.server == sa(FORWARDER)) == (s.protocol == Protocol::Tcp)));
+
+    let mut c = Config::default();
+    c.upstream.tcp = true;
+    let (r, net) = setup(c, Fault::None);
+    assert_eq!(ask(&r, "www.example.test.").await.0, ResponseCode::NoError);
+    assert!(net.sent().iter().all(|s| s.protocol == Protocol::Tcp));
+}
+
+#[tokio::test]
+async fn forward_root_sends_everything_but_a_stub_below_it() {
+    let mut c = Config::default();
+    c.resolver.forward_zones = vec![forward(".", false, false)];
+    c.resolver.stub_zones = vec![StubZone {
+        name: n("example.test."),
+        addrs: vec![sa("198.51.100.4")],
+        first: false,
+        prime: false,
+    }];
+    let (r, net) = setup(c, Fault::None);
+    assert_eq!(
+        ask(&r, "host.other.test.").await.1,
+        vec!["192.0.2.77".to_string()]
+    );
+    assert_eq!(
+        ask(&r, "www.example.test.").await.1,
+        vec!["192.0.2.80".to_string()]
+    );
+    let sent = net.sent();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent[0].server == sa(FORWARDER) && sent[0].rd);
+    assert!(sent[1].server == sa("198.51.100.4") && !sent[1].rd);
+}
+
+#[tokio::test]
+async fn stub_first_falls_back_and_stub_prime_asks_for_ns() {
+    let stub = |first, prime| StubZone {
+        name: n("example.test."),
+        addrs: vec![sa("198.51.100.9")],
+        first,
+        prime,
+    };
+    let mut c = Config::default();
+    c.resolver.stub_zones = vec![stub(false, false)];
+    let (r, net) = setup(c.clone(), Fault::None);
+    net.add(
+        "198.51.100.9",
+        Server {
+            fault: Fault::Refuse,
+            ..Server::default()
+        },
+    );
+    assert_eq!(ask(&r, "www.example.test.").await.0, ResponseCode::ServFail);
+
+    c.resolver.stub_zones = vec![stub(true, false)];
+    let (r, net) = setup(c.clone(), Fault::None);
+    net.add(
+        "198.51.100.9",
+        Server {
+            fault: Fault::Refuse,
+            ..Server::default()
+        },
+    );
+    assert_eq!(
+        ask(&r, "www.example.test.").await.1,
+        vec!["192.0.2.80".to_string()]
+    );
+
+    // Primed: the stub address is asked for the NS set only; the names it
+    // gives (ns1/ns2 with glue) answer the question.
+    c.resolver.stub_zones = vec![stub(false, true)];
+    let (r, net) = setup(c, Fault::None);
+    let zone = Zone::parse(
+        "example.test.",
+        "@ 3600 SOA ns1 h 1 3600 600 86400 300\n@ NS ns1\nns1 A 198.51.100.3\nwww A 192.0.2.250\n",
+    )
+    .unwrap();
+    net.add(
+        "198.51.100.9",
+        Server {
+            zones: vec![zone],
+            ..Server::default()
+        },
+    );
+    assert_eq!(
+        ask(&r, "www.example.test.").await.1,
+        vec!["192.0.2.80".to_string()]
+    );
+    let sent = net.sent();
+    assert_eq!(sent[0].server, sa("198.51.100.9"));
+    assert_eq!(sent[0].qtype, RecordType::NS);
+    assert_eq!(sent[1].server, sa("198.51.100.3"));
+}
+
+#[tokio::test]
+async fn do_ip6_no_and_do_ip4_no_keep_queries_off_that_family() {
+    for (v4, v6) in [(true, false), (false, true)] {
+        let mut c = Config::default();
+        c.upstream.ipv4 = v4;
+        c.upstream.ipv6 = v6;
+        c.resolver.stub_zones = vec![StubZone {
+            name: n("example.test."),
+            addrs: vec![sa("198.51.100.3"), sa("2001:db8::3")],
+            first: false,
+            prime: false,
+        }];
+        let (r, net) = setup(c, Fault::None);
+        net.add("2001:db8::3", net_server_like_ns1());
+        let (rcode, _) = ask(&r, "www.example.test.").await;
+        assert_eq!(rcode, ResponseCode::NoError);
+        let sent = net.sent();
+        assert!(!sent.is_empty());
+        assert!(sent
+            .iter()
+            .all(|s| s.server.is_ipv4() == v4 && s.server.is_ipv6() == v6));
+    }
+}
+
+fn net_server_like_ns1() -> Server {
+    Server {
+        zones: vec![Zone::parse(
+            "example.test.",
+            "@ 3600 SOA ns1 h 1 3600 600 86400 300\n@ NS ns1\nns1 A 198.51.100.3\nwww A 192.0.2.80\n",
+        )
+        .unwrap()],
+        ..Server::default()
+    }
+}
