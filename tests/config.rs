@@ -51,6 +51,10 @@ fn shipped_file_equals_defaults() {
     assert_eq!(c.resolver.query_timeout, d.resolver.query_timeout);
     assert_eq!(c.resolver.harden_glue, d.resolver.harden_glue);
     assert_eq!(
+        c.resolver.harden_unverified_glue,
+        d.resolver.harden_unverified_glue
+    );
+    assert_eq!(
         c.resolver.allow_loopback_upstream,
         d.resolver.allow_loopback_upstream
     );
@@ -279,8 +283,10 @@ tcp = true
         (Some(3), Some("resolver.forward_zone")),
         "{e}"
     );
-    let e = err("[[resolver.forward_zone]]\nname = \"a.\"\naddrs = [\"1.2.3.4\"]\n\
-                 [[resolver.forward_zone]]\nname = \"A.\"\naddrs = [\"1.2.3.5\"]\n");
+    let e = err(
+        "[[resolver.forward_zone]]\nname = \"a.\"\naddrs = [\"1.2.3.4\"]\n\
+                 [[resolver.forward_zone]]\nname = \"A.\"\naddrs = [\"1.2.3.5\"]\n",
+    );
     assert_eq!(
         (e.line(), e.key()),
         (Some(5), Some("resolver.forward_zone")),
@@ -291,11 +297,7 @@ tcp = true
     let e = err("[[resolver.forward_zone]]\nname = \"a.\"\naddrs = [\"1.2.3.4\"]\nfrist = true\n");
     assert_eq!(e.line(), Some(4), "{e}");
     let e = err("[upstream]\nipv4 = false\nipv6 = false\n");
-    assert_eq!(
-        (e.line(), e.key()),
-        (Some(2), Some("upstream.ipv4")),
-        "{e}"
-    );
+    assert_eq!((e.line(), e.key()), (Some(2), Some("upstream.ipv4")), "{e}");
 }
 
 #[test]

@@ -268,3 +268,63 @@ fn net_server_like_ns1() -> Server {
         ..Server::default()
     }
 }
+
+/// `sib.test.` is delegated to `ns.example.test.` with sibling glue that
+/// points nowhere useful (192.0.2.66); the real address (198.51.100.4) is
+/// in example.test.
+fn sibling_glue_net(harden_unverified_glue: bool) -> (R, Arc<TestNet>) {
+    let mut c = Config::default();
+    c.resolver.harden_unverified_glue = harden_unverified_glue;
+    c.upstream.max_rto = std::time::Duration::from_millis(200);
+    c.upstream.initial_rto = std::time::Duration::from_millis(100);
+    let (r, net) = setup(c, Fault::None);
+    let tree = tern::testkit::small_tree();
+    let zones_of = |ip: &str| tree.iter().find(|(a, _)| *a == ip).unwrap().1.clone();
+    let mut tld = zones_of("198.51.100.2");
+    tld[0].records.extend(
+        Zone::parse(
+            "test.",
+            "sib NS ns.example.test.\nns.example A 192.0.2.66\n",
+        )
+        .unwrap()
+        .records,
+    );
+    net.add(
+        "198.51.100.2",
+        Server {
+            zones: tld,
+            ..Server::default()
+        },
+    );
+    let mut ns = zones_of("198.51.100.4");
+    ns.push(
+        Zone::parse(
+            "sib.test.",
+            "@ 3600 SOA ns.example.test. h 1 3600 600 86400 300\n@ NS ns.example.test.\nwww A 192.0.2.111\n",
+        )
+        .unwrap(),
+    );
+    net.add(
+        "198.51.100.4",
+        Server {
+            zones: ns,
+            ..Server::default()
+        },
+    );
+    (r, net)
+}
+
+#[tokio::test]
+async fn harden_unverified_glue_resolves_sibling_ns_names_first() {
+    let (r, net) = sibling_glue_net(true);
+    assert_eq!(
+        ask(&r, "www.sib.test.").await,
+        (ResponseCode::NoError, vec!["192.0.2.111".to_string()])
+    );
+    assert_eq!(net.count_to("192.0.2.66"), 0, "{:?}", net.sent());
+
+    // Without the option the sibling glue is used as given.
+    let (r, net) = sibling_glue_net(false);
+    ask(&r, "www.sib.test.").await;
+    assert!(net.count_to("192.0.2.66") > 0);
+}

@@ -80,6 +80,8 @@ pub struct FileResolver {
     #[serde(default)]
     pub harden_glue: S<bool>,
     #[serde(default)]
+    pub harden_unverified_glue: S<bool>,
+    #[serde(default)]
     pub allow_loopback_upstream: S<bool>,
     #[serde(default)]
     pub minimal_responses: S<bool>,

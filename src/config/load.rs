@@ -405,6 +405,7 @@ impl Ctx<'_> {
                 d.query_timeout,
             )?,
             harden_glue: flag(&f.harden_glue, d.harden_glue),
+            harden_unverified_glue: flag(&f.harden_unverified_glue, d.harden_unverified_glue),
             allow_loopback_upstream: flag(&f.allow_loopback_upstream, d.allow_loopback_upstream),
             minimal_responses: flag(&f.minimal_responses, d.minimal_responses),
         })

@@ -94,6 +94,9 @@ pub struct ResolverConfig {
     pub query_timeout: Duration,
     /// Drop glue/NS records that are not in the zone of the server sending them.
     pub harden_glue: bool,
+    /// Resolve NS names outside the delegated zone before trusting their
+    /// glue (Unbound's `harden-unverified-glue`).
+    pub harden_unverified_glue: bool,
     /// Send queries to loopback addresses (the lab and tests need this).
     pub allow_loopback_upstream: bool,
     /// Positive answers carry only the answer section; when false the
@@ -235,6 +238,7 @@ impl Default for ResolverConfig {
             max_depth: 6,
             query_timeout: Duration::from_secs(10),
             harden_glue: true,
+            harden_unverified_glue: false,
             allow_loopback_upstream: true,
             minimal_responses: true,
         }

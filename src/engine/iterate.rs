@@ -334,15 +334,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let ns = names
             .into_iter()
             .map(|n| {
-                let mut ips: Vec<IpAddr> = msg
+                let glue: Vec<IpAddr> = msg
                     .additionals
                     .iter()
                     .filter(|r| r.name == n)
                     .filter_map(|r| r.data.ip_addr())
                     .collect();
-                if ips.is_empty() {
-                    ips = self.cached_addrs(&n, class);
-                }
+                let ips = self.delegation_addrs(child, &n, class, glue);
                 (Some(n), self.usable(ips))
             })
             .collect();
@@ -379,7 +377,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         _ => None,
                     })
                     .map(|n| {
-                        let ips = self.usable(self.cached_addrs(&n, class));
+                        let ips = self.usable(self.delegation_addrs(&cur, &n, class, Vec::new()));
                         (Some(n), ips)
                     })
                     .collect();

@@ -7,6 +7,7 @@
 pub mod classify;
 mod exchange;
 mod forward;
+mod glue;
 pub mod hints;
 pub mod inflight;
 pub mod iterate;

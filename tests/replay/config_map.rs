@@ -188,6 +188,9 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
         match (l.clause.as_str(), l.key.as_str()) {
             ("server", "qname-minimisation") => c.resolver.qname_minimisation = yes(l)?,
             ("server", "harden-glue") => c.resolver.harden_glue = yes(l)?,
+            ("server", "harden-unverified-glue") => {
+                c.resolver.harden_unverified_glue = yes(l)?;
+            }
             ("server", "minimal-responses") => c.resolver.minimal_responses = yes(l)?,
             ("server", "nsid") => c.server.nsid = Some(nsid(l)?),
             ("server", "cache-min-ttl") => c.cache.min_ttl = num(l)?,
