@@ -259,6 +259,7 @@ tcp = true
 [[resolver.forward_zone]]
 name = "corp.example."
 addrs = ["10.0.0.53"]
+no_cache = true
 [upstream]
 ipv6 = false
 tcp = true
@@ -274,7 +275,7 @@ tcp = true
     assert_eq!(f[0].addrs[0], "192.0.2.53:53".parse().unwrap());
     assert_eq!(f[0].addrs[1], "[2001:db8::53]:5353".parse().unwrap());
     assert_eq!(f[1].name.to_ascii(), "corp.example.");
-    assert!(!f[1].first && !f[1].tcp);
+    assert!(!f[1].first && !f[1].tcp && f[1].no_cache && !f[0].no_cache);
     assert!(c.upstream.ipv4 && !c.upstream.ipv6 && c.upstream.tcp);
 
     let e = err("[[resolver.forward_zone]]\nname = \"a.\"\naddrs = []\n");

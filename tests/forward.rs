@@ -39,6 +39,7 @@ fn forward(name: &str, first: bool, tcp: bool) -> ForwardZone {
         addrs: vec![sa(FORWARDER)],
         first,
         tcp,
+        no_cache: false,
     }
 }
 
@@ -327,4 +328,32 @@ async fn harden_unverified_glue_resolves_sibling_ns_names_first() {
     let (r, net) = sibling_glue_net(false);
     ask(&r, "www.sib.test.").await;
     assert!(net.count_to("192.0.2.66") > 0);
+}
+
+#[tokio::test]
+async fn forward_no_cache_asks_the_forwarder_every_time() {
+    let mut c = Config::default();
+    c.resolver.forward_zones = vec![ForwardZone {
+        no_cache: true,
+        ..forward("example.test.", false, false)
+    }];
+    let (r, net) = setup(c, Fault::None);
+    for round in 1..=2 {
+        assert_eq!(
+            ask(&r, "www.example.test.").await.1,
+            vec!["192.0.2.199".to_string()]
+        );
+        assert_eq!(net.count_to(FORWARDER), round);
+    }
+    let peek = r
+        .resolve_cached(&Request::new(n("www.example.test."), RecordType::A))
+        .await;
+    assert!(
+        peek.is_none(),
+        "nothing in a no-cache zone is served from cache"
+    );
+    // NXDOMAIN is not remembered either (RFC 8020 would cut below it).
+    assert_eq!(ask(&r, "nx.example.test.").await.0, ResponseCode::NXDomain);
+    assert_eq!(ask(&r, "nx.example.test.").await.0, ResponseCode::NXDomain);
+    assert_eq!(net.count_to(FORWARDER), 4);
 }

@@ -107,6 +107,8 @@ pub struct FileForwardZone {
     pub first: S<bool>,
     #[serde(default)]
     pub tcp: S<bool>,
+    #[serde(default)]
+    pub no_cache: S<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

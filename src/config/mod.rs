@@ -128,6 +128,8 @@ pub struct ForwardZone {
     pub first: bool,
     /// Always TCP to these forwarders (Unbound's `forward-tcp-upstream`).
     pub tcp: bool,
+    /// Nothing in this zone is cached (Unbound's `forward-no-cache`).
+    pub no_cache: bool,
 }
 
 /// The cache (`[cache]`).

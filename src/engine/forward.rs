@@ -7,14 +7,16 @@
 
 use std::collections::HashSet;
 
+use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::cache::{Cached, Key};
 use crate::clock::Clock;
 use crate::config::{ForwardZone, StubZone};
-use crate::engine::classify::{classify, scrub, Kind};
+use crate::engine::classify::{classify, follow_chain, scrub, ChainEnd, Kind};
 use crate::engine::iterate::{Step, ZoneServers};
 use crate::engine::state::{LookupPath, QueryState};
+use crate::engine::store::soa_of;
 use crate::engine::{Failure, Resolver, TraceEvent};
 use crate::upstream::Transport;
 
@@ -164,33 +166,53 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             msg.metadata.recursion_available = false;
             let kind = classify(&msg, &fwd.name, name, qtype);
             st.note(|| format!("forwarder {from} for {name} {qtype}: {kind:?}"));
-            match kind {
-                Kind::Answer => return self.take_answer(&msg, name, qtype, class),
+            let server_failed = match kind {
+                Kind::Rcode(_) => true,
+                Kind::Referral { .. } | Kind::Lame => upward,
+                _ => false,
+            };
+            if server_failed {
+                failed.insert(from);
+                continue;
+            }
+            if fwd.no_cache {
+                return uncached_step(&msg, kind, name, qtype);
+            }
+            return match kind {
+                Kind::Answer => self.take_answer(&msg, name, qtype, class),
                 Kind::NxDomain => {
                     self.cache_negative(&msg, name, qtype, class, true);
-                    return Step::NxDomain(Vec::new(), self.negative_soa(&msg));
+                    Step::NxDomain(Vec::new(), self.negative_soa(&msg))
                 }
                 Kind::NoData => {
                     self.cache_negative(&msg, name, qtype, class, false);
-                    return Step::NoData(Vec::new(), self.negative_soa(&msg));
+                    Step::NoData(Vec::new(), self.negative_soa(&msg))
                 }
-                Kind::Referral { .. } | Kind::Lame if !upward => {
-                    return Step::NoData(Vec::new(), Vec::new());
+                Kind::YxDomain => Step::YxDomain(dnames(&msg)),
+                // Referrals and empty replies are answers without data.
+                Kind::Referral { .. } | Kind::Lame | Kind::Rcode(_) => {
+                    Step::NoData(Vec::new(), Vec::new())
                 }
-                Kind::YxDomain => {
-                    let dname: Vec<Record> = msg
-                        .answers
-                        .iter()
-                        .filter(|r| r.record_type() == RecordType::DNAME)
-                        .cloned()
-                        .collect();
-                    return Step::YxDomain(dname);
-                }
-                Kind::Rcode(_) | Kind::Referral { .. } | Kind::Lame => {
-                    failed.insert(from);
-                }
-            }
+            };
         }
+    }
+
+    /// Whether `name` lies in a forward zone that caches nothing (its most
+    /// specific configured zone says `no_cache`).
+    pub(super) fn uncached_zone(&self, name: &Name) -> bool {
+        if !self
+            .config
+            .resolver
+            .forward_zones
+            .iter()
+            .any(|f| f.no_cache)
+        {
+            return false;
+        }
+        matches!(
+            self.closest_configured(name, &LookupPath::default()),
+            Some(Ok(f)) if f.no_cache
+        )
     }
 
     /// A stub zone's servers: its configured addresses, or with `prime`
@@ -272,4 +294,32 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             ..ZoneServers::default()
         }
     }
+}
+
+/// A forwarder's reply as a step, nothing cached (forward-no-cache).
+fn uncached_step(msg: &Message, kind: Kind, name: &Name, qtype: RecordType) -> Step {
+    match kind {
+        Kind::Answer => {
+            let (chain, end) = follow_chain(&msg.answers, name, qtype);
+            match end {
+                ChainEnd::Complete => Step::Answer(chain),
+                ChainEnd::Alias(_) if msg.metadata.response_code == ResponseCode::NXDomain => {
+                    Step::NxDomain(chain, soa_of(msg))
+                }
+                ChainEnd::Alias(target) => Step::Alias(chain, target),
+            }
+        }
+        Kind::NxDomain => Step::NxDomain(Vec::new(), soa_of(msg)),
+        Kind::YxDomain => Step::YxDomain(dnames(msg)),
+        _ => Step::NoData(Vec::new(), soa_of(msg)),
+    }
+}
+
+/// The DNAME records of a YXDOMAIN reply (RFC 6672 §2.2).
+fn dnames(msg: &Message) -> Vec<Record> {
+    msg.answers
+        .iter()
+        .filter(|r| r.record_type() == RecordType::DNAME)
+        .cloned()
+        .collect()
 }

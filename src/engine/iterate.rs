@@ -95,6 +95,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         qtype: RecordType,
         class: DNSClass,
     ) -> Option<Step> {
+        if self.uncached_zone(name) {
+            return None;
+        }
         let now = self.clock.now();
         let key = Key::RRset(name.clone(), qtype, class);
         match self.cache.get_ranked(&key, now) {

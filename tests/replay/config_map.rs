@@ -256,6 +256,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                     addrs: Vec::new(),
                     first: false,
                     tcp: false,
+                    no_cache: false,
                 });
             }
             ("forward-zone", key) => {
@@ -266,6 +267,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                     "forward-addr" => f.addrs.push(socket(l)?),
                     "forward-first" => f.first = yes(l)?,
                     "forward-tcp-upstream" => f.tcp = yes(l)?,
+                    "forward-no-cache" => f.no_cache = yes(l)?,
                     // Plain DNS is all a scenario can play.
                     "forward-tls-upstream" if !yes(l)? => {}
                     _ => return unsupported(l),

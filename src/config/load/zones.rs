@@ -47,6 +47,7 @@ impl Ctx<'_> {
                 addrs,
                 first: flag(&z.first, false),
                 tcp: flag(&z.tcp, false),
+                no_cache: flag(&z.no_cache, false),
             });
         }
         Ok(out)
