@@ -258,7 +258,7 @@ first = true
 tcp = true
 [[resolver.forward_zone]]
 name = "corp.example."
-addrs = ["10.0.0.53"]
+hosts = ["ns.corp.example"]
 no_cache = true
 [upstream]
 ipv6 = false
@@ -275,6 +275,8 @@ tcp = true
     assert_eq!(f[0].addrs[0], "192.0.2.53:53".parse().unwrap());
     assert_eq!(f[0].addrs[1], "[2001:db8::53]:5353".parse().unwrap());
     assert_eq!(f[1].name.to_ascii(), "corp.example.");
+    assert!(f[1].addrs.is_empty());
+    assert_eq!(f[1].hosts[0].to_ascii(), "ns.corp.example.");
     assert!(!f[1].first && !f[1].tcp && f[1].no_cache && !f[0].no_cache);
     assert!(c.upstream.ipv4 && !c.upstream.ipv6 && c.upstream.tcp);
 

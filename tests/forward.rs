@@ -37,6 +37,7 @@ fn forward(name: &str, first: bool, tcp: bool) -> ForwardZone {
     ForwardZone {
         name: n(name),
         addrs: vec![sa(FORWARDER)],
+        hosts: Vec::new(),
         first,
         tcp,
         no_cache: false,
@@ -356,4 +357,48 @@ async fn forward_no_cache_asks_the_forwarder_every_time() {
     assert_eq!(ask(&r, "nx.example.test.").await.0, ResponseCode::NXDomain);
     assert_eq!(ask(&r, "nx.example.test.").await.0, ResponseCode::NXDomain);
     assert_eq!(net.count_to(FORWARDER), 4);
+}
+
+#[tokio::test]
+async fn forward_hosts_are_looked_up_and_used() {
+    let mut c = Config::default();
+    c.resolver.forward_zones = vec![ForwardZone {
+        hosts: vec![n("fwd2.other.test.")],
+        ..forward(".", false, false)
+    }];
+    let (r, net) = setup(c, Fault::None);
+    // The configured forwarder knows only other.test (where the second
+    // forwarder's name lives) and refuses the rest.
+    net.add(
+        FORWARDER,
+        Server {
+            zones: vec![Zone::parse(
+                "other.test.",
+                "@ 3600 SOA ns h 1 3600 600 86400 300\n@ NS ns\nns A 198.51.100.5\n\
+                 fwd2 A 203.0.113.54\n",
+            )
+            .unwrap()],
+            ..Server::default()
+        },
+    );
+    net.add(
+        "203.0.113.54",
+        Server {
+            zones: vec![Zone::parse(
+                "example.test.",
+                "@ 3600 SOA ns1 h 1 3600 600 86400 300\n@ NS ns1\nns1 A 198.51.100.3\n\
+                 www A 192.0.2.198\n",
+            )
+            .unwrap()],
+            ..Server::default()
+        },
+    );
+    assert_eq!(
+        ask(&r, "www.example.test.").await,
+        (ResponseCode::NoError, vec!["192.0.2.198".to_string()])
+    );
+    let sent = net.sent();
+    assert_eq!(sent[0].qname, n("fwd2.other.test."), "{sent:?}");
+    assert!(sent.iter().all(|s| s.rd));
+    assert!(net.count_to("203.0.113.54") >= 1);
 }

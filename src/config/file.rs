@@ -102,7 +102,10 @@ pub struct FileStubZone {
 #[serde(deny_unknown_fields)]
 pub struct FileForwardZone {
     pub name: Spanned<String>,
-    pub addrs: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub addrs: S<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub hosts: S<Vec<Spanned<String>>>,
     #[serde(default)]
     pub first: S<bool>,
     #[serde(default)]

@@ -123,6 +123,9 @@ pub struct StubZone {
 pub struct ForwardZone {
     pub name: hickory_proto::rr::Name,
     pub addrs: Vec<SocketAddr>,
+    /// Forwarders named by host name, resolved (port 53) when the zone is
+    /// first used (Unbound's `forward-host`).
+    pub hosts: Vec<hickory_proto::rr::Name>,
     /// When every forwarder fails, resolve by iteration instead
     /// (Unbound's `forward-first`).
     pub first: bool,

@@ -6,6 +6,7 @@
 //! configured zones wins; at equal names the forward zone does (Unbound).
 
 use std::collections::HashSet;
+use std::net::IpAddr;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
@@ -122,9 +123,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         path: &LookupPath,
     ) -> Step {
         let ips = self.usable(fwd.addrs.iter().map(|a| a.ip()).collect());
+        let mut ns = vec![(None, ips)];
+        ns.extend(self.forward_hosts(fwd, st, path).await);
         let mut zs = ZoneServers {
             zone: fwd.name.clone(),
-            ns: vec![(None, ips)],
+            ns,
             configured: fwd.addrs.clone(),
             recursive: true,
             tcp: fwd.tcp,
@@ -195,6 +198,36 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 }
             };
         }
+    }
+
+    /// The forwarders a zone names by host name, with their addresses:
+    /// cached, else looked up now (through the usual path, which may be
+    /// this very forward zone; a host already being looked up on this
+    /// path is left out). Hosts without an address are left out.
+    async fn forward_hosts(
+        &self,
+        fwd: &ForwardZone,
+        st: &QueryState,
+        path: &LookupPath,
+    ) -> Vec<(Option<Name>, Vec<IpAddr>)> {
+        let limit = self.config.resolver.max_ns_lookups_per_delegation as usize;
+        let mut out = Vec::new();
+        for host in fwd.hosts.iter().take(limit) {
+            let mut ips = self.usable(self.cached_addrs(host, DNSClass::IN));
+            if ips.is_empty() && !path.contains(host, RecordType::A) {
+                st.note(|| format!("looking up forwarder {host} of {}", fwd.name));
+                let step = self
+                    .lookup(host, RecordType::A, DNSClass::IN, st, path.clone())
+                    .await;
+                if let Step::Answer(rs) = step {
+                    ips = self.usable(rs.iter().filter_map(|r| r.data.ip_addr()).collect());
+                }
+            }
+            if !ips.is_empty() {
+                out.push((Some(host.clone()), ips));
+            }
+        }
+        out
     }
 
     /// Whether `name` lies in a forward zone that caches nothing (its most

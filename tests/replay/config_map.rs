@@ -254,6 +254,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 forwards.push(ForwardZone {
                     name,
                     addrs: Vec::new(),
+                    hosts: Vec::new(),
                     first: false,
                     tcp: false,
                     no_cache: false,
@@ -268,6 +269,11 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                     "forward-first" => f.first = yes(l)?,
                     "forward-tcp-upstream" => f.tcp = yes(l)?,
                     "forward-no-cache" => f.no_cache = yes(l)?,
+                    "forward-host" => {
+                        let mut h = Name::from_ascii(&l.value).or_else(|_| unsupported(l))?;
+                        h.set_fqdn(true);
+                        f.hosts.push(h);
+                    }
                     // Plain DNS is all a scenario can play.
                     "forward-tls-upstream" if !yes(l)? => {}
                     _ => return unsupported(l),

@@ -26,17 +26,36 @@ impl Ctx<'_> {
                     self.invalid(z.name.span(), key, format!("bad zone name {text:?}"))
                 })?;
             let mut addrs = Vec::new();
-            for a in z.addrs.get_ref() {
+            for a in z
+                .addrs
+                .as_ref()
+                .map(|v| v.get_ref().as_slice())
+                .unwrap_or(&[])
+            {
                 let addr = socket_addr(a.get_ref()).ok_or_else(|| {
                     self.invalid(a.span(), key, format!("bad address {:?}", a.get_ref()))
                 })?;
                 addrs.push(addr);
             }
-            if addrs.is_empty() {
+            let mut hosts = Vec::new();
+            for h in z
+                .hosts
+                .as_ref()
+                .map(|v| v.get_ref().as_slice())
+                .unwrap_or(&[])
+            {
+                hosts.push(self.host_name(h, key)?);
+            }
+            if addrs.is_empty() && hosts.is_empty() {
+                let span = z
+                    .addrs
+                    .as_ref()
+                    .map(|a| a.span())
+                    .unwrap_or_else(|| z.name.span());
                 return Err(self.invalid(
-                    z.addrs.span(),
+                    span,
                     key,
-                    "addrs must list at least one server",
+                    "addrs or hosts must name at least one server",
                 ));
             }
             if out.iter().any(|f| f.name == name) {
@@ -45,11 +64,25 @@ impl Ctx<'_> {
             out.push(ForwardZone {
                 name,
                 addrs,
+                hosts,
                 first: flag(&z.first, false),
                 tcp: flag(&z.tcp, false),
                 no_cache: flag(&z.no_cache, false),
             });
         }
         Ok(out)
+    }
+
+    /// A server's host name (resolved when the zone is used).
+    fn host_name(&self, h: &toml::Spanned<String>, key: &str) -> R<Name> {
+        let text = h.get_ref();
+        Name::from_ascii(text)
+            .ok()
+            .filter(|n| !text.is_empty() && !n.is_root())
+            .map(|mut n| {
+                n.set_fqdn(true);
+                n
+            })
+            .ok_or_else(|| self.invalid(h.span(), key, format!("bad host name {text:?}")))
     }
 }
