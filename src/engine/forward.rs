@@ -55,6 +55,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         name: &Name,
         path: &LookupPath,
     ) -> Option<Result<&ForwardZone, &StubZone>> {
+        let r = &self.config.resolver;
+        if r.forward_zones.is_empty() && r.stub_zones.is_empty() {
+            return None;
+        }
         let mut cur = name.clone();
         loop {
             if let Some(f) = self.forward_at(&cur, path) {
