@@ -406,7 +406,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     }
 
     /// RD=0 and nothing cached: a referral to the closest cached zone cut
-    /// (what Unbound does), or the root hints' NS set.
+    /// (what Unbound does); REFUSED when nothing at all is cached.
     fn cache_referral_answer(&self, name: &Name, st: &QueryState) -> Resolution {
         let now = self.clock.now();
         let mut cur = name.clone();
@@ -418,7 +418,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 break rs;
             }
             if cur.is_root() {
-                break Vec::new();
+                // Not even the root's NS set is cached (not primed): no
+                // referral to give. REFUSED, as Unbound answers, with the
+                // failure explaining it (EDE 20, Not Authoritative).
+                return Resolution {
+                    rcode: ResponseCode::Refused,
+                    ..Resolution::failed(Failure::NotCached, st.take_trace())
+                };
             }
             cur = cur.base_name();
         };
