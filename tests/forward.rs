@@ -402,3 +402,46 @@ async fn forward_hosts_are_looked_up_and_used() {
     assert!(sent.iter().all(|s| s.rd));
     assert!(net.count_to("203.0.113.54") >= 1);
 }
+
+#[tokio::test]
+async fn forwarder_ns_set_gives_rd0_clients_a_referral() {
+    let mut c = Config::default();
+    c.resolver.forward_zones = vec![forward(".", false, false)];
+    let (r, net) = setup(c, Fault::None);
+    let ns = Zone::parse("example.test.", "@ 3600 NS ns1\nns1 3600 A 198.51.100.3\n")
+        .unwrap()
+        .records;
+    let (auth, glue): (Vec<_>, Vec<_>) = ns
+        .into_iter()
+        .partition(|r| r.record_type() == RecordType::NS);
+    let mut fwd = Server {
+        zones: vec![Zone::parse(
+            "example.test.",
+            "@ 3600 SOA ns1 h 1 3600 600 86400 300\n@ NS ns1\nns1 A 198.51.100.3\nwww A 192.0.2.199\n",
+        )
+        .unwrap()],
+        ..Server::default()
+    };
+    fwd.extra_authorities = auth;
+    fwd.extra_additional = glue;
+    net.add(FORWARDER, fwd);
+    assert_eq!(
+        ask(&r, "www.example.test.").await.1,
+        vec!["192.0.2.199".to_string()]
+    );
+    let mut rd0 = Request::new(n("c.example.test."), RecordType::A);
+    rd0.recursion_desired = false;
+    let res = r.resolve(&rd0).await;
+    assert_eq!(res.rcode, ResponseCode::NoError);
+    assert!(res.answers.is_empty());
+    assert_eq!(res.authorities.len(), 1, "{:?}", res.authorities);
+    assert_eq!(res.authorities[0].name, n("example.test."));
+    assert_eq!(
+        res.additionals
+            .iter()
+            .filter_map(|r| r.data.ip_addr())
+            .map(|ip| ip.to_string())
+            .collect::<Vec<_>>(),
+        vec!["198.51.100.3"]
+    );
+}

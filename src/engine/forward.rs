@@ -11,13 +11,13 @@ use std::net::IpAddr;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use crate::cache::{Cached, Key};
+use crate::cache::{Cached, Key, Rank};
 use crate::clock::Clock;
 use crate::config::{ForwardZone, StubZone};
 use crate::engine::classify::{classify, follow_chain, scrub, ChainEnd, Kind};
 use crate::engine::iterate::{Step, ZoneServers};
 use crate::engine::state::{LookupPath, QueryState};
-use crate::engine::store::soa_of;
+use crate::engine::store::{group_rrsets, soa_of};
 use crate::engine::{Failure, Resolver, TraceEvent};
 use crate::upstream::Transport;
 
@@ -185,6 +185,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             if fwd.no_cache {
                 return uncached_step(&msg, kind, name, qtype);
             }
+            self.keep_forwarder_ns(&msg, &fwd.name);
             return match kind {
                 Kind::Answer => self.take_answer(&msg, name, qtype, class),
                 Kind::NxDomain => {
@@ -201,6 +202,35 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     Step::NoData(Vec::new(), Vec::new())
                 }
             };
+        }
+    }
+
+    /// Caches the NS sets a forwarder's reply carries in its authority
+    /// section (inside the forward zone, above the name asked: scrubbed
+    /// already) and their addresses, at the low ranks of referral data,
+    /// so that an RD=0 client can be given a referral from the cache.
+    fn keep_forwarder_ns(&self, msg: &Message, zone: &Name) {
+        let now = self.clock.now();
+        let ns: Vec<Record> = msg
+            .authorities
+            .iter()
+            .filter(|r| r.record_type() == RecordType::NS && zone.zone_of(&r.name))
+            .cloned()
+            .collect();
+        if ns.is_empty() {
+            return;
+        }
+        for rrset in group_rrsets(&ns) {
+            self.cache.insert_rrset(rrset, Rank::AuthorityNonAuth, now);
+        }
+        let glue: Vec<Record> = msg
+            .additionals
+            .iter()
+            .filter(|r| matches!(r.record_type(), RecordType::A | RecordType::AAAA))
+            .cloned()
+            .collect();
+        for rrset in group_rrsets(&glue) {
+            self.cache.insert_rrset(rrset, Rank::Additional, now);
         }
     }
 

@@ -428,6 +428,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
             cur = cur.base_name();
         };
-        self.finish(ResponseCode::NoError, Vec::new(), authorities, st)
+        // The referral carries the cached addresses of its NS names, as
+        // a referral from an authority carries glue.
+        let glue = self.glue_of(&authorities);
+        let mut res = self.finish(ResponseCode::NoError, Vec::new(), authorities, st);
+        if res.additionals.is_empty() {
+            res.additionals = glue;
+        }
+        res
     }
 }
