@@ -32,8 +32,18 @@ fn shipped_file_equals_defaults() {
     assert_eq!(c.resolver.stub_zones, d.resolver.stub_zones);
     assert_eq!(c.resolver.forward_zones, d.resolver.forward_zones);
     assert_eq!(
-        (c.upstream.ipv4, c.upstream.ipv6, c.upstream.tcp),
-        (d.upstream.ipv4, d.upstream.ipv6, d.upstream.tcp)
+        (
+            c.upstream.ipv4,
+            c.upstream.ipv6,
+            c.upstream.tcp,
+            c.upstream.retries
+        ),
+        (
+            d.upstream.ipv4,
+            d.upstream.ipv6,
+            d.upstream.tcp,
+            d.upstream.retries
+        )
     );
     assert_eq!(c.resolver.qname_minimisation, d.resolver.qname_minimisation);
     assert_eq!(c.resolver.edns_payload, d.resolver.edns_payload);
@@ -263,6 +273,7 @@ no_cache = true
 [upstream]
 ipv6 = false
 tcp = true
+retries = 2
 "#,
         "x",
     )
@@ -279,6 +290,9 @@ tcp = true
     assert_eq!(f[1].hosts[0].to_ascii(), "ns.corp.example.");
     assert!(!f[1].first && !f[1].tcp && f[1].no_cache && !f[0].no_cache);
     assert!(c.upstream.ipv4 && !c.upstream.ipv6 && c.upstream.tcp);
+    assert_eq!(c.upstream.retries, 2);
+    let e = err("[upstream]\nretries = 0\n");
+    assert_eq!(e.key(), Some("upstream.retries"), "{e}");
 
     let e = err("[[resolver.forward_zone]]\nname = \"a.\"\naddrs = []\n");
     assert_eq!(

@@ -445,3 +445,15 @@ async fn forwarder_ns_set_gives_rd0_clients_a_referral() {
         vec!["198.51.100.3"]
     );
 }
+
+#[tokio::test]
+async fn retries_bound_the_tries_of_a_zones_only_server() {
+    for (retries, want) in [(2, 2), (5, 5)] {
+        let mut c = Config::default();
+        c.upstream.retries = retries;
+        c.resolver.forward_zones = vec![forward("example.test.", false, false)];
+        let (r, net) = setup(c, Fault::Silent);
+        assert_eq!(ask(&r, "www.example.test.").await.0, ResponseCode::ServFail);
+        assert_eq!(net.count_to(FORWARDER), want);
+    }
+}

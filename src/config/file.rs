@@ -148,6 +148,8 @@ pub struct FileUpstream {
     pub ipv6: S<bool>,
     #[serde(default)]
     pub tcp: S<bool>,
+    #[serde(default)]
+    pub retries: S<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -476,6 +476,7 @@ impl Ctx<'_> {
             ipv4: flag(&f.ipv4, d.ipv4),
             ipv6: flag(&f.ipv6, d.ipv6),
             tcp: flag(&f.tcp, d.tcp),
+            retries: self.int(&f.retries, "upstream.retries", 1..=20, d.retries)?,
         };
         if !u.ipv4 && !u.ipv6 {
             let span = f.ipv4.as_ref().map(|v| v.span()).unwrap_or(0..0);

@@ -169,6 +169,9 @@ pub struct UpstreamConfig {
     pub ipv6: bool,
     /// Every upstream query over TCP (Unbound's `tcp-upstream`).
     pub tcp: bool,
+    /// Timeouts or network errors accepted from a zone's only server
+    /// before giving up on it (Unbound's `outbound-msg-retry`).
+    pub retries: u32,
 }
 
 /// Logging (`[log]`).
@@ -273,6 +276,7 @@ impl Default for UpstreamConfig {
             ipv4: true,
             ipv6: true,
             tcp: false,
+            retries: 5,
         }
     }
 }

@@ -30,11 +30,6 @@ const MAX_TRIES_PER_STEP: usize = 8;
 /// where there are several", without multiplying fan-out).
 const PARALLEL_NS_LOOKUPS: usize = 2;
 
-/// Timeouts accepted from the last server left before giving up on it,
-/// as Unbound's `outbound-msg-retry` (default 5); the query deadline still
-/// bounds the wait.
-const MAX_TIMEOUTS_LAST_SERVER: usize = 5;
-
 /// CNAME links followed when asking a parent for glue.
 const MAX_GLUE_CNAMES: usize = 4;
 
@@ -113,7 +108,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     let total = zs.addrs().len();
                     if total <= 1 {
                         // The zone's only server: retry it (backed off).
-                        if timeouts >= MAX_TIMEOUTS_LAST_SERVER {
+                        // Timeouts accepted from it: `upstream.retries`
+                        // (Unbound's outbound-msg-retry); the query
+                        // deadline still bounds the wait.
+                        if timeouts >= self.config.upstream.retries as usize {
                             failed.insert(addr);
                         }
                     } else {

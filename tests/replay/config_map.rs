@@ -248,6 +248,10 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             ("server", "do-ip4") => c.upstream.ipv4 = yes(l)?,
             ("server", "do-ip6") => c.upstream.ipv6 = yes(l)?,
             ("server", "tcp-upstream") => c.upstream.tcp = yes(l)?,
+            ("server", "outbound-msg-retry") => match num(l)? {
+                0 => return unsupported(l),
+                n => c.upstream.retries = n,
+            },
             ("forward-zone", "name") => {
                 let mut name = Name::from_ascii(&l.value).or_else(|_| unsupported(l))?;
                 name.set_fqdn(true);
