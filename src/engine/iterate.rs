@@ -55,17 +55,15 @@ impl ZoneServers {
         let mut out: Vec<SocketAddr> = Vec::new();
         for (_, ips) in &self.ns {
             for ip in ips {
-                let mut given = self
+                let mut all: Vec<SocketAddr> = self
                     .configured
                     .iter()
                     .filter(|sa| sa.ip() == *ip)
-                    .peekable();
-                let default = [SocketAddr::new(*ip, 53)];
-                let all: Vec<SocketAddr> = if given.peek().is_some() {
-                    given.copied().collect()
-                } else {
-                    default.to_vec()
-                };
+                    .copied()
+                    .collect();
+                if all.is_empty() {
+                    all.push(SocketAddr::new(*ip, 53));
+                }
                 for sa in all {
                     if !out.contains(&sa) {
                         out.push(sa);
