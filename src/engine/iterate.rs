@@ -266,6 +266,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 }
                 Kind::NoData => {
                     self.cache_negative(&msg, name, qtype, class, false);
+                    if !self.config.resolver.minimal_responses {
+                        self.keep_sections(&msg, name, qtype, class);
+                    }
                     return Step::NoData(Vec::new(), self.negative_soa(&msg));
                 }
                 Kind::Answer => return self.take_answer(&msg, name, qtype, class),

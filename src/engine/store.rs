@@ -83,12 +83,19 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             .filter(|r| r.record_type() == RecordType::NS)
             .map(|r| self.clamped(r.clone()))
             .collect();
-        let additional = msg
+        let additional: Vec<Record> = msg
             .additionals
             .iter()
             .map(|r| self.clamped(r.clone()))
             .collect();
-        let ttl = msg.answers.iter().map(|r| r.ttl).min().unwrap_or(0);
+        // As long as the answer lasts; a NODATA's sections as long as they do.
+        let ttl = msg
+            .answers
+            .iter()
+            .map(|r| r.ttl)
+            .min()
+            .or_else(|| authority.iter().chain(&additional).map(|r| r.ttl).min())
+            .unwrap_or(0);
         // Keyed by where the answer ends, which is what the reply to the
         // client is built around.
         let (owner, rtype) = msg
