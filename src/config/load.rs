@@ -11,14 +11,13 @@ use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hickory_proto::rr::Name;
 use ipnet::IpNet;
 
-use super::file::{FileAclRule, FileConfig, FileResolver, FileServer, FileStubZone, S};
+use super::file::{FileAclRule, FileConfig, FileResolver, FileServer, S};
 mod zones;
 
 use super::{
-    AclAction, AclRule, CacheConfig, Config, LogConfig, ResolverConfig, ServerConfig, StubZone,
+    AclAction, AclRule, CacheConfig, Config, LogConfig, ResolverConfig, ServerConfig,
     UpstreamConfig,
 };
 use toml::Spanned;
@@ -307,50 +306,6 @@ impl Ctx<'_> {
             ));
         }
         Ok(out)
-    }
-
-    fn stub_zones(&self, zones: &[FileStubZone]) -> R<Vec<StubZone>> {
-        let mut stub_zones = Vec::new();
-        for z in zones {
-            let key = "resolver.stub_zone";
-            let name = Name::from_ascii(z.name.get_ref())
-                .ok()
-                .filter(|_| !z.name.get_ref().is_empty())
-                .map(|mut n| {
-                    n.set_fqdn(true);
-                    n
-                })
-                .ok_or_else(|| {
-                    self.invalid(
-                        z.name.span(),
-                        key,
-                        format!("bad zone name {:?}", z.name.get_ref()),
-                    )
-                })?;
-            let mut addrs = Vec::new();
-            for a in z.addrs.get_ref() {
-                addrs.push(socket_addr(a.get_ref()).ok_or_else(|| {
-                    self.invalid(a.span(), key, format!("bad address {:?}", a.get_ref()))
-                })?);
-            }
-            if addrs.is_empty() {
-                return Err(self.invalid(
-                    z.addrs.span(),
-                    key,
-                    "addrs must list at least one server",
-                ));
-            }
-            if stub_zones.iter().any(|s: &StubZone| s.name == name) {
-                return Err(self.invalid(z.name.span(), key, format!("zone {name} listed twice")));
-            }
-            stub_zones.push(StubZone {
-                name,
-                addrs,
-                first: flag(&z.first, false),
-                prime: flag(&z.prime, false),
-            });
-        }
-        Ok(stub_zones)
     }
 
     fn resolver(&self, f: Option<&FileResolver>) -> R<ResolverConfig> {

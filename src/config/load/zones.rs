@@ -1,15 +1,60 @@
-//! Validation of `[[resolver.forward_zone]]` tables: the zone name, its
-//! forwarders' addresses (port 53 when none is given) and its flags. A
-//! zone listed twice is an error; a forward zone and a stub zone may share
-//! a name (the forward zone wins, as in Unbound).
+//! Validation of `[[resolver.stub_zone]]` and `[[resolver.forward_zone]]`
+//! tables: the zone name, its servers' addresses (port 53 when none is
+//! given) or host names, and its flags. A zone listed twice in one list is
+//! an error; a forward zone and a stub zone may share a name (the forward
+//! zone wins, as in Unbound).
 
 use hickory_proto::rr::Name;
 
 use super::{flag, socket_addr, Ctx, R};
-use crate::config::file::FileForwardZone;
-use crate::config::ForwardZone;
+use crate::config::file::{FileForwardZone, FileStubZone};
+use crate::config::{ForwardZone, StubZone};
 
 impl Ctx<'_> {
+    pub(super) fn stub_zones(&self, zones: &[FileStubZone]) -> R<Vec<StubZone>> {
+        let mut stub_zones = Vec::new();
+        for z in zones {
+            let key = "resolver.stub_zone";
+            let name = Name::from_ascii(z.name.get_ref())
+                .ok()
+                .filter(|_| !z.name.get_ref().is_empty())
+                .map(|mut n| {
+                    n.set_fqdn(true);
+                    n
+                })
+                .ok_or_else(|| {
+                    self.invalid(
+                        z.name.span(),
+                        key,
+                        format!("bad zone name {:?}", z.name.get_ref()),
+                    )
+                })?;
+            let mut addrs = Vec::new();
+            for a in z.addrs.get_ref() {
+                addrs.push(socket_addr(a.get_ref()).ok_or_else(|| {
+                    self.invalid(a.span(), key, format!("bad address {:?}", a.get_ref()))
+                })?);
+            }
+            if addrs.is_empty() {
+                return Err(self.invalid(
+                    z.addrs.span(),
+                    key,
+                    "addrs must list at least one server",
+                ));
+            }
+            if stub_zones.iter().any(|s: &StubZone| s.name == name) {
+                return Err(self.invalid(z.name.span(), key, format!("zone {name} listed twice")));
+            }
+            stub_zones.push(StubZone {
+                name,
+                addrs,
+                first: flag(&z.first, false),
+                prime: flag(&z.prime, false),
+            });
+        }
+        Ok(stub_zones)
+    }
+
     pub(super) fn forward_zones(&self, zones: &[FileForwardZone]) -> R<Vec<ForwardZone>> {
         let key = "resolver.forward_zone";
         let mut out: Vec<ForwardZone> = Vec::new();
