@@ -30,6 +30,21 @@ fn shipped_file_equals_defaults() {
     assert_eq!(c.server.access_control, d.server.access_control);
     assert_eq!(c.resolver.root_hints, d.resolver.root_hints);
     assert_eq!(c.resolver.stub_zones, d.resolver.stub_zones);
+    assert_eq!(c.resolver.forward_zones, d.resolver.forward_zones);
+    assert_eq!(
+        (
+            c.upstream.ipv4,
+            c.upstream.ipv6,
+            c.upstream.tcp,
+            c.upstream.retries
+        ),
+        (
+            d.upstream.ipv4,
+            d.upstream.ipv6,
+            d.upstream.tcp,
+            d.upstream.retries
+        )
+    );
     assert_eq!(c.resolver.qname_minimisation, d.resolver.qname_minimisation);
     assert_eq!(c.resolver.edns_payload, d.resolver.edns_payload);
     assert_eq!(
@@ -45,6 +60,10 @@ fn shipped_file_equals_defaults() {
     assert_eq!(c.resolver.max_depth, d.resolver.max_depth);
     assert_eq!(c.resolver.query_timeout, d.resolver.query_timeout);
     assert_eq!(c.resolver.harden_glue, d.resolver.harden_glue);
+    assert_eq!(
+        c.resolver.harden_unverified_glue,
+        d.resolver.harden_unverified_glue
+    );
     assert_eq!(
         c.resolver.allow_loopback_upstream,
         d.resolver.allow_loopback_upstream
@@ -230,6 +249,72 @@ addrs = ["127.0.0.1:5353", "::1"]
         (Some(3), Some("resolver.stub_zone")),
         "{e}"
     );
+}
+
+#[test]
+fn forward_zones_stub_flags_and_address_families() {
+    let c = load_str(
+        r#"
+[resolver]
+[[resolver.stub_zone]]
+name = "lab.example"
+addrs = ["127.0.0.1:5353"]
+first = true
+prime = true
+[[resolver.forward_zone]]
+name = "."
+addrs = ["192.0.2.53", "[2001:db8::53]:5353"]
+first = true
+tcp = true
+[[resolver.forward_zone]]
+name = "corp.example."
+hosts = ["ns.corp.example"]
+no_cache = true
+[upstream]
+ipv6 = false
+tcp = true
+retries = 2
+"#,
+        "x",
+    )
+    .unwrap();
+    let s = &c.resolver.stub_zones[0];
+    assert!(s.first && s.prime);
+    let f = &c.resolver.forward_zones;
+    assert_eq!(f.len(), 2);
+    assert!(f[0].name.is_root() && f[0].first && f[0].tcp);
+    assert_eq!(f[0].addrs[0], "192.0.2.53:53".parse().unwrap());
+    assert_eq!(f[0].addrs[1], "[2001:db8::53]:5353".parse().unwrap());
+    assert_eq!(f[1].name.to_ascii(), "corp.example.");
+    assert!(f[1].addrs.is_empty());
+    assert_eq!(f[1].hosts[0].to_ascii(), "ns.corp.example.");
+    assert!(!f[1].first && !f[1].tcp && f[1].no_cache && !f[0].no_cache);
+    assert!(c.upstream.ipv4 && !c.upstream.ipv6 && c.upstream.tcp);
+    assert_eq!(c.upstream.retries, 2);
+    let e = err("[upstream]\nretries = 0\n");
+    assert_eq!(e.key(), Some("upstream.retries"), "{e}");
+
+    let e = err("[[resolver.forward_zone]]\nname = \"a.\"\naddrs = []\n");
+    assert_eq!(
+        (e.line(), e.key()),
+        (Some(3), Some("resolver.forward_zone")),
+        "{e}"
+    );
+    let e = err(
+        "[[resolver.forward_zone]]\nname = \"a.\"\naddrs = [\"1.2.3.4\"]\n\
+                 [[resolver.forward_zone]]\nname = \"A.\"\naddrs = [\"1.2.3.5\"]\n",
+    );
+    assert_eq!(
+        (e.line(), e.key()),
+        (Some(5), Some("resolver.forward_zone")),
+        "{e}"
+    );
+    let e = err("[[resolver.forward_zone]]\nname = \"a.\"\naddrs = [\"nope\"]\n");
+    assert!(e.to_string().contains("nope"), "{e}");
+    let e = err("[[resolver.forward_zone]]\nname = \"a.\"\naddrs = [\"1.2.3.4\"]\nfrist = true\n");
+    assert_eq!(e.line(), Some(4), "{e}");
+    let e = err("[upstream]\nipv4 = false\nipv6 = false\n");
+    assert_eq!((e.line(), e.key()), (Some(2), Some("upstream.ipv4")), "{e}");
 }
 
 #[test]

@@ -59,6 +59,8 @@ pub struct FileResolver {
     pub root_hints: S<String>,
     #[serde(default)]
     pub stub_zone: Option<Vec<FileStubZone>>,
+    #[serde(default)]
+    pub forward_zone: Option<Vec<FileForwardZone>>,
     #[serde(default, alias = "qname_minimization")]
     pub qname_minimisation: S<bool>,
     #[serde(default)]
@@ -78,6 +80,8 @@ pub struct FileResolver {
     #[serde(default)]
     pub harden_glue: S<bool>,
     #[serde(default)]
+    pub harden_unverified_glue: S<bool>,
+    #[serde(default)]
     pub allow_loopback_upstream: S<bool>,
     #[serde(default)]
     pub minimal_responses: S<bool>,
@@ -88,6 +92,26 @@ pub struct FileResolver {
 pub struct FileStubZone {
     pub name: Spanned<String>,
     pub addrs: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub first: S<bool>,
+    #[serde(default)]
+    pub prime: S<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileForwardZone {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub addrs: S<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub hosts: S<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub first: S<bool>,
+    #[serde(default)]
+    pub tcp: S<bool>,
+    #[serde(default)]
+    pub no_cache: S<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -134,6 +158,14 @@ pub struct FileUpstream {
     pub holddown_ms: S<i64>,
     #[serde(default)]
     pub tcp_timeout_ms: S<i64>,
+    #[serde(default)]
+    pub ipv4: S<bool>,
+    #[serde(default)]
+    pub ipv6: S<bool>,
+    #[serde(default)]
+    pub tcp: S<bool>,
+    #[serde(default)]
+    pub retries: S<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -73,6 +73,9 @@ pub struct ResolverConfig {
     pub root_hints: Option<PathBuf>,
     /// Stub zones: send queries for this zone straight to these servers.
     pub stub_zones: Vec<StubZone>,
+    /// Forward zones: send queries for names in this zone, RD=1, to these
+    /// recursive servers and take their answer as final.
+    pub forward_zones: Vec<ForwardZone>,
     /// QNAME minimisation, relaxed (RFC 9156).
     pub qname_minimisation: bool,
     /// EDNS UDP payload size advertised upstream (RFC 6891; 1232 per DNS Flag Day 2020).
@@ -91,6 +94,9 @@ pub struct ResolverConfig {
     pub query_timeout: Duration,
     /// Drop glue/NS records that are not in the zone of the server sending them.
     pub harden_glue: bool,
+    /// Resolve NS names outside the delegated zone before trusting their
+    /// glue (Unbound's `harden-unverified-glue`).
+    pub harden_unverified_glue: bool,
     /// Send queries to loopback addresses (the lab and tests need this).
     pub allow_loopback_upstream: bool,
     /// Positive answers carry only the answer section; when false the
@@ -104,6 +110,29 @@ pub struct ResolverConfig {
 pub struct StubZone {
     pub name: hickory_proto::rr::Name,
     pub addrs: Vec<SocketAddr>,
+    /// When the stub's servers fail, resolve as if the stub were not
+    /// configured (Unbound's `stub-first`).
+    pub first: bool,
+    /// Ask the stub's servers for the zone's NS set and use that
+    /// (Unbound's `stub-prime`).
+    pub prime: bool,
+}
+
+/// A zone whose queries go to recursive servers (Unbound's forward-zone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardZone {
+    pub name: hickory_proto::rr::Name,
+    pub addrs: Vec<SocketAddr>,
+    /// Forwarders named by host name, resolved (port 53) when the zone is
+    /// first used (Unbound's `forward-host`).
+    pub hosts: Vec<hickory_proto::rr::Name>,
+    /// When every forwarder fails, resolve by iteration instead
+    /// (Unbound's `forward-first`).
+    pub first: bool,
+    /// Always TCP to these forwarders (Unbound's `forward-tcp-upstream`).
+    pub tcp: bool,
+    /// Nothing in this zone is cached (Unbound's `forward-no-cache`).
+    pub no_cache: bool,
 }
 
 /// The cache (`[cache]`).
@@ -159,6 +188,15 @@ pub struct UpstreamConfig {
     pub holddown: Duration,
     /// Timeout of one TCP exchange.
     pub tcp_timeout: Duration,
+    /// Send queries to IPv4 servers (Unbound's `do-ip4`).
+    pub ipv4: bool,
+    /// Send queries to IPv6 servers (Unbound's `do-ip6`).
+    pub ipv6: bool,
+    /// Every upstream query over TCP (Unbound's `tcp-upstream`).
+    pub tcp: bool,
+    /// Timeouts or network errors accepted from a zone's only server
+    /// before giving up on it (Unbound's `outbound-msg-retry`).
+    pub retries: u32,
 }
 
 /// Logging (`[log]`).
@@ -210,6 +248,7 @@ impl Default for ResolverConfig {
         Self {
             root_hints: None,
             stub_zones: Vec::new(),
+            forward_zones: Vec::new(),
             qname_minimisation: true,
             edns_payload: 1232,
             // Peers agree closely on these bounds: Unbound's MAX_SENT_COUNT
@@ -232,6 +271,7 @@ impl Default for ResolverConfig {
             max_depth: 6,
             query_timeout: Duration::from_secs(10),
             harden_glue: true,
+            harden_unverified_glue: false,
             allow_loopback_upstream: true,
             minimal_responses: true,
         }
@@ -266,6 +306,10 @@ impl Default for UpstreamConfig {
             holddown_after_timeouts: 5,
             holddown: Duration::from_secs(60),
             tcp_timeout: Duration::from_secs(5),
+            ipv4: true,
+            ipv6: true,
+            tcp: false,
+            retries: 5,
         }
     }
 }

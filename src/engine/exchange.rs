@@ -30,11 +30,6 @@ const MAX_TRIES_PER_STEP: usize = 8;
 /// where there are several", without multiplying fan-out).
 const PARALLEL_NS_LOOKUPS: usize = 2;
 
-/// Timeouts accepted from the last server left before giving up on it,
-/// as Unbound's `outbound-msg-retry` (default 5); the query deadline still
-/// bounds the wait.
-const MAX_TIMEOUTS_LAST_SERVER: usize = 5;
-
 /// CNAME links followed when asking a parent for glue.
 const MAX_GLUE_CNAMES: usize = 4;
 
@@ -113,7 +108,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     let total = zs.addrs().len();
                     if total <= 1 {
                         // The zone's only server: retry it (backed off).
-                        if timeouts >= MAX_TIMEOUTS_LAST_SERVER {
+                        // Timeouts accepted from it: `upstream.retries`
+                        // (Unbound's outbound-msg-retry); the query
+                        // deadline still bounds the wait.
+                        if timeouts >= self.config.upstream.retries as usize {
                             failed.insert(addr);
                         }
                     } else {
@@ -275,7 +273,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         class: DNSClass,
         st: &QueryState,
     ) -> Result<Message, ExchangeError> {
-        let mut protocol = Protocol::Udp;
+        let mut protocol = if zs.tcp || self.config.upstream.tcp {
+            Protocol::Tcp
+        } else {
+            Protocol::Udp
+        };
         for _ in 0..MAX_RESENDS {
             let now = self.clock.now();
             let elapsed = now.saturating_sub(st.start);
@@ -304,7 +306,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 return Err(ExchangeError::Budget);
             }
             let edns = !self.selection.no_edns(addr);
-            let message = self.build_query(qname, qtype, class, edns);
+            let mut message = self.build_query(qname, qtype, class, edns);
+            message.metadata.recursion_desired = zs.recursive;
             let timeout = match protocol {
                 Protocol::Udp => self.selection.rto(addr, now),
                 Protocol::Tcp => self.config.upstream.tcp_timeout,
@@ -355,8 +358,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         rto: self.selection.rto(addr, after),
                     });
                     return Err(match failure {
-                        UpstreamFailure::Timeout => ExchangeError::Timeout,
-                        _ => ExchangeError::Other,
+                        // A network error (ICMP unreachable, a dropped
+                        // connection) is retried like a timeout, as
+                        // Unbound's outbound-msg-retry does.
+                        UpstreamFailure::Timeout
+                        | UpstreamFailure::Network(_)
+                        | UpstreamFailure::Closed => ExchangeError::Timeout,
+                        UpstreamFailure::Malformed => ExchangeError::Other,
                     });
                 }
             };

@@ -36,11 +36,18 @@ pub enum Step {
 }
 
 /// A zone and the servers we know for it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ZoneServers {
     pub zone: Name,
     /// NS names (None for configured stub addresses) with known addresses.
     pub ns: Vec<(Option<Name>, Vec<IpAddr>)>,
+    /// Configured server addresses with their ports (stub and forward
+    /// zones); any other address is reached on port 53.
+    pub configured: Vec<SocketAddr>,
+    /// Forwarders: queries carry RD=1 (RFC 1034 §4.3.1).
+    pub recursive: bool,
+    /// Queries start over TCP (forward-tcp-upstream).
+    pub tcp: bool,
 }
 
 impl ZoneServers {
@@ -48,9 +55,19 @@ impl ZoneServers {
         let mut out: Vec<SocketAddr> = Vec::new();
         for (_, ips) in &self.ns {
             for ip in ips {
-                let sa = SocketAddr::new(*ip, 53);
-                if !out.contains(&sa) {
-                    out.push(sa);
+                let mut all: Vec<SocketAddr> = self
+                    .configured
+                    .iter()
+                    .filter(|sa| sa.ip() == *ip)
+                    .copied()
+                    .collect();
+                if all.is_empty() {
+                    all.push(SocketAddr::new(*ip, 53));
+                }
+                for sa in all {
+                    if !out.contains(&sa) {
+                        out.push(sa);
+                    }
                 }
             }
         }
@@ -88,6 +105,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         class: DNSClass,
         st: Option<&QueryState>,
     ) -> Option<Step> {
+        if self.uncached_zone(name) {
+            return None;
+        }
         let now = self.clock.now();
         let stale_ok = st.is_some_and(|s| s.allow_stale);
         let saw = |h: &Hit| {
@@ -164,11 +184,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 return Step::Fail(Failure::Depth);
             }
             let path = path.with(name, qtype);
-            let zs = match self.find_cut(name, st, &path).await {
-                Ok(zs) => zs,
-                Err(f) => return Step::Fail(f),
-            };
-            self.iterate_from(zs, name, qtype, class, st, &path).await
+            self.lookup_configured(name, qtype, class, st, path).await
         })
     }
 
@@ -363,21 +379,20 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let ns = names
             .into_iter()
             .map(|n| {
-                let mut ips: Vec<IpAddr> = msg
+                let glue: Vec<IpAddr> = msg
                     .additionals
                     .iter()
                     .filter(|r| r.name == n)
                     .filter_map(|r| r.data.ip_addr())
                     .collect();
-                if ips.is_empty() {
-                    ips = self.cached_addrs(&n, class);
-                }
+                let ips = self.delegation_addrs(child, &n, class, glue);
                 (Some(n), self.usable(ips))
             })
             .collect();
         ZoneServers {
             zone: child.clone(),
             ns,
+            ..ZoneServers::default()
         }
     }
 
@@ -393,17 +408,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let now = self.clock.now() + st.leeway;
         let mut cur = name.clone();
         loop {
-            if let Some(stub) = self
-                .config
-                .resolver
-                .stub_zones
-                .iter()
-                .find(|s| s.name == cur)
-            {
-                return Ok(ZoneServers {
-                    zone: cur,
-                    ns: vec![(None, stub.addrs.iter().map(|a| a.ip()).collect())],
-                });
+            if let Some(stub) = self.stub_at(&cur, path) {
+                return Ok(self.stub_servers(stub, st, path).await);
             }
             if let Some(Cached::RRset(rs)) = self
                 .cache
@@ -416,11 +422,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         _ => None,
                     })
                     .map(|n| {
-                        let ips = self.usable(self.cached_addrs(&n, class));
+                        let ips = self.usable(self.delegation_addrs(&cur, &n, class, Vec::new()));
                         (Some(n), ips)
                     })
                     .collect();
-                return Ok(ZoneServers { zone: cur, ns });
+                return Ok(ZoneServers {
+                    zone: cur,
+                    ns,
+                    ..ZoneServers::default()
+                });
             }
             if cur.is_root() {
                 break;
@@ -445,6 +455,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 .iter()
                 .map(|(n, ips)| (Some(n.clone()), self.usable(ips.clone())))
                 .collect(),
+            ..ZoneServers::default()
         };
         if zs.addrs().is_empty() {
             return Err(Failure::NoNsAddress);

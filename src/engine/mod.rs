@@ -6,6 +6,8 @@
 
 pub mod classify;
 mod exchange;
+mod forward;
+mod glue;
 pub mod hints;
 pub mod inflight;
 pub mod iterate;
@@ -544,12 +546,19 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
             cur = cur.base_name();
         };
-        self.finish(
+        // The referral carries the cached addresses of its NS names, as
+        // a referral from an authority carries glue.
+        let glue = self.glue_of(&authorities);
+        let mut res = self.finish(
             ResponseCode::NoError,
             Vec::new(),
             authorities,
             (name, RecordType::NS),
             st,
-        )
+        );
+        if res.additionals.is_empty() {
+            res.additionals = glue;
+        }
+        res
     }
 }

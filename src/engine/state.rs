@@ -131,6 +131,9 @@ impl QueryState {
 #[derive(Debug, Clone, Default)]
 pub struct LookupPath {
     items: Vec<(Name, RecordType)>,
+    /// Configured (stub or forward) zones whose servers failed and that
+    /// allow falling back to iteration (`first`): ignored from here on.
+    skip: Vec<Name>,
 }
 
 impl LookupPath {
@@ -141,7 +144,22 @@ impl LookupPath {
     pub fn with(&self, name: &Name, qtype: RecordType) -> Self {
         let mut items = self.items.clone();
         items.push((name.clone(), qtype));
-        Self { items }
+        Self {
+            items,
+            skip: self.skip.clone(),
+        }
+    }
+
+    /// This path, with the configured zone `zone` ignored.
+    pub fn skipping(&self, zone: &Name) -> Self {
+        let mut p = self.clone();
+        p.skip.push(zone.clone());
+        p
+    }
+
+    /// Whether the configured zone `zone` is to be ignored.
+    pub fn skips(&self, zone: &Name) -> bool {
+        self.skip.contains(zone)
     }
 
     pub fn depth(&self) -> usize {

@@ -21,7 +21,8 @@ use crate::engine::Resolver;
 use crate::upstream::Transport;
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
-    /// Caches an answer and says where its chain ends.
+    /// Caches an authoritative server's answer and says where its chain
+    /// ends.
     pub(super) fn take_answer(
         &self,
         msg: &Message,
@@ -29,6 +30,20 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         qtype: RecordType,
         class: DNSClass,
         leeway: Duration,
+    ) -> Step {
+        self.take_answer_from(msg, name, qtype, class, leeway, false)
+    }
+
+    /// `take_answer`; `recursive` for a forwarder's reply (to RD=1), whose
+    /// whole chain is the answer: it resolved the aliases itself.
+    pub(super) fn take_answer_from(
+        &self,
+        msg: &Message,
+        name: &Name,
+        qtype: RecordType,
+        class: DNSClass,
+        leeway: Duration,
+        recursive: bool,
     ) -> Step {
         let now = self.clock.now();
         let aa = msg.metadata.authoritative;
@@ -43,7 +58,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         // aliases are the answer to the question asked, the target's data
         // is not (the server may not even be authoritative for it).
         let retarget = match (&end, chain.last()) {
-            (ChainEnd::Complete, Some(last)) if last.name != *name && qtype != RecordType::ANY => {
+            (ChainEnd::Complete, Some(last))
+                if !recursive && last.name != *name && qtype != RecordType::ANY =>
+            {
                 Some(last.name.clone())
             }
             _ => None,
@@ -305,12 +322,26 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         out
     }
 
+    /// Whether upstream queries may go to this address family (do-ip4,
+    /// do-ip6).
+    pub(super) fn family_allowed(&self, ip: &IpAddr) -> bool {
+        let u = &self.config.upstream;
+        if ip.is_ipv4() {
+            u.ipv4
+        } else {
+            u.ipv6
+        }
+    }
+
     /// Drops addresses we must not query.
     pub(super) fn usable(&self, ips: Vec<IpAddr>) -> Vec<IpAddr> {
         let allow_lo = self.config.resolver.allow_loopback_upstream;
         ips.into_iter()
             .filter(|ip| {
-                !ip.is_unspecified() && !ip.is_multicast() && (allow_lo || !ip.is_loopback())
+                !ip.is_unspecified()
+                    && !ip.is_multicast()
+                    && (allow_lo || !ip.is_loopback())
+                    && self.family_allowed(ip)
             })
             .collect()
     }

@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::rr::Name;
 use ipnet::IpNet;
-use tern::config::{AclAction, AclRule, Config, StubZone};
+use tern::config::{AclAction, AclRule, Config, ForwardZone, StubZone};
 
 use super::parser::{ConfigLine, Unsupported};
 
@@ -90,12 +90,9 @@ const FIXED: &[(&str, bool)] = &[
     ("aggressive-nsec", false),
     ("qname-minimisation-strict", false),
     ("harden-referral-path", false),
-    ("tcp-upstream", false),
     ("udp-upstream-without-downstream", false),
     // RFC 8020: tern always treats names below an NXDOMAIN as nonexistent.
     ("harden-below-nxdomain", true),
-    ("do-ip4", true),
-    ("do-ip6", true),
     ("do-udp", true),
     ("do-tcp", true),
 ];
@@ -187,11 +184,15 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
     c.cache.ede_serve_expired = false;
     c.cache.serve_expired_client_timeout = std::time::Duration::ZERO;
     let mut stubs: Vec<StubZone> = Vec::new();
+    let mut forwards: Vec<ForwardZone> = Vec::new();
     let mut acl: Vec<AclRule> = Vec::new();
     for l in lines {
         match (l.clause.as_str(), l.key.as_str()) {
             ("server", "qname-minimisation") => c.resolver.qname_minimisation = yes(l)?,
             ("server", "harden-glue") => c.resolver.harden_glue = yes(l)?,
+            ("server", "harden-unverified-glue") => {
+                c.resolver.harden_unverified_glue = yes(l)?;
+            }
             ("server", "minimal-responses") => c.resolver.minimal_responses = yes(l)?,
             ("server", "nsid") => c.server.nsid = Some(nsid(l)?),
             ("server", "cache-min-ttl") => c.cache.min_ttl = num(l)?,
@@ -241,6 +242,8 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 stubs.push(StubZone {
                     name,
                     addrs: Vec::new(),
+                    first: false,
+                    prime: false,
                 });
             }
             ("stub-zone", "stub-addr") => {
@@ -250,8 +253,52 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                     None => return unsupported(l),
                 }
             }
-            ("stub-zone", "stub-prime") if !yes(l)? => {}
-            ("stub-zone", "stub-first") if !yes(l)? => {}
+            ("stub-zone", "stub-prime") => match stubs.last_mut() {
+                Some(s) => s.prime = yes(l)?,
+                None => return unsupported(l),
+            },
+            ("stub-zone", "stub-first") => match stubs.last_mut() {
+                Some(s) => s.first = yes(l)?,
+                None => return unsupported(l),
+            },
+            ("server", "do-ip4") => c.upstream.ipv4 = yes(l)?,
+            ("server", "do-ip6") => c.upstream.ipv6 = yes(l)?,
+            ("server", "tcp-upstream") => c.upstream.tcp = yes(l)?,
+            ("server", "outbound-msg-retry") => match num(l)? {
+                0 => return unsupported(l),
+                n => c.upstream.retries = n,
+            },
+            ("forward-zone", "name") => {
+                let mut name = Name::from_ascii(&l.value).or_else(|_| unsupported(l))?;
+                name.set_fqdn(true);
+                forwards.push(ForwardZone {
+                    name,
+                    addrs: Vec::new(),
+                    hosts: Vec::new(),
+                    first: false,
+                    tcp: false,
+                    no_cache: false,
+                });
+            }
+            ("forward-zone", key) => {
+                let Some(f) = forwards.last_mut() else {
+                    return unsupported(l);
+                };
+                match key {
+                    "forward-addr" => f.addrs.push(socket(l)?),
+                    "forward-first" => f.first = yes(l)?,
+                    "forward-tcp-upstream" => f.tcp = yes(l)?,
+                    "forward-no-cache" => f.no_cache = yes(l)?,
+                    "forward-host" => {
+                        let mut h = Name::from_ascii(&l.value).or_else(|_| unsupported(l))?;
+                        h.set_fqdn(true);
+                        f.hosts.push(h);
+                    }
+                    // Plain DNS is all a scenario can play.
+                    "forward-tls-upstream" if !yes(l)? => {}
+                    _ => return unsupported(l),
+                }
+            }
             ("remote-control", _) => {}
             _ => return unsupported(l),
         }
@@ -261,6 +308,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
         .position(|s| s.name.is_root())
         .map(|i| stubs.remove(i).addrs.iter().map(|a| a.ip()).collect());
     c.resolver.stub_zones = stubs;
+    c.resolver.forward_zones = forwards;
     if !acl.is_empty() {
         acl.sort_by_key(|r| std::cmp::Reverse(r.net.prefix_len()));
         acl.append(&mut c.server.access_control);

@@ -91,8 +91,11 @@ pub fn parse_question(line: &str, st: &TextState) -> Result<Query, String> {
     let mut tokens = strip_comment(line).split_whitespace();
     let name = parse_name(tokens.next().ok_or("empty question")?, st)?;
     let mut class = DNSClass::IN;
-    for t in tokens {
-        if let Some(c) = parse_class(t) {
+    let tokens: Vec<&str> = tokens.collect();
+    for (i, t) in tokens.iter().copied().enumerate() {
+        // `ANY` is a class and a type: the last token is the type.
+        let last = i + 1 == tokens.len();
+        if let Some(c) = parse_class(t).filter(|_| !last) {
             class = c;
         } else if let Some(rtype) = parse_type(t) {
             let mut q = Query::query(name, rtype);
