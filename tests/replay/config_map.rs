@@ -178,7 +178,8 @@ pub struct Mapped {
 /// Builds tern's config for a scenario, or names the option it lacks.
 pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
     let mut c = Config::default();
-    c.resolver.allow_loopback_upstream = true;
+    // Unbound's default do-not-query-localhost: yes.
+    c.resolver.allow_loopback_upstream = false;
     // Unbound's defaults where tern's differ: no stale-answer EDE unless
     // asked (`ede-serve-expired: no`), answer stale at once.
     c.cache.ede_serve_expired = false;
