@@ -81,6 +81,7 @@ pub struct FileResolver {
     pub harden_glue: S<bool>,
     #[serde(default)]
     pub harden_unverified_glue: S<bool>,
+    pub trust_answer_ns: S<bool>,
     #[serde(default)]
     pub allow_loopback_upstream: S<bool>,
     #[serde(default)]

@@ -361,6 +361,7 @@ impl Ctx<'_> {
             )?,
             harden_glue: flag(&f.harden_glue, d.harden_glue),
             harden_unverified_glue: flag(&f.harden_unverified_glue, d.harden_unverified_glue),
+            trust_answer_ns: flag(&f.trust_answer_ns, d.trust_answer_ns),
             allow_loopback_upstream: flag(&f.allow_loopback_upstream, d.allow_loopback_upstream),
             minimal_responses: flag(&f.minimal_responses, d.minimal_responses),
         })

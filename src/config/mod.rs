@@ -97,6 +97,11 @@ pub struct ResolverConfig {
     /// Resolve NS names outside the delegated zone before trusting their
     /// glue (Unbound's `harden-unverified-glue`).
     pub harden_unverified_glue: bool,
+    /// Cache the zone's NS set and its servers' addresses that an
+    /// authoritative answer carries beside the answer (Unbound's
+    /// iter-scrub-promiscuous: no). Off: only referrals and answers to NS
+    /// questions change where a zone's servers are.
+    pub trust_answer_ns: bool,
     /// Send queries to loopback addresses (the lab and tests need this).
     pub allow_loopback_upstream: bool,
     /// Positive answers carry only the answer section; when false the
@@ -272,6 +277,7 @@ impl Default for ResolverConfig {
             query_timeout: Duration::from_secs(10),
             harden_glue: true,
             harden_unverified_glue: false,
+            trust_answer_ns: false,
             allow_loopback_upstream: true,
             minimal_responses: true,
         }

@@ -90,6 +90,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             for rrset in group_rrsets(&msg.additionals) {
                 self.cache.insert_rrset(rrset, Rank::Additional, now);
             }
+        } else if self.config.resolver.trust_answer_ns && aa && !recursive {
+            self.cache_answer_ns(msg, now);
         }
         if !self.config.resolver.minimal_responses {
             self.keep_sections(msg, name, qtype, class, leeway);
@@ -115,6 +117,65 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Step::Alias(chain, target)
             }
         }
+    }
+
+    /// With `trust_answer_ns`: the (scrubbed, so in-zone) NS set in an
+    /// authoritative answer's authority section, and the addresses of those
+    /// NS names from its additional section, at authority and additional
+    /// rank (Unbound with iter-scrub-promiscuous: no).
+    fn cache_answer_ns(&self, msg: &Message, now: crate::clock::Mono) {
+        let ns: Vec<Record> = msg
+            .authorities
+            .iter()
+            .filter(|r| r.record_type() == RecordType::NS)
+            .cloned()
+            .collect();
+        let targets: Vec<&Name> = ns
+            .iter()
+            .filter_map(|r| match &r.data {
+                hickory_proto::rr::RData::NS(n) => Some(&n.0),
+                _ => None,
+            })
+            .collect();
+        let addrs: Vec<Record> = msg
+            .additionals
+            .iter()
+            .filter(|r| matches!(r.record_type(), RecordType::A | RecordType::AAAA))
+            .filter(|r| targets.contains(&&r.name))
+            .cloned()
+            .collect();
+        for rrset in group_rrsets(&ns) {
+            self.insert_unrenewed(rrset, Rank::of(Section::Authority, true), now);
+        }
+        for rrset in group_rrsets(&addrs) {
+            self.insert_unrenewed(rrset, Rank::Additional, now);
+        }
+    }
+
+    /// Stores an RRset that rides along with answers without letting it
+    /// renew itself: the same data at no better trust leaves the cached
+    /// TTL counting down, and a changed NS set keeps the old expiry (so a
+    /// zone's old servers cannot keep a sold domain alive, the "ghost
+    /// domain" problem).
+    fn insert_unrenewed(&self, mut rrset: Vec<Record>, rank: Rank, now: crate::clock::Mono) {
+        let Some(first) = rrset.first() else { return };
+        let key = Key::RRset(first.name.clone(), first.record_type(), first.dns_class);
+        if let Some((Cached::RRset(old), old_rank)) = self.cache.get_ranked(&key, now) {
+            if old_rank >= rank {
+                let same = old.len() == rrset.len()
+                    && old.iter().all(|o| rrset.iter().any(|r| r.data == o.data));
+                if same {
+                    return;
+                }
+                if first.record_type() == RecordType::NS {
+                    let left = old.iter().map(|r| r.ttl).min().unwrap_or(0);
+                    for r in &mut rrset {
+                        r.ttl = r.ttl.min(left);
+                    }
+                }
+            }
+        }
+        self.cache.insert_rrset(rrset, rank, now);
     }
 
     /// Keeps the (scrubbed) authority NS and additional addresses of an

@@ -55,11 +55,6 @@ const IGNORED: &[(&str, &str)] = &[
         "record order; matching is order-free inside a section",
     ),
     (
-        "iter-scrub-promiscuous",
-        "tern never scrubs in-bailiwick NS sets from answers (Unbound's `no`); \
-         where `yes` matters the scenario fails and says so",
-    ),
-    (
         "ede",
         "tern always attaches extended errors on failure; checked only via MATCH ede=",
     ),
@@ -191,6 +186,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
         match (l.clause.as_str(), l.key.as_str()) {
             ("server", "qname-minimisation") => c.resolver.qname_minimisation = yes(l)?,
             ("server", "harden-glue") => c.resolver.harden_glue = yes(l)?,
+            ("server", "iter-scrub-promiscuous") => c.resolver.trust_answer_ns = !yes(l)?,
             ("server", "harden-unverified-glue") => {
                 c.resolver.harden_unverified_glue = yes(l)?;
             }
