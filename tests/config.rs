@@ -45,6 +45,9 @@ fn shipped_file_equals_defaults() {
     assert_eq!(c.resolver.max_depth, d.resolver.max_depth);
     assert_eq!(c.resolver.query_timeout, d.resolver.query_timeout);
     assert_eq!(c.resolver.harden_glue, d.resolver.harden_glue);
+    assert_eq!(c.resolver.max_ns_per_set, d.resolver.max_ns_per_set);
+    assert_eq!(c.resolver.private_addresses, d.resolver.private_addresses);
+    assert_eq!(c.resolver.private_domains, d.resolver.private_domains);
     assert_eq!(
         c.resolver.allow_loopback_upstream,
         d.resolver.allow_loopback_upstream
@@ -53,6 +56,7 @@ fn shipped_file_equals_defaults() {
     assert_eq!(c.cache.min_ttl, d.cache.min_ttl);
     assert_eq!(c.cache.max_ttl, d.cache.max_ttl);
     assert_eq!(c.cache.max_negative_ttl, d.cache.max_negative_ttl);
+    assert_eq!(c.cache.min_negative_ttl, d.cache.min_negative_ttl);
     assert_eq!(c.upstream.initial_rto, d.upstream.initial_rto);
     assert_eq!(c.upstream.min_rto, d.upstream.min_rto);
     assert_eq!(c.upstream.max_rto, d.upstream.max_rto);
@@ -287,4 +291,34 @@ fn nsid_accepts_unbound_syntax_and_rejects_bad_hex() {
     );
     let e = err("[server]\nnsid = \"abc\"\n");
     assert_eq!((e.line(), e.key()), (Some(2), Some("server.nsid")), "{e}");
+}
+
+#[test]
+fn negative_ttl_floor_and_rebinding_protection() {
+    let c = load_str(
+        "[cache]\nmin_negative_ttl = 10\n[resolver]\nmax_ns_per_set = 3\n\
+         private_addresses = [\"10.0.0.0/8\", \"fe80::1\"]\nprivate_domains = [\"lan.example\"]\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(c.cache.min_negative_ttl, 10);
+    assert_eq!(c.resolver.max_ns_per_set, 3);
+    assert_eq!(c.resolver.private_addresses.len(), 2);
+    assert_eq!(c.resolver.private_domains[0].to_string(), "lan.example.");
+    let e = err("[cache]\nmax_negative_ttl = 5\nmin_negative_ttl = 6\n");
+    assert!(
+        e.to_string()
+            .starts_with("bad.toml:3: cache.min_negative_ttl:"),
+        "{e}"
+    );
+    let e = err("[resolver]\nprivate_addresses = [\"10.0.0.0/33\"]\n");
+    assert!(
+        e.to_string()
+            .starts_with("bad.toml:2: resolver.private_addresses:"),
+        "{e}"
+    );
+    let e = err("[resolver]\nprivate_domains = [\"\"]\n");
+    assert_eq!(e.key(), Some("resolver.private_domains"));
+    let e = err("[resolver]\nmax_ns_per_set = 0\n");
+    assert_eq!(e.key(), Some("resolver.max_ns_per_set"));
 }

@@ -81,6 +81,12 @@ pub struct FileResolver {
     pub allow_loopback_upstream: S<bool>,
     #[serde(default)]
     pub minimal_responses: S<bool>,
+    #[serde(default)]
+    pub max_ns_per_set: S<i64>,
+    #[serde(default)]
+    pub private_addresses: S<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub private_domains: S<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,6 +107,8 @@ pub struct FileCache {
     pub max_ttl: S<i64>,
     #[serde(default)]
     pub max_negative_ttl: S<i64>,
+    #[serde(default)]
+    pub min_negative_ttl: S<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

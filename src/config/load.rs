@@ -398,7 +398,48 @@ impl Ctx<'_> {
             harden_glue: flag(&f.harden_glue, d.harden_glue),
             allow_loopback_upstream: flag(&f.allow_loopback_upstream, d.allow_loopback_upstream),
             minimal_responses: flag(&f.minimal_responses, d.minimal_responses),
+            max_ns_per_set: self.int(
+                &f.max_ns_per_set,
+                "resolver.max_ns_per_set",
+                1..=1_000,
+                d.max_ns_per_set,
+            )?,
+            private_addresses: self.nets(&f.private_addresses, "resolver.private_addresses")?,
+            private_domains: self.names(&f.private_domains, "resolver.private_domains")?,
         })
+    }
+
+    /// A list of networks (a bare address is that host).
+    fn nets(&self, v: &S<Vec<Spanned<String>>>, key: &str) -> R<Vec<IpNet>> {
+        let Some(list) = v else { return Ok(Vec::new()) };
+        list.get_ref()
+            .iter()
+            .map(|s| {
+                parse_net(s.get_ref()).ok_or_else(|| {
+                    self.invalid(s.span(), key, format!("bad network {:?}", s.get_ref()))
+                })
+            })
+            .collect()
+    }
+
+    /// A list of domain names (made absolute).
+    fn names(&self, v: &S<Vec<Spanned<String>>>, key: &str) -> R<Vec<Name>> {
+        let Some(list) = v else { return Ok(Vec::new()) };
+        list.get_ref()
+            .iter()
+            .map(|s| {
+                Name::from_ascii(s.get_ref())
+                    .ok()
+                    .filter(|_| !s.get_ref().is_empty())
+                    .map(|mut n| {
+                        n.set_fqdn(true);
+                        n
+                    })
+                    .ok_or_else(|| {
+                        self.invalid(s.span(), key, format!("bad domain name {:?}", s.get_ref()))
+                    })
+            })
+            .collect()
     }
 
     fn cache(&self, f: Option<&super::file::FileCache>) -> R<CacheConfig> {
@@ -420,7 +461,27 @@ impl Ctx<'_> {
                 0..=604_800,
                 d.max_negative_ttl,
             )?,
+            min_negative_ttl: self.int(
+                &f.min_negative_ttl,
+                "cache.min_negative_ttl",
+                0..=86_400,
+                d.min_negative_ttl,
+            )?,
         };
+        if c.max_negative_ttl < c.min_negative_ttl {
+            let (span, key) = first_span(&[
+                (&f.min_negative_ttl, "cache.min_negative_ttl"),
+                (&f.max_negative_ttl, "cache.max_negative_ttl"),
+            ]);
+            return Err(self.invalid(
+                span,
+                key,
+                format!(
+                    "min_negative_ttl {} is above max_negative_ttl {}",
+                    c.min_negative_ttl, c.max_negative_ttl
+                ),
+            ));
+        }
         if c.max_ttl < c.min_ttl {
             let (span, key) =
                 first_span(&[(&f.max_ttl, "cache.max_ttl"), (&f.min_ttl, "cache.min_ttl")]);

@@ -97,6 +97,14 @@ pub struct ResolverConfig {
     /// zone's NS set and its addresses are added (Unbound's
     /// `minimal-responses: no`).
     pub minimal_responses: bool,
+    /// NS records kept per NS set of a reply (Unbound's `iter-scrub-ns`).
+    pub max_ns_per_set: u32,
+    /// Addresses removed from answers (DNS-rebinding protection; Unbound's
+    /// `private-address`).
+    pub private_addresses: Vec<IpNet>,
+    /// Domains whose answers may hold private addresses (Unbound's
+    /// `private-domain`).
+    pub private_domains: Vec<hickory_proto::rr::Name>,
 }
 
 /// A zone whose servers are configured instead of found by iteration.
@@ -117,6 +125,9 @@ pub struct CacheConfig {
     pub max_ttl: u32,
     /// Cap on negative-cache TTL (RFC 2308 §5).
     pub max_negative_ttl: u32,
+    /// Floor on negative-cache TTL (Unbound's `cache-min-negative-ttl`);
+    /// 0 leaves the RFC 2308 TTL alone.
+    pub min_negative_ttl: u32,
 }
 
 /// Upstream exchange timing (`[upstream]`).
@@ -209,6 +220,10 @@ impl Default for ResolverConfig {
             harden_glue: true,
             allow_loopback_upstream: true,
             minimal_responses: true,
+            // Unbound's iter-scrub-ns default.
+            max_ns_per_set: 20,
+            private_addresses: Vec::new(),
+            private_domains: Vec::new(),
         }
     }
 }
@@ -220,6 +235,7 @@ impl Default for CacheConfig {
             min_ttl: 0,
             max_ttl: 86_400,
             max_negative_ttl: 3_600,
+            min_negative_ttl: 0,
         }
     }
 }

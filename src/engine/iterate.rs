@@ -15,7 +15,9 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use crate::cache::{Cached, Key, Rank};
 use crate::clock::Clock;
 use crate::engine::classify::{classify, scrub, Kind};
+use crate::engine::harden::{limit_ns_sets, PrivatePolicy};
 use crate::engine::state::{LookupPath, QueryState};
+use crate::engine::store::soa_of;
 use crate::engine::{Failure, Resolver, TraceEvent};
 use crate::upstream::Transport;
 
@@ -199,7 +201,16 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 .authorities
                 .iter()
                 .any(|r| r.record_type() == RecordType::NS);
+            limit_ns_sets(&mut msg, cfg.max_ns_per_set as usize);
             scrub(&mut msg, &zs.zone, &sname, stype, cfg.harden_glue);
+            let private = PrivatePolicy {
+                nets: &cfg.private_addresses,
+                allowed: &cfg.private_domains,
+            };
+            let removed = private.scrub_answers(&mut msg);
+            if removed > 0 {
+                st.note(|| format!("removed {removed} private addresses from the answer"));
+            }
             let kind = classify(&msg, &zs.zone, &sname, stype);
             st.record(|| TraceEvent::Note(format!("{from} for {sname} {stype}: {kind:?}")));
             match kind {
@@ -249,6 +260,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     return Step::NxDomain(Vec::new(), self.negative_soa(&msg));
                 }
                 Kind::NoData => {
+                    if !cfg.minimal_responses && soa_of(&msg).is_empty() {
+                        self.keep_sections(&msg, name, qtype, class);
+                    }
                     self.cache_negative(&msg, name, qtype, class, false);
                     return Step::NoData(Vec::new(), self.negative_soa(&msg));
                 }
@@ -420,6 +434,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             )
             .await
         {
+            limit_ns_sets(&mut msg, self.config.resolver.max_ns_per_set as usize);
             scrub(&mut msg, &root, &root, RecordType::NS, true);
             if classify(&msg, &root, &root, RecordType::NS) == Kind::Answer {
                 let _ = self.take_answer(&msg, &root, RecordType::NS, DNSClass::IN);

@@ -6,6 +6,7 @@
 
 pub mod classify;
 mod exchange;
+pub mod harden;
 pub mod hints;
 pub mod inflight;
 pub mod iterate;
@@ -298,6 +299,18 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 }
                 Step::NoData(rs, soa) => {
                     chain.extend(rs);
+                    if soa.is_empty() && chain.is_empty() && !cfg.minimal_responses {
+                        // NODATA without an SOA (AA and the zone's NS set):
+                        // the sections its reply carried, as for answers.
+                        let key = Key::Sections(cur.clone(), request.qtype, request.qclass);
+                        if let Some(Cached::Sections(ns, addrs)) =
+                            self.cache.get(&key, self.clock.now())
+                        {
+                            let mut r = self.finish(ResponseCode::NoError, chain, ns, &st);
+                            r.additionals = addrs;
+                            return Some(r);
+                        }
+                    }
                     return Some(self.finish(ResponseCode::NoError, chain, soa, &st));
                 }
                 Step::YxDomain(rs) => {
@@ -357,6 +370,20 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 match self.cache.get(&key, self.clock.now()) {
                     Some(Cached::Sections(a, b)) => (authorities, additionals) = (a, b),
                     _ => (authorities, additionals) = self.zone_ns_with_addrs(&owner),
+                }
+            }
+        }
+        if self.config.resolver.minimal_responses && rcode == ResponseCode::NoError {
+            // An NS answer keeps the addresses its reply carried, even in a
+            // minimal response (as Unbound does).
+            if let Some(owner) = answers
+                .last()
+                .filter(|r| r.record_type() == RecordType::NS)
+                .map(|r| r.name.clone())
+            {
+                let key = Key::Sections(owner, RecordType::NS, DNSClass::IN);
+                if let Some(Cached::Sections(_, b)) = self.cache.get(&key, self.clock.now()) {
+                    additionals = b;
                 }
             }
         }

@@ -41,7 +41,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 self.cache.insert_rrset(rrset, Rank::Additional, now);
             }
         }
-        if !self.config.resolver.minimal_responses {
+        if !self.config.resolver.minimal_responses || qtype == RecordType::NS {
             self.keep_sections(msg, name, qtype, class);
         }
         let (chain, end) = follow_chain(&msg.answers, name, qtype);
@@ -88,7 +88,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             .iter()
             .map(|r| self.clamped(r.clone()))
             .collect();
-        let ttl = msg.answers.iter().map(|r| r.ttl).min().unwrap_or(0);
+        // An empty answer (NODATA by the zone's NS set) lives as long as
+        // that NS set.
+        let ttl = msg
+            .answers
+            .iter()
+            .map(|r| r.ttl)
+            .min()
+            .or_else(|| authority.iter().map(|r| r.ttl).min())
+            .unwrap_or(0);
         // Keyed by where the answer ends, which is what the reply to the
         // client is built around.
         let (owner, rtype) = msg

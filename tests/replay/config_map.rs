@@ -195,7 +195,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             ("server", "cache-min-ttl") => c.cache.min_ttl = num(l)?,
             ("server", "cache-max-ttl") => c.cache.max_ttl = num(l)?,
             ("server", "cache-max-negative-ttl") => c.cache.max_negative_ttl = num(l)?,
-            ("server", "cache-min-negative-ttl") if num(l)? == 0 => {}
+            ("server", "cache-min-negative-ttl") => c.cache.min_negative_ttl = num(l)?,
             ("server", "do-not-query-localhost") => {
                 c.resolver.allow_loopback_upstream = !yes(l)?;
             }
@@ -206,6 +206,21 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 c.server.max_udp_payload = u16::try_from(num(l)?).or_else(|_| unsupported(l))?;
             }
             ("server", "access-control") => acl.push(acl_rule(l)?),
+            ("server", "iter-scrub-ns") => c.resolver.max_ns_per_set = num(l)?,
+            ("server", "private-address") => {
+                let net = l.value.trim_matches('"');
+                let net = net
+                    .parse::<IpNet>()
+                    .or_else(|_| net.parse::<IpAddr>().map(IpNet::from))
+                    .or_else(|_| unsupported(l))?;
+                c.resolver.private_addresses.push(net);
+            }
+            ("server", "private-domain") => {
+                let mut name =
+                    Name::from_ascii(l.value.trim_matches('"')).or_else(|_| unsupported(l))?;
+                name.set_fqdn(true);
+                c.resolver.private_domains.push(name);
+            }
             ("server", "module-config") => {
                 let mods: Vec<&str> = l.value.split_whitespace().collect();
                 if !mods.iter().all(|m| *m == "iterator" || *m == "validator") {
