@@ -206,6 +206,8 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 c.server.max_udp_payload = u16::try_from(num(l)?).or_else(|_| unsupported(l))?;
             }
             ("server", "access-control") => acl.push(acl_rule(l)?),
+            ("server", "max-query-restarts") => c.resolver.max_cname_hops = num(l)?,
+            ("server", "max-global-quota") => c.resolver.max_upstream_queries = num(l)?,
             ("server", "iter-scrub-ns") => c.resolver.max_ns_per_set = num(l)?,
             ("server", "private-address") => {
                 let net = l.value.trim_matches('"');

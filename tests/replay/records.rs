@@ -91,9 +91,12 @@ pub fn parse_question(line: &str, st: &TextState) -> Result<Query, String> {
     let mut tokens = strip_comment(line).split_whitespace();
     let name = parse_name(tokens.next().ok_or("empty question")?, st)?;
     let mut class = DNSClass::IN;
+    let mut class_seen = false;
     for t in tokens {
-        if let Some(c) = parse_class(t) {
+        // `ANY` is both a class and a type: after a class, it is the type.
+        if let Some(c) = parse_class(t).filter(|_| !class_seen) {
             class = c;
+            class_seen = true;
         } else if let Some(rtype) = parse_type(t) {
             let mut q = Query::query(name, rtype);
             q.set_query_class(class);
