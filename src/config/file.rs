@@ -43,6 +43,8 @@ pub struct FileServer {
     pub access_control: S<Vec<Spanned<FileAclRule>>>,
     #[serde(default)]
     pub nsid: S<String>,
+    #[serde(default)]
+    pub discard_timeout_ms: S<i64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -211,6 +211,12 @@ impl Ctx<'_> {
             )?,
             access_control,
             nsid: self.nsid(&f.nsid)?,
+            discard_timeout: self.ms(
+                &f.discard_timeout_ms,
+                "server.discard_timeout_ms",
+                0..=3_600_000,
+                d.discard_timeout,
+            )?,
         })
     }
 

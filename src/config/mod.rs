@@ -46,6 +46,9 @@ pub struct ServerConfig {
     /// Name server identifier sent to clients that ask (RFC 5001); None
     /// sends nothing.
     pub nsid: Option<Vec<u8>>,
+    /// A client query answered later than this gets no reply at all (the
+    /// resolution still completes); zero = always reply.
+    pub discard_timeout: Duration,
 }
 
 /// One access-control rule.
@@ -165,6 +168,7 @@ impl Default for ServerConfig {
             max_concurrent_queries: 10_000,
             access_control: default_acl(),
             nsid: None,
+            discard_timeout: Duration::ZERO,
         }
     }
 }

@@ -387,6 +387,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 }
             }
         }
+        // An RRset goes into a reply once: the answer's copy wins.
+        additionals.retain(|r| {
+            !answers
+                .iter()
+                .any(|a| a.name == r.name && a.record_type() == r.record_type())
+        });
         Resolution {
             rcode,
             answers,

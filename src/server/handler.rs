@@ -193,7 +193,16 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             }
             m
         } else {
+            let started = self.resolver.clock().now();
             let (m, stamp) = self.answer(&query).await;
+            let discard = self.resolver.config().server.discard_timeout;
+            let waited = self.resolver.clock().now().saturating_sub(started);
+            if !discard.is_zero() && waited > discard {
+                // The client has long given up (Unbound's discard-timeout);
+                // the resolution still filled the cache for its retry.
+                tracing::debug!(waited_ms = waited.as_millis() as u64, "reply discarded");
+                return None;
+            }
             cacheable = stamp;
             m
         };

@@ -208,6 +208,9 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             ("server", "access-control") => acl.push(acl_rule(l)?),
             ("server", "max-query-restarts") => c.resolver.max_cname_hops = num(l)?,
             ("server", "max-global-quota") => c.resolver.max_upstream_queries = num(l)?,
+            ("server", "discard-timeout") => {
+                c.server.discard_timeout = std::time::Duration::from_millis(num(l)?.into());
+            }
             ("server", "iter-scrub-ns") => c.resolver.max_ns_per_set = num(l)?,
             ("server", "private-address") => {
                 let net = l.value.trim_matches('"');

@@ -93,6 +93,10 @@ pub fn parse_question(line: &str, st: &TextState) -> Result<Query, String> {
     let mut class = DNSClass::IN;
     let mut class_seen = false;
     for t in tokens {
+        // A TTL written in a question line means nothing there.
+        if !class_seen && !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
         // `ANY` is both a class and a type: after a class, it is the type.
         if let Some(c) = parse_class(t).filter(|_| !class_seen) {
             class = c;

@@ -7,9 +7,9 @@
 //! `CHECK_OUT_QUERY` step when it matches (the step is then done; with
 //! `ADJUST copy_id` its entry is the reply, otherwise the query waits);
 //! (2) by the first matching entry of the ranges active at the current step
-//! whose `ADDRESS` is the server; (3) if the current step is one that
-//! answers queries itself (`REPLY`, `TIMEOUT`, `ERROR`, `CHECK_OUT_QUERY`)
-//! the query is parked for it; (4) otherwise it times out at once
+//! whose `ADDRESS` is the server; (3) if the current step (after any
+//! `TIME_PASSES`) is one that answers queries itself (`REPLY`, `TIMEOUT`,
+//! `ERROR`, `CHECK_OUT_QUERY`) the query is parked for it; (4) otherwise it times out at once
 //! (`UpstreamFailure::Timeout`), as a server that never answers would.
 //! ID matching (RFC 5452 §9.1) is the transport's job, so replies always
 //! carry the query's ID (`copy_id` is implied); `copy_query` copies the
@@ -263,12 +263,20 @@ impl ScriptedTransport {
             ));
             return Decision::Now(reply);
         }
-        let scripted = s.current().is_some_and(|m| {
-            matches!(
-                m.kind,
-                Kind::Reply | Kind::Timeout | Kind::Error | Kind::CheckOutQuery
-            )
-        });
+        // Time may pass before the step that answers (a query in flight
+        // while the clock moves): look past TIME_PASSES steps.
+        let scripted = s
+            .scenario
+            .moments
+            .iter()
+            .skip(s.now)
+            .find(|m| m.kind != Kind::TimePasses)
+            .is_some_and(|m| {
+                matches!(
+                    m.kind,
+                    Kind::Reply | Kind::Timeout | Kind::Error | Kind::CheckOutQuery
+                )
+            });
         if scripted {
             s.note(format!(
                 "{what} -> no entry (step {step}), waiting for the script"
