@@ -50,6 +50,14 @@ fn shipped_file_equals_defaults() {
     assert_eq!(c.resolver.private_addresses, d.resolver.private_addresses);
     assert_eq!(c.resolver.private_domains, d.resolver.private_domains);
     assert_eq!(
+        c.resolver.edns_client_strings,
+        d.resolver.edns_client_strings
+    );
+    assert_eq!(
+        c.resolver.edns_client_string_code,
+        d.resolver.edns_client_string_code
+    );
+    assert_eq!(
         c.resolver.allow_loopback_upstream,
         d.resolver.allow_loopback_upstream
     );
@@ -322,4 +330,24 @@ fn negative_ttl_floor_and_rebinding_protection() {
     assert_eq!(e.key(), Some("resolver.private_domains"));
     let e = err("[resolver]\nmax_ns_per_set = 0\n");
     assert_eq!(e.key(), Some("resolver.max_ns_per_set"));
+}
+
+#[test]
+fn edns_client_strings_load_and_reject_bad_networks() {
+    let c = load_str(
+        "[resolver]\nedns_client_strings = [{ net = \"192.0.2.0/24\", text = \"abc d\" }]\n\
+         edns_client_string_code = 65432\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(c.resolver.edns_client_strings[0].text, b"abc d");
+    assert_eq!(c.resolver.edns_client_string_code, 65432);
+    let e = err("[resolver]\nedns_client_strings = [{ net = \"nope\", text = \"x\" }]\n");
+    assert!(
+        e.to_string()
+            .starts_with("bad.toml:2: resolver.edns_client_strings:"),
+        "{e}"
+    );
+    let e = err("[resolver]\nedns_client_string_code = 0\n");
+    assert_eq!(e.key(), Some("resolver.edns_client_string_code"));
 }

@@ -89,6 +89,17 @@ pub struct FileResolver {
     pub private_addresses: S<Vec<Spanned<String>>>,
     #[serde(default)]
     pub private_domains: S<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub edns_client_strings: S<Vec<Spanned<FileClientString>>>,
+    #[serde(default)]
+    pub edns_client_string_code: S<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileClientString {
+    pub net: Spanned<String>,
+    pub text: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -16,8 +16,8 @@ use ipnet::IpNet;
 
 use super::file::{FileAclRule, FileConfig, FileResolver, FileServer, FileStubZone, S};
 use super::{
-    AclAction, AclRule, CacheConfig, Config, LogConfig, ResolverConfig, ServerConfig, StubZone,
-    UpstreamConfig,
+    AclAction, AclRule, CacheConfig, ClientString, Config, LogConfig, ResolverConfig, ServerConfig,
+    StubZone, UpstreamConfig,
 };
 use toml::Spanned;
 
@@ -412,7 +412,39 @@ impl Ctx<'_> {
             )?,
             private_addresses: self.nets(&f.private_addresses, "resolver.private_addresses")?,
             private_domains: self.names(&f.private_domains, "resolver.private_domains")?,
+            edns_client_strings: self.client_strings(&f.edns_client_strings)?,
+            edns_client_string_code: self.int(
+                &f.edns_client_string_code,
+                "resolver.edns_client_string_code",
+                1..=65_535,
+                d.edns_client_string_code,
+            )?,
         })
+    }
+
+    fn client_strings(
+        &self,
+        v: &S<Vec<Spanned<super::file::FileClientString>>>,
+    ) -> R<Vec<ClientString>> {
+        let key = "resolver.edns_client_strings";
+        let Some(list) = v else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for c in list.get_ref() {
+            let c = c.get_ref();
+            let net = parse_net(c.net.get_ref()).ok_or_else(|| {
+                self.invalid(
+                    c.net.span(),
+                    key,
+                    format!("bad network {:?}", c.net.get_ref()),
+                )
+            })?;
+            let text = c.text.get_ref().as_bytes().to_vec();
+            if text.len() > 512 {
+                return Err(self.invalid(c.text.span(), key, "text longer than 512 bytes"));
+            }
+            out.push(ClientString { net, text });
+        }
+        Ok(out)
     }
 
     /// A list of networks (a bare address is that host).

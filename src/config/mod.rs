@@ -108,6 +108,19 @@ pub struct ResolverConfig {
     /// Domains whose answers may hold private addresses (Unbound's
     /// `private-domain`).
     pub private_domains: Vec<hickory_proto::rr::Name>,
+    /// Text sent in an EDNS option to upstream servers in a network (the
+    /// most specific network wins; Unbound's `edns-client-string`).
+    pub edns_client_strings: Vec<ClientString>,
+    /// The EDNS option code carrying those texts (65001, from the local/
+    /// experimental range of RFC 6891 §9).
+    pub edns_client_string_code: u16,
+}
+
+/// An EDNS client string for servers in `net`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientString {
+    pub net: IpNet,
+    pub text: Vec<u8>,
 }
 
 /// A zone whose servers are configured instead of found by iteration.
@@ -228,6 +241,8 @@ impl Default for ResolverConfig {
             max_ns_per_set: 20,
             private_addresses: Vec::new(),
             private_domains: Vec::new(),
+            edns_client_strings: Vec::new(),
+            edns_client_string_code: 65001,
         }
     }
 }

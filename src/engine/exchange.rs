@@ -11,6 +11,7 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::cache::Rank;
@@ -293,7 +294,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 return Err(ExchangeError::Budget);
             }
             let edns = !self.selection.no_edns(addr);
-            let message = self.build_query(qname, qtype, class, edns);
+            let mut message = self.build_query(qname, qtype, class, edns);
+            self.add_client_string(&mut message, addr.ip());
             let timeout = match protocol {
                 Protocol::Udp => self.selection.rto(addr, now),
                 Protocol::Tcp => self.config.upstream.tcp_timeout,
@@ -400,6 +402,25 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             m.set_edns(e);
         }
         m
+    }
+}
+
+impl<T: Transport, C: Clock> Resolver<T, C> {
+    /// Attaches the configured EDNS client string of the most specific
+    /// network holding `server` (queries without EDNS carry none).
+    fn add_client_string(&self, m: &mut Message, server: IpAddr) {
+        let cfg = &self.config.resolver;
+        let best = cfg
+            .edns_client_strings
+            .iter()
+            .filter(|c| c.net.contains(&server))
+            .max_by_key(|c| c.net.prefix_len());
+        if let (Some(c), Some(edns)) = (best, m.edns.as_mut()) {
+            edns.options_mut().insert(EdnsOption::Unknown(
+                cfg.edns_client_string_code,
+                c.text.clone(),
+            ));
+        }
     }
 }
 

@@ -211,6 +211,24 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             ("server", "discard-timeout") => {
                 c.server.discard_timeout = std::time::Duration::from_millis(num(l)?.into());
             }
+            ("server", "edns-client-string") => {
+                let (net, text) = l
+                    .value
+                    .split_once(char::is_whitespace)
+                    .unwrap_or((&l.value, ""));
+                let net = net
+                    .parse::<IpNet>()
+                    .or_else(|_| net.parse::<IpAddr>().map(IpNet::from))
+                    .or_else(|_| unsupported(l))?;
+                let text = text.trim().trim_matches('"').as_bytes().to_vec();
+                c.resolver
+                    .edns_client_strings
+                    .push(tern::config::ClientString { net, text });
+            }
+            ("server", "edns-client-string-opcode") => {
+                c.resolver.edns_client_string_code =
+                    u16::try_from(num(l)?).or_else(|_| unsupported(l))?;
+            }
             ("server", "iter-scrub-ns") => c.resolver.max_ns_per_set = num(l)?,
             ("server", "private-address") => {
                 let net = l.value.trim_matches('"');
