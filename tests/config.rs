@@ -29,6 +29,7 @@ fn shipped_file_equals_defaults() {
     );
     assert_eq!(c.server.access_control, d.server.access_control);
     assert_eq!(c.server.discard_timeout, d.server.discard_timeout);
+    assert_eq!(c.server.edns_tcp_keepalive, d.server.edns_tcp_keepalive);
     assert_eq!(c.resolver.root_hints, d.resolver.root_hints);
     assert_eq!(c.resolver.stub_zones, d.resolver.stub_zones);
     assert_eq!(c.resolver.qname_minimisation, d.resolver.qname_minimisation);

@@ -45,6 +45,8 @@ pub struct FileServer {
     pub nsid: S<String>,
     #[serde(default)]
     pub discard_timeout_ms: S<i64>,
+    #[serde(default)]
+    pub edns_tcp_keepalive: S<bool>,
 }
 
 #[derive(Debug, Deserialize)]

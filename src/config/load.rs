@@ -217,6 +217,7 @@ impl Ctx<'_> {
                 0..=3_600_000,
                 d.discard_timeout,
             )?,
+            edns_tcp_keepalive: flag(&f.edns_tcp_keepalive, d.edns_tcp_keepalive),
         })
     }
 

@@ -49,6 +49,8 @@ pub struct ServerConfig {
     /// A client query answered later than this gets no reply at all (the
     /// resolution still completes); zero = always reply.
     pub discard_timeout: Duration,
+    /// Tell TCP clients that use EDNS the idle timeout (RFC 7828).
+    pub edns_tcp_keepalive: bool,
 }
 
 /// One access-control rule.
@@ -182,6 +184,7 @@ impl Default for ServerConfig {
             access_control: default_acl(),
             nsid: None,
             discard_timeout: Duration::ZERO,
+            edns_tcp_keepalive: false,
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::clock::{Clock, Mono};
 use crate::config::AclAction;
 use crate::engine::{Failure, Request, Resolution, Resolver};
 use crate::server::acl::Acl;
+use crate::server::keepalive;
 use crate::server::packet_cache::{PacketCache, QueryKey};
 use crate::upstream::{Protocol, Transport};
 use crate::wire;
@@ -86,6 +87,10 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         let Some(packets) = &self.packets else {
             return false;
         };
+        if protocol == Protocol::Tcp && self.resolver.config().server.edns_tcp_keepalive {
+            // TCP replies carry the keepalive option: made fresh each time.
+            return false;
+        }
         let Some(key) = QueryKey::of(bytes) else {
             return false;
         };
@@ -181,7 +186,11 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             Protocol::Tcp => TCP_MAX,
         };
         let mut cacheable = None;
-        let reply = if action == AclAction::Refuse {
+        let keepalive = self.resolver.config().server.edns_tcp_keepalive;
+        if keepalive && action == AclAction::Allow && keepalive::malformed(&query) {
+            return wire::encode(&self.reply_skeleton(&query, ResponseCode::FormErr));
+        }
+        let mut reply = if action == AclAction::Refuse {
             let mut m = self.reply_skeleton(&query, ResponseCode::Refused);
             if m.edns.is_some() {
                 // RFC 8914 §4.19: Prohibited.
@@ -206,6 +215,11 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             cacheable = stamp;
             m
         };
+        if keepalive && protocol == Protocol::Tcp && reply.edns.is_some() {
+            keepalive::add(&mut reply, self.resolver.config().server.tcp_idle_timeout);
+            // A packet cache entry could be served over UDP (RFC 7828 §3.3.2).
+            cacheable = None;
+        }
         if let (Some((generation, made_at)), Some(packets)) = (cacheable, &self.packets) {
             let full = wire::encode(&reply)?;
             if full.len() <= limit {

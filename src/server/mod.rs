@@ -10,6 +10,7 @@
 pub mod acl;
 pub mod bind;
 pub mod handler;
+pub mod keepalive;
 pub mod packet_cache;
 mod tcp;
 mod udp;

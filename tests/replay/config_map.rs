@@ -229,6 +229,12 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 c.resolver.edns_client_string_code =
                     u16::try_from(num(l)?).or_else(|_| unsupported(l))?;
             }
+            ("server", "edns-tcp-keepalive") => c.server.edns_tcp_keepalive = yes(l)?,
+            // tern has one idle timeout for every TCP connection, and that
+            // is what the keepalive option announces.
+            ("server", "edns-tcp-keepalive-timeout") => {
+                c.server.tcp_idle_timeout = std::time::Duration::from_millis(num(l)?.into());
+            }
             ("server", "iter-scrub-ns") => c.resolver.max_ns_per_set = num(l)?,
             ("server", "private-address") => {
                 let net = l.value.trim_matches('"');
