@@ -50,6 +50,8 @@ fn shipped_file_equals_defaults() {
     assert_eq!(c.resolver.max_ns_per_set, d.resolver.max_ns_per_set);
     assert_eq!(c.resolver.private_addresses, d.resolver.private_addresses);
     assert_eq!(c.resolver.private_domains, d.resolver.private_domains);
+    assert_eq!(c.resolver.nat64, d.resolver.nat64);
+    assert_eq!(c.resolver.nat64_prefix, d.resolver.nat64_prefix);
     assert_eq!(
         c.resolver.edns_client_strings,
         d.resolver.edns_client_strings
@@ -351,4 +353,23 @@ fn edns_client_strings_load_and_reject_bad_networks() {
     );
     let e = err("[resolver]\nedns_client_string_code = 0\n");
     assert_eq!(e.key(), Some("resolver.edns_client_string_code"));
+}
+
+#[test]
+fn nat64_prefix_must_be_an_rfc6052_length() {
+    let c = load_str(
+        "[resolver]\nnat64 = true\nnat64_prefix = \"2001:db8:1::/48\"\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert!(c.resolver.nat64);
+    assert_eq!(c.resolver.nat64_prefix.to_string(), "2001:db8:1::/48");
+    let e = err("[resolver]\nnat64_prefix = \"2001:db8::/36\"\n");
+    assert!(
+        e.to_string()
+            .starts_with("bad.toml:2: resolver.nat64_prefix:"),
+        "{e}"
+    );
+    let e = err("[resolver]\nnat64_prefix = \"10.0.0.0/8\"\n");
+    assert_eq!(e.key(), Some("resolver.nat64_prefix"));
 }

@@ -95,6 +95,10 @@ pub struct FileResolver {
     pub edns_client_strings: S<Vec<Spanned<FileClientString>>>,
     #[serde(default)]
     pub edns_client_string_code: S<i64>,
+    #[serde(default)]
+    pub nat64: S<bool>,
+    #[serde(default)]
+    pub nat64_prefix: S<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -420,7 +420,28 @@ impl Ctx<'_> {
                 1..=65_535,
                 d.edns_client_string_code,
             )?,
+            nat64: flag(&f.nat64, d.nat64),
+            nat64_prefix: self.nat64_prefix(&f.nat64_prefix, d.nat64_prefix)?,
         })
+    }
+
+    fn nat64_prefix(&self, v: &S<String>, default: ipnet::Ipv6Net) -> R<ipnet::Ipv6Net> {
+        let Some(v) = v else { return Ok(default) };
+        let lengths = crate::upstream::nat64::PREFIX_LENGTHS;
+        v.get_ref()
+            .parse::<ipnet::Ipv6Net>()
+            .ok()
+            .filter(|p| lengths.contains(&p.prefix_len()))
+            .ok_or_else(|| {
+                self.invalid(
+                    v.span(),
+                    "resolver.nat64_prefix",
+                    format!(
+                        "{:?} is not an IPv6 prefix of length 32, 40, 48, 56, 64 or 96",
+                        v.get_ref()
+                    ),
+                )
+            })
     }
 
     fn client_strings(

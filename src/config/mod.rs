@@ -116,6 +116,11 @@ pub struct ResolverConfig {
     /// The EDNS option code carrying those texts (65001, from the local/
     /// experimental range of RFC 6891 §9).
     pub edns_client_string_code: u16,
+    /// Reach IPv4 servers through NAT64 (RFC 6052), at their address
+    /// embedded in `nat64_prefix` (Unbound's `do-nat64`).
+    pub nat64: bool,
+    /// The NAT64 prefix: /32, /40, /48, /56, /64 or /96.
+    pub nat64_prefix: ipnet::Ipv6Net,
 }
 
 /// An EDNS client string for servers in `net`.
@@ -246,6 +251,8 @@ impl Default for ResolverConfig {
             private_domains: Vec::new(),
             edns_client_strings: Vec::new(),
             edns_client_string_code: 65001,
+            nat64: false,
+            nat64_prefix: crate::upstream::nat64::well_known_prefix(),
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::clock::Clock;
 use crate::engine::iterate::{BoxStep, Step, ZoneServers};
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::{Failure, Resolver, TraceEvent};
+use crate::upstream::nat64;
 use crate::upstream::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
 use tracing::Instrument;
 
@@ -321,7 +322,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             let result = self
                 .transport
                 .exchange(UpstreamQuery {
-                    server: addr,
+                    server: nat64::route(addr, cfg_nat64(&self.config.resolver)),
                     protocol,
                     message,
                     timeout,
@@ -422,6 +423,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             ));
         }
     }
+}
+
+/// The NAT64 prefix IPv4 servers are reached through, when NAT64 is on.
+fn cfg_nat64(cfg: &crate::config::ResolverConfig) -> Option<ipnet::Ipv6Net> {
+    cfg.nat64.then_some(cfg.nat64_prefix)
 }
 
 pub(super) enum ExchangeError {

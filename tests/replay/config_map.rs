@@ -186,6 +186,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
     c.resolver.allow_loopback_upstream = true;
     let mut stubs: Vec<StubZone> = Vec::new();
     let mut acl: Vec<AclRule> = Vec::new();
+    let mut ip4_off: Option<&ConfigLine> = None;
     for l in lines {
         match (l.clause.as_str(), l.key.as_str()) {
             ("server", "qname-minimisation") => c.resolver.qname_minimisation = yes(l)?,
@@ -235,6 +236,10 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             ("server", "edns-tcp-keepalive-timeout") => {
                 c.server.tcp_idle_timeout = std::time::Duration::from_millis(num(l)?.into());
             }
+            ("server", "do-nat64") => c.resolver.nat64 = yes(l)?,
+            ("server", "nat64-prefix") => {
+                c.resolver.nat64_prefix = l.value.parse().or_else(|_| unsupported(l))?;
+            }
             ("server", "iter-scrub-ns") => c.resolver.max_ns_per_set = num(l)?,
             ("server", "private-address") => {
                 let net = l.value.trim_matches('"');
@@ -257,6 +262,8 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 }
             }
             ("server", key) if IGNORED.iter().any(|(k, _)| *k == key) => {}
+            // With NAT64 on, tern sends nothing over IPv4: checked below.
+            ("server", "do-ip4") if !yes(l)? => ip4_off = Some(l),
             ("server", key) if FIXED.iter().any(|(k, _)| *k == key) => {
                 let want = FIXED.iter().find(|(k, _)| *k == key).map(|x| x.1);
                 if Some(yes(l)?) != want {
@@ -283,6 +290,9 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             ("remote-control", _) => {}
             _ => return unsupported(l),
         }
+    }
+    if let Some(l) = ip4_off.filter(|_| !c.resolver.nat64) {
+        return unsupported(l);
     }
     let root_hints = stubs
         .iter()
