@@ -240,6 +240,11 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             ("server", "nat64-prefix") => {
                 c.resolver.nat64_prefix = l.value.parse().or_else(|_| unsupported(l))?;
             }
+            // `nodefault` removes one of Unbound's built-in local zones (the
+            // RFC 6761 names it answers itself); tern has none and resolves
+            // those names like any other, so there is nothing to remove.
+            ("server", "local-zone")
+                if l.value.split_whitespace().nth(1) == Some("nodefault") => {}
             ("server", "iter-scrub-ns") => c.resolver.max_ns_per_set = num(l)?,
             ("server", "private-address") => {
                 let net = l.value.trim_matches('"');
