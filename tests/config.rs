@@ -30,6 +30,8 @@ fn shipped_file_equals_defaults() {
     assert_eq!(c.server.access_control, d.server.access_control);
     assert_eq!(c.server.discard_timeout, d.server.discard_timeout);
     assert_eq!(c.server.edns_tcp_keepalive, d.server.edns_tcp_keepalive);
+    assert_eq!(c.server.answer_cookie, d.server.answer_cookie);
+    assert_eq!(c.server.cookie_secret, d.server.cookie_secret);
     assert_eq!(c.resolver.root_hints, d.resolver.root_hints);
     assert_eq!(c.resolver.stub_zones, d.resolver.stub_zones);
     assert_eq!(c.resolver.qname_minimisation, d.resolver.qname_minimisation);
@@ -372,4 +374,21 @@ fn nat64_prefix_must_be_an_rfc6052_length() {
     );
     let e = err("[resolver]\nnat64_prefix = \"10.0.0.0/8\"\n");
     assert_eq!(e.key(), Some("resolver.nat64_prefix"));
+}
+
+#[test]
+fn cookie_secret_is_32_hex_digits() {
+    let c = load_str(
+        "[server]\nanswer_cookie = true\ncookie_secret = \"000102030405060708090a0b0c0d0e0f\"\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert!(c.server.answer_cookie);
+    assert_eq!(c.server.cookie_secret.map(|s| s[15]), Some(15));
+    let e = err("[server]\ncookie_secret = \"0001\"\n");
+    assert!(
+        e.to_string()
+            .starts_with("bad.toml:2: server.cookie_secret:"),
+        "{e}"
+    );
 }

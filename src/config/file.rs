@@ -47,6 +47,10 @@ pub struct FileServer {
     pub discard_timeout_ms: S<i64>,
     #[serde(default)]
     pub edns_tcp_keepalive: S<bool>,
+    #[serde(default)]
+    pub answer_cookie: S<bool>,
+    #[serde(default)]
+    pub cookie_secret: S<String>,
 }
 
 #[derive(Debug, Deserialize)]

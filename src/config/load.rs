@@ -218,6 +218,15 @@ impl Ctx<'_> {
                 d.discard_timeout,
             )?,
             edns_tcp_keepalive: flag(&f.edns_tcp_keepalive, d.edns_tcp_keepalive),
+            answer_cookie: flag(&f.answer_cookie, d.answer_cookie),
+            cookie_secret: match &f.cookie_secret {
+                Some(v) if !v.get_ref().is_empty() => Some(
+                    crate::server::cookie::parse_secret(v.get_ref()).ok_or_else(|| {
+                        self.invalid(v.span(), "server.cookie_secret", "need 32 hex digits")
+                    })?,
+                ),
+                _ => None,
+            },
         })
     }
 

@@ -51,6 +51,11 @@ pub struct ServerConfig {
     pub discard_timeout: Duration,
     /// Tell TCP clients that use EDNS the idle timeout (RFC 7828).
     pub edns_tcp_keepalive: bool,
+    /// Answer DNS cookies (RFC 7873, server cookies per RFC 9018).
+    pub answer_cookie: bool,
+    /// The secret server cookies are made with; None = a random one at
+    /// start (cookies then do not survive a restart or span servers).
+    pub cookie_secret: Option<[u8; 16]>,
 }
 
 /// One access-control rule.
@@ -190,6 +195,8 @@ impl Default for ServerConfig {
             nsid: None,
             discard_timeout: Duration::ZERO,
             edns_tcp_keepalive: false,
+            answer_cookie: false,
+            cookie_secret: None,
         }
     }
 }

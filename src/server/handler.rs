@@ -16,6 +16,7 @@ use crate::clock::{Clock, Mono};
 use crate::config::AclAction;
 use crate::engine::{Failure, Request, Resolution, Resolver};
 use crate::server::acl::Acl;
+use crate::server::cookie::{self, ClientCookie};
 use crate::server::keepalive;
 use crate::server::packet_cache::{PacketCache, QueryKey};
 use crate::upstream::{Protocol, Transport};
@@ -39,6 +40,8 @@ pub struct Handler<T: Transport, C: Clock> {
     /// Encoded replies; None when non-minimal responses are configured
     /// (their extra sections keep TTLs that do not simply count down).
     packets: Option<PacketCache>,
+    /// The secret server cookies are made with (configured or random).
+    cookie_secret: [u8; 16],
 }
 
 impl<T: Transport, C: Clock> Handler<T, C> {
@@ -49,10 +52,12 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             let budget = config.cache.max_bytes / PACKET_CACHE_SHARE;
             PacketCache::new(usize::try_from(budget).unwrap_or(usize::MAX))
         });
+        let cookie_secret = config.server.cookie_secret.unwrap_or_else(rand::random);
         Self {
             resolver,
             acl,
             packets,
+            cookie_secret,
         }
     }
 
@@ -190,6 +195,16 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         if keepalive && action == AclAction::Allow && keepalive::malformed(&query) {
             return wire::encode(&self.reply_skeleton(&query, ResponseCode::FormErr));
         }
+        let cookie = match action {
+            AclAction::Allow if self.resolver.config().server.answer_cookie => {
+                cookie::client_cookie(&query)
+            }
+            _ => ClientCookie::None,
+        };
+        if cookie == ClientCookie::Malformed {
+            // RFC 7873 §5.2.2.
+            return wire::encode(&self.reply_skeleton(&query, ResponseCode::FormErr));
+        }
         let mut reply = if action == AclAction::Refuse {
             let mut m = self.reply_skeleton(&query, ResponseCode::Refused);
             if m.edns.is_some() {
@@ -215,6 +230,13 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             cacheable = stamp;
             m
         };
+        if let ClientCookie::Client(c) = cookie {
+            let now = self.resolver.clock().unix_secs();
+            let server = cookie::server_cookie(&self.cookie_secret, &c, client.ip(), now);
+            cookie::answer(&mut reply, &c, &server);
+            // Made for this client: never a packet cache entry.
+            cacheable = None;
+        }
         if keepalive && protocol == Protocol::Tcp && reply.edns.is_some() {
             keepalive::add(&mut reply, self.resolver.config().server.tcp_idle_timeout);
             // A packet cache entry could be served over UDP (RFC 7828 §3.3.2).

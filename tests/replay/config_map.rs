@@ -243,8 +243,14 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             // `nodefault` removes one of Unbound's built-in local zones (the
             // RFC 6761 names it answers itself); tern has none and resolves
             // those names like any other, so there is nothing to remove.
-            ("server", "local-zone")
-                if l.value.split_whitespace().nth(1) == Some("nodefault") => {}
+            ("server", "local-zone") if l.value.split_whitespace().nth(1) == Some("nodefault") => {}
+            ("server", "answer-cookie") => c.server.answer_cookie = yes(l)?,
+            ("server", "cookie-secret") => {
+                let secret = tern::server::cookie::parse_secret(l.value.trim_matches('"'));
+                c.server.cookie_secret = Some(
+                    secret.ok_or_else(|| Unsupported(format!("config {}: {}", l.key, l.value)))?,
+                );
+            }
             ("server", "iter-scrub-ns") => c.resolver.max_ns_per_set = num(l)?,
             ("server", "private-address") => {
                 let net = l.value.trim_matches('"');
