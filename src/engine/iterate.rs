@@ -171,6 +171,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     // else an authoritative empty reply read as NODATA (not
                     // cached: it has no SOA to say for how long).
                     match rec_lame.take() {
+                        Some(msg) if msg.answers.is_empty() => {
+                            // An empty recursive answer: NODATA as that
+                            // server saw it (not cached without an SOA).
+                            st.note(|| "every server is lame: using a recursive server's NODATA");
+                            if !cfg.minimal_responses {
+                                self.keep_sections(&msg, name, qtype, class);
+                            }
+                            return Step::NoData(Vec::new(), soa_of(&msg));
+                        }
                         Some(msg) => {
                             st.note(|| "every server is lame: using a recursive server's answer");
                             return self.take_answer(&msg, name, qtype, class);
@@ -223,7 +232,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     qmin = false;
                 }
                 Kind::Rcode(_) | Kind::Lame => {
-                    if !minimised && msg.metadata.recursion_available && !msg.answers.is_empty() {
+                    if !minimised
+                        && msg.metadata.recursion_available
+                        && (!msg.answers.is_empty()
+                            || msg.metadata.response_code == ResponseCode::NoError)
+                    {
                         // A recursive server's cached answer: used only if
                         // no authoritative one can be had.
                         rec_lame = Some(msg);

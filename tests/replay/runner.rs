@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::Name;
-use tern::clock::ManualClock;
+use tern::clock::{Clock, ManualClock};
 use tern::config::Config;
 use tern::engine::{Resolver, RootHints};
 use tern::server::handler::Handler;
@@ -304,6 +304,16 @@ async fn play(
             Kind::TimePasses => {
                 s.now += 1;
                 clock.advance(Duration::from_millis(m.elapse_ms));
+            }
+            Kind::InfraRtt => {
+                s.now += 1;
+                if let Some(ip) = m.address {
+                    handler.resolver().selection().on_reply(
+                        SocketAddr::new(ip, 53),
+                        Duration::from_millis(m.elapse_ms),
+                        clock.now(),
+                    );
+                }
             }
             Kind::Traffic | Kind::Nothing => s.now += 1,
         }
