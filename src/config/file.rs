@@ -103,6 +103,8 @@ pub struct FileResolver {
     pub nat64: S<bool>,
     #[serde(default)]
     pub nat64_prefix: S<String>,
+    #[serde(default)]
+    pub harden_referral_path: S<bool>,
 }
 
 #[derive(Debug, Deserialize)]

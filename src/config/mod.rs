@@ -126,6 +126,9 @@ pub struct ResolverConfig {
     pub nat64: bool,
     /// The NAT64 prefix: /32, /40, /48, /56, /64 or /96.
     pub nat64_prefix: ipnet::Ipv6Net,
+    /// After a referral, ask the child zone for its own NS set and use
+    /// that (Unbound's `harden-referral-path`).
+    pub harden_referral_path: bool,
 }
 
 /// An EDNS client string for servers in `net`.
@@ -260,6 +263,7 @@ impl Default for ResolverConfig {
             edns_client_string_code: 65001,
             nat64: false,
             nat64_prefix: crate::upstream::nat64::well_known_prefix(),
+            harden_referral_path: false,
         }
     }
 }

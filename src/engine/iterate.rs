@@ -257,6 +257,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     }
                     self.cache_referral(&msg, &child);
                     zs = self.servers_from_referral(&msg, &child, class);
+                    if cfg.harden_referral_path && !(stype == RecordType::NS && sname == child) {
+                        if let Some(own) = self.child_ns_set(&mut zs, class, st, path).await {
+                            zs = own;
+                        }
+                    }
                     st.record(|| TraceEvent::StartAt {
                         zone: zs.zone.clone(),
                         servers: zs.ns.iter().filter_map(|(n, _)| n.clone()).collect(),

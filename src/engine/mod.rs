@@ -10,6 +10,7 @@ pub mod harden;
 pub mod hints;
 pub mod inflight;
 pub mod iterate;
+mod referral_path;
 pub mod state;
 mod store;
 pub mod trace;

@@ -91,7 +91,6 @@ const FIXED: &[(&str, bool)] = &[
     ("serve-expired", false),
     ("aggressive-nsec", false),
     ("qname-minimisation-strict", false),
-    ("harden-referral-path", false),
     ("tcp-upstream", false),
     ("udp-upstream-without-downstream", false),
     // RFC 8020: tern always treats names below an NXDOMAIN as nonexistent.
@@ -251,6 +250,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                     secret.ok_or_else(|| Unsupported(format!("config {}: {}", l.key, l.value)))?,
                 );
             }
+            ("server", "harden-referral-path") => c.resolver.harden_referral_path = yes(l)?,
             ("server", "iter-scrub-ns") => c.resolver.max_ns_per_set = num(l)?,
             ("server", "private-address") => {
                 let net = l.value.trim_matches('"');
