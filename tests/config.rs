@@ -53,6 +53,7 @@ fn shipped_file_equals_defaults() {
     assert_eq!(c.resolver.private_addresses, d.resolver.private_addresses);
     assert_eq!(c.resolver.private_domains, d.resolver.private_domains);
     assert_eq!(c.resolver.nat64, d.resolver.nat64);
+    assert_eq!(c.resolver.do_not_query, d.resolver.do_not_query);
     assert_eq!(
         c.resolver.harden_referral_path,
         d.resolver.harden_referral_path

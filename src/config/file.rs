@@ -105,6 +105,8 @@ pub struct FileResolver {
     pub nat64_prefix: S<String>,
     #[serde(default)]
     pub harden_referral_path: S<bool>,
+    #[serde(default)]
+    pub do_not_query: S<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

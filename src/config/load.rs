@@ -432,6 +432,7 @@ impl Ctx<'_> {
             nat64: flag(&f.nat64, d.nat64),
             nat64_prefix: self.nat64_prefix(&f.nat64_prefix, d.nat64_prefix)?,
             harden_referral_path: flag(&f.harden_referral_path, d.harden_referral_path),
+            do_not_query: self.nets(&f.do_not_query, "resolver.do_not_query")?,
         })
     }
 

@@ -129,6 +129,8 @@ pub struct ResolverConfig {
     /// After a referral, ask the child zone for its own NS set and use
     /// that (Unbound's `harden-referral-path`).
     pub harden_referral_path: bool,
+    /// Servers never queried (Unbound's `do-not-query-address`).
+    pub do_not_query: Vec<IpNet>,
 }
 
 /// An EDNS client string for servers in `net`.
@@ -264,6 +266,7 @@ impl Default for ResolverConfig {
             nat64: false,
             nat64_prefix: crate::upstream::nat64::well_known_prefix(),
             harden_referral_path: false,
+            do_not_query: Vec::new(),
         }
     }
 }

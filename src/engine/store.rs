@@ -211,7 +211,25 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             .filter(|ip| {
                 !ip.is_unspecified() && !ip.is_multicast() && (allow_lo || !ip.is_loopback())
             })
+            .filter(|ip| !self.do_not_query(*ip))
             .collect()
+    }
+
+    /// Whether `ip` is in `resolver.do_not_query`. With NAT64 on, an
+    /// address in the NAT64 prefix stands for the IPv4 server it embeds,
+    /// and that address is what is checked.
+    fn do_not_query(&self, ip: IpAddr) -> bool {
+        let cfg = &self.config.resolver;
+        if cfg.do_not_query.is_empty() {
+            return false;
+        }
+        let ip = match ip {
+            IpAddr::V6(v6) if cfg.nat64 => crate::upstream::nat64::extract(cfg.nat64_prefix, v6)
+                .map(IpAddr::V4)
+                .unwrap_or(ip),
+            _ => ip,
+        };
+        cfg.do_not_query.iter().any(|n| n.contains(&ip))
     }
 }
 

@@ -33,6 +33,25 @@ pub fn synthesize(prefix: Ipv6Net, v4: Ipv4Addr) -> Option<Ipv6Addr> {
     Some(Ipv6Addr::from(bytes))
 }
 
+/// The IPv4 address `v6` embeds, if it lies in `prefix` (the inverse of
+/// `synthesize`).
+pub fn extract(prefix: Ipv6Net, v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    if !PREFIX_LENGTHS.contains(&prefix.prefix_len()) || !prefix.contains(&v6) {
+        return None;
+    }
+    let bytes = v6.octets();
+    let mut pos = usize::from(prefix.prefix_len() / 8);
+    let mut out = [0u8; 4];
+    for octet in out.iter_mut() {
+        if pos == 8 {
+            pos += 1;
+        }
+        *octet = *bytes.get(pos)?;
+        pos += 1;
+    }
+    Some(Ipv4Addr::from(out))
+}
+
 /// Where to send a query for `server`: an IPv4 server through the NAT64
 /// prefix when one is configured, anything else as it is.
 pub fn route(server: SocketAddr, prefix: Option<Ipv6Net>) -> SocketAddr {
@@ -68,6 +87,12 @@ mod tests {
             assert_eq!(got, want.parse::<Ipv6Addr>().unwrap(), "{prefix}");
         }
         assert_eq!(synthesize("2001:db8::/33".parse().unwrap(), v4), None);
+        for (prefix, _) in cases {
+            let p: Ipv6Net = prefix.parse().unwrap();
+            assert_eq!(extract(p, synthesize(p, v4).unwrap()), Some(v4), "{prefix}");
+        }
+        let p = well_known_prefix();
+        assert_eq!(extract(p, "2001:db8::1".parse().unwrap()), None);
     }
 
     #[test]

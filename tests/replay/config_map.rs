@@ -251,6 +251,14 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 );
             }
             ("server", "harden-referral-path") => c.resolver.harden_referral_path = yes(l)?,
+            ("server", "do-not-query-address") => {
+                let net = l.value.trim_matches('"');
+                let net = net
+                    .parse::<IpNet>()
+                    .or_else(|_| net.parse::<IpAddr>().map(IpNet::from))
+                    .or_else(|_| unsupported(l))?;
+                c.resolver.do_not_query.push(net);
+            }
             ("server", "iter-scrub-ns") => c.resolver.max_ns_per_set = num(l)?,
             ("server", "private-address") => {
                 let net = l.value.trim_matches('"');
