@@ -16,10 +16,12 @@ use ipnet::IpNet;
 
 use super::file::{FileAclRule, FileConfig, FileResolver, FileServer, FileStubZone, S};
 use super::{
-    AclAction, AclRule, CacheConfig, ClientString, Config, LogConfig, ResolverConfig, ServerConfig,
-    StubZone, UpstreamConfig,
+    AclAction, AclRule, CacheConfig, Config, LogConfig, ResolverConfig, ServerConfig, StubZone,
+    UpstreamConfig,
 };
 use toml::Spanned;
+
+mod lists;
 
 /// Why a configuration was rejected. `Parse` and `Invalid` carry the file,
 /// the 1-based line and the dotted key (`server.max_udp_payload`).
@@ -434,83 +436,6 @@ impl Ctx<'_> {
             harden_referral_path: flag(&f.harden_referral_path, d.harden_referral_path),
             do_not_query: self.nets(&f.do_not_query, "resolver.do_not_query")?,
         })
-    }
-
-    fn nat64_prefix(&self, v: &S<String>, default: ipnet::Ipv6Net) -> R<ipnet::Ipv6Net> {
-        let Some(v) = v else { return Ok(default) };
-        let lengths = crate::upstream::nat64::PREFIX_LENGTHS;
-        v.get_ref()
-            .parse::<ipnet::Ipv6Net>()
-            .ok()
-            .filter(|p| lengths.contains(&p.prefix_len()))
-            .ok_or_else(|| {
-                self.invalid(
-                    v.span(),
-                    "resolver.nat64_prefix",
-                    format!(
-                        "{:?} is not an IPv6 prefix of length 32, 40, 48, 56, 64 or 96",
-                        v.get_ref()
-                    ),
-                )
-            })
-    }
-
-    fn client_strings(
-        &self,
-        v: &S<Vec<Spanned<super::file::FileClientString>>>,
-    ) -> R<Vec<ClientString>> {
-        let key = "resolver.edns_client_strings";
-        let Some(list) = v else { return Ok(Vec::new()) };
-        let mut out = Vec::new();
-        for c in list.get_ref() {
-            let c = c.get_ref();
-            let net = parse_net(c.net.get_ref()).ok_or_else(|| {
-                self.invalid(
-                    c.net.span(),
-                    key,
-                    format!("bad network {:?}", c.net.get_ref()),
-                )
-            })?;
-            let text = c.text.get_ref().as_bytes().to_vec();
-            if text.len() > 512 {
-                return Err(self.invalid(c.text.span(), key, "text longer than 512 bytes"));
-            }
-            out.push(ClientString { net, text });
-        }
-        Ok(out)
-    }
-
-    /// A list of networks (a bare address is that host).
-    fn nets(&self, v: &S<Vec<Spanned<String>>>, key: &str) -> R<Vec<IpNet>> {
-        let Some(list) = v else { return Ok(Vec::new()) };
-        list.get_ref()
-            .iter()
-            .map(|s| {
-                parse_net(s.get_ref()).ok_or_else(|| {
-                    self.invalid(s.span(), key, format!("bad network {:?}", s.get_ref()))
-                })
-            })
-            .collect()
-    }
-
-    /// A list of domain names (made absolute).
-    fn names(&self, v: &S<Vec<Spanned<String>>>, key: &str) -> R<Vec<Name>> {
-        let Some(list) = v else { return Ok(Vec::new()) };
-        list.get_ref()
-            .iter()
-            .map(|s| {
-                Name::from_ascii(s.get_ref())
-                    .ok()
-                    .filter(|_| !s.get_ref().is_empty())
-                    .map(|mut n| {
-                        n.set_fqdn(true);
-                        n
-                    })
-                    .ok_or_else(|| {
-                        self.invalid(s.span(), key, format!("bad domain name {:?}", s.get_ref()))
-                    })
-            })
-            .collect()
     }
 
     fn cache(&self, f: Option<&super::file::FileCache>) -> R<CacheConfig> {
