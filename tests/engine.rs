@@ -612,6 +612,9 @@ async fn rd_zero_is_served_from_cache_only() {
     q.recursion_desired = false;
     let miss = r.resolve(&q).await;
     assert!(miss.answers.is_empty());
+    // Nothing cached, not even the root: refused, not an empty NOERROR.
+    assert_eq!(miss.rcode, ResponseCode::Refused);
+    assert_eq!(miss.failure, Some(Failure::NotCached));
     assert!(net.sent().is_empty(), "RD=0 must not iterate");
     r.resolve(&Request::new(n("www.example.test."), RecordType::A))
         .await;

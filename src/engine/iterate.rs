@@ -278,10 +278,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     return Step::NxDomain(Vec::new(), self.negative_soa(&msg));
                 }
                 Kind::NoData => {
-                    if !cfg.minimal_responses && soa_of(&msg).is_empty() {
+                    self.cache_negative(&msg, name, qtype, class, false);
+                    if !self.config.resolver.minimal_responses {
                         self.keep_sections(&msg, name, qtype, class);
                     }
-                    self.cache_negative(&msg, name, qtype, class, false);
                     return Step::NoData(Vec::new(), self.negative_soa(&msg));
                 }
                 Kind::Answer => return self.take_answer(&msg, name, qtype, class),

@@ -296,31 +296,43 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Step::Alias(rs, target) => (rs, Some(target)),
                 Step::NxDomain(rs, soa) => {
                     chain.extend(rs);
-                    return Some(self.finish(ResponseCode::NXDomain, chain, soa, &st));
+                    return Some(self.finish(
+                        ResponseCode::NXDomain,
+                        chain,
+                        soa,
+                        (&cur, request.qtype),
+                        &st,
+                    ));
                 }
                 Step::NoData(rs, soa) => {
                     chain.extend(rs);
-                    if soa.is_empty() && chain.is_empty() && !cfg.minimal_responses {
-                        // NODATA without an SOA (AA and the zone's NS set):
-                        // the sections its reply carried, as for answers.
-                        let key = Key::Sections(cur.clone(), request.qtype, request.qclass);
-                        if let Some(Cached::Sections(ns, addrs)) =
-                            self.cache.get(&key, self.clock.now())
-                        {
-                            let mut r = self.finish(ResponseCode::NoError, chain, ns, &st);
-                            r.additionals = addrs;
-                            return Some(r);
-                        }
-                    }
-                    return Some(self.finish(ResponseCode::NoError, chain, soa, &st));
+                    return Some(self.finish(
+                        ResponseCode::NoError,
+                        chain,
+                        soa,
+                        (&cur, request.qtype),
+                        &st,
+                    ));
                 }
                 Step::YxDomain(rs) => {
                     chain.extend(rs);
-                    return Some(self.finish(ResponseCode::YXDomain, chain, Vec::new(), &st));
+                    return Some(self.finish(
+                        ResponseCode::YXDomain,
+                        chain,
+                        Vec::new(),
+                        (&cur, request.qtype),
+                        &st,
+                    ));
                 }
                 Step::Fail(Failure::NotCached) if !chain.is_empty() => {
                     // RD=0: the part of the chain we have is the answer.
-                    return Some(self.finish(ResponseCode::NoError, chain, Vec::new(), &st));
+                    return Some(self.finish(
+                        ResponseCode::NoError,
+                        chain,
+                        Vec::new(),
+                        (&cur, request.qtype),
+                        &st,
+                    ));
                 }
                 Step::Fail(Failure::NotCached) => {
                     return Some(self.cache_referral_answer(&cur, &st))
@@ -335,7 +347,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
             chain.extend(records);
             let Some(target) = next else {
-                return Some(self.finish(ResponseCode::NoError, chain, Vec::new(), &st));
+                return Some(self.finish(
+                    ResponseCode::NoError,
+                    chain,
+                    Vec::new(),
+                    (&cur, request.qtype),
+                    &st,
+                ));
             };
             if hops > cfg.max_cname_hops {
                 return Some(Resolution::failed(
@@ -355,6 +373,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         rcode: ResponseCode,
         answers: Vec<Record>,
         mut authorities: Vec<Record>,
+        last: (&Name, RecordType),
         st: &QueryState,
     ) -> Resolution {
         let mut additionals = Vec::new();
@@ -362,15 +381,23 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             && authorities.is_empty()
             && rcode == ResponseCode::NoError
         {
-            if let Some(owner) = answers.last().map(|r| r.name.clone()) {
-                let qtype = answers
-                    .last()
-                    .map(|r| r.record_type())
-                    .unwrap_or(RecordType::A);
-                let key = Key::Sections(owner.clone(), qtype, DNSClass::IN);
-                match self.cache.get(&key, self.clock.now()) {
-                    Some(Cached::Sections(a, b)) => (authorities, additionals) = (a, b),
-                    _ => (authorities, additionals) = self.zone_ns_with_addrs(&owner),
+            // Around where the answer ends: its last record, or for a
+            // NODATA that came without an SOA, the question asked last
+            // (whose reply's own sections are all there is to add).
+            let now = self.clock.now();
+            match answers.last() {
+                Some(r) => {
+                    let key = Key::Sections(r.name.clone(), r.record_type(), DNSClass::IN);
+                    match self.cache.get(&key, now) {
+                        Some(Cached::Sections(a, b)) => (authorities, additionals) = (a, b),
+                        _ => (authorities, additionals) = self.zone_ns_with_addrs(&r.name),
+                    }
+                }
+                None => {
+                    let key = Key::Sections(last.0.clone(), last.1, DNSClass::IN);
+                    if let Some(Cached::Sections(a, b)) = self.cache.get(&key, now) {
+                        (authorities, additionals) = (a, b);
+                    }
                 }
             }
         }
@@ -438,7 +465,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     }
 
     /// RD=0 and nothing cached: a referral to the closest cached zone cut
-    /// (what Unbound does), or the root hints' NS set.
+    /// (what Unbound does); REFUSED when nothing at all is cached.
     fn cache_referral_answer(&self, name: &Name, st: &QueryState) -> Resolution {
         let now = self.clock.now();
         let mut cur = name.clone();
@@ -450,10 +477,22 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 break rs;
             }
             if cur.is_root() {
-                break Vec::new();
+                // Not even the root's NS set is cached (not primed): no
+                // referral to give. REFUSED, as Unbound answers, with the
+                // failure explaining it (EDE 20, Not Authoritative).
+                return Resolution {
+                    rcode: ResponseCode::Refused,
+                    ..Resolution::failed(Failure::NotCached, st.take_trace())
+                };
             }
             cur = cur.base_name();
         };
-        self.finish(ResponseCode::NoError, Vec::new(), authorities, st)
+        self.finish(
+            ResponseCode::NoError,
+            Vec::new(),
+            authorities,
+            (name, RecordType::NS),
+            st,
+        )
     }
 }

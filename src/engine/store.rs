@@ -27,10 +27,33 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     ) -> Step {
         let now = self.clock.now();
         let aa = msg.metadata.authoritative;
+        let (chain, mut end) = follow_chain(&msg.answers, name, qtype);
+        // After an alias, the data at its target is not taken from this
+        // reply but asked of the target's own servers, as Unbound does: the
+        // aliases are the answer to the question asked, the target's data
+        // is not (the server may not even be authoritative for it).
+        let retarget = match (&end, chain.last()) {
+            (ChainEnd::Complete, Some(last)) if last.name != *name && qtype != RecordType::ANY => {
+                Some(last.name.clone())
+            }
+            _ => None,
+        };
         for rrset in group_rrsets(&msg.answers) {
-            self.cache
-                .insert_rrset(rrset, Rank::of(Section::Answer, aa), now);
+            let terminal = rrset
+                .first()
+                .is_some_and(|r| Some(&r.name) == retarget.as_ref() && r.record_type() == qtype);
+            if !terminal {
+                self.cache
+                    .insert_rrset(rrset, Rank::of(Section::Answer, aa), now);
+            }
         }
+        let chain = match retarget {
+            Some(target) => {
+                end = ChainEnd::Alias(target.clone());
+                chain.into_iter().filter(|r| r.name != target).collect()
+            }
+            None => chain,
+        };
         // NS sets that ride along in the authority section of an answer are
         // not cached: a server could otherwise repoint a zone it is only
         // answering for (Unbound's default, iter-scrub-promiscuous: no).
@@ -44,7 +67,6 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if !self.config.resolver.minimal_responses || qtype == RecordType::NS {
             self.keep_sections(msg, name, qtype, class);
         }
-        let (chain, end) = follow_chain(&msg.answers, name, qtype);
         let chain: Vec<Record> = chain.into_iter().map(|r| self.clamped(r)).collect();
         match end {
             ChainEnd::Complete => Step::Answer(chain),
@@ -83,19 +105,18 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             .filter(|r| r.record_type() == RecordType::NS)
             .map(|r| self.clamped(r.clone()))
             .collect();
-        let additional = msg
+        let additional: Vec<Record> = msg
             .additionals
             .iter()
             .map(|r| self.clamped(r.clone()))
             .collect();
-        // An empty answer (NODATA by the zone's NS set) lives as long as
-        // that NS set.
+        // As long as the answer lasts; a NODATA's sections as long as they do.
         let ttl = msg
             .answers
             .iter()
             .map(|r| r.ttl)
             .min()
-            .or_else(|| authority.iter().map(|r| r.ttl).min())
+            .or_else(|| authority.iter().chain(&additional).map(|r| r.ttl).min())
             .unwrap_or(0);
         // Keyed by where the answer ends, which is what the reply to the
         // client is built around.

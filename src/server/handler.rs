@@ -325,6 +325,10 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             None => (self.resolver.resolve_after_miss(&request).await, None),
         };
         let mut m = self.reply_skeleton(query, res.rcode);
+        if res.failure == Some(Failure::NotCached) {
+            // Refused only because RD=0 found nothing: recursion is available.
+            m.metadata.recursion_available = true;
+        }
         m.answers = res.answers;
         m.authorities = res.authorities;
         m.additionals = res.additionals;
@@ -360,7 +364,8 @@ fn packet_cacheable(res: &Resolution, qtype: RecordType) -> bool {
 pub fn ede_for(failure: &Failure) -> (u16, String) {
     let code = match failure {
         Failure::NoReachableAuthority | Failure::AllLame | Failure::NoNsAddress => 22,
-        Failure::NotCached => 18, // Prohibited is closest; RFC 8914 has no "not cached"
+        // RFC 8914 §4.21 Not Authoritative: what Unbound sends for RD=0 misses.
+        Failure::NotCached => 20,
         Failure::QueryBudget(_) | Failure::CnameChain(_) | Failure::CnameLoop | Failure::Depth => 0,
         Failure::Timeout => 22,
         Failure::Internal(_) => 0,

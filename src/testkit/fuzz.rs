@@ -6,7 +6,6 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RecordType};
 
 use crate::clock::ManualClock;
@@ -52,9 +51,13 @@ pub fn client_query(data: &[u8]) {
 /// An upstream reply (any bytes) through scrubbing, classification and
 /// chain following, as if a server of `example.test.` sent it.
 pub fn upstream_reply(data: &[u8]) {
-    let Ok(mut msg) = Message::from_vec(data) else {
+    // As the transports read it: records that do not decode dropped or kept
+    // opaque. What they keep must encode again (it may reach a client).
+    let Ok(reply) = crate::wire::parse_reply(data) else {
         return;
     };
+    let mut msg = reply.message;
+    let _ = msg.to_vec();
     let zone = Name::from_ascii("example.test.").unwrap_or_else(|_| Name::root());
     let qname = msg
         .queries

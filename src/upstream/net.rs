@@ -155,7 +155,7 @@ async fn udp_exchange(query: UpstreamQuery) -> Result<Message, UpstreamFailure> 
             continue;
         }
         let data = buf.get(..len).unwrap_or(&[]);
-        match wire::parse(data) {
+        match wire::parse_reply(data).map(|r| r.message) {
             Ok(reply) if reply_matches(&sent, &reply) => return Ok(reply),
             Ok(_) => tracing::debug!("dropped reply with the wrong ID or question"),
             Err(_) => saw_malformed |= looks_like_ours(data, sent.metadata.id),
@@ -182,7 +182,7 @@ async fn tcp_exchange(query: UpstreamQuery) -> Result<Message, UpstreamFailure> 
             .map_err(|e| io_failure(&e))?;
         loop {
             let data = read_frame(&mut stream).await?;
-            match wire::parse(&data) {
+            match wire::parse_reply(&data).map(|r| r.message) {
                 Ok(reply) if reply_matches(&sent, &reply) => return Ok(reply),
                 Ok(_) => tracing::debug!("dropped TCP reply with the wrong ID or question"),
                 Err(_) if looks_like_ours(&data, sent.metadata.id) => {

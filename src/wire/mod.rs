@@ -5,6 +5,9 @@
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 
+mod reply;
+pub use reply::{parse_reply, LenientReply};
+
 /// EDNS option code of an extended DNS error (RFC 8914 §2).
 pub const EDE_OPTION_CODE: u16 = 15;
 
@@ -28,16 +31,18 @@ pub enum ParseError {
 
 /// Parses a message from the wire.
 pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
-    match Message::from_vec(bytes) {
-        Ok(m) => Ok(m),
-        Err(_) => match bytes.get(..4) {
-            Some(&[a, b, c, _]) => Err(ParseError::Malformed {
-                id: u16::from_be_bytes([a, b]),
-                opcode: (c >> 3) & 0x0f,
-                recursion_desired: c & 1 == 1,
-            }),
-            _ => Err(ParseError::NoHeader),
+    Message::from_vec(bytes).map_err(|_| malformed(bytes))
+}
+
+/// The error for bytes that do not parse, with what the header tells.
+fn malformed(bytes: &[u8]) -> ParseError {
+    match bytes.get(..4) {
+        Some(&[a, b, c, _]) => ParseError::Malformed {
+            id: u16::from_be_bytes([a, b]),
+            opcode: (c >> 3) & 0x0f,
+            recursion_desired: c & 1 == 1,
         },
+        _ => ParseError::NoHeader,
     }
 }
 

@@ -131,7 +131,7 @@ fn check_answer(m: &Moment, answers: &mut Vec<ClientAnswer>) -> Result<(), Strin
     };
     let mut reasons = Vec::new();
     for (i, a) in answers.iter().enumerate() {
-        match Message::from_vec(&a.bytes) {
+        match tern::wire::parse_reply(&a.bytes).map(|r| r.message) {
             Ok(msg) => match matcher::check(entry, &msg, a.protocol) {
                 Ok(()) => {
                     answers.remove(i);
@@ -153,10 +153,12 @@ fn check_answer(m: &Moment, answers: &mut Vec<ClientAnswer>) -> Result<(), Strin
 fn show_answers(answers: &[ClientAnswer]) -> String {
     answers
         .iter()
-        .map(|a| match Message::from_vec(&a.bytes) {
-            Ok(m) => format!("(query at step {}) {}", a.step, matcher::summary(&m)),
-            Err(_) => format!("(query at step {}) unparsable", a.step),
-        })
+        .map(
+            |a| match tern::wire::parse_reply(&a.bytes).map(|r| r.message) {
+                Ok(m) => format!("(query at step {}) {}", a.step, matcher::summary(&m)),
+                Err(_) => format!("(query at step {}) unparsable", a.step),
+            },
+        )
         .collect::<Vec<_>>()
         .join(" || ")
 }
@@ -241,7 +243,7 @@ async fn play(
                     match reply {
                         Some(bytes) => {
                             if verbose {
-                                if let Ok(r) = Message::from_vec(&bytes) {
+                                if let Ok(r) = tern::wire::parse_reply(&bytes).map(|r| r.message) {
                                     println!(
                                         "    answer to query of step {step}: {}",
                                         matcher::summary(&r)

@@ -193,7 +193,11 @@ pub fn build_reply(entry: &Entry, q: &UpstreamQuery) -> Reply {
     // Through the wire and back, as a real exchange would be; a reply the
     // real transport would drop (QR=0, wrong question) is never seen, so
     // the exchange times out.
-    let reply = Message::from_vec(&bytes).map_err(|_| UpstreamFailure::Malformed)?;
+    // Records that do not decode are dropped, as tern's network transport
+    // does.
+    let reply = tern::wire::parse_reply(&bytes)
+        .map_err(|_| UpstreamFailure::Malformed)?
+        .message;
     if !reply_matches(&q.message, &reply) {
         return Err(UpstreamFailure::Timeout);
     }
