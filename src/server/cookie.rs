@@ -263,4 +263,21 @@ mod tests {
         assert!(parse_secret("00010203").is_none());
         assert!(parse_secret("zz0102030405060708090a0b0c0d0e0f").is_none());
     }
+
+    /// The server cookie Unbound's edns_nsid_repeat scenario expects for
+    /// client cookie 0102030405060708 from 127.0.0.1 at time 0.
+    #[test]
+    fn matches_the_cookie_unbound_makes() {
+        let secret = parse_secret("000102030405060708090a0b0c0d0e0f").unwrap();
+        let c = server_cookie(
+            &secret,
+            &[1, 2, 3, 4, 5, 6, 7, 8],
+            "127.0.0.1".parse().unwrap(),
+            0,
+        );
+        assert_eq!(
+            c,
+            [1, 0, 0, 0, 0, 0, 0, 0, 0x9f, 0xd0, 0xc2, 0x9f, 0xda, 0x3e, 0x95, 0xbe]
+        );
+    }
 }
