@@ -31,6 +31,8 @@ fn shipped_file_equals_defaults() {
     assert_eq!(c.server.discard_timeout, d.server.discard_timeout);
     assert_eq!(c.server.edns_tcp_keepalive, d.server.edns_tcp_keepalive);
     assert_eq!(c.server.answer_cookie, d.server.answer_cookie);
+    assert_eq!(c.server.identity, d.server.identity);
+    assert_eq!(c.server.version, d.server.version);
     assert_eq!(c.server.cookie_secret, d.server.cookie_secret);
     assert_eq!(c.resolver.root_hints, d.resolver.root_hints);
     assert_eq!(c.resolver.stub_zones, d.resolver.stub_zones);
@@ -394,6 +396,18 @@ fn cookie_secret_is_32_hex_digits() {
     assert!(
         e.to_string()
             .starts_with("bad.toml:2: server.cookie_secret:"),
+        "{e}"
+    );
+}
+
+#[test]
+fn chaos_texts_are_one_string_at_most() {
+    let c = load_str("[server]\nidentity = \"ns1\"\nversion = \"\"\n", "t.toml").unwrap();
+    assert_eq!(c.server.identity.as_deref(), Some("ns1"));
+    assert_eq!(c.server.version, None);
+    let e = err(&format!("[server]\nversion = \"{}\"\n", "v".repeat(256)));
+    assert!(
+        e.to_string().starts_with("bad.toml:2: server.version:"),
         "{e}"
     );
 }

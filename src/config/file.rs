@@ -51,6 +51,10 @@ pub struct FileServer {
     pub answer_cookie: S<bool>,
     #[serde(default)]
     pub cookie_secret: S<String>,
+    #[serde(default)]
+    pub identity: S<String>,
+    #[serde(default)]
+    pub version: S<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -229,7 +229,20 @@ impl Ctx<'_> {
                 ),
                 _ => None,
             },
+            identity: self.chaos_text(&f.identity, "server.identity")?,
+            version: self.chaos_text(&f.version, "server.version")?,
         })
+    }
+
+    /// A CHAOS TXT text: "" for none, else at most 255 bytes (one string).
+    fn chaos_text(&self, v: &S<String>, key: &str) -> R<Option<String>> {
+        match v {
+            Some(t) if t.get_ref().len() > 255 => {
+                Err(self.invalid(t.span(), key, "at most 255 bytes"))
+            }
+            Some(t) if !t.get_ref().is_empty() => Ok(Some(t.get_ref().clone())),
+            _ => Ok(None),
+        }
     }
 
     /// `server.nsid`: `""` for none, `"ascii_TEXT"` for text, else hex

@@ -56,6 +56,11 @@ pub struct ServerConfig {
     /// The secret server cookies are made with; None = a random one at
     /// start (cookies then do not survive a restart or span servers).
     pub cookie_secret: Option<[u8; 16]>,
+    /// Text for `id.server.`/`hostname.bind.` CH TXT (RFC 4892); None
+    /// refuses those queries (Unbound's `identity`, `hide-identity`).
+    pub identity: Option<String>,
+    /// Text for `version.server.`/`version.bind.` CH TXT; None refuses.
+    pub version: Option<String>,
 }
 
 /// One access-control rule.
@@ -202,6 +207,8 @@ impl Default for ServerConfig {
             edns_tcp_keepalive: false,
             answer_cookie: false,
             cookie_secret: None,
+            identity: None,
+            version: None,
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::clock::{Clock, Mono};
 use crate::config::AclAction;
 use crate::engine::{Failure, Request, Resolution, Resolver};
 use crate::server::acl::Acl;
+use crate::server::chaos;
 use crate::server::cookie::{self, ClientCookie};
 use crate::server::keepalive;
 use crate::server::packet_cache::{PacketCache, QueryKey};
@@ -214,6 +215,10 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                     EDE_PROHIBITED,
                     "client not allowed by access control",
                 );
+            } else {
+                // Nothing to attach the reason to: the header alone, as
+                // Unbound sends.
+                m.queries.clear();
             }
             m
         } else {
@@ -302,6 +307,15 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         let [q] = query.queries.as_slice() else {
             return (self.reply_skeleton(query, ResponseCode::FormErr), None);
         };
+        if let Some(a) = chaos::answer(query, &self.resolver.config().server) {
+            let mut m = self.reply_skeleton(query, chaos::rcode(&a));
+            // Refused because hidden, not because recursion is refused.
+            m.metadata.recursion_available = true;
+            if let chaos::ChaosAnswer::Text(r) = a {
+                m.answers.push(*r);
+            }
+            return (m, None);
+        }
         let request = Request {
             name: q.name().clone(),
             qtype: q.query_type(),

@@ -9,6 +9,7 @@
 
 pub mod acl;
 pub mod bind;
+pub mod chaos;
 pub mod cookie;
 pub mod handler;
 pub mod keepalive;

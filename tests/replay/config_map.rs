@@ -186,6 +186,8 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
     let mut stubs: Vec<StubZone> = Vec::new();
     let mut acl: Vec<AclRule> = Vec::new();
     let mut ip4_off: Option<&ConfigLine> = None;
+    let (mut identity, mut version) = (None, None);
+    let (mut hide_identity, mut hide_version) = (None, None);
     for l in lines {
         match (l.clause.as_str(), l.key.as_str()) {
             ("server", "qname-minimisation") => c.resolver.qname_minimisation = yes(l)?,
@@ -259,6 +261,10 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                     .or_else(|_| unsupported(l))?;
                 c.resolver.do_not_query.push(net);
             }
+            ("server", "identity") => identity = Some(l.value.trim_matches('"').to_string()),
+            ("server", "version") => version = Some(l.value.trim_matches('"').to_string()),
+            ("server", "hide-identity") => hide_identity = Some((yes(l)?, l)),
+            ("server", "hide-version") => hide_version = Some((yes(l)?, l)),
             ("server", "iter-scrub-ns") => c.resolver.max_ns_per_set = num(l)?,
             ("server", "private-address") => {
                 let net = l.value.trim_matches('"');
@@ -308,6 +314,20 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             ("stub-zone", "stub-first") if !yes(l)? => {}
             ("remote-control", _) => {}
             _ => return unsupported(l),
+        }
+    }
+    // Unbound answers identity and version unless hidden, with the host
+    // name and its own version when none is configured; tern answers only
+    // configured texts.
+    for (hide, text, slot) in [
+        (hide_identity, identity, &mut c.server.identity),
+        (hide_version, version, &mut c.server.version),
+    ] {
+        match (hide, text) {
+            (Some((true, _)), _) => *slot = None,
+            (_, Some(t)) => *slot = Some(t),
+            (Some((false, l)), None) => return unsupported(l),
+            (None, None) => {}
         }
     }
     if let Some(l) = ip4_off.filter(|_| !c.resolver.nat64) {
