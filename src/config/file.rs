@@ -125,6 +125,8 @@ pub struct FileClientString {
 pub struct FileStubZone {
     pub name: Spanned<String>,
     pub addrs: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub first: S<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -372,7 +372,11 @@ impl Ctx<'_> {
             if stub_zones.iter().any(|s: &StubZone| s.name == name) {
                 return Err(self.invalid(z.name.span(), key, format!("zone {name} listed twice")));
             }
-            stub_zones.push(StubZone { name, addrs });
+            stub_zones.push(StubZone {
+                name,
+                addrs,
+                first: flag(&z.first, false),
+            });
         }
         Ok(stub_zones)
     }

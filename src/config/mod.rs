@@ -150,6 +150,9 @@ pub struct ClientString {
 pub struct StubZone {
     pub name: hickory_proto::rr::Name,
     pub addrs: Vec<SocketAddr>,
+    /// When these servers fail, resolve the name by ordinary iteration
+    /// (Unbound's `stub-first`).
+    pub first: bool,
 }
 
 /// The cache (`[cache]`).

@@ -129,7 +129,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Ok(zs) => zs,
                 Err(f) => return Step::Fail(f),
             };
-            self.iterate_from(zs, name, qtype, class, st, &path).await
+            let stub_first = self.stub_first(&zs);
+            let step = self.iterate_from(zs, name, qtype, class, st, &path).await;
+            match (step, stub_first) {
+                (Step::Fail(f), Some(stub)) => {
+                    self.after_stub_failed(&stub, f, name, qtype, class, st, &path)
+                        .await
+                }
+                (step, _) => step,
+            }
         })
     }
 

@@ -13,6 +13,7 @@ pub mod iterate;
 mod referral_path;
 pub mod state;
 mod store;
+mod stub_first;
 pub mod trace;
 
 use std::collections::HashSet;

@@ -301,6 +301,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 stubs.push(StubZone {
                     name,
                     addrs: Vec::new(),
+                    first: false,
                 });
             }
             ("stub-zone", "stub-addr") => {
@@ -311,7 +312,10 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 }
             }
             ("stub-zone", "stub-prime") if !yes(l)? => {}
-            ("stub-zone", "stub-first") if !yes(l)? => {}
+            ("stub-zone", "stub-first") => match stubs.last_mut() {
+                Some(s) => s.first = yes(l)?,
+                None => return unsupported(l),
+            },
             ("remote-control", _) => {}
             _ => return unsupported(l),
         }
