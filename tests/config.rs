@@ -416,10 +416,12 @@ fn chaos_texts_are_one_string_at_most() {
 fn stub_zone_first_defaults_to_false() {
     let c = load_str(
         "[[resolver.stub_zone]]\nname = \"a.\"\naddrs = [\"192.0.2.1\"]\n\
-         [[resolver.stub_zone]]\nname = \"b.\"\naddrs = [\"192.0.2.2\"]\nfirst = true\n",
+         [[resolver.stub_zone]]\nname = \"b.\"\naddrs = [\"192.0.2.2\"]\nfirst = true\nprime = true\n",
         "t.toml",
     )
     .unwrap();
     let firsts: Vec<bool> = c.resolver.stub_zones.iter().map(|s| s.first).collect();
     assert_eq!(firsts, [false, true]);
+    let primes: Vec<bool> = c.resolver.stub_zones.iter().map(|s| s.prime).collect();
+    assert_eq!(primes, [false, true]);
 }

@@ -127,6 +127,8 @@ pub struct FileStubZone {
     pub addrs: Spanned<Vec<Spanned<String>>>,
     #[serde(default)]
     pub first: S<bool>,
+    #[serde(default)]
+    pub prime: S<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -376,6 +376,7 @@ impl Ctx<'_> {
                 name,
                 addrs,
                 first: flag(&z.first, false),
+                prime: flag(&z.prime, false),
             });
         }
         Ok(stub_zones)

@@ -153,6 +153,9 @@ pub struct StubZone {
     /// When these servers fail, resolve the name by ordinary iteration
     /// (Unbound's `stub-first`).
     pub first: bool,
+    /// Ask these servers for the zone's NS set and use the servers it
+    /// names, as root priming does (Unbound's `stub-prime`).
+    pub prime: bool,
 }
 
 /// The cache (`[cache]`).

@@ -125,11 +125,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 return Step::Fail(Failure::Depth);
             }
             let path = path.with(name, qtype);
-            let zs = match self.find_cut(name, st, &path).await {
+            let mut zs = match self.find_cut(name, st, &path).await {
                 Ok(zs) => zs,
                 Err(f) => return Step::Fail(f),
             };
             let stub_first = self.stub_first(&zs);
+            if let Some(primed) = self.prime_stub(&mut zs, class, st, &path).await {
+                zs = primed;
+            }
             let step = self.iterate_from(zs, name, qtype, class, st, &path).await;
             match (step, stub_first) {
                 (Step::Fail(f), Some(stub)) => {

@@ -302,6 +302,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                     name,
                     addrs: Vec::new(),
                     first: false,
+                    prime: false,
                 });
             }
             ("stub-zone", "stub-addr") => {
@@ -311,7 +312,10 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                     None => return unsupported(l),
                 }
             }
-            ("stub-zone", "stub-prime") if !yes(l)? => {}
+            ("stub-zone", "stub-prime") => match stubs.last_mut() {
+                Some(s) => s.prime = yes(l)?,
+                None => return unsupported(l),
+            },
             ("stub-zone", "stub-first") => match stubs.last_mut() {
                 Some(s) => s.first = yes(l)?,
                 None => return unsupported(l),
