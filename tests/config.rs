@@ -36,6 +36,21 @@ fn shipped_file_equals_defaults() {
     assert_eq!(c.server.cookie_secret, d.server.cookie_secret);
     assert_eq!(c.resolver.root_hints, d.resolver.root_hints);
     assert_eq!(c.resolver.stub_zones, d.resolver.stub_zones);
+    assert_eq!(c.resolver.forward_zones, d.resolver.forward_zones);
+    assert_eq!(
+        (
+            c.upstream.ipv4,
+            c.upstream.ipv6,
+            c.upstream.tcp,
+            c.upstream.retries
+        ),
+        (
+            d.upstream.ipv4,
+            d.upstream.ipv6,
+            d.upstream.tcp,
+            d.upstream.retries
+        )
+    );
     assert_eq!(c.resolver.qname_minimisation, d.resolver.qname_minimisation);
     assert_eq!(c.resolver.edns_payload, d.resolver.edns_payload);
     assert_eq!(
@@ -68,6 +83,10 @@ fn shipped_file_equals_defaults() {
     assert_eq!(
         c.resolver.edns_client_string_code,
         d.resolver.edns_client_string_code
+    );
+    assert_eq!(
+        c.resolver.harden_unverified_glue,
+        d.resolver.harden_unverified_glue
     );
     assert_eq!(
         c.resolver.allow_loopback_upstream,
@@ -258,6 +277,72 @@ addrs = ["127.0.0.1:5353", "::1"]
 }
 
 #[test]
+fn forward_zones_stub_flags_and_address_families() {
+    let c = load_str(
+        r#"
+[resolver]
+[[resolver.stub_zone]]
+name = "lab.example"
+addrs = ["127.0.0.1:5353"]
+first = true
+prime = true
+[[resolver.forward_zone]]
+name = "."
+addrs = ["192.0.2.53", "[2001:db8::53]:5353"]
+first = true
+tcp = true
+[[resolver.forward_zone]]
+name = "corp.example."
+hosts = ["ns.corp.example"]
+no_cache = true
+[upstream]
+ipv6 = false
+tcp = true
+retries = 2
+"#,
+        "x",
+    )
+    .unwrap();
+    let s = &c.resolver.stub_zones[0];
+    assert!(s.first && s.prime);
+    let f = &c.resolver.forward_zones;
+    assert_eq!(f.len(), 2);
+    assert!(f[0].name.is_root() && f[0].first && f[0].tcp);
+    assert_eq!(f[0].addrs[0], "192.0.2.53:53".parse().unwrap());
+    assert_eq!(f[0].addrs[1], "[2001:db8::53]:5353".parse().unwrap());
+    assert_eq!(f[1].name.to_ascii(), "corp.example.");
+    assert!(f[1].addrs.is_empty());
+    assert_eq!(f[1].hosts[0].to_ascii(), "ns.corp.example.");
+    assert!(!f[1].first && !f[1].tcp && f[1].no_cache && !f[0].no_cache);
+    assert!(c.upstream.ipv4 && !c.upstream.ipv6 && c.upstream.tcp);
+    assert_eq!(c.upstream.retries, 2);
+    let e = err("[upstream]\nretries = 0\n");
+    assert_eq!(e.key(), Some("upstream.retries"), "{e}");
+
+    let e = err("[[resolver.forward_zone]]\nname = \"a.\"\naddrs = []\n");
+    assert_eq!(
+        (e.line(), e.key()),
+        (Some(3), Some("resolver.forward_zone")),
+        "{e}"
+    );
+    let e = err(
+        "[[resolver.forward_zone]]\nname = \"a.\"\naddrs = [\"1.2.3.4\"]\n\
+                 [[resolver.forward_zone]]\nname = \"A.\"\naddrs = [\"1.2.3.5\"]\n",
+    );
+    assert_eq!(
+        (e.line(), e.key()),
+        (Some(5), Some("resolver.forward_zone")),
+        "{e}"
+    );
+    let e = err("[[resolver.forward_zone]]\nname = \"a.\"\naddrs = [\"nope\"]\n");
+    assert!(e.to_string().contains("nope"), "{e}");
+    let e = err("[[resolver.forward_zone]]\nname = \"a.\"\naddrs = [\"1.2.3.4\"]\nfrist = true\n");
+    assert_eq!(e.line(), Some(4), "{e}");
+    let e = err("[upstream]\nipv4 = false\nipv6 = false\n");
+    assert_eq!((e.line(), e.key()), (Some(2), Some("upstream.ipv4")), "{e}");
+}
+
+#[test]
 fn relative_root_hints_follow_the_file() {
     let dir = std::env::temp_dir().join(format!("tern-config-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -424,4 +509,41 @@ fn stub_zone_first_defaults_to_false() {
     assert_eq!(firsts, [false, true]);
     let primes: Vec<bool> = c.resolver.stub_zones.iter().map(|s| s.prime).collect();
     assert_eq!(primes, [false, true]);
+}
+
+#[test]
+fn serve_stale_and_prefetch_keys() {
+    let shipped = load_file(&repo("config/tern.toml")).unwrap().cache;
+    let d = Config::default().cache;
+    assert_eq!(shipped.serve_expired, d.serve_expired);
+    assert_eq!(shipped.serve_expired_ttl, d.serve_expired_ttl);
+    assert_eq!(shipped.serve_expired_ttl_reset, d.serve_expired_ttl_reset);
+    assert_eq!(shipped.serve_expired_reply_ttl, d.serve_expired_reply_ttl);
+    assert_eq!(
+        shipped.serve_expired_client_timeout,
+        d.serve_expired_client_timeout
+    );
+    assert_eq!(shipped.serve_original_ttl, d.serve_original_ttl);
+    assert_eq!(shipped.ede_serve_expired, d.ede_serve_expired);
+    assert_eq!(shipped.prefetch, d.prefetch);
+    let c = load_str(
+        "[cache]\nserve_expired = true\nserve_expired_ttl = 0\nserve_expired_ttl_reset = true\n\
+         serve_expired_reply_ttl = 123\nserve_expired_client_timeout_ms = 0\n\
+         serve_original_ttl = true\nede_serve_expired = false\nprefetch = true\n",
+        "x",
+    )
+    .unwrap()
+    .cache;
+    assert!(c.serve_expired && c.serve_expired_ttl_reset && c.serve_original_ttl && c.prefetch);
+    assert!(!c.ede_serve_expired);
+    assert_eq!(c.serve_expired_ttl, 0);
+    assert_eq!(c.serve_expired_reply_ttl, 123);
+    assert!(c.serve_expired_client_timeout.is_zero());
+    let e = err("[cache]\nserve_expired_client_timeout_ms = 120001\n");
+    assert_eq!(
+        e.to_string(),
+        "bad.toml:2: cache.serve_expired_client_timeout_ms: 120001 is out of range 0..=120000"
+    );
+    let e = err("[cache]\nserve_expired_ttl = -1\n");
+    assert_eq!(e.key(), Some("cache.serve_expired_ttl"));
 }

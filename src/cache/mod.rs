@@ -5,6 +5,13 @@
 //! Time comes in as a `now` argument; nothing here reads a clock. Memory is
 //! bounded by an approximate byte count per shard, least recently used
 //! entries going first.
+//!
+//! Expired entries stay until evicted, so that with serve-stale (RFC 8767
+//! §4) they can still answer for up to `serve_expired_ttl` past expiry;
+//! reads say whether what they return is stale or due for a prefetch (its
+//! last tenth of TTL, as Unbound's `prefetch`). Recent resolution failures
+//! are kept briefly too (`Key::Failure`), as Unbound keeps SERVFAIL for
+//! 5 seconds, so that a failing name is not hammered.
 
 pub mod rank;
 
@@ -41,6 +48,9 @@ pub enum Key {
     /// The delegation as the parent zone gave it (NS set and glue), kept
     /// apart from the child's own NS set for when that one proves useless.
     Delegation(Name, DNSClass),
+    /// A recent failure to resolve (name, type): while live, no new
+    /// attempt is made (stale data, if any, is served instead).
+    Failure(Name, RecordType, DNSClass),
 }
 
 /// A cached value.
@@ -54,6 +64,19 @@ pub enum Cached {
     NxDomain(Vec<Record>),
     /// Authority and additional records kept with an answer.
     Sections(Vec<Record>, Vec<Record>),
+    /// The question failed to resolve (SERVFAIL).
+    Failure,
+}
+
+/// What a read found.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub value: Cached,
+    pub rank: Rank,
+    /// Past its expiry (only returned to reads that allow stale data).
+    pub stale: bool,
+    /// In the last tenth of its TTL: worth re-resolving ahead of expiry.
+    pub prefetch: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +85,10 @@ struct Entry {
     rank: Rank,
     stored_at: Mono,
     expires_at: Mono,
+    /// The TTL it was stored for (after clamping), for the prefetch point.
+    ttl: u32,
+    /// Until when it may be served stale; None = no limit.
+    stale_until: Option<Mono>,
     bytes: usize,
 }
 
@@ -147,18 +174,40 @@ impl Cache {
 
     /// `get`, with the trust rank of what was read (one lookup for both).
     pub fn get_ranked(&self, key: &Key, now: Mono) -> Option<(Cached, Rank)> {
+        self.lookup(key, now, false).map(|h| (h.value, h.rank))
+    }
+
+    /// Reads a key; with `allow_stale` (and serve-stale configured) also an
+    /// expired entry still inside its stale window, its records then
+    /// carrying the stale reply TTL (RFC 8767 §4). Entries stored with a
+    /// zero TTL are never served stale: they were not to be cached at all.
+    pub fn lookup(&self, key: &Key, now: Mono, allow_stale: bool) -> Option<Hit> {
         let shard = self.shard(key)?;
         let mut s = shard.lock().ok()?;
         let e = s.lru.get(key)?;
-        if e.expires_at <= now {
+        let stale = e.expires_at <= now;
+        if stale
+            && !(allow_stale
+                && self.config.serve_expired
+                && e.ttl > 0
+                && e.stale_until.is_none_or(|t| now < t))
+        {
             return None;
         }
-        let left = remaining_secs(e.expires_at, now);
+        let original = self.config.serve_original_ttl;
         let mut value = e.value.clone();
+        let set = |r: &mut Record, counted_down: u32| {
+            r.ttl = match (original, stale) {
+                (true, _) => r.ttl,
+                (false, true) => r.ttl.min(self.config.serve_expired_reply_ttl),
+                (false, false) => counted_down,
+            };
+        };
         match &mut value {
             Cached::RRset(rs) | Cached::NoData(rs) | Cached::NxDomain(rs) => {
+                let left = remaining_secs(e.expires_at, now);
                 for r in rs.iter_mut() {
-                    r.ttl = left;
+                    set(r, left);
                 }
             }
             Cached::Sections(a, b) => {
@@ -166,11 +215,84 @@ impl Cache {
                 let elapsed =
                     u32::try_from(now.saturating_sub(e.stored_at).as_secs()).unwrap_or(u32::MAX);
                 for r in a.iter_mut().chain(b.iter_mut()) {
-                    r.ttl = r.ttl.saturating_sub(elapsed);
+                    let left = r.ttl.saturating_sub(elapsed);
+                    set(r, left);
                 }
             }
+            Cached::Failure => {}
         }
-        Some((value, e.rank))
+        // Unbound's prefetch point: the last tenth of the TTL.
+        let prefetch_at = e.stored_at + Duration::from_secs(u64::from(e.ttl - e.ttl / 10));
+        Some(Hit {
+            value,
+            rank: e.rank,
+            stale,
+            prefetch: !stale && now >= prefetch_at,
+        })
+    }
+
+    /// The records of a `Sections` entry still within their own TTLs, even
+    /// when the entry (which lives as long as its answer) has expired, with
+    /// its rank; for renewing sections without extending what is unchanged.
+    pub fn sections_records(&self, key: &Key, now: Mono) -> Option<(Vec<Record>, Rank)> {
+        let shard = self.shard(key)?;
+        let s = shard.lock().ok()?;
+        let e = s.lru.peek(key)?;
+        let Cached::Sections(a, b) = &e.value else {
+            return None;
+        };
+        let elapsed = u32::try_from(now.saturating_sub(e.stored_at).as_secs()).unwrap_or(u32::MAX);
+        let live = a
+            .iter()
+            .chain(b.iter())
+            .filter(|r| r.ttl > elapsed)
+            .map(|r| {
+                let mut r = r.clone();
+                r.ttl -= elapsed;
+                r
+            })
+            .collect();
+        Some((live, e.rank))
+    }
+
+    /// Time left before a live entry expires; None if absent or expired.
+    pub fn remaining(&self, key: &Key, now: Mono) -> Option<Duration> {
+        let shard = self.shard(key)?;
+        let s = shard.lock().ok()?;
+        let e = s.lru.peek(key)?;
+        (e.expires_at > now).then(|| e.expires_at - now)
+    }
+
+    /// Restarts the stale window of an expired entry at `now`
+    /// (serve-expired-ttl-reset: a failed refresh keeps stale data usable).
+    pub fn reset_stale_window(&self, key: &Key, now: Mono) {
+        let Some(shard) = self.shard(key) else { return };
+        let Ok(mut s) = shard.lock() else { return };
+        let window = self.stale_window();
+        if let Some(e) = s.lru.peek_mut(key) {
+            if e.expires_at <= now {
+                e.stale_until = window.map(|w| now + w);
+            }
+        }
+    }
+
+    /// Drops a key (data proven wrong, e.g. an NXDOMAIN for a name that
+    /// has since answered).
+    pub fn remove(&self, key: &Key) {
+        let Some(shard) = self.shard(key) else { return };
+        let Ok(mut s) = shard.lock() else { return };
+        if let Some(old) = s.lru.pop(key) {
+            s.bytes = s.bytes.saturating_sub(old.bytes);
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// How long past expiry entries stay servable; None = no limit.
+    fn stale_window(&self) -> Option<Duration> {
+        match self.config.serve_expired_ttl {
+            0 => None,
+            t => Some(Duration::from_secs(u64::from(t))),
+        }
     }
 
     /// Stores `value` under `key` for `ttl` seconds (clamped for positive
@@ -180,27 +302,44 @@ impl Cache {
         let ttl = match value {
             Cached::RRset(_) | Cached::Sections(..) => self.clamp_ttl(ttl),
             Cached::NoData(_) | Cached::NxDomain(_) => self.clamp_negative_ttl(ttl),
+            Cached::Failure => ttl,
         };
-        if ttl == 0 {
-            return false;
-        }
         let Some(shard) = self.shard(&key) else {
             return false;
         };
         let Ok(mut s) = shard.lock() else {
             return false;
         };
+        if ttl == 0 {
+            // Not cached; but it supersedes what it replaces, so expired
+            // data is not served stale in its place (Unbound stores such a
+            // reply with TTL 0 for the same reason).
+            let replaceable = s
+                .lru
+                .peek(&key)
+                .is_some_and(|old| old.expires_at <= now || old.rank <= rank);
+            if replaceable {
+                if let Some(old) = s.lru.pop(&key) {
+                    s.bytes = s.bytes.saturating_sub(old.bytes);
+                    self.generation.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            return false;
+        }
         let replaces_live = match s.lru.peek(&key) {
             Some(old) if old.expires_at > now && old.rank > rank => return false,
             Some(old) => old.expires_at > now,
             None => false,
         };
         let bytes = ENTRY_OVERHEAD + value_bytes(&key, &value);
+        let expires_at = now + Duration::from_secs(u64::from(ttl));
         let entry = Entry {
             value,
             rank,
             stored_at: now,
-            expires_at: now + Duration::from_secs(u64::from(ttl)),
+            expires_at,
+            ttl,
+            stale_until: self.stale_window().map(|w| expires_at + w),
             bytes,
         };
         // Only replacing live data can make something derived from it wrong:
@@ -243,9 +382,24 @@ impl Cache {
         class: DNSClass,
         now: Mono,
     ) -> Option<(Name, Vec<Record>)> {
+        self.nxdomain_covering_stale(name, class, now, false)
+    }
+
+    /// `nxdomain_covering`, optionally finding a stale NXDOMAIN.
+    pub fn nxdomain_covering_stale(
+        &self,
+        name: &Name,
+        class: DNSClass,
+        now: Mono,
+        allow_stale: bool,
+    ) -> Option<(Name, Vec<Record>)> {
         let mut n = name.clone();
         loop {
-            if let Some(Cached::NxDomain(soa)) = self.get(&Key::NxDomain(n.clone(), class), now) {
+            if let Some(Hit {
+                value: Cached::NxDomain(soa),
+                ..
+            }) = self.lookup(&Key::NxDomain(n.clone(), class), now, allow_stale)
+            {
                 return Some((n, soa));
             }
             if n.is_root() {
@@ -303,11 +457,13 @@ fn value_bytes(key: &Key, value: &Cached) -> usize {
         Key::RRset(n, _, _)
         | Key::NxDomain(n, _)
         | Key::Sections(n, _, _)
-        | Key::Delegation(n, _) => n.len(),
+        | Key::Delegation(n, _)
+        | Key::Failure(n, _, _) => n.len(),
     };
     let records: Box<dyn Iterator<Item = &Record>> = match value {
         Cached::RRset(rs) | Cached::NoData(rs) | Cached::NxDomain(rs) => Box::new(rs.iter()),
         Cached::Sections(a, b) => Box::new(a.iter().chain(b.iter())),
+        Cached::Failure => Box::new(std::iter::empty()),
     };
     key_bytes + records.map(record_bytes).sum::<usize>()
 }
@@ -329,3 +485,6 @@ fn record_bytes(r: &Record) -> usize {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod stale_tests;

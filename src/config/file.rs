@@ -71,6 +71,8 @@ pub struct FileResolver {
     pub root_hints: S<String>,
     #[serde(default)]
     pub stub_zone: Option<Vec<FileStubZone>>,
+    #[serde(default)]
+    pub forward_zone: Option<Vec<FileForwardZone>>,
     #[serde(default, alias = "qname_minimization")]
     pub qname_minimisation: S<bool>,
     #[serde(default)]
@@ -89,6 +91,8 @@ pub struct FileResolver {
     pub query_timeout_ms: S<i64>,
     #[serde(default)]
     pub harden_glue: S<bool>,
+    #[serde(default)]
+    pub harden_unverified_glue: S<bool>,
     #[serde(default)]
     pub allow_loopback_upstream: S<bool>,
     #[serde(default)]
@@ -131,6 +135,22 @@ pub struct FileStubZone {
     pub prime: S<bool>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileForwardZone {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub addrs: S<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub hosts: S<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub first: S<bool>,
+    #[serde(default)]
+    pub tcp: S<bool>,
+    #[serde(default)]
+    pub no_cache: S<bool>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileCache {
@@ -144,6 +164,22 @@ pub struct FileCache {
     pub max_negative_ttl: S<i64>,
     #[serde(default)]
     pub min_negative_ttl: S<i64>,
+    #[serde(default)]
+    pub serve_expired: S<bool>,
+    #[serde(default)]
+    pub serve_expired_ttl: S<i64>,
+    #[serde(default)]
+    pub serve_expired_ttl_reset: S<bool>,
+    #[serde(default)]
+    pub serve_expired_reply_ttl: S<i64>,
+    #[serde(default)]
+    pub serve_expired_client_timeout_ms: S<i64>,
+    #[serde(default)]
+    pub serve_original_ttl: S<bool>,
+    #[serde(default)]
+    pub ede_serve_expired: S<bool>,
+    #[serde(default)]
+    pub prefetch: S<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -161,6 +197,14 @@ pub struct FileUpstream {
     pub holddown_ms: S<i64>,
     #[serde(default)]
     pub tcp_timeout_ms: S<i64>,
+    #[serde(default)]
+    pub ipv4: S<bool>,
+    #[serde(default)]
+    pub ipv6: S<bool>,
+    #[serde(default)]
+    pub tcp: S<bool>,
+    #[serde(default)]
+    pub retries: S<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

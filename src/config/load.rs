@@ -11,12 +11,13 @@ use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hickory_proto::rr::Name;
 use ipnet::IpNet;
 
-use super::file::{FileAclRule, FileConfig, FileResolver, FileServer, FileStubZone, S};
+use super::file::{FileAclRule, FileConfig, FileResolver, FileServer, S};
+mod zones;
+
 use super::{
-    AclAction, AclRule, CacheConfig, Config, LogConfig, ResolverConfig, ServerConfig, StubZone,
+    AclAction, AclRule, CacheConfig, Config, LogConfig, ResolverConfig, ServerConfig,
     UpstreamConfig,
 };
 use toml::Spanned;
@@ -338,50 +339,6 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    fn stub_zones(&self, zones: &[FileStubZone]) -> R<Vec<StubZone>> {
-        let mut stub_zones = Vec::new();
-        for z in zones {
-            let key = "resolver.stub_zone";
-            let name = Name::from_ascii(z.name.get_ref())
-                .ok()
-                .filter(|_| !z.name.get_ref().is_empty())
-                .map(|mut n| {
-                    n.set_fqdn(true);
-                    n
-                })
-                .ok_or_else(|| {
-                    self.invalid(
-                        z.name.span(),
-                        key,
-                        format!("bad zone name {:?}", z.name.get_ref()),
-                    )
-                })?;
-            let mut addrs = Vec::new();
-            for a in z.addrs.get_ref() {
-                addrs.push(socket_addr(a.get_ref()).ok_or_else(|| {
-                    self.invalid(a.span(), key, format!("bad address {:?}", a.get_ref()))
-                })?);
-            }
-            if addrs.is_empty() {
-                return Err(self.invalid(
-                    z.addrs.span(),
-                    key,
-                    "addrs must list at least one server",
-                ));
-            }
-            if stub_zones.iter().any(|s: &StubZone| s.name == name) {
-                return Err(self.invalid(z.name.span(), key, format!("zone {name} listed twice")));
-            }
-            stub_zones.push(StubZone {
-                name,
-                addrs,
-                first: flag(&z.first, false),
-                prime: flag(&z.prime, false),
-            });
-        }
-        Ok(stub_zones)
-    }
-
     fn resolver(&self, f: Option<&FileResolver>) -> R<ResolverConfig> {
         let d = ResolverConfig::default();
         let Some(f) = f else { return Ok(d) };
@@ -390,9 +347,11 @@ impl Ctx<'_> {
             _ => None,
         };
         let stub_zones = self.stub_zones(f.stub_zone.as_deref().unwrap_or(&[]))?;
+        let forward_zones = self.forward_zones(f.forward_zone.as_deref().unwrap_or(&[]))?;
         Ok(ResolverConfig {
             root_hints,
             stub_zones,
+            forward_zones,
             qname_minimisation: flag(&f.qname_minimisation, d.qname_minimisation),
             edns_payload: self.int(
                 &f.edns_payload,
@@ -432,6 +391,7 @@ impl Ctx<'_> {
                 d.query_timeout,
             )?,
             harden_glue: flag(&f.harden_glue, d.harden_glue),
+            harden_unverified_glue: flag(&f.harden_unverified_glue, d.harden_unverified_glue),
             allow_loopback_upstream: flag(&f.allow_loopback_upstream, d.allow_loopback_upstream),
             minimal_responses: flag(&f.minimal_responses, d.minimal_responses),
             max_ns_per_set: self.int(
@@ -481,6 +441,29 @@ impl Ctx<'_> {
                 0..=86_400,
                 d.min_negative_ttl,
             )?,
+            serve_expired: flag(&f.serve_expired, d.serve_expired),
+            serve_expired_ttl: self.int(
+                &f.serve_expired_ttl,
+                "cache.serve_expired_ttl",
+                0..=2_147_483_647,
+                d.serve_expired_ttl,
+            )?,
+            serve_expired_ttl_reset: flag(&f.serve_expired_ttl_reset, d.serve_expired_ttl_reset),
+            serve_expired_reply_ttl: self.int(
+                &f.serve_expired_reply_ttl,
+                "cache.serve_expired_reply_ttl",
+                0..=2_147_483_647,
+                d.serve_expired_reply_ttl,
+            )?,
+            serve_expired_client_timeout: self.ms(
+                &f.serve_expired_client_timeout_ms,
+                "cache.serve_expired_client_timeout_ms",
+                0..=120_000,
+                d.serve_expired_client_timeout,
+            )?,
+            serve_original_ttl: flag(&f.serve_original_ttl, d.serve_original_ttl),
+            ede_serve_expired: flag(&f.ede_serve_expired, d.ede_serve_expired),
+            prefetch: flag(&f.prefetch, d.prefetch),
         };
         if c.max_negative_ttl < c.min_negative_ttl {
             let (span, key) = first_span(&[
@@ -538,7 +521,15 @@ impl Ctx<'_> {
                 100..=60_000,
                 d.tcp_timeout,
             )?,
+            ipv4: flag(&f.ipv4, d.ipv4),
+            ipv6: flag(&f.ipv6, d.ipv6),
+            tcp: flag(&f.tcp, d.tcp),
+            retries: self.int(&f.retries, "upstream.retries", 1..=20, d.retries)?,
         };
+        if !u.ipv4 && !u.ipv6 {
+            let span = f.ipv4.as_ref().map(|v| v.span()).unwrap_or(0..0);
+            return Err(self.invalid(span, "upstream.ipv4", "ipv4 and ipv6 cannot both be false"));
+        }
         if !(u.min_rto <= u.initial_rto && u.initial_rto <= u.max_rto) {
             let (span, key) = first_span(&[
                 (&f.initial_rto_ms, "upstream.initial_rto_ms"),

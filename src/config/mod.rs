@@ -88,6 +88,9 @@ pub struct ResolverConfig {
     pub root_hints: Option<PathBuf>,
     /// Stub zones: send queries for this zone straight to these servers.
     pub stub_zones: Vec<StubZone>,
+    /// Forward zones: send queries for names in this zone, RD=1, to these
+    /// recursive servers and take their answer as final.
+    pub forward_zones: Vec<ForwardZone>,
     /// QNAME minimisation, relaxed (RFC 9156).
     pub qname_minimisation: bool,
     /// EDNS UDP payload size advertised upstream (RFC 6891; 1232 per DNS Flag Day 2020).
@@ -106,6 +109,9 @@ pub struct ResolverConfig {
     pub query_timeout: Duration,
     /// Drop glue/NS records that are not in the zone of the server sending them.
     pub harden_glue: bool,
+    /// Resolve NS names outside the delegated zone before trusting their
+    /// glue (Unbound's `harden-unverified-glue`).
+    pub harden_unverified_glue: bool,
     /// Send queries to loopback addresses (the lab and tests need this).
     pub allow_loopback_upstream: bool,
     /// Positive answers carry only the answer section; when false the
@@ -150,12 +156,29 @@ pub struct ClientString {
 pub struct StubZone {
     pub name: hickory_proto::rr::Name,
     pub addrs: Vec<SocketAddr>,
-    /// When these servers fail, resolve the name by ordinary iteration
-    /// (Unbound's `stub-first`).
+    /// When the stub's servers fail, resolve as if the stub were not
+    /// configured (Unbound's `stub-first`).
     pub first: bool,
-    /// Ask these servers for the zone's NS set and use the servers it
-    /// names, as root priming does (Unbound's `stub-prime`).
+    /// Ask the stub's servers for the zone's NS set and use that
+    /// (Unbound's `stub-prime`).
     pub prime: bool,
+}
+
+/// A zone whose queries go to recursive servers (Unbound's forward-zone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardZone {
+    pub name: hickory_proto::rr::Name,
+    pub addrs: Vec<SocketAddr>,
+    /// Forwarders named by host name, resolved (port 53) when the zone is
+    /// first used (Unbound's `forward-host`).
+    pub hosts: Vec<hickory_proto::rr::Name>,
+    /// When every forwarder fails, resolve by iteration instead
+    /// (Unbound's `forward-first`).
+    pub first: bool,
+    /// Always TCP to these forwarders (Unbound's `forward-tcp-upstream`).
+    pub tcp: bool,
+    /// Nothing in this zone is cached (Unbound's `forward-no-cache`).
+    pub no_cache: bool,
 }
 
 /// The cache (`[cache]`).
@@ -172,6 +195,31 @@ pub struct CacheConfig {
     /// Floor on negative-cache TTL (Unbound's `cache-min-negative-ttl`);
     /// 0 leaves the RFC 2308 TTL alone.
     pub min_negative_ttl: u32,
+    /// Serve-stale (RFC 8767): answer from expired data when fresh data
+    /// cannot be had (Unbound's `serve-expired`).
+    pub serve_expired: bool,
+    /// Seconds past expiry during which expired data may be served; 0 = no
+    /// limit (`serve-expired-ttl`).
+    pub serve_expired_ttl: u32,
+    /// A failed refresh restarts the `serve_expired_ttl` window
+    /// (`serve-expired-ttl-reset`).
+    pub serve_expired_ttl_reset: bool,
+    /// TTL of records in a stale answer, or their original TTL when lower
+    /// (`serve-expired-reply-ttl`; RFC 8767 §4 suggests 30).
+    pub serve_expired_reply_ttl: u32,
+    /// How long to try for fresh data before answering stale; zero answers
+    /// stale at once and refreshes in the background
+    /// (`serve-expired-client-timeout`).
+    pub serve_expired_client_timeout: Duration,
+    /// Answer with the TTLs as received instead of counting them down
+    /// (`serve-original-ttl`); also used for stale answers.
+    pub serve_original_ttl: bool,
+    /// Attach extended DNS error 3 "Stale Answer" (RFC 8914 §4.4) to stale
+    /// answers (`ede-serve-expired`).
+    pub ede_serve_expired: bool,
+    /// Re-resolve in the background a cached answer hit in the last tenth
+    /// of its TTL (Unbound's `prefetch`).
+    pub prefetch: bool,
 }
 
 /// Upstream exchange timing (`[upstream]`).
@@ -189,6 +237,15 @@ pub struct UpstreamConfig {
     pub holddown: Duration,
     /// Timeout of one TCP exchange.
     pub tcp_timeout: Duration,
+    /// Send queries to IPv4 servers (Unbound's `do-ip4`).
+    pub ipv4: bool,
+    /// Send queries to IPv6 servers (Unbound's `do-ip6`).
+    pub ipv6: bool,
+    /// Every upstream query over TCP (Unbound's `tcp-upstream`).
+    pub tcp: bool,
+    /// Timeouts or network errors accepted from a zone's only server
+    /// before giving up on it (Unbound's `outbound-msg-retry`).
+    pub retries: u32,
 }
 
 /// Logging (`[log]`).
@@ -246,6 +303,7 @@ impl Default for ResolverConfig {
         Self {
             root_hints: None,
             stub_zones: Vec::new(),
+            forward_zones: Vec::new(),
             qname_minimisation: true,
             edns_payload: 1232,
             // Peers agree closely on these bounds: Unbound's MAX_SENT_COUNT
@@ -268,6 +326,7 @@ impl Default for ResolverConfig {
             max_depth: 6,
             query_timeout: Duration::from_secs(10),
             harden_glue: true,
+            harden_unverified_glue: false,
             allow_loopback_upstream: true,
             minimal_responses: true,
             // Unbound's iter-scrub-ns default.
@@ -292,6 +351,14 @@ impl Default for CacheConfig {
             max_ttl: 86_400,
             max_negative_ttl: 3_600,
             min_negative_ttl: 0,
+            serve_expired: false,
+            serve_expired_ttl: 86_400,
+            serve_expired_ttl_reset: false,
+            serve_expired_reply_ttl: 30,
+            serve_expired_client_timeout: Duration::from_millis(1_800),
+            serve_original_ttl: false,
+            ede_serve_expired: true,
+            prefetch: false,
         }
     }
 }
@@ -305,6 +372,10 @@ impl Default for UpstreamConfig {
             holddown_after_timeouts: 5,
             holddown: Duration::from_secs(60),
             tcp_timeout: Duration::from_secs(5),
+            ipv4: true,
+            ipv6: true,
+            tcp: false,
+            retries: 5,
         }
     }
 }

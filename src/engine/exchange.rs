@@ -32,11 +32,6 @@ const MAX_TRIES_PER_STEP: usize = 8;
 /// where there are several", without multiplying fan-out).
 const PARALLEL_NS_LOOKUPS: usize = 2;
 
-/// Timeouts accepted from the last server left before giving up on it,
-/// as Unbound's `outbound-msg-retry` (default 5); the query deadline still
-/// bounds the wait.
-const MAX_TIMEOUTS_LAST_SERVER: usize = 5;
-
 /// CNAME links followed when asking a parent for glue.
 const MAX_GLUE_CNAMES: usize = 4;
 
@@ -115,7 +110,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     let total = zs.addrs().len();
                     if total <= 1 {
                         // The zone's only server: retry it (backed off).
-                        if timeouts >= MAX_TIMEOUTS_LAST_SERVER {
+                        // Timeouts accepted from it: `upstream.retries`
+                        // (Unbound's outbound-msg-retry); the query
+                        // deadline still bounds the wait.
+                        if timeouts >= self.config.upstream.retries as usize {
                             failed.insert(addr);
                         }
                     } else {
@@ -277,7 +275,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         class: DNSClass,
         st: &QueryState,
     ) -> Result<Message, ExchangeError> {
-        let mut protocol = Protocol::Udp;
+        let mut protocol = if zs.tcp || self.config.upstream.tcp {
+            Protocol::Tcp
+        } else {
+            Protocol::Udp
+        };
         for _ in 0..MAX_RESENDS {
             let now = self.clock.now();
             let elapsed = now.saturating_sub(st.start);
@@ -291,12 +293,24 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 st.note(|| "query timeout reached: giving up");
                 return Err(ExchangeError::Deadline);
             };
+            // Serve-stale client timeout: stale data answers past it.
+            let (left, cut_short) = match st.deadline {
+                None => (left, false),
+                Some(d) => match d.checked_sub(now).filter(|l| !l.is_zero()) {
+                    Some(l) => (left.min(l), l < left),
+                    None => {
+                        st.note(|| "client timeout reached: answering from stale data");
+                        return Err(ExchangeError::Deadline);
+                    }
+                },
+            };
             if !st.spend() {
                 return Err(ExchangeError::Budget);
             }
             let edns = !self.selection.no_edns(addr);
             let mut message = self.build_query(qname, qtype, class, edns);
             self.add_client_string(&mut message, addr.ip());
+            message.metadata.recursion_desired = zs.recursive;
             let timeout = match protocol {
                 Protocol::Udp => self.selection.rto(addr, now),
                 Protocol::Tcp => self.config.upstream.tcp_timeout,
@@ -335,7 +349,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             let reply = match result {
                 Ok(m) => m,
                 Err(failure) => {
-                    if failure == UpstreamFailure::Timeout {
+                    // A wait cut short by the client timeout says nothing
+                    // about the server.
+                    if failure == UpstreamFailure::Timeout && !(cut_short && timeout == left) {
                         self.selection.on_timeout(addr, after);
                     }
                     tracing::debug!(server = %addr, zone = %zs.zone, %failure, "upstream failure");
@@ -345,8 +361,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         rto: self.selection.rto(addr, after),
                     });
                     return Err(match failure {
-                        UpstreamFailure::Timeout => ExchangeError::Timeout,
-                        _ => ExchangeError::Other,
+                        // A network error (ICMP unreachable, a dropped
+                        // connection) is retried like a timeout, as
+                        // Unbound's outbound-msg-retry does.
+                        UpstreamFailure::Timeout
+                        | UpstreamFailure::Network(_)
+                        | UpstreamFailure::Closed => ExchangeError::Timeout,
+                        UpstreamFailure::Malformed => ExchangeError::Other,
                     });
                 }
             };

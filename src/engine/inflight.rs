@@ -60,6 +60,11 @@ impl Inflight {
         })
     }
 
+    /// Whether a resolution of `key` is running now.
+    pub fn contains(&self, key: &InflightKey) -> bool {
+        self.map.lock().is_ok_and(|m| m.contains_key(key))
+    }
+
     /// Resolutions running now.
     pub fn len(&self) -> usize {
         self.map.lock().map(|m| m.len()).unwrap_or(0)

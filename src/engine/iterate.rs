@@ -12,7 +12,7 @@ use std::pin::Pin;
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use crate::cache::{Cached, Key, Rank};
+use crate::cache::{Cached, Hit, Key, Rank};
 use crate::clock::Clock;
 use crate::engine::classify::{classify, scrub, Kind};
 use crate::engine::harden::{limit_ns_sets, PrivatePolicy};
@@ -38,11 +38,18 @@ pub enum Step {
 }
 
 /// A zone and the servers we know for it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ZoneServers {
     pub zone: Name,
     /// NS names (None for configured stub addresses) with known addresses.
     pub ns: Vec<(Option<Name>, Vec<IpAddr>)>,
+    /// Configured server addresses with their ports (stub and forward
+    /// zones); any other address is reached on port 53.
+    pub configured: Vec<SocketAddr>,
+    /// Forwarders: queries carry RD=1 (RFC 1034 §4.3.1).
+    pub recursive: bool,
+    /// Queries start over TCP (forward-tcp-upstream).
+    pub tcp: bool,
 }
 
 impl ZoneServers {
@@ -50,9 +57,19 @@ impl ZoneServers {
         let mut out: Vec<SocketAddr> = Vec::new();
         for (_, ips) in &self.ns {
             for ip in ips {
-                let sa = SocketAddr::new(*ip, 53);
-                if !out.contains(&sa) {
-                    out.push(sa);
+                let mut all: Vec<SocketAddr> = self
+                    .configured
+                    .iter()
+                    .filter(|sa| sa.ip() == *ip)
+                    .copied()
+                    .collect();
+                if all.is_empty() {
+                    all.push(SocketAddr::new(*ip, 53));
+                }
+                for sa in all {
+                    if !out.contains(&sa) {
+                        out.push(sa);
+                    }
                 }
             }
         }
@@ -78,30 +95,69 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         qtype: RecordType,
         class: DNSClass,
     ) -> Option<Step> {
+        self.cached_step_in(name, qtype, class, None)
+    }
+
+    /// `cached_step`, reading stale data if `st` allows it and noting in
+    /// `st` what the reads found.
+    pub(crate) fn cached_step_in(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        class: DNSClass,
+        st: Option<&QueryState>,
+    ) -> Option<Step> {
+        if self.uncached_zone(name) {
+            return None;
+        }
         let now = self.clock.now();
-        let key = Key::RRset(name.clone(), qtype, class);
-        match self.cache.get_ranked(&key, now) {
-            Some((Cached::RRset(rs), rank)) if rank >= Rank::AnswerNonAuth => {
-                return Some(Step::Answer(rs))
+        let stale_ok = st.is_some_and(|s| s.allow_stale);
+        let saw = |h: &Hit| {
+            if let Some(s) = st {
+                s.saw(h.stale, h.prefetch);
             }
-            Some((Cached::NoData(soa), _)) => return Some(Step::NoData(Vec::new(), soa)),
+        };
+        let key = Key::RRset(name.clone(), qtype, class);
+        match self.cache.lookup(&key, now, stale_ok) {
+            Some(h) if matches!(h.value, Cached::RRset(_)) && h.rank >= Rank::AnswerNonAuth => {
+                saw(&h);
+                if let Cached::RRset(rs) = h.value {
+                    return Some(Step::Answer(rs));
+                }
+            }
+            Some(h) if matches!(h.value, Cached::NoData(_)) => {
+                saw(&h);
+                if let Cached::NoData(soa) = h.value {
+                    return Some(Step::NoData(Vec::new(), soa));
+                }
+            }
             _ => {}
         }
         if qtype != RecordType::CNAME {
             let ckey = Key::RRset(name.clone(), RecordType::CNAME, class);
-            if let Some(Cached::RRset(rs)) = self.cache.get(&ckey, now) {
-                let target = rs.iter().find_map(|r| match &r.data {
-                    RData::CNAME(c) => Some(c.0.clone()),
-                    _ => None,
-                });
-                if let Some(t) = target {
-                    return Some(Step::Alias(rs, t));
+            if let Some(h) = self.cache.lookup(&ckey, now, stale_ok) {
+                if let Cached::RRset(rs) = &h.value {
+                    let target = rs.iter().find_map(|r| match &r.data {
+                        RData::CNAME(c) => Some(c.0.clone()),
+                        _ => None,
+                    });
+                    if let Some(t) = target {
+                        saw(&h);
+                        return Some(Step::Alias(rs.clone(), t));
+                    }
                 }
             }
         }
-        self.cache
-            .nxdomain_covering(name, class, now)
-            .map(|(_, soa)| Step::NxDomain(Vec::new(), soa))
+        let nx = self
+            .cache
+            .nxdomain_covering_stale(name, class, now, stale_ok)?;
+        // Whether it was stale: the fresh read would not have found it.
+        if stale_ok && self.cache.nxdomain_covering(name, class, now).is_none() {
+            if let Some(s) = st {
+                s.saw(true, false);
+            }
+        }
+        Some(Step::NxDomain(Vec::new(), nx.1))
     }
 
     /// Looks up (name, type) iteratively, cache first.
@@ -114,7 +170,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         path: LookupPath,
     ) -> BoxStep<'a> {
         Box::pin(async move {
-            if let Some(step) = self.cached_step(name, qtype, class) {
+            // A refresh re-asks the client's question itself (depth 0).
+            let bypass = st.refresh && path.depth() == 0;
+            if let Some(step) = (!bypass)
+                .then(|| self.cached_step(name, qtype, class))
+                .flatten()
+            {
                 st.record(|| TraceEvent::CacheHit {
                     name: name.clone(),
                     qtype,
@@ -125,22 +186,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 return Step::Fail(Failure::Depth);
             }
             let path = path.with(name, qtype);
-            let mut zs = match self.find_cut(name, st, &path).await {
-                Ok(zs) => zs,
-                Err(f) => return Step::Fail(f),
-            };
-            let stub_first = self.stub_first(&zs);
-            if let Some(primed) = self.prime_stub(&mut zs, class, st, &path).await {
-                zs = primed;
-            }
-            let step = self.iterate_from(zs, name, qtype, class, st, &path).await;
-            match (step, stub_first) {
-                (Step::Fail(f), Some(stub)) => {
-                    self.after_stub_failed(&stub, f, name, qtype, class, st, &path)
-                        .await
-                }
-                (step, _) => step,
-            }
+            self.lookup_configured(name, qtype, class, st, path).await
         })
     }
 
@@ -187,13 +233,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                             // server saw it (not cached without an SOA).
                             st.note(|| "every server is lame: using a recursive server's NODATA");
                             if !cfg.minimal_responses {
-                                self.keep_sections(&msg, name, qtype, class);
+                                self.keep_sections(&msg, name, qtype, class, st.leeway);
                             }
                             return Step::NoData(Vec::new(), soa_of(&msg));
                         }
                         Some(msg) => {
                             st.note(|| "every server is lame: using a recursive server's answer");
-                            return self.take_answer(&msg, name, qtype, class);
+                            return self.take_answer(&msg, name, qtype, class, st.leeway);
                         }
                         None => {
                             st.note(|| "every server is lame: an empty AA reply counts as NODATA");
@@ -291,11 +337,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Kind::NoData => {
                     self.cache_negative(&msg, name, qtype, class, false);
                     if !self.config.resolver.minimal_responses {
-                        self.keep_sections(&msg, name, qtype, class);
+                        self.keep_sections(&msg, name, qtype, class, st.leeway);
                     }
                     return Step::NoData(Vec::new(), self.negative_soa(&msg));
                 }
-                Kind::Answer => return self.take_answer(&msg, name, qtype, class),
+                Kind::Answer => return self.take_answer(&msg, name, qtype, class, st.leeway),
                 Kind::YxDomain => {
                     let dname: Vec<Record> = msg
                         .answers
@@ -362,21 +408,20 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let ns = names
             .into_iter()
             .map(|n| {
-                let mut ips: Vec<IpAddr> = msg
+                let glue: Vec<IpAddr> = msg
                     .additionals
                     .iter()
                     .filter(|r| r.name == n)
                     .filter_map(|r| r.data.ip_addr())
                     .collect();
-                if ips.is_empty() {
-                    ips = self.cached_addrs(&n, class);
-                }
+                let ips = self.delegation_addrs(child, &n, class, glue);
                 (Some(n), self.usable(ips))
             })
             .collect();
         ZoneServers {
             zone: child.clone(),
             ns,
+            ..ZoneServers::default()
         }
     }
 
@@ -389,20 +434,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         path: &LookupPath,
     ) -> Result<ZoneServers, Failure> {
         let class = DNSClass::IN;
-        let now = self.clock.now();
+        let now = self.clock.now() + st.leeway;
         let mut cur = name.clone();
         loop {
-            if let Some(stub) = self
-                .config
-                .resolver
-                .stub_zones
-                .iter()
-                .find(|s| s.name == cur)
-            {
-                return Ok(ZoneServers {
-                    zone: cur,
-                    ns: vec![(None, stub.addrs.iter().map(|a| a.ip()).collect())],
-                });
+            if let Some(stub) = self.stub_at(&cur, path) {
+                return Ok(self.stub_servers(stub, st, path).await);
             }
             if let Some(Cached::RRset(rs)) = self
                 .cache
@@ -415,11 +451,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         _ => None,
                     })
                     .map(|n| {
-                        let ips = self.usable(self.cached_addrs(&n, class));
+                        let ips = self.usable(self.delegation_addrs(&cur, &n, class, Vec::new()));
                         (Some(n), ips)
                     })
                     .collect();
-                return Ok(ZoneServers { zone: cur, ns });
+                return Ok(ZoneServers {
+                    zone: cur,
+                    ns,
+                    ..ZoneServers::default()
+                });
             }
             if cur.is_root() {
                 break;
@@ -444,6 +484,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 .iter()
                 .map(|(n, ips)| (Some(n.clone()), self.usable(ips.clone())))
                 .collect(),
+            ..ZoneServers::default()
         };
         if zs.addrs().is_empty() {
             return Err(Failure::NoNsAddress);
@@ -466,7 +507,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             limit_ns_sets(&mut msg, self.config.resolver.max_ns_per_set as usize);
             scrub(&mut msg, &root, &root, RecordType::NS, true);
             if classify(&msg, &root, &root, RecordType::NS) == Kind::Answer {
-                let _ = self.take_answer(&msg, &root, RecordType::NS, DNSClass::IN);
+                let _ = self.take_answer(&msg, &root, RecordType::NS, DNSClass::IN, st.leeway);
                 let mut primed = self.servers_from_referral_answer(&msg);
                 // Root servers named in the hints keep their hint addresses
                 // when the priming reply came without them.

@@ -6,14 +6,16 @@
 
 pub mod classify;
 mod exchange;
+mod forward;
+mod glue;
 pub mod harden;
 pub mod hints;
 pub mod inflight;
 pub mod iterate;
 mod referral_path;
+mod stale;
 pub mod state;
 mod store;
-mod stub_first;
 pub mod trace;
 
 use std::collections::HashSet;
@@ -22,7 +24,7 @@ use std::sync::Arc;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use crate::cache::{Cache, Cached, Key};
+use crate::cache::{Cache, Cached, Hit, Key};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::upstream::selection::Selection;
@@ -88,6 +90,8 @@ pub enum Failure {
     Timeout,
     #[error("internal error: {0}")]
     Internal(&'static str),
+    #[error("resolving this question failed moments ago")]
+    RecentlyFailed,
 }
 
 /// What a resolution produced: an answer, NODATA or NXDOMAIN are values
@@ -102,6 +106,11 @@ pub struct Resolution {
     pub failure: Option<Failure>,
     /// Answered entirely from cache (no upstream query).
     pub from_cache: bool,
+    /// Made (partly) from expired data (RFC 8767): EDE 3 "Stale Answer".
+    pub stale: bool,
+    /// The question should be re-resolved in the background
+    /// (`Resolver::resolve_refresh`): a prefetch or a stale answer's refresh.
+    pub refresh: bool,
     /// What the engine did and why.
     pub trace: Vec<TraceEvent>,
 }
@@ -116,9 +125,22 @@ impl Resolution {
             additionals: Vec::new(),
             failure: Some(failure),
             from_cache: false,
+            stale: false,
+            refresh: false,
             trace,
         }
     }
+}
+
+/// How a resolution goes about it (serve-stale and prefetch).
+#[derive(Debug, Clone, Copy, Default)]
+struct Fetch {
+    /// Bypass the cache for the question itself.
+    refresh: bool,
+    /// Give up on upstream exchanges at this time.
+    deadline: Option<crate::clock::Mono>,
+    /// Take zone cuts expiring this soon as expired.
+    leeway: std::time::Duration,
 }
 
 /// The resolver: cache + iteration over a `Transport`, timed by a `Clock`.
@@ -201,15 +223,40 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if request.full_trace {
             return self.resolve_now(request).await;
         }
-        let key = InflightKey {
+        if self.config.cache.serve_expired {
+            return self.resolve_or_stale(request).await;
+        }
+        self.resolve_merged(request, Fetch::default()).await
+    }
+
+    /// The key under which identical resolutions are merged.
+    fn inflight_key(request: &Request) -> InflightKey {
+        InflightKey {
             request: Request {
                 name: request.name.to_lowercase(),
                 ..request.clone()
             },
-        };
-        match self.inflight.join(key) {
+        }
+    }
+
+    /// Resolves, sharing the work with an identical question in flight.
+    async fn resolve_merged(&self, request: &Request, fetch: Fetch) -> Resolution {
+        match self.inflight.join(Self::inflight_key(request)) {
             Role::Leader(guard) => {
-                let res = Arc::new(self.resolve_now(request).await);
+                let mut st = self.query_state(request);
+                st.refresh = fetch.refresh;
+                st.deadline = fetch.deadline;
+                st.leeway = fetch.leeway;
+                let res = self
+                    .resolve_steps_in(request, false, &st)
+                    .await
+                    .unwrap_or_else(|| {
+                        Resolution::failed(
+                            Failure::Internal("cache peek in iterative mode"),
+                            Vec::new(),
+                        )
+                    });
+                let res = Arc::new(res);
                 guard.publish(res.clone());
                 Arc::unwrap_or_clone(res)
             }
@@ -239,18 +286,39 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// The answer from cache alone, or None at the first miss: the hit
     /// path, which takes no lock beyond the cache shard's and sends nothing.
     pub async fn resolve_cached(&self, request: &Request) -> Option<Resolution> {
-        self.resolve_steps(request, true).await
+        let mut hit = self.resolve_steps(request, true).await?;
+        if hit.refresh && self.failed_recently(request) {
+            // A prefetch failed moments ago: not again yet.
+            hit.refresh = false;
+        }
+        Some(hit)
     }
 
     /// Follows the question through CNAMEs, each step from cache, else (not
     /// `peek`) by iteration or, for RD=0, a referral from cache.
     async fn resolve_steps(&self, request: &Request, peek: bool) -> Option<Resolution> {
-        let cfg = &self.config.resolver;
-        let st = QueryState::new(
-            cfg.max_upstream_queries,
+        let st = self.query_state(request);
+        self.resolve_steps_in(request, peek, &st).await
+    }
+
+    /// A fresh `QueryState` for one client question.
+    fn query_state(&self, request: &Request) -> QueryState {
+        QueryState::new(
+            self.config.resolver.max_upstream_queries,
             self.clock.now(),
             request.full_trace,
-        );
+        )
+    }
+
+    /// `resolve_steps` with a state the caller set up (stale reads allowed,
+    /// a refresh, a deadline).
+    async fn resolve_steps_in(
+        &self,
+        request: &Request,
+        peek: bool,
+        st: &QueryState,
+    ) -> Option<Resolution> {
+        let cfg = &self.config.resolver;
         if matches!(request.qtype, RecordType::AXFR | RecordType::IXFR) {
             // Zone transfers are not a resolver's business. As Unbound does:
             // AXFR is refused, IXFR (which needs an SOA) is malformed here.
@@ -278,18 +346,18 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let mut hops = 0u32;
         loop {
             let step = if peek {
-                self.cached_step(&cur, request.qtype, request.qclass)?
+                self.cached_step_in(&cur, request.qtype, request.qclass, Some(st))?
             } else if request.recursion_desired {
                 self.lookup(
                     &cur,
                     request.qtype,
                     request.qclass,
-                    &st,
+                    st,
                     LookupPath::default(),
                 )
                 .await
             } else {
-                self.cached_step(&cur, request.qtype, request.qclass)
+                self.cached_step_in(&cur, request.qtype, request.qclass, Some(st))
                     .unwrap_or(Step::Fail(Failure::NotCached))
             };
             let (records, next) = match step {
@@ -302,7 +370,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         chain,
                         soa,
                         (&cur, request.qtype),
-                        &st,
+                        st,
                     ));
                 }
                 Step::NoData(rs, soa) => {
@@ -312,7 +380,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         chain,
                         soa,
                         (&cur, request.qtype),
-                        &st,
+                        st,
                     ));
                 }
                 Step::YxDomain(rs) => {
@@ -322,7 +390,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         chain,
                         Vec::new(),
                         (&cur, request.qtype),
-                        &st,
+                        st,
                     ));
                 }
                 Step::Fail(Failure::NotCached) if !chain.is_empty() => {
@@ -332,11 +400,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         chain,
                         Vec::new(),
                         (&cur, request.qtype),
-                        &st,
+                        st,
                     ));
                 }
                 Step::Fail(Failure::NotCached) => {
-                    return Some(self.cache_referral_answer(&cur, &st))
+                    return Some(self.cache_referral_answer(&cur, st))
                 }
                 Step::Fail(f) => return Some(Resolution::failed(f, st.take_trace())),
             };
@@ -353,7 +421,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     chain,
                     Vec::new(),
                     (&cur, request.qtype),
-                    &st,
+                    st,
                 ));
             };
             if hops > cfg.max_cname_hops {
@@ -385,19 +453,29 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             // Around where the answer ends: its last record, or for a
             // NODATA that came without an SOA, the question asked last
             // (whose reply's own sections are all there is to add).
-            let now = self.clock.now();
-            match answers.last() {
-                Some(r) => {
-                    let key = Key::Sections(r.name.clone(), r.record_type(), DNSClass::IN);
-                    match self.cache.get(&key, now) {
-                        Some(Cached::Sections(a, b)) => (authorities, additionals) = (a, b),
-                        _ => (authorities, additionals) = self.zone_ns_with_addrs(&r.name),
+            let (key, owner) = match answers.last() {
+                Some(r) => (
+                    Key::Sections(r.name.clone(), r.record_type(), DNSClass::IN),
+                    Some(r.name.clone()),
+                ),
+                None => (Key::Sections(last.0.clone(), last.1, DNSClass::IN), None),
+            };
+            match self.cache.lookup(&key, self.clock.now(), st.allow_stale) {
+                Some(Hit {
+                    value: Cached::Sections(a, b),
+                    stale,
+                    ..
+                }) => {
+                    (authorities, additionals) = if stale {
+                        st.saw(true, false);
+                        (self.freshen(a), self.freshen(b))
+                    } else {
+                        (a, b)
                     }
                 }
-                None => {
-                    let key = Key::Sections(last.0.clone(), last.1, DNSClass::IN);
-                    if let Some(Cached::Sections(a, b)) = self.cache.get(&key, now) {
-                        (authorities, additionals) = (a, b);
+                _ => {
+                    if let Some(owner) = owner {
+                        (authorities, additionals) = self.zone_ns_with_addrs(&owner);
                     }
                 }
             }
@@ -429,6 +507,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             additionals,
             failure: None,
             from_cache: st.sent() == 0,
+            stale: st.used_stale(),
+            refresh: st.prefetch_due() && st.sent() == 0 && self.config.cache.prefetch,
             trace: st.take_trace(),
         }
     }
@@ -488,12 +568,19 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
             cur = cur.base_name();
         };
-        self.finish(
+        // The referral carries the cached addresses of its NS names, as
+        // a referral from an authority carries glue.
+        let glue = self.glue_of(&authorities);
+        let mut res = self.finish(
             ResponseCode::NoError,
             Vec::new(),
             authorities,
             (name, RecordType::NS),
             st,
-        )
+        );
+        if res.additionals.is_empty() {
+            res.additionals = glue;
+        }
+        res
     }
 }

@@ -54,7 +54,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if classify(&msg, &child, &child, RecordType::NS) != Kind::Answer {
             return None;
         }
-        let _ = self.take_answer(&msg, &child, RecordType::NS, class);
+        let _ = self.take_answer(&msg, &child, RecordType::NS, class, st.leeway);
         let mut m = msg.clone();
         m.authorities = m.answers.clone();
         let servers = self.servers_from_referral(&m, &child, class);

@@ -2,7 +2,7 @@
 //! (upstream budget, start time, trace). Nested lookups (NS names without
 //! glue) share it, so their queries count against the same budget.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
 
 use hickory_proto::rr::{Name, RecordType};
@@ -28,6 +28,21 @@ pub struct QueryState {
     /// cold resolution's CPU).
     tracing: bool,
     trace: Mutex<Vec<TraceEvent>>,
+    /// Cache reads may return expired data (serve-stale, RFC 8767).
+    pub allow_stale: bool,
+    /// Re-resolving the client's question: its own cache entries are
+    /// bypassed (prefetch and stale refresh).
+    pub refresh: bool,
+    /// No upstream exchange runs past this (serve-stale client timeout).
+    pub deadline: Option<Mono>,
+    /// Zone cuts expiring within this are taken as expired (a prefetch:
+    /// what is about to expire is fetched again from the parent, as
+    /// Unbound's prefetch leeway).
+    pub leeway: std::time::Duration,
+    /// Some cache read returned expired data.
+    stale: AtomicBool,
+    /// Some cache read hit an entry due for a prefetch.
+    prefetch: AtomicBool,
 }
 
 impl QueryState {
@@ -39,7 +54,33 @@ impl QueryState {
             full_trace,
             tracing: full_trace || tracing::enabled!(tracing::Level::DEBUG),
             trace: Mutex::new(Vec::new()),
+            allow_stale: false,
+            refresh: false,
+            deadline: None,
+            leeway: std::time::Duration::ZERO,
+            stale: AtomicBool::new(false),
+            prefetch: AtomicBool::new(false),
         }
+    }
+
+    /// Notes what a cache read found (stale data, prefetch due).
+    pub fn saw(&self, stale: bool, prefetch: bool) {
+        if stale {
+            self.stale.store(true, Ordering::Relaxed);
+        }
+        if prefetch {
+            self.prefetch.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Some cache read returned expired data.
+    pub fn used_stale(&self) -> bool {
+        self.stale.load(Ordering::Relaxed)
+    }
+
+    /// Some cache read hit an entry due for a prefetch.
+    pub fn prefetch_due(&self) -> bool {
+        self.prefetch.load(Ordering::Relaxed)
     }
 
     /// Takes one upstream query from the budget; false when none is left.
@@ -90,6 +131,9 @@ impl QueryState {
 #[derive(Debug, Clone, Default)]
 pub struct LookupPath {
     items: Vec<(Name, RecordType)>,
+    /// Configured (stub or forward) zones whose servers failed and that
+    /// allow falling back to iteration (`first`): ignored from here on.
+    skip: Vec<Name>,
 }
 
 impl LookupPath {
@@ -100,7 +144,22 @@ impl LookupPath {
     pub fn with(&self, name: &Name, qtype: RecordType) -> Self {
         let mut items = self.items.clone();
         items.push((name.clone(), qtype));
-        Self { items }
+        Self {
+            items,
+            skip: self.skip.clone(),
+        }
+    }
+
+    /// This path, with the configured zone `zone` ignored.
+    pub fn skipping(&self, zone: &Name) -> Self {
+        let mut p = self.clone();
+        p.skip.push(zone.clone());
+        p
+    }
+
+    /// Whether the configured zone `zone` is to be ignored.
+    pub fn skips(&self, zone: &Name) -> bool {
+        self.skip.contains(zone)
     }
 
     pub fn depth(&self) -> usize {

@@ -1,9 +1,13 @@
 //! What each upstream reply teaches the cache: answers at their trust rank
 //! (RFC 2181 §5.4.1), negative answers for the RFC 2308 negative TTL (and
 //! RFC 8020 for NXDOMAIN), referrals with their glue, and the delegation
-//! as the parent gave it; plus the cache reads iteration needs.
+//! as the parent gave it; plus the cache reads iteration needs. Data that
+//! comes again unchanged while the cache holds it at the same or a higher
+//! trust is not renewed (its TTL keeps counting down, as in Unbound's RRset
+//! cache), except within a prefetch's leeway.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
@@ -17,23 +21,46 @@ use crate::engine::Resolver;
 use crate::upstream::Transport;
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
-    /// Caches an answer and says where its chain ends.
+    /// Caches an authoritative server's answer and says where its chain
+    /// ends.
     pub(super) fn take_answer(
         &self,
         msg: &Message,
         name: &Name,
         qtype: RecordType,
         class: DNSClass,
+        leeway: Duration,
+    ) -> Step {
+        self.take_answer_from(msg, name, qtype, class, leeway, false)
+    }
+
+    /// `take_answer`; `recursive` for a forwarder's reply (to RD=1), whose
+    /// whole chain is the answer: it resolved the aliases itself.
+    pub(super) fn take_answer_from(
+        &self,
+        msg: &Message,
+        name: &Name,
+        qtype: RecordType,
+        class: DNSClass,
+        leeway: Duration,
+        recursive: bool,
     ) -> Step {
         let now = self.clock.now();
         let aa = msg.metadata.authoritative;
+        if !msg.answers.is_empty() {
+            // The name answers: an NXDOMAIN kept for it (expired, or it
+            // would have answered) must not be served stale any more.
+            self.cache.remove(&Key::NxDomain(name.clone(), class));
+        }
         let (chain, mut end) = follow_chain(&msg.answers, name, qtype);
         // After an alias, the data at its target is not taken from this
         // reply but asked of the target's own servers, as Unbound does: the
         // aliases are the answer to the question asked, the target's data
         // is not (the server may not even be authoritative for it).
         let retarget = match (&end, chain.last()) {
-            (ChainEnd::Complete, Some(last)) if last.name != *name && qtype != RecordType::ANY => {
+            (ChainEnd::Complete, Some(last))
+                if !recursive && last.name != *name && qtype != RecordType::ANY =>
+            {
                 Some(last.name.clone())
             }
             _ => None,
@@ -65,7 +92,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
         }
         if !self.config.resolver.minimal_responses || qtype == RecordType::NS {
-            self.keep_sections(msg, name, qtype, class);
+            self.keep_sections(msg, name, qtype, class, leeway);
         }
         let chain: Vec<Record> = chain.into_iter().map(|r| self.clamped(r)).collect();
         match end {
@@ -98,26 +125,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         name: &Name,
         qtype: RecordType,
         class: DNSClass,
+        leeway: Duration,
     ) {
-        let authority: Vec<Record> = msg
-            .authorities
-            .iter()
-            .filter(|r| r.record_type() == RecordType::NS)
-            .map(|r| self.clamped(r.clone()))
-            .collect();
-        let additional: Vec<Record> = msg
-            .additionals
-            .iter()
-            .map(|r| self.clamped(r.clone()))
-            .collect();
-        // As long as the answer lasts; a NODATA's sections as long as they do.
-        let ttl = msg
-            .answers
-            .iter()
-            .map(|r| r.ttl)
-            .min()
-            .or_else(|| authority.iter().chain(&additional).map(|r| r.ttl).min())
-            .unwrap_or(0);
+        let aa = msg.metadata.authoritative;
         // Keyed by where the answer ends, which is what the reply to the
         // client is built around.
         let (owner, rtype) = msg
@@ -125,17 +135,92 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             .last()
             .map(|r| (r.name.clone(), r.record_type()))
             .unwrap_or((name.clone(), qtype));
+        let key = Key::Sections(owner, rtype, class);
+        let rank = Rank::of(Section::Answer, aa);
+        // What the previous copy of these sections holds: records tern
+        // keeps only here (an answer's NS and addresses) are not renewed
+        // either while unchanged and not about to expire.
+        let old: Vec<Record> = match self.cache.sections_records(&key, self.clock.now()) {
+            Some((records, have)) if have >= rank => records,
+            _ => Vec::new(),
+        };
+        let keep_old = |mut r: Record| {
+            let same = old.iter().find(|o| {
+                o.name == r.name && o.record_type() == r.record_type() && o.data == r.data
+            });
+            if let Some(o) = same {
+                if u64::from(o.ttl) > leeway.as_secs() {
+                    r.ttl = r.ttl.min(o.ttl);
+                }
+            }
+            r
+        };
+        let authority: Vec<Record> = msg
+            .authorities
+            .iter()
+            .filter(|r| r.record_type() == RecordType::NS)
+            .map(|r| {
+                keep_old(self.as_cached(
+                    self.clamped(r.clone()),
+                    Rank::of(Section::Authority, aa),
+                    leeway,
+                ))
+            })
+            .collect();
+        let additional: Vec<Record> = msg
+            .additionals
+            .iter()
+            .map(|r| keep_old(self.as_cached(self.clamped(r.clone()), Rank::Additional, leeway)))
+            .collect();
+        // At least a second even for a zero-TTL answer: the reply being
+        // built reads them back from here (no answer can be made from them
+        // alone, and each record keeps its own TTL).
+        // A NODATA's sections (no answer records) last as long as they do.
+        let ttl = msg
+            .answers
+            .iter()
+            .map(|r| r.ttl)
+            .min()
+            .or_else(|| authority.iter().chain(&additional).map(|r| r.ttl).min())
+            .unwrap_or(0)
+            .max(1);
         self.cache.insert(
-            Key::Sections(owner, rtype, class),
+            key,
             Cached::Sections(authority, additional),
             ttl,
-            Rank::of(Section::Answer, msg.metadata.authoritative),
+            rank,
             self.clock.now(),
         );
     }
 
+    /// A record of an answer's extra sections with the TTL its RRset has
+    /// in the cache, when the cache holds the same data at a trust at least
+    /// as high: that copy is not replaced, so its TTL keeps counting down
+    /// (as Unbound's RRset cache, which the sections of its replies use).
+    /// A prefetch renews what expires within its `leeway`.
+    fn as_cached(&self, mut r: Record, rank: Rank, leeway: Duration) -> Record {
+        if self.config.cache.serve_original_ttl {
+            return r;
+        }
+        let key = Key::RRset(r.name.clone(), r.record_type(), r.dns_class);
+        let now = self.clock.now();
+        if let Some((Cached::RRset(rs), have)) = self.cache.get_ranked(&key, now) {
+            let renew = self.cache.remaining(&key, now).is_some_and(|l| l <= leeway);
+            if have >= rank && !renew {
+                if let Some(c) = rs.iter().find(|c| c.data == r.data) {
+                    r.ttl = r.ttl.min(c.ttl);
+                }
+            }
+        }
+        r
+    }
+
+    /// The record with the TTL the cache keeps it for, or as received
+    /// with serve-original-ttl.
     pub(super) fn clamped(&self, mut r: Record) -> Record {
-        r.ttl = self.cache.clamp_ttl(r.ttl);
+        if !self.config.cache.serve_original_ttl {
+            r.ttl = self.cache.clamp_ttl(r.ttl);
+        }
         r
     }
 
@@ -206,7 +291,19 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             Rank::AuthorityNonAuth,
             now,
         );
-        self.cache.insert_rrset(ns, Rank::AuthorityNonAuth, now);
+        // An unchanged delegation still live in the cache is not renewed:
+        // its TTL keeps counting down (as Unbound's RRset cache), so a
+        // prefetch that passes through the parent does not extend it.
+        let key = Key::RRset(child.clone(), RecordType::NS, DNSClass::IN);
+        let unchanged = match self.cache.get_ranked(&key, now) {
+            Some((Cached::RRset(have), rank)) if rank >= Rank::AuthorityNonAuth => {
+                have.len() == ns.len() && ns.iter().all(|r| have.iter().any(|h| h.data == r.data))
+            }
+            _ => false,
+        };
+        if !unchanged {
+            self.cache.insert_rrset(ns, Rank::AuthorityNonAuth, now);
+        }
         for rrset in group_rrsets(&msg.additionals) {
             self.cache.insert_rrset(rrset, Rank::Additional, now);
         }
@@ -225,12 +322,27 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         out
     }
 
+    /// Whether upstream queries may go to this address family (do-ip4,
+    /// do-ip6).
+    pub(super) fn family_allowed(&self, ip: &IpAddr) -> bool {
+        let u = &self.config.upstream;
+        if ip.is_ipv4() {
+            // With NAT64 an IPv4 server is reached over IPv6.
+            u.ipv4 || (self.config.resolver.nat64 && u.ipv6)
+        } else {
+            u.ipv6
+        }
+    }
+
     /// Drops addresses we must not query.
     pub(super) fn usable(&self, ips: Vec<IpAddr>) -> Vec<IpAddr> {
         let allow_lo = self.config.resolver.allow_loopback_upstream;
         ips.into_iter()
             .filter(|ip| {
-                !ip.is_unspecified() && !ip.is_multicast() && (allow_lo || !ip.is_loopback())
+                !ip.is_unspecified()
+                    && !ip.is_multicast()
+                    && (allow_lo || !ip.is_loopback())
+                    && self.family_allowed(ip)
             })
             .filter(|ip| !self.do_not_query(*ip))
             .collect()

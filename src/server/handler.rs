@@ -3,7 +3,9 @@
 //! the only place that maps a resolution failure to an RCODE and an
 //! extended DNS error (RFC 8914). Replies made entirely from the cache are
 //! kept in the packet cache (`packet_cache`) and served from there while
-//! nothing they came from has changed.
+//! nothing they came from has changed. Stale answers (RFC 8767) get EDE 3;
+//! the background refreshes that prefetch and serve-stale ask for are
+//! spawned here, as the engine spawns nothing.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +31,9 @@ const HEADER_LEN: usize = 12;
 /// Extended DNS error "Prohibited" (RFC 8914 §4.19).
 const EDE_PROHIBITED: u16 = 18;
 
+/// Extended DNS error "Stale Answer" (RFC 8914 §4.4).
+const EDE_STALE_ANSWER: u16 = 3;
+
 /// Largest TCP message (RFC 1035 §4.2.2 two-byte length).
 const TCP_MAX: usize = 65_535;
 
@@ -39,7 +44,8 @@ pub struct Handler<T: Transport, C: Clock> {
     resolver: Arc<Resolver<T, C>>,
     acl: Acl,
     /// Encoded replies; None when non-minimal responses are configured
-    /// (their extra sections keep TTLs that do not simply count down).
+    /// (their extra sections keep TTLs that do not simply count down), and
+    /// with prefetch or serve-original-ttl.
     packets: Option<PacketCache>,
     /// The secret server cookies are made with (configured or random).
     cookie_secret: [u8; 16],
@@ -49,7 +55,12 @@ impl<T: Transport, C: Clock> Handler<T, C> {
     pub fn new(resolver: Arc<Resolver<T, C>>) -> Self {
         let config = resolver.config();
         let acl = Acl::new(config.server.access_control.clone());
-        let packets = config.resolver.minimal_responses.then(|| {
+        // Off with prefetch (a packet hit would skip the prefetch check)
+        // and with serve-original-ttl (packets count TTLs down).
+        let use_packets = config.resolver.minimal_responses
+            && !config.cache.prefetch
+            && !config.cache.serve_original_ttl;
+        let packets = use_packets.then(|| {
             let budget = config.cache.max_bytes / PACKET_CACHE_SHARE;
             PacketCache::new(usize::try_from(budget).unwrap_or(usize::MAX))
         });
@@ -333,11 +344,16 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         // one that merely joined another client's resolution.
         let (res, cacheable) = match self.resolver.resolve_cached(&request).await {
             Some(hit) => {
-                let ok = packet_cacheable(&hit, request.qtype);
+                // A hit due for a prefetch is not kept as a packet: the
+                // next hit must come this way again until refreshed.
+                let ok = packet_cacheable(&hit, request.qtype) && !hit.refresh;
                 (hit, ok.then_some((generation, before)))
             }
             None => (self.resolver.resolve_after_miss(&request).await, None),
         };
+        if res.refresh {
+            self.spawn_refresh(request);
+        }
         let mut m = self.reply_skeleton(query, res.rcode);
         if res.failure == Some(Failure::NotCached) {
             // Refused only because RD=0 found nothing: recursion is available.
@@ -352,7 +368,33 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                 wire::add_ede(&mut m, code, &text);
             }
         }
+        if res.stale && m.edns.is_some() && self.resolver.config().cache.ede_serve_expired {
+            wire::add_ede(&mut m, EDE_STALE_ANSWER, "Stale Answer");
+        }
         (m, cacheable)
+    }
+
+    /// Re-resolves `request` in the background (prefetch, or the refresh
+    /// behind a stale answer); the engine merges it with an identical
+    /// resolution in flight. Without a tokio runtime (a caller driving the
+    /// handler by hand) there is no background, and no refresh.
+    fn spawn_refresh(&self, request: Request) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.resolver.refresh_running(&request) {
+            return;
+        }
+        let resolver = self.resolver.clone();
+        rt.spawn(async move {
+            let res = resolver.resolve_refresh(&request).await;
+            tracing::debug!(
+                qname = %request.name,
+                qtype = %request.qtype,
+                rcode = %res.rcode,
+                "background refresh done"
+            );
+        });
     }
 }
 
@@ -383,6 +425,8 @@ pub fn ede_for(failure: &Failure) -> (u16, String) {
         Failure::QueryBudget(_) | Failure::CnameChain(_) | Failure::CnameLoop | Failure::Depth => 0,
         Failure::Timeout => 22,
         Failure::Internal(_) => 0,
+        // RFC 8914 §4.14: Cached Error.
+        Failure::RecentlyFailed => 13,
     };
     (code, failure.to_string())
 }

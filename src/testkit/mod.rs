@@ -175,6 +175,9 @@ pub struct Server {
     pub extra_additional: Vec<Record>,
     /// Records a hostile server adds to the answer section.
     pub extra_answers: Vec<Record>,
+    /// Records a server adds to the authority section (a forwarder's NS
+    /// set riding along with its answers).
+    pub extra_authorities: Vec<Record>,
 }
 
 /// What the engine sent.
@@ -185,6 +188,8 @@ pub struct Sent {
     pub qtype: RecordType,
     pub protocol: Protocol,
     pub edns: bool,
+    /// RD=1 (queries to forwarders).
+    pub rd: bool,
 }
 
 /// A network of scripted servers, keyed by address.
@@ -279,6 +284,8 @@ impl TestNet {
                     Some(z) => {
                         let mut m = z.answer(question.name(), question.query_type());
                         m.answers.extend(server.extra_answers.iter().cloned());
+                        m.authorities
+                            .extend(server.extra_authorities.iter().cloned());
                         m.additionals
                             .extend(server.extra_additional.iter().cloned());
                         m
@@ -311,6 +318,7 @@ impl Transport for TestNet {
                 qtype: question.query_type(),
                 protocol: q.protocol,
                 edns: q.message.edns.is_some(),
+                rd: q.message.metadata.recursion_desired,
             });
         }
         // Let other tasks run, as a real network would.

@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::rr::Name;
 use ipnet::IpNet;
-use tern::config::{AclAction, AclRule, Config, StubZone};
+use tern::config::{AclAction, AclRule, Config, ForwardZone, StubZone};
 
 use super::parser::{ConfigLine, Unsupported};
 
@@ -87,16 +87,11 @@ const IGNORED: &[(&str, &str)] = &[
 /// Boolean `server:` options tern honours only with this value (tern has no
 /// switch for the other).
 const FIXED: &[(&str, bool)] = &[
-    ("prefetch", false),
-    ("serve-expired", false),
     ("aggressive-nsec", false),
     ("qname-minimisation-strict", false),
-    ("tcp-upstream", false),
     ("udp-upstream-without-downstream", false),
     // RFC 8020: tern always treats names below an NXDOMAIN as nonexistent.
     ("harden-below-nxdomain", true),
-    ("do-ip4", true),
-    ("do-ip6", true),
     ("do-udp", true),
     ("do-tcp", true),
 ];
@@ -182,16 +177,24 @@ pub struct Mapped {
 /// Builds tern's config for a scenario, or names the option it lacks.
 pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
     let mut c = Config::default();
-    c.resolver.allow_loopback_upstream = true;
+    // Unbound's default do-not-query-localhost: yes.
+    c.resolver.allow_loopback_upstream = false;
+    // Unbound's defaults where tern's differ: no stale-answer EDE unless
+    // asked (`ede-serve-expired: no`), answer stale at once.
+    c.cache.ede_serve_expired = false;
+    c.cache.serve_expired_client_timeout = std::time::Duration::ZERO;
     let mut stubs: Vec<StubZone> = Vec::new();
+    let mut forwards: Vec<ForwardZone> = Vec::new();
     let mut acl: Vec<AclRule> = Vec::new();
-    let mut ip4_off: Option<&ConfigLine> = None;
     let (mut identity, mut version) = (None, None);
     let (mut hide_identity, mut hide_version) = (None, None);
     for l in lines {
         match (l.clause.as_str(), l.key.as_str()) {
             ("server", "qname-minimisation") => c.resolver.qname_minimisation = yes(l)?,
             ("server", "harden-glue") => c.resolver.harden_glue = yes(l)?,
+            ("server", "harden-unverified-glue") => {
+                c.resolver.harden_unverified_glue = yes(l)?;
+            }
             ("server", "minimal-responses") => c.resolver.minimal_responses = yes(l)?,
             ("server", "nsid") => c.server.nsid = Some(nsid(l)?),
             ("server", "cache-min-ttl") => c.cache.min_ttl = num(l)?,
@@ -280,6 +283,20 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 name.set_fqdn(true);
                 c.resolver.private_domains.push(name);
             }
+            ("server", "serve-expired") => c.cache.serve_expired = yes(l)?,
+            ("server", "serve-expired-ttl") => c.cache.serve_expired_ttl = num(l)?,
+            ("server", "serve-expired-ttl-reset") => c.cache.serve_expired_ttl_reset = yes(l)?,
+            ("server", "serve-expired-reply-ttl") => c.cache.serve_expired_reply_ttl = num(l)?,
+            ("server", "serve-expired-client-timeout") => {
+                c.cache.serve_expired_client_timeout =
+                    std::time::Duration::from_millis(u64::from(num(l)?));
+            }
+            ("server", "serve-original-ttl") => c.cache.serve_original_ttl = yes(l)?,
+            ("server", "ede-serve-expired") => c.cache.ede_serve_expired = yes(l)?,
+            ("server", "prefetch") => c.cache.prefetch = yes(l)?,
+            // Tries per server after a throwaway reply; tern's fixed
+            // handful matches Unbound's default only.
+            ("server", "outbound-msg-retry") if num(l)? == 5 => {}
             ("server", "module-config") => {
                 let mods: Vec<&str> = l.value.split_whitespace().collect();
                 if !mods.iter().all(|m| *m == "iterator" || *m == "validator") {
@@ -287,8 +304,6 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 }
             }
             ("server", key) if IGNORED.iter().any(|(k, _)| *k == key) => {}
-            // With NAT64 on, tern sends nothing over IPv4: checked below.
-            ("server", "do-ip4") if !yes(l)? => ip4_off = Some(l),
             ("server", key) if FIXED.iter().any(|(k, _)| *k == key) => {
                 let want = FIXED.iter().find(|(k, _)| *k == key).map(|x| x.1);
                 if Some(yes(l)?) != want {
@@ -320,6 +335,44 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 Some(s) => s.first = yes(l)?,
                 None => return unsupported(l),
             },
+            ("server", "do-ip4") => c.upstream.ipv4 = yes(l)?,
+            ("server", "do-ip6") => c.upstream.ipv6 = yes(l)?,
+            ("server", "tcp-upstream") => c.upstream.tcp = yes(l)?,
+            ("server", "outbound-msg-retry") => match num(l)? {
+                0 => return unsupported(l),
+                n => c.upstream.retries = n,
+            },
+            ("forward-zone", "name") => {
+                let mut name = Name::from_ascii(&l.value).or_else(|_| unsupported(l))?;
+                name.set_fqdn(true);
+                forwards.push(ForwardZone {
+                    name,
+                    addrs: Vec::new(),
+                    hosts: Vec::new(),
+                    first: false,
+                    tcp: false,
+                    no_cache: false,
+                });
+            }
+            ("forward-zone", key) => {
+                let Some(f) = forwards.last_mut() else {
+                    return unsupported(l);
+                };
+                match key {
+                    "forward-addr" => f.addrs.push(socket(l)?),
+                    "forward-first" => f.first = yes(l)?,
+                    "forward-tcp-upstream" => f.tcp = yes(l)?,
+                    "forward-no-cache" => f.no_cache = yes(l)?,
+                    "forward-host" => {
+                        let mut h = Name::from_ascii(&l.value).or_else(|_| unsupported(l))?;
+                        h.set_fqdn(true);
+                        f.hosts.push(h);
+                    }
+                    // Plain DNS is all a scenario can play.
+                    "forward-tls-upstream" if !yes(l)? => {}
+                    _ => return unsupported(l),
+                }
+            }
             ("remote-control", _) => {}
             _ => return unsupported(l),
         }
@@ -338,14 +391,12 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             (None, None) => {}
         }
     }
-    if let Some(l) = ip4_off.filter(|_| !c.resolver.nat64) {
-        return unsupported(l);
-    }
     let root_hints = stubs
         .iter()
         .position(|s| s.name.is_root())
         .map(|i| stubs.remove(i).addrs.iter().map(|a| a.ip()).collect());
     c.resolver.stub_zones = stubs;
+    c.resolver.forward_zones = forwards;
     if !acl.is_empty() {
         acl.sort_by_key(|r| std::cmp::Reverse(r.net.prefix_len()));
         acl.append(&mut c.server.access_control);

@@ -141,22 +141,75 @@ fn parse_config(lines: &mut Lines<'_>) -> Result<Vec<ConfigLine>, Unsupported> {
         }
         // Comments after values: `stub-addr: 1.2.3.4 # K.ROOT`.
         let line = line.split('#').next().unwrap_or("").trim();
-        let Some((key, value)) = line.split_once(':') else {
+        if !line.contains(':') {
             return unsupported(format!("config line {}: {line:?}", n + 1));
-        };
-        let key = key.trim().to_string();
-        let value = value.trim().trim_matches('"').trim().to_string();
-        if value.is_empty() {
-            clause = key;
-            continue;
         }
-        out.push(ConfigLine {
-            clause: clause.clone(),
-            key,
-            value,
-        });
+        // Unbound reads tokens, so one line may hold several `key: value`
+        // pairs (`forward-zone: name: "." forward-addr: 1.2.3.4`).
+        for (key, value) in config_pairs(line) {
+            if value.is_empty() {
+                clause = key;
+                continue;
+            }
+            out.push(ConfigLine {
+                clause: clause.clone(),
+                key,
+                value,
+            });
+        }
     }
     unsupported("no CONFIG_END")
+}
+
+/// Splits a config line into `key: value` pairs: a key is a bare word
+/// ending in `:`; the words up to the next key are its value (quotes
+/// dropped). A line without a leading key is one pair split at its first
+/// colon, as before.
+fn config_pairs(line: &str) -> Vec<(String, String)> {
+    let mut words: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                cur.push(c);
+            }
+            c if c.is_whitespace() && !quoted => {
+                if !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    let is_key = |w: &str| {
+        w.strip_suffix(':').is_some_and(|k| {
+            !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+    };
+    let clean = |v: &str| v.trim().trim_matches('"').trim().to_string();
+    if !words.first().is_some_and(|w| is_key(w)) {
+        let (key, value) = line.split_once(':').unwrap_or((line, ""));
+        return vec![(key.trim().to_string(), clean(value))];
+    }
+    let mut out: Vec<(String, String)> = Vec::new();
+    for w in words {
+        if is_key(&w) {
+            out.push((w.trim_end_matches(':').to_string(), String::new()));
+        } else if let Some((_, v)) = out.last_mut() {
+            if !v.is_empty() {
+                v.push(' ');
+            }
+            v.push_str(&w);
+        }
+    }
+    out.into_iter().map(|(k, v)| (k, clean(&v))).collect()
 }
 
 /// Only the config block, so its reasons for skipping come first.

@@ -91,16 +91,16 @@ pub fn parse_question(line: &str, st: &TextState) -> Result<Query, String> {
     let mut tokens = strip_comment(line).split_whitespace();
     let name = parse_name(tokens.next().ok_or("empty question")?, st)?;
     let mut class = DNSClass::IN;
-    let mut class_seen = false;
-    for t in tokens {
+    let tokens: Vec<&str> = tokens.collect();
+    for (i, t) in tokens.iter().copied().enumerate() {
+        // `ANY` is a class and a type: the last token is the type.
+        let last = i + 1 == tokens.len();
         // A TTL written in a question line means nothing there.
-        if !class_seen && !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        if !last && !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        // `ANY` is both a class and a type: after a class, it is the type.
-        if let Some(c) = parse_class(t).filter(|_| !class_seen) {
+        if let Some(c) = parse_class(t).filter(|_| !last) {
             class = c;
-            class_seen = true;
         } else if let Some(rtype) = parse_type(t) {
             let mut q = Query::query(name, rtype);
             q.set_query_class(class);

@@ -1,0 +1,133 @@
+//! Validation of `[[resolver.stub_zone]]` and `[[resolver.forward_zone]]`
+//! tables: the zone name, its servers' addresses (port 53 when none is
+//! given) or host names, and its flags. A zone listed twice in one list is
+//! an error; a forward zone and a stub zone may share a name (the forward
+//! zone wins, as in Unbound).
+
+use hickory_proto::rr::Name;
+
+use super::{flag, socket_addr, Ctx, R};
+use crate::config::file::{FileForwardZone, FileStubZone};
+use crate::config::{ForwardZone, StubZone};
+
+impl Ctx<'_> {
+    pub(super) fn stub_zones(&self, zones: &[FileStubZone]) -> R<Vec<StubZone>> {
+        let mut stub_zones = Vec::new();
+        for z in zones {
+            let key = "resolver.stub_zone";
+            let name = Name::from_ascii(z.name.get_ref())
+                .ok()
+                .filter(|_| !z.name.get_ref().is_empty())
+                .map(|mut n| {
+                    n.set_fqdn(true);
+                    n
+                })
+                .ok_or_else(|| {
+                    self.invalid(
+                        z.name.span(),
+                        key,
+                        format!("bad zone name {:?}", z.name.get_ref()),
+                    )
+                })?;
+            let mut addrs = Vec::new();
+            for a in z.addrs.get_ref() {
+                addrs.push(socket_addr(a.get_ref()).ok_or_else(|| {
+                    self.invalid(a.span(), key, format!("bad address {:?}", a.get_ref()))
+                })?);
+            }
+            if addrs.is_empty() {
+                return Err(self.invalid(
+                    z.addrs.span(),
+                    key,
+                    "addrs must list at least one server",
+                ));
+            }
+            if stub_zones.iter().any(|s: &StubZone| s.name == name) {
+                return Err(self.invalid(z.name.span(), key, format!("zone {name} listed twice")));
+            }
+            stub_zones.push(StubZone {
+                name,
+                addrs,
+                first: flag(&z.first, false),
+                prime: flag(&z.prime, false),
+            });
+        }
+        Ok(stub_zones)
+    }
+
+    pub(super) fn forward_zones(&self, zones: &[FileForwardZone]) -> R<Vec<ForwardZone>> {
+        let key = "resolver.forward_zone";
+        let mut out: Vec<ForwardZone> = Vec::new();
+        for z in zones {
+            let text = z.name.get_ref();
+            let name = Name::from_ascii(text)
+                .ok()
+                .filter(|_| !text.is_empty())
+                .map(|mut n| {
+                    n.set_fqdn(true);
+                    n
+                })
+                .ok_or_else(|| {
+                    self.invalid(z.name.span(), key, format!("bad zone name {text:?}"))
+                })?;
+            let mut addrs = Vec::new();
+            for a in z
+                .addrs
+                .as_ref()
+                .map(|v| v.get_ref().as_slice())
+                .unwrap_or(&[])
+            {
+                let addr = socket_addr(a.get_ref()).ok_or_else(|| {
+                    self.invalid(a.span(), key, format!("bad address {:?}", a.get_ref()))
+                })?;
+                addrs.push(addr);
+            }
+            let mut hosts = Vec::new();
+            for h in z
+                .hosts
+                .as_ref()
+                .map(|v| v.get_ref().as_slice())
+                .unwrap_or(&[])
+            {
+                hosts.push(self.host_name(h, key)?);
+            }
+            if addrs.is_empty() && hosts.is_empty() {
+                let span = z
+                    .addrs
+                    .as_ref()
+                    .map(|a| a.span())
+                    .unwrap_or_else(|| z.name.span());
+                return Err(self.invalid(
+                    span,
+                    key,
+                    "addrs or hosts must name at least one server",
+                ));
+            }
+            if out.iter().any(|f| f.name == name) {
+                return Err(self.invalid(z.name.span(), key, format!("zone {name} listed twice")));
+            }
+            out.push(ForwardZone {
+                name,
+                addrs,
+                hosts,
+                first: flag(&z.first, false),
+                tcp: flag(&z.tcp, false),
+                no_cache: flag(&z.no_cache, false),
+            });
+        }
+        Ok(out)
+    }
+
+    /// A server's host name (resolved when the zone is used).
+    fn host_name(&self, h: &toml::Spanned<String>, key: &str) -> R<Name> {
+        let text = h.get_ref();
+        Name::from_ascii(text)
+            .ok()
+            .filter(|n| !text.is_empty() && !n.is_root())
+            .map(|mut n| {
+                n.set_fqdn(true);
+                n
+            })
+            .ok_or_else(|| self.invalid(h.span(), key, format!("bad host name {text:?}")))
+    }
+}
