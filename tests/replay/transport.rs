@@ -7,10 +7,13 @@
 //! `CHECK_OUT_QUERY` step when it matches (the step is then done; with
 //! `ADJUST copy_id` its entry is the reply, otherwise the query waits);
 //! (2) by the first matching entry of the ranges active at the current step
-//! whose `ADDRESS` is the server; (3) if the current step (after any
-//! `TIME_PASSES`) is one that answers queries itself (`REPLY`, `TIMEOUT`,
-//! `ERROR`, `CHECK_OUT_QUERY`) the query is parked for it; (4) otherwise it times out at once
-//! (`UpstreamFailure::Timeout`), as a server that never answers would.
+//! whose `ADDRESS` is the server; (3) if the current step is one that
+//! answers queries itself (`REPLY`, `TIMEOUT`, `ERROR`, `CHECK_OUT_QUERY`)
+//! the query is parked for it, as it is when such a step comes next after
+//! clock moves and answer checks; (4) otherwise it times out at once
+//! (`UpstreamFailure::Timeout`), as a server that never answers would. A
+//! parked query whose own timeout passes while TIME_PASSES moves the clock
+//! gives up then, as the real transport would.
 //! ID matching (RFC 5452 §9.1) is the transport's job, so replies always
 //! carry the query's ID (`copy_id` is implied); `copy_query` copies the
 //! question as the format says. A reply the real transport would drop
@@ -34,6 +37,9 @@ type Reply = Result<Message, UpstreamFailure>;
 pub struct Parked {
     pub query: UpstreamQuery,
     pub tx: oneshot::Sender<Reply>,
+    /// Virtual time (ms) at which the exchange gives up, as the query's
+    /// own timeout says.
+    pub gives_up_ms: u128,
 }
 
 /// What the runner and the transport both see.
@@ -49,6 +55,8 @@ pub struct Script {
     /// Every upstream query and what happened to it.
     pub log: Vec<String>,
     pub queries_sent: usize,
+    /// Virtual time in ms, moved by TIME_PASSES.
+    pub now_ms: u128,
 }
 
 impl Script {
@@ -61,6 +69,7 @@ impl Script {
             verbose,
             log: Vec::new(),
             queries_sent: 0,
+            now_ms: 0,
         }
     }
 
@@ -156,6 +165,38 @@ impl Script {
         };
         let _ = p.tx.send(reply);
         true
+    }
+
+    /// Moves virtual time on: a parked exchange whose own timeout has
+    /// passed gives up, as on a real network. The number that did.
+    pub fn time_passes(&mut self, ms: u64) -> usize {
+        self.now_ms += u128::from(ms);
+        let now = self.now_ms;
+        let (gone, kept): (Vec<Parked>, Vec<Parked>) =
+            self.parked.drain(..).partition(|p| p.gives_up_ms <= now);
+        self.parked = kept;
+        let n = gone.len();
+        for p in gone {
+            let _ = p.tx.send(Err(UpstreamFailure::Timeout));
+        }
+        n
+    }
+
+    /// Whether the script will still answer a waiting query: the current
+    /// step does, or the first step after the clock and answer checks that
+    /// come next does (Unbound's testbound keeps such a query pending).
+    fn will_answer(&self) -> bool {
+        self.scenario
+            .moments
+            .iter()
+            .skip(self.now)
+            .find(|m| !matches!(m.kind, Kind::TimePasses | Kind::CheckAnswer))
+            .is_some_and(|m| {
+                matches!(
+                    m.kind,
+                    Kind::Reply | Kind::Timeout | Kind::Error | Kind::CheckOutQuery
+                )
+            })
     }
 
     /// Times out every parked exchange (nothing in the script will answer).
@@ -267,21 +308,7 @@ impl ScriptedTransport {
             ));
             return Decision::Now(reply);
         }
-        // Time may pass before the step that answers (a query in flight
-        // while the clock moves): look past TIME_PASSES steps.
-        let scripted = s
-            .scenario
-            .moments
-            .iter()
-            .skip(s.now)
-            .find(|m| m.kind != Kind::TimePasses)
-            .is_some_and(|m| {
-                matches!(
-                    m.kind,
-                    Kind::Reply | Kind::Timeout | Kind::Error | Kind::CheckOutQuery
-                )
-            });
-        if scripted {
+        if s.will_answer() {
             s.note(format!(
                 "{what} -> no entry (step {step}), waiting for the script"
             ));
@@ -294,7 +321,12 @@ impl ScriptedTransport {
 
 fn park(s: &mut Script, query: UpstreamQuery) -> Decision {
     let (tx, rx) = oneshot::channel();
-    s.parked.push(Parked { query, tx });
+    let gives_up_ms = s.now_ms + query.timeout.as_millis();
+    s.parked.push(Parked {
+        query,
+        tx,
+        gives_up_ms,
+    });
     Decision::Wait(rx)
 }
 
