@@ -374,13 +374,28 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         }
         *tried = true;
         let key = Key::Delegation(zs.zone.clone(), DNSClass::IN);
-        let Some(Cached::Sections(ns, glue)) = self.cache.get(&key, self.clock.now()) else {
-            return None;
+        let mut parent = match self.cache.get(&key, self.clock.now()) {
+            Some(Cached::Sections(ns, glue)) => {
+                let mut m = Message::new(0, MessageType::Response, OpCode::Query);
+                m.authorities = ns;
+                m.additionals = glue;
+                self.servers_from_referral(&m, &zs.zone, DNSClass::IN)
+            }
+            _ if zs.configured.is_empty() => zs.clone(),
+            _ => return None,
         };
-        let mut m = Message::new(0, MessageType::Response, OpCode::Query);
-        m.authorities = ns;
-        m.additionals = glue;
-        let parent = self.servers_from_referral(&m, &zs.zone, DNSClass::IN);
+        // Each NS name's own parent-side address too: the glue the
+        // delegation of the name's zone carried, which the child's answer
+        // for the name replaced in the cache.
+        for (name, ips) in parent.ns.iter_mut() {
+            if let Some(name) = name {
+                for ip in self.usable(self.parent_side_addrs(name)) {
+                    if !ips.contains(&ip) {
+                        ips.push(ip);
+                    }
+                }
+            }
+        }
         let same = parent.addrs() == zs.addrs()
             && parent
                 .ns
@@ -388,6 +403,28 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 .map(|(n, _)| n)
                 .eq(zs.ns.iter().map(|(n, _)| n));
         (!same).then_some(parent)
+    }
+
+    /// Addresses of `name` as glue in a cached delegation of a zone above
+    /// it (closest first), whatever the child later said.
+    fn parent_side_addrs(&self, name: &Name) -> Vec<IpAddr> {
+        let now = self.clock.now();
+        let mut cur = name.clone();
+        while !cur.is_root() {
+            cur = cur.base_name();
+            let key = Key::Delegation(cur.clone(), DNSClass::IN);
+            if let Some(Cached::Sections(_, glue)) = self.cache.get(&key, now) {
+                let ips: Vec<IpAddr> = glue
+                    .iter()
+                    .filter(|r| r.name == *name)
+                    .filter_map(|r| r.data.ip_addr())
+                    .collect();
+                if !ips.is_empty() {
+                    return ips;
+                }
+            }
+        }
+        Vec::new()
     }
 
     pub(super) fn servers_from_referral(
