@@ -28,6 +28,12 @@ fn shipped_file_equals_defaults() {
         d.server.max_concurrent_queries
     );
     assert_eq!(c.server.access_control, d.server.access_control);
+    assert_eq!(c.server.discard_timeout, d.server.discard_timeout);
+    assert_eq!(c.server.edns_tcp_keepalive, d.server.edns_tcp_keepalive);
+    assert_eq!(c.server.answer_cookie, d.server.answer_cookie);
+    assert_eq!(c.server.identity, d.server.identity);
+    assert_eq!(c.server.version, d.server.version);
+    assert_eq!(c.server.cookie_secret, d.server.cookie_secret);
     assert_eq!(c.resolver.root_hints, d.resolver.root_hints);
     assert_eq!(c.resolver.stub_zones, d.resolver.stub_zones);
     assert_eq!(c.resolver.forward_zones, d.resolver.forward_zones);
@@ -60,6 +66,24 @@ fn shipped_file_equals_defaults() {
     assert_eq!(c.resolver.max_depth, d.resolver.max_depth);
     assert_eq!(c.resolver.query_timeout, d.resolver.query_timeout);
     assert_eq!(c.resolver.harden_glue, d.resolver.harden_glue);
+    assert_eq!(c.resolver.max_ns_per_set, d.resolver.max_ns_per_set);
+    assert_eq!(c.resolver.private_addresses, d.resolver.private_addresses);
+    assert_eq!(c.resolver.private_domains, d.resolver.private_domains);
+    assert_eq!(c.resolver.nat64, d.resolver.nat64);
+    assert_eq!(c.resolver.do_not_query, d.resolver.do_not_query);
+    assert_eq!(
+        c.resolver.harden_referral_path,
+        d.resolver.harden_referral_path
+    );
+    assert_eq!(c.resolver.nat64_prefix, d.resolver.nat64_prefix);
+    assert_eq!(
+        c.resolver.edns_client_strings,
+        d.resolver.edns_client_strings
+    );
+    assert_eq!(
+        c.resolver.edns_client_string_code,
+        d.resolver.edns_client_string_code
+    );
     assert_eq!(
         c.resolver.harden_unverified_glue,
         d.resolver.harden_unverified_glue
@@ -72,6 +96,7 @@ fn shipped_file_equals_defaults() {
     assert_eq!(c.cache.min_ttl, d.cache.min_ttl);
     assert_eq!(c.cache.max_ttl, d.cache.max_ttl);
     assert_eq!(c.cache.max_negative_ttl, d.cache.max_negative_ttl);
+    assert_eq!(c.cache.min_negative_ttl, d.cache.min_negative_ttl);
     assert_eq!(c.upstream.initial_rto, d.upstream.initial_rto);
     assert_eq!(c.upstream.min_rto, d.upstream.min_rto);
     assert_eq!(c.upstream.max_rto, d.upstream.max_rto);
@@ -372,6 +397,118 @@ fn nsid_accepts_unbound_syntax_and_rejects_bad_hex() {
     );
     let e = err("[server]\nnsid = \"abc\"\n");
     assert_eq!((e.line(), e.key()), (Some(2), Some("server.nsid")), "{e}");
+}
+
+#[test]
+fn negative_ttl_floor_and_rebinding_protection() {
+    let c = load_str(
+        "[cache]\nmin_negative_ttl = 10\n[resolver]\nmax_ns_per_set = 3\n\
+         private_addresses = [\"10.0.0.0/8\", \"fe80::1\"]\nprivate_domains = [\"lan.example\"]\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(c.cache.min_negative_ttl, 10);
+    assert_eq!(c.resolver.max_ns_per_set, 3);
+    assert_eq!(c.resolver.private_addresses.len(), 2);
+    assert_eq!(c.resolver.private_domains[0].to_string(), "lan.example.");
+    let e = err("[cache]\nmax_negative_ttl = 5\nmin_negative_ttl = 6\n");
+    assert!(
+        e.to_string()
+            .starts_with("bad.toml:3: cache.min_negative_ttl:"),
+        "{e}"
+    );
+    let e = err("[resolver]\nprivate_addresses = [\"10.0.0.0/33\"]\n");
+    assert!(
+        e.to_string()
+            .starts_with("bad.toml:2: resolver.private_addresses:"),
+        "{e}"
+    );
+    let e = err("[resolver]\nprivate_domains = [\"\"]\n");
+    assert_eq!(e.key(), Some("resolver.private_domains"));
+    let e = err("[resolver]\nmax_ns_per_set = 0\n");
+    assert_eq!(e.key(), Some("resolver.max_ns_per_set"));
+}
+
+#[test]
+fn edns_client_strings_load_and_reject_bad_networks() {
+    let c = load_str(
+        "[resolver]\nedns_client_strings = [{ net = \"192.0.2.0/24\", text = \"abc d\" }]\n\
+         edns_client_string_code = 65432\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(c.resolver.edns_client_strings[0].text, b"abc d");
+    assert_eq!(c.resolver.edns_client_string_code, 65432);
+    let e = err("[resolver]\nedns_client_strings = [{ net = \"nope\", text = \"x\" }]\n");
+    assert!(
+        e.to_string()
+            .starts_with("bad.toml:2: resolver.edns_client_strings:"),
+        "{e}"
+    );
+    let e = err("[resolver]\nedns_client_string_code = 0\n");
+    assert_eq!(e.key(), Some("resolver.edns_client_string_code"));
+}
+
+#[test]
+fn nat64_prefix_must_be_an_rfc6052_length() {
+    let c = load_str(
+        "[resolver]\nnat64 = true\nnat64_prefix = \"2001:db8:1::/48\"\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert!(c.resolver.nat64);
+    assert_eq!(c.resolver.nat64_prefix.to_string(), "2001:db8:1::/48");
+    let e = err("[resolver]\nnat64_prefix = \"2001:db8::/36\"\n");
+    assert!(
+        e.to_string()
+            .starts_with("bad.toml:2: resolver.nat64_prefix:"),
+        "{e}"
+    );
+    let e = err("[resolver]\nnat64_prefix = \"10.0.0.0/8\"\n");
+    assert_eq!(e.key(), Some("resolver.nat64_prefix"));
+}
+
+#[test]
+fn cookie_secret_is_32_hex_digits() {
+    let c = load_str(
+        "[server]\nanswer_cookie = true\ncookie_secret = \"000102030405060708090a0b0c0d0e0f\"\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert!(c.server.answer_cookie);
+    assert_eq!(c.server.cookie_secret.map(|s| s[15]), Some(15));
+    let e = err("[server]\ncookie_secret = \"0001\"\n");
+    assert!(
+        e.to_string()
+            .starts_with("bad.toml:2: server.cookie_secret:"),
+        "{e}"
+    );
+}
+
+#[test]
+fn chaos_texts_are_one_string_at_most() {
+    let c = load_str("[server]\nidentity = \"ns1\"\nversion = \"\"\n", "t.toml").unwrap();
+    assert_eq!(c.server.identity.as_deref(), Some("ns1"));
+    assert_eq!(c.server.version, None);
+    let e = err(&format!("[server]\nversion = \"{}\"\n", "v".repeat(256)));
+    assert!(
+        e.to_string().starts_with("bad.toml:2: server.version:"),
+        "{e}"
+    );
+}
+
+#[test]
+fn stub_zone_first_defaults_to_false() {
+    let c = load_str(
+        "[[resolver.stub_zone]]\nname = \"a.\"\naddrs = [\"192.0.2.1\"]\n\
+         [[resolver.stub_zone]]\nname = \"b.\"\naddrs = [\"192.0.2.2\"]\nfirst = true\nprime = true\n",
+        "t.toml",
+    )
+    .unwrap();
+    let firsts: Vec<bool> = c.resolver.stub_zones.iter().map(|s| s.first).collect();
+    assert_eq!(firsts, [false, true]);
+    let primes: Vec<bool> = c.resolver.stub_zones.iter().map(|s| s.prime).collect();
+    assert_eq!(primes, [false, true]);
 }
 
 #[test]

@@ -157,7 +157,13 @@ impl Cache {
             RData::SOA(s) => Some(r.ttl.min(s.minimum)),
             _ => None,
         })?;
-        Some(ttl.min(self.config.max_negative_ttl))
+        Some(self.clamp_negative_ttl(ttl))
+    }
+
+    /// Clamps a negative TTL into [min_negative_ttl, max_negative_ttl].
+    pub fn clamp_negative_ttl(&self, ttl: u32) -> u32 {
+        ttl.max(self.config.min_negative_ttl)
+            .min(self.config.max_negative_ttl)
     }
 
     /// Reads a key; expired entries are treated as absent. TTLs of the
@@ -295,7 +301,7 @@ impl Cache {
     pub fn insert(&self, key: Key, value: Cached, ttl: u32, rank: Rank, now: Mono) -> bool {
         let ttl = match value {
             Cached::RRset(_) | Cached::Sections(..) => self.clamp_ttl(ttl),
-            Cached::NoData(_) | Cached::NxDomain(_) => ttl.min(self.config.max_negative_ttl),
+            Cached::NoData(_) | Cached::NxDomain(_) => self.clamp_negative_ttl(ttl),
             Cached::Failure => ttl,
         };
         let Some(shard) = self.shard(&key) else {

@@ -77,6 +77,18 @@ fn negative_ttl_is_min_of_soa_ttl_and_minimum_capped() {
 }
 
 #[test]
+fn negative_ttl_is_raised_to_the_configured_floor() {
+    let c = Cache::new(CacheConfig {
+        min_negative_ttl: 10,
+        max_negative_ttl: 100,
+        ..CacheConfig::default()
+    });
+    assert_eq!(c.negative_ttl(&[soa("example.", 1, 1)]), Some(10));
+    assert_eq!(c.negative_ttl(&[soa("example.", 50, 50)]), Some(50));
+    assert_eq!(c.negative_ttl(&[soa("example.", 500, 500)]), Some(100));
+}
+
+#[test]
 fn nxdomain_covers_names_below() {
     let c = cache();
     let key = Key::NxDomain(n("gone.example."), DNSClass::IN);

@@ -43,6 +43,18 @@ pub struct FileServer {
     pub access_control: S<Vec<Spanned<FileAclRule>>>,
     #[serde(default)]
     pub nsid: S<String>,
+    #[serde(default)]
+    pub discard_timeout_ms: S<i64>,
+    #[serde(default)]
+    pub edns_tcp_keepalive: S<bool>,
+    #[serde(default)]
+    pub answer_cookie: S<bool>,
+    #[serde(default)]
+    pub cookie_secret: S<String>,
+    #[serde(default)]
+    pub identity: S<String>,
+    #[serde(default)]
+    pub version: S<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +98,31 @@ pub struct FileResolver {
     pub allow_loopback_upstream: S<bool>,
     #[serde(default)]
     pub minimal_responses: S<bool>,
+    #[serde(default)]
+    pub max_ns_per_set: S<i64>,
+    #[serde(default)]
+    pub private_addresses: S<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub private_domains: S<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub edns_client_strings: S<Vec<Spanned<FileClientString>>>,
+    #[serde(default)]
+    pub edns_client_string_code: S<i64>,
+    #[serde(default)]
+    pub nat64: S<bool>,
+    #[serde(default)]
+    pub nat64_prefix: S<String>,
+    #[serde(default)]
+    pub harden_referral_path: S<bool>,
+    #[serde(default)]
+    pub do_not_query: S<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileClientString {
+    pub net: Spanned<String>,
+    pub text: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,6 +163,8 @@ pub struct FileCache {
     pub max_ttl: S<i64>,
     #[serde(default)]
     pub max_negative_ttl: S<i64>,
+    #[serde(default)]
+    pub min_negative_ttl: S<i64>,
     #[serde(default)]
     pub serve_expired: S<bool>,
     #[serde(default)]

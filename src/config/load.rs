@@ -22,6 +22,8 @@ use super::{
 };
 use toml::Spanned;
 
+mod lists;
+
 /// Why a configuration was rejected. `Parse` and `Invalid` carry the file,
 /// the 1-based line and the dotted key (`server.max_udp_payload`).
 #[derive(Debug, thiserror::Error)]
@@ -212,7 +214,36 @@ impl Ctx<'_> {
             )?,
             access_control,
             nsid: self.nsid(&f.nsid)?,
+            discard_timeout: self.ms(
+                &f.discard_timeout_ms,
+                "server.discard_timeout_ms",
+                0..=3_600_000,
+                d.discard_timeout,
+            )?,
+            edns_tcp_keepalive: flag(&f.edns_tcp_keepalive, d.edns_tcp_keepalive),
+            answer_cookie: flag(&f.answer_cookie, d.answer_cookie),
+            cookie_secret: match &f.cookie_secret {
+                Some(v) if !v.get_ref().is_empty() => Some(
+                    crate::server::cookie::parse_secret(v.get_ref()).ok_or_else(|| {
+                        self.invalid(v.span(), "server.cookie_secret", "need 32 hex digits")
+                    })?,
+                ),
+                _ => None,
+            },
+            identity: self.chaos_text(&f.identity, "server.identity")?,
+            version: self.chaos_text(&f.version, "server.version")?,
         })
+    }
+
+    /// A CHAOS TXT text: "" for none, else at most 255 bytes (one string).
+    fn chaos_text(&self, v: &S<String>, key: &str) -> R<Option<String>> {
+        match v {
+            Some(t) if t.get_ref().len() > 255 => {
+                Err(self.invalid(t.span(), key, "at most 255 bytes"))
+            }
+            Some(t) if !t.get_ref().is_empty() => Ok(Some(t.get_ref().clone())),
+            _ => Ok(None),
+        }
     }
 
     /// `server.nsid`: `""` for none, `"ascii_TEXT"` for text, else hex
@@ -364,6 +395,25 @@ impl Ctx<'_> {
             trust_answer_ns: flag(&f.trust_answer_ns, d.trust_answer_ns),
             allow_loopback_upstream: flag(&f.allow_loopback_upstream, d.allow_loopback_upstream),
             minimal_responses: flag(&f.minimal_responses, d.minimal_responses),
+            max_ns_per_set: self.int(
+                &f.max_ns_per_set,
+                "resolver.max_ns_per_set",
+                1..=1_000,
+                d.max_ns_per_set,
+            )?,
+            private_addresses: self.nets(&f.private_addresses, "resolver.private_addresses")?,
+            private_domains: self.names(&f.private_domains, "resolver.private_domains")?,
+            edns_client_strings: self.client_strings(&f.edns_client_strings)?,
+            edns_client_string_code: self.int(
+                &f.edns_client_string_code,
+                "resolver.edns_client_string_code",
+                1..=65_535,
+                d.edns_client_string_code,
+            )?,
+            nat64: flag(&f.nat64, d.nat64),
+            nat64_prefix: self.nat64_prefix(&f.nat64_prefix, d.nat64_prefix)?,
+            harden_referral_path: flag(&f.harden_referral_path, d.harden_referral_path),
+            do_not_query: self.nets(&f.do_not_query, "resolver.do_not_query")?,
         })
     }
 
@@ -385,6 +435,12 @@ impl Ctx<'_> {
                 "cache.max_negative_ttl",
                 0..=604_800,
                 d.max_negative_ttl,
+            )?,
+            min_negative_ttl: self.int(
+                &f.min_negative_ttl,
+                "cache.min_negative_ttl",
+                0..=86_400,
+                d.min_negative_ttl,
             )?,
             serve_expired: flag(&f.serve_expired, d.serve_expired),
             serve_expired_ttl: self.int(
@@ -410,6 +466,20 @@ impl Ctx<'_> {
             ede_serve_expired: flag(&f.ede_serve_expired, d.ede_serve_expired),
             prefetch: flag(&f.prefetch, d.prefetch),
         };
+        if c.max_negative_ttl < c.min_negative_ttl {
+            let (span, key) = first_span(&[
+                (&f.min_negative_ttl, "cache.min_negative_ttl"),
+                (&f.max_negative_ttl, "cache.max_negative_ttl"),
+            ]);
+            return Err(self.invalid(
+                span,
+                key,
+                format!(
+                    "min_negative_ttl {} is above max_negative_ttl {}",
+                    c.min_negative_ttl, c.max_negative_ttl
+                ),
+            ));
+        }
         if c.max_ttl < c.min_ttl {
             let (span, key) =
                 first_span(&[(&f.max_ttl, "cache.max_ttl"), (&f.min_ttl, "cache.min_ttl")]);

@@ -46,6 +46,21 @@ pub struct ServerConfig {
     /// Name server identifier sent to clients that ask (RFC 5001); None
     /// sends nothing.
     pub nsid: Option<Vec<u8>>,
+    /// A client query answered later than this gets no reply at all (the
+    /// resolution still completes); zero = always reply.
+    pub discard_timeout: Duration,
+    /// Tell TCP clients that use EDNS the idle timeout (RFC 7828).
+    pub edns_tcp_keepalive: bool,
+    /// Answer DNS cookies (RFC 7873, server cookies per RFC 9018).
+    pub answer_cookie: bool,
+    /// The secret server cookies are made with; None = a random one at
+    /// start (cookies then do not survive a restart or span servers).
+    pub cookie_secret: Option<[u8; 16]>,
+    /// Text for `id.server.`/`hostname.bind.` CH TXT (RFC 4892); None
+    /// refuses those queries (Unbound's `identity`, `hide-identity`).
+    pub identity: Option<String>,
+    /// Text for `version.server.`/`version.bind.` CH TXT; None refuses.
+    pub version: Option<String>,
 }
 
 /// One access-control rule.
@@ -108,6 +123,37 @@ pub struct ResolverConfig {
     /// zone's NS set and its addresses are added (Unbound's
     /// `minimal-responses: no`).
     pub minimal_responses: bool,
+    /// NS records kept per NS set of a reply (Unbound's `iter-scrub-ns`).
+    pub max_ns_per_set: u32,
+    /// Addresses removed from answers (DNS-rebinding protection; Unbound's
+    /// `private-address`).
+    pub private_addresses: Vec<IpNet>,
+    /// Domains whose answers may hold private addresses (Unbound's
+    /// `private-domain`).
+    pub private_domains: Vec<hickory_proto::rr::Name>,
+    /// Text sent in an EDNS option to upstream servers in a network (the
+    /// most specific network wins; Unbound's `edns-client-string`).
+    pub edns_client_strings: Vec<ClientString>,
+    /// The EDNS option code carrying those texts (65001, from the local/
+    /// experimental range of RFC 6891 §9).
+    pub edns_client_string_code: u16,
+    /// Reach IPv4 servers through NAT64 (RFC 6052), at their address
+    /// embedded in `nat64_prefix` (Unbound's `do-nat64`).
+    pub nat64: bool,
+    /// The NAT64 prefix: /32, /40, /48, /56, /64 or /96.
+    pub nat64_prefix: ipnet::Ipv6Net,
+    /// After a referral, ask the child zone for its own NS set and use
+    /// that (Unbound's `harden-referral-path`).
+    pub harden_referral_path: bool,
+    /// Servers never queried (Unbound's `do-not-query-address`).
+    pub do_not_query: Vec<IpNet>,
+}
+
+/// An EDNS client string for servers in `net`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientString {
+    pub net: IpNet,
+    pub text: Vec<u8>,
 }
 
 /// A zone whose servers are configured instead of found by iteration.
@@ -151,6 +197,9 @@ pub struct CacheConfig {
     pub max_ttl: u32,
     /// Cap on negative-cache TTL (RFC 2308 §5).
     pub max_negative_ttl: u32,
+    /// Floor on negative-cache TTL (Unbound's `cache-min-negative-ttl`);
+    /// 0 leaves the RFC 2308 TTL alone.
+    pub min_negative_ttl: u32,
     /// Serve-stale (RFC 8767): answer from expired data when fresh data
     /// cannot be had (Unbound's `serve-expired`).
     pub serve_expired: bool,
@@ -222,6 +271,12 @@ impl Default for ServerConfig {
             max_concurrent_queries: 10_000,
             access_control: default_acl(),
             nsid: None,
+            discard_timeout: Duration::ZERO,
+            edns_tcp_keepalive: false,
+            answer_cookie: false,
+            cookie_secret: None,
+            identity: None,
+            version: None,
         }
     }
 }
@@ -280,6 +335,16 @@ impl Default for ResolverConfig {
             trust_answer_ns: false,
             allow_loopback_upstream: true,
             minimal_responses: true,
+            // Unbound's iter-scrub-ns default.
+            max_ns_per_set: 20,
+            private_addresses: Vec::new(),
+            private_domains: Vec::new(),
+            edns_client_strings: Vec::new(),
+            edns_client_string_code: 65001,
+            nat64: false,
+            nat64_prefix: crate::upstream::nat64::well_known_prefix(),
+            harden_referral_path: false,
+            do_not_query: Vec::new(),
         }
     }
 }
@@ -291,6 +356,7 @@ impl Default for CacheConfig {
             min_ttl: 0,
             max_ttl: 86_400,
             max_negative_ttl: 3_600,
+            min_negative_ttl: 0,
             serve_expired: false,
             serve_expired_ttl: 86_400,
             serve_expired_ttl_reset: false,

@@ -11,6 +11,7 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::cache::Rank;
@@ -18,6 +19,7 @@ use crate::clock::Clock;
 use crate::engine::iterate::{BoxStep, Step, ZoneServers};
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::{Failure, Resolver, TraceEvent};
+use crate::upstream::nat64;
 use crate::upstream::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
 use tracing::Instrument;
 
@@ -307,6 +309,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
             let edns = !self.selection.no_edns(addr);
             let mut message = self.build_query(qname, qtype, class, edns);
+            self.add_client_string(&mut message, addr.ip());
             message.metadata.recursion_desired = zs.recursive;
             let timeout = match protocol {
                 Protocol::Udp => self.selection.rto(addr, now),
@@ -333,7 +336,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             let result = self
                 .transport
                 .exchange(UpstreamQuery {
-                    server: addr,
+                    server: nat64::route(addr, cfg_nat64(&self.config.resolver)),
                     protocol,
                     message,
                     timeout,
@@ -422,6 +425,30 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         }
         m
     }
+}
+
+impl<T: Transport, C: Clock> Resolver<T, C> {
+    /// Attaches the configured EDNS client string of the most specific
+    /// network holding `server` (queries without EDNS carry none).
+    fn add_client_string(&self, m: &mut Message, server: IpAddr) {
+        let cfg = &self.config.resolver;
+        let best = cfg
+            .edns_client_strings
+            .iter()
+            .filter(|c| c.net.contains(&server))
+            .max_by_key(|c| c.net.prefix_len());
+        if let (Some(c), Some(edns)) = (best, m.edns.as_mut()) {
+            edns.options_mut().insert(EdnsOption::Unknown(
+                cfg.edns_client_string_code,
+                c.text.clone(),
+            ));
+        }
+    }
+}
+
+/// The NAT64 prefix IPv4 servers are reached through, when NAT64 is on.
+fn cfg_nat64(cfg: &crate::config::ResolverConfig) -> Option<ipnet::Ipv6Net> {
+    cfg.nat64.then_some(cfg.nat64_prefix)
 }
 
 pub(super) enum ExchangeError {

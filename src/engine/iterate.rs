@@ -15,7 +15,9 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use crate::cache::{Cached, Hit, Key, Rank};
 use crate::clock::Clock;
 use crate::engine::classify::{classify, scrub, Kind};
+use crate::engine::harden::{limit_ns_sets, PrivatePolicy};
 use crate::engine::state::{LookupPath, QueryState};
+use crate::engine::store::soa_of;
 use crate::engine::{Failure, Resolver, TraceEvent};
 use crate::upstream::Transport;
 
@@ -226,6 +228,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     // else an authoritative empty reply read as NODATA (not
                     // cached: it has no SOA to say for how long).
                     match rec_lame.take() {
+                        Some(msg) if msg.answers.is_empty() => {
+                            // An empty recursive answer: NODATA as that
+                            // server saw it (not cached without an SOA).
+                            st.note(|| "every server is lame: using a recursive server's NODATA");
+                            if !cfg.minimal_responses {
+                                self.keep_sections(&msg, name, qtype, class, st.leeway);
+                            }
+                            return Step::NoData(Vec::new(), soa_of(&msg));
+                        }
                         Some(msg) => {
                             st.note(|| "every server is lame: using a recursive server's answer");
                             return self.take_answer(&msg, name, qtype, class, st.leeway);
@@ -256,7 +267,16 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 .authorities
                 .iter()
                 .any(|r| r.record_type() == RecordType::NS);
+            limit_ns_sets(&mut msg, cfg.max_ns_per_set as usize);
             scrub(&mut msg, &zs.zone, &sname, stype, cfg.harden_glue);
+            let private = PrivatePolicy {
+                nets: &cfg.private_addresses,
+                allowed: &cfg.private_domains,
+            };
+            let removed = private.scrub_answers(&mut msg);
+            if removed > 0 {
+                st.note(|| format!("removed {removed} private addresses from the answer"));
+            }
             let kind = classify(&msg, &zs.zone, &sname, stype);
             st.record(|| TraceEvent::Note(format!("{from} for {sname} {stype}: {kind:?}")));
             match kind {
@@ -269,7 +289,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     qmin = false;
                 }
                 Kind::Rcode(_) | Kind::Lame => {
-                    if !minimised && msg.metadata.recursion_available && !msg.answers.is_empty() {
+                    if !minimised
+                        && msg.metadata.recursion_available
+                        && (!msg.answers.is_empty()
+                            || msg.metadata.response_code == ResponseCode::NoError)
+                    {
                         // A recursive server's cached answer: used only if
                         // no authoritative one can be had.
                         rec_lame = Some(msg);
@@ -290,6 +314,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     }
                     self.cache_referral(&msg, &child);
                     zs = self.servers_from_referral(&msg, &child, class);
+                    if cfg.harden_referral_path && !(stype == RecordType::NS && sname == child) {
+                        if let Some(own) = self.child_ns_set(&mut zs, class, st, path).await {
+                            zs = own;
+                        }
+                    }
                     st.record(|| TraceEvent::StartAt {
                         zone: zs.zone.clone(),
                         servers: zs.ns.iter().filter_map(|(n, _)| n.clone()).collect(),
@@ -512,6 +541,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             )
             .await
         {
+            limit_ns_sets(&mut msg, self.config.resolver.max_ns_per_set as usize);
             scrub(&mut msg, &root, &root, RecordType::NS, true);
             if classify(&msg, &root, &root, RecordType::NS) == Kind::Answer {
                 let _ = self.take_answer(&msg, &root, RecordType::NS, DNSClass::IN, st.leeway);

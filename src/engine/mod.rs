@@ -8,9 +8,11 @@ pub mod classify;
 mod exchange;
 mod forward;
 mod glue;
+pub mod harden;
 pub mod hints;
 pub mod inflight;
 pub mod iterate;
+mod referral_path;
 mod stale;
 pub mod state;
 mod store;
@@ -478,6 +480,26 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 }
             }
         }
+        if self.config.resolver.minimal_responses && rcode == ResponseCode::NoError {
+            // An NS answer keeps the addresses its reply carried, even in a
+            // minimal response (as Unbound does).
+            if let Some(owner) = answers
+                .last()
+                .filter(|r| r.record_type() == RecordType::NS)
+                .map(|r| r.name.clone())
+            {
+                let key = Key::Sections(owner, RecordType::NS, DNSClass::IN);
+                if let Some(Cached::Sections(_, b)) = self.cache.get(&key, self.clock.now()) {
+                    additionals = b;
+                }
+            }
+        }
+        // An RRset goes into a reply once: the answer's copy wins.
+        additionals.retain(|r| {
+            !answers
+                .iter()
+                .any(|a| a.name == r.name && a.record_type() == r.record_type())
+        });
         Resolution {
             rcode,
             answers,

@@ -93,7 +93,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         } else if self.config.resolver.trust_answer_ns && aa && !recursive {
             self.cache_answer_ns(msg, now);
         }
-        if !self.config.resolver.minimal_responses {
+        if !self.config.resolver.minimal_responses || qtype == RecordType::NS {
             self.keep_sections(msg, name, qtype, class, leeway);
         }
         let chain: Vec<Record> = chain.into_iter().map(|r| self.clamped(r)).collect();
@@ -388,7 +388,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     pub(super) fn family_allowed(&self, ip: &IpAddr) -> bool {
         let u = &self.config.upstream;
         if ip.is_ipv4() {
-            u.ipv4
+            // With NAT64 an IPv4 server is reached over IPv6.
+            u.ipv4 || (self.config.resolver.nat64 && u.ipv6)
         } else {
             u.ipv6
         }
@@ -404,7 +405,25 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     && (allow_lo || !ip.is_loopback())
                     && self.family_allowed(ip)
             })
+            .filter(|ip| !self.do_not_query(*ip))
             .collect()
+    }
+
+    /// Whether `ip` is in `resolver.do_not_query`. With NAT64 on, an
+    /// address in the NAT64 prefix stands for the IPv4 server it embeds,
+    /// and that address is what is checked.
+    fn do_not_query(&self, ip: IpAddr) -> bool {
+        let cfg = &self.config.resolver;
+        if cfg.do_not_query.is_empty() {
+            return false;
+        }
+        let ip = match ip {
+            IpAddr::V6(v6) if cfg.nat64 => crate::upstream::nat64::extract(cfg.nat64_prefix, v6)
+                .map(IpAddr::V4)
+                .unwrap_or(ip),
+            _ => ip,
+        };
+        cfg.do_not_query.iter().any(|n| n.contains(&ip))
     }
 }
 

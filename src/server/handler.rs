@@ -18,6 +18,9 @@ use crate::clock::{Clock, Mono};
 use crate::config::AclAction;
 use crate::engine::{Failure, Request, Resolution, Resolver};
 use crate::server::acl::Acl;
+use crate::server::chaos;
+use crate::server::cookie::{self, ClientCookie};
+use crate::server::keepalive;
 use crate::server::packet_cache::{PacketCache, QueryKey};
 use crate::upstream::{Protocol, Transport};
 use crate::wire;
@@ -44,6 +47,8 @@ pub struct Handler<T: Transport, C: Clock> {
     /// (their extra sections keep TTLs that do not simply count down), and
     /// with prefetch or serve-original-ttl.
     packets: Option<PacketCache>,
+    /// The secret server cookies are made with (configured or random).
+    cookie_secret: [u8; 16],
 }
 
 impl<T: Transport, C: Clock> Handler<T, C> {
@@ -59,10 +64,12 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             let budget = config.cache.max_bytes / PACKET_CACHE_SHARE;
             PacketCache::new(usize::try_from(budget).unwrap_or(usize::MAX))
         });
+        let cookie_secret = config.server.cookie_secret.unwrap_or_else(rand::random);
         Self {
             resolver,
             acl,
             packets,
+            cookie_secret,
         }
     }
 
@@ -97,6 +104,10 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         let Some(packets) = &self.packets else {
             return false;
         };
+        if protocol == Protocol::Tcp && self.resolver.config().server.edns_tcp_keepalive {
+            // TCP replies carry the keepalive option: made fresh each time.
+            return false;
+        }
         let Some(key) = QueryKey::of(bytes) else {
             return false;
         };
@@ -192,7 +203,21 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             Protocol::Tcp => TCP_MAX,
         };
         let mut cacheable = None;
-        let reply = if action == AclAction::Refuse {
+        let keepalive = self.resolver.config().server.edns_tcp_keepalive;
+        if keepalive && action == AclAction::Allow && keepalive::malformed(&query) {
+            return wire::encode(&self.reply_skeleton(&query, ResponseCode::FormErr));
+        }
+        let cookie = match action {
+            AclAction::Allow if self.resolver.config().server.answer_cookie => {
+                cookie::client_cookie(&query)
+            }
+            _ => ClientCookie::None,
+        };
+        if cookie == ClientCookie::Malformed {
+            // RFC 7873 §5.2.2.
+            return wire::encode(&self.reply_skeleton(&query, ResponseCode::FormErr));
+        }
+        let mut reply = if action == AclAction::Refuse {
             let mut m = self.reply_skeleton(&query, ResponseCode::Refused);
             if m.edns.is_some() {
                 // RFC 8914 §4.19: Prohibited.
@@ -201,13 +226,38 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                     EDE_PROHIBITED,
                     "client not allowed by access control",
                 );
+            } else {
+                // Nothing to attach the reason to: the header alone, as
+                // Unbound sends.
+                m.queries.clear();
             }
             m
         } else {
+            let started = self.resolver.clock().now();
             let (m, stamp) = self.answer(&query).await;
+            let discard = self.resolver.config().server.discard_timeout;
+            let waited = self.resolver.clock().now().saturating_sub(started);
+            if !discard.is_zero() && waited > discard {
+                // The client has long given up (Unbound's discard-timeout);
+                // the resolution still filled the cache for its retry.
+                tracing::debug!(waited_ms = waited.as_millis() as u64, "reply discarded");
+                return None;
+            }
             cacheable = stamp;
             m
         };
+        if let ClientCookie::Client(c) = cookie {
+            let now = self.resolver.clock().unix_secs();
+            let server = cookie::server_cookie(&self.cookie_secret, &c, client.ip(), now);
+            cookie::answer(&mut reply, &c, &server);
+            // Made for this client: never a packet cache entry.
+            cacheable = None;
+        }
+        if keepalive && protocol == Protocol::Tcp && reply.edns.is_some() {
+            keepalive::add(&mut reply, self.resolver.config().server.tcp_idle_timeout);
+            // A packet cache entry could be served over UDP (RFC 7828 §3.3.2).
+            cacheable = None;
+        }
         if let (Some((generation, made_at)), Some(packets)) = (cacheable, &self.packets) {
             let full = wire::encode(&reply)?;
             if full.len() <= limit {
@@ -268,6 +318,15 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         let [q] = query.queries.as_slice() else {
             return (self.reply_skeleton(query, ResponseCode::FormErr), None);
         };
+        if let Some(a) = chaos::answer(query, &self.resolver.config().server) {
+            let mut m = self.reply_skeleton(query, chaos::rcode(&a));
+            // Refused because hidden, not because recursion is refused.
+            m.metadata.recursion_available = true;
+            if let chaos::ChaosAnswer::Text(r) = a {
+                m.answers.push(*r);
+            }
+            return (m, None);
+        }
         let request = Request {
             name: q.name().clone(),
             qtype: q.query_type(),

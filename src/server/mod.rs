@@ -9,7 +9,10 @@
 
 pub mod acl;
 pub mod bind;
+pub mod chaos;
+pub mod cookie;
 pub mod handler;
+pub mod keepalive;
 pub mod packet_cache;
 mod tcp;
 mod udp;

@@ -84,7 +84,6 @@ const IGNORED: &[(&str, &str)] = &[
 const FIXED: &[(&str, bool)] = &[
     ("aggressive-nsec", false),
     ("qname-minimisation-strict", false),
-    ("harden-referral-path", false),
     ("udp-upstream-without-downstream", false),
     // RFC 8020: tern always treats names below an NXDOMAIN as nonexistent.
     ("harden-below-nxdomain", true),
@@ -182,6 +181,8 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
     let mut stubs: Vec<StubZone> = Vec::new();
     let mut forwards: Vec<ForwardZone> = Vec::new();
     let mut acl: Vec<AclRule> = Vec::new();
+    let (mut identity, mut version) = (None, None);
+    let (mut hide_identity, mut hide_version) = (None, None);
     for l in lines {
         match (l.clause.as_str(), l.key.as_str()) {
             ("server", "qname-minimisation") => c.resolver.qname_minimisation = yes(l)?,
@@ -195,7 +196,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             ("server", "cache-min-ttl") => c.cache.min_ttl = num(l)?,
             ("server", "cache-max-ttl") => c.cache.max_ttl = num(l)?,
             ("server", "cache-max-negative-ttl") => c.cache.max_negative_ttl = num(l)?,
-            ("server", "cache-min-negative-ttl") if num(l)? == 0 => {}
+            ("server", "cache-min-negative-ttl") => c.cache.min_negative_ttl = num(l)?,
             ("server", "do-not-query-localhost") => {
                 c.resolver.allow_loopback_upstream = !yes(l)?;
             }
@@ -206,6 +207,78 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 c.server.max_udp_payload = u16::try_from(num(l)?).or_else(|_| unsupported(l))?;
             }
             ("server", "access-control") => acl.push(acl_rule(l)?),
+            ("server", "max-query-restarts") => c.resolver.max_cname_hops = num(l)?,
+            ("server", "max-global-quota") => c.resolver.max_upstream_queries = num(l)?,
+            ("server", "discard-timeout") => {
+                c.server.discard_timeout = std::time::Duration::from_millis(num(l)?.into());
+            }
+            ("server", "edns-client-string") => {
+                let (net, text) = l
+                    .value
+                    .split_once(char::is_whitespace)
+                    .unwrap_or((&l.value, ""));
+                let net = net
+                    .parse::<IpNet>()
+                    .or_else(|_| net.parse::<IpAddr>().map(IpNet::from))
+                    .or_else(|_| unsupported(l))?;
+                let text = text.trim().trim_matches('"').as_bytes().to_vec();
+                c.resolver
+                    .edns_client_strings
+                    .push(tern::config::ClientString { net, text });
+            }
+            ("server", "edns-client-string-opcode") => {
+                c.resolver.edns_client_string_code =
+                    u16::try_from(num(l)?).or_else(|_| unsupported(l))?;
+            }
+            ("server", "edns-tcp-keepalive") => c.server.edns_tcp_keepalive = yes(l)?,
+            // tern has one idle timeout for every TCP connection, and that
+            // is what the keepalive option announces.
+            ("server", "edns-tcp-keepalive-timeout") => {
+                c.server.tcp_idle_timeout = std::time::Duration::from_millis(num(l)?.into());
+            }
+            ("server", "do-nat64") => c.resolver.nat64 = yes(l)?,
+            ("server", "nat64-prefix") => {
+                c.resolver.nat64_prefix = l.value.parse().or_else(|_| unsupported(l))?;
+            }
+            // `nodefault` removes one of Unbound's built-in local zones (the
+            // RFC 6761 names it answers itself); tern has none and resolves
+            // those names like any other, so there is nothing to remove.
+            ("server", "local-zone") if l.value.split_whitespace().nth(1) == Some("nodefault") => {}
+            ("server", "answer-cookie") => c.server.answer_cookie = yes(l)?,
+            ("server", "cookie-secret") => {
+                let secret = tern::server::cookie::parse_secret(l.value.trim_matches('"'));
+                c.server.cookie_secret = Some(
+                    secret.ok_or_else(|| Unsupported(format!("config {}: {}", l.key, l.value)))?,
+                );
+            }
+            ("server", "harden-referral-path") => c.resolver.harden_referral_path = yes(l)?,
+            ("server", "do-not-query-address") => {
+                let net = l.value.trim_matches('"');
+                let net = net
+                    .parse::<IpNet>()
+                    .or_else(|_| net.parse::<IpAddr>().map(IpNet::from))
+                    .or_else(|_| unsupported(l))?;
+                c.resolver.do_not_query.push(net);
+            }
+            ("server", "identity") => identity = Some(l.value.trim_matches('"').to_string()),
+            ("server", "version") => version = Some(l.value.trim_matches('"').to_string()),
+            ("server", "hide-identity") => hide_identity = Some((yes(l)?, l)),
+            ("server", "hide-version") => hide_version = Some((yes(l)?, l)),
+            ("server", "iter-scrub-ns") => c.resolver.max_ns_per_set = num(l)?,
+            ("server", "private-address") => {
+                let net = l.value.trim_matches('"');
+                let net = net
+                    .parse::<IpNet>()
+                    .or_else(|_| net.parse::<IpAddr>().map(IpNet::from))
+                    .or_else(|_| unsupported(l))?;
+                c.resolver.private_addresses.push(net);
+            }
+            ("server", "private-domain") => {
+                let mut name =
+                    Name::from_ascii(l.value.trim_matches('"')).or_else(|_| unsupported(l))?;
+                name.set_fqdn(true);
+                c.resolver.private_domains.push(name);
+            }
             ("server", "serve-expired") => c.cache.serve_expired = yes(l)?,
             ("server", "serve-expired-ttl") => c.cache.serve_expired_ttl = num(l)?,
             ("server", "serve-expired-ttl-reset") => c.cache.serve_expired_ttl_reset = yes(l)?,
@@ -298,6 +371,20 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             }
             ("remote-control", _) => {}
             _ => return unsupported(l),
+        }
+    }
+    // Unbound answers identity and version unless hidden, with the host
+    // name and its own version when none is configured; tern answers only
+    // configured texts.
+    for (hide, text, slot) in [
+        (hide_identity, identity, &mut c.server.identity),
+        (hide_version, version, &mut c.server.version),
+    ] {
+        match (hide, text) {
+            (Some((true, _)), _) => *slot = None,
+            (_, Some(t)) => *slot = Some(t),
+            (Some((false, l)), None) => return unsupported(l),
+            (None, None) => {}
         }
     }
     let root_hints = stubs

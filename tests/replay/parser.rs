@@ -81,6 +81,9 @@ pub enum Kind {
     Timeout,
     Error,
     TimePasses,
+    /// `INFRA_RTT <ip> <zone> <ms>`: the server's measured RTT is set
+    /// (address in `address`, milliseconds in `elapse_ms`).
+    InfraRtt,
     Traffic,
     Nothing,
 }
@@ -330,6 +333,7 @@ fn parse_step(step: u64, rest: &[&str], n: usize) -> Result<Moment, Unsupported>
         "TIMEOUT" => Kind::Timeout,
         "ERROR" => Kind::Error,
         "TIME_PASSES" => Kind::TimePasses,
+        "INFRA_RTT" => Kind::InfraRtt,
         "TRAFFIC" => Kind::Traffic,
         "NOTHING" => Kind::Nothing,
         other => return unsupported(format!("STEP {other}")),
@@ -342,6 +346,16 @@ fn parse_step(step: u64, rest: &[&str], n: usize) -> Result<Moment, Unsupported>
         elapse_ms: 0,
         entry: None,
     };
+    if kind == Kind::InfraRtt {
+        // tern keeps RTTs per server address, not per (address, zone):
+        // the zone is read and not used.
+        m.address = Some(addr(rest.get(1).copied(), n)?);
+        m.elapse_ms = rest
+            .get(3)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| Unsupported(format!("bad INFRA_RTT at line {}", n + 1)))?;
+        return Ok(m);
+    }
     let mut i = 1;
     while let Some(word) = rest.get(i) {
         match *word {

@@ -95,6 +95,10 @@ pub fn parse_question(line: &str, st: &TextState) -> Result<Query, String> {
     for (i, t) in tokens.iter().copied().enumerate() {
         // `ANY` is a class and a type: the last token is the type.
         let last = i + 1 == tokens.len();
+        // A TTL written in a question line means nothing there.
+        if !last && !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
         if let Some(c) = parse_class(t).filter(|_| !last) {
             class = c;
         } else if let Some(rtype) = parse_type(t) {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::Name;
-use tern::clock::ManualClock;
+use tern::clock::{Clock, ManualClock};
 use tern::config::Config;
 use tern::engine::{Resolver, RootHints};
 use tern::server::handler::Handler;
@@ -309,6 +309,16 @@ async fn play(
                 let n = s.time_passes(m.elapse_ms);
                 if n > 0 {
                     s.note(format!("{n} waiting queries timed out as time passed"));
+                }
+            }
+            Kind::InfraRtt => {
+                s.now += 1;
+                if let Some(ip) = m.address {
+                    handler.resolver().selection().on_reply(
+                        SocketAddr::new(ip, 53),
+                        Duration::from_millis(m.elapse_ms),
+                        clock.now(),
+                    );
                 }
             }
             Kind::Traffic | Kind::Nothing => s.now += 1,

@@ -1,0 +1,129 @@
+//! The front end's EDNS options, through `Handler::handle` on a scripted
+//! network: DNS cookies (RFC 7873, server cookies per RFC 9018) and
+//! edns-tcp-keepalive (RFC 7828).
+
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+use hickory_proto::rr::{Name, RecordType};
+use tern::clock::{Clock, ManualClock};
+use tern::config::load_str;
+use tern::engine::Resolver;
+use tern::server::cookie::server_cookie;
+use tern::server::Handler;
+use tern::testkit::{small_hints, Server, TestNet, Zone};
+use tern::upstream::Protocol;
+
+const SECRET: &str = "000102030405060708090a0b0c0d0e0f";
+
+fn handler(extra: &str) -> (Handler<Arc<TestNet>, Arc<ManualClock>>, Arc<ManualClock>) {
+    let config = Arc::new(load_str(&format!("[server]\n{extra}\n"), "t.toml").unwrap());
+    let clock = Arc::new(ManualClock::new(1_700_000_000));
+    let net = Arc::new(TestNet::new(Some(clock.clone())));
+    let root = Zone::parse(
+        ".",
+        "@ SOA a.root. h.root. 1 3600 600 86400 300\n@ NS a.root.\na.root. A 198.51.100.1\n\
+         www A 192.0.2.1\n",
+    )
+    .unwrap();
+    net.add(
+        "198.51.100.1",
+        Server {
+            zones: vec![root],
+            ..Server::default()
+        },
+    );
+    let resolver = Resolver::with_hints(config, small_hints(), net, clock.clone());
+    (Handler::new(Arc::new(resolver)), clock)
+}
+
+fn query(options: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    let mut m = Message::new(7, MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(
+        Name::from_ascii("www.").unwrap(),
+        RecordType::A,
+    ));
+    let mut e = Edns::new();
+    for (code, data) in options {
+        e.options_mut()
+            .insert(EdnsOption::Unknown(*code, data.clone()));
+    }
+    m.set_edns(e);
+    m.to_vec().unwrap()
+}
+
+fn option(reply: &Message, code: u16) -> Vec<Vec<u8>> {
+    reply
+        .edns
+        .as_ref()
+        .unwrap()
+        .options()
+        .options
+        .iter()
+        .filter(|(c, _)| *c == EdnsCode::from(code))
+        .map(|(_, o)| match o {
+            EdnsOption::Unknown(_, d) => d.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+fn client() -> SocketAddr {
+    "127.0.0.1:5353".parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_client_cookie_comes_back_with_a_verifiable_server_cookie() {
+    let (h, clock) = handler(&format!(
+        "answer_cookie = true\ncookie_secret = \"{SECRET}\""
+    ));
+    let client_cookie = [1u8, 2, 3, 4, 5, 6, 7, 8];
+    // Two cookie options: only one comes back.
+    let q = query(&[(10, client_cookie.to_vec()), (10, client_cookie.to_vec())]);
+    let reply = Message::from_vec(&h.handle(&q, client(), Protocol::Udp).await.unwrap()).unwrap();
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(reply.answers.len(), 1);
+    let secret = tern::server::cookie::parse_secret(SECRET).unwrap();
+    let server = server_cookie(&secret, &client_cookie, client().ip(), clock.unix_secs());
+    let mut want = client_cookie.to_vec();
+    want.extend_from_slice(&server);
+    assert_eq!(option(&reply, 10), vec![want]);
+    // A malformed cookie (RFC 7873 §5.2.2).
+    let q = query(&[(10, vec![1, 2, 3, 4, 5])]);
+    let reply = Message::from_vec(&h.handle(&q, client(), Protocol::Udp).await.unwrap()).unwrap();
+    assert_eq!(reply.metadata.response_code, ResponseCode::FormErr);
+}
+
+#[tokio::test]
+async fn without_answer_cookie_no_cookie_is_sent() {
+    let (h, _) = handler("");
+    let q = query(&[(10, vec![1; 8])]);
+    let reply = Message::from_vec(&h.handle(&q, client(), Protocol::Udp).await.unwrap()).unwrap();
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+    assert!(option(&reply, 10).is_empty());
+}
+
+#[tokio::test]
+async fn keepalive_goes_over_tcp_only() {
+    let (h, _) = handler("edns_tcp_keepalive = true\ntcp_idle_timeout_ms = 12000");
+    let q = query(&[(11, Vec::new())]);
+    let tcp = Message::from_vec(&h.handle(&q, client(), Protocol::Tcp).await.unwrap()).unwrap();
+    assert_eq!(option(&tcp, 11), vec![vec![0, 120]]);
+    let udp = Message::from_vec(&h.handle(&q, client(), Protocol::Udp).await.unwrap()).unwrap();
+    assert!(option(&udp, 11).is_empty());
+    // Served from the packet cache over TCP too (no option in the query).
+    let plain = query(&[]);
+    let _ = h.handle(&plain, client(), Protocol::Udp).await.unwrap();
+    let again =
+        Message::from_vec(&h.handle(&plain, client(), Protocol::Tcp).await.unwrap()).unwrap();
+    assert_eq!(option(&again, 11), vec![vec![0, 120]]);
+    // A client may not send a timeout (RFC 7828 §3.2.1).
+    let bad = query(&[(11, vec![0, 10])]);
+    let r = Message::from_vec(&h.handle(&bad, client(), Protocol::Tcp).await.unwrap()).unwrap();
+    assert_eq!(r.metadata.response_code, ResponseCode::FormErr);
+}
