@@ -24,7 +24,8 @@ use std::sync::Arc;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use crate::cache::{Cache, Cached, Hit, Key};
+use crate::cache::rank::Section;
+use crate::cache::{Cache, Cached, Hit, Key, Rank};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::upstream::selection::Selection;
@@ -464,13 +465,20 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Some(Hit {
                     value: Cached::Sections(a, b),
                     stale,
+                    rank,
+                    serial,
                     ..
                 }) => {
                     (authorities, additionals) = if stale {
                         st.saw(true, false);
                         (self.freshen(a), self.freshen(b))
                     } else {
-                        (a, b)
+                        // As the cache holds those RRsets now.
+                        let kept = Rank::of(Section::Authority, rank == Rank::AnswerAuth);
+                        (
+                            self.live_records(a, kept, Some(serial)),
+                            self.live_records(b, Rank::Additional, Some(serial)),
+                        )
                     }
                 }
                 _ => {
@@ -479,6 +487,27 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     }
                 }
             }
+        }
+        if authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::SOA)
+        {
+            // A negative answer's SOA as the cache holds it now: a later
+            // negative answer from the zone may have brought a new one.
+            // Its TTL is capped by its MINIMUM (RFC 2308 §3) even when an
+            // answer to an SOA question has put it in the cache for longer.
+            // The negative answer stored its SOA when it was stored, so
+            // whatever the cache holds at that rank is as new or newer.
+            authorities = self
+                .live_records(authorities, Rank::AuthorityNonAuth, None)
+                .into_iter()
+                .map(|mut r| {
+                    if let RData::SOA(soa) = &r.data {
+                        r.ttl = r.ttl.min(self.cache.clamp_negative_ttl(soa.minimum));
+                    }
+                    r
+                })
+                .collect();
         }
         if self.config.resolver.minimal_responses && rcode == ResponseCode::NoError {
             // An NS answer keeps the addresses its reply carried, even in a

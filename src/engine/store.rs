@@ -13,7 +13,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 
 use crate::cache::rank::Section;
-use crate::cache::{Cached, Key, Rank};
+use crate::cache::{Cached, Hit, Key, Rank};
 use crate::clock::Clock;
 use crate::engine::classify::{follow_chain, ChainEnd};
 use crate::engine::iterate::Step;
@@ -90,7 +90,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             for rrset in group_rrsets(&msg.additionals) {
                 self.cache.insert_rrset(rrset, Rank::Additional, now);
             }
-        } else if self.config.resolver.trust_answer_ns && aa && !recursive {
+        } else if self.config.resolver.trust_answer_ns && aa {
             self.cache_answer_ns(msg, now);
         }
         if !self.config.resolver.minimal_responses || qtype == RecordType::NS {
@@ -176,6 +176,76 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
         }
         self.cache.insert_rrset(rrset, rank, now);
+    }
+
+    /// The extra records of a cached reply as the cache holds their RRsets
+    /// now, as Unbound's message cache refers to its RRset cache: an RRset
+    /// is replaced by the live one at its name and type when that is
+    /// trusted more than `kept`, the rank of the copy kept with the answer,
+    /// or as much and stored after the copy (whose store serial is `since`;
+    /// None: the copy is as old as anything cached of its rank). A newer
+    /// one is an update, which in Unbound would replace the referenced set.
+    /// Lower-ranked data, such as a parent's referral NS set, never stands
+    /// in for the kept copy; nor does older data of the same rank, which
+    /// the kept copy (not cached on its own by tern) would have replaced.
+    pub(super) fn live_records(
+        &self,
+        records: Vec<Record>,
+        kept: Rank,
+        since: Option<u64>,
+    ) -> Vec<Record> {
+        if records.is_empty() {
+            return records;
+        }
+        let now = self.clock.now();
+        // (name, type) -> the live RRset, or None to keep the copy; few
+        // RRsets per reply, so a list is enough.
+        let mut live: Vec<(Name, RecordType, Option<Vec<Record>>)> = Vec::new();
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            let rtype = r.record_type();
+            if rtype == RecordType::RRSIG {
+                out.push(r);
+                continue;
+            }
+            let i = match live
+                .iter()
+                .position(|(n, t, _)| *t == rtype && *n == r.name)
+            {
+                Some(i) => i,
+                None => {
+                    let key = Key::RRset(r.name.clone(), rtype, r.dns_class);
+                    let found = match self.cache.lookup(&key, now, false) {
+                        Some(Hit {
+                            value: Cached::RRset(rs),
+                            rank,
+                            serial,
+                            ..
+                        }) if !rs.is_empty()
+                            && (rank > kept
+                                || (rank == kept && since.is_none_or(|t| serial > t))) =>
+                        {
+                            Some(rs)
+                        }
+                        _ => None,
+                    };
+                    live.push((r.name.clone(), rtype, found));
+                    live.len() - 1
+                }
+            };
+            match live.get_mut(i) {
+                // The live RRset goes in whole at its first record's place.
+                Some((_, _, found @ Some(_))) => {
+                    if let Some(rs) = found.take() {
+                        out.extend(rs);
+                    }
+                    // Later records of the set are in already: mark done.
+                    *found = Some(Vec::new());
+                }
+                _ => out.push(r),
+            }
+        }
+        out
     }
 
     /// Keeps the (scrubbed) authority NS and additional addresses of an
@@ -316,6 +386,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             return;
         };
         let now = self.clock.now();
+        // The SOA as an RRset of its own, which cached negative answers
+        // show as it is now (Unbound's message cache refers to it).
+        // Below answer rank whatever the reply's AA bit: it carries the
+        // negative TTL, so it must not answer SOA questions itself.
+        for rrset in group_rrsets(&soa) {
+            self.insert_unrenewed(rrset, Rank::AuthorityNonAuth, now);
+        }
         if nx {
             self.cache.insert(
                 Key::NxDomain(name.clone(), class),
@@ -365,8 +442,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if !unchanged {
             self.cache.insert_rrset(ns, Rank::AuthorityNonAuth, now);
         }
+        // Glue likewise: unchanged, it keeps its TTL (the replies whose
+        // sections show it show it counting down, as in Unbound).
         for rrset in group_rrsets(&msg.additionals) {
-            self.cache.insert_rrset(rrset, Rank::Additional, now);
+            self.insert_unrenewed(rrset, Rank::Additional, now);
         }
     }
     /// Addresses of a name from the cache (any rank: glue will do here).
