@@ -14,6 +14,7 @@
 //! 5 seconds, so that a failing name is not hammered.
 
 pub mod rank;
+mod update;
 
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -153,29 +153,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     }
 
     /// Stores an RRset that rides along with answers without letting it
-    /// renew itself: the same data at no better trust leaves the cached
-    /// TTL counting down, and a changed NS set keeps the old expiry (so a
-    /// zone's old servers cannot keep a sold domain alive, the "ghost
-    /// domain" problem).
-    fn insert_unrenewed(&self, mut rrset: Vec<Record>, rank: Rank, now: crate::clock::Mono) {
-        let Some(first) = rrset.first() else { return };
-        let key = Key::RRset(first.name.clone(), first.record_type(), first.dns_class);
-        if let Some((Cached::RRset(old), old_rank)) = self.cache.get_ranked(&key, now) {
-            if old_rank >= rank {
-                let same = old.len() == rrset.len()
-                    && old.iter().all(|o| rrset.iter().any(|r| r.data == o.data));
-                if same {
-                    return;
-                }
-                if first.record_type() == RecordType::NS {
-                    let left = old.iter().map(|r| r.ttl).min().unwrap_or(0);
-                    for r in &mut rrset {
-                        r.ttl = r.ttl.min(left);
-                    }
-                }
-            }
-        }
-        self.cache.insert_rrset(rrset, rank, now);
+    /// renew itself (the cache's update rule: the same data at no better
+    /// trust leaves the cached TTL counting down, and a changed NS set
+    /// keeps the old expiry, against "ghost domains").
+    fn insert_unrenewed(&self, rrset: Vec<Record>, rank: Rank, now: crate::clock::Mono) {
+        self.cache.update_rrset(rrset, rank, now, 0);
     }
 
     /// The extra records of a cached reply as the cache holds their RRsets
