@@ -5,6 +5,9 @@
 //! so a zone's old servers cannot keep a removed delegation alive: the
 //! "ghost domain" problem) and the same data is left alone, its TTL still
 //! counting down rather than renewed; lower trust never replaces live data.
+//! A delegation's NS set and addresses (referral or glue rank) replaced by
+//! better data keep their expiry too, so that the old servers of a moved
+//! zone cannot extend its glue (Unbound's ghost-domain glue rule).
 
 use hickory_proto::rr::{Record, RecordType};
 
@@ -33,6 +36,15 @@ impl Cache {
             if old_rank > rank {
                 return false;
             }
+            if old_rank < rank && old_rank <= Rank::AuthorityNonAuth && delegation_type(&records) {
+                // Better data for a delegation's NS set or addresses does
+                // not extend what the delegation gave (ghost domains: the
+                // old servers cannot keep a moved zone alive).
+                let left = old.iter().map(|r| r.ttl).min().unwrap_or(0);
+                for r in &mut records {
+                    r.ttl = r.ttl.min(left);
+                }
+            }
             if old_rank == rank {
                 let left = old.iter().map(|r| r.ttl).min().unwrap_or(0);
                 if same_data(&old, &records) {
@@ -48,6 +60,16 @@ impl Cache {
         }
         self.insert_rrset(records, rank, now)
     }
+}
+
+/// NS sets and addresses: what a delegation is made of.
+fn delegation_type(records: &[Record]) -> bool {
+    records.first().is_some_and(|r| {
+        matches!(
+            r.record_type(),
+            RecordType::NS | RecordType::A | RecordType::AAAA
+        )
+    })
 }
 
 /// Whether two RRsets hold the same records (in any order).
@@ -112,9 +134,19 @@ mod tests {
     #[test]
     fn higher_rank_replaces_and_renews() {
         let c = Cache::new(CacheConfig::default());
-        c.update_rrset(vec![a(100, 1)], Rank::Additional, secs(0), 0);
+        c.update_rrset(vec![a(100, 1)], Rank::AnswerNonAuth, secs(0), 0);
         assert!(c.update_rrset(vec![a(3600, 1)], Rank::AnswerAuth, secs(40), 0));
         assert_eq!(read(&c, "ns.example.", RecordType::A, secs(40))[0].0, 3600);
+    }
+
+    #[test]
+    fn answer_replacing_glue_keeps_its_expiry() {
+        let c = Cache::new(CacheConfig::default());
+        c.update_rrset(vec![a(100, 1)], Rank::Additional, secs(0), 0);
+        assert!(c.update_rrset(vec![a(3600, 1)], Rank::AnswerAuth, secs(40), 0));
+        assert_eq!(read(&c, "ns.example.", RecordType::A, secs(40))[0].0, 60);
+        // The new copy's rank holds: glue cannot replace it now.
+        assert!(!c.update_rrset(vec![a(3600, 2)], Rank::Additional, secs(41), 0));
     }
 
     #[test]

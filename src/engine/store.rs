@@ -70,8 +70,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 .first()
                 .is_some_and(|r| Some(&r.name) == retarget.as_ref() && r.record_type() == qtype);
             if !terminal {
+                // By the cache's update rule (not renewing what is
+                // unchanged), except within a prefetch's leeway.
+                let within = u32::try_from(leeway.as_secs()).unwrap_or(u32::MAX);
                 self.cache
-                    .insert_rrset(rrset, Rank::of(Section::Answer, aa), now);
+                    .update_rrset(rrset, Rank::of(Section::Answer, aa), now, within);
             }
         }
         let chain = match retarget {
@@ -88,7 +91,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         // so only those bring addresses (glue) into the cache too.
         if qtype == RecordType::NS {
             for rrset in group_rrsets(&msg.additionals) {
-                self.cache.insert_rrset(rrset, Rank::Additional, now);
+                self.insert_unrenewed(rrset, Rank::Additional, now);
             }
         } else if self.config.resolver.trust_answer_ns && aa {
             self.cache_answer_ns(msg, now);
