@@ -341,7 +341,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     }
                     return Step::NoData(Vec::new(), self.negative_soa(&msg));
                 }
-                Kind::Answer => return self.take_answer(&msg, name, qtype, class, st.leeway),
+                Kind::Answer => {
+                    return self.take_answer_at(&msg, &zs.zone, name, qtype, class, st.leeway)
+                }
                 Kind::YxDomain => {
                     let dname: Vec<Record> = msg
                         .answers

@@ -34,6 +34,21 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         self.take_answer_from(msg, name, qtype, class, leeway, false)
     }
 
+    /// `take_answer` for an answer from a server of `zone`: a
+    /// non-authoritative answer's NS set for that zone itself may then
+    /// refresh the cached one (with `trust_answer_ns`).
+    pub(super) fn take_answer_at(
+        &self,
+        msg: &Message,
+        zone: &Name,
+        name: &Name,
+        qtype: RecordType,
+        class: DNSClass,
+        leeway: Duration,
+    ) -> Step {
+        self.take_answer_in(msg, name, qtype, class, leeway, false, Some(zone))
+    }
+
     /// `take_answer`; `recursive` for a forwarder's reply (to RD=1), whose
     /// whole chain is the answer: it resolved the aliases itself.
     pub(super) fn take_answer_from(
@@ -44,6 +59,20 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         class: DNSClass,
         leeway: Duration,
         recursive: bool,
+    ) -> Step {
+        self.take_answer_in(msg, name, qtype, class, leeway, recursive, None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn take_answer_in(
+        &self,
+        msg: &Message,
+        name: &Name,
+        qtype: RecordType,
+        class: DNSClass,
+        leeway: Duration,
+        recursive: bool,
+        zone: Option<&Name>,
     ) -> Step {
         let now = self.clock.now();
         let aa = msg.metadata.authoritative;
@@ -93,8 +122,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             for rrset in group_rrsets(&msg.additionals) {
                 self.insert_unrenewed(rrset, Rank::Additional, now);
             }
-        } else if self.config.resolver.trust_answer_ns && aa {
-            self.cache_answer_ns(msg, now);
+        } else if self.config.resolver.trust_answer_ns {
+            self.cache_answer_ns(msg, now, zone);
         }
         if !self.config.resolver.minimal_responses || qtype == RecordType::NS {
             self.keep_sections(msg, name, qtype, class, leeway);
@@ -123,14 +152,20 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     }
 
     /// With `trust_answer_ns`: the (scrubbed, so in-zone) NS set in an
-    /// authoritative answer's authority section, and the addresses of those
-    /// NS names from its additional section, at authority and additional
-    /// rank (Unbound with iter-scrub-promiscuous: no).
-    fn cache_answer_ns(&self, msg: &Message, now: crate::clock::Mono) {
+    /// answer's authority section (an authoritative one's, or for the zone
+    /// asked of a non-authoritative one's), and the addresses of those NS
+    /// names from its additional section, at authority and additional rank
+    /// (Unbound with iter-scrub-promiscuous: no).
+    fn cache_answer_ns(&self, msg: &Message, now: crate::clock::Mono, zone: Option<&Name>) {
+        let aa = msg.metadata.authoritative;
+        // A non-authoritative answer vouches at most for the NS set of the
+        // zone it was asked of (Unbound caches it at its lower trust), never
+        // for a zone cut of its own below it.
         let ns: Vec<Record> = msg
             .authorities
             .iter()
             .filter(|r| r.record_type() == RecordType::NS)
+            .filter(|r| aa || zone == Some(&r.name))
             .cloned()
             .collect();
         let targets: Vec<&Name> = ns
@@ -148,7 +183,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             .cloned()
             .collect();
         for rrset in group_rrsets(&ns) {
-            self.insert_unrenewed(rrset, Rank::of(Section::Authority, true), now);
+            self.insert_unrenewed(rrset, Rank::of(Section::Authority, aa), now);
         }
         for rrset in group_rrsets(&addrs) {
             self.insert_unrenewed(rrset, Rank::Additional, now);
