@@ -22,9 +22,24 @@ impl Cache {
     /// leeway; 0 for none).
     pub fn update_rrset(
         &self,
+        records: Vec<Record>,
+        rank: Rank,
+        now: Mono,
+        renew_within: u32,
+    ) -> bool {
+        self.update_rrset_since(records, rank, now, now, renew_within)
+    }
+
+    /// `update_rrset` for data from a resolution that began at `started`:
+    /// a cached copy still live then counts as live, so a reply that
+    /// arrives just after the cached RRset expired cannot renew it (the
+    /// ghost-domain time window); an NS set is then left to expire.
+    pub fn update_rrset_since(
+        &self,
         mut records: Vec<Record>,
         rank: Rank,
         now: Mono,
+        started: Mono,
         renew_within: u32,
     ) -> bool {
         let Some(first) = records.first() else {
@@ -32,7 +47,8 @@ impl Cache {
         };
         let key = Key::RRset(first.name.clone(), first.record_type(), first.dns_class);
         let is_ns = first.record_type() == RecordType::NS;
-        if let Some((Cached::RRset(old), old_rank)) = self.get_ranked(&key, now) {
+        let at = started.min(now);
+        if let Some((old, old_rank)) = self.live_rrset_at(&key, at, now) {
             if old_rank > rank {
                 return false;
             }
@@ -48,7 +64,9 @@ impl Cache {
             if old_rank == rank {
                 let left = old.iter().map(|r| r.ttl).min().unwrap_or(0);
                 if same_data(&old, &records) {
-                    if left > renew_within {
+                    // Left alone while live (or expired since the query
+                    // began: then it stays expired).
+                    if left == 0 || left > renew_within {
                         return false;
                     }
                 } else if is_ns {
@@ -59,6 +77,30 @@ impl Cache {
             }
         }
         self.insert_rrset(records, rank, now)
+    }
+
+    /// The RRset at `key` if it was live at `at`, with the TTLs left at
+    /// `now` (zero once expired).
+    fn live_rrset_at(&self, key: &Key, at: Mono, now: Mono) -> Option<(Vec<Record>, Rank)> {
+        let shard = self.shard(key)?;
+        let s = shard.lock().ok()?;
+        let e = s.lru.peek(key)?;
+        if e.expires_at <= at {
+            return None;
+        }
+        let Cached::RRset(rs) = &e.value else {
+            return None;
+        };
+        let left = super::remaining_secs(e.expires_at, now);
+        let rs = rs
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                r.ttl = left;
+                r
+            })
+            .collect();
+        Some((rs, e.rank))
     }
 }
 
@@ -160,6 +202,26 @@ mod tests {
         );
         // Once expired, anything replaces it.
         assert!(c.update_rrset(vec![a(3600, 2)], Rank::Additional, secs(100), 0));
+    }
+
+    #[test]
+    fn reply_to_a_query_begun_before_expiry_does_not_renew() {
+        let c = Cache::new(CacheConfig::default());
+        c.update_rrset(vec![ns(100, "a.example.")], Rank::AuthorityAuth, secs(0), 0);
+        // Asked at 95, answered at 105: the set was live when asked.
+        let again = vec![ns(3600, "a.example.")];
+        assert!(!c.update_rrset_since(again.clone(), Rank::AuthorityAuth, secs(105), secs(95), 0));
+        assert!(c
+            .get(
+                &Key::RRset(n("example."), RecordType::NS, DNSClass::IN),
+                secs(105)
+            )
+            .is_none());
+        // A changed set keeps the old (past) expiry: not stored either.
+        let changed = vec![ns(3600, "b.example.")];
+        assert!(!c.update_rrset_since(changed, Rank::AuthorityAuth, secs(105), secs(95), 0));
+        // Asked after the expiry, it is stored.
+        assert!(c.update_rrset_since(again, Rank::AuthorityAuth, secs(105), secs(101), 0));
     }
 
     #[test]

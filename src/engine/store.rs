@@ -34,19 +34,20 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         self.take_answer_from(msg, name, qtype, class, leeway, false)
     }
 
-    /// `take_answer` for an answer from a server of `zone`: a
+    /// `take_answer` for an answer from a server of `from.zone`: a
     /// non-authoritative answer's NS set for that zone itself may then
-    /// refresh the cached one (with `trust_answer_ns`).
+    /// refresh the cached one (with `trust_answer_ns`), and what rides
+    /// along cannot renew an RRset that was live when the resolution began.
     pub(super) fn take_answer_at(
         &self,
         msg: &Message,
-        zone: &Name,
+        from: AnswerFrom<'_>,
         name: &Name,
         qtype: RecordType,
         class: DNSClass,
         leeway: Duration,
     ) -> Step {
-        self.take_answer_in(msg, name, qtype, class, leeway, false, Some(zone))
+        self.take_answer_in(msg, name, qtype, class, leeway, false, Some(from))
     }
 
     /// `take_answer`; `recursive` for a forwarder's reply (to RD=1), whose
@@ -72,7 +73,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         class: DNSClass,
         leeway: Duration,
         recursive: bool,
-        zone: Option<&Name>,
+        from: Option<AnswerFrom<'_>>,
     ) -> Step {
         let now = self.clock.now();
         let aa = msg.metadata.authoritative;
@@ -123,7 +124,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 self.insert_unrenewed(rrset, Rank::Additional, now);
             }
         } else if self.config.resolver.trust_answer_ns {
-            self.cache_answer_ns(msg, now, zone);
+            self.cache_answer_ns(msg, now, from);
         }
         if !self.config.resolver.minimal_responses || qtype == RecordType::NS {
             self.keep_sections(msg, name, qtype, class, leeway);
@@ -156,8 +157,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// asked of a non-authoritative one's), and the addresses of those NS
     /// names from its additional section, at authority and additional rank
     /// (Unbound with iter-scrub-promiscuous: no).
-    fn cache_answer_ns(&self, msg: &Message, now: crate::clock::Mono, zone: Option<&Name>) {
+    fn cache_answer_ns(
+        &self,
+        msg: &Message,
+        now: crate::clock::Mono,
+        from: Option<AnswerFrom<'_>>,
+    ) {
         let aa = msg.metadata.authoritative;
+        let zone = from.map(|f| f.zone);
+        let started = from.map_or(now, |f| f.started);
         // A non-authoritative answer vouches at most for the NS set of the
         // zone it was asked of (Unbound caches it at its lower trust), never
         // for a zone cut of its own below it.
@@ -183,10 +191,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             .cloned()
             .collect();
         for rrset in group_rrsets(&ns) {
-            self.insert_unrenewed(rrset, Rank::of(Section::Authority, aa), now);
+            let rank = Rank::of(Section::Authority, aa);
+            self.cache.update_rrset_since(rrset, rank, now, started, 0);
         }
         for rrset in group_rrsets(&addrs) {
-            self.insert_unrenewed(rrset, Rank::Additional, now);
+            self.cache
+                .update_rrset_since(rrset, Rank::Additional, now, started, 0);
         }
     }
 
@@ -524,6 +534,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         };
         cfg.do_not_query.iter().any(|n| n.contains(&ip))
     }
+}
+
+/// Where an answer came from: the zone whose server was asked, and when
+/// the resolution asking began.
+#[derive(Clone, Copy)]
+pub(super) struct AnswerFrom<'a> {
+    pub zone: &'a Name,
+    pub started: crate::clock::Mono,
 }
 
 /// The SOA records of a reply's authority section.
