@@ -488,27 +488,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 }
             }
         }
-        if authorities
-            .iter()
-            .any(|r| r.record_type() == RecordType::SOA)
-        {
-            // A negative answer's SOA as the cache holds it now: a later
-            // negative answer from the zone may have brought a new one.
-            // Its TTL is capped by its MINIMUM (RFC 2308 §3) even when an
-            // answer to an SOA question has put it in the cache for longer.
-            // The negative answer stored its SOA when it was stored, so
-            // whatever the cache holds at that rank is as new or newer.
-            authorities = self
-                .live_records(authorities, Rank::AuthorityNonAuth, None)
-                .into_iter()
-                .map(|mut r| {
-                    if let RData::SOA(soa) = &r.data {
-                        r.ttl = r.ttl.min(self.cache.clamp_negative_ttl(soa.minimum));
-                    }
-                    r
-                })
-                .collect();
-        }
+        authorities = self.live_soa(authorities);
         if self.config.resolver.minimal_responses && rcode == ResponseCode::NoError {
             // An NS answer keeps the addresses its reply carried, even in a
             // minimal response (as Unbound does).

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::cache::rank::Section;
 use crate::cache::{Cached, Hit, Key, Rank};
@@ -276,6 +276,31 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
         }
         out
+    }
+
+    /// A negative answer's SOA as the cache holds it now: a later negative
+    /// answer from the zone may have brought a new one. Its TTL is capped
+    /// by its MINIMUM (RFC 2308 §3) even when an answer to an SOA question
+    /// has put it in the cache for longer. Records other than an SOA (a
+    /// referral's NS set) are returned as they are.
+    pub(super) fn live_soa(&self, authorities: Vec<Record>) -> Vec<Record> {
+        if !authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::SOA)
+        {
+            return authorities;
+        }
+        // The negative answer stored its SOA when it was stored, so
+        // whatever the cache holds at that rank is as new or newer.
+        self.live_records(authorities, Rank::AuthorityNonAuth, None)
+            .into_iter()
+            .map(|mut r| {
+                if let RData::SOA(soa) = &r.data {
+                    r.ttl = r.ttl.min(self.cache.clamp_negative_ttl(soa.minimum));
+                }
+                r
+            })
+            .collect()
     }
 
     /// Keeps the (scrubbed) authority NS and additional addresses of an
