@@ -14,6 +14,7 @@
 //! 5 seconds, so that a failing name is not hammered.
 
 pub mod rank;
+mod update;
 
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,6 +78,10 @@ pub struct Hit {
     pub stale: bool,
     /// In the last tenth of its TTL: worth re-resolving ahead of expiry.
     pub prefetch: bool,
+    /// The order in which entries were stored (a larger number was stored
+    /// later), to tell which of two entries is the newer even within one
+    /// clock tick.
+    pub serial: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +89,8 @@ struct Entry {
     value: Cached,
     rank: Rank,
     stored_at: Mono,
+    /// From the cache's store counter: which entry is newer.
+    serial: u64,
     expires_at: Mono,
     /// The TTL it was stored for (after clamping), for the prefetch point.
     ttl: u32,
@@ -109,6 +116,8 @@ pub struct Cache {
     /// derived from the cache's content (the front end's packet cache) can
     /// tell it may be stale.
     generation: AtomicU64,
+    /// Counts stores, numbering each entry (`Hit::serial`).
+    stores: AtomicU64,
 }
 
 impl Cache {
@@ -128,6 +137,7 @@ impl Cache {
             config,
             shard_bytes,
             generation: AtomicU64::new(0),
+            stores: AtomicU64::new(0),
         }
     }
 
@@ -228,6 +238,7 @@ impl Cache {
             rank: e.rank,
             stale,
             prefetch: !stale && now >= prefetch_at,
+            serial: e.serial,
         })
     }
 
@@ -337,6 +348,7 @@ impl Cache {
             value,
             rank,
             stored_at: now,
+            serial: self.stores.fetch_add(1, Ordering::Relaxed),
             expires_at,
             ttl,
             stale_until: self.stale_window().map(|w| expires_at + w),

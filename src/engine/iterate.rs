@@ -17,7 +17,7 @@ use crate::clock::Clock;
 use crate::engine::classify::{classify, scrub, Kind};
 use crate::engine::harden::{limit_ns_sets, PrivatePolicy};
 use crate::engine::state::{LookupPath, QueryState};
-use crate::engine::store::soa_of;
+use crate::engine::store::{soa_of, AnswerFrom};
 use crate::engine::{Failure, Resolver, TraceEvent};
 use crate::upstream::Transport;
 
@@ -367,7 +367,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     }
                     return Step::NoData(Vec::new(), self.negative_soa(&msg));
                 }
-                Kind::Answer => return self.take_answer(&msg, name, qtype, class, st.leeway),
+                Kind::Answer => {
+                    let from = AnswerFrom {
+                        zone: &zs.zone,
+                        started: st.start,
+                    };
+                    return self.take_answer_at(&msg, from, name, qtype, class, st.leeway);
+                }
                 Kind::YxDomain => {
                     let dname: Vec<Record> = msg
                         .answers

@@ -24,7 +24,8 @@ use std::sync::Arc;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use crate::cache::{Cache, Cached, Hit, Key};
+use crate::cache::rank::Section;
+use crate::cache::{Cache, Cached, Hit, Key, Rank};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::upstream::selection::Selection;
@@ -464,13 +465,20 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Some(Hit {
                     value: Cached::Sections(a, b),
                     stale,
+                    rank,
+                    serial,
                     ..
                 }) => {
                     (authorities, additionals) = if stale {
                         st.saw(true, false);
                         (self.freshen(a), self.freshen(b))
                     } else {
-                        (a, b)
+                        // As the cache holds those RRsets now.
+                        let kept = Rank::of(Section::Authority, rank == Rank::AnswerAuth);
+                        (
+                            self.live_records(a, kept, Some(serial)),
+                            self.live_records(b, Rank::Additional, Some(serial)),
+                        )
                     }
                 }
                 _ => {
@@ -480,6 +488,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 }
             }
         }
+        authorities = self.live_soa(authorities);
         if self.config.resolver.minimal_responses && rcode == ResponseCode::NoError {
             // An NS answer keeps the addresses its reply carried, even in a
             // minimal response (as Unbound does).

@@ -10,10 +10,10 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::cache::rank::Section;
-use crate::cache::{Cached, Key, Rank};
+use crate::cache::{Cached, Hit, Key, Rank};
 use crate::clock::Clock;
 use crate::engine::classify::{follow_chain, ChainEnd};
 use crate::engine::iterate::Step;
@@ -34,6 +34,22 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         self.take_answer_from(msg, name, qtype, class, leeway, false)
     }
 
+    /// `take_answer` for an answer from a server of `from.zone`: a
+    /// non-authoritative answer's NS set for that zone itself may then
+    /// refresh the cached one (with `trust_answer_ns`), and what rides
+    /// along cannot renew an RRset that was live when the resolution began.
+    pub(super) fn take_answer_at(
+        &self,
+        msg: &Message,
+        from: AnswerFrom<'_>,
+        name: &Name,
+        qtype: RecordType,
+        class: DNSClass,
+        leeway: Duration,
+    ) -> Step {
+        self.take_answer_in(msg, name, qtype, class, leeway, false, Some(from))
+    }
+
     /// `take_answer`; `recursive` for a forwarder's reply (to RD=1), whose
     /// whole chain is the answer: it resolved the aliases itself.
     pub(super) fn take_answer_from(
@@ -44,6 +60,20 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         class: DNSClass,
         leeway: Duration,
         recursive: bool,
+    ) -> Step {
+        self.take_answer_in(msg, name, qtype, class, leeway, recursive, None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn take_answer_in(
+        &self,
+        msg: &Message,
+        name: &Name,
+        qtype: RecordType,
+        class: DNSClass,
+        leeway: Duration,
+        recursive: bool,
+        from: Option<AnswerFrom<'_>>,
     ) -> Step {
         let now = self.clock.now();
         let aa = msg.metadata.authoritative;
@@ -70,8 +100,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 .first()
                 .is_some_and(|r| Some(&r.name) == retarget.as_ref() && r.record_type() == qtype);
             if !terminal {
+                // By the cache's update rule (not renewing what is
+                // unchanged), except within a prefetch's leeway.
+                let within = u32::try_from(leeway.as_secs()).unwrap_or(u32::MAX);
                 self.cache
-                    .insert_rrset(rrset, Rank::of(Section::Answer, aa), now);
+                    .update_rrset(rrset, Rank::of(Section::Answer, aa), now, within);
             }
         }
         let chain = match retarget {
@@ -88,10 +121,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         // so only those bring addresses (glue) into the cache too.
         if qtype == RecordType::NS {
             for rrset in group_rrsets(&msg.additionals) {
-                self.cache.insert_rrset(rrset, Rank::Additional, now);
+                self.insert_unrenewed(rrset, Rank::Additional, now);
             }
-        } else if self.config.resolver.trust_answer_ns && aa && !recursive {
-            self.cache_answer_ns(msg, now);
+        } else if self.config.resolver.trust_answer_ns {
+            self.cache_answer_ns(msg, now, from);
         }
         if !self.config.resolver.minimal_responses || qtype == RecordType::NS {
             self.keep_sections(msg, name, qtype, class, leeway);
@@ -120,14 +153,27 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     }
 
     /// With `trust_answer_ns`: the (scrubbed, so in-zone) NS set in an
-    /// authoritative answer's authority section, and the addresses of those
-    /// NS names from its additional section, at authority and additional
-    /// rank (Unbound with iter-scrub-promiscuous: no).
-    fn cache_answer_ns(&self, msg: &Message, now: crate::clock::Mono) {
+    /// answer's authority section (an authoritative one's, or for the zone
+    /// asked of a non-authoritative one's), and the addresses of those NS
+    /// names from its additional section, at authority and additional rank
+    /// (Unbound with iter-scrub-promiscuous: no).
+    fn cache_answer_ns(
+        &self,
+        msg: &Message,
+        now: crate::clock::Mono,
+        from: Option<AnswerFrom<'_>>,
+    ) {
+        let aa = msg.metadata.authoritative;
+        let zone = from.map(|f| f.zone);
+        let started = from.map_or(now, |f| f.started);
+        // A non-authoritative answer vouches at most for the NS set of the
+        // zone it was asked of (Unbound caches it at its lower trust), never
+        // for a zone cut of its own below it.
         let ns: Vec<Record> = msg
             .authorities
             .iter()
             .filter(|r| r.record_type() == RecordType::NS)
+            .filter(|r| aa || zone == Some(&r.name))
             .cloned()
             .collect();
         let targets: Vec<&Name> = ns
@@ -145,37 +191,116 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             .cloned()
             .collect();
         for rrset in group_rrsets(&ns) {
-            self.insert_unrenewed(rrset, Rank::of(Section::Authority, true), now);
+            let rank = Rank::of(Section::Authority, aa);
+            self.cache.update_rrset_since(rrset, rank, now, started, 0);
         }
         for rrset in group_rrsets(&addrs) {
-            self.insert_unrenewed(rrset, Rank::Additional, now);
+            self.cache
+                .update_rrset_since(rrset, Rank::Additional, now, started, 0);
         }
     }
 
     /// Stores an RRset that rides along with answers without letting it
-    /// renew itself: the same data at no better trust leaves the cached
-    /// TTL counting down, and a changed NS set keeps the old expiry (so a
-    /// zone's old servers cannot keep a sold domain alive, the "ghost
-    /// domain" problem).
-    fn insert_unrenewed(&self, mut rrset: Vec<Record>, rank: Rank, now: crate::clock::Mono) {
-        let Some(first) = rrset.first() else { return };
-        let key = Key::RRset(first.name.clone(), first.record_type(), first.dns_class);
-        if let Some((Cached::RRset(old), old_rank)) = self.cache.get_ranked(&key, now) {
-            if old_rank >= rank {
-                let same = old.len() == rrset.len()
-                    && old.iter().all(|o| rrset.iter().any(|r| r.data == o.data));
-                if same {
-                    return;
+    /// renew itself (the cache's update rule: the same data at no better
+    /// trust leaves the cached TTL counting down, and a changed NS set
+    /// keeps the old expiry, against "ghost domains").
+    fn insert_unrenewed(&self, rrset: Vec<Record>, rank: Rank, now: crate::clock::Mono) {
+        self.cache.update_rrset(rrset, rank, now, 0);
+    }
+
+    /// The extra records of a cached reply as the cache holds their RRsets
+    /// now, as Unbound's message cache refers to its RRset cache: an RRset
+    /// is replaced by the live one at its name and type when that is
+    /// trusted more than `kept`, the rank of the copy kept with the answer,
+    /// or as much and stored after the copy (whose store serial is `since`;
+    /// None: the copy is as old as anything cached of its rank). A newer
+    /// one is an update, which in Unbound would replace the referenced set.
+    /// Lower-ranked data, such as a parent's referral NS set, never stands
+    /// in for the kept copy; nor does older data of the same rank, which
+    /// the kept copy (not cached on its own by tern) would have replaced.
+    pub(super) fn live_records(
+        &self,
+        records: Vec<Record>,
+        kept: Rank,
+        since: Option<u64>,
+    ) -> Vec<Record> {
+        if records.is_empty() {
+            return records;
+        }
+        let now = self.clock.now();
+        // (name, type) -> the live RRset, or None to keep the copy; few
+        // RRsets per reply, so a list is enough.
+        let mut live: Vec<(Name, RecordType, Option<Vec<Record>>)> = Vec::new();
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            let rtype = r.record_type();
+            if rtype == RecordType::RRSIG {
+                out.push(r);
+                continue;
+            }
+            let i = match live
+                .iter()
+                .position(|(n, t, _)| *t == rtype && *n == r.name)
+            {
+                Some(i) => i,
+                None => {
+                    let key = Key::RRset(r.name.clone(), rtype, r.dns_class);
+                    let found = match self.cache.lookup(&key, now, false) {
+                        Some(Hit {
+                            value: Cached::RRset(rs),
+                            rank,
+                            serial,
+                            ..
+                        }) if !rs.is_empty()
+                            && (rank > kept
+                                || (rank == kept && since.is_none_or(|t| serial > t))) =>
+                        {
+                            Some(rs)
+                        }
+                        _ => None,
+                    };
+                    live.push((r.name.clone(), rtype, found));
+                    live.len() - 1
                 }
-                if first.record_type() == RecordType::NS {
-                    let left = old.iter().map(|r| r.ttl).min().unwrap_or(0);
-                    for r in &mut rrset {
-                        r.ttl = r.ttl.min(left);
+            };
+            match live.get_mut(i) {
+                // The live RRset goes in whole at its first record's place.
+                Some((_, _, found @ Some(_))) => {
+                    if let Some(rs) = found.take() {
+                        out.extend(rs);
                     }
+                    // Later records of the set are in already: mark done.
+                    *found = Some(Vec::new());
                 }
+                _ => out.push(r),
             }
         }
-        self.cache.insert_rrset(rrset, rank, now);
+        out
+    }
+
+    /// A negative answer's SOA as the cache holds it now: a later negative
+    /// answer from the zone may have brought a new one. Its TTL is capped
+    /// by its MINIMUM (RFC 2308 §3) even when an answer to an SOA question
+    /// has put it in the cache for longer. Records other than an SOA (a
+    /// referral's NS set) are returned as they are.
+    pub(super) fn live_soa(&self, authorities: Vec<Record>) -> Vec<Record> {
+        if !authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::SOA)
+        {
+            return authorities;
+        }
+        // The negative answer stored its SOA when it was stored, so
+        // whatever the cache holds at that rank is as new or newer.
+        self.live_records(authorities, Rank::AuthorityNonAuth, None)
+            .into_iter()
+            .map(|mut r| {
+                if let RData::SOA(soa) = &r.data {
+                    r.ttl = r.ttl.min(self.cache.clamp_negative_ttl(soa.minimum));
+                }
+                r
+            })
+            .collect()
     }
 
     /// Keeps the (scrubbed) authority NS and additional addresses of an
@@ -316,6 +441,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             return;
         };
         let now = self.clock.now();
+        // The SOA as an RRset of its own, which cached negative answers
+        // show as it is now (Unbound's message cache refers to it).
+        // Below answer rank whatever the reply's AA bit: it carries the
+        // negative TTL, so it must not answer SOA questions itself.
+        for rrset in group_rrsets(&soa) {
+            self.insert_unrenewed(rrset, Rank::AuthorityNonAuth, now);
+        }
         if nx {
             self.cache.insert(
                 Key::NxDomain(name.clone(), class),
@@ -365,8 +497,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if !unchanged {
             self.cache.insert_rrset(ns, Rank::AuthorityNonAuth, now);
         }
+        // Glue likewise: unchanged, it keeps its TTL (the replies whose
+        // sections show it show it counting down, as in Unbound).
         for rrset in group_rrsets(&msg.additionals) {
-            self.cache.insert_rrset(rrset, Rank::Additional, now);
+            self.insert_unrenewed(rrset, Rank::Additional, now);
         }
     }
     /// Addresses of a name from the cache (any rank: glue will do here).
@@ -425,6 +559,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         };
         cfg.do_not_query.iter().any(|n| n.contains(&ip))
     }
+}
+
+/// Where an answer came from: the zone whose server was asked, and when
+/// the resolution asking began.
+#[derive(Clone, Copy)]
+pub(super) struct AnswerFrom<'a> {
+    pub zone: &'a Name,
+    pub started: crate::clock::Mono,
 }
 
 /// The SOA records of a reply's authority section.
