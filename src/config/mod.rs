@@ -114,7 +114,8 @@ pub struct ResolverConfig {
     pub harden_unverified_glue: bool,
     /// Cache the zone's NS set and its servers' addresses that an
     /// authoritative answer carries beside the answer (Unbound's
-    /// iter-scrub-promiscuous: no). Off: only referrals and answers to NS
+    /// iter-scrub-promiscuous: no); from a non-authoritative answer, only
+    /// the NS set of the zone asked. Off: only referrals and answers to NS
     /// questions change where a zone's servers are.
     pub trust_answer_ns: bool,
     /// Send queries to loopback addresses (the lab and tests need this).

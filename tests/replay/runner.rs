@@ -306,10 +306,6 @@ async fn play(
             Kind::TimePasses => {
                 s.now += 1;
                 clock.advance(Duration::from_millis(m.elapse_ms));
-                let n = s.time_passes(m.elapse_ms);
-                if n > 0 {
-                    s.note(format!("{n} waiting queries timed out as time passed"));
-                }
             }
             Kind::InfraRtt => {
                 s.now += 1;

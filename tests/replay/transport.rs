@@ -11,9 +11,7 @@
 //! answers queries itself (`REPLY`, `TIMEOUT`, `ERROR`, `CHECK_OUT_QUERY`)
 //! the query is parked for it, as it is when such a step comes next after
 //! clock moves and answer checks; (4) otherwise it times out at once
-//! (`UpstreamFailure::Timeout`), as a server that never answers would. A
-//! parked query whose own timeout passes while TIME_PASSES moves the clock
-//! gives up then, as the real transport would.
+//! (`UpstreamFailure::Timeout`), as a server that never answers would.
 //! ID matching (RFC 5452 §9.1) is the transport's job, so replies always
 //! carry the query's ID (`copy_id` is implied); `copy_query` copies the
 //! question as the format says. A reply the real transport would drop
@@ -37,9 +35,6 @@ type Reply = Result<Message, UpstreamFailure>;
 pub struct Parked {
     pub query: UpstreamQuery,
     pub tx: oneshot::Sender<Reply>,
-    /// Virtual time (ms) at which the exchange gives up, as the query's
-    /// own timeout says.
-    pub gives_up_ms: u128,
 }
 
 /// What the runner and the transport both see.
@@ -55,8 +50,6 @@ pub struct Script {
     /// Every upstream query and what happened to it.
     pub log: Vec<String>,
     pub queries_sent: usize,
-    /// Virtual time in ms, moved by TIME_PASSES.
-    pub now_ms: u128,
 }
 
 impl Script {
@@ -69,7 +62,6 @@ impl Script {
             verbose,
             log: Vec::new(),
             queries_sent: 0,
-            now_ms: 0,
         }
     }
 
@@ -165,21 +157,6 @@ impl Script {
         };
         let _ = p.tx.send(reply);
         true
-    }
-
-    /// Moves virtual time on: a parked exchange whose own timeout has
-    /// passed gives up, as on a real network. The number that did.
-    pub fn time_passes(&mut self, ms: u64) -> usize {
-        self.now_ms += u128::from(ms);
-        let now = self.now_ms;
-        let (gone, kept): (Vec<Parked>, Vec<Parked>) =
-            self.parked.drain(..).partition(|p| p.gives_up_ms <= now);
-        self.parked = kept;
-        let n = gone.len();
-        for p in gone {
-            let _ = p.tx.send(Err(UpstreamFailure::Timeout));
-        }
-        n
     }
 
     /// Whether the script will still answer a waiting query: the current
@@ -321,12 +298,7 @@ impl ScriptedTransport {
 
 fn park(s: &mut Script, query: UpstreamQuery) -> Decision {
     let (tx, rx) = oneshot::channel();
-    let gives_up_ms = s.now_ms + query.timeout.as_millis();
-    s.parked.push(Parked {
-        query,
-        tx,
-        gives_up_ms,
-    });
+    s.parked.push(Parked { query, tx });
     Decision::Wait(rx)
 }
 
