@@ -23,6 +23,7 @@ use super::{
 use toml::Spanned;
 
 mod lists;
+mod local;
 
 /// Why a configuration was rejected. `Parse` and `Invalid` carry the file,
 /// the 1-based line and the dotted key (`server.max_udp_payload`).
@@ -414,6 +415,8 @@ impl Ctx<'_> {
             nat64_prefix: self.nat64_prefix(&f.nat64_prefix, d.nat64_prefix)?,
             harden_referral_path: flag(&f.harden_referral_path, d.harden_referral_path),
             do_not_query: self.nets(&f.do_not_query, "resolver.do_not_query")?,
+            local_zones: self.local_zones(f.local_zone.as_deref().unwrap_or(&[]))?,
+            local_data: self.local_data(&f.local_data)?,
         })
     }
 

@@ -21,6 +21,7 @@ use crate::server::acl::Acl;
 use crate::server::chaos;
 use crate::server::cookie::{self, ClientCookie};
 use crate::server::keepalive;
+use crate::server::local::{LocalAnswer, LocalZones};
 use crate::server::packet_cache::{PacketCache, QueryKey};
 use crate::upstream::{Protocol, Transport};
 use crate::wire;
@@ -49,6 +50,8 @@ pub struct Handler<T: Transport, C: Clock> {
     packets: Option<PacketCache>,
     /// The secret server cookies are made with (configured or random).
     cookie_secret: [u8; 16],
+    /// Local zones and local data, answered before the cache.
+    local: LocalZones,
 }
 
 impl<T: Transport, C: Clock> Handler<T, C> {
@@ -65,11 +68,13 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             PacketCache::new(usize::try_from(budget).unwrap_or(usize::MAX))
         });
         let cookie_secret = config.server.cookie_secret.unwrap_or_else(rand::random);
+        let local = LocalZones::new(&config.resolver);
         Self {
             resolver,
             acl,
             packets,
             cookie_secret,
+            local,
         }
     }
 
@@ -234,7 +239,8 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             m
         } else {
             let started = self.resolver.clock().now();
-            let (m, stamp) = self.answer(&query).await;
+            // None: a local zone drops the question (deny).
+            let (m, stamp) = self.answer(&query, client).await?;
             let discard = self.resolver.config().server.discard_timeout;
             let waited = self.resolver.clock().now().saturating_sub(started);
             if !discard.is_zero() && waited > discard {
@@ -305,18 +311,22 @@ impl<T: Transport, C: Clock> Handler<T, C> {
     /// The reply, and when it may go into the packet cache, the record
     /// cache generation it was made from and the time just before (so that
     /// TTLs counted from then never exceed what the cache would say later).
-    async fn answer(&self, query: &Message) -> (Message, Option<(u64, Mono)>) {
+    async fn answer(
+        &self,
+        query: &Message,
+        client: SocketAddr,
+    ) -> Option<(Message, Option<(u64, Mono)>)> {
         if query.metadata.op_code != OpCode::Query {
-            return (self.reply_skeleton(query, ResponseCode::NotImp), None);
+            return Some((self.reply_skeleton(query, ResponseCode::NotImp), None));
         }
         if query.edns.as_ref().is_some_and(|e| e.version() > 0) {
             // RFC 6891 §6.1.3: unknown EDNS version → BADVERS.
             let mut m = self.reply_skeleton(query, ResponseCode::BADVERS);
             m.queries.clear();
-            return (m, None);
+            return Some((m, None));
         }
         let [q] = query.queries.as_slice() else {
-            return (self.reply_skeleton(query, ResponseCode::FormErr), None);
+            return Some((self.reply_skeleton(query, ResponseCode::FormErr), None));
         };
         if let Some(a) = chaos::answer(query, &self.resolver.config().server) {
             let mut m = self.reply_skeleton(query, chaos::rcode(&a));
@@ -325,7 +335,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             if let chaos::ChaosAnswer::Text(r) = a {
                 m.answers.push(*r);
             }
-            return (m, None);
+            return Some((m, None));
         }
         let request = Request {
             name: q.name().clone(),
@@ -336,6 +346,14 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             dnssec_ok: query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
             full_trace: false,
         };
+        if !self.local.is_empty() {
+            if self.local.informs(q.name(), q.query_class()) {
+                tracing::info!(client = %client, qname = %q.name(), qtype = %q.query_type(), "query in an inform local zone");
+            }
+            if let Some(local) = self.local.answer(q.name(), q.query_type(), q.query_class()) {
+                return self.local_reply(query, local, request).await;
+            }
+        }
         // Read before resolving: an insert meanwhile makes the entry stale.
         let generation = self.resolver.cache().generation();
         let before = self.resolver.clock().now();
@@ -371,7 +389,55 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         if res.stale && m.edns.is_some() && self.resolver.config().cache.ede_serve_expired {
             wire::add_ede(&mut m, EDE_STALE_ANSWER, "Stale Answer");
         }
-        (m, cacheable)
+        Some((m, cacheable))
+    }
+
+    /// The reply a local zone gives (AA=1, never a packet cache entry); a
+    /// local CNAME's target is resolved (as Unbound does) and the reply is
+    /// then the resolver's, with the CNAME in front.
+    async fn local_reply(
+        &self,
+        query: &Message,
+        local: LocalAnswer,
+        request: Request,
+    ) -> Option<(Message, Option<(u64, Mono)>)> {
+        let LocalAnswer::Reply {
+            rcode,
+            answers,
+            authorities,
+            follow,
+            ede,
+        } = local
+        else {
+            return None;
+        };
+        let mut m = self.reply_skeleton(query, rcode);
+        m.metadata.authoritative = true;
+        m.metadata.recursion_available = true;
+        m.answers = answers;
+        m.authorities = authorities;
+        if let (Some((code, text)), true) = (ede, m.edns.is_some()) {
+            wire::add_ede(&mut m, code, text);
+        }
+        if let Some(target) = follow {
+            let res = self
+                .resolver
+                .resolve(&Request {
+                    name: target,
+                    ..request
+                })
+                .await;
+            m.metadata.authoritative = false;
+            m.metadata.response_code = res.rcode;
+            m.answers.extend(res.answers);
+            m.authorities = res.authorities;
+            m.additionals = res.additionals;
+            if let (Some(f), true) = (&res.failure, m.edns.is_some()) {
+                let (code, text) = ede_for(f);
+                wire::add_ede(&mut m, code, &text);
+            }
+        }
+        Some((m, None))
     }
 
     /// Re-resolves `request` in the background (prefetch, or the refresh

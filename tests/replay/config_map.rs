@@ -161,6 +161,33 @@ fn acl_rule(l: &ConfigLine) -> Result<AclRule, Unsupported> {
     Ok(AclRule { net, action })
 }
 
+/// A value without its surrounding double or single quotes.
+fn unquote(v: &str) -> &str {
+    let v = v.trim();
+    for q in ['"', '\''] {
+        if let Some(inner) = v.strip_prefix(q).and_then(|x| x.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    v
+}
+
+/// `local-zone: <name> <type>`.
+fn local_zone(l: &ConfigLine) -> Result<tern::config::local::LocalZone, Unsupported> {
+    let mut words = l.value.split_whitespace();
+    let (Some(name), Some(kind), None) = (words.next(), words.next(), words.next()) else {
+        return unsupported(l);
+    };
+    let name = tern::config::local::parse_zone_name(name.trim_matches(['"', '\'']))
+        .ok_or_else(|| Unsupported(format!("config {}: {}", l.key, l.value)))?;
+    let kind = kind.parse().or_else(|_| unsupported(l))?;
+    Ok(tern::config::local::LocalZone {
+        name,
+        class: hickory_proto::rr::DNSClass::IN,
+        kind,
+    })
+}
+
 /// A scenario's configuration for tern.
 pub struct Mapped {
     pub config: Config,
@@ -240,10 +267,12 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             ("server", "nat64-prefix") => {
                 c.resolver.nat64_prefix = l.value.parse().or_else(|_| unsupported(l))?;
             }
-            // `nodefault` removes one of Unbound's built-in local zones (the
-            // RFC 6761 names it answers itself); tern has none and resolves
-            // those names like any other, so there is nothing to remove.
-            ("server", "local-zone") if l.value.split_whitespace().nth(1) == Some("nodefault") => {}
+            ("server", "local-zone") => c.resolver.local_zones.push(local_zone(l)?),
+            ("server", "local-data") => {
+                let text = unquote(&l.value);
+                let r = tern::config::local::parse_record(text).or_else(|_| unsupported(l))?;
+                c.resolver.local_data.push(r);
+            }
             ("server", "answer-cookie") => c.server.answer_cookie = yes(l)?,
             ("server", "cookie-secret") => {
                 let secret = tern::server::cookie::parse_secret(l.value.trim_matches('"'));
