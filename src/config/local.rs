@@ -45,6 +45,14 @@ pub enum LocalZoneType {
     Noview,
     /// Removes the built-in (default) zone of this name.
     Nodefault,
+    /// NODATA for A questions, everything else resolved (local data ignored).
+    BlockA,
+    /// NODATA for AAAA questions, everything else resolved (local data ignored).
+    BlockAaaa,
+    /// As block_a, but local data answers first.
+    BlockAWdata,
+    /// As block_aaaa, but local data answers first.
+    BlockAaaaWdata,
 }
 
 impl FromStr for LocalZoneType {
@@ -66,6 +74,10 @@ impl FromStr for LocalZoneType {
             "always_null" => Self::AlwaysNull,
             "noview" => Self::Noview,
             "nodefault" => Self::Nodefault,
+            "block_a" => Self::BlockA,
+            "block_aaaa" => Self::BlockAaaa,
+            "block_a_wdata" => Self::BlockAWdata,
+            "block_aaaa_wdata" => Self::BlockAaaaWdata,
             other => return Err(format!("unknown local zone type {other:?}")),
         })
     }

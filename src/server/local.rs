@@ -26,12 +26,25 @@ pub enum Miss {
     NoData,
 }
 
-/// The decision table of zone types for a question that local data does
-/// not answer. `has_data`: the name holds local data (of other types);
-/// `exists`: it holds data or names below it do (not an NXDOMAIN).
-pub fn miss_action(kind: LocalZoneType, has_data: bool, exists: bool) -> Miss {
+/// The decision table of zone types for a question of type `qtype` that
+/// local data does not answer. `has_data`: the name holds local data (of
+/// other types); `exists`: it holds data or names below it do (not an
+/// NXDOMAIN).
+pub fn miss_action(kind: LocalZoneType, qtype: RecordType, has_data: bool, exists: bool) -> Miss {
     use LocalZoneType as T;
     match kind {
+        T::BlockA | T::BlockAWdata | T::BlockAaaa | T::BlockAaaaWdata => {
+            let blocked = if matches!(kind, T::BlockA | T::BlockAWdata) {
+                RecordType::A
+            } else {
+                RecordType::AAAA
+            };
+            if qtype == blocked {
+                Miss::NoData
+            } else {
+                Miss::Resolve
+            }
+        }
         T::Deny | T::InformDeny => Miss::Drop,
         T::Refuse | T::AlwaysRefuse => Miss::Refuse,
         T::Static | T::Noview => {
@@ -288,7 +301,7 @@ impl LocalZones {
         let has_data = zone.data.contains_key(&lower);
         let exists = has_data || zone.data.keys().any(|n| n != &lower && lower.zone_of(n));
         let soa = || zone.negative_soa();
-        Some(match miss_action(zone.kind, has_data, exists) {
+        Some(match miss_action(zone.kind, qtype, has_data, exists) {
             Miss::Resolve => return None,
             Miss::Drop => LocalAnswer::Drop,
             Miss::Refuse => reply(ResponseCode::Refused, Vec::new(), Vec::new()),

@@ -37,7 +37,7 @@ fn rcode_of(a: &Option<LocalAnswer>) -> Option<ResponseCode> {
 #[test]
 fn decision_table() {
     use LocalZoneType as T;
-    // (type, has data, exists, expected)
+    // (type, has data, exists, expected) for an MX question
     let cases = [
         (T::Deny, false, false, Miss::Drop),
         (T::InformDeny, true, true, Miss::Drop),
@@ -60,11 +60,26 @@ fn decision_table() {
     ];
     for (kind, has, exists, want) in cases {
         assert_eq!(
-            miss_action(kind, has, exists),
+            miss_action(kind, RecordType::MX, has, exists),
             want,
             "{kind:?} {has} {exists}"
         );
     }
+    // The block types answer NODATA for their one type, resolve the rest.
+    let a = RecordType::A;
+    let aaaa = RecordType::AAAA;
+    assert_eq!(miss_action(T::BlockA, a, false, false), Miss::NoData);
+    assert_eq!(miss_action(T::BlockA, aaaa, false, false), Miss::Resolve);
+    assert_eq!(miss_action(T::BlockAWdata, a, true, true), Miss::NoData);
+    assert_eq!(miss_action(T::BlockAaaa, aaaa, false, false), Miss::NoData);
+    assert_eq!(
+        miss_action(T::BlockAaaaWdata, a, false, false),
+        Miss::Resolve
+    );
+    assert_eq!(
+        miss_action(T::BlockAaaaWdata, RecordType::MX, true, true),
+        Miss::Resolve
+    );
 }
 
 #[test]
