@@ -581,4 +581,20 @@ fn local_zones_and_local_data_load_and_name_bad_lines() {
          [[resolver.local_zone]]\nname = \"LAN\"\ntype = \"deny\"\n",
     );
     assert!(e.to_string().contains("twice"), "{e}");
+    // Per-client overrides.
+    let c = load_str(
+        "[[resolver.local_zone]]\nname = \"corp.\"\ntype = \"transparent\"\n\
+         overrides = [{ net = \"10.0.0.0/8\", type = \"refuse\" }]\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        c.resolver.local_zones[0].overrides,
+        vec![("10.0.0.0/8".parse().unwrap(), LocalZoneType::Refuse)]
+    );
+    let e = err(
+        "[[resolver.local_zone]]\nname = \"corp.\"\ntype = \"static\"\n\
+         overrides = [{ net = \"10.0.0.0/99\", type = \"refuse\" }]\n",
+    );
+    assert_eq!(e.line(), Some(4), "{e}");
 }

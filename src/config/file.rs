@@ -130,6 +130,16 @@ pub struct FileLocalZone {
     pub kind: Spanned<String>,
     #[serde(default)]
     pub class: S<String>,
+    #[serde(default)]
+    pub overrides: S<Vec<Spanned<FileLocalOverride>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLocalOverride {
+    pub net: Spanned<String>,
+    #[serde(rename = "type")]
+    pub kind: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -89,6 +89,9 @@ pub struct LocalZone {
     pub name: Name,
     pub class: DNSClass,
     pub kind: LocalZoneType,
+    /// Another type for clients in a network, the most specific network
+    /// winning (Unbound's `local-zone-override`).
+    pub overrides: Vec<(ipnet::IpNet, LocalZoneType)>,
 }
 
 /// Parses one record in zone-file syntax: owner, optional TTL (default

@@ -347,10 +347,16 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             full_trace: false,
         };
         if !self.local.is_empty() {
-            if self.local.informs(q.name(), q.query_class()) {
+            if self
+                .local
+                .informs(q.name(), q.query_class(), Some(client.ip()))
+            {
                 tracing::info!(client = %client, qname = %q.name(), qtype = %q.query_type(), "query in an inform local zone");
             }
-            if let Some(local) = self.local.answer(q.name(), q.query_type(), q.query_class()) {
+            if let Some(local) =
+                self.local
+                    .answer(q.name(), q.query_type(), q.query_class(), Some(client.ip()))
+            {
                 return self.local_reply(query, local, request).await;
             }
         }

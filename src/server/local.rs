@@ -7,6 +7,9 @@
 //! minimum (RFC 2308 §3).
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
@@ -102,7 +105,22 @@ pub enum LocalAnswer {
 struct Zone {
     name: Name,
     kind: LocalZoneType,
+    /// Per-client types (local-zone-override).
+    overrides: Vec<(IpNet, LocalZoneType)>,
     data: HashMap<Name, Vec<Record>>,
+}
+
+impl Zone {
+    /// The zone's type for a client: the most specific override holding
+    /// its address, else the zone's own.
+    fn kind_for(&self, client: Option<IpAddr>) -> LocalZoneType {
+        let Some(ip) = client else { return self.kind };
+        self.overrides
+            .iter()
+            .filter(|(net, _)| net.contains(&ip))
+            .max_by_key(|(net, _)| net.prefix_len())
+            .map_or(self.kind, |(_, k)| *k)
+    }
 }
 
 /// All local zones, by (lower-cased name, class).
@@ -173,6 +191,12 @@ impl LocalZones {
         for z in &cfg.local_zones {
             if z.kind != LocalZoneType::Nodefault {
                 me.insert_zone(&z.name, u16::from(z.class), z.kind);
+                if let Some(zone) = me
+                    .zones
+                    .get_mut(&(z.name.to_lowercase(), u16::from(z.class)))
+                {
+                    zone.overrides = z.overrides.clone();
+                }
             }
         }
         for (name, extra) in default_zones() {
@@ -217,6 +241,7 @@ impl LocalZones {
         self.zones.entry(key).or_insert_with(|| Zone {
             name: name.clone(),
             kind,
+            overrides: Vec::new(),
             data: HashMap::new(),
         });
     }
@@ -265,24 +290,37 @@ impl LocalZones {
         }
     }
 
-    /// Whether questions for `qname` are logged (inform zones).
-    pub fn informs(&self, qname: &Name, qclass: DNSClass) -> bool {
+    /// Whether questions for `qname` from `client` are logged (inform zones).
+    pub fn informs(&self, qname: &Name, qclass: DNSClass, client: Option<IpAddr>) -> bool {
         self.find_key(qname, qclass)
             .and_then(|k| self.zones.get(&k))
-            .is_some_and(|z| matches!(z.kind, LocalZoneType::Inform | LocalZoneType::InformDeny))
+            .is_some_and(|z| {
+                matches!(
+                    z.kind_for(client),
+                    LocalZoneType::Inform | LocalZoneType::InformDeny
+                )
+            })
     }
 
-    /// The local answer to a question, or None to resolve it normally.
-    pub fn answer(&self, qname: &Name, qtype: RecordType, qclass: DNSClass) -> Option<LocalAnswer> {
+    /// The local answer to a question from `client` (None: no client
+    /// address, no override applies), or None to resolve it normally.
+    pub fn answer(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        qclass: DNSClass,
+        client: Option<IpAddr>,
+    ) -> Option<LocalAnswer> {
         let key = self.find_key(qname, qclass)?;
         let zone = self.zones.get(&key)?;
+        let kind = zone.kind_for(client);
         let lower = qname.to_lowercase();
-        if uses_data(zone.kind) {
-            if let Some(a) = zone.data_answer(qname, &lower, qtype) {
+        if uses_data(kind) {
+            if let Some(a) = zone.data_answer(qname, &lower, qtype, kind) {
                 return Some(a);
             }
         }
-        if zone.kind == LocalZoneType::AlwaysNull {
+        if kind == LocalZoneType::AlwaysNull {
             let data = match qtype {
                 RecordType::A => Some(RData::A(std::net::Ipv4Addr::UNSPECIFIED.into())),
                 RecordType::AAAA => Some(RData::AAAA(std::net::Ipv6Addr::UNSPECIFIED.into())),
@@ -301,7 +339,7 @@ impl LocalZones {
         let has_data = zone.data.contains_key(&lower);
         let exists = has_data || zone.data.keys().any(|n| n != &lower && lower.zone_of(n));
         let soa = || zone.negative_soa();
-        Some(match miss_action(zone.kind, qtype, has_data, exists) {
+        Some(match miss_action(kind, qtype, has_data, exists) {
             Miss::Resolve => return None,
             Miss::Drop => LocalAnswer::Drop,
             Miss::Refuse => reply(ResponseCode::Refused, Vec::new(), Vec::new()),
@@ -326,8 +364,14 @@ impl Zone {
     /// The answer local data gives, if it has one: the records of the type
     /// asked (all of them for ANY), else a CNAME to follow. A redirect zone
     /// answers with its apex data under the name asked.
-    fn data_answer(&self, qname: &Name, lower: &Name, qtype: RecordType) -> Option<LocalAnswer> {
-        let redirect = self.kind == LocalZoneType::Redirect;
+    fn data_answer(
+        &self,
+        qname: &Name,
+        lower: &Name,
+        qtype: RecordType,
+        kind: LocalZoneType,
+    ) -> Option<LocalAnswer> {
+        let redirect = kind == LocalZoneType::Redirect;
         let owner = if redirect {
             self.name.to_lowercase()
         } else {

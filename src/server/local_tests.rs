@@ -19,6 +19,7 @@ fn zones(zs: &[(&str, LocalZoneType)], data: &[&str]) -> LocalZones {
                 name: name(n),
                 class: DNSClass::IN,
                 kind: *kind,
+                overrides: Vec::new(),
             })
             .collect(),
         local_data: data.iter().map(|t| parse_record(t).unwrap()).collect(),
@@ -91,26 +92,26 @@ fn static_zone_answers_and_denies_with_soa() {
             "printer.lan. A 192.168.1.9",
         ],
     );
-    let a = z.answer(&name("printer.lan."), RecordType::A, DNSClass::IN);
+    let a = z.answer(&name("printer.lan."), RecordType::A, DNSClass::IN, None);
     let Some(LocalAnswer::Reply { answers, .. }) = &a else {
         panic!("{a:?}")
     };
     assert_eq!(answers.len(), 1);
-    let nx = z.answer(&name("nope.lan."), RecordType::A, DNSClass::IN);
+    let nx = z.answer(&name("nope.lan."), RecordType::A, DNSClass::IN, None);
     assert_eq!(rcode_of(&nx), Some(ResponseCode::NXDomain));
     let Some(LocalAnswer::Reply { authorities, .. }) = nx else {
         panic!()
     };
     assert_eq!(authorities[0].ttl, 60, "SOA TTL capped by its minimum");
-    let nodata = z.answer(&name("printer.lan."), RecordType::AAAA, DNSClass::IN);
+    let nodata = z.answer(&name("printer.lan."), RecordType::AAAA, DNSClass::IN, None);
     assert_eq!(rcode_of(&nodata), Some(ResponseCode::NoError));
     // Outside the zone: not ours.
     assert!(z
-        .answer(&name("example.com."), RecordType::A, DNSClass::IN)
+        .answer(&name("example.com."), RecordType::A, DNSClass::IN, None)
         .is_none());
     // Another class: not ours either.
     assert!(z
-        .answer(&name("printer.lan."), RecordType::A, DNSClass::CH)
+        .answer(&name("printer.lan."), RecordType::A, DNSClass::CH, None)
         .is_none());
 }
 
@@ -118,20 +119,20 @@ fn static_zone_answers_and_denies_with_soa() {
 fn transparent_and_implicit_zones() {
     let z = zones(&[], &["nas.example. A 10.0.0.2"]);
     assert!(z
-        .answer(&name("nas.example."), RecordType::A, DNSClass::IN)
+        .answer(&name("nas.example."), RecordType::A, DNSClass::IN, None)
         .is_some());
     // Same name, other type: NODATA; other names: resolved.
-    let a = z.answer(&name("nas.example."), RecordType::MX, DNSClass::IN);
+    let a = z.answer(&name("nas.example."), RecordType::MX, DNSClass::IN, None);
     assert_eq!(rcode_of(&a), Some(ResponseCode::NoError));
     assert!(z
-        .answer(&name("www.example."), RecordType::A, DNSClass::IN)
+        .answer(&name("www.example."), RecordType::A, DNSClass::IN, None)
         .is_none());
     let z = zones(
         &[("example.", LocalZoneType::TypeTransparent)],
         &["nas.example. A 10.0.0.2"],
     );
     assert!(z
-        .answer(&name("nas.example."), RecordType::MX, DNSClass::IN)
+        .answer(&name("nas.example."), RecordType::MX, DNSClass::IN, None)
         .is_none());
 }
 
@@ -147,19 +148,19 @@ fn deny_refuse_redirect_null() {
         &["r. A 192.0.2.1"],
     );
     assert_eq!(
-        z.answer(&name("x.ads."), RecordType::A, DNSClass::IN),
+        z.answer(&name("x.ads."), RecordType::A, DNSClass::IN, None),
         Some(LocalAnswer::Drop)
     );
-    let a = z.answer(&name("x.bad."), RecordType::A, DNSClass::IN);
+    let a = z.answer(&name("x.bad."), RecordType::A, DNSClass::IN, None);
     assert_eq!(rcode_of(&a), Some(ResponseCode::Refused));
     let Some(LocalAnswer::Reply { answers, .. }) =
-        z.answer(&name("a.b.r."), RecordType::A, DNSClass::IN)
+        z.answer(&name("a.b.r."), RecordType::A, DNSClass::IN, None)
     else {
         panic!()
     };
     assert_eq!(answers[0].name, name("a.b.r."));
     let Some(LocalAnswer::Reply { answers, .. }) =
-        z.answer(&name("w.null."), RecordType::AAAA, DNSClass::IN)
+        z.answer(&name("w.null."), RecordType::AAAA, DNSClass::IN, None)
     else {
         panic!()
     };
@@ -178,14 +179,14 @@ fn cname_is_followed_and_type_wins_over_cname() {
     );
     let Some(LocalAnswer::Reply {
         follow, answers, ..
-    }) = z.answer(&name("x.a."), RecordType::A, DNSClass::IN)
+    }) = z.answer(&name("x.a."), RecordType::A, DNSClass::IN, None)
     else {
         panic!()
     };
     assert_eq!(follow, Some(name("www.example.com.")));
     assert_eq!(answers.len(), 1);
     let Some(LocalAnswer::Reply { follow, .. }) =
-        z.answer(&name("y.a."), RecordType::TXT, DNSClass::IN)
+        z.answer(&name("y.a."), RecordType::TXT, DNSClass::IN, None)
     else {
         panic!()
     };
@@ -195,7 +196,7 @@ fn cname_is_followed_and_type_wins_over_cname() {
 #[test]
 fn default_zones_and_nodefault() {
     let z = zones(&[], &[]);
-    let a = z.answer(&name("localhost."), RecordType::A, DNSClass::IN);
+    let a = z.answer(&name("localhost."), RecordType::A, DNSClass::IN, None);
     let Some(LocalAnswer::Reply { answers, .. }) = &a else {
         panic!()
     };
@@ -204,6 +205,7 @@ fn default_zones_and_nodefault() {
         &name("4.3.2.10.in-addr.arpa."),
         RecordType::PTR,
         DNSClass::IN,
+        None,
     );
     assert_eq!(rcode_of(&a), Some(ResponseCode::NXDomain));
     let z = zones(&[("10.in-addr.arpa.", LocalZoneType::Nodefault)], &[]);
@@ -211,7 +213,8 @@ fn default_zones_and_nodefault() {
         .answer(
             &name("4.3.2.10.in-addr.arpa."),
             RecordType::PTR,
-            DNSClass::IN
+            DNSClass::IN,
+            None
         )
         .is_none());
     // A stub zone for a default zone turns that default off.
@@ -227,7 +230,39 @@ fn default_zones_and_nodefault() {
         .answer(
             &name("1.1.168.192.in-addr.arpa."),
             RecordType::PTR,
-            DNSClass::IN
+            DNSClass::IN,
+            None
         )
         .is_none());
+}
+
+#[test]
+fn overrides_pick_the_most_specific_network() {
+    let cfg = ResolverConfig {
+        local_zones: vec![LocalZone {
+            name: name("corp."),
+            class: DNSClass::IN,
+            kind: LocalZoneType::Transparent,
+            overrides: vec![
+                ("10.0.0.0/8".parse().unwrap(), LocalZoneType::Refuse),
+                (
+                    "10.1.0.0/16".parse().unwrap(),
+                    LocalZoneType::AlwaysNxdomain,
+                ),
+            ],
+        }],
+        ..ResolverConfig::default()
+    };
+    let z = LocalZones::new(&cfg);
+    let ask = |ip: &str| {
+        z.answer(
+            &name("www.corp."),
+            RecordType::A,
+            DNSClass::IN,
+            Some(ip.parse().unwrap()),
+        )
+    };
+    assert!(ask("192.0.2.1").is_none(), "no override: transparent");
+    assert_eq!(rcode_of(&ask("10.9.9.9")), Some(ResponseCode::Refused));
+    assert_eq!(rcode_of(&ask("10.1.2.3")), Some(ResponseCode::NXDomain));
 }

@@ -185,7 +185,25 @@ fn local_zone(l: &ConfigLine) -> Result<tern::config::local::LocalZone, Unsuppor
         name,
         class: hickory_proto::rr::DNSClass::IN,
         kind,
+        overrides: Vec::new(),
     })
+}
+
+/// `local-zone-override: <zone> <netblock> <type>`.
+fn local_override(
+    l: &ConfigLine,
+) -> Result<(Name, IpNet, tern::config::local::LocalZoneType), Unsupported> {
+    let words: Vec<&str> = l.value.split_whitespace().collect();
+    let [name, net, kind] = words.as_slice() else {
+        return unsupported(l);
+    };
+    let name = tern::config::local::parse_zone_name(name.trim_matches(['"', '\'']))
+        .ok_or_else(|| Unsupported(format!("config {}: {}", l.key, l.value)))?;
+    let net = net
+        .parse::<IpNet>()
+        .or_else(|_| net.parse::<IpAddr>().map(IpNet::from))
+        .or_else(|_| unsupported(l))?;
+    Ok((name, net, kind.parse().or_else(|_| unsupported(l))?))
 }
 
 /// A scenario's configuration for tern.
@@ -208,6 +226,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
     let mut stubs: Vec<StubZone> = Vec::new();
     let mut forwards: Vec<ForwardZone> = Vec::new();
     let mut acl: Vec<AclRule> = Vec::new();
+    let mut overrides = Vec::new();
     let (mut identity, mut version) = (None, None);
     let (mut hide_identity, mut hide_version) = (None, None);
     for l in lines {
@@ -268,6 +287,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 c.resolver.nat64_prefix = l.value.parse().or_else(|_| unsupported(l))?;
             }
             ("server", "local-zone") => c.resolver.local_zones.push(local_zone(l)?),
+            ("server", "local-zone-override") => overrides.push((local_override(l)?, l)),
             ("server", "local-data") => {
                 let text = unquote(&l.value);
                 let r = tern::config::local::parse_record(text).or_else(|_| unsupported(l))?;
@@ -414,6 +434,12 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             (_, Some(t)) => *slot = Some(t),
             (Some((false, l)), None) => return unsupported(l),
             (None, None) => {}
+        }
+    }
+    for ((name, net, kind), l) in overrides {
+        match c.resolver.local_zones.iter_mut().find(|z| z.name == name) {
+            Some(z) => z.overrides.push((net, kind)),
+            None => return unsupported(l),
         }
     }
     let root_hints = stubs

@@ -6,7 +6,7 @@
 use hickory_proto::rr::{DNSClass, Record};
 use toml::Spanned;
 
-use super::{Ctx, R};
+use super::{parse_net, Ctx, R};
 use crate::config::file::{FileLocalZone, S};
 use crate::config::local::{parse_record, parse_zone_name, LocalZone, LocalZoneType};
 
@@ -45,7 +45,29 @@ impl Ctx<'_> {
             if out.iter().any(|o| o.name == name && o.class == class) {
                 return Err(self.invalid(z.name.span(), key, format!("zone {name} listed twice")));
             }
-            out.push(LocalZone { name, class, kind });
+            let mut overrides = Vec::new();
+            for o in z.overrides.iter().flat_map(|v| v.get_ref()) {
+                let o = o.get_ref();
+                let net = parse_net(o.net.get_ref()).ok_or_else(|| {
+                    self.invalid(
+                        o.net.span(),
+                        key,
+                        format!("bad network {:?}", o.net.get_ref()),
+                    )
+                })?;
+                let kind: LocalZoneType = o
+                    .kind
+                    .get_ref()
+                    .parse()
+                    .map_err(|e: String| self.invalid(o.kind.span(), key, e))?;
+                overrides.push((net, kind));
+            }
+            out.push(LocalZone {
+                name,
+                class,
+                kind,
+                overrides,
+            });
         }
         Ok(out)
     }
