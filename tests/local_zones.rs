@@ -1,7 +1,9 @@
 //! End to end: `tern serve` on a loopback address answers local data,
 //! local-zone blocks and the built-in RFC 6303 zones itself, with real
 //! sockets and nothing sent upstream (the root hints point at a loopback
-//! address where nothing listens).
+//! address where nothing listens); and through `Handler::handle` on a
+//! scripted network: deny zones, local CNAMEs followed upstream, and
+//! per-client overrides (which turn the packet cache off).
 
 #![allow(
     clippy::unwrap_used,
@@ -126,4 +128,93 @@ fn serve_answers_local_zones_over_udp() {
     let m = ask(&sock, port, 5, "9.1.168.192.in-addr.arpa.", RecordType::PTR);
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---- through `Handler::handle` on a scripted network ----
+
+mod handler {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use hickory_proto::op::{Message, ResponseCode};
+    use hickory_proto::rr::RecordType;
+    use tern::clock::ManualClock;
+    use tern::config::load_str;
+    use tern::engine::Resolver;
+    use tern::server::Handler;
+    use tern::testkit::{small_hints, Server, TestNet, Zone};
+    use tern::upstream::Protocol;
+
+    fn handler(resolver_toml: &str) -> Handler<Arc<TestNet>, Arc<ManualClock>> {
+        let config =
+            Arc::new(load_str(&format!("[resolver]\n{resolver_toml}\n"), "t.toml").unwrap());
+        let clock = Arc::new(ManualClock::new(1_700_000_000));
+        let net = Arc::new(TestNet::new(Some(clock.clone())));
+        let root = Zone::parse(
+            ".",
+            "@ SOA a.root. h.root. 1 3600 600 86400 300\n@ NS a.root.\na.root. A 198.51.100.1\n\
+             www A 192.0.2.1\n",
+        )
+        .unwrap();
+        net.add(
+            "198.51.100.1",
+            Server {
+                zones: vec![root],
+                ..Server::default()
+            },
+        );
+        let resolver = Resolver::with_hints(config, small_hints(), net, clock);
+        Handler::new(Arc::new(resolver))
+    }
+
+    fn client(ip: &str) -> SocketAddr {
+        format!("{ip}:5353").parse().unwrap()
+    }
+
+    async fn ask(
+        h: &Handler<Arc<TestNet>, Arc<ManualClock>>,
+        name: &str,
+        from: &str,
+    ) -> Option<Message> {
+        let q = super::query(9, name, RecordType::A);
+        h.handle(&q, client(from), Protocol::Udp)
+            .await
+            .map(|b| Message::from_vec(&b).unwrap())
+    }
+
+    #[tokio::test]
+    async fn deny_drops_and_a_local_cname_is_followed() {
+        let h = handler(
+            "local_data = [\"alias.lan. CNAME www.\"]\n\
+             [[resolver.local_zone]]\nname = \"ads.\"\ntype = \"deny\"\n",
+        );
+        assert!(
+            ask(&h, "x.ads.", "127.0.0.1").await.is_none(),
+            "deny: no reply"
+        );
+        let m = ask(&h, "alias.lan.", "127.0.0.1").await.unwrap();
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        assert_eq!(m.answers.len(), 2, "{m:?}");
+        assert_eq!(m.answers[0].record_type(), RecordType::CNAME);
+        assert_eq!(m.answers[1].record_type(), RecordType::A);
+    }
+
+    #[tokio::test]
+    async fn overrides_are_per_client_and_bypass_the_packet_cache() {
+        let zone = "[[resolver.local_zone]]\nname = \"www.\"\ntype = \"transparent\"\n";
+        assert!(handler(zone).packet_cache().is_some());
+        let h = handler(&format!(
+            "{zone}overrides = [{{ net = \"10.9.0.0/16\", type = \"refuse\" }}]\n"
+        ));
+        assert!(h.packet_cache().is_none());
+        let m = ask(&h, "www.", "127.0.0.1").await.unwrap();
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        assert_eq!(m.answers.len(), 1);
+        // Allowed by the default access control, refused by the override.
+        let m = ask(&h, "www.", "10.9.1.1").await.unwrap();
+        assert_eq!(m.metadata.response_code, ResponseCode::Refused);
+        assert!(m.metadata.authoritative);
+        let m = ask(&h, "www.", "127.0.0.1").await.unwrap();
+        assert_eq!(m.answers.len(), 1, "the other client still gets the answer");
+    }
 }

@@ -62,7 +62,10 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         // and with serve-original-ttl (packets count TTLs down).
         let use_packets = config.resolver.minimal_responses
             && !config.cache.prefetch
-            && !config.cache.serve_original_ttl;
+            && !config.cache.serve_original_ttl
+            // A packet made for one client must not reach another whose
+            // local-zone override answers differently.
+            && config.resolver.local_zones.iter().all(|z| z.overrides.is_empty());
         let packets = use_packets.then(|| {
             let budget = config.cache.max_bytes / PACKET_CACHE_SHARE;
             PacketCache::new(usize::try_from(budget).unwrap_or(usize::MAX))
