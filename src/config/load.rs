@@ -320,11 +320,12 @@ impl Ctx<'_> {
                 "allow" => AclAction::Allow,
                 "refuse" => AclAction::Refuse,
                 "deny" => AclAction::Deny,
+                "allow_cookie" => AclAction::AllowCookie,
                 other => {
                     return Err(self.invalid(
                         r.action.span(),
                         key,
-                        format!("action {other:?} is not one of allow, refuse, deny"),
+                        format!("action {other:?} is not one of allow, refuse, deny, allow_cookie"),
                     ))
                 }
             };

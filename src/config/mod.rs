@@ -80,6 +80,9 @@ pub enum AclAction {
     Refuse,
     /// Drop silently.
     Deny,
+    /// Serve over TCP, and over UDP only with a valid server cookie
+    /// (Unbound's `allow_cookie`).
+    AllowCookie,
 }
 
 /// The iterative engine (`[resolver]`).

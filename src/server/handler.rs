@@ -216,7 +216,9 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             return wire::encode(&self.reply_skeleton(&query, ResponseCode::FormErr));
         }
         let cookie = match action {
-            AclAction::Allow if self.resolver.config().server.answer_cookie => {
+            AclAction::Allow | AclAction::AllowCookie
+                if self.resolver.config().server.answer_cookie =>
+            {
                 cookie::client_cookie(&query)
             }
             _ => ClientCookie::None,
@@ -224,6 +226,11 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         if cookie == ClientCookie::Malformed {
             // RFC 7873 §5.2.2.
             return wire::encode(&self.reply_skeleton(&query, ResponseCode::FormErr));
+        }
+        if action == AclAction::AllowCookie && protocol == Protocol::Udp {
+            if let Some(reply) = self.cookie_required(&query, &cookie, client) {
+                return wire::encode_limited(&reply, limit);
+            }
         }
         let mut reply = if action == AclAction::Refuse {
             let mut m = self.reply_skeleton(&query, ResponseCode::Refused);
@@ -277,6 +284,33 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             }
         }
         wire::encode_limited(&reply, limit)
+    }
+
+    /// For an `allow_cookie` client over UDP: None when the query shows a
+    /// valid server cookie, else the reply it gets instead of an answer:
+    /// BADCOOKIE with a fresh cookie (RFC 7873 §5.2.3, §5.2.4), or without
+    /// any cookie REFUSED with TC set, which sends the client to TCP.
+    fn cookie_required(
+        &self,
+        query: &Message,
+        cookie: &ClientCookie,
+        client: SocketAddr,
+    ) -> Option<Message> {
+        let now = self.resolver.clock().unix_secs();
+        let ClientCookie::Client(c) = cookie else {
+            let mut m = self.reply_skeleton(query, ResponseCode::Refused);
+            m.metadata.truncation = true;
+            m.metadata.recursion_available = true;
+            return Some(m);
+        };
+        if cookie::server_cookie_valid(query, &self.cookie_secret, client.ip(), now) {
+            return None;
+        }
+        let mut m = self.reply_skeleton(query, ResponseCode::BADCOOKIE);
+        m.metadata.recursion_available = true;
+        let server = cookie::server_cookie(&self.cookie_secret, c, client.ip(), now);
+        cookie::answer(&mut m, c, &server);
+        Some(m)
     }
 
     /// A reply header for `query` with the question copied.

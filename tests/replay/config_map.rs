@@ -156,6 +156,7 @@ fn acl_rule(l: &ConfigLine) -> Result<AclRule, Unsupported> {
         "allow" | "allow_snoop" => AclAction::Allow,
         "refuse" => AclAction::Refuse,
         "deny" => AclAction::Deny,
+        "allow_cookie" => AclAction::AllowCookie,
         _ => return unsupported(l),
     };
     Ok(AclRule { net, action })
