@@ -108,6 +108,9 @@ struct Zone {
     /// Per-client types (local-zone-override).
     overrides: Vec<(IpNet, LocalZoneType)>,
     data: HashMap<Name, Vec<Record>>,
+    /// Every owner name of the data and each name between it and the apex
+    /// (empty non-terminals exist: NODATA, not NXDOMAIN).
+    nodes: std::collections::HashSet<Name>,
 }
 
 impl Zone {
@@ -243,6 +246,7 @@ impl LocalZones {
             kind,
             overrides: Vec::new(),
             data: HashMap::new(),
+            nodes: std::collections::HashSet::new(),
         });
     }
 
@@ -256,7 +260,12 @@ impl LocalZones {
             }
         };
         if let Some(z) = self.zones.get_mut(&key) {
-            let set = z.data.entry(r.name.to_lowercase()).or_default();
+            let owner = r.name.to_lowercase();
+            let mut node = owner.clone();
+            while z.nodes.insert(node.clone()) && node.num_labels() > key.0.num_labels() {
+                node = node.base_name();
+            }
+            let set = z.data.entry(owner).or_default();
             if !set.contains(&r) {
                 set.push(r);
             }
@@ -337,7 +346,7 @@ impl LocalZones {
             }
         }
         let has_data = zone.data.contains_key(&lower);
-        let exists = has_data || zone.data.keys().any(|n| n != &lower && lower.zone_of(n));
+        let exists = zone.nodes.contains(&lower);
         let soa = || zone.negative_soa();
         Some(match miss_action(kind, qtype, has_data, exists) {
             Miss::Resolve => return None,

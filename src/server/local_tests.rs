@@ -266,3 +266,17 @@ fn overrides_pick_the_most_specific_network() {
     assert_eq!(rcode_of(&ask("10.9.9.9")), Some(ResponseCode::Refused));
     assert_eq!(rcode_of(&ask("10.1.2.3")), Some(ResponseCode::NXDomain));
 }
+
+#[test]
+fn empty_non_terminals_are_nodata_not_nxdomain() {
+    let z = zones(
+        &[("lan.", LocalZoneType::Static)],
+        &["a.b.c.lan. A 10.0.0.1"],
+    );
+    for n in ["b.c.lan.", "c.lan.", "lan."] {
+        let a = z.answer(&name(n), RecordType::A, DNSClass::IN, None);
+        assert_eq!(rcode_of(&a), Some(ResponseCode::NoError), "{n}");
+    }
+    let a = z.answer(&name("x.c.lan."), RecordType::A, DNSClass::IN, None);
+    assert_eq!(rcode_of(&a), Some(ResponseCode::NXDomain));
+}
