@@ -197,6 +197,18 @@ mod handler {
         assert_eq!(m.answers.len(), 2, "{m:?}");
         assert_eq!(m.answers[0].record_type(), RecordType::CNAME);
         assert_eq!(m.answers[1].record_type(), RecordType::A);
+        // RD=0: the CNAME, and the target only from the cache.
+        let h = handler("local_data = [\"alias.lan. CNAME www.\"]\n");
+        let mut q = Message::from_vec(&super::query(3, "alias.lan.", RecordType::A)).unwrap();
+        q.metadata.recursion_desired = false;
+        let m = h
+            .handle(&q.to_vec().unwrap(), client("127.0.0.1"), Protocol::Udp)
+            .await
+            .map(|b| Message::from_vec(&b).unwrap())
+            .unwrap();
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        assert!(m.metadata.authoritative);
+        assert_eq!(m.answers.len(), 1, "{m:?}");
     }
 
     #[tokio::test]

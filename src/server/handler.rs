@@ -463,13 +463,20 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             wire::add_ede(&mut m, code, text);
         }
         if let Some(target) = follow {
-            let res = self
-                .resolver
-                .resolve(&Request {
-                    name: target,
-                    ..request
-                })
-                .await;
+            let next = Request {
+                name: target,
+                ..request
+            };
+            let res = if next.recursion_desired {
+                self.resolver.resolve(&next).await
+            } else {
+                // RD=0: the target from the cache if it is there, else the
+                // local CNAME alone (no referral after an answer).
+                match self.resolver.resolve_cached(&next).await {
+                    Some(hit) if hit.failure.is_none() => hit,
+                    _ => return Some((m, None)),
+                }
+            };
             m.metadata.authoritative = false;
             m.metadata.response_code = res.rcode;
             m.answers.extend(res.answers);
