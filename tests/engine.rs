@@ -28,10 +28,7 @@ fn n(s: &str) -> Name {
 }
 
 fn setup_with(config: Config) -> (R, Arc<TestNet>, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(1_700_000_000));
-    let net = Arc::new(small_net(Some(clock.clone())));
-    let r = Resolver::with_hints(Arc::new(config), small_hints(), net.clone(), clock.clone());
-    (r, net, clock)
+    tern::testkit::small_resolver(config)
 }
 
 fn setup() -> (R, Arc<TestNet>, Arc<ManualClock>) {

@@ -167,3 +167,28 @@ async fn allow_cookie_clients_need_a_valid_server_cookie_over_udp() {
     let reply = ask(query(&[(10, given[0].clone())]), Protocol::Udp).await;
     assert_eq!(reply.metadata.response_code, ResponseCode::BADCOOKIE);
 }
+
+#[tokio::test]
+async fn a_query_carrying_authority_records_is_formerr_without_its_question() {
+    let (h, _) = handler("");
+    let mut m = Message::from_vec(&query(&[])).unwrap();
+    let soa = "www. 0 IN SOA a. b. 12 0 0 0 0";
+    let records = tern::testkit::Zone::parse(".", soa).unwrap().records;
+    m.authorities = records;
+    let reply = h
+        .handle(&m.to_vec().unwrap(), client(), Protocol::Udp)
+        .await
+        .unwrap();
+    let reply = Message::from_vec(&reply).unwrap();
+    assert_eq!(reply.metadata.response_code, ResponseCode::FormErr);
+    assert!(reply.queries.is_empty(), "nothing of the query is echoed");
+    assert!(reply.authorities.is_empty());
+    // The same question without the record is answered.
+    let ok = Message::from_vec(
+        &h.handle(&query(&[]), client(), Protocol::Udp)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ok.metadata.response_code, ResponseCode::NoError);
+}

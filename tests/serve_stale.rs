@@ -18,15 +18,12 @@ use hickory_proto::rr::{Name, RecordType};
 use tern::clock::{Clock, ManualClock};
 use tern::config::Config;
 use tern::engine::{Failure, Request, Resolution, Resolver};
-use tern::testkit::{small_hints, small_net, Fault, TestNet};
+use tern::testkit::{Fault, TestNet};
 
 type R = Resolver<Arc<TestNet>, Arc<ManualClock>>;
 
 fn setup(config: Config) -> (R, Arc<TestNet>, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(1_700_000_000));
-    let net = Arc::new(small_net(Some(clock.clone())));
-    let r = Resolver::with_hints(Arc::new(config), small_hints(), net.clone(), clock.clone());
-    (r, net, clock)
+    tern::testkit::small_resolver(config)
 }
 
 fn stale_config(client_timeout_ms: u64) -> Config {

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 /// CNAME links followed inside one reply; longer chains end there and count
 /// against the client query's CNAME limit (so hostile replies with
@@ -108,6 +108,12 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
 /// - additional: addresses of NS names kept above, and only inside `zone`
 ///   when `harden_glue` is set.
 pub fn scrub(msg: &mut Message, zone: &Name, qname: &Name, qtype: RecordType, harden_glue: bool) {
+    // Records of another class than the question's (tern resolves only IN)
+    // say nothing about this question: a CH NS in an IN referral is not a
+    // server of the zone.
+    for section in [&mut msg.answers, &mut msg.authorities, &mut msg.additionals] {
+        section.retain(|r| r.dns_class == DNSClass::IN);
+    }
     let answers = std::mem::take(&mut msg.answers);
     msg.answers = chain_records(answers, zone, qname, qtype);
 

@@ -40,6 +40,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             .find(|s| &s.name == zone && !path.skips(&s.name))
     }
 
+    /// Whether `zone` is a configured stub or forward zone (its servers are
+    /// not the parent's to change).
+    pub(super) fn configured_zone(&self, zone: &Name) -> bool {
+        let r = &self.config.resolver;
+        r.stub_zones.iter().any(|s| &s.name == zone)
+            || r.forward_zones.iter().any(|f| &f.name == zone)
+    }
+
     fn forward_at(&self, zone: &Name, path: &LookupPath) -> Option<&ForwardZone> {
         self.config
             .resolver

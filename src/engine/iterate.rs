@@ -205,6 +205,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let mut referrals = 0u32;
         let mut failed: HashSet<SocketAddr> = HashSet::new();
         let mut tried_parent_side = false;
+        let mut restarted_above = false;
         let mut rec_lame: Option<Message> = None;
         let mut empty_aa = false;
         st.record(|| TraceEvent::StartAt {
@@ -255,6 +256,31 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                                 zs.zone
                             )
                         });
+                        zs = parent;
+                        failed.clear();
+                        continue;
+                    }
+                    None if !restarted_above
+                        && matches!(f, Failure::NoNsAddress | Failure::AllLame)
+                        && !zs.zone.is_root()
+                        && zs.configured.is_empty()
+                        && !self.configured_zone(&zs.zone) =>
+                    {
+                        // The cached delegation turned useless (its NS names
+                        // do not resolve, its servers are lame) and the
+                        // parent's copy has expired: ask the parent again,
+                        // once, as Unbound does.
+                        restarted_above = true;
+                        let Ok(parent) = self.find_cut(&zs.zone.base_name(), st, path).await else {
+                            return Step::Fail(f);
+                        };
+                        st.note(|| {
+                            format!(
+                                "servers of {} are useless ({f}): asking {} for the delegation again",
+                                zs.zone, parent.zone
+                            )
+                        });
+                        labels = parent.zone.num_labels().saturating_add(1);
                         zs = parent;
                         failed.clear();
                         continue;

@@ -365,6 +365,14 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         let [q] = query.queries.as_slice() else {
             return Some((self.reply_skeleton(query, ResponseCode::FormErr), None));
         };
+        if !query.answers.is_empty() || !query.authorities.is_empty() {
+            // A query carries no answer or authority records (RFC 1035
+            // §4.1; an IXFR's SOA is for a primary, not a resolver): FORMERR,
+            // without echoing any of it, as Unbound answers.
+            let mut m = self.reply_skeleton(query, ResponseCode::FormErr);
+            m.queries.clear();
+            return Some((m, None));
+        }
         if let Some(a) = chaos::answer(query, &self.resolver.config().server) {
             let mut m = self.reply_skeleton(query, chaos::rcode(&a));
             // Refused because hidden, not because recursion is refused.

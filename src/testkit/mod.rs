@@ -407,6 +407,25 @@ pub fn small_net(clock: Option<Arc<ManualClock>>) -> TestNet {
 }
 
 /// Root hints for `small_tree()`.
+/// The resolver tests drive on the small test tree.
+pub type SmallResolver = crate::engine::Resolver<Arc<TestNet>, Arc<ManualClock>>;
+
+/// A resolver with `config` on the small test tree (`small_net`) and a
+/// manual clock, with the network and clock for the test to drive.
+pub fn small_resolver(
+    config: crate::config::Config,
+) -> (SmallResolver, Arc<TestNet>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(1_700_000_000));
+    let net = Arc::new(small_net(Some(clock.clone())));
+    let r = crate::engine::Resolver::with_hints(
+        Arc::new(config),
+        small_hints(),
+        net.clone(),
+        clock.clone(),
+    );
+    (r, net, clock)
+}
+
 pub fn small_hints() -> crate::engine::RootHints {
     crate::engine::RootHints {
         servers: vec![(

@@ -2,7 +2,7 @@
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, CNAME, NS, SOA};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::*;
 
@@ -202,4 +202,33 @@ fn cname_loop_is_reported_as_alias_to_seen_name() {
     let (chain, end) = follow_chain(&answers, &n(q), RecordType::A);
     assert_eq!(chain.len(), 2);
     assert_eq!(end, ChainEnd::Alias(n(q)));
+}
+
+#[test]
+fn scrub_drops_records_of_another_class() {
+    let mut m = Message::new(1, MessageType::Response, OpCode::Query);
+    let mut ch_ns =
+        Record::from_rdata(n("example.com."), 3600, RData::NS(NS(n("ch.example.com."))));
+    ch_ns.dns_class = DNSClass::CH;
+    let in_ns = Record::from_rdata(n("example.com."), 3600, RData::NS(NS(n("ns.example.com."))));
+    let mut ch_a = Record::from_rdata(n("ch.example.com."), 3600, RData::A(A::new(1, 2, 3, 5)));
+    ch_a.dns_class = DNSClass::CH;
+    let in_a = Record::from_rdata(n("ns.example.com."), 3600, RData::A(A::new(1, 2, 3, 4)));
+    m.authorities = vec![ch_ns, in_ns.clone()];
+    m.additionals = vec![ch_a, in_a.clone()];
+    scrub(
+        &mut m,
+        &n("com."),
+        &n("www.example.com."),
+        RecordType::A,
+        true,
+    );
+    assert_eq!(m.authorities, vec![in_ns]);
+    assert_eq!(m.additionals, vec![in_a]);
+    assert_eq!(
+        classify(&m, &n("com."), &n("www.example.com."), RecordType::A),
+        Kind::Referral {
+            child: n("example.com.")
+        }
+    );
 }
