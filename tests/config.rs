@@ -547,3 +547,54 @@ fn serve_stale_and_prefetch_keys() {
     let e = err("[cache]\nserve_expired_ttl = -1\n");
     assert_eq!(e.key(), Some("cache.serve_expired_ttl"));
 }
+
+#[test]
+fn local_zones_and_local_data_load_and_name_bad_lines() {
+    use tern::config::local::LocalZoneType;
+    let c = load_str(
+        "[resolver]\nlocal_data = [\"printer.lan. A 192.168.1.9\", \"x.lan. 60 CH TXT hi\"]\n\
+         [[resolver.local_zone]]\nname = \"lan\"\ntype = \"static\"\n\
+         [[resolver.local_zone]]\nname = \"10.in-addr.arpa.\"\ntype = \"nodefault\"\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(c.resolver.local_zones.len(), 2);
+    assert_eq!(c.resolver.local_zones[0].name.to_ascii(), "lan.");
+    assert_eq!(c.resolver.local_zones[0].kind, LocalZoneType::Static);
+    assert_eq!(c.resolver.local_zones[1].kind, LocalZoneType::Nodefault);
+    assert_eq!(c.resolver.local_data.len(), 2);
+    assert_eq!(c.resolver.local_data[1].ttl, 60);
+    // A bad record names its line and key.
+    let e = err(
+        "[resolver]\nlocal_data = [\n  \"ok.lan. A 10.0.0.1\",\n  \"bad.lan. A 300.1.1.1\",\n]\n",
+    );
+    assert_eq!(e.line(), Some(4), "{e}");
+    assert_eq!(e.key(), Some("resolver.local_data"), "{e}");
+    // An unknown type, a bad class and a zone listed twice.
+    let e = err("[[resolver.local_zone]]\nname = \"lan.\"\ntype = \"statik\"\n");
+    assert_eq!(e.line(), Some(3), "{e}");
+    assert!(e.to_string().contains("statik"), "{e}");
+    let e = err("[[resolver.local_zone]]\nname = \"lan.\"\ntype = \"static\"\nclass = \"XX\"\n");
+    assert_eq!(e.key(), Some("resolver.local_zone"), "{e}");
+    let e = err(
+        "[[resolver.local_zone]]\nname = \"lan.\"\ntype = \"static\"\n\
+         [[resolver.local_zone]]\nname = \"LAN\"\ntype = \"deny\"\n",
+    );
+    assert!(e.to_string().contains("twice"), "{e}");
+    // Per-client overrides.
+    let c = load_str(
+        "[[resolver.local_zone]]\nname = \"corp.\"\ntype = \"transparent\"\n\
+         overrides = [{ net = \"10.0.0.0/8\", type = \"refuse\" }]\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        c.resolver.local_zones[0].overrides,
+        vec![("10.0.0.0/8".parse().unwrap(), LocalZoneType::Refuse)]
+    );
+    let e = err(
+        "[[resolver.local_zone]]\nname = \"corp.\"\ntype = \"static\"\n\
+         overrides = [{ net = \"10.0.0.0/99\", type = \"refuse\" }]\n",
+    );
+    assert_eq!(e.line(), Some(4), "{e}");
+}

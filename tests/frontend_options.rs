@@ -129,6 +129,46 @@ async fn keepalive_goes_over_tcp_only() {
 }
 
 #[tokio::test]
+async fn allow_cookie_clients_need_a_valid_server_cookie_over_udp() {
+    let (h, clock) = handler(&format!(
+        "answer_cookie = true\ncookie_secret = \"{SECRET}\"\n\
+         access_control = [{{ net = \"127.0.0.1/32\", action = \"allow_cookie\" }}]"
+    ));
+    let ask = |q: Vec<u8>, protocol| {
+        let h = &h;
+        async move { Message::from_vec(&h.handle(&q, client(), protocol).await.unwrap()).unwrap() }
+    };
+    // No cookie over UDP: REFUSED with TC, off to TCP, where it is answered.
+    let mut plain = Message::new(7, MessageType::Query, OpCode::Query);
+    plain.metadata.recursion_desired = true;
+    plain.add_query(Query::query(
+        Name::from_ascii("www.").unwrap(),
+        RecordType::A,
+    ));
+    let reply = ask(plain.to_vec().unwrap(), Protocol::Udp).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
+    assert!(reply.metadata.truncation);
+    let reply = ask(plain.to_vec().unwrap(), Protocol::Tcp).await;
+    assert_eq!(reply.answers.len(), 1);
+    // A client cookie alone: BADCOOKIE, with a server cookie to use next.
+    let client_cookie = [9u8; 8];
+    let reply = ask(query(&[(10, client_cookie.to_vec())]), Protocol::Udp).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::BADCOOKIE);
+    assert!(reply.answers.is_empty());
+    let given = option(&reply, 10);
+    assert_eq!(given.len(), 1);
+    assert_eq!(given[0].len(), 24);
+    // That cookie is accepted.
+    let reply = ask(query(&[(10, given[0].clone())]), Protocol::Udp).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(reply.answers.len(), 1);
+    // ...for an hour.
+    clock.advance(std::time::Duration::from_secs(3601));
+    let reply = ask(query(&[(10, given[0].clone())]), Protocol::Udp).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::BADCOOKIE);
+}
+
+#[tokio::test]
 async fn a_query_carrying_authority_records_is_formerr_without_its_question() {
     let (h, _) = handler("");
     let mut m = Message::from_vec(&query(&[])).unwrap();

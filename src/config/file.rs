@@ -116,6 +116,30 @@ pub struct FileResolver {
     pub harden_referral_path: S<bool>,
     #[serde(default)]
     pub do_not_query: S<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub local_zone: Option<Vec<FileLocalZone>>,
+    #[serde(default)]
+    pub local_data: S<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLocalZone {
+    pub name: Spanned<String>,
+    #[serde(rename = "type")]
+    pub kind: Spanned<String>,
+    #[serde(default)]
+    pub class: S<String>,
+    #[serde(default)]
+    pub overrides: S<Vec<Spanned<FileLocalOverride>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLocalOverride {
+    pub net: Spanned<String>,
+    #[serde(rename = "type")]
+    pub kind: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -23,6 +23,7 @@ use super::{
 use toml::Spanned;
 
 mod lists;
+mod local;
 
 /// Why a configuration was rejected. `Parse` and `Invalid` carry the file,
 /// the 1-based line and the dotted key (`server.max_udp_payload`).
@@ -319,11 +320,12 @@ impl Ctx<'_> {
                 "allow" => AclAction::Allow,
                 "refuse" => AclAction::Refuse,
                 "deny" => AclAction::Deny,
+                "allow_cookie" => AclAction::AllowCookie,
                 other => {
                     return Err(self.invalid(
                         r.action.span(),
                         key,
-                        format!("action {other:?} is not one of allow, refuse, deny"),
+                        format!("action {other:?} is not one of allow, refuse, deny, allow_cookie"),
                     ))
                 }
             };
@@ -414,6 +416,8 @@ impl Ctx<'_> {
             nat64_prefix: self.nat64_prefix(&f.nat64_prefix, d.nat64_prefix)?,
             harden_referral_path: flag(&f.harden_referral_path, d.harden_referral_path),
             do_not_query: self.nets(&f.do_not_query, "resolver.do_not_query")?,
+            local_zones: self.local_zones(f.local_zone.as_deref().unwrap_or(&[]))?,
+            local_data: self.local_data(&f.local_data)?,
         })
     }
 

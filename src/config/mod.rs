@@ -7,6 +7,7 @@
 
 pub mod file;
 pub mod load;
+pub mod local;
 
 pub use load::{load_file, load_str, ConfigError};
 
@@ -79,6 +80,9 @@ pub enum AclAction {
     Refuse,
     /// Drop silently.
     Deny,
+    /// Serve over TCP, and over UDP only with a valid server cookie
+    /// (Unbound's `allow_cookie`).
+    AllowCookie,
 }
 
 /// The iterative engine (`[resolver]`).
@@ -148,6 +152,10 @@ pub struct ResolverConfig {
     pub harden_referral_path: bool,
     /// Servers never queried (Unbound's `do-not-query-address`).
     pub do_not_query: Vec<IpNet>,
+    /// Zones answered (or blocked) locally (Unbound's `local-zone`).
+    pub local_zones: Vec<local::LocalZone>,
+    /// Records answered locally (Unbound's `local-data`).
+    pub local_data: Vec<hickory_proto::rr::Record>,
 }
 
 /// An EDNS client string for servers in `net`.
@@ -346,6 +354,8 @@ impl Default for ResolverConfig {
             nat64_prefix: crate::upstream::nat64::well_known_prefix(),
             harden_referral_path: false,
             do_not_query: Vec::new(),
+            local_zones: Vec::new(),
+            local_data: Vec::new(),
         }
     }
 }

@@ -8,7 +8,9 @@
 //! client cookie and a fresh server cookie. An option whose length is not
 //! 8 (client cookie alone) or 16..=40 (with a server cookie) is malformed:
 //! FORMERR (RFC 7873 §5.2.2). Queries without cookies are answered as
-//! before; tern never requires a cookie (no BADCOOKIE).
+//! before, except from `allow_cookie` clients over UDP, which must show a
+//! valid server cookie (`server_cookie_valid`; RFC 7873 §5.2.3–5.2.4:
+//! BADCOOKIE otherwise, REFUSED with TC when they sent none).
 
 use std::net::IpAddr;
 
@@ -94,6 +96,46 @@ pub fn answer(reply: &mut Message, client: &[u8; CLIENT_LEN], server: &[u8; 16])
     edns.options_mut().remove(EdnsCode::from(COOKIE_CODE));
     edns.options_mut()
         .insert(EdnsOption::Unknown(COOKIE_CODE, data));
+}
+
+/// How far a server cookie's timestamp may lie in the past (RFC 9018
+/// §4.3: one hour) or in the future (five minutes).
+const MAX_AGE_SECS: i64 = 3600;
+const MAX_AHEAD_SECS: i64 = 300;
+
+/// Whether a query carries a server cookie we made for this client, at
+/// most an hour ago (RFC 9018 §4.3, timestamps compared in serial-number
+/// arithmetic): what an `allow_cookie` client must show over UDP.
+pub fn server_cookie_valid(query: &Message, secret: &[u8; 16], ip: IpAddr, unix_secs: u64) -> bool {
+    let Some(EdnsOption::Unknown(_, data)) = query
+        .edns
+        .as_ref()
+        .and_then(|e| e.option(EdnsCode::from(COOKIE_CODE)))
+    else {
+        return false;
+    };
+    // Client cookie, then Version 1, three reserved bytes, timestamp, hash.
+    let (Some(client), Some(server)) = (data.get(..CLIENT_LEN), data.get(CLIENT_LEN..)) else {
+        return false;
+    };
+    let (Ok(client), Ok(server)) = (
+        <[u8; CLIENT_LEN]>::try_from(client),
+        <[u8; 16]>::try_from(server),
+    ) else {
+        return false;
+    };
+    let [version, _, _, _, t0, t1, t2, t3, ..] = server;
+    if version != 1 {
+        return false;
+    }
+    let stamp = u32::from_be_bytes([t0, t1, t2, t3]);
+    let now = (unix_secs & 0xffff_ffff) as u32;
+    // Serial-number difference (RFC 1982): positive when the stamp is old.
+    let age = i64::from(now.wrapping_sub(stamp) as i32);
+    if !(-MAX_AHEAD_SECS..=MAX_AGE_SECS).contains(&age) {
+        return false;
+    }
+    server_cookie(secret, &client, ip, u64::from(stamp)) == server
 }
 
 /// Parses the `cookie_secret` syntax: 32 hex digits.
@@ -262,6 +304,49 @@ mod tests {
         );
         assert!(parse_secret("00010203").is_none());
         assert!(parse_secret("zz0102030405060708090a0b0c0d0e0f").is_none());
+    }
+
+    #[test]
+    fn server_cookies_are_checked_for_hash_and_age() {
+        let secret = [7u8; 16];
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let client = [1, 2, 3, 4, 5, 6, 7, 8];
+        let made = 1_000_000u64;
+        let with = |server: &[u8]| {
+            let mut d = client.to_vec();
+            d.extend_from_slice(server);
+            query(Some(d))
+        };
+        let good = server_cookie(&secret, &client, ip, made);
+        let q = with(&good);
+        assert!(server_cookie_valid(&q, &secret, ip, made));
+        assert!(server_cookie_valid(&q, &secret, ip, made + 3600));
+        assert!(
+            !server_cookie_valid(&q, &secret, ip, made + 3601),
+            "too old"
+        );
+        assert!(server_cookie_valid(&q, &secret, ip, made - 300));
+        assert!(
+            !server_cookie_valid(&q, &secret, ip, made - 301),
+            "too far ahead"
+        );
+        assert!(!server_cookie_valid(
+            &q,
+            &secret,
+            "192.0.2.2".parse().unwrap(),
+            made
+        ));
+        assert!(!server_cookie_valid(&q, &[8u8; 16], ip, made));
+        let mut bad = good;
+        bad[15] ^= 1;
+        assert!(!server_cookie_valid(&with(&bad), &secret, ip, made));
+        assert!(!server_cookie_valid(
+            &query(Some(client.to_vec())),
+            &secret,
+            ip,
+            made
+        ));
+        assert!(!server_cookie_valid(&query(None), &secret, ip, made));
     }
 
     /// The server cookie Unbound's edns_nsid_repeat scenario expects for

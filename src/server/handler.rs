@@ -21,6 +21,7 @@ use crate::server::acl::Acl;
 use crate::server::chaos;
 use crate::server::cookie::{self, ClientCookie};
 use crate::server::keepalive;
+use crate::server::local::{LocalAnswer, LocalZones};
 use crate::server::packet_cache::{PacketCache, QueryKey};
 use crate::upstream::{Protocol, Transport};
 use crate::wire;
@@ -49,6 +50,8 @@ pub struct Handler<T: Transport, C: Clock> {
     packets: Option<PacketCache>,
     /// The secret server cookies are made with (configured or random).
     cookie_secret: [u8; 16],
+    /// Local zones and local data, answered before the cache.
+    local: LocalZones,
 }
 
 impl<T: Transport, C: Clock> Handler<T, C> {
@@ -59,17 +62,22 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         // and with serve-original-ttl (packets count TTLs down).
         let use_packets = config.resolver.minimal_responses
             && !config.cache.prefetch
-            && !config.cache.serve_original_ttl;
+            && !config.cache.serve_original_ttl
+            // A packet made for one client must not reach another whose
+            // local-zone override answers differently.
+            && config.resolver.local_zones.iter().all(|z| z.overrides.is_empty());
         let packets = use_packets.then(|| {
             let budget = config.cache.max_bytes / PACKET_CACHE_SHARE;
             PacketCache::new(usize::try_from(budget).unwrap_or(usize::MAX))
         });
         let cookie_secret = config.server.cookie_secret.unwrap_or_else(rand::random);
+        let local = LocalZones::new(&config.resolver);
         Self {
             resolver,
             acl,
             packets,
             cookie_secret,
+            local,
         }
     }
 
@@ -208,7 +216,9 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             return wire::encode(&self.reply_skeleton(&query, ResponseCode::FormErr));
         }
         let cookie = match action {
-            AclAction::Allow if self.resolver.config().server.answer_cookie => {
+            AclAction::Allow | AclAction::AllowCookie
+                if self.resolver.config().server.answer_cookie =>
+            {
                 cookie::client_cookie(&query)
             }
             _ => ClientCookie::None,
@@ -216,6 +226,11 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         if cookie == ClientCookie::Malformed {
             // RFC 7873 §5.2.2.
             return wire::encode(&self.reply_skeleton(&query, ResponseCode::FormErr));
+        }
+        if action == AclAction::AllowCookie && protocol == Protocol::Udp {
+            if let Some(reply) = self.cookie_required(&query, &cookie, client) {
+                return wire::encode_limited(&reply, limit);
+            }
         }
         let mut reply = if action == AclAction::Refuse {
             let mut m = self.reply_skeleton(&query, ResponseCode::Refused);
@@ -234,7 +249,8 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             m
         } else {
             let started = self.resolver.clock().now();
-            let (m, stamp) = self.answer(&query).await;
+            // None: a local zone drops the question (deny).
+            let (m, stamp) = self.answer(&query, client).await?;
             let discard = self.resolver.config().server.discard_timeout;
             let waited = self.resolver.clock().now().saturating_sub(started);
             if !discard.is_zero() && waited > discard {
@@ -268,6 +284,33 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             }
         }
         wire::encode_limited(&reply, limit)
+    }
+
+    /// For an `allow_cookie` client over UDP: None when the query shows a
+    /// valid server cookie, else the reply it gets instead of an answer:
+    /// BADCOOKIE with a fresh cookie (RFC 7873 §5.2.3, §5.2.4), or without
+    /// any cookie REFUSED with TC set, which sends the client to TCP.
+    fn cookie_required(
+        &self,
+        query: &Message,
+        cookie: &ClientCookie,
+        client: SocketAddr,
+    ) -> Option<Message> {
+        let now = self.resolver.clock().unix_secs();
+        let ClientCookie::Client(c) = cookie else {
+            let mut m = self.reply_skeleton(query, ResponseCode::Refused);
+            m.metadata.truncation = true;
+            m.metadata.recursion_available = true;
+            return Some(m);
+        };
+        if cookie::server_cookie_valid(query, &self.cookie_secret, client.ip(), now) {
+            return None;
+        }
+        let mut m = self.reply_skeleton(query, ResponseCode::BADCOOKIE);
+        m.metadata.recursion_available = true;
+        let server = cookie::server_cookie(&self.cookie_secret, c, client.ip(), now);
+        cookie::answer(&mut m, c, &server);
+        Some(m)
     }
 
     /// A reply header for `query` with the question copied.
@@ -305,18 +348,22 @@ impl<T: Transport, C: Clock> Handler<T, C> {
     /// The reply, and when it may go into the packet cache, the record
     /// cache generation it was made from and the time just before (so that
     /// TTLs counted from then never exceed what the cache would say later).
-    async fn answer(&self, query: &Message) -> (Message, Option<(u64, Mono)>) {
+    async fn answer(
+        &self,
+        query: &Message,
+        client: SocketAddr,
+    ) -> Option<(Message, Option<(u64, Mono)>)> {
         if query.metadata.op_code != OpCode::Query {
-            return (self.reply_skeleton(query, ResponseCode::NotImp), None);
+            return Some((self.reply_skeleton(query, ResponseCode::NotImp), None));
         }
         if query.edns.as_ref().is_some_and(|e| e.version() > 0) {
             // RFC 6891 §6.1.3: unknown EDNS version → BADVERS.
             let mut m = self.reply_skeleton(query, ResponseCode::BADVERS);
             m.queries.clear();
-            return (m, None);
+            return Some((m, None));
         }
         let [q] = query.queries.as_slice() else {
-            return (self.reply_skeleton(query, ResponseCode::FormErr), None);
+            return Some((self.reply_skeleton(query, ResponseCode::FormErr), None));
         };
         if !query.answers.is_empty() || !query.authorities.is_empty() {
             // A query carries no answer or authority records (RFC 1035
@@ -324,7 +371,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             // without echoing any of it, as Unbound answers.
             let mut m = self.reply_skeleton(query, ResponseCode::FormErr);
             m.queries.clear();
-            return (m, None);
+            return Some((m, None));
         }
         if let Some(a) = chaos::answer(query, &self.resolver.config().server) {
             let mut m = self.reply_skeleton(query, chaos::rcode(&a));
@@ -333,7 +380,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             if let chaos::ChaosAnswer::Text(r) = a {
                 m.answers.push(*r);
             }
-            return (m, None);
+            return Some((m, None));
         }
         let request = Request {
             name: q.name().clone(),
@@ -344,6 +391,20 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             dnssec_ok: query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
             full_trace: false,
         };
+        if !self.local.is_empty() {
+            if self
+                .local
+                .informs(q.name(), q.query_class(), Some(client.ip()))
+            {
+                tracing::info!(client = %client, qname = %q.name(), qtype = %q.query_type(), "query in an inform local zone");
+            }
+            if let Some(local) =
+                self.local
+                    .answer(q.name(), q.query_type(), q.query_class(), Some(client.ip()))
+            {
+                return self.local_reply(query, local, request).await;
+            }
+        }
         // Read before resolving: an insert meanwhile makes the entry stale.
         let generation = self.resolver.cache().generation();
         let before = self.resolver.clock().now();
@@ -379,7 +440,62 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         if res.stale && m.edns.is_some() && self.resolver.config().cache.ede_serve_expired {
             wire::add_ede(&mut m, EDE_STALE_ANSWER, "Stale Answer");
         }
-        (m, cacheable)
+        Some((m, cacheable))
+    }
+
+    /// The reply a local zone gives (AA=1, never a packet cache entry); a
+    /// local CNAME's target is resolved (as Unbound does) and the reply is
+    /// then the resolver's, with the CNAME in front.
+    async fn local_reply(
+        &self,
+        query: &Message,
+        local: LocalAnswer,
+        request: Request,
+    ) -> Option<(Message, Option<(u64, Mono)>)> {
+        let LocalAnswer::Reply {
+            rcode,
+            answers,
+            authorities,
+            follow,
+            ede,
+        } = local
+        else {
+            return None;
+        };
+        let mut m = self.reply_skeleton(query, rcode);
+        m.metadata.authoritative = true;
+        m.metadata.recursion_available = true;
+        m.answers = answers;
+        m.authorities = authorities;
+        if let (Some((code, text)), true) = (ede, m.edns.is_some()) {
+            wire::add_ede(&mut m, code, text);
+        }
+        if let Some(target) = follow {
+            let next = Request {
+                name: target,
+                ..request
+            };
+            let res = if next.recursion_desired {
+                self.resolver.resolve(&next).await
+            } else {
+                // RD=0: the target from the cache if it is there, else the
+                // local CNAME alone (no referral after an answer).
+                match self.resolver.resolve_cached(&next).await {
+                    Some(hit) if hit.failure.is_none() => hit,
+                    _ => return Some((m, None)),
+                }
+            };
+            m.metadata.authoritative = false;
+            m.metadata.response_code = res.rcode;
+            m.answers.extend(res.answers);
+            m.authorities = res.authorities;
+            m.additionals = res.additionals;
+            if let (Some(f), true) = (&res.failure, m.edns.is_some()) {
+                let (code, text) = ede_for(f);
+                wire::add_ede(&mut m, code, &text);
+            }
+        }
+        Some((m, None))
     }
 
     /// Re-resolves `request` in the background (prefetch, or the refresh

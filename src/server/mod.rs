@@ -13,6 +13,7 @@ pub mod chaos;
 pub mod cookie;
 pub mod handler;
 pub mod keepalive;
+pub mod local;
 pub mod packet_cache;
 mod tcp;
 mod udp;

@@ -156,9 +156,55 @@ fn acl_rule(l: &ConfigLine) -> Result<AclRule, Unsupported> {
         "allow" | "allow_snoop" => AclAction::Allow,
         "refuse" => AclAction::Refuse,
         "deny" => AclAction::Deny,
+        "allow_cookie" => AclAction::AllowCookie,
         _ => return unsupported(l),
     };
     Ok(AclRule { net, action })
+}
+
+/// A value without its surrounding double or single quotes.
+fn unquote(v: &str) -> &str {
+    let v = v.trim();
+    for q in ['"', '\''] {
+        if let Some(inner) = v.strip_prefix(q).and_then(|x| x.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    v
+}
+
+/// `local-zone: <name> <type>`.
+fn local_zone(l: &ConfigLine) -> Result<tern::config::local::LocalZone, Unsupported> {
+    let mut words = l.value.split_whitespace();
+    let (Some(name), Some(kind), None) = (words.next(), words.next(), words.next()) else {
+        return unsupported(l);
+    };
+    let name = tern::config::local::parse_zone_name(name.trim_matches(['"', '\'']))
+        .ok_or_else(|| Unsupported(format!("config {}: {}", l.key, l.value)))?;
+    let kind = kind.parse().or_else(|_| unsupported(l))?;
+    Ok(tern::config::local::LocalZone {
+        name,
+        class: hickory_proto::rr::DNSClass::IN,
+        kind,
+        overrides: Vec::new(),
+    })
+}
+
+/// `local-zone-override: <zone> <netblock> <type>`.
+fn local_override(
+    l: &ConfigLine,
+) -> Result<(Name, IpNet, tern::config::local::LocalZoneType), Unsupported> {
+    let words: Vec<&str> = l.value.split_whitespace().collect();
+    let [name, net, kind] = words.as_slice() else {
+        return unsupported(l);
+    };
+    let name = tern::config::local::parse_zone_name(name.trim_matches(['"', '\'']))
+        .ok_or_else(|| Unsupported(format!("config {}: {}", l.key, l.value)))?;
+    let net = net
+        .parse::<IpNet>()
+        .or_else(|_| net.parse::<IpAddr>().map(IpNet::from))
+        .or_else(|_| unsupported(l))?;
+    Ok((name, net, kind.parse().or_else(|_| unsupported(l))?))
 }
 
 /// A scenario's configuration for tern.
@@ -181,6 +227,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
     let mut stubs: Vec<StubZone> = Vec::new();
     let mut forwards: Vec<ForwardZone> = Vec::new();
     let mut acl: Vec<AclRule> = Vec::new();
+    let mut overrides = Vec::new();
     let (mut identity, mut version) = (None, None);
     let (mut hide_identity, mut hide_version) = (None, None);
     for l in lines {
@@ -240,10 +287,13 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             ("server", "nat64-prefix") => {
                 c.resolver.nat64_prefix = l.value.parse().or_else(|_| unsupported(l))?;
             }
-            // `nodefault` removes one of Unbound's built-in local zones (the
-            // RFC 6761 names it answers itself); tern has none and resolves
-            // those names like any other, so there is nothing to remove.
-            ("server", "local-zone") if l.value.split_whitespace().nth(1) == Some("nodefault") => {}
+            ("server", "local-zone") => c.resolver.local_zones.push(local_zone(l)?),
+            ("server", "local-zone-override") => overrides.push((local_override(l)?, l)),
+            ("server", "local-data") => {
+                let text = unquote(&l.value);
+                let r = tern::config::local::parse_record(text).or_else(|_| unsupported(l))?;
+                c.resolver.local_data.push(r);
+            }
             ("server", "answer-cookie") => c.server.answer_cookie = yes(l)?,
             ("server", "cookie-secret") => {
                 let secret = tern::server::cookie::parse_secret(l.value.trim_matches('"'));
@@ -385,6 +435,12 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             (_, Some(t)) => *slot = Some(t),
             (Some((false, l)), None) => return unsupported(l),
             (None, None) => {}
+        }
+    }
+    for ((name, net, kind), l) in overrides {
+        match c.resolver.local_zones.iter_mut().find(|z| z.name == name) {
+            Some(z) => z.overrides.push((net, kind)),
+            None => return unsupported(l),
         }
     }
     let root_hints = stubs

@@ -42,6 +42,9 @@ pub struct MatchSpec {
     pub do_bit: bool,
     pub noedns: bool,
     pub ednsdata: bool,
+    /// `server_cookie`: the reply carries a COOKIE option with a server
+    /// cookie (RFC 7873 §4).
+    pub server_cookie: bool,
     pub transport: Option<Protocol>,
     /// `ede=N` (Some(Some(N))) or `ede=any` (Some(None)).
     pub ede: Option<Option<u16>>,
@@ -532,6 +535,7 @@ fn parse_match<'a>(
             "DO" => spec.do_bit = true,
             "noedns" => spec.noedns = true,
             "ednsdata" => spec.ednsdata = true,
+            "server_cookie" => spec.server_cookie = true,
             "UDP" => spec.transport = Some(Protocol::Udp),
             "TCP" => spec.transport = Some(Protocol::Tcp),
             other => {

@@ -48,8 +48,9 @@ const MAX_ROUNDS: usize = 5_000;
 const QUIET_YIELDS: usize = 3;
 /// Upper bound on yields in one settle.
 const SETTLE_LIMIT: usize = 100_000;
-/// Wall-clock seconds of the manual clock's origin (any fixed value works).
-const UNIX_BASE: u64 = 1_700_000_000;
+/// Wall-clock seconds of the manual clock's origin: 0, as in testbound,
+/// whose scenarios write server cookies (RFC 9018 timestamps) made at time 0.
+const UNIX_BASE: u64 = 0;
 
 /// One reply the handler gave a client.
 struct ClientAnswer {
