@@ -416,6 +416,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             _ if zs.configured.is_empty() => zs.clone(),
             _ => return None,
         };
+        // The child's own NS names stay candidates (one may only need its
+        // parent-side address), after the parent's.
+        if zs.configured.is_empty() {
+            for entry in &zs.ns {
+                if !parent.ns.iter().any(|(n, _)| n == &entry.0) {
+                    parent.ns.push(entry.clone());
+                }
+            }
+        }
         // Each NS name's own parent-side address too: the glue the
         // delegation of the name's zone carried, which the child's answer
         // for the name replaced in the cache.
