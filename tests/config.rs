@@ -598,3 +598,17 @@ fn local_zones_and_local_data_load_and_name_bad_lines() {
     );
     assert_eq!(e.line(), Some(4), "{e}");
 }
+
+#[test]
+fn allow_cookie_without_answer_cookie_is_rejected() {
+    let rules = "access_control = [\n  { net = \"10.0.0.0/8\", action = \"allow_cookie\" },\n]\n";
+    let e = err(&format!("[server]\n{rules}"));
+    assert_eq!(e.line(), Some(3), "{e}");
+    assert_eq!(e.key(), Some("server.access_control"), "{e}");
+    assert!(e.to_string().contains("answer_cookie"), "{e}");
+    load_str(
+        &format!("[server]\nanswer_cookie = true\n{rules}"),
+        "ok.toml",
+    )
+    .unwrap();
+}

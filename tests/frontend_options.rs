@@ -126,6 +126,9 @@ async fn keepalive_goes_over_tcp_only() {
     let bad = query(&[(11, vec![0, 10])]);
     let r = Message::from_vec(&h.handle(&bad, client(), Protocol::Tcp).await.unwrap()).unwrap();
     assert_eq!(r.metadata.response_code, ResponseCode::FormErr);
+    // Over UDP the option means nothing and is ignored (RFC 7828 §3.2.1).
+    let r = Message::from_vec(&h.handle(&bad, client(), Protocol::Udp).await.unwrap()).unwrap();
+    assert_eq!(r.metadata.response_code, ResponseCode::NoError);
 }
 
 #[tokio::test]

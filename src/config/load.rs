@@ -182,9 +182,10 @@ impl Ctx<'_> {
             None => d.listen,
             Some(list) => self.listen(list)?,
         };
+        let answer_cookie = flag(&f.answer_cookie, d.answer_cookie);
         let access_control = match &f.access_control {
             None => d.access_control,
-            Some(rules) => self.access_control(rules)?,
+            Some(rules) => self.access_control(rules, answer_cookie)?,
         };
         Ok(ServerConfig {
             listen,
@@ -222,7 +223,7 @@ impl Ctx<'_> {
                 d.discard_timeout,
             )?,
             edns_tcp_keepalive: flag(&f.edns_tcp_keepalive, d.edns_tcp_keepalive),
-            answer_cookie: flag(&f.answer_cookie, d.answer_cookie),
+            answer_cookie,
             cookie_secret: match &f.cookie_secret {
                 Some(v) if !v.get_ref().is_empty() => Some(
                     crate::server::cookie::parse_secret(v.get_ref()).ok_or_else(|| {
@@ -304,7 +305,11 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    fn access_control(&self, rules: &Spanned<Vec<Spanned<FileAclRule>>>) -> R<Vec<AclRule>> {
+    fn access_control(
+        &self,
+        rules: &Spanned<Vec<Spanned<FileAclRule>>>,
+        answer_cookie: bool,
+    ) -> R<Vec<AclRule>> {
         let mut out = Vec::new();
         for r in rules.get_ref() {
             let r = r.get_ref();
@@ -320,6 +325,11 @@ impl Ctx<'_> {
                 "allow" => AclAction::Allow,
                 "refuse" => AclAction::Refuse,
                 "deny" => AclAction::Deny,
+                "allow_cookie" if !answer_cookie => return Err(self.invalid(
+                    r.action.span(),
+                    key,
+                    "allow_cookie needs server.answer_cookie = true (no cookie could be checked)",
+                )),
                 "allow_cookie" => AclAction::AllowCookie,
                 other => {
                     return Err(self.invalid(

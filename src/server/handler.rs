@@ -15,6 +15,7 @@ use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption, NSIDPayload};
 use hickory_proto::rr::RecordType;
 
 use crate::clock::{Clock, Mono};
+use crate::config::local::LocalZoneType;
 use crate::config::AclAction;
 use crate::engine::{Failure, Request, Resolution, Resolver};
 use crate::server::acl::Acl;
@@ -35,6 +36,9 @@ const EDE_PROHIBITED: u16 = 18;
 /// Extended DNS error "Stale Answer" (RFC 8914 §4.4).
 const EDE_STALE_ANSWER: u16 = 3;
 
+/// Extended DNS error "Stale NXDOMAIN Answer" (RFC 8914 §4.20).
+const EDE_STALE_NXDOMAIN: u16 = 19;
+
 /// Largest TCP message (RFC 1035 §4.2.2 two-byte length).
 const TCP_MAX: usize = 65_535;
 
@@ -52,6 +56,9 @@ pub struct Handler<T: Transport, C: Clock> {
     cookie_secret: [u8; 16],
     /// Local zones and local data, answered before the cache.
     local: LocalZones,
+    /// Background refreshes (prefetch, stale refresh) running at once are
+    /// bounded like client queries; beyond, a refresh is skipped.
+    refreshes: Arc<tokio::sync::Semaphore>,
 }
 
 impl<T: Transport, C: Clock> Handler<T, C> {
@@ -65,19 +72,27 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             && !config.cache.serve_original_ttl
             // A packet made for one client must not reach another whose
             // local-zone override answers differently.
-            && config.resolver.local_zones.iter().all(|z| z.overrides.is_empty());
+            && config.resolver.local_zones.iter().all(|z| z.overrides.is_empty())
+            // Inform zones log every query, which a packet hit would skip.
+            && !config.resolver.local_zones.iter().any(|z| {
+                matches!(z.kind, LocalZoneType::Inform | LocalZoneType::InformDeny)
+            });
         let packets = use_packets.then(|| {
             let budget = config.cache.max_bytes / PACKET_CACHE_SHARE;
             PacketCache::new(usize::try_from(budget).unwrap_or(usize::MAX))
         });
         let cookie_secret = config.server.cookie_secret.unwrap_or_else(rand::random);
         let local = LocalZones::new(&config.resolver);
+        let refreshes = Arc::new(tokio::sync::Semaphore::new(
+            config.server.max_concurrent_queries.max(1),
+        ));
         Self {
             resolver,
             acl,
             packets,
             cookie_secret,
             local,
+            refreshes,
         }
     }
 
@@ -212,7 +227,12 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         };
         let mut cacheable = None;
         let keepalive = self.resolver.config().server.edns_tcp_keepalive;
-        if keepalive && action == AclAction::Allow && keepalive::malformed(&query) {
+        // RFC 7828 §3.2.1: the option means nothing over UDP.
+        if keepalive
+            && protocol == Protocol::Tcp
+            && action != AclAction::Refuse
+            && keepalive::malformed(&query)
+        {
             return wire::encode(&self.reply_skeleton(&query, ResponseCode::FormErr));
         }
         let cookie = match action {
@@ -438,7 +458,11 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             }
         }
         if res.stale && m.edns.is_some() && self.resolver.config().cache.ede_serve_expired {
-            wire::add_ede(&mut m, EDE_STALE_ANSWER, "Stale Answer");
+            if res.rcode == ResponseCode::NXDomain {
+                wire::add_ede(&mut m, EDE_STALE_NXDOMAIN, "Stale NXDOMAIN Answer");
+            } else {
+                wire::add_ede(&mut m, EDE_STALE_ANSWER, "Stale Answer");
+            }
         }
         Some((m, cacheable))
     }
@@ -509,8 +533,13 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         if self.resolver.refresh_running(&request) {
             return;
         }
+        let Ok(permit) = self.refreshes.clone().try_acquire_owned() else {
+            tracing::debug!(qname = %request.name, "too many background refreshes: skipped");
+            return;
+        };
         let resolver = self.resolver.clone();
         rt.spawn(async move {
+            let _permit = permit;
             let res = resolver.resolve_refresh(&request).await;
             tracing::debug!(
                 qname = %request.name,

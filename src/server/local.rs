@@ -206,7 +206,10 @@ impl LocalZones {
             let Ok(name) = Name::from_ascii(&name) else {
                 continue;
             };
-            let configured = cfg.local_zones.iter().any(|z| z.name == name);
+            let configured = cfg
+                .local_zones
+                .iter()
+                .any(|z| z.name == name && z.class == DNSClass::IN);
             let delegated = cfg
                 .stub_zones
                 .iter()
