@@ -14,6 +14,10 @@ use crate::engine::{Request, Resolution};
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct InflightKey {
     pub request: Request,
+    /// Bounded by a client's serve-stale deadline: such a resolution may
+    /// end in a timeout that is no failure, so it is shared only with
+    /// others that are bounded too.
+    pub bounded: bool,
 }
 
 type Slot = watch::Receiver<Option<Arc<Resolution>>>;

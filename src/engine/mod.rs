@@ -231,18 +231,22 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     }
 
     /// The key under which identical resolutions are merged.
-    fn inflight_key(request: &Request) -> InflightKey {
+    fn inflight_key(request: &Request, bounded: bool) -> InflightKey {
         InflightKey {
             request: Request {
                 name: request.name.to_lowercase(),
                 ..request.clone()
             },
+            bounded,
         }
     }
 
     /// Resolves, sharing the work with an identical question in flight.
     async fn resolve_merged(&self, request: &Request, fetch: Fetch) -> Resolution {
-        match self.inflight.join(Self::inflight_key(request)) {
+        match self
+            .inflight
+            .join(Self::inflight_key(request, fetch.deadline.is_some()))
+        {
             Role::Leader(guard) => {
                 let mut st = self.query_state(request);
                 st.refresh = fetch.refresh;

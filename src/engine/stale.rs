@@ -72,8 +72,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if res.failure.is_none() {
             return res;
         }
-        if res.failure == Some(Failure::Timeout) && self.clock.now() >= deadline {
-            // Out of time, not failed: keep trying in the background.
+        if res.failure == Some(Failure::Timeout) {
+            // Out of time (this client's deadline, or that of the bounded
+            // resolution it joined), not failed: keep trying in the
+            // background.
             stale.refresh = true;
         } else {
             self.note_outcome(request, &res);
@@ -123,7 +125,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// already running (the front end then spawns nothing).
     pub fn refresh_running(&self, request: &Request) -> bool {
         self.inflight
-            .contains(&Self::inflight_key(&refresh_request(request)))
+            .contains(&Self::inflight_key(&refresh_request(request), false))
     }
 
     /// Whether a prefetch of `request` is held off by a recent failure.
