@@ -8,6 +8,7 @@ use hickory_proto::rr::Name;
 
 use super::{flag, socket_addr, Ctx, R};
 use crate::config::file::{FileForwardZone, FileStubZone};
+use crate::config::local::parse_zone_name;
 use crate::config::{ForwardZone, StubZone};
 
 impl Ctx<'_> {
@@ -15,20 +16,13 @@ impl Ctx<'_> {
         let mut stub_zones = Vec::new();
         for z in zones {
             let key = "resolver.stub_zone";
-            let name = Name::from_ascii(z.name.get_ref())
-                .ok()
-                .filter(|_| !z.name.get_ref().is_empty())
-                .map(|mut n| {
-                    n.set_fqdn(true);
-                    n
-                })
-                .ok_or_else(|| {
-                    self.invalid(
-                        z.name.span(),
-                        key,
-                        format!("bad zone name {:?}", z.name.get_ref()),
-                    )
-                })?;
+            let name = parse_zone_name(z.name.get_ref()).ok_or_else(|| {
+                self.invalid(
+                    z.name.span(),
+                    key,
+                    format!("bad zone name {:?}", z.name.get_ref()),
+                )
+            })?;
             let mut addrs = Vec::new();
             for a in z.addrs.get_ref() {
                 addrs.push(socket_addr(a.get_ref()).ok_or_else(|| {
@@ -60,16 +54,9 @@ impl Ctx<'_> {
         let mut out: Vec<ForwardZone> = Vec::new();
         for z in zones {
             let text = z.name.get_ref();
-            let name = Name::from_ascii(text)
-                .ok()
-                .filter(|_| !text.is_empty())
-                .map(|mut n| {
-                    n.set_fqdn(true);
-                    n
-                })
-                .ok_or_else(|| {
-                    self.invalid(z.name.span(), key, format!("bad zone name {text:?}"))
-                })?;
+            let name = parse_zone_name(text).ok_or_else(|| {
+                self.invalid(z.name.span(), key, format!("bad zone name {text:?}"))
+            })?;
             let mut addrs = Vec::new();
             for a in z
                 .addrs
