@@ -283,9 +283,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             m
         };
         if let ClientCookie::Client(c) = cookie {
-            let now = self.resolver.clock().unix_secs();
-            let server = cookie::server_cookie(&self.cookie_secret, &c, client.ip(), now);
-            cookie::answer(&mut reply, &c, &server);
+            self.add_cookie(&mut reply, &c, client);
             // Made for this client: never a packet cache entry.
             cacheable = None;
         }
@@ -328,8 +326,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         }
         let mut m = self.reply_skeleton(query, ResponseCode::BADCOOKIE);
         m.metadata.recursion_available = true;
-        let server = cookie::server_cookie(&self.cookie_secret, c, client.ip(), now);
-        cookie::answer(&mut m, c, &server);
+        self.add_cookie(&mut m, c, client);
         Some(m)
     }
 
@@ -448,23 +445,30 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             // Refused only because RD=0 found nothing: recursion is available.
             m.metadata.recursion_available = true;
         }
+        self.add_resolution_edes(&mut m, &res);
         m.answers = res.answers;
         m.authorities = res.authorities;
         m.additionals = res.additionals;
+        Some((m, cacheable))
+    }
+
+    /// The extended DNS errors (RFC 8914) a resolution's reply carries: why
+    /// it failed, or that it is stale (§4.4, §4.20).
+    fn add_resolution_edes(&self, m: &mut Message, res: &Resolution) {
+        if m.edns.is_none() {
+            return;
+        }
         if let Some(f) = &res.failure {
             let (code, text) = ede_for(f);
-            if m.edns.is_some() {
-                wire::add_ede(&mut m, code, &text);
-            }
+            wire::add_ede(m, code, &text);
         }
-        if res.stale && m.edns.is_some() && self.resolver.config().cache.ede_serve_expired {
+        if res.stale && self.resolver.config().cache.ede_serve_expired {
             if res.rcode == ResponseCode::NXDomain {
-                wire::add_ede(&mut m, EDE_STALE_NXDOMAIN, "Stale NXDOMAIN Answer");
+                wire::add_ede(m, EDE_STALE_NXDOMAIN, "Stale NXDOMAIN Answer");
             } else {
-                wire::add_ede(&mut m, EDE_STALE_ANSWER, "Stale Answer");
+                wire::add_ede(m, EDE_STALE_ANSWER, "Stale Answer");
             }
         }
-        Some((m, cacheable))
     }
 
     /// The reply a local zone gives (AA=1, never a packet cache entry); a
@@ -511,15 +515,19 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             };
             m.metadata.authoritative = false;
             m.metadata.response_code = res.rcode;
+            self.add_resolution_edes(&mut m, &res);
             m.answers.extend(res.answers);
             m.authorities = res.authorities;
             m.additionals = res.additionals;
-            if let (Some(f), true) = (&res.failure, m.edns.is_some()) {
-                let (code, text) = ede_for(f);
-                wire::add_ede(&mut m, code, &text);
-            }
         }
         Some((m, None))
+    }
+
+    /// Answers the client's cookie with a fresh server cookie (RFC 9018).
+    fn add_cookie(&self, m: &mut Message, client_cookie: &[u8; 8], client: SocketAddr) {
+        let now = self.resolver.clock().unix_secs();
+        let server = cookie::server_cookie(&self.cookie_secret, client_cookie, client.ip(), now);
+        cookie::answer(m, client_cookie, &server);
     }
 
     /// Re-resolves `request` in the background (prefetch, or the refresh
