@@ -12,32 +12,16 @@ use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
 use tern::clock::{Clock, ManualClock};
 use tern::config::load_str;
-use tern::engine::Resolver;
 use tern::server::cookie::server_cookie;
 use tern::server::Handler;
-use tern::testkit::{small_hints, Server, TestNet, Zone};
+use tern::testkit::TestNet;
 use tern::upstream::Protocol;
 
 const SECRET: &str = "000102030405060708090a0b0c0d0e0f";
 
 fn handler(extra: &str) -> (Handler<Arc<TestNet>, Arc<ManualClock>>, Arc<ManualClock>) {
-    let config = Arc::new(load_str(&format!("[server]\n{extra}\n"), "t.toml").unwrap());
-    let clock = Arc::new(ManualClock::new(1_700_000_000));
-    let net = Arc::new(TestNet::new(Some(clock.clone())));
-    let root = Zone::parse(
-        ".",
-        "@ SOA a.root. h.root. 1 3600 600 86400 300\n@ NS a.root.\na.root. A 198.51.100.1\n\
-         www A 192.0.2.1\n",
-    )
-    .unwrap();
-    net.add(
-        "198.51.100.1",
-        Server {
-            zones: vec![root],
-            ..Server::default()
-        },
-    );
-    let resolver = Resolver::with_hints(config, small_hints(), net, clock.clone());
+    let config = load_str(&format!("[server]\n{extra}\n"), "t.toml").unwrap();
+    let (resolver, clock) = tern::testkit::root_only_resolver(config);
     (Handler::new(Arc::new(resolver)), clock)
 }
 

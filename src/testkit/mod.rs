@@ -407,6 +407,31 @@ pub fn small_net(clock: Option<Arc<ManualClock>>) -> TestNet {
 }
 
 /// Root hints for `small_tree()`.
+/// A resolver with `config` on a network of one root server (198.51.100.1,
+/// the small tree's hint) whose zone holds `www. A 192.0.2.1`: for front-end
+/// tests that need an answer, not a tree.
+pub fn root_only_resolver(config: crate::config::Config) -> (SmallResolver, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(1_700_000_000));
+    let net = Arc::new(TestNet::new(Some(clock.clone())));
+    let root = Zone::parse(
+        ".",
+        "@ SOA a.root. h.root. 1 3600 600 86400 300\n@ NS a.root.\na.root. A 198.51.100.1\n\
+         www A 192.0.2.1\n",
+    );
+    if let Ok(root) = root {
+        net.add(
+            "198.51.100.1",
+            Server {
+                zones: vec![root],
+                ..Server::default()
+            },
+        );
+    }
+    let r =
+        crate::engine::Resolver::with_hints(Arc::new(config), small_hints(), net, clock.clone());
+    (r, clock)
+}
+
 /// The resolver tests drive on the small test tree.
 pub type SmallResolver = crate::engine::Resolver<Arc<TestNet>, Arc<ManualClock>>;
 
