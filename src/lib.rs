@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod dig;
+pub mod dnssec;
 pub mod engine;
 pub mod lab;
 pub mod server;

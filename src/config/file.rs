@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub upstream: Option<FileUpstream>,
     #[serde(default)]
     pub log: Option<FileLog>,
+    #[serde(default)]
+    pub dnssec: Option<FileDnssec>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -237,4 +239,29 @@ pub struct FileUpstream {
 pub struct FileLog {
     #[serde(default)]
     pub level: S<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDnssec {
+    #[serde(default)]
+    pub validate: S<bool>,
+    #[serde(default)]
+    pub builtin_root_anchors: S<bool>,
+    #[serde(default)]
+    pub trust_anchor_files: S<Vec<String>>,
+    #[serde(default)]
+    pub trust_anchors: S<Vec<String>>,
+    #[serde(default)]
+    pub negative_trust_anchors: S<Vec<String>>,
+    #[serde(default)]
+    pub bogus_ttl_ms: S<i64>,
+    #[serde(default)]
+    pub max_nsec3_iterations: S<i64>,
+    #[serde(default)]
+    pub aggressive_nsec: S<bool>,
+    #[serde(default)]
+    pub legacy_dsa: S<bool>,
+    #[serde(default)]
+    pub max_verifications: S<i64>,
 }

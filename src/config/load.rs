@@ -85,6 +85,13 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
             config.resolver.root_hints = Some(dir.join(hints));
         }
     }
+    if let Some(dir) = path.parent() {
+        for file in &mut config.dnssec.trust_anchor_files {
+            if file.is_relative() {
+                *file = dir.join(&*file);
+            }
+        }
+    }
     Ok(config)
 }
 
@@ -101,6 +108,7 @@ pub fn load_str(text: &str, file_label: &str) -> Result<Config, ConfigError> {
         cache: ctx.cache(file.cache.as_ref())?,
         upstream: ctx.upstream(file.upstream.as_ref())?,
         log: ctx.log(file.log.as_ref())?,
+        dnssec: ctx.dnssec(file.dnssec.as_ref())?,
     })
 }
 
@@ -563,6 +571,54 @@ impl Ctx<'_> {
             ));
         }
         Ok(u)
+    }
+
+    fn dnssec(&self, f: Option<&super::file::FileDnssec>) -> R<super::DnssecConfig> {
+        let d = super::DnssecConfig::default();
+        let Some(f) = f else { return Ok(d) };
+        let strings = |v: &S<Vec<String>>| v.as_ref().map(|v| v.get_ref().clone());
+        let mut ntas = Vec::new();
+        if let Some(list) = &f.negative_trust_anchors {
+            for text in list.get_ref() {
+                let name = super::local::parse_zone_name(text).ok_or_else(|| {
+                    self.invalid(
+                        list.span(),
+                        "dnssec.negative_trust_anchors",
+                        format!("not a domain name: {text:?}"),
+                    )
+                })?;
+                ntas.push(name);
+            }
+        }
+        Ok(super::DnssecConfig {
+            validate: flag(&f.validate, d.validate),
+            builtin_root_anchors: flag(&f.builtin_root_anchors, d.builtin_root_anchors),
+            trust_anchor_files: strings(&f.trust_anchor_files)
+                .map(|v| v.into_iter().map(PathBuf::from).collect())
+                .unwrap_or_default(),
+            trust_anchors: strings(&f.trust_anchors).unwrap_or_default(),
+            negative_trust_anchors: ntas,
+            bogus_ttl: self.ms(
+                &f.bogus_ttl_ms,
+                "dnssec.bogus_ttl_ms",
+                0..=86_400_000,
+                d.bogus_ttl,
+            )?,
+            max_nsec3_iterations: self.int(
+                &f.max_nsec3_iterations,
+                "dnssec.max_nsec3_iterations",
+                0..=65_535,
+                d.max_nsec3_iterations,
+            )?,
+            aggressive_nsec: flag(&f.aggressive_nsec, d.aggressive_nsec),
+            legacy_dsa: flag(&f.legacy_dsa, d.legacy_dsa),
+            max_verifications: self.int(
+                &f.max_verifications,
+                "dnssec.max_verifications",
+                1..=100_000,
+                d.max_verifications,
+            )?,
+        })
     }
 
     fn log(&self, f: Option<&super::file::FileLog>) -> R<LogConfig> {

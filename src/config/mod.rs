@@ -25,6 +25,7 @@ pub struct Config {
     pub cache: CacheConfig,
     pub upstream: UpstreamConfig,
     pub log: LogConfig,
+    pub dnssec: DnssecConfig,
 }
 
 /// The client-facing side (`[server]`).
@@ -401,6 +402,63 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             level: "info".to_string(),
+        }
+    }
+}
+
+/// DNSSEC validation (`[dnssec]`, RFC 4033-4035).
+#[derive(Debug, Clone)]
+pub struct DnssecConfig {
+    /// Validate answers (on by default, as in Unbound and Knot Resolver).
+    pub validate: bool,
+    /// Use the built-in root KSKs (KSK-2017 and KSK-2024) as the root's
+    /// trust anchor unless an anchor file or inline anchor names the root.
+    pub builtin_root_anchors: bool,
+    /// Files of DS or DNSKEY records (zone-file syntax) that are trust anchors.
+    pub trust_anchor_files: Vec<PathBuf>,
+    /// Trust anchors given inline, one record each in zone-file syntax.
+    pub trust_anchors: Vec<String>,
+    /// Negative trust anchors (RFC 7646): at and below these names nothing
+    /// is validated (Unbound's `domain-insecure`).
+    pub negative_trust_anchors: Vec<hickory_proto::rr::Name>,
+    /// How long a bogus result is remembered (Unbound's val-bogus-ttl).
+    pub bogus_ttl: Duration,
+    /// NSEC3 iteration counts above this make a zone insecure (RFC 9276).
+    pub max_nsec3_iterations: u16,
+    /// Synthesise NXDOMAIN/NODATA from cached validated NSEC/NSEC3 ranges
+    /// (RFC 8198).
+    pub aggressive_nsec: bool,
+    /// Validate DSA (algorithms 3 and 6). RFC 8624 says a validator must
+    /// not; off by default, on only for Unbound's old test vectors.
+    pub legacy_dsa: bool,
+    /// Signature verifications allowed per client query (KeyTrap,
+    /// CVE-2023-50387); beyond it the answer is bogus.
+    pub max_verifications: u32,
+}
+
+impl Default for DnssecConfig {
+    fn default() -> Self {
+        Self {
+            validate: true,
+            builtin_root_anchors: true,
+            trust_anchor_files: Vec::new(),
+            trust_anchors: Vec::new(),
+            negative_trust_anchors: Vec::new(),
+            bogus_ttl: Duration::from_secs(60),
+            max_nsec3_iterations: 150,
+            aggressive_nsec: true,
+            legacy_dsa: false,
+            max_verifications: 64,
+        }
+    }
+}
+
+impl DnssecConfig {
+    /// No validation at all (scripted networks without signatures).
+    pub fn off() -> Self {
+        Self {
+            validate: false,
+            ..Self::default()
         }
     }
 }

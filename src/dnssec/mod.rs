@@ -1,0 +1,147 @@
+//! DNSSEC (RFC 4033, 4034, 4035, 5155, 6840): the pure part of validation.
+//!
+//! Nothing here does I/O or reads a clock: `now` (Unix seconds) is a
+//! parameter and the work budget is the caller's. The engine's validator
+//! (`engine/validate.rs`) asks the resolver for the DS and DNSKEY sets a
+//! chain of trust needs and calls these functions on what comes back.
+//!
+//! - `verify`: an RRSIG over an RRset with a DNSKEY set, at a time.
+//! - `ds`: DS records against a DNSKEY set (RFC 4034 §5, RFC 4509, 6605).
+//! - `nsec`, `nsec3`: proofs of denial (RFC 4035 §5.4, RFC 5155 §8, RFC
+//!   7129), wildcard expansion and closest-encloser proofs.
+//! - `anchors`: trust anchors (built-in root KSKs, files, inline records)
+//!   and negative trust anchors (RFC 7646).
+//! - `sign`: a zone signer for `tern lab --dnssec` and tests.
+//!
+//! Cryptography is hickory-proto's `dnssec-ring` (ring); nothing is
+//! hand-written.
+
+pub mod anchors;
+pub mod ds;
+pub mod nsec;
+pub mod nsec3;
+pub mod sign;
+pub mod verify;
+
+/// The security status of data (RFC 4033 §5, RFC 4035 §4.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Security {
+    /// A chain of trust from an anchor verifies it.
+    Secure,
+    /// Provably unsigned (an insecure delegation, an unsupported algorithm,
+    /// a negative trust anchor), or no anchor covers it.
+    Insecure,
+    /// It should verify and does not.
+    Bogus(Bogus),
+    /// Not checked (validation off, or CD=1).
+    Unchecked,
+}
+
+/// Why data is bogus: the reason carries the extended DNS error (RFC 8914)
+/// and a text naming the zone and record that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bogus {
+    pub kind: BogusKind,
+    pub text: String,
+}
+
+/// The kinds of bogus, each with its EDE code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BogusKind {
+    /// EDE 6: a signature does not verify, a DS matches no key, ...
+    Bogus,
+    /// EDE 7: every RRSIG has expired.
+    SignatureExpired,
+    /// EDE 8: every RRSIG is not yet valid.
+    SignatureNotYetValid,
+    /// EDE 9: no DNSKEY for the DS or RRSIG.
+    DnskeyMissing,
+    /// EDE 10: the RRset came without RRSIGs in a signed zone.
+    RrsigsMissing,
+    /// EDE 12: a negative answer lacks its NSEC/NSEC3 proof.
+    NsecMissing,
+    /// EDE 6 as well: the work budget (KeyTrap limits) ran out.
+    BudgetExhausted,
+}
+
+impl BogusKind {
+    /// The extended DNS error code (RFC 8914 §4).
+    pub fn ede_code(self) -> u16 {
+        match self {
+            BogusKind::Bogus | BogusKind::BudgetExhausted => 6,
+            BogusKind::SignatureExpired => 7,
+            BogusKind::SignatureNotYetValid => 8,
+            BogusKind::DnskeyMissing => 9,
+            BogusKind::RrsigsMissing => 10,
+            BogusKind::NsecMissing => 12,
+        }
+    }
+}
+
+impl Bogus {
+    pub fn new(kind: BogusKind, text: impl Into<String>) -> Self {
+        Self {
+            kind,
+            text: text.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Bogus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Work done for one client query, against its limits (KeyTrap,
+/// CVE-2023-50387 and CVE-2023-50868): signature verifications, and
+/// NSEC3 hash computations. Shared by every RRset the query validates.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    pub verifications_left: u32,
+    pub nsec3_hashes_left: u32,
+    /// Verifications done so far (reported in traces and tests).
+    pub verifications_done: u32,
+    pub nsec3_hashes_done: u32,
+}
+
+/// Per RRset, keys tried for one RRSIG whose key tag several DNSKEYs share
+/// (key-tag collisions); Unbound and BIND cap this at a handful.
+pub const MAX_KEY_TAG_COLLISIONS: usize = 4;
+
+/// Per RRset, RRSIGs tried before giving up (KeyTrap: many signatures).
+pub const MAX_RRSIGS_PER_RRSET: usize = 8;
+
+/// NSEC3 hash computations per client query (CVE-2023-50868).
+pub const MAX_NSEC3_HASHES: u32 = 128;
+
+impl Budget {
+    pub fn new(max_verifications: u32) -> Self {
+        Self {
+            verifications_left: max_verifications,
+            nsec3_hashes_left: MAX_NSEC3_HASHES,
+            verifications_done: 0,
+            nsec3_hashes_done: 0,
+        }
+    }
+
+    /// Takes one signature verification; false when none is left.
+    pub fn take_verification(&mut self) -> bool {
+        if self.verifications_left == 0 {
+            return false;
+        }
+        self.verifications_left -= 1;
+        self.verifications_done += 1;
+        true
+    }
+
+    /// Takes one NSEC3 hash; false when none is left.
+    pub fn take_nsec3_hash(&mut self) -> bool {
+        if self.nsec3_hashes_left == 0 {
+            return false;
+        }
+        self.nsec3_hashes_left -= 1;
+        self.nsec3_hashes_done += 1;
+        true
+    }
+}
