@@ -12,12 +12,15 @@
 //! - `anchors`: trust anchors (built-in root KSKs, files, inline records)
 //!   and negative trust anchors (RFC 7646).
 //! - `sign`: a zone signer for `tern lab --dnssec` and tests.
+//! - `legacy`: DSA and sub-1024-bit RSA for old test vectors (off by
+//!   default).
 //!
 //! Cryptography is hickory-proto's `dnssec-ring` (ring); nothing is
 //! hand-written.
 
 pub mod anchors;
 pub mod ds;
+mod legacy;
 pub mod nsec;
 pub mod nsec3;
 pub mod sign;
