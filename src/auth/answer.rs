@@ -3,7 +3,8 @@
 //! chasing, AA), RFC 4592 (wildcards, closest encloser, empty
 //! non-terminals), RFC 2308 §3 and §5 (NXDOMAIN/NODATA with the SOA, TTL =
 //! min(SOA TTL, MINIMUM)), RFC 6891 (EDNS: echo OPT, payload 1232, BADVERS),
-//! RFC 7871 §7.2 (ECS echoed with a scope), RFC 5936 (AXFR).
+//! RFC 7871 §7.2 (ECS echoed with a scope), RFC 5936 (AXFR); with DO=1
+//! the DNSSEC records of signed zones (RFC 4035 §3.1, in `signed.rs`).
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -12,6 +13,7 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode}
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
+use super::signed;
 use super::zone::{label_count, Node, Zone, ZoneSet};
 
 /// Our advertised EDNS UDP payload (DNS Flag Day 2020 recommendation).
@@ -95,12 +97,14 @@ pub fn answer(
         source,
         ecs: query.edns.as_ref().and_then(ecs_of),
     };
+    let dnssec_ok = query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
     let scope = lookup(
         zones,
         q.name(),
         q.query_type(),
         &client,
         dynamic,
+        dnssec_ok,
         &mut reply,
     );
     if let (Some(edns), Some(ecs)) = (reply.edns.as_mut(), client.ecs.as_ref()) {
@@ -138,13 +142,15 @@ fn ecs_of(edns: &Edns) -> Option<ClientSubnet> {
 }
 
 /// RFC 1034 §4.3.2 steps 2-6 with CNAME chasing across our zones. Returns
-/// the ECS scope when a dynamic source decided the answer.
+/// the ECS scope when a dynamic source decided the answer. `dnssec_ok`
+/// adds RRSIGs and proofs of signed zones (RFC 4035 §3.1).
 fn lookup(
     zones: &ZoneSet,
     qname: &Name,
     qtype: RecordType,
     client: &ClientView,
     dynamic: Option<&dyn DynamicSource>,
+    dnssec_ok: bool,
     reply: &mut Message,
 ) -> Option<u8> {
     let mut name = qname.clone();
@@ -162,6 +168,9 @@ fn lookup(
                 // After a CNAME, the resolver follows the target itself.
                 if first {
                     add_referral(zone, &cut, reply);
+                    if dnssec_ok {
+                        signed::referral_proof(zone, &cut, &mut reply.authorities);
+                    }
                 }
                 return None;
             }
@@ -176,13 +185,30 @@ fn lookup(
             reply.answers.extend(d.records);
             return Some(d.scope_prefix);
         }
-        match find_in_zone(zone, &name, qtype) {
+        let (found, wild) = find_in_zone(zone, &name, qtype);
+        let wild = wild.as_ref();
+        match found {
             Found::Answer(records) => {
-                reply.answers.extend(records);
+                reply.answers.extend(records.iter().cloned());
+                if dnssec_ok {
+                    signed::answer_rrsigs(zone, &name, wild, &records, &mut reply.answers);
+                    if let Some(w) = wild {
+                        signed::wildcard_proof(zone, &name, w, &mut reply.authorities);
+                    }
+                }
                 return None;
             }
             Found::Cname(record, target) => {
-                reply.answers.push(*record);
+                if dnssec_ok {
+                    let set = [(*record).clone()];
+                    reply.answers.push(*record);
+                    signed::answer_rrsigs(zone, &name, wild, &set, &mut reply.answers);
+                    if let Some(w) = wild {
+                        signed::wildcard_proof(zone, &name, w, &mut reply.authorities);
+                    }
+                } else {
+                    reply.answers.push(*record);
+                }
                 seen.insert(name.clone());
                 if seen.contains(&target) || seen.len() >= MAX_CNAME_HOPS {
                     return None;
@@ -190,13 +216,15 @@ fn lookup(
                 name = target;
                 first = false;
             }
-            Found::NoData => {
+            Found::NoData | Found::NxDomain => {
+                let nx = matches!(found, Found::NxDomain);
+                if nx {
+                    reply.metadata.response_code = ResponseCode::NXDomain;
+                }
                 reply.authorities.push(negative_soa(zone));
-                return None;
-            }
-            Found::NxDomain => {
-                reply.metadata.response_code = ResponseCode::NXDomain;
-                reply.authorities.push(negative_soa(zone));
+                if dnssec_ok {
+                    signed::negative_proof(zone, &name, wild, nx, &mut reply.authorities);
+                }
                 return None;
             }
         }
@@ -205,13 +233,14 @@ fn lookup(
 
 /// The lookup inside one zone, below no cut: exact match, empty
 /// non-terminal, then the wildcard at the closest encloser (RFC 4592 §3.3).
-fn find_in_zone(zone: &Zone, name: &Name, qtype: RecordType) -> Found {
+/// Also returns the wildcard's owner when one matched.
+fn find_in_zone(zone: &Zone, name: &Name, qtype: RecordType) -> (Found, Option<Name>) {
     if let Some(node) = zone.node(name) {
-        return from_node(node, None, qtype);
+        return (from_node(node, None, qtype), None);
     }
     if zone.exists(name) {
         // An empty non-terminal exists: NODATA, never the wildcard.
-        return Found::NoData;
+        return (Found::NoData, None);
     }
     let apex = label_count(zone.origin());
     let mut encloser = name.base_name();
@@ -219,11 +248,11 @@ fn find_in_zone(zone: &Zone, name: &Name, qtype: RecordType) -> Found {
         encloser = encloser.base_name();
     }
     let Ok(wild) = encloser.prepend_label("*") else {
-        return Found::NxDomain;
+        return (Found::NxDomain, None);
     };
     match zone.node(&wild) {
-        Some(node) => from_node(node, Some(name), qtype),
-        None => Found::NxDomain,
+        Some(node) => (from_node(node, Some(name), qtype), Some(wild)),
+        None => (Found::NxDomain, None),
     }
 }
 

@@ -4,8 +4,10 @@
 
 pub mod answer;
 pub mod cdn;
+pub mod dnssec_text;
 pub mod faults;
 pub mod server;
+pub mod signed;
 pub mod zone;
 pub mod zonefile;
 

@@ -2,11 +2,14 @@
 //! Load-time checks: exactly one SOA, at the apex (RFC 1035 §5.2); NS at
 //! the apex (RFC 1034 §4.2.1); nothing outside the zone; below a delegation
 //! only glue addresses (RFC 1034 §4.2.1); CNAME exclusivity (RFC 1034
-//! §3.6.2, RFC 2181 §10.1). A zone with any error is not loaded at all.
+//! §3.6.2, RFC 2181 §10.1; RRSIG and NSEC allowed beside it, RFC 4035
+//! §2.5). A zone with any error is not loaded at all. Signed zones keep an
+//! index of their NSEC/NSEC3 records for proofs of denial (RFC 4035 §3.1.3).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use hickory_proto::dnssec::rdata::DNSSECRData;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
 use super::zonefile::{read_zone_file, SourcedRecord};
@@ -81,6 +84,8 @@ pub struct Zone {
     existing: HashSet<LowerName>,
     /// Owners of NS sets other than the apex: delegation points.
     cuts: HashSet<LowerName>,
+    /// NSEC / NSEC3 records of a signed zone, for proofs of denial.
+    denial: Denial,
 }
 
 impl Zone {
@@ -131,6 +136,7 @@ impl Zone {
             nodes: HashMap::new(),
             existing: HashSet::new(),
             cuts: HashSet::new(),
+            denial: Denial::default(),
         };
         for r in &records {
             if !origin.zone_of(&r.record.name) {
@@ -150,11 +156,13 @@ impl Zone {
             let key = LowerName::from(&r.record.name);
             let rtype = r.record.record_type();
             let node = zone.nodes.entry(key.clone()).or_default();
+            // RRSIG and NSEC may sit beside a CNAME (RFC 4035 §2.5).
             let cname_clash = match rtype {
                 RecordType::CNAME => {
-                    node.keys().any(|t| *t != RecordType::CNAME)
+                    node.keys().any(|t| !is_cname_companion(*t))
                         || node.contains_key(&RecordType::CNAME)
                 }
+                t if is_cname_companion(t) => false,
                 _ => node.contains_key(&RecordType::CNAME),
             };
             if cname_clash {
@@ -182,6 +190,7 @@ impl Zone {
             ));
         }
         zone.index_existing();
+        zone.denial = Denial::index(&origin, &zone.nodes);
         Ok(zone)
     }
 
@@ -195,7 +204,12 @@ impl Zone {
         let allowed = match name == &cut {
             true => matches!(
                 rtype,
-                RecordType::NS | RecordType::DS | RecordType::A | RecordType::AAAA
+                RecordType::NS
+                    | RecordType::DS
+                    | RecordType::A
+                    | RecordType::AAAA
+                    | RecordType::NSEC
+                    | RecordType::RRSIG
             ),
             false => matches!(rtype, RecordType::A | RecordType::AAAA),
         };
@@ -270,6 +284,24 @@ impl Zone {
             .find(|n| self.cuts.contains(&LowerName::from(n)))
     }
 
+    /// The NSEC/NSEC3 records of a signed zone (empty when unsigned).
+    pub fn denial(&self) -> &Denial {
+        &self.denial
+    }
+
+    /// The RRSIGs at `name` covering `rtype`.
+    pub fn rrsigs(&self, name: &Name, rtype: RecordType) -> Vec<Record> {
+        self.rrset(name, RecordType::RRSIG)
+            .into_iter()
+            .flatten()
+            .filter(|r| match &r.data {
+                RData::DNSSEC(DNSSECRData::RRSIG(sig)) => sig.input().type_covered == rtype,
+                _ => false,
+            })
+            .cloned()
+            .collect()
+    }
+
     /// Every record, SOA first (for AXFR, RFC 5936 §2.2).
     pub fn all_records(&self) -> Vec<Record> {
         let mut names: Vec<&LowerName> = self.nodes.keys().collect();
@@ -285,6 +317,49 @@ impl Zone {
             }
         }
         out
+    }
+}
+
+fn is_cname_companion(t: RecordType) -> bool {
+    matches!(t, RecordType::RRSIG | RecordType::NSEC)
+}
+
+/// A signed zone's denial records: NSEC by owner in canonical order (RFC
+/// 4034 §6.1), or NSEC3 by hashed owner label (base32hex keeps the hash
+/// order, RFC 5155 §3.3) with the hash parameters (NSEC3PARAM, §4).
+#[derive(Debug, Clone, Default)]
+pub struct Denial {
+    pub nsec: BTreeMap<Name, Record>,
+    pub nsec3: BTreeMap<String, Record>,
+    /// (salt, iterations) for hashing names (SHA-1 is the only algorithm).
+    pub nsec3_params: Option<(Vec<u8>, u16)>,
+}
+
+impl Denial {
+    fn index(origin: &Name, nodes: &HashMap<LowerName, Node>) -> Denial {
+        let mut d = Denial::default();
+        for node in nodes.values() {
+            for r in node.get(&RecordType::NSEC).into_iter().flatten() {
+                d.nsec.insert(r.name.to_lowercase(), r.clone());
+            }
+            for r in node.get(&RecordType::NSEC3).into_iter().flatten() {
+                let label = r.name.iter().next().unwrap_or_default();
+                let key = String::from_utf8_lossy(label).to_ascii_lowercase();
+                if let RData::DNSSEC(DNSSECRData::NSEC3(n)) = &r.data {
+                    d.nsec3_params
+                        .get_or_insert_with(|| (n.salt().to_vec(), n.iterations()));
+                }
+                d.nsec3.insert(key, r.clone());
+            }
+        }
+        let param = nodes
+            .get(&LowerName::from(origin))
+            .and_then(|n| n.get(&RecordType::NSEC3PARAM))
+            .and_then(|s| s.first());
+        if let Some(RData::DNSSEC(DNSSECRData::NSEC3PARAM(p))) = param.map(|r| &r.data) {
+            d.nsec3_params = Some((p.salt().to_vec(), p.iterations()));
+        }
+        d
     }
 }
 

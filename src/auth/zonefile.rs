@@ -2,13 +2,15 @@
 //! `$INCLUDE`, relative names, blank owners, parentheses) into records that
 //! each remember the file and line they came from. Record text itself is
 //! parsed by hickory-proto's zone parser, one logical entry at a time, so
-//! every syntax error can name its line.
+//! every syntax error can name its line; the DNSSEC types hickory's parser
+//! refuses (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, DS) by `dnssec_text`.
 
 use std::path::{Path, PathBuf};
 
 use hickory_proto::rr::{Name, Record};
 use hickory_proto::serialize::txt::{parse_ttl, Parser};
 
+use super::dnssec_text::{is_dnssec_type, parse_rdata};
 use super::zone::{ZoneError, ZoneErrorKind};
 
 /// Deepest `$INCLUDE` nesting accepted (a loop guard; NSD uses a similar cap).
@@ -194,9 +196,40 @@ fn syntax(message: &str) -> ZoneErrorKind {
     ZoneErrorKind::Syntax(message.to_string())
 }
 
+/// Parses one record entry. DNSSEC types go through `dnssec_text` (the
+/// owner, TTL and class still through hickory, with a stand-in RDATA).
+fn parse_record(entry: &Entry, state: &State) -> Result<Record, ZoneErrorKind> {
+    let text = entry.text.replace(['(', ')'], " ");
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let start = usize::from(!entry.text.starts_with([' ', '\t']));
+    for (i, w) in words.iter().enumerate().skip(start).take(3) {
+        if let Some(rtype) = is_dnssec_type(w) {
+            let head = words.get(..i).unwrap_or_default().join(" ");
+            let lead = if start == 0 { " " } else { "" };
+            let stand_in = Entry {
+                line: entry.line,
+                text: format!("{lead}{head} TXT x"),
+            };
+            let mut record = parse_plain(&stand_in, state)?;
+            let rdata = words.get(i + 1..).unwrap_or_default();
+            record.data = parse_rdata(rtype, rdata, state.origin.as_ref()).map_err(syntax_owned)?;
+            return Ok(record);
+        }
+        let class = matches!(w.to_ascii_uppercase().as_str(), "IN" | "CH" | "HS" | "CS");
+        if !class && parse_ttl(w).is_err() {
+            break;
+        }
+    }
+    parse_plain(entry, state)
+}
+
+fn syntax_owned(message: String) -> ZoneErrorKind {
+    ZoneErrorKind::Syntax(message)
+}
+
 /// Parses one record entry with hickory-proto, in a small synthetic file
 /// that restates the origin, the TTL in force and the owner when blank.
-fn parse_record(entry: &Entry, state: &State) -> Result<Record, ZoneErrorKind> {
+fn parse_plain(entry: &Entry, state: &State) -> Result<Record, ZoneErrorKind> {
     let mut text = String::new();
     if let Some(origin) = &state.origin {
         text.push_str(&format!("$ORIGIN {}\n", fqdn_text(origin)));
@@ -213,7 +246,9 @@ fn parse_record(entry: &Entry, state: &State) -> Result<Record, ZoneErrorKind> {
     }
     text.push_str(&entry.text);
     text.push('\n');
-    let (_, sets) = Parser::new(text, None, state.origin.clone())
+    // Without $ORIGIN (signer output often has none) names are absolute.
+    let origin = state.origin.clone().unwrap_or_else(Name::root);
+    let (_, sets) = Parser::new(text, None, Some(origin))
         .parse()
         .map_err(|e| ZoneErrorKind::Syntax(e.to_string()))?;
     let mut records = sets
