@@ -214,3 +214,42 @@ fn unbound_vectors_need_the_legacy_options() {
         );
     }
 }
+
+/// val_positive.rpl end to end: the scenario's DS trust anchor, parsed,
+/// against example.com's DSA DNSKEY set. With `legacy_dsa` it is secure;
+/// without, the only DS uses an unsupported algorithm, so insecure.
+#[test]
+fn unbound_val_positive_anchor() {
+    let line =
+        "example.com.    3600    IN      DS      2854 3 1 46e4ffc6e9a4793b488954bd3f0cc6af0dfb201b";
+    let mut anchors = crate::dnssec::anchors::TrustAnchors::default();
+    for record in crate::dnssec::anchors::parse(line, "val_positive.rpl").unwrap() {
+        assert!(anchors.add(&record));
+    }
+    let (set, sig, _) = unbound_vector(
+        "example.com.",
+        3,
+        DSA_KEY,
+        (2, 1_190_814_482, 1_188_395_282, 2854, DSA_SIG),
+    );
+    let zone = name("example.com.");
+    let legacy = VerifyOptions {
+        legacy_dsa: true,
+        legacy_small_rsa: true,
+    };
+    let mut budget = Budget::new(10);
+    let sigs = std::slice::from_ref(&sig);
+    match anchors.verify_keys(&zone, &set, sigs, UNBOUND_NOW, &legacy, &mut budget) {
+        KeyCheck::Secure { keys, matched, .. } => {
+            assert_eq!(keys.len(), 1);
+            assert_eq!(matched, vec![(2854, 3, 1)]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let plain = VerifyOptions::default();
+    let check = anchors.verify_keys(&zone, &set, sigs, UNBOUND_NOW, &plain, &mut budget);
+    assert!(
+        matches!(check, KeyCheck::Insecure(ref why) if why.contains("supported")),
+        "{check:?}"
+    );
+}
