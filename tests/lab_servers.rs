@@ -49,6 +49,7 @@ async fn zones_lab_serves_the_delegation_chain_and_applies_faults() {
     let opts = StartOptions {
         resolver_exe: None,
         run_dir: Some(dir.join("run")),
+        dnssec: false,
     };
     let mut lab = RunningLab::start(spec, opts).await.unwrap();
     let hints = std::fs::read_to_string(lab.hints_path()).unwrap();

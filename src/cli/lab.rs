@@ -22,6 +22,10 @@ pub struct LabArgs {
     /// Where to write root hints, the resolver config and its log.
     #[arg(long)]
     pub run_dir: Option<PathBuf>,
+    /// Sign every zone, write the root trust anchor and validate in the
+    /// resolver (bogus.example.lab is bogus, cdn.net insecure).
+    #[arg(long)]
+    pub dnssec: bool,
     /// Log level filter (e.g. `info`, `tern=debug`).
     #[arg(long, default_value = "info")]
     pub log: String,
@@ -59,6 +63,7 @@ fn run_inner(args: LabArgs) -> anyhow::Result<()> {
         let opts = StartOptions {
             resolver_exe: exe,
             run_dir: args.run_dir,
+            dnssec: args.dnssec,
         };
         let mut lab = RunningLab::start(spec, opts).await?;
         print!("{}", lab.describe());

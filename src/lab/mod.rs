@@ -6,6 +6,7 @@
 //! against them, and applies fault changes when the lab file changes.
 
 pub mod config;
+pub mod dnssec;
 pub mod replica;
 
 use std::collections::HashMap;
@@ -34,6 +35,8 @@ pub struct StartOptions {
     /// Where hints, the resolver config and its log go (default: a fresh
     /// directory under the system temp dir).
     pub run_dir: Option<PathBuf>,
+    /// Sign every zone and make the resolver validate (`dnssec.rs`).
+    pub dnssec: bool,
 }
 
 struct RunningServer {
@@ -51,6 +54,8 @@ pub struct RunningLab {
     run_dir: PathBuf,
     hints: PathBuf,
     resolver_config: PathBuf,
+    /// The root trust anchor file (`--dnssec` only).
+    anchor: Option<PathBuf>,
     resolver: Option<Child>,
 }
 
@@ -62,6 +67,10 @@ impl RunningLab {
             let zones = Arc::new(ZoneSet::load_paths(&s.zones)?);
             loaded.push((s.clone(), zones));
         }
+        let signed = match opts.dnssec {
+            true => Some(sign_loaded(&mut loaded)?),
+            false => None,
+        };
         let roots = root_records(&loaded)?;
         let hints_text = root_hints(&roots);
         let run_dir = match opts.run_dir {
@@ -72,10 +81,14 @@ impl RunningLab {
         std::fs::create_dir_all(&run_dir).map_err(io)?;
         let hints = run_dir.join("root.hints");
         std::fs::write(&hints, hints_text).map_err(io)?;
+        let anchor = match &signed {
+            Some(text) => Some(dnssec::write_anchor(&run_dir, text)?),
+            None => None,
+        };
         let resolver_config = run_dir.join("tern.toml");
         std::fs::write(
             &resolver_config,
-            resolver_toml(spec.resolver_listen, &hints),
+            resolver_toml(spec.resolver_listen, &hints, anchor.as_deref()),
         )
         .map_err(io)?;
 
@@ -86,6 +99,7 @@ impl RunningLab {
             run_dir,
             hints,
             resolver_config,
+            anchor,
             resolver: None,
         };
         for (i, (s, zones)) in loaded.into_iter().enumerate() {
@@ -196,6 +210,11 @@ impl RunningLab {
         &self.hints
     }
 
+    /// The root trust anchor file, with `--dnssec`.
+    pub fn anchor_path(&self) -> Option<&Path> {
+        self.anchor.as_deref()
+    }
+
     pub fn resolver_config_path(&self) -> &Path {
         &self.resolver_config
     }
@@ -244,6 +263,15 @@ impl RunningLab {
             let _ = writeln!(out, "  replica {:<6} {} ({state})", r.name, r.address);
         }
         let _ = writeln!(out, "  root hints: {}", self.hints.display());
+        if let Some(a) = &self.anchor {
+            let _ = writeln!(out, "  trust anchor: {}", a.display());
+            let _ = writeln!(
+                out,
+                "  dnssec:     signed; {} is bogus, {} is unsigned (insecure)",
+                dnssec::BOGUS_NAME,
+                dnssec::UNSIGNED_ZONE
+            );
+        }
         let a = self.spec.resolver_listen;
         match self.resolver {
             Some(_) => {
@@ -379,14 +407,56 @@ fn root_hints(records: &[Record]) -> String {
     out
 }
 
-/// The resolver configuration for the lab (keys of config/tern.toml).
-fn resolver_toml(listen: SocketAddr, hints: &Path) -> String {
-    let hints = hints
-        .display()
+/// Signs each zone once (servers share zones by origin) and gives every
+/// server the signed copies; returns the trust anchor text.
+fn sign_loaded(loaded: &mut [(ServerSpec, Arc<ZoneSet>)]) -> Result<String, LabError> {
+    let mut unique: Vec<crate::auth::Zone> = Vec::new();
+    for z in loaded.iter().flat_map(|(_, set)| set.zones()) {
+        if !unique.iter().any(|u| u.origin() == z.origin()) {
+            unique.push(z.clone());
+        }
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let signed = dnssec::sign_lab(&unique, u32::try_from(now).unwrap_or(u32::MAX))?;
+    for (_, set) in loaded.iter_mut() {
+        let zones = set
+            .zones()
+            .iter()
+            .map(|z| {
+                signed
+                    .zones
+                    .get(z.origin())
+                    .cloned()
+                    .unwrap_or_else(|| z.clone())
+            })
+            .collect();
+        *set = Arc::new(ZoneSet::new(zones)?);
+    }
+    Ok(signed.anchor)
+}
+
+fn toml_string(p: &Path) -> String {
+    p.display()
         .to_string()
         .replace('\\', "\\\\")
-        .replace('"', "\\\"");
+        .replace('"', "\\\"")
+}
+
+/// The resolver configuration for the lab (keys of config/tern.toml).
+/// The built-in root keys can never validate the lab's own root, so
+/// without an anchor validation is off.
+fn resolver_toml(listen: SocketAddr, hints: &Path, anchor: Option<&Path>) -> String {
+    let hints = toml_string(hints);
+    let dnssec = match anchor {
+        Some(a) => format!(
+            "[dnssec]\nvalidate = true\nbuiltin_root_anchors = false\ntrust_anchor_files = [\"{}\"]\n",
+            toml_string(a)
+        ),
+        None => "[dnssec]\nvalidate = false\n".to_string(),
+    };
     format!(
-        "# written by tern lab\n[server]\nlisten = [\"{listen}\"]\n\n[resolver]\nroot_hints = \"{hints}\"\n"
+        "# written by tern lab\n[server]\nlisten = [\"{listen}\"]\n\n[resolver]\nroot_hints = \"{hints}\"\n\n{dnssec}"
     )
 }

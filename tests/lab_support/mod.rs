@@ -185,3 +185,141 @@ pub fn start_unbound(dir: &Path, hints: &Path) -> Option<Guard> {
         pid_file: None,
     })
 }
+
+/// `lab_copy` with every lab address moved: 127.153.* (servers, resolver)
+/// to 127.`servers`.* and 127.154.* (CDN replicas) to 127.`replicas`.*,
+/// so the copy runs beside a default `tern lab` and the other lab tests.
+pub fn lab_copy_moved(tag: &str, servers: u8, replicas: u8) -> PathBuf {
+    let d = lab_copy(tag, |t| t);
+    for e in std::fs::read_dir(&d).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let moved = text
+                .replace("127.153.", &format!("127.{servers}."))
+                .replace("127.154.", &format!("127.{replicas}."));
+            std::fs::write(&p, moved).unwrap();
+        }
+    }
+    d
+}
+
+/// What `tern lab` printed about itself.
+pub struct LabMap {
+    pub guard: Guard,
+    pub hints: PathBuf,
+    /// `trust anchor: FILE` (only with `--dnssec`).
+    pub anchor: Option<PathBuf>,
+    /// The whole map, for messages.
+    pub text: String,
+}
+
+/// Starts `tern lab DIR` with `extra` flags (e.g. `--dnssec`,
+/// `--no-resolver`) and reads its printed map up to `try:`. The lab's
+/// stdout keeps being drained, so it never blocks on a full pipe.
+pub fn start_lab_map(dir: &Path, extra: &[&str]) -> LabMap {
+    use std::io::BufRead;
+    let run = dir.join("run");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tern"))
+        .arg("lab")
+        .arg(dir)
+        .arg("--run-dir")
+        .arg(&run)
+        .args(["--log", "warn"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let guard = Guard {
+        child,
+        pid_file: Some(run.join("resolver.pid")),
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("tern lab printed no map:\n{text}"));
+        text.push_str(&line);
+        text.push('\n');
+        if line.trim() == "try:" {
+            break;
+        }
+    }
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .map(|v| PathBuf::from(v.trim()))
+    };
+    LabMap {
+        guard,
+        hints: field("root hints:").unwrap_or_else(|| panic!("no root hints in:\n{text}")),
+        anchor: field("trust anchor:"),
+        text,
+    }
+}
+
+/// Starts Unbound validating from `anchor` (module-config "validator
+/// iterator") on `addr` (port 53), with the lab's root hints.
+pub fn start_validating_unbound(dir: &Path, hints: &Path, anchor: &Path, addr: &str) -> Guard {
+    let u = dir.join("unbound-validator");
+    std::fs::create_dir_all(&u).unwrap();
+    let conf = format!(
+        "server:\n  interface: {addr}\n  port: 53\n  do-not-query-localhost: no\n  \
+         root-hints: \"{}\"\n  trust-anchor-file: \"{}\"\n  module-config: \"validator iterator\"\n  \
+         username: \"\"\n  chroot: \"\"\n  directory: \"{}\"\n  pidfile: \"{}/unbound.pid\"\n  \
+         use-syslog: no\n  logfile: \"{}/unbound.log\"\n  access-control: 127.0.0.0/8 allow\n  \
+         val-log-level: 2\n  verbosity: 1\nremote-control:\n  control-enable: no\n",
+        hints.display(),
+        anchor.display(),
+        u.display(),
+        u.display(),
+        u.display()
+    );
+    std::fs::write(u.join("unbound.conf"), conf).unwrap();
+    let child = Command::new("unbound")
+        .args(["-d", "-c"])
+        .arg(u.join("unbound.conf"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("unbound is not installed (apt-get install unbound)");
+    Guard {
+        child,
+        pid_file: None,
+    }
+}
+
+/// One recursive query with DO=1 over UDP, None on timeout.
+pub fn query_do(server: &str, name: &str, t: RecordType, timeout: Duration) -> Option<Message> {
+    let addr: SocketAddr = server.parse().unwrap();
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(timeout)).unwrap();
+    let mut q = make_query(rand_id(), Name::from_ascii(name).unwrap(), t, true);
+    q.metadata.recursion_desired = true;
+    if let Some(e) = q.edns.as_mut() {
+        e.set_dnssec_ok(true);
+    }
+    s.send_to(&q.to_vec().unwrap(), addr).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        let (n, _) = s.recv_from(&mut buf).ok()?;
+        if let Ok(m) = Message::from_vec(&buf[..n]) {
+            if m.metadata.id == q.metadata.id {
+                return Some(m);
+            }
+        }
+    }
+}
