@@ -48,7 +48,7 @@ fn main() {
     let clock = Arc::new(ManualClock::new(1_700_000_000));
     let net = Arc::new(small_net(Some(clock.clone())));
     let resolver = Resolver::with_hints(
-        Arc::new(Config::default()),
+        Arc::new(Config::without_validation()),
         small_hints(),
         net.clone(),
         clock,

@@ -49,7 +49,7 @@ fn main() {
             return;
         }
     };
-    let mut config = Config::default();
+    let mut config = Config::without_validation();
     config.server.listen = vec![SocketAddr::from(([127, 0, 0, 1], 0))];
     config.server.udp_sockets = 1;
     let config = Arc::new(config);

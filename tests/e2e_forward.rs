@@ -61,7 +61,7 @@ fn start_tern(tree: &NsdTree, name: &str, addr: SocketAddr, extra: &str) -> Tern
     std::fs::write(
         &conf,
         format!(
-            "[server]\nlisten = [\"{addr}\"]\n[resolver]\nroot_hints = \"{}\"\n{extra}\n\
+            "[dnssec]\nvalidate = false\n[server]\nlisten = [\"{addr}\"]\n[resolver]\nroot_hints = \"{}\"\n{extra}\n\
              [upstream]\ninitial_rto_ms = 100\nmin_rto_ms = 50\nmax_rto_ms = 200\n\
              [log]\nlevel = \"warn\"\n",
             tree.root_hints().display()

@@ -137,7 +137,7 @@ fn start_tern(tree: &NsdTree, addr: &str) -> Tern {
     std::fs::write(
         &conf,
         format!(
-            "[server]\nlisten = [\"{addr}\"]\n[resolver]\nroot_hints = \"{}\"\n[log]\nlevel = \"warn\"\n",
+            "[dnssec]\nvalidate = false\n[server]\nlisten = [\"{addr}\"]\n[resolver]\nroot_hints = \"{}\"\n[log]\nlevel = \"warn\"\n",
             tree.root_hints().display()
         ),
     )

@@ -32,7 +32,7 @@ fn setup_with(config: Config) -> (R, Arc<TestNet>, Arc<ManualClock>) {
 }
 
 fn setup() -> (R, Arc<TestNet>, Arc<ManualClock>) {
-    setup_with(Config::default())
+    setup_with(Config::without_validation())
 }
 
 /// Adds delegation records to the `test.` TLD server of the small tree.
@@ -102,7 +102,7 @@ async fn qname_minimisation_reveals_one_label_at_a_time() {
 
 #[tokio::test]
 async fn without_qname_minimisation_full_name_goes_to_root() {
-    let mut cfg = Config::default();
+    let mut cfg = Config::without_validation();
     cfg.resolver.qname_minimisation = false;
     let (r, net, _) = setup_with(cfg);
     r.resolve(&Request::new(n("www.example.test."), RecordType::A))
@@ -226,7 +226,7 @@ fn chain_net(hops: usize) -> (R, Arc<TestNet>) {
     // Delegate chain.test from the TLD.
     extend_tld(&net, "chain NS ns.chain.test.\nns.chain A 198.51.100.9\n");
     let r = Resolver::with_hints(
-        Arc::new(Config::default()),
+        Arc::new(Config::without_validation()),
         small_hints(),
         net.clone(),
         clock,
@@ -264,7 +264,7 @@ async fn hundred_unresolvable_ns_names_end_in_servfail_within_budget() {
     }
     extend_tld(&net, &tld_text);
     let r = Resolver::with_hints(
-        Arc::new(Config::default()),
+        Arc::new(Config::without_validation()),
         small_hints(),
         net.clone(),
         clock,
@@ -320,7 +320,7 @@ async fn replicas_two_silent_one_live() {
     let clock = Arc::new(ManualClock::new(0));
     let net = replica_net(clock.clone());
     let r = Resolver::with_hints(
-        Arc::new(Config::default()),
+        Arc::new(Config::without_validation()),
         small_hints(),
         net.clone(),
         clock.clone(),
@@ -392,7 +392,7 @@ async fn replicas_two_silent_one_live() {
 async fn held_down_server_is_probed_only_after_holddown() {
     let clock = Arc::new(ManualClock::new(0));
     let net = replica_net(clock.clone());
-    let cfg = Config::default();
+    let cfg = Config::without_validation();
     let holddown = cfg.upstream.holddown;
     let r = Resolver::with_hints(Arc::new(cfg), small_hints(), net.clone(), clock.clone());
     // The live replica is down at first too, so every server keeps being
@@ -486,7 +486,7 @@ async fn out_of_bailiwick_records_are_not_cached() {
         );
     }
     let r = Resolver::with_hints(
-        Arc::new(Config::default()),
+        Arc::new(Config::without_validation()),
         small_hints(),
         net.clone(),
         clock,

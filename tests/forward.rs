@@ -83,7 +83,7 @@ async fn ask(r: &R, name: &str) -> (ResponseCode, Vec<String>) {
 
 #[tokio::test]
 async fn forward_zone_sends_rd_to_forwarder_and_takes_its_answer() {
-    let mut c = Config::default();
+    let mut c = Config::without_validation();
     c.resolver.forward_zones = vec![forward("example.test.", false, false)];
     let (r, net) = setup(c, Fault::None);
     assert_eq!(
@@ -115,7 +115,7 @@ async fn forward_zone_sends_rd_to_forwarder_and_takes_its_answer() {
 
 #[tokio::test]
 async fn failing_forwarder_is_servfail_unless_forward_first() {
-    let mut c = Config::default();
+    let mut c = Config::without_validation();
     c.resolver.forward_zones = vec![forward("example.test.", false, false)];
     let (r, net) = setup(c.clone(), Fault::ServFail);
     assert_eq!(ask(&r, "www.example.test.").await.0, ResponseCode::ServFail);
@@ -134,7 +134,7 @@ async fn failing_forwarder_is_servfail_unless_forward_first() {
 
 #[tokio::test]
 async fn forward_tcp_and_tcp_upstream_use_tcp() {
-    let mut c = Config::default();
+    let mut c = Config::without_validation();
     c.resolver.forward_zones = vec![forward("example.test.", false, true)];
     let (r, net) = setup(c, Fault::None);
     ask(&r, "www.example.test.").await;
@@ -144,7 +144,7 @@ async fn forward_tcp_and_tcp_upstream_use_tcp() {
         .iter()
         .all(|s| (s.server == sa(FORWARDER)) == (s.protocol == Protocol::Tcp)));
 
-    let mut c = Config::default();
+    let mut c = Config::without_validation();
     c.upstream.tcp = true;
     let (r, net) = setup(c, Fault::None);
     assert_eq!(ask(&r, "www.example.test.").await.0, ResponseCode::NoError);
@@ -153,7 +153,7 @@ async fn forward_tcp_and_tcp_upstream_use_tcp() {
 
 #[tokio::test]
 async fn forward_root_sends_everything_but_a_stub_below_it() {
-    let mut c = Config::default();
+    let mut c = Config::without_validation();
     c.resolver.forward_zones = vec![forward(".", false, false)];
     c.resolver.stub_zones = vec![StubZone {
         name: n("example.test."),
@@ -184,7 +184,7 @@ async fn stub_first_falls_back_and_stub_prime_asks_for_ns() {
         first,
         prime,
     };
-    let mut c = Config::default();
+    let mut c = Config::without_validation();
     c.resolver.stub_zones = vec![stub(false, false)];
     let (r, net) = setup(c.clone(), Fault::None);
     net.add(
@@ -239,7 +239,7 @@ async fn stub_first_falls_back_and_stub_prime_asks_for_ns() {
 #[tokio::test]
 async fn do_ip6_no_and_do_ip4_no_keep_queries_off_that_family() {
     for (v4, v6) in [(true, false), (false, true)] {
-        let mut c = Config::default();
+        let mut c = Config::without_validation();
         c.upstream.ipv4 = v4;
         c.upstream.ipv6 = v6;
         c.resolver.stub_zones = vec![StubZone {
@@ -275,7 +275,7 @@ fn net_server_like_ns1() -> Server {
 /// points nowhere useful (192.0.2.66); the real address (198.51.100.4) is
 /// in example.test.
 fn sibling_glue_net(harden_unverified_glue: bool) -> (R, Arc<TestNet>) {
-    let mut c = Config::default();
+    let mut c = Config::without_validation();
     c.resolver.harden_unverified_glue = harden_unverified_glue;
     c.upstream.max_rto = std::time::Duration::from_millis(200);
     c.upstream.initial_rto = std::time::Duration::from_millis(100);
@@ -333,7 +333,7 @@ async fn harden_unverified_glue_resolves_sibling_ns_names_first() {
 
 #[tokio::test]
 async fn forward_no_cache_asks_the_forwarder_every_time() {
-    let mut c = Config::default();
+    let mut c = Config::without_validation();
     c.resolver.forward_zones = vec![ForwardZone {
         no_cache: true,
         ..forward("example.test.", false, false)
@@ -361,7 +361,7 @@ async fn forward_no_cache_asks_the_forwarder_every_time() {
 
 #[tokio::test]
 async fn forward_hosts_are_looked_up_and_used() {
-    let mut c = Config::default();
+    let mut c = Config::without_validation();
     c.resolver.forward_zones = vec![ForwardZone {
         hosts: vec![n("fwd2.other.test.")],
         ..forward(".", false, false)
@@ -405,7 +405,7 @@ async fn forward_hosts_are_looked_up_and_used() {
 
 #[tokio::test]
 async fn forwarder_ns_set_gives_rd0_clients_a_referral() {
-    let mut c = Config::default();
+    let mut c = Config::without_validation();
     c.resolver.forward_zones = vec![forward(".", false, false)];
     let (r, net) = setup(c, Fault::None);
     let ns = Zone::parse("example.test.", "@ 3600 NS ns1\nns1 3600 A 198.51.100.3\n")
@@ -449,7 +449,7 @@ async fn forwarder_ns_set_gives_rd0_clients_a_referral() {
 #[tokio::test]
 async fn retries_bound_the_tries_of_a_zones_only_server() {
     for (retries, want) in [(2, 2), (5, 5)] {
-        let mut c = Config::default();
+        let mut c = Config::without_validation();
         c.upstream.retries = retries;
         c.resolver.forward_zones = vec![forward("example.test.", false, false)];
         let (r, net) = setup(c, Fault::Silent);

@@ -37,7 +37,7 @@ fn root_zone() -> Zone {
 async fn start() -> (SocketAddr, Arc<TestNet>, oneshot::Sender<()>) {
     let config = Arc::new(
         load_str(
-            "[server]\nlisten = [\"127.0.0.1:0\"]\nudp_sockets = 1\n",
+            "[dnssec]\nvalidate = false\n[server]\nlisten = [\"127.0.0.1:0\"]\nudp_sockets = 1\n",
             "t.toml",
         )
         .unwrap(),

@@ -20,7 +20,11 @@ use tern::upstream::Protocol;
 const SECRET: &str = "000102030405060708090a0b0c0d0e0f";
 
 fn handler(extra: &str) -> (Handler<Arc<TestNet>, Arc<ManualClock>>, Arc<ManualClock>) {
-    let config = load_str(&format!("[server]\n{extra}\n"), "t.toml").unwrap();
+    let config = load_str(
+        &format!("[dnssec]\nvalidate = false\n[server]\n{extra}\n"),
+        "t.toml",
+    )
+    .unwrap();
     let (resolver, clock) = tern::testkit::root_only_resolver(config);
     (Handler::new(Arc::new(resolver)), clock)
 }

@@ -48,7 +48,8 @@ async fn ask(sock: &UdpSocket, id: u16) -> Message {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_answer_is_served_stale_and_refreshed_in_the_background() {
     // Everything is kept one second, so it expires quickly.
-    let text = "[server]\nlisten = [\"127.0.0.1:0\"]\nudp_sockets = 1\n\
+    let text =
+        "[dnssec]\nvalidate = false\n[server]\nlisten = [\"127.0.0.1:0\"]\nudp_sockets = 1\n\
                 [cache]\nmax_ttl = 1\nserve_expired = true\n\
                 serve_expired_client_timeout_ms = 0\nserve_expired_reply_ttl = 7\n";
     let config = Arc::new(load_str(text, "test.toml").unwrap());

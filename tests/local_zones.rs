@@ -80,7 +80,7 @@ fn serve_answers_local_zones_over_udp() {
     .unwrap();
     std::fs::write(
         dir.join("tern.toml"),
-        "[resolver]\n\
+        "[dnssec]\nvalidate = false\n[resolver]\n\
          local_data = [\"lan. SOA ns.lan. admin.lan. 1 3600 600 86400 300\", \
                        \"printer.lan. 120 A 192.168.1.9\"]\n\
          [[resolver.local_zone]]\nname = \"lan.\"\ntype = \"static\"\n\
@@ -145,7 +145,11 @@ mod handler {
     use tern::upstream::Protocol;
 
     fn handler(resolver_toml: &str) -> Handler<Arc<TestNet>, Arc<ManualClock>> {
-        let config = load_str(&format!("[resolver]\n{resolver_toml}\n"), "t.toml").unwrap();
+        let config = load_str(
+            &format!("[dnssec]\nvalidate = false\n[resolver]\n{resolver_toml}\n"),
+            "t.toml",
+        )
+        .unwrap();
         let (resolver, _) = tern::testkit::root_only_resolver(config);
         Handler::new(Arc::new(resolver))
     }

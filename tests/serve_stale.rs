@@ -27,7 +27,7 @@ fn setup(config: Config) -> (R, Arc<TestNet>, Arc<ManualClock>) {
 }
 
 fn stale_config(client_timeout_ms: u64) -> Config {
-    let mut c = Config::default();
+    let mut c = Config::without_validation();
     c.cache.serve_expired = true;
     c.cache.serve_expired_reply_ttl = 30;
     c.cache.serve_expired_client_timeout = Duration::from_millis(client_timeout_ms);
@@ -159,7 +159,7 @@ async fn simultaneous_refreshes_send_one_query() {
 
 #[tokio::test]
 async fn prefetch_is_due_in_the_last_tenth_of_the_ttl() {
-    let mut c = Config::default();
+    let mut c = Config::without_validation();
     c.cache.prefetch = true;
     let (r, net, clock) = setup(c);
     r.resolve(&www()).await;
@@ -178,7 +178,7 @@ async fn prefetch_is_due_in_the_last_tenth_of_the_ttl() {
 
 #[tokio::test]
 async fn prefetch_is_not_due_without_the_option() {
-    let (r, _, clock) = setup(Config::default());
+    let (r, _, clock) = setup(Config::without_validation());
     r.resolve(&www()).await;
     clock.advance(Duration::from_secs(290));
     assert!(!r.resolve(&www()).await.refresh);

@@ -52,6 +52,17 @@ pub enum Key {
     /// A recent failure to resolve (name, type): while live, no new
     /// attempt is made (stale data, if any, is served instead).
     Failure(Name, RecordType, DNSClass),
+    /// The RRSIGs covering the RRset (name, type), stored with it (kept
+    /// apart so that readers of the RRset see only its own records).
+    Sigs(Name, RecordType, DNSClass),
+    /// The validation status of the answer to (name, type) (RFC 4035
+    /// §4.3), so that a cached answer is validated once.
+    Status(Name, RecordType, DNSClass),
+    /// A zone's validated DNSKEYs, or why it is insecure or bogus.
+    ZoneKeys(Name),
+    /// The NSEC/NSEC3 records (and RRSIGs) that came with an answer for
+    /// (name, type): a wildcard answer's proof of no closer match.
+    Proof(Name, RecordType, DNSClass),
 }
 
 /// A cached value.
@@ -67,6 +78,10 @@ pub enum Cached {
     Sections(Vec<Record>, Vec<Record>),
     /// The question failed to resolve (SERVFAIL).
     Failure,
+    /// A validation status.
+    Status(crate::dnssec::Security),
+    /// A zone's keys as the chain of trust left them.
+    ZoneKeys(crate::dnssec::ZoneKeys),
 }
 
 /// What a read found.
@@ -229,7 +244,7 @@ impl Cache {
                     set(r, left);
                 }
             }
-            Cached::Failure => {}
+            Cached::Failure | Cached::Status(_) | Cached::ZoneKeys(_) => {}
         }
         // Unbound's prefetch point: the last tenth of the TTL.
         let prefetch_at = e.stored_at + Duration::from_secs(u64::from(e.ttl - e.ttl / 10));
@@ -313,7 +328,7 @@ impl Cache {
         let ttl = match value {
             Cached::RRset(_) | Cached::Sections(..) => self.clamp_ttl(ttl),
             Cached::NoData(_) | Cached::NxDomain(_) => self.clamp_negative_ttl(ttl),
-            Cached::Failure => ttl,
+            Cached::Failure | Cached::Status(_) | Cached::ZoneKeys(_) => ttl,
         };
         let Some(shard) = self.shard(&key) else {
             return false;
@@ -470,12 +485,17 @@ fn value_bytes(key: &Key, value: &Cached) -> usize {
         | Key::NxDomain(n, _)
         | Key::Sections(n, _, _)
         | Key::Delegation(n, _)
-        | Key::Failure(n, _, _) => n.len(),
+        | Key::Failure(n, _, _)
+        | Key::Sigs(n, _, _)
+        | Key::Status(n, _, _)
+        | Key::Proof(n, _, _)
+        | Key::ZoneKeys(n) => n.len(),
     };
     let records: Box<dyn Iterator<Item = &Record>> = match value {
         Cached::RRset(rs) | Cached::NoData(rs) | Cached::NxDomain(rs) => Box::new(rs.iter()),
         Cached::Sections(a, b) => Box::new(a.iter().chain(b.iter())),
-        Cached::Failure => Box::new(std::iter::empty()),
+        Cached::Failure | Cached::Status(_) => Box::new(std::iter::empty()),
+        Cached::ZoneKeys(k) => return key_bytes + k.approx_bytes(),
     };
     key_bytes + records.map(record_bytes).sum::<usize>()
 }
@@ -490,6 +510,8 @@ fn record_bytes(r: &Record) -> usize {
         RData::SOA(s) => s.mname.len() + s.rname.len() + 20,
         RData::MX(m) => m.exchange.len() + 2,
         RData::TXT(t) => t.txt_data.iter().map(|d| d.len() + 1).sum(),
+        // Signatures and keys: RSA ones run to a few hundred bytes.
+        RData::DNSSEC(_) => 200,
         _ => 64,
     };
     48 + r.name.len() + rdata

@@ -59,6 +59,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => RootHints::from_file(path)?,
         None => RootHints::built_in(),
     };
+    // Likewise unusable trust anchors: validating without them would make
+    // every answer insecure (or bogus) without saying why.
+    if config.dnssec.validate {
+        crate::dnssec::anchors::TrustAnchors::from_config(&config.dnssec)
+            .context("dnssec trust anchors")?;
+    }
     let config = Arc::new(config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

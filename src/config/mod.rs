@@ -28,6 +28,18 @@ pub struct Config {
     pub dnssec: DnssecConfig,
 }
 
+impl Config {
+    /// The defaults with DNSSEC validation off: for scripted and lab
+    /// networks whose zones are not signed by the real root's keys (tests,
+    /// benches, fuzzing, `tern dig +trace +engine` against a lab).
+    pub fn without_validation() -> Self {
+        Self {
+            dnssec: DnssecConfig::off(),
+            ..Self::default()
+        }
+    }
+}
+
 /// The client-facing side (`[server]`).
 #[derive(Debug, Clone)]
 pub struct ServerConfig {

@@ -148,3 +148,28 @@ impl Budget {
         true
     }
 }
+
+/// A zone's keys as its chain of trust left them (cached per zone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ZoneKeys {
+    /// The zone's DNSKEYs, validated from a trust anchor.
+    Secure(Vec<hickory_proto::dnssec::rdata::DNSKEY>),
+    /// No chain of trust reaches the zone, with why.
+    Insecure(String),
+    /// The chain of trust is broken.
+    Bogus(Bogus),
+}
+
+impl ZoneKeys {
+    /// A rough size, for the cache's memory bound.
+    pub fn approx_bytes(&self) -> usize {
+        match self {
+            ZoneKeys::Secure(keys) => keys
+                .iter()
+                .map(|k| 16 + hickory_proto::dnssec::PublicKey::public_bytes(k.public_key()).len())
+                .sum(),
+            ZoneKeys::Insecure(why) => why.len(),
+            ZoneKeys::Bogus(b) => b.text.len(),
+        }
+    }
+}

@@ -421,6 +421,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if edns {
             let mut e = Edns::new();
             e.set_max_payload(self.config.resolver.edns_payload);
+            // DO=1 when validating: the servers send RRSIGs and NSEC/NSEC3
+            // proofs (RFC 4035 §4.9.1, as Unbound with its validator).
+            e.set_dnssec_ok(self.config.dnssec.validate);
             m.set_edns(e);
         }
         m

@@ -99,7 +99,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             let closest = self.closest_configured(name, &path);
             let step = match closest {
                 Some(Ok(fwd)) => self.forward(fwd, name, qtype, class, st, &path).await,
-                _ => match self.find_cut(name, st, &path).await {
+                _ => match self.find_cut(&ds_cut_start(name, qtype), st, &path).await {
                     Ok(zs) => self.iterate_from(zs, name, qtype, class, st, &path).await,
                     Err(f) => Step::Fail(f),
                 },
@@ -397,4 +397,14 @@ fn dnames(msg: &Message) -> Vec<Record> {
         .filter(|r| r.record_type() == RecordType::DNAME)
         .cloned()
         .collect()
+}
+
+/// Where the search for a zone cut starts: a DS set lives in the parent
+/// zone (RFC 4035 §3.1.4.1, §4.2), so a DS question starts above its name.
+fn ds_cut_start(name: &Name, qtype: RecordType) -> Name {
+    if qtype == RecordType::DS && !name.is_root() {
+        name.base_name()
+    } else {
+        name.clone()
+    }
 }

@@ -304,6 +304,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 st.note(|| format!("removed {removed} private addresses from the answer"));
             }
             let kind = classify(&msg, &zs.zone, &sname, stype);
+            if !matches!(kind, Kind::Rcode(_) | Kind::Lame) {
+                self.stash_sigs(&msg);
+            }
             st.record(|| TraceEvent::Note(format!("{from} for {sname} {stype}: {kind:?}")));
             match kind {
                 Kind::Rcode(rcode) if minimised => {
@@ -332,6 +335,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         empty_aa = true;
                     }
                     failed.insert(from);
+                }
+                Kind::Referral { child } if stype == RecordType::DS && child == *name => {
+                    // A DS question answered with a referral to that very
+                    // name: the parent has no DS to give (an unsigned
+                    // parent); NODATA, not cached, as Unbound reads it.
+                    st.note(|| "a referral in reply to a DS question: no DS at the parent");
+                    self.cache_referral(&msg, &child);
+                    return Step::NoData(Vec::new(), self.negative_soa(&msg));
                 }
                 Kind::Referral { child } => {
                     referrals += 1;

@@ -17,6 +17,7 @@ mod stale;
 pub mod state;
 mod store;
 pub mod trace;
+mod validate;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -93,6 +94,9 @@ pub enum Failure {
     Internal(&'static str),
     #[error("resolving this question failed moments ago")]
     RecentlyFailed,
+    /// DNSSEC validation found the answer bogus (RFC 4035 §5.5).
+    #[error("DNSSEC: {0}")]
+    Dnssec(crate::dnssec::Bogus),
 }
 
 /// What a resolution produced: an answer, NODATA or NXDOMAIN are values
@@ -114,6 +118,8 @@ pub struct Resolution {
     pub refresh: bool,
     /// What the engine did and why.
     pub trace: Vec<TraceEvent>,
+    /// What validation found (RFC 4035 §4.3); Secure earns AD=1.
+    pub security: crate::dnssec::Security,
 }
 
 impl Resolution {
@@ -129,6 +135,7 @@ impl Resolution {
             stale: false,
             refresh: false,
             trace,
+            security: crate::dnssec::Security::Unchecked,
         }
     }
 }
@@ -153,6 +160,8 @@ pub struct Resolver<T: Transport, C: Clock> {
     pub(crate) selection: Selection,
     pub(crate) hints: RootHints,
     inflight: Arc<Inflight>,
+    /// Trust anchors and negative trust anchors for validation.
+    pub(crate) anchors: Arc<crate::dnssec::anchors::TrustAnchors>,
 }
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
@@ -175,7 +184,16 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     }
 
     pub fn with_hints(config: Arc<Config>, hints: RootHints, transport: T, clock: C) -> Self {
+        let anchors = crate::dnssec::anchors::TrustAnchors::from_config(&config.dnssec)
+            .unwrap_or_else(|e| {
+                // `tern check` and `tern serve` refuse such a config before
+                // it gets here; a library caller gets no anchors (nothing
+                // validates as secure) and this line.
+                tracing::error!(error = %e, "trust anchors unusable");
+                crate::dnssec::anchors::TrustAnchors::default()
+            });
         Self {
+            anchors: Arc::new(anchors),
             cache: Cache::new(config.cache.clone()),
             selection: Selection::new(config.upstream.clone()),
             config,
@@ -208,19 +226,32 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 
     /// Resolves one client question. Identical questions in flight at the
     /// same time share one resolution.
+    /// The answer is validated (`validate.rs`) unless the request has CD=1.
     pub async fn resolve(&self, request: &Request) -> Resolution {
+        let res = self.resolve_inner(request).await;
+        self.validated(request, res).await
+    }
+
+    /// `resolve` without the validation layer: what iteration and the
+    /// cache give.
+    pub(crate) async fn resolve_inner(&self, request: &Request) -> Resolution {
         if request.full_trace {
             return self.resolve_now(request).await;
         }
-        if let Some(hit) = self.resolve_cached(request).await {
+        if let Some(hit) = self.resolve_cached_inner(request).await {
             return hit;
         }
-        self.resolve_after_miss(request).await
+        self.resolve_after_miss_inner(request).await
     }
 
     /// `resolve` for a caller that has just seen `resolve_cached` miss (the
     /// front end does, to fill its packet cache): skips that second peek.
     pub async fn resolve_after_miss(&self, request: &Request) -> Resolution {
+        let res = self.resolve_after_miss_inner(request).await;
+        self.validated(request, res).await
+    }
+
+    async fn resolve_after_miss_inner(&self, request: &Request) -> Resolution {
         if request.full_trace {
             return self.resolve_now(request).await;
         }
@@ -291,6 +322,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// The answer from cache alone, or None at the first miss: the hit
     /// path, which takes no lock beyond the cache shard's and sends nothing.
     pub async fn resolve_cached(&self, request: &Request) -> Option<Resolution> {
+        let hit = self.resolve_cached_inner(request).await?;
+        self.validated_cached(request, hit)
+    }
+
+    async fn resolve_cached_inner(&self, request: &Request) -> Option<Resolution> {
         let mut hit = self.resolve_steps(request, true).await?;
         if hit.refresh && self.failed_recently(request) {
             // A prefetch failed moments ago: not again yet.
@@ -523,6 +559,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             stale: st.used_stale(),
             refresh: st.prefetch_due() && st.sent() == 0 && self.config.cache.prefetch,
             trace: st.take_trace(),
+            security: crate::dnssec::Security::Unchecked,
         }
     }
 

@@ -412,17 +412,79 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 
     /// The SOA of a negative reply with its TTL set to the negative TTL
     /// (RFC 2308 §3: min of SOA TTL and MINIMUM, capped by config).
+    /// When validating, the denial's proof rides along: the NSEC/NSEC3
+    /// records of the authority section and the RRSIGs over them and over
+    /// the SOA (RFC 4035 §3.1.3), kept and served with the negative answer.
     pub(super) fn negative_soa(&self, msg: &Message) -> Vec<Record> {
-        let soa = soa_of(msg);
+        let mut soa = soa_of(msg);
+        if self.config.dnssec.validate {
+            soa.extend(denial_proof(msg));
+        }
         match self.cache.negative_ttl(&soa) {
             Some(ttl) => soa
                 .into_iter()
                 .map(|mut r| {
-                    r.ttl = ttl;
+                    r.ttl = r.ttl.min(ttl);
                     r
                 })
                 .collect(),
             None => soa,
+        }
+    }
+
+    /// Keeps the RRSIGs of a reply's answer and authority sections beside
+    /// the RRsets they cover (`Key::Sigs`), at the rank of their section,
+    /// for the validator and for clients that set DO. Only when
+    /// validating: otherwise nothing reads them.
+    pub(super) fn stash_sigs(&self, msg: &Message) {
+        if !self.config.dnssec.validate {
+            return;
+        }
+        let now = self.clock.now();
+        let aa = msg.metadata.authoritative;
+        for (section, records) in [
+            (Section::Answer, &msg.answers),
+            (Section::Authority, &msg.authorities),
+        ] {
+            let mut sets: Vec<((Name, RecordType), Vec<Record>)> = Vec::new();
+            for r in records {
+                let RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(sig)) = &r.data
+                else {
+                    continue;
+                };
+                let key = (r.name.to_lowercase(), sig.input().type_covered);
+                match sets.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, v)) => v.push(r.clone()),
+                    None => sets.push((key, vec![r.clone()])),
+                }
+            }
+            if section == Section::Answer {
+                // A wildcard answer's proof of no closer match rides in
+                // the authority section (RFC 4035 §3.1.3.3).
+                let proof = denial_proof(msg);
+                if !proof.is_empty() {
+                    let ttl = proof.iter().map(|r| r.ttl).min().unwrap_or(0);
+                    for ((name, covered), _) in &sets {
+                        self.cache.insert(
+                            Key::Proof(name.clone(), *covered, DNSClass::IN),
+                            Cached::RRset(proof.clone()),
+                            ttl,
+                            Rank::of(section, aa),
+                            now,
+                        );
+                    }
+                }
+            }
+            for ((name, covered), sigs) in sets {
+                let ttl = sigs.iter().map(|r| r.ttl).min().unwrap_or(0);
+                self.cache.insert(
+                    Key::Sigs(name, covered, DNSClass::IN),
+                    Cached::RRset(sigs),
+                    ttl,
+                    Rank::of(section, aa),
+                    now,
+                );
+            }
         }
     }
 
@@ -445,7 +507,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         // show as it is now (Unbound's message cache refers to it).
         // Below answer rank whatever the reply's AA bit: it carries the
         // negative TTL, so it must not answer SOA questions itself.
-        for rrset in group_rrsets(&soa) {
+        let soa_only: Vec<Record> = soa
+            .iter()
+            .filter(|r| r.record_type() == RecordType::SOA)
+            .cloned()
+            .collect();
+        for rrset in group_rrsets(&soa_only) {
             self.insert_unrenewed(rrset, Rank::AuthorityNonAuth, now);
         }
         if nx {
@@ -574,6 +641,22 @@ pub(super) fn soa_of(msg: &Message) -> Vec<Record> {
     msg.authorities
         .iter()
         .filter(|r| r.record_type() == RecordType::SOA)
+        .cloned()
+        .collect()
+}
+
+/// The NSEC/NSEC3 records of a reply's authority section and the RRSIGs
+/// over them and over its SOA: what proves a denial (RFC 4035 §3.1.3).
+pub(super) fn denial_proof(msg: &Message) -> Vec<Record> {
+    msg.authorities
+        .iter()
+        .filter(|r| match &r.data {
+            RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(sig)) => matches!(
+                sig.input().type_covered,
+                RecordType::SOA | RecordType::NSEC | RecordType::NSEC3
+            ),
+            _ => matches!(r.record_type(), RecordType::NSEC | RecordType::NSEC3),
+        })
         .cloned()
         .collect()
 }

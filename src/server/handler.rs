@@ -437,10 +437,15 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             }
             None => (self.resolver.resolve_after_miss(&request).await, None),
         };
+        // AD=1 for validated data, to clients that show they understand it
+        // with DO=1 or AD=1 (RFC 6840 §5.7, RFC 4035 §3.2.3).
+        let ad = (request.dnssec_ok || query.metadata.authentic_data)
+            && res.security == crate::dnssec::Security::Secure;
         if res.refresh {
             self.spawn_refresh(request);
         }
         let mut m = self.reply_skeleton(query, res.rcode);
+        m.metadata.authentic_data = ad;
         if res.failure == Some(Failure::NotCached) {
             // Refused only because RD=0 found nothing: recursion is available.
             m.metadata.recursion_available = true;
@@ -588,6 +593,7 @@ pub fn ede_for(failure: &Failure) -> (u16, String) {
         Failure::Internal(_) => 0,
         // RFC 8914 §4.14: Cached Error.
         Failure::RecentlyFailed => 13,
+        Failure::Dnssec(b) => b.kind.ede_code(),
     };
     (code, failure.to_string())
 }
