@@ -22,21 +22,6 @@ use lab_support::*;
 
 const VALIDATOR: &str = "127.163.255.2:53";
 
-/// BIND's `trust-anchors` syntax (what delv's `-a` reads) from the lab's
-/// zone-file DS line.
-fn bind_anchor(ds_file: &str) -> String {
-    let line = ds_file
-        .lines()
-        .find(|l| l.contains(" DS "))
-        .expect("a DS line");
-    let f: Vec<&str> = line.split_whitespace().collect();
-    // ". TTL IN DS tag alg digest-type hex"
-    format!(
-        "trust-anchors {{\n  . static-ds {} {} {} \"{}\";\n}};\n",
-        f[4], f[5], f[6], f[7]
-    )
-}
-
 #[test]
 fn unbound_and_delv_validate_the_signed_lab() {
     let dir = lab_copy_moved("dnssec", 163, 164);

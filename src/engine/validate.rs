@@ -642,7 +642,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             dnssec_ok: true,
             full_trace: false,
         };
-        self.resolve_inner(&request).await
+        let res = self.resolve_inner(&request).await;
+        self.client_records(&request, res)
     }
 
     /// An RRset of `name` and its RRSIGs, fetched; with its TTL.

@@ -323,3 +323,18 @@ pub fn query_do(server: &str, name: &str, t: RecordType, timeout: Duration) -> O
         }
     }
 }
+
+/// BIND's `trust-anchors` syntax (what delv's `-a` reads) from the lab's
+/// zone-file DS line.
+pub fn bind_anchor(ds_file: &str) -> String {
+    let line = ds_file
+        .lines()
+        .find(|l| l.contains(" DS "))
+        .expect("a DS line");
+    let f: Vec<&str> = line.split_whitespace().collect();
+    // ". TTL IN DS tag alg digest-type hex"
+    format!(
+        "trust-anchors {{\n  . static-ds {} {} {} \"{}\";\n}};\n",
+        f[4], f[5], f[6], f[7]
+    )
+}
