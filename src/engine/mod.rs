@@ -17,7 +17,7 @@ mod stale;
 pub mod state;
 mod store;
 pub mod trace;
-mod validate;
+pub mod validate;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -162,6 +162,8 @@ pub struct Resolver<T: Transport, C: Clock> {
     inflight: Arc<Inflight>,
     /// Trust anchors and negative trust anchors for validation.
     pub(crate) anchors: Arc<crate::dnssec::anchors::TrustAnchors>,
+    /// What validation has cost since start (statistics, tests).
+    pub(crate) dnssec_work: validate::WorkCounters,
 }
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
@@ -201,6 +203,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             clock,
             hints,
             inflight: Arc::new(Inflight::default()),
+            dnssec_work: validate::WorkCounters::default(),
         }
     }
 
@@ -222,6 +225,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 
     pub fn selection(&self) -> &Selection {
         &self.selection
+    }
+
+    /// Validation work done since start: (validations, signature
+    /// verifications, NSEC3 hashes).
+    pub fn dnssec_work(&self) -> validate::Work {
+        self.dnssec_work.read()
     }
 
     /// Resolves one client question. Identical questions in flight at the

@@ -12,6 +12,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, DS, NSEC, NSEC3};
 use hickory_proto::op::ResponseCode;
@@ -33,6 +34,44 @@ const MAX_CHAIN: u32 = 24;
 const INSECURE_TTL: u32 = 300;
 
 type BoxKeys<'a> = Pin<Box<dyn Future<Output = (ZoneKeys, u32)> + Send + 'a>>;
+
+/// Validation work counted since start (KeyTrap limits are per query;
+/// these totals are for statistics and for tests that assert the count of
+/// signature verifications rather than a time).
+#[derive(Debug, Default)]
+pub struct WorkCounters {
+    validations: AtomicU64,
+    verifications: AtomicU64,
+    nsec3_hashes: AtomicU64,
+}
+
+/// A reading of `WorkCounters`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Work {
+    /// Client answers validated (not counting cache hits of a status).
+    pub validations: u64,
+    /// RRSIG verifications (the costly, public-key part).
+    pub verifications: u64,
+    pub nsec3_hashes: u64,
+}
+
+impl WorkCounters {
+    pub fn read(&self) -> Work {
+        Work {
+            validations: self.validations.load(Ordering::Relaxed),
+            verifications: self.verifications.load(Ordering::Relaxed),
+            nsec3_hashes: self.nsec3_hashes.load(Ordering::Relaxed),
+        }
+    }
+
+    fn add(&self, budget: &Budget) {
+        self.validations.fetch_add(1, Ordering::Relaxed);
+        self.verifications
+            .fetch_add(u64::from(budget.verifications_done), Ordering::Relaxed);
+        self.nsec3_hashes
+            .fetch_add(u64::from(budget.nsec3_hashes_done), Ordering::Relaxed);
+    }
+}
 
 /// What one validation found: the status and for how long it holds.
 struct Verdict {
@@ -241,6 +280,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 }
             }
             if v.bogus() {
+                self.dnssec_work.add(&budget);
                 return v;
             }
         }
@@ -258,6 +298,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if v.ttl == u32::MAX {
             v.ttl = INSECURE_TTL;
         }
+        self.dnssec_work.add(&budget);
         v
     }
 
