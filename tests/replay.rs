@@ -23,6 +23,10 @@
 
 #[path = "replay/config_map.rs"]
 mod config_map;
+#[path = "replay/dnssec_config.rs"]
+mod dnssec_config;
+#[path = "replay/dnssec_text.rs"]
+mod dnssec_text;
 #[path = "replay/matcher.rs"]
 mod matcher;
 #[path = "replay/parser.rs"]
@@ -297,6 +301,10 @@ fn main() -> ExitCode {
 
     if let Err(e) = matcher::self_check() {
         println!("replay REGRESSION matcher self-check: {e}");
+        return ExitCode::FAILURE;
+    }
+    if let Err(e) = dnssec_text::self_check() {
+        println!("replay REGRESSION DNSSEC record self-check: {e}");
         return ExitCode::FAILURE;
     }
     let ours = rpl_files(&manifest_dir().join("tests/scenarios"), true);

@@ -6,6 +6,8 @@
 //! *unsupported* because it needs a feature tern does not have, in which case
 //! the scenario is skipped with the option named. Unknown options are
 //! unsupported: a scenario is never run with a setting silently dropped.
+//! DNSSEC options (trust anchors, validator knobs, `val-override-date`) are
+//! `dnssec_config`'s, which says for each which kind it is.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -13,6 +15,7 @@ use hickory_proto::rr::Name;
 use ipnet::IpNet;
 use tern::config::{AclAction, AclRule, Config, ForwardZone, StubZone};
 
+use super::dnssec_config::DnssecOptions;
 use super::parser::{ConfigLine, Unsupported};
 
 /// `server:` options that do not change what tern answers here.
@@ -59,17 +62,6 @@ const IGNORED: &[(&str, &str)] = &[
         "tern always attaches extended errors on failure; checked only via MATCH ede=",
     ),
     (
-        "trust-anchor-signaling",
-        "DNSSEC knob, no effect without a trust anchor",
-    ),
-    ("fake-sha1", "DNSSEC knob, no effect without a trust anchor"),
-    ("fake-dsa", "DNSSEC knob, no effect without a trust anchor"),
-    (
-        "val-override-date",
-        "DNSSEC knob, no effect without a trust anchor",
-    ),
-    ("val-log-level", "logging"),
-    (
         "interface",
         "listening address; the harness calls the handler directly",
     ),
@@ -82,7 +74,6 @@ const IGNORED: &[(&str, &str)] = &[
 /// Boolean `server:` options tern honours only with this value (tern has no
 /// switch for the other).
 const FIXED: &[(&str, bool)] = &[
-    ("aggressive-nsec", false),
     ("qname-minimisation-strict", false),
     ("udp-upstream-without-downstream", false),
     // RFC 8020: tern always treats names below an NXDOMAIN as nonexistent.
@@ -213,6 +204,9 @@ pub struct Mapped {
     /// A `stub-zone` for `.`: Unbound treats its addresses as the root hints
     /// and primes from them (RFC 8109), so they become tern's root hints.
     pub root_hints: Option<Vec<IpAddr>>,
+    /// The DNSSEC options (already in `config.dnssec`), kept for the date
+    /// signatures are checked against.
+    pub dnssec: DnssecOptions,
 }
 
 /// Builds tern's config for a scenario, or names the option it lacks.
@@ -230,7 +224,11 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
     let mut overrides = Vec::new();
     let (mut identity, mut version) = (None, None);
     let (mut hide_identity, mut hide_version) = (None, None);
+    let mut dnssec = DnssecOptions::default();
     for l in lines {
+        if l.clause == "server" && dnssec.take(l)? {
+            continue;
+        }
         match (l.clause.as_str(), l.key.as_str()) {
             ("server", "qname-minimisation") => c.resolver.qname_minimisation = yes(l)?,
             ("server", "harden-glue") => c.resolver.harden_glue = yes(l)?,
@@ -348,6 +346,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 if !mods.iter().all(|m| *m == "iterator" || *m == "validator") {
                     return unsupported(l);
                 }
+                dnssec.no_validator = !mods.contains(&"validator");
             }
             ("server", key) if IGNORED.iter().any(|(k, _)| *k == key) => {}
             ("server", key) if FIXED.iter().any(|(k, _)| *k == key) => {
@@ -454,8 +453,10 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
         acl.append(&mut c.server.access_control);
         c.server.access_control = acl;
     }
+    c.dnssec = dnssec.config();
     Ok(Mapped {
         config: c,
         root_hints,
+        dnssec,
     })
 }

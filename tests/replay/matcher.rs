@@ -10,6 +10,7 @@
 
 use std::collections::BTreeSet;
 
+use hickory_proto::dnssec::rdata::DNSSECRData;
 use hickory_proto::op::{Edns, Message, MessageType, Query};
 use hickory_proto::rr::rdata::opt::EdnsCode;
 use hickory_proto::rr::{RData, Record, RecordType};
@@ -28,13 +29,33 @@ fn canonical_rdata(r: &Record) -> Vec<u8> {
         enc.set_canonical_form(true);
         let _ = r.data.emit(&mut enc);
     }
-    if let RData::Unknown { code, .. } = &r.data {
+    match &r.data {
         // A DNAME target arrives as raw bytes; fold its case too.
-        if *code == RecordType::DNAME {
-            buf.make_ascii_lowercase();
+        RData::Unknown { code, .. } if *code == RecordType::DNAME => buf.make_ascii_lowercase(),
+        // The names inside RRSIG (signer, after 18 fixed bytes) and NSEC
+        // (next name, first) fold too: testbound lowercases every name
+        // field; signatures, keys and bitmaps stay as they are.
+        RData::DNSSEC(DNSSECRData::RRSIG(sig)) => {
+            lowercase_name_at(&mut buf, 18, wire_len(&sig.input().signer_name));
         }
+        RData::DNSSEC(DNSSECRData::NSEC(nsec)) => {
+            lowercase_name_at(&mut buf, 0, wire_len(nsec.next_domain_name()));
+        }
+        _ => {}
     }
     buf
+}
+
+fn wire_len(name: &hickory_proto::rr::Name) -> usize {
+    name.to_bytes().map_or(0, |b| b.len())
+}
+
+/// Lowercases the uncompressed name of `len` wire bytes at `at` (label
+/// lengths are below 64, so they never change).
+fn lowercase_name_at(buf: &mut [u8], at: usize, len: usize) {
+    if let Some(name) = buf.get_mut(at..at + len) {
+        name.make_ascii_lowercase();
+    }
 }
 
 fn record_key(r: &Record, with_ttl: bool) -> RecordKey {
@@ -286,8 +307,9 @@ fn check_all(got: &Message, want: &Message, ttl: bool, with_edns: bool) -> Resul
     if with_edns {
         // The DO bit is not compared: testbound's `MATCH all` passes
         // Unbound's replies, which echo the query's DO, against entries
-        // that say otherwise (edns_downstream_cookies, edns_nsid_repeat).
-        // `MATCH DO` checks it where a scenario means it.
+        // that say otherwise either way (edns_downstream_cookies writes DO
+        // for a query without it, edns_nsid_repeat). `MATCH DO` checks it
+        // where a scenario means it.
         let version = |e: Option<&Edns>| e.map(|e| e.version());
         let (ge, we) = (
             edns_summary(got.edns.as_ref()),
@@ -384,6 +406,67 @@ pub fn self_check() -> Result<(), String> {
     with_ttl.spec.ttl = true;
     if check(&with_ttl, &same_other_order_case_ttl, Protocol::Udp).is_ok() {
         return Err("MATCH ttl did not compare TTLs".to_string());
+    }
+    dnssec_self_check(&entry)
+}
+
+/// The DNSSEC side: RRSIG rdata (times, key tag, signature) compares
+/// exactly, its signer name and an NSEC's next name without case, the AD
+/// bit counts, and `MATCH DO` wants the DO bit.
+fn dnssec_self_check(entry: &dyn Fn(&str) -> Result<Entry, String>) -> Result<(), String> {
+    let sig = |signer: &str, sig: &str| {
+        format!(
+            "www.example.com. 3600 IN RRSIG A 8 3 3600 20070926134150 20070829134150 2854 {signer} {sig}"
+        )
+    };
+    let nsec = |next: &str| format!("www.example.com. 3600 IN NSEC {next} A RRSIG NSEC");
+    let msg = |flags: &str, records: &[String]| {
+        entry(&format!(
+            "MATCH all\nREPLY {flags}\nSECTION QUESTION\nwww.example.com. IN A\nSECTION ANSWER\nwww.example.com. 3600 IN A 10.0.0.1\n{}",
+            records.join("\n")
+        ))
+    };
+    let want = msg(
+        "QR RD RA AD DO NOERROR",
+        &[sig("example.com.", "AAAA/w=="), nsec("z.example.com.")],
+    )?;
+    let same = msg(
+        "QR RD RA AD DO NOERROR",
+        &[sig("EXAMPLE.com.", "AAAA/w=="), nsec("Z.Example.COM.")],
+    )?;
+    check(&want, &same.msg, Protocol::Udp)
+        .map_err(|e| format!("RRSIG signer / NSEC next name case must not matter: {e}"))?;
+    let cases = [
+        (
+            "QR RD RA AD DO NOERROR",
+            sig("example.com.", "AAAA/g=="),
+            "RRSIG signature",
+        ),
+        (
+            "QR RD RA AD DO NOERROR",
+            sig("example.com.", "AAAA/w==").replace("20070926134150", "20070926134151"),
+            "RRSIG expiration",
+        ),
+        (
+            "QR RD RA DO NOERROR",
+            sig("example.com.", "AAAA/w=="),
+            "AD flag",
+        ),
+    ];
+    for (flags, rrsig, what) in cases {
+        let got = msg(flags, &[rrsig, nsec("z.example.com.")])?;
+        if check(&want, &got.msg, Protocol::Udp).is_ok() {
+            return Err(format!("a difference in {what} was not noticed"));
+        }
+    }
+    let mut no_do = same.msg;
+    if let Some(e) = no_do.edns.as_mut() {
+        e.set_dnssec_ok(false);
+    }
+    let mut want_do = want;
+    want_do.spec.do_bit = true;
+    if check(&want_do, &no_do, Protocol::Udp).is_ok() {
+        return Err("MATCH DO did not notice a missing DO bit".to_string());
     }
     Ok(())
 }

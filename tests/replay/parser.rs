@@ -137,7 +137,14 @@ fn parse_config(lines: &mut Lines<'_>) -> Result<Vec<ConfigLine>, Unsupported> {
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
         }
-        for kw in ["AUTOTRUST_FILE", "TEMPFILE_NAME", "TEMPFILE_CONTENTS"] {
+        // An AUTOTRUST_FILE block is testbound's `auto-trust-anchor-file`
+        // with the file's contents: RFC 5011 state tern does not keep.
+        if line.starts_with("AUTOTRUST_FILE") {
+            return unsupported(
+                "AUTOTRUST_FILE block: auto-trust-anchor-file (RFC 5011 trust-anchor maintenance)",
+            );
+        }
+        for kw in ["TEMPFILE_NAME", "TEMPFILE_CONTENTS"] {
             if line.starts_with(kw) {
                 return unsupported(format!("{kw} block (files written by the test)"));
             }
@@ -149,8 +156,8 @@ fn parse_config(lines: &mut Lines<'_>) -> Result<Vec<ConfigLine>, Unsupported> {
         }
         // Unbound reads tokens, so one line may hold several `key: value`
         // pairs (`forward-zone: name: "." forward-addr: 1.2.3.4`).
-        for (key, value) in config_pairs(line) {
-            if value.is_empty() {
+        for (key, value, opens_clause) in config_pairs(line) {
+            if opens_clause {
                 clause = key;
                 continue;
             }
@@ -167,8 +174,9 @@ fn parse_config(lines: &mut Lines<'_>) -> Result<Vec<ConfigLine>, Unsupported> {
 /// Splits a config line into `key: value` pairs: a key is a bare word
 /// ending in `:`; the words up to the next key are its value (quotes
 /// dropped). A line without a leading key is one pair split at its first
-/// colon, as before.
-fn config_pairs(line: &str) -> Vec<(String, String)> {
+/// colon, as before. A key with no value at all (`server:`) opens a
+/// clause; `directory: ""` is a key with an empty value.
+fn config_pairs(line: &str) -> Vec<(String, String, bool)> {
     let mut words: Vec<String> = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
@@ -199,7 +207,11 @@ fn config_pairs(line: &str) -> Vec<(String, String)> {
     let clean = |v: &str| v.trim().trim_matches('"').trim().to_string();
     if !words.first().is_some_and(|w| is_key(w)) {
         let (key, value) = line.split_once(':').unwrap_or((line, ""));
-        return vec![(key.trim().to_string(), clean(value))];
+        return vec![(
+            key.trim().to_string(),
+            clean(value),
+            value.trim().is_empty(),
+        )];
     }
     let mut out: Vec<(String, String)> = Vec::new();
     for w in words {
@@ -212,7 +224,12 @@ fn config_pairs(line: &str) -> Vec<(String, String)> {
             v.push_str(&w);
         }
     }
-    out.into_iter().map(|(k, v)| (k, clean(&v))).collect()
+    out.into_iter()
+        .map(|(k, v)| {
+            let opens_clause = v.is_empty();
+            (k, clean(&v), opens_clause)
+        })
+        .collect()
 }
 
 /// Only the config block, so its reasons for skipping come first.
@@ -474,6 +491,8 @@ fn parse_entry(
             "$ORIGIN" | "$TTL" => set_directive(kw, toks.next(), st, n)?,
             _ => {
                 let bad = |m: String| Unsupported(format!("line {}: {m}", n + 1));
+                let joined = records::join_parentheses(line, lines);
+                let line = joined.as_str();
                 match section {
                     Section::Question => {
                         e.msg

@@ -1,16 +1,19 @@
 //! Text to hickory-proto values for replay scenarios: question lines,
 //! resource-record lines in master-file syntax (RFC 1035 §5.1, fed to
 //! hickory's zone parser), RFC 3597 generic rdata (`\# len hex`, `TYPEnnn`),
-//! DNAME (RFC 6672, which hickory cannot parse from text) and the hex blocks
+//! DNAME (RFC 6672, which hickory cannot parse from text), DNSSEC types
+//! (via `dnssec_text`) and the hex blocks
 //! of `HEX_ANSWER_BEGIN` / `HEX_EDNSDATA_BEGIN`.
 
 use std::str::FromStr;
 
 use hickory_proto::op::Query;
 use hickory_proto::rr::rdata::NULL;
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use hickory_proto::serialize::binary::BinEncodable;
+use hickory_proto::rr::{DNSClass, Label, Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecoder, BinEncodable, Restrict};
 use hickory_proto::serialize::txt::Parser;
+
+use super::dnssec_text;
 
 /// `$ORIGIN` and `$TTL` as they stand at a given line of the file.
 #[derive(Debug, Clone)]
@@ -48,6 +51,36 @@ pub fn strip_comment(line: &str) -> &str {
     line
 }
 
+/// A record written over several lines inside `( … )` (RFC 1035 §5.1), as
+/// one line; a line without an open parenthesis comes back as it is.
+pub fn join_parentheses<'a>(
+    first: &str,
+    lines: &mut impl Iterator<Item = (usize, &'a str)>,
+) -> String {
+    let depth = |s: &str| {
+        let mut quoted = false;
+        s.chars().fold(0i64, |d, c| match c {
+            '"' => {
+                quoted = !quoted;
+                d
+            }
+            '(' if !quoted => d + 1,
+            ')' if !quoted => d - 1,
+            _ => d,
+        })
+    };
+    let mut text = first.to_string();
+    let mut open = depth(first);
+    while open > 0 {
+        let Some((_, raw)) = lines.next() else { break };
+        let more = strip_comment(raw).trim();
+        open += depth(more);
+        text.push(' ');
+        text.push_str(more);
+    }
+    text
+}
+
 /// A record type by mnemonic or as `TYPEnnn` (RFC 3597 §5).
 pub fn parse_type(s: &str) -> Option<RecordType> {
     let upper = s.to_ascii_uppercase();
@@ -57,8 +90,57 @@ pub fn parse_type(s: &str) -> Option<RecordType> {
     match upper.as_str() {
         "IXFR" => Some(RecordType::IXFR),
         "OPT" => Some(RecordType::OPT),
-        _ => RecordType::from_str(&upper).ok(),
+        _ => RecordType::from_str(&upper)
+            .ok()
+            .or_else(|| unnamed_type(&upper).map(RecordType::from)),
     }
+}
+
+/// Numbers of the registered types hickory has no name for (IANA DNS
+/// parameters), as they appear in questions and NSEC bitmaps.
+fn unnamed_type(upper: &str) -> Option<u16> {
+    let n = match upper {
+        "MD" => 3,
+        "MF" => 4,
+        "MB" => 7,
+        "MG" => 8,
+        "MR" => 9,
+        "WKS" => 11,
+        "MINFO" => 14,
+        "RP" => 17,
+        "AFSDB" => 18,
+        "X25" => 19,
+        "ISDN" => 20,
+        "RT" => 21,
+        "NSAP" => 22,
+        "NSAP-PTR" => 23,
+        "PX" => 26,
+        "GPOS" => 27,
+        "LOC" => 29,
+        "NXT" => 30,
+        "EID" => 31,
+        "NIMLOC" => 32,
+        "ATMA" => 34,
+        "KX" => 36,
+        "A6" => 38,
+        "SINK" => 40,
+        "APL" => 42,
+        "IPSECKEY" => 45,
+        "DHCID" => 49,
+        "HIP" => 55,
+        "NINFO" => 56,
+        "RKEY" => 57,
+        "TALINK" => 58,
+        "ZONEMD" => 63,
+        "SPF" => 99,
+        "EUI48" => 108,
+        "EUI64" => 109,
+        "URI" => 256,
+        "TA" => 32768,
+        "DLV" => 32769,
+        _ => return None,
+    };
+    Some(n)
 }
 
 /// A class by mnemonic or as `CLASSnnn`.
@@ -78,12 +160,72 @@ fn parse_class(s: &str) -> Option<DNSClass> {
 }
 
 fn parse_name(s: &str, st: &TextState) -> Result<Name, String> {
+    name_in(s, &st.origin)
+}
+
+/// A name in master-file syntax, relative to `origin` unless it ends in a
+/// dot. Labels IDNA rejects (`!`, `\000`: RFC 1035 allows any octet) are
+/// read as plain ASCII with escapes.
+pub fn name_in(s: &str, origin: &Name) -> Result<Name, String> {
     if s == "@" {
-        return Ok(st.origin.clone());
+        return Ok(origin.clone());
     }
-    let mut n = Name::parse(s, Some(&st.origin)).map_err(|e| format!("bad name {s:?}: {e}"))?;
+    let bad = |e: hickory_proto::ProtoError| format!("bad name {s:?}: {e}");
+    let mut n = match Name::parse(s, Some(origin)) {
+        Ok(n) => n,
+        Err(_) => {
+            let (labels, fqdn) = raw_labels(s).ok_or_else(|| format!("bad name {s:?}"))?;
+            let labels = labels
+                .iter()
+                .map(|l| Label::from_raw_bytes(l))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(bad)?;
+            let n = Name::from_labels(labels).map_err(bad)?;
+            if fqdn {
+                n
+            } else {
+                n.append_domain(origin).map_err(bad)?
+            }
+        }
+    };
     n.set_fqdn(true);
     Ok(n)
+}
+
+/// The octets of each label of a master-file name (`\DDD` and `\X`
+/// escapes, RFC 1035 §5.1), and whether it ends in a dot.
+fn raw_labels(s: &str) -> Option<(Vec<Vec<u8>>, bool)> {
+    let (mut labels, mut cur) = (Vec::new(), Vec::new());
+    let mut bytes = s.bytes();
+    let mut fqdn = false;
+    while let Some(b) = bytes.next() {
+        fqdn = false;
+        match b {
+            b'.' => {
+                if cur.is_empty() {
+                    return None;
+                }
+                labels.push(std::mem::take(&mut cur));
+                fqdn = true;
+            }
+            b'\\' => {
+                let c = bytes.next()?;
+                if c.is_ascii_digit() {
+                    let (d1, d2) = (bytes.next()?, bytes.next()?);
+                    let digits = [c, d1, d2];
+                    let text = std::str::from_utf8(&digits).ok()?;
+                    cur.push(text.parse::<u8>().ok()?);
+                } else {
+                    cur.push(c);
+                }
+            }
+            _ => cur.push(b),
+        }
+    }
+    if !cur.is_empty() {
+        labels.push(cur);
+    }
+    Some((labels, fqdn))
 }
 
 /// A question line: `name [class] type`.
@@ -188,6 +330,20 @@ pub fn hex_block(lines: &[String]) -> Result<Vec<u8>, String> {
     hex_bytes(&text)
 }
 
+/// Wire rdata as hickory's typed value, as a reply decoded off the wire
+/// would hold it; rdata hickory will not decode (a key of an unknown
+/// protocol, say) stays generic and still goes on the wire as written.
+fn typed(rtype: RecordType, bytes: Vec<u8>) -> RData {
+    let Ok(len) = u16::try_from(bytes.len()) else {
+        return unknown(rtype, bytes);
+    };
+    let mut decoder = BinDecoder::new(&bytes);
+    match RData::read(&mut decoder, rtype, Restrict::new(len)) {
+        Ok(rdata) if decoder.is_empty() => rdata,
+        _ => unknown(rtype, bytes),
+    }
+}
+
 fn unknown(rtype: RecordType, bytes: Vec<u8>) -> RData {
     RData::Unknown {
         code: rtype,
@@ -235,23 +391,11 @@ pub fn parse_record(line: &str, st: &TextState) -> Result<Record, String> {
     if head.type_token.to_ascii_uppercase().starts_with("TYPE") {
         return Err(format!("TYPEnnn without generic rdata: {line:?}"));
     }
-    if matches!(
-        head.rtype,
-        RecordType::RRSIG
-            | RecordType::NSEC
-            | RecordType::NSEC3
-            | RecordType::NSEC3PARAM
-            | RecordType::DS
-            | RecordType::DNSKEY
-            | RecordType::CDS
-            | RecordType::CDNSKEY
-            | RecordType::KEY
-            | RecordType::SIG
-    ) {
-        return Err(format!(
-            "DNSSEC record type {} in text (no DNSSEC support)",
-            head.rtype
-        ));
+    if dnssec_text::handles(head.rtype) {
+        let bytes = dnssec_text::rdata_wire(head.rtype, head.rdata, &st.origin)?;
+        let mut r = Record::from_rdata(owner, ttl, typed(head.rtype, bytes));
+        r.dns_class = head.class;
+        return Ok(r);
     }
     // Everything else goes through hickory's master-file parser, which knows
     // $ORIGIN-relative names inside rdata.
