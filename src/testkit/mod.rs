@@ -4,9 +4,13 @@
 //! SERVFAIL, TC=1, hostile extra records), an optional RTT that moves a
 //! `ManualClock`, and a log of every query the engine sent.
 //!
-//! It is deliberately small: the real authoritative server is `auth/`.
+//! It is deliberately small: the real authoritative server is `auth/`. A
+//! server given `auth` zones answers through `auth::answer` instead, so
+//! DO=1 queries to signed zones get their RRSIGs and denial proofs (RFC
+//! 4035 §3.1); `signed` builds such a network.
 
 pub mod fuzz;
+pub mod signed;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -178,6 +182,9 @@ pub struct Server {
     /// Records a server adds to the authority section (a forwarder's NS
     /// set riding along with its answers).
     pub extra_authorities: Vec<Record>,
+    /// Zones answered by the real authoritative code (`auth::answer`),
+    /// DNSSEC records included with DO=1; when set, `zones` is unused.
+    pub auth: Option<Arc<crate::auth::ZoneSet>>,
 }
 
 /// What the engine sent.
@@ -275,6 +282,13 @@ impl TestNet {
                 m
             }
             _ => {
+                if let Some(set) = &server.auth {
+                    // The auth code echoes ID, question and OPT (with DO).
+                    let source = IpAddr::from([127, 0, 0, 1]);
+                    let mut m = crate::auth::answer::answer(set, &q.message, source, None);
+                    add_extras(&mut m, &server);
+                    return Ok(m);
+                }
                 let zone = server
                     .zones
                     .iter()
@@ -283,11 +297,7 @@ impl TestNet {
                 match zone {
                     Some(z) => {
                         let mut m = z.answer(question.name(), question.query_type());
-                        m.answers.extend(server.extra_answers.iter().cloned());
-                        m.authorities
-                            .extend(server.extra_authorities.iter().cloned());
-                        m.additionals
-                            .extend(server.extra_additional.iter().cloned());
+                        add_extras(&mut m, &server);
                         m
                     }
                     None => error(ResponseCode::Refused),
@@ -301,6 +311,15 @@ impl TestNet {
         }
         Ok(m)
     }
+}
+
+/// A hostile or forwarding server's extra records.
+fn add_extras(m: &mut Message, server: &Server) {
+    m.answers.extend(server.extra_answers.iter().cloned());
+    m.authorities
+        .extend(server.extra_authorities.iter().cloned());
+    m.additionals
+        .extend(server.extra_additional.iter().cloned());
 }
 
 fn error(rcode: ResponseCode) -> Message {
