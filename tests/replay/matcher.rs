@@ -331,8 +331,14 @@ fn check_all(got: &Message, want: &Message, ttl: bool, with_edns: bool) -> Resul
 pub fn summary(m: &Message) -> String {
     let q = show_questions(&m.queries);
     let sec = |rs: &[Record]| rs.iter().map(show_record).collect::<Vec<_>>().join(" | ");
+    // The extended error's text says why an answer failed (for a bogus
+    // one, the zone and record), which is what a failing scenario needs.
+    let ede = match tern::wire::ede(m) {
+        Some((code, text)) => format!(" EDE {code} {text:?}"),
+        None => String::new(),
+    };
     format!(
-        "[{}] q=[{}] an=[{}] ns=[{}] ar=[{}] {}",
+        "[{}] q=[{}] an=[{}] ns=[{}] ar=[{}] {}{ede}",
         flags(m),
         q,
         sec(&m.answers),
