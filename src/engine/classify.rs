@@ -93,6 +93,16 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
         // NODATA needs its SOA (RFC 2308 §2.2); an empty reply without one,
         // even with AA set, is ignored and another server asked.
         _ if has_soa => Kind::NoData,
+        // A signed NODATA that lost its SOA still carries its NSEC/NSEC3
+        // proof: NODATA as Unbound types it, for the validator to judge
+        // (not cached without an SOA to give its negative TTL).
+        None if msg
+            .authorities
+            .iter()
+            .any(|r| matches!(r.record_type(), RecordType::NSEC | RecordType::NSEC3)) =>
+        {
+            Kind::NoData
+        }
         // AA with the zone's own NS set and nothing else: NODATA too.
         Some(_) if msg.metadata.authoritative => Kind::NoData,
         _ => Kind::Lame,

@@ -424,7 +424,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             Some(ttl) => soa
                 .into_iter()
                 .map(|mut r| {
-                    r.ttl = r.ttl.min(ttl);
+                    r.ttl = ttl;
                     r
                 })
                 .collect(),
