@@ -1,7 +1,8 @@
 //! Config loading: `config/tern.toml` lists every key at its default and
 //! loads to `Config::default()`; a typo'd key, an out-of-range value, a
 //! broken cross-field rule and a TOML syntax error each name file, line and
-//! key; `benches/rig.toml.in` loads once its placeholders are filled in.
+//! key; `benches/rig.toml.in` loads once its placeholders are filled in;
+//! the `[dnssec]` keys load, and their errors name file, line and key.
 
 #![allow(clippy::unwrap_used)]
 
@@ -107,6 +108,19 @@ fn shipped_file_equals_defaults() {
     assert_eq!(c.upstream.holddown, d.upstream.holddown);
     assert_eq!(c.upstream.tcp_timeout, d.upstream.tcp_timeout);
     assert_eq!(c.log.level, d.log.level);
+    assert_eq!(c.dnssec.validate, d.dnssec.validate);
+    assert_eq!(c.dnssec.builtin_root_anchors, d.dnssec.builtin_root_anchors);
+    assert_eq!(c.dnssec.trust_anchor_files, d.dnssec.trust_anchor_files);
+    assert_eq!(c.dnssec.trust_anchors, d.dnssec.trust_anchors);
+    assert_eq!(
+        c.dnssec.negative_trust_anchors,
+        d.dnssec.negative_trust_anchors
+    );
+    assert_eq!(c.dnssec.bogus_ttl, d.dnssec.bogus_ttl);
+    assert_eq!(c.dnssec.max_nsec3_iterations, d.dnssec.max_nsec3_iterations);
+    assert_eq!(c.dnssec.aggressive_nsec, d.dnssec.aggressive_nsec);
+    assert_eq!(c.dnssec.legacy_dsa, d.dnssec.legacy_dsa);
+    assert_eq!(c.dnssec.max_verifications, d.dnssec.max_verifications);
 }
 
 /// Every `key = value` line of the shipped file is a key the loader knows:
@@ -611,4 +625,88 @@ fn allow_cookie_without_answer_cookie_is_rejected() {
         "ok.toml",
     )
     .unwrap();
+}
+
+#[test]
+fn dnssec_keys_load_and_name_bad_values() {
+    let d = Config::default().dnssec;
+    assert!(d.validate && d.builtin_root_anchors && !d.legacy_dsa);
+    let c = load_str(
+        "[dnssec]\nvalidate = false\nbuiltin_root_anchors = false\n\
+         trust_anchor_files = [\"/etc/tern/root.anchor\"]\n\
+         trust_anchors = [\"corp.example. DS 12345 13 2 0a1b\"]\n\
+         negative_trust_anchors = [\"Broken.Example\", \"lab.\"]\n\
+         bogus_ttl_ms = 5000\nmax_nsec3_iterations = 0\naggressive_nsec = false\n\
+         legacy_dsa = true\nmax_verifications = 100000\n",
+        "t.toml",
+    )
+    .unwrap()
+    .dnssec;
+    assert!(!c.validate && !c.builtin_root_anchors && !c.aggressive_nsec && c.legacy_dsa);
+    assert_eq!(c.trust_anchor_files, [Path::new("/etc/tern/root.anchor")]);
+    assert_eq!(c.trust_anchors.len(), 1);
+    let ntas: Vec<String> = c
+        .negative_trust_anchors
+        .iter()
+        .map(|n| n.to_ascii())
+        .collect();
+    assert_eq!(ntas, ["Broken.Example.", "lab."]);
+    assert_eq!(c.bogus_ttl, Duration::from_secs(5));
+    assert_eq!((c.max_nsec3_iterations, c.max_verifications), (0, 100_000));
+
+    // A name that is no domain name: file, line and key, and the name.
+    let e = err(
+        "[dnssec]\nvalidate = true\nnegative_trust_anchors = [\"ok.example\", \"bad..name\"]\n",
+    );
+    assert!(
+        e.to_string()
+            .starts_with("bad.toml:3: dnssec.negative_trust_anchors:"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("bad..name"), "{e}");
+    let e = err("[dnssec]\nnegative_trust_anchors = [\"\"]\n");
+    assert_eq!(
+        (e.line(), e.key()),
+        (Some(2), Some("dnssec.negative_trust_anchors")),
+        "{e}"
+    );
+    // Out of range: rejected, not clamped.
+    let e = err("[dnssec]\nmax_nsec3_iterations = 65536\n");
+    assert_eq!(
+        e.to_string(),
+        "bad.toml:2: dnssec.max_nsec3_iterations: 65536 is out of range 0..=65535"
+    );
+    let e = err("[dnssec]\nmax_nsec3_iterations = -1\n");
+    assert_eq!(e.key(), Some("dnssec.max_nsec3_iterations"), "{e}");
+    let e = err("[dnssec]\nmax_verifications = 0\n");
+    assert_eq!(e.key(), Some("dnssec.max_verifications"), "{e}");
+    let e = err("[dnssec]\nbogus_ttl_ms = 86400001\n");
+    assert_eq!(e.key(), Some("dnssec.bogus_ttl_ms"), "{e}");
+    let e = err("[dnssec]\nvalidate = true\nagressive_nsec = true\n");
+    assert_eq!(
+        (e.line(), e.key()),
+        (Some(3), Some("dnssec.agressive_nsec")),
+        "{e}"
+    );
+}
+
+#[test]
+fn relative_trust_anchor_files_follow_the_file() {
+    let dir = std::env::temp_dir().join(format!("tern-config-ta-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("t.toml");
+    std::fs::write(
+        &f,
+        "[dnssec]\ntrust_anchor_files = [\"root.anchor\", \"/abs/other.anchor\"]\n",
+    )
+    .unwrap();
+    let c = load_file(&f).unwrap();
+    assert_eq!(
+        c.dnssec.trust_anchor_files,
+        [
+            dir.join("root.anchor"),
+            Path::new("/abs/other.anchor").to_path_buf()
+        ]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
