@@ -286,6 +286,7 @@ impl TestNet {
                     // The auth code echoes ID, question and OPT (with DO).
                     let source = IpAddr::from([127, 0, 0, 1]);
                     let mut m = crate::auth::answer::answer(set, &q.message, source, None);
+                    add_ns_addresses(&mut m, set);
                     add_extras(&mut m, &server);
                     return Ok(m);
                 }
@@ -310,6 +311,31 @@ impl TestNet {
             m.edns = q.message.edns.clone();
         }
         Ok(m)
+    }
+}
+
+/// Additional section processing for NS answers (RFC 1034 §4.3.2 step
+/// 6): the addresses of the servers that we hold. `auth::answer` adds
+/// glue to referrals only, and without addresses in a priming reply the
+/// engine loses the root servers' addresses from the hints.
+fn add_ns_addresses(m: &mut Message, set: &crate::auth::ZoneSet) {
+    let targets: Vec<Name> = m
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::NS(t) => Some(t.0.clone()),
+            _ => None,
+        })
+        .collect();
+    for t in targets {
+        let Some(zone) = set.find(&t) else { continue };
+        for rtype in [RecordType::A, RecordType::AAAA] {
+            for r in zone.rrset(&t, rtype).into_iter().flatten() {
+                if !m.additionals.contains(r) {
+                    m.additionals.push(r.clone());
+                }
+            }
+        }
     }
 }
 

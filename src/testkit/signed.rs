@@ -218,17 +218,17 @@ fn fault(apex: &Name, set: &mut Vec<Record>, keys: &ZoneKeys) -> Result<(), Stri
 fn key_trap(apex: &Name, set: &mut Vec<Record>, keys: &ZoneKeys) -> Result<(), String> {
     let tag = keys.zsk.tag();
     let fakes = (0..TRAP_KEYS).filter_map(|i| colliding_key(tag, i as u64 + 1));
-    set.extend(fakes.map(|k| {
-        Record::from_rdata(apex.clone(), TTL, RData::DNSSEC(DNSSECRData::DNSKEY(k)))
-    }));
+    set.extend(
+        fakes.map(|k| Record::from_rdata(apex.clone(), TTL, RData::DNSSEC(DNSSECRData::DNSKEY(k)))),
+    );
     let dnskeys = rrset_of(set, apex, RecordType::DNSKEY);
-    let sig = sign_rrset(&dnskeys, &keys.ksk, apex, INCEPTION, EXPIRATION)
-        .map_err(|e| e.to_string())?;
+    let sig =
+        sign_rrset(&dnskeys, &keys.ksk, apex, INCEPTION, EXPIRATION).map_err(|e| e.to_string())?;
     replace_sigs(set, apex, RecordType::DNSKEY, vec![sig]);
     let owner = name(TRAP_NAME)?;
     let rrset = rrset_of(set, &owner, RecordType::A);
-    let real = sign_rrset(&rrset, &keys.zsk, apex, INCEPTION, EXPIRATION)
-        .map_err(|e| e.to_string())?;
+    let real =
+        sign_rrset(&rrset, &keys.zsk, apex, INCEPTION, EXPIRATION).map_err(|e| e.to_string())?;
     let RData::DNSSEC(DNSSECRData::RRSIG(real)) = &real.data else {
         return Err("the signer made no RRSIG".to_string());
     };
