@@ -445,6 +445,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         for (section, records) in [
             (Section::Answer, &msg.answers),
             (Section::Authority, &msg.authorities),
+            (Section::Additional, &msg.additionals),
         ] {
             let mut sets: Vec<((Name, RecordType), Vec<Record>)> = Vec::new();
             for r in records {
@@ -659,6 +660,41 @@ pub(super) fn denial_proof(msg: &Message) -> Vec<Record> {
         })
         .cloned()
         .collect()
+}
+
+/// Takes every RRSIG out of a reply's sections.
+pub(super) fn take_sigs(msg: &mut Message) -> Vec<Record> {
+    let mut sigs = Vec::new();
+    for section in [&mut msg.answers, &mut msg.authorities, &mut msg.additionals] {
+        let (s, rest): (Vec<Record>, Vec<Record>) = std::mem::take(section)
+            .into_iter()
+            .partition(|r| r.record_type() == RecordType::RRSIG);
+        sigs.extend(s);
+        *section = rest;
+    }
+    sigs
+}
+
+/// Puts each RRSIG back after the RRset it covers, in that RRset's
+/// section; RRSIGs covering nothing that is left are dropped.
+pub(super) fn reattach_sigs(msg: &mut Message, sigs: Vec<Record>) {
+    let covers = |sig: &Record, r: &Record| match &sig.data {
+        RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(s)) => {
+            s.input().type_covered == r.record_type() && sig.name == r.name
+        }
+        _ => false,
+    };
+    let mut left = sigs;
+    for section in [&mut msg.answers, &mut msg.authorities, &mut msg.additionals] {
+        let mut add = Vec::new();
+        for r in section.iter() {
+            let (mine, rest): (Vec<Record>, Vec<Record>) =
+                left.into_iter().partition(|s| covers(s, r));
+            add.extend(mine);
+            left = rest;
+        }
+        section.extend(add);
+    }
 }
 
 /// Groups records into RRsets by (name, type, class), keeping order.

@@ -123,6 +123,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Some(s) => s,
                 None => {
                     let v = self.check(request, &res).await;
+                    if let Security::Bogus(b) = &v.security {
+                        tracing::debug!(qname = %request.name, qtype = %request.qtype, reason = %b, "validation: bogus");
+                    }
                     let ttl = match v.security {
                         Security::Bogus(_) => {
                             u32::try_from(self.config.dnssec.bogus_ttl.as_secs()).unwrap_or(60)
@@ -170,6 +173,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if request.dnssec_ok {
             res.answers = self.with_sigs(res.answers);
             res.authorities = self.with_sigs(res.authorities);
+            res.additionals = self.with_sigs(res.additionals);
         } else {
             let q = request.qtype;
             let keep = |r: &Record| {
@@ -177,12 +181,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 t == q || !matches!(t, RecordType::RRSIG | RecordType::NSEC | RecordType::NSEC3)
             };
             res.answers.retain(keep);
-            res.authorities.retain(|r| {
+            let unasked = |r: &Record| {
                 !matches!(
                     r.record_type(),
                     RecordType::RRSIG | RecordType::NSEC | RecordType::NSEC3
                 )
-            });
+            };
+            res.authorities.retain(unasked);
+            res.additionals.retain(unasked);
         }
         res
     }
