@@ -565,12 +565,46 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if !unchanged {
             self.cache.insert_rrset(ns, Rank::AuthorityNonAuth, now);
         }
+        if self.config.dnssec.validate {
+            self.cache_referral_ds(msg, child, now);
+        }
         // Glue likewise: unchanged, it keeps its TTL (the replies whose
         // sections show it show it counting down, as in Unbound).
         for rrset in group_rrsets(&msg.additionals) {
             self.insert_unrenewed(rrset, Rank::Additional, now);
         }
     }
+    /// A referral from a signed parent carries the child's DS set, or the
+    /// NSEC/NSEC3 proving there is none (RFC 4035 §3.1.4): the parent is
+    /// the authority for both, so they are kept as its answer to a DS
+    /// question and the validator need not ask again.
+    fn cache_referral_ds(&self, msg: &Message, child: &Name, now: crate::clock::Mono) {
+        let ds: Vec<Record> = msg
+            .authorities
+            .iter()
+            .filter(|r| r.record_type() == RecordType::DS && r.name == *child)
+            .cloned()
+            .collect();
+        if !ds.is_empty() {
+            self.cache.update_rrset(ds, Rank::AnswerNonAuth, now, 0);
+            return;
+        }
+        let proof = denial_proof(msg);
+        if proof
+            .iter()
+            .any(|r| matches!(r.record_type(), RecordType::NSEC | RecordType::NSEC3))
+        {
+            let ttl = proof.iter().map(|r| r.ttl).min().unwrap_or(0);
+            self.cache.insert(
+                Key::RRset(child.clone(), RecordType::DS, DNSClass::IN),
+                Cached::NoData(proof),
+                ttl,
+                Rank::AnswerNonAuth,
+                now,
+            );
+        }
+    }
+
     /// Addresses of a name from the cache (any rank: glue will do here).
     pub(crate) fn cached_addrs(&self, name: &Name, class: DNSClass) -> Vec<IpAddr> {
         let now = self.clock.now();
