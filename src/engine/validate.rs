@@ -241,8 +241,29 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let mut v = Verdict::secure();
         let now = self.unix_now();
         // The answer section, RRset by RRset (each alias may be signed by
-        // another zone).
-        for rrset in group_rrsets(&res.answers) {
+        // another zone); for a referral from the cache (RD=0), its NS set.
+        let referral = res.answers.is_empty()
+            && res.rcode == ResponseCode::NoError
+            && !res.authorities.iter().any(|r| {
+                matches!(
+                    r.record_type(),
+                    RecordType::SOA | RecordType::NSEC | RecordType::NSEC3
+                )
+            })
+            && res
+                .authorities
+                .iter()
+                .any(|r| r.record_type() == RecordType::NS);
+        let checked: Vec<Record> = if referral {
+            res.authorities
+                .iter()
+                .filter(|r| r.record_type() == RecordType::NS)
+                .cloned()
+                .collect()
+        } else {
+            res.answers.clone()
+        };
+        for rrset in group_rrsets(&checked) {
             let Some(first) = rrset.first() else { continue };
             let (name, t) = (first.name.clone(), first.record_type());
             if t == RecordType::CNAME && synthesised_by_dname(&res.answers, &name) {
@@ -292,7 +313,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         }
         // A negative answer (at the end of any chain): its proof.
         let negative = res.rcode == ResponseCode::NXDomain
-            || (res.rcode == ResponseCode::NoError && !ends_in(&res.answers, request));
+            || (res.rcode == ResponseCode::NoError && !referral && !ends_in(&res.answers, request));
         if negative {
             let qname = chain_end(&res.answers, &request.name);
             let s = self
