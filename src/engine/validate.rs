@@ -743,6 +743,7 @@ fn apply(res: Resolution, security: Security) -> Resolution {
     match security {
         Security::Bogus(b) => Resolution {
             security: Security::Bogus(b.clone()),
+            from_cache: res.from_cache,
             ..Resolution::failed(Failure::Dnssec(b), res.trace)
         },
         s => Resolution { security: s, ..res },

@@ -338,3 +338,20 @@ pub fn bind_anchor(ds_file: &str) -> String {
         f[4], f[5], f[6], f[7]
     )
 }
+
+/// Runs Debian's `delv` against `server` (an IPv4 address, port 53) with
+/// the BIND-syntax anchor file `keys`, for `name` A; stdout and stderr.
+pub fn delv(server: &str, keys: &Path, name: &str) -> String {
+    let out = Command::new("delv")
+        .arg(format!("@{server}"))
+        .args(["-p", "53", "-a"])
+        .arg(keys)
+        .args(["+root=.", name, "A"])
+        .output()
+        .expect("delv is not installed (apt-get install bind9-dnsutils)");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
