@@ -251,6 +251,8 @@ pub struct FileDnssec {
     #[serde(default)]
     pub trust_anchor_files: S<Vec<String>>,
     #[serde(default)]
+    pub auto_trust_anchor_files: S<Vec<String>>,
+    #[serde(default)]
     pub trust_anchors: S<Vec<String>>,
     #[serde(default)]
     pub negative_trust_anchors: S<Vec<String>>,

@@ -86,7 +86,12 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
         }
     }
     if let Some(dir) = path.parent() {
-        for file in &mut config.dnssec.trust_anchor_files {
+        let dnssec = &mut config.dnssec;
+        for file in dnssec
+            .trust_anchor_files
+            .iter_mut()
+            .chain(dnssec.auto_trust_anchor_files.iter_mut())
+        {
             if file.is_relative() {
                 *file = dir.join(&*file);
             }
@@ -594,6 +599,9 @@ impl Ctx<'_> {
             validate: flag(&f.validate, d.validate),
             builtin_root_anchors: flag(&f.builtin_root_anchors, d.builtin_root_anchors),
             trust_anchor_files: strings(&f.trust_anchor_files)
+                .map(|v| v.into_iter().map(PathBuf::from).collect())
+                .unwrap_or_default(),
+            auto_trust_anchor_files: strings(&f.auto_trust_anchor_files)
                 .map(|v| v.into_iter().map(PathBuf::from).collect())
                 .unwrap_or_default(),
             trust_anchors: strings(&f.trust_anchors).unwrap_or_default(),

@@ -428,6 +428,9 @@ pub struct DnssecConfig {
     pub builtin_root_anchors: bool,
     /// Files of DS or DNSKEY records (zone-file syntax) that are trust anchors.
     pub trust_anchor_files: Vec<PathBuf>,
+    /// RFC 5011 state files (Unbound's auto-trust-anchor-file): each holds
+    /// one zone's keys, kept up to date and rewritten by `tern serve`.
+    pub auto_trust_anchor_files: Vec<PathBuf>,
     /// Trust anchors given inline, one record each in zone-file syntax.
     pub trust_anchors: Vec<String>,
     /// Negative trust anchors (RFC 7646): at and below these names nothing
@@ -455,6 +458,7 @@ impl Default for DnssecConfig {
             validate: true,
             builtin_root_anchors: true,
             trust_anchor_files: Vec::new(),
+            auto_trust_anchor_files: Vec::new(),
             trust_anchors: Vec::new(),
             negative_trust_anchors: Vec::new(),
             bogus_ttl: Duration::from_secs(60),

@@ -136,6 +136,12 @@ impl TrustAnchors {
         }
     }
 
+    /// Replaces the anchor at `zone` (RFC 5011 updates: the trust point's
+    /// Valid and Missing keys), adding the zone if it had none.
+    pub fn set_anchor(&mut self, zone: &Name, anchor: Anchor) {
+        self.with_anchor(zone, |a| *a = anchor);
+    }
+
     /// Adds a negative trust anchor (RFC 7646).
     pub fn add_negative(&mut self, name: Name) {
         self.negative.push(name);

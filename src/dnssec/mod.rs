@@ -11,6 +11,7 @@
 //!   7129), wildcard expansion and closest-encloser proofs.
 //! - `anchors`: trust anchors (built-in root KSKs, files, inline records)
 //!   and negative trust anchors (RFC 7646).
+//! - `autotrust`: RFC 5011 trust anchor updates and their state file.
 //! - `sign`: a zone signer for `tern lab --dnssec` and tests.
 //! - `legacy`: DSA and sub-1024-bit RSA for old test vectors (off by
 //!   default).
@@ -19,6 +20,7 @@
 //! hand-written.
 
 pub mod anchors;
+pub mod autotrust;
 pub mod ds;
 mod legacy;
 pub mod nsec;

@@ -75,6 +75,14 @@ impl ZoneKey {
         &self.dnskey
     }
 
+    /// The same key pair with other DNSKEY flags (RFC 5011 tests set the
+    /// REVOKE bit, which changes the key tag).
+    pub fn set_flags(&mut self, flags: u16) -> Result<(), SignError> {
+        self.dnskey = DNSKEY::with_flags(flags, self.dnskey.public_key().clone());
+        self.tag = self.dnskey.calculate_key_tag().map_err(crypto)?;
+        Ok(())
+    }
+
     pub fn tag(&self) -> u16 {
         self.tag
     }

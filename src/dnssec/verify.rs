@@ -494,6 +494,63 @@ pub fn verify_dnskeys_with_anchor_keys(
     )
 }
 
+/// True when `key`, a DNSKEY with the REVOKE bit, signs its own DNSKEY
+/// RRset `set`: what a revocation must show (RFC 5011 §2.1). The one
+/// check that uses a revoked key; `verify_rrset` never does.
+pub fn self_signed_by(
+    set: &[Record],
+    rrsigs: &[Record],
+    key: &DNSKEY,
+    zone: &Name,
+    now: u32,
+    opts: &VerifyOptions,
+    budget: &mut Budget,
+) -> bool {
+    let (Some(first), Some(tag)) = (set.first(), key_tag(key)) else {
+        return false;
+    };
+    let alg = u8::from(key.public_key().algorithm());
+    if !set.iter().any(|r| dnskey_of(r) == Some(key)) || !algorithm_supported(alg, opts) {
+        return false;
+    }
+    let Some(rdatas) = canonical_rdatas(set) else {
+        return false;
+    };
+    let sigs = rrsigs
+        .iter()
+        .filter(|r| r.name == first.name)
+        .filter_map(rrsig_of)
+        .filter(|s| {
+            let i = s.input();
+            i.type_covered == RecordType::DNSKEY
+                && i.signer_name == *zone
+                && i.key_tag == tag
+                && u8::from(i.algorithm) == alg
+                && serial_le(i.sig_inception.get(), now)
+                && serial_le(now, i.sig_expiration.get())
+        })
+        .take(MAX_RRSIGS_PER_RRSET);
+    for sig in sigs {
+        if structural_problem(&first.name, zone, sig, opts).is_some() {
+            continue;
+        }
+        let owner = signed_owner(&first.name, sig.input().num_labels);
+        let Some(data) = owner
+            .as_ref()
+            .and_then(|o| signed_data(o, first, sig, &rdatas))
+        else {
+            continue;
+        };
+        if !budget.take_verification() {
+            return false;
+        }
+        if check_signature(key, alg, &data, sig.sig(), opts) {
+            return true;
+        }
+    }
+    false
+}
+
 #[allow(clippy::too_many_arguments)]
 fn finish_key_check(
     zone: &Name,

@@ -4,6 +4,7 @@
 //! time only through `Clock`, so the same engine runs under `tern serve`, the
 //! replay harness, fault tests, fuzzing and benches.
 
+mod autotrust;
 pub mod classify;
 mod exchange;
 mod forward;
@@ -162,6 +163,9 @@ pub struct Resolver<T: Transport, C: Clock> {
     inflight: Arc<Inflight>,
     /// Trust anchors and negative trust anchors for validation.
     pub(crate) anchors: Arc<crate::dnssec::anchors::TrustAnchors>,
+    /// RFC 5011 trust points (engine/autotrust.rs), whose zones are also
+    /// in `anchors`.
+    autotrust: autotrust::AutoTrust,
     /// What validation has cost since start (statistics, tests).
     pub(crate) dnssec_work: validate::WorkCounters,
 }
@@ -186,7 +190,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     }
 
     pub fn with_hints(config: Arc<Config>, hints: RootHints, transport: T, clock: C) -> Self {
-        let anchors = crate::dnssec::anchors::TrustAnchors::from_config(&config.dnssec)
+        let mut anchors = crate::dnssec::anchors::TrustAnchors::from_config(&config.dnssec)
             .unwrap_or_else(|e| {
                 // `tern check` and `tern serve` refuse such a config before
                 // it gets here; a library caller gets no anchors (nothing
@@ -194,8 +198,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 tracing::error!(error = %e, "trust anchors unusable");
                 crate::dnssec::anchors::TrustAnchors::default()
             });
+        let autotrust = autotrust::AutoTrust::load(&config.dnssec, &mut anchors);
         Self {
             anchors: Arc::new(anchors),
+            autotrust,
             cache: Cache::new(config.cache.clone()),
             selection: Selection::new(config.upstream.clone()),
             config,

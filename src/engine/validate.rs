@@ -569,9 +569,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     format!("no DNSKEY for the trust anchor {zone}"),
                 );
             }
-            let check = self
-                .anchors
-                .verify_keys(zone, &dnskeys, &sigs, now, &opts, budget);
+            // RFC 5011 trust points judge their own DNSKEY sets (engine/autotrust.rs).
+            let check = match self.autotrust_keys(zone, &dnskeys, &sigs, &opts, budget) {
+                Some(check) => check,
+                None => self
+                    .anchors
+                    .verify_keys(zone, &dnskeys, &sigs, now, &opts, budget),
+            };
             return key_check(check, ttl);
         }
         // The DS set, from the parent.
