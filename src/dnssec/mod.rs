@@ -19,6 +19,7 @@
 //! Cryptography is hickory-proto's `dnssec-ring` (ring); nothing is
 //! hand-written.
 
+pub mod aggressive;
 pub mod anchors;
 pub mod autotrust;
 pub mod ds;
