@@ -21,6 +21,8 @@
     clippy::indexing_slicing
 )]
 
+#[path = "replay/autotrust.rs"]
+mod autotrust;
 #[path = "replay/config_map.rs"]
 mod config_map;
 #[path = "replay/dnssec_config.rs"]
@@ -301,6 +303,10 @@ fn main() -> ExitCode {
 
     if let Err(e) = matcher::self_check() {
         println!("replay REGRESSION matcher self-check: {e}");
+        return ExitCode::FAILURE;
+    }
+    if let Err(e) = autotrust::self_check() {
+        println!("replay REGRESSION autotrust macro self-check: {e}");
         return ExitCode::FAILURE;
     }
     if let Err(e) = dnssec_text::self_check() {

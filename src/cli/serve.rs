@@ -64,6 +64,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if config.dnssec.validate {
         crate::dnssec::anchors::TrustAnchors::from_config(&config.dnssec)
             .context("dnssec trust anchors")?;
+        crate::dnssec::autotrust::file::read_all(&config.dnssec)
+            .context("dnssec auto trust anchor files")?;
     }
     let config = Arc::new(config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -81,7 +83,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             NetTransport::new(),
             SystemClock::new(),
         );
-        let handler = Arc::new(Handler::new(Arc::new(resolver)));
+        let resolver = Arc::new(
+            resolver.with_autotrust_sink(Arc::new(crate::dnssec::autotrust::file::FileSink)),
+        );
+        // RFC 5011 probes (engine/autotrust.rs): a due trust point is
+        // asked for its DNSKEY set; checked once a minute.
+        let prober = resolver.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                prober.autotrust_probe_due().await;
+            }
+        });
+        let handler = Arc::new(Handler::new(resolver));
         server::run(handler, sockets.udp, sockets.tcp, shutdown_signal()).await;
         tracing::info!("stopped");
         anyhow::Ok(())

@@ -380,7 +380,7 @@ impl TrustPoint {
             }
         }
         let ttl = set.iter().map(|r| u64::from(r.ttl)).min().unwrap_or(0);
-        let (interval, retry) = intervals(u64::from(ttl), min_expiry(rrsigs, now));
+        let (interval, retry) = intervals(ttl, min_expiry(rrsigs, now));
         self.query_interval = interval;
         self.retry_time = retry;
     }

@@ -19,7 +19,8 @@
 //! |---|---|
 //! | `trust-anchor` | mapped: `trust_anchors` (inline DS/DNSKEY line, comment dropped) |
 //! | `trust-anchor-file` | mapped: `trust_anchor_files` (path as written) |
-//! | `auto-trust-anchor-file`, `AUTOTRUST_FILE` | unsupported: RFC 5011 maintenance of the anchor |
+//! | `AUTOTRUST_FILE` | mapped: `auto_trust_anchor_files` (the block written to a scratch file, `autotrust.rs`) |
+//! | `auto-trust-anchor-file` | unsupported: a path of the test machine's (the corpus uses `AUTOTRUST_FILE`) |
 //! | `trusted-keys-file` | unsupported: BIND `trusted-keys` syntax |
 //! | `domain-insecure` | mapped: `negative_trust_anchors` |
 //! | `val-bogus-ttl` | mapped: `bogus_ttl` |
@@ -66,6 +67,8 @@ pub enum Date {
 pub struct DnssecOptions {
     anchors: Vec<String>,
     anchor_files: Vec<PathBuf>,
+    /// RFC 5011 state files: (zone as written, scratch path).
+    pub autotrust: Vec<(String, PathBuf)>,
     insecure: Vec<Name>,
     bogus_ttl: Option<Duration>,
     aggressive_nsec: Option<bool>,
@@ -106,7 +109,13 @@ impl DnssecOptions {
         match l.key.as_str() {
             "trust-anchor" => self.anchors.push(anchor(l)?),
             "trust-anchor-file" => self.anchor_files.push(PathBuf::from(value)),
-            "auto-trust-anchor-file" => return unsupported(l, "RFC 5011 trust-anchor maintenance"),
+            "auto-trust-anchor-file" => return unsupported(l, "a path on Unbound's test machine"),
+            "AUTOTRUST_FILE" => {
+                let (zone, contents) = l.value.split_once('\n').unwrap_or((&l.value, ""));
+                let path = super::autotrust::write_initial(zone.trim(), contents)
+                    .map_err(|e| Unsupported(format!("AUTOTRUST_FILE: {e}")))?;
+                self.autotrust.push((zone.trim().to_string(), path));
+            }
             "trusted-keys-file" => return unsupported(l, "BIND trusted-keys syntax"),
             "domain-insecure" => {
                 let name = tern::config::local::parse_zone_name(value)
@@ -139,7 +148,8 @@ impl DnssecOptions {
 
     /// Whether the scenario validates at all.
     pub fn validates(&self) -> bool {
-        let has_anchor = !self.anchors.is_empty() || !self.anchor_files.is_empty();
+        let has_anchor =
+            !self.anchors.is_empty() || !self.anchor_files.is_empty() || !self.autotrust.is_empty();
         !self.no_validator && has_anchor
     }
 
@@ -153,6 +163,7 @@ impl DnssecOptions {
             validate: true,
             builtin_root_anchors: false,
             trust_anchor_files: self.anchor_files.clone(),
+            auto_trust_anchor_files: self.autotrust.iter().map(|(_, p)| p.clone()).collect(),
             trust_anchors: self.anchors.clone(),
             negative_trust_anchors: self.insecure.clone(),
             bogus_ttl: self.bogus_ttl.unwrap_or(d.bogus_ttl),

@@ -89,6 +89,10 @@ pub enum Kind {
     InfraRtt,
     Traffic,
     Nothing,
+    /// `ASSIGN var = ${…}` (in `text`).
+    Assign,
+    /// `CHECK_AUTOTRUST zone` (zone in `text`, expected lines in `file`).
+    CheckAutotrust,
 }
 
 impl Kind {
@@ -109,6 +113,11 @@ pub struct Moment {
     pub address: Option<IpAddr>,
     pub elapse_ms: u64,
     pub entry: Option<Entry>,
+    /// `ASSIGN`'s `var = expr`, `TIME_PASSES EVAL`'s expression or
+    /// `CHECK_AUTOTRUST`'s zone.
+    pub text: String,
+    /// `CHECK_AUTOTRUST`'s `FILE_BEGIN` … `FILE_END` lines, unexpanded.
+    pub file: Vec<String>,
 }
 
 /// A whole scenario.
@@ -129,7 +138,7 @@ fn unsupported<T>(what: impl Into<String>) -> Result<T, Unsupported> {
 fn parse_config(lines: &mut Lines<'_>) -> Result<Vec<ConfigLine>, Unsupported> {
     let mut out = Vec::new();
     let mut clause = String::new();
-    for (n, raw) in lines.by_ref() {
+    while let Some((n, raw)) = lines.next() {
         let line = raw.trim();
         if line == "CONFIG_END" {
             return Ok(out);
@@ -138,11 +147,19 @@ fn parse_config(lines: &mut Lines<'_>) -> Result<Vec<ConfigLine>, Unsupported> {
             continue;
         }
         // An AUTOTRUST_FILE block is testbound's `auto-trust-anchor-file`
-        // with the file's contents: RFC 5011 state tern does not keep.
-        if line.starts_with("AUTOTRUST_FILE") {
-            return unsupported(
-                "AUTOTRUST_FILE block: auto-trust-anchor-file (RFC 5011 trust-anchor maintenance)",
-            );
+        // with the file's contents (zone first, then the lines).
+        if let Some(zone) = line.strip_prefix("AUTOTRUST_FILE") {
+            let mut value = zone.trim().to_string();
+            for l in read_block(lines, "AUTOTRUST_END")? {
+                value.push('\n');
+                value.push_str(&l);
+            }
+            out.push(ConfigLine {
+                clause: "server".to_string(),
+                key: "AUTOTRUST_FILE".to_string(),
+                value,
+            });
+            continue;
         }
         for kw in ["TEMPFILE_NAME", "TEMPFILE_CONTENTS"] {
             if line.starts_with(kw) {
@@ -250,6 +267,14 @@ pub fn parse(text: &str) -> Result<Scenario, Unsupported> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
+        // Macros appear in the steps of RFC 5011 scenarios only (ASSIGN,
+        // TIME_PASSES EVAL, CHECK_AUTOTRUST); they are expanded as played.
+        if line.starts_with("STEP") && line.contains("${") {
+            let mut toks = line.split_whitespace().skip(1);
+            let step = num(toks.next(), n)?;
+            sc.moments.push(parse_macro_step(step, toks.collect(), n)?);
+            continue;
+        }
         if line.contains("${") {
             return unsupported(format!("macro ${{…}} at line {}", n + 1));
         }
@@ -297,7 +322,17 @@ pub fn parse(text: &str) -> Result<Scenario, Unsupported> {
             "STEP" => {
                 let step = num(toks.next(), n)?;
                 let rest: Vec<&str> = toks.collect();
-                sc.moments.push(parse_step(step, &rest, n)?);
+                let mut m = parse_step(step, &rest, n)?;
+                if m.kind == Kind::CheckAutotrust {
+                    if lines.next().map(|(_, l)| l.trim()) != Some("FILE_BEGIN") {
+                        return unsupported(format!(
+                            "CHECK_AUTOTRUST without FILE_BEGIN at line {}",
+                            n + 1
+                        ));
+                    }
+                    m.file = read_block(&mut lines, "FILE_END")?;
+                }
+                sc.moments.push(m);
             }
             other => return unsupported(format!("keyword {other} at line {}", n + 1)),
         }
@@ -356,6 +391,7 @@ fn parse_step(step: u64, rest: &[&str], n: usize) -> Result<Moment, Unsupported>
         "INFRA_RTT" => Kind::InfraRtt,
         "TRAFFIC" => Kind::Traffic,
         "NOTHING" => Kind::Nothing,
+        "CHECK_AUTOTRUST" => Kind::CheckAutotrust,
         other => return unsupported(format!("STEP {other}")),
     };
     let mut m = Moment {
@@ -365,7 +401,13 @@ fn parse_step(step: u64, rest: &[&str], n: usize) -> Result<Moment, Unsupported>
         address: None,
         elapse_ms: 0,
         entry: None,
+        text: String::new(),
+        file: Vec::new(),
     };
+    if kind == Kind::CheckAutotrust {
+        m.text = rest.get(1).copied().unwrap_or("").to_string();
+        return Ok(m);
+    }
     if kind == Kind::InfraRtt {
         // tern keeps RTTs per server address, not per (address, zone):
         // the zone is read and not used.
@@ -392,6 +434,26 @@ fn parse_step(step: u64, rest: &[&str], n: usize) -> Result<Moment, Unsupported>
         i += 2;
     }
     Ok(m)
+}
+
+/// A step with macros: `ASSIGN var = ${…}` or `TIME_PASSES EVAL ${…}`.
+fn parse_macro_step(step: u64, rest: Vec<&str>, n: usize) -> Result<Moment, Unsupported> {
+    let kind = match rest.as_slice() {
+        ["ASSIGN", ..] => Kind::Assign,
+        ["TIME_PASSES", "EVAL", ..] => Kind::TimePasses,
+        _ => return unsupported(format!("macro ${{…}} at line {}", n + 1)),
+    };
+    let skip = if kind == Kind::Assign { 1 } else { 2 };
+    Ok(Moment {
+        step,
+        kind,
+        line: n + 1,
+        address: None,
+        elapse_ms: 0,
+        entry: None,
+        text: rest.get(skip..).unwrap_or(&[]).join(" "),
+        file: Vec::new(),
+    })
 }
 
 #[derive(Clone, Copy)]

@@ -7,6 +7,7 @@
 //! runs in microseconds of virtual time.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
@@ -16,10 +17,12 @@ use hickory_proto::op::Message;
 use hickory_proto::rr::Name;
 use tern::clock::{Clock, ManualClock};
 use tern::config::Config;
+use tern::dnssec::autotrust::file::FileSink;
 use tern::engine::{Resolver, RootHints};
 use tern::server::handler::Handler;
 use tern::upstream::{Protocol, UpstreamFailure};
 
+use super::autotrust;
 use super::config_map;
 use super::matcher;
 use super::parser::{self, Entry, Kind, Moment, Unsupported};
@@ -121,10 +124,29 @@ pub fn run(text: &str, opts: &Options) -> Outcome {
         inner: ManualClock::new(UNIX_BASE),
         fixed_wall,
     });
-    let played = play(scenario, config, root_hints, clock, opts.verbose);
+    let autotrust = dnssec.autotrust.clone();
+    let played = play(scenario, config, root_hints, clock, autotrust, opts.verbose);
     match local.block_on(&rt, played) {
         Ok(()) => Outcome::Pass,
         Err(reason) => Outcome::Fail(reason),
+    }
+}
+
+/// What `${time}` and `${timeout}` read: the scenario's clock and the
+/// seconds to the next RFC 5011 probe.
+fn macro_env<'a>(
+    vars: &'a HashMap<String, String>,
+    clock: &ReplayClock,
+    resolver: &Resolver<ScriptedTransport, Arc<ReplayClock>>,
+) -> autotrust::Env<'a> {
+    let time = clock.inner.unix_secs();
+    let timeout = resolver
+        .autotrust_next_probe()
+        .map_or(0, |t| t.saturating_sub(time));
+    autotrust::Env {
+        vars,
+        time,
+        timeout,
     }
 }
 
@@ -204,6 +226,7 @@ async fn play(
     config: Config,
     root_hints: Option<Vec<IpAddr>>,
     clock: Arc<ReplayClock>,
+    autotrust_files: Vec<(String, std::path::PathBuf)>,
     verbose: bool,
 ) -> Result<(), String> {
     let sc = Arc::new(sc);
@@ -223,7 +246,9 @@ async fn play(
         }
         None => Resolver::new(config, transport, clock.clone()),
     };
-    let handler = Rc::new(Handler::new(Arc::new(resolver)));
+    let resolver = Arc::new(resolver.with_autotrust_sink(Arc::new(FileSink)));
+    let handler = Rc::new(Handler::new(resolver.clone()));
+    let mut vars: HashMap<String, String> = HashMap::new();
     let answers: Rc<RefCell<Vec<ClientAnswer>>> = Rc::new(RefCell::new(Vec::new()));
     if verbose {
         println!("  scenario: {}", sc.title);
@@ -339,9 +364,50 @@ async fn play(
                     ));
                 }
             }
-            Kind::TimePasses => {
+            Kind::TimePasses | Kind::Traffic => {
                 s.now += 1;
-                clock.inner.advance(Duration::from_millis(m.elapse_ms));
+                let mut ms = m.elapse_ms;
+                if !m.text.is_empty() {
+                    let env = macro_env(&vars, &clock, &resolver);
+                    let secs = autotrust::expand(&m.text, &env)
+                        .map_err(|e| format!("STEP {} EVAL: {e}", m.step))?;
+                    ms =
+                        secs.trim().parse::<u64>().map_err(|_| {
+                            format!("STEP {} EVAL: {secs:?} is not a number", m.step)
+                        })? * 1000;
+                }
+                clock.inner.advance(Duration::from_millis(ms));
+                // Trust points whose probe time has come are probed, as
+                // Unbound's probe timer fires when time passes.
+                let (r, sc2) = (resolver.clone(), script.clone());
+                tokio::task::spawn_local(async move {
+                    r.autotrust_probe_due().await;
+                    lock(&sc2).activity += 1;
+                });
+            }
+            Kind::Assign => {
+                s.now += 1;
+                let env = macro_env(&vars, &clock, &resolver);
+                let (var, expr) = m.text.split_once('=').unwrap_or((&m.text, ""));
+                let value = autotrust::expand(expr.trim(), &env)
+                    .map_err(|e| format!("STEP {} ASSIGN: {e}", m.step))?;
+                vars.insert(var.trim().to_string(), value);
+            }
+            Kind::CheckAutotrust => {
+                s.now += 1;
+                let zone = m.text.trim_end_matches('.');
+                let Some((_, path)) = autotrust_files
+                    .iter()
+                    .find(|(z, _)| z.trim_end_matches('.').eq_ignore_ascii_case(zone))
+                else {
+                    return Err(format!(
+                        "STEP {} CHECK_AUTOTRUST: no file for {zone}",
+                        m.step
+                    ));
+                };
+                let env = macro_env(&vars, &clock, &resolver);
+                autotrust::check(path, &m.file, &env)
+                    .map_err(|e| format!("STEP {} CHECK_AUTOTRUST {zone}: {e}", m.step))?;
             }
             Kind::InfraRtt => {
                 s.now += 1;
@@ -353,7 +419,7 @@ async fn play(
                     );
                 }
             }
-            Kind::Traffic | Kind::Nothing => s.now += 1,
+            Kind::Nothing => s.now += 1,
         }
     }
     // Let whatever is still running finish; nothing will answer it now.
