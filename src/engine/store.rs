@@ -318,7 +318,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         // client is built around.
         let (owner, rtype) = msg
             .answers
-            .last()
+            .iter()
+            .rfind(|r| r.record_type() != RecordType::RRSIG)
             .map(|r| (r.name.clone(), r.record_type()))
             .unwrap_or((name.clone(), qtype));
         let key = Key::Sections(owner, rtype, class);
@@ -341,10 +342,21 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
             r
         };
+        // When validating, the authority's DNSSEC records too (a wildcard
+        // answer's NSEC/NSEC3 proof and the signatures over the NS set and
+        // the proof), which DO=1 clients get as the server sent them.
+        let dnssec = self.config.dnssec.validate;
         let authority: Vec<Record> = msg
             .authorities
             .iter()
-            .filter(|r| r.record_type() == RecordType::NS)
+            .filter(|r| {
+                r.record_type() == RecordType::NS
+                    || (dnssec
+                        && matches!(
+                            r.record_type(),
+                            RecordType::NSEC | RecordType::NSEC3 | RecordType::RRSIG
+                        ))
+            })
             .map(|r| {
                 keep_old(self.as_cached(
                     self.clamped(r.clone()),
@@ -478,13 +490,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
             for ((name, covered), sigs) in sets {
                 let ttl = sigs.iter().map(|r| r.ttl).min().unwrap_or(0);
-                self.cache.insert(
-                    Key::Sigs(name, covered, DNSClass::IN),
-                    Cached::RRset(sigs),
-                    ttl,
-                    Rank::of(section, aa),
-                    now,
-                );
+                let key = Key::Sigs(name, covered, DNSClass::IN);
+                self.cache
+                    .insert(key, Cached::RRset(sigs), ttl, Rank::of(section, aa), now);
             }
         }
     }
