@@ -82,9 +82,10 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
         .map(|r| &r.name)
         .find(|owner| owner.zone_of(qname));
     match referral {
-        Some(child)
-            if zone.zone_of(child) && child != zone && !has_soa && !msg.metadata.authoritative =>
-        {
+        // AA set on a referral is a server's mistake, not a reason to read
+        // it otherwise (NSD's old behaviour, RFC 5155 B.3's example): a
+        // child's NS set without an SOA still delegates.
+        Some(child) if zone.zone_of(child) && child != zone && !has_soa => {
             Kind::Referral {
                 child: child.clone(),
             }
