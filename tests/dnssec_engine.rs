@@ -330,3 +330,30 @@ async fn the_handler_sets_ad_and_extended_errors() {
     assert!(!cd.metadata.authentic_data);
     assert_eq!(cd.answers.len(), 2, "{cd:?}");
 }
+
+#[tokio::test]
+async fn validated_nsec_ranges_answer_other_names_in_them_without_asking() {
+    // RFC 8198: after one proven NXDOMAIN, another name inside the same
+    // NSEC range (and under the same denied wildcard) is answered from
+    // the cache; with aggressive_nsec off it is asked upstream.
+    for aggressive in [true, false] {
+        let s = SignedNet::new().unwrap();
+        let mut config = s.config();
+        config.dnssec.aggressive_nsec = aggressive;
+        let r = s.resolver(config);
+        let first = ask(&r, "nope.example.test.", RecordType::A).await;
+        assert_eq!(first.rcode, ResponseCode::NXDomain);
+        assert_eq!(first.security, Security::Secure, "{first:?}");
+        let sent = s.net.sent().len();
+        let other = ask(&r, "nope2.example.test.", RecordType::A).await;
+        assert_eq!(other.rcode, ResponseCode::NXDomain, "{other:?}");
+        assert_eq!(other.security, Security::Secure, "{other:?}");
+        if aggressive {
+            assert_eq!(s.net.sent().len(), sent, "synthesised, not asked");
+            assert!(count(&other, RecordType::NSEC) >= 1, "{other:?}");
+            assert!(count(&other, RecordType::SOA) == 1, "{other:?}");
+        } else {
+            assert!(s.net.sent().len() > sent, "asked upstream");
+        }
+    }
+}

@@ -441,7 +441,7 @@ pub struct DnssecConfig {
     /// NSEC3 iteration counts above this make a zone insecure (RFC 9276).
     pub max_nsec3_iterations: u16,
     /// Synthesise NXDOMAIN/NODATA from cached validated NSEC/NSEC3 ranges
-    /// (RFC 8198). Reserved: read and checked, not yet acted on.
+    /// (RFC 8198).
     pub aggressive_nsec: bool,
     /// Validate DSA (algorithms 3 and 6) and RSA keys under 1024 bits.
     /// RFC 8624 says a validator must not; off by default, on only for

@@ -168,6 +168,9 @@ pub struct Resolver<T: Transport, C: Clock> {
     autotrust: autotrust::AutoTrust,
     /// What validation has cost since start (statistics, tests).
     pub(crate) dnssec_work: validate::WorkCounters,
+    /// Validated NSEC/NSEC3 ranges for aggressive negative answers
+    /// (RFC 8198).
+    pub(crate) aggressive: crate::dnssec::aggressive::AggressiveCache,
 }
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
@@ -210,6 +213,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             hints,
             inflight: Arc::new(Inflight::default()),
             dnssec_work: validate::WorkCounters::default(),
+            aggressive: crate::dnssec::aggressive::AggressiveCache::new(),
         }
     }
 
@@ -243,8 +247,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// same time share one resolution.
     /// The answer is validated (`validate.rs`) unless the request has CD=1.
     pub async fn resolve(&self, request: &Request) -> Resolution {
-        let res = self.resolve_inner(request).await;
-        self.validated(request, res).await
+        if !request.full_trace {
+            if let Some(hit) = self.resolve_cached(request).await {
+                return hit;
+            }
+        }
+        self.resolve_after_miss(request).await
     }
 
     /// `resolve` without the validation layer: what iteration and the
@@ -262,6 +270,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// `resolve` for a caller that has just seen `resolve_cached` miss (the
     /// front end does, to fill its packet cache): skips that second peek.
     pub async fn resolve_after_miss(&self, request: &Request) -> Resolution {
+        if let Some(res) = self.synthesized(request) {
+            return res;
+        }
         let res = self.resolve_after_miss_inner(request).await;
         self.validated(request, res).await
     }

@@ -163,6 +163,78 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         }
     }
 
+    /// A negative answer made from validated NSEC/NSEC3 ranges already in
+    /// the cache (RFC 8198), for a question the cache has no entry for.
+    pub(super) fn synthesized(&self, request: &Request) -> Option<Resolution> {
+        let cfg = &self.config.dnssec;
+        if !cfg.aggressive_nsec
+            || !self.validating(request)
+            || request.full_trace
+            || self.aggressive.is_empty()
+            || self.anchors.negative(&request.name)
+        {
+            return None;
+        }
+        let mut budget = Budget::new(cfg.max_verifications);
+        let s = self.aggressive.synthesize(
+            &request.name,
+            request.qtype,
+            self.clock.now(),
+            cfg.max_nsec3_iterations,
+            &mut budget,
+        )?;
+        let rcode = if s.nx {
+            ResponseCode::NXDomain
+        } else {
+            ResponseCode::NoError
+        };
+        let res = Resolution {
+            rcode,
+            answers: Vec::new(),
+            authorities: s.records,
+            additionals: Vec::new(),
+            failure: None,
+            from_cache: true,
+            stale: false,
+            refresh: false,
+            trace: Vec::new(),
+            security: Security::Secure,
+        };
+        Some(self.client_records(request, res))
+    }
+
+    /// Keeps the validated NSEC/NSEC3 records of a secure denial from
+    /// `zone` for aggressive use (with the SOA and the signatures).
+    fn remember_denial(&self, zone: &Name, records: &[Record]) {
+        if !self.config.dnssec.aggressive_nsec {
+            return;
+        }
+        let Some(soa) = records
+            .iter()
+            .find(|r| r.record_type() == RecordType::SOA && r.name == *zone)
+        else {
+            return;
+        };
+        let soa_sigs = sigs_in(records, zone, RecordType::SOA).unwrap_or_default();
+        let now = self.clock.now();
+        for r in records {
+            let t = r.record_type();
+            if !matches!(t, RecordType::NSEC | RecordType::NSEC3) {
+                continue;
+            }
+            let mut sigs = sigs_in(records, &r.name, t).unwrap_or_default();
+            sigs.extend(soa_sigs.iter().cloned());
+            let ttl = r.ttl;
+            if t == RecordType::NSEC {
+                self.aggressive
+                    .insert_nsec(zone, soa.clone(), r.clone(), sigs, ttl, now);
+            } else {
+                self.aggressive
+                    .insert_nsec3(zone, soa.clone(), r.clone(), sigs, ttl, now);
+            }
+        }
+    }
+
     fn status_key(&self, request: &Request) -> Key {
         Key::Status(request.name.to_lowercase(), request.qtype, request.qclass)
     }
@@ -364,7 +436,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             Err(b) => return Security::Bogus(b),
         };
         let nx = res.rcode == ResponseCode::NXDomain;
-        self.judge_denial(qname, qtype, nx, &zone, &nsecs, &nsec3s, budget)
+        let s = self.judge_denial(qname, qtype, nx, &zone, &nsecs, &nsec3s, budget);
+        if s == Security::Secure {
+            self.remember_denial(&zone, auth);
+        }
+        s
     }
 
     /// The NSEC and NSEC3 records of `records` whose RRSIGs verify with
