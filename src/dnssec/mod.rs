@@ -109,6 +109,9 @@ pub struct Budget {
     /// Verifications done so far (reported in traces and tests).
     pub verifications_done: u32,
     pub nsec3_hashes_done: u32,
+    /// The validation steps in words, when someone asked to see them
+    /// (`tern dig +trace +engine`); None keeps the hot path free of text.
+    pub steps: Option<Vec<String>>,
 }
 
 /// Per RRset, keys tried for one RRSIG whose key tag several DNSKEYs share
@@ -128,6 +131,14 @@ impl Budget {
             nsec3_hashes_left: MAX_NSEC3_HASHES,
             verifications_done: 0,
             nsec3_hashes_done: 0,
+            steps: None,
+        }
+    }
+
+    /// Records a validation step if steps are being kept.
+    pub fn step(&mut self, text: impl FnOnce() -> String) {
+        if let Some(steps) = &mut self.steps {
+            steps.push(text());
         }
     }
 

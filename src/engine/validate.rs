@@ -23,7 +23,7 @@ use crate::clock::Clock;
 use crate::dnssec::verify::{self, KeyCheck};
 use crate::dnssec::{nsec, nsec3, Bogus, BogusKind, Budget, Security, ZoneKeys};
 use crate::engine::store::group_rrsets;
-use crate::engine::{Failure, Request, Resolution, Resolver};
+use crate::engine::{Failure, Request, Resolution, Resolver, TraceEvent};
 use crate::upstream::Transport;
 
 /// Zones walked up from one zone to its anchor; a real tree is far
@@ -77,6 +77,8 @@ impl WorkCounters {
 struct Verdict {
     security: Security,
     ttl: u32,
+    /// The steps taken, in words (only for traced questions).
+    steps: Vec<String>,
 }
 
 impl Verdict {
@@ -84,6 +86,7 @@ impl Verdict {
         Self {
             security: Security::Secure,
             ttl: u32::MAX,
+            steps: Vec::new(),
         }
     }
 
@@ -116,13 +119,18 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if self.validating(request) && res.failure.is_none() {
             let key = self.status_key(request);
             let cached = match (res.from_cache, self.cache.get(&key, self.clock.now())) {
-                (true, Some(Cached::Status(s))) => Some(s),
+                (true, Some(Cached::Status(s))) if !request.full_trace => Some(s),
                 _ => None,
             };
             let security = match cached {
                 Some(s) => s,
                 None => {
-                    let v = self.check(request, &res).await;
+                    let mut v = self.check(request, &res).await;
+                    res.trace.extend(
+                        v.steps
+                            .drain(..)
+                            .map(|s| TraceEvent::Note(format!("dnssec: {s}"))),
+                    );
                     if let Security::Bogus(b) = &v.security {
                         tracing::debug!(qname = %request.name, qtype = %request.qtype, reason = %b, "validation: bogus");
                     }
@@ -310,6 +318,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// Validates every part of a resolution.
     async fn check(&self, request: &Request, res: &Resolution) -> Verdict {
         let mut budget = Budget::new(self.config.dnssec.max_verifications);
+        budget.steps = request.full_trace.then(Vec::new);
         let mut v = Verdict::secure();
         let now = self.unix_now();
         // The answer section, RRset by RRset (each alias may be signed by
@@ -352,7 +361,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             };
             let (keys, kttl) = self.zone_keys(&zone, &mut budget, 0).await;
             match keys {
-                ZoneKeys::Insecure(_) => v.add(Security::Insecure, kttl),
+                ZoneKeys::Insecure(why) => {
+                    budget.step(|| format!("{name} {t}: insecure ({why})"));
+                    v.add(Security::Insecure, kttl)
+                }
                 ZoneKeys::Bogus(b) => v.add(Security::Bogus(b), 0),
                 ZoneKeys::Secure(keys) => {
                     match verify::verify_rrset(
@@ -365,6 +377,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         &mut budget,
                     ) {
                         Ok(ok) => {
+                            budget.step(|| {
+                                format!(
+                                    "RRSIG over {name} {t} by {zone} (key {}, algorithm {}) verifies",
+                                    ok.key_tag, ok.algorithm
+                                )
+                            });
                             v.add(Security::Secure, ok.ttl.min(kttl));
                             if let Some(wild) = ok.wildcard {
                                 let proof = self.answer_proof(&name, t);
@@ -380,6 +398,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
             if v.bogus() {
                 self.dnssec_work.add(&budget);
+                v.steps = budget.steps.take().unwrap_or_default();
                 return v;
             }
         }
@@ -398,6 +417,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             v.ttl = INSECURE_TTL;
         }
         self.dnssec_work.add(&budget);
+        v.steps = budget.steps.take().unwrap_or_default();
         v
     }
 
@@ -437,6 +457,20 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         };
         let nx = res.rcode == ResponseCode::NXDomain;
         let s = self.judge_denial(qname, qtype, nx, &zone, &nsecs, &nsec3s, budget);
+        budget.step(|| {
+            let what = if nx { "NXDOMAIN" } else { "NODATA" };
+            let by = if nsecs.is_empty() { "NSEC3" } else { "NSEC" };
+            match &s {
+                Security::Secure => {
+                    format!("{what} for {qname} {qtype} proven by the {by} records of {zone}")
+                }
+                Security::Insecure => {
+                    format!("{what} for {qname} {qtype}: insecure (opt-out or NSEC3 iterations)")
+                }
+                Security::Bogus(b) => format!("{what} for {qname} {qtype}: bogus: {b}"),
+                Security::Unchecked => format!("{what} for {qname} {qtype}: not checked"),
+            }
+        });
         if s == Security::Secure {
             self.remember_denial(&zone, auth);
         }
@@ -590,6 +624,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         Box::pin(async move {
             let key = Key::ZoneKeys(zone.to_lowercase());
             if let Some(Cached::ZoneKeys(k)) = self.cache.get(&key, self.clock.now()) {
+                budget.step(|| format!("keys of {zone}: {} (cached)", describe(&k)));
                 let ttl = self
                     .cache
                     .remaining(&key, self.clock.now())
@@ -597,6 +632,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 return (k, ttl);
             }
             let (keys, ttl) = self.build_keys(zone, budget, depth).await;
+            budget.step(|| format!("keys of {zone}: {}", describe(&keys)));
             let keep = match &keys {
                 ZoneKeys::Bogus(_) => {
                     u32::try_from(self.config.dnssec.bogus_ttl.as_secs()).unwrap_or(60)
@@ -645,6 +681,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     format!("no DNSKEY for the trust anchor {zone}"),
                 );
             }
+            budget.step(|| format!("{zone} is a trust anchor: checking its DNSKEY set"));
             // RFC 5011 trust points judge their own DNSKEY sets (engine/autotrust.rs).
             let check = match self.autotrust_keys(zone, &dnskeys, &sigs, &opts, budget) {
                 Some(check) => check,
@@ -714,6 +751,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             );
         }
         let check = verify::verify_dnskeys_with_ds(zone, &dnskeys, &sigs, &ds, now, &opts, budget);
+        if let KeyCheck::Secure { matched, .. } = &check {
+            for (tag, alg, digest) in matched {
+                budget.step(|| {
+                    format!(
+                        "DS of {zone} (signed by {parent}) matches DNSKEY {tag} (algorithm {alg}, digest type {digest}), which signs the DNSKEY set"
+                    )
+                });
+            }
+        }
         key_check(check, ttl.min(ds_ttl).min(pttl))
     }
 
@@ -827,6 +873,22 @@ fn apply(res: Resolution, security: Security) -> Resolution {
             ..Resolution::failed(Failure::Dnssec(b), res.trace)
         },
         s => Resolution { security: s, ..res },
+    }
+}
+
+/// A zone's keys in words, for trace steps.
+fn describe(keys: &ZoneKeys) -> String {
+    match keys {
+        ZoneKeys::Secure(k) => {
+            let tags: Vec<String> = k
+                .iter()
+                .filter_map(verify::key_tag)
+                .map(|t| t.to_string())
+                .collect();
+            format!("secure, DNSKEY tags {}", tags.join(" "))
+        }
+        ZoneKeys::Insecure(why) => format!("insecure: {why}"),
+        ZoneKeys::Bogus(b) => format!("bogus: {b}"),
     }
 }
 
