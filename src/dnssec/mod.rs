@@ -68,6 +68,8 @@ pub enum BogusKind {
     NsecMissing,
     /// EDE 6 as well: the work budget (KeyTrap limits) ran out.
     BudgetExhausted,
+    /// EDE 23: a DS or DNSKEY set the chain needs could not be fetched.
+    NetworkError,
 }
 
 impl BogusKind {
@@ -80,6 +82,7 @@ impl BogusKind {
             BogusKind::DnskeyMissing => 9,
             BogusKind::RrsigsMissing => 10,
             BogusKind::NsecMissing => 12,
+            BogusKind::NetworkError => 23,
         }
     }
 }

@@ -85,11 +85,9 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
         // AA set on a referral is a server's mistake, not a reason to read
         // it otherwise (NSD's old behaviour, RFC 5155 B.3's example): a
         // child's NS set without an SOA still delegates.
-        Some(child) if zone.zone_of(child) && child != zone && !has_soa => {
-            Kind::Referral {
-                child: child.clone(),
-            }
-        }
+        Some(child) if zone.zone_of(child) && child != zone && !has_soa => Kind::Referral {
+            child: child.clone(),
+        },
         Some(_) if !has_soa && !msg.metadata.authoritative => Kind::Lame,
         // NODATA needs its SOA (RFC 2308 §2.2); an empty reply without one,
         // even with AA set, is ignored and another server asked.

@@ -488,6 +488,21 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     }
                 }
             }
+            if section == Section::Authority {
+                // NSEC records seen in authority sections, for proofs of an
+                // insecure delegation the validator may need later
+                // (`cached_no_ds`); below answer rank, so no client is
+                // answered from them.
+                let nsecs: Vec<Record> = records
+                    .iter()
+                    .filter(|r| r.record_type() == RecordType::NSEC)
+                    .cloned()
+                    .collect();
+                for rrset in group_rrsets(&nsecs) {
+                    self.cache
+                        .update_rrset(rrset, Rank::AuthorityNonAuth, now, 0);
+                }
+            }
             for ((name, covered), sigs) in sets {
                 let ttl = sigs.iter().map(|r| r.ttl).min().unwrap_or(0);
                 let key = Key::Sigs(name, covered, DNSClass::IN);

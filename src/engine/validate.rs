@@ -691,12 +691,18 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             };
             return key_check(check, ttl);
         }
+        // An NSEC at the zone's name seen in a signed reply may already
+        // prove the delegation insecure (RFC 4035 §5.2), as Unbound uses
+        // the NSEC that comes with a CNAME or referral.
+        if let Some(found) = self.cached_no_ds(zone, budget, depth).await {
+            return found;
+        }
         // The DS set, from the parent.
         let ds_res = self.fetch(zone, RecordType::DS).await;
-        if ds_res.failure.is_some() {
+        if let Some(f) = &ds_res.failure {
             return bogus(
-                BogusKind::DnskeyMissing,
-                format!("the DS set of {zone} could not be fetched"),
+                BogusKind::NetworkError,
+                format!("the DS set of {zone} could not be fetched ({f})"),
             );
         }
         let ds_records: Vec<Record> = ds_res
@@ -761,6 +767,51 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
         }
         key_check(check, ttl.min(ds_ttl).min(pttl))
+    }
+
+    /// An insecure delegation proven by a cached NSEC at `zone` (kept from
+    /// the authority section of a signed reply), or None.
+    async fn cached_no_ds(
+        &self,
+        zone: &Name,
+        budget: &mut Budget,
+        depth: u32,
+    ) -> Option<(ZoneKeys, u32)> {
+        let key = Key::RRset(zone.to_lowercase(), RecordType::NSEC, DNSClass::IN);
+        let Some(Cached::RRset(nsec)) = self.cache.get(&key, self.clock.now()) else {
+            return None;
+        };
+        let sigs = self.sigs_of(zone, RecordType::NSEC);
+        let parent = signer(&sigs).filter(|p| is_proper_ancestor(p, zone))?;
+        let (pkeys, pttl) = self.zone_keys(&parent, budget, depth + 1).await;
+        let ZoneKeys::Secure(pkeys) = pkeys else {
+            return None;
+        };
+        let now = self.unix_now();
+        let ok = verify::verify_rrset(
+            &nsec,
+            &sigs,
+            &pkeys,
+            &parent,
+            now,
+            &self.verify_options(),
+            budget,
+        )
+        .ok()?;
+        let nsecs: Vec<(Name, NSEC)> = nsec
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::DNSSEC(DNSSECRData::NSEC(n)) => Some((r.name.clone(), n.clone())),
+                _ => None,
+            })
+            .collect();
+        match nsec::prove_no_ds(zone, &parent, &nsecs) {
+            Ok(nsec::NoDs::InsecureDelegation) => Some((
+                ZoneKeys::Insecure(format!("{parent} proves there is no DS for {zone}")),
+                ok.ttl.min(pttl),
+            )),
+            _ => None,
+        }
     }
 
     /// No DS for `zone` at its parent: insecure if the parent proves it
