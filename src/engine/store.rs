@@ -506,8 +506,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             for ((name, covered), sigs) in sets {
                 let ttl = sigs.iter().map(|r| r.ttl).min().unwrap_or(0);
                 let key = Key::Sigs(name, covered, DNSClass::IN);
-                self.cache
-                    .insert(key, Cached::RRset(sigs), ttl, Rank::of(section, aa), now);
+                // A zero-TTL RRset is not cached, but its signatures are
+                // kept a second so the reply being validated can find them.
+                self.cache.insert(
+                    key,
+                    Cached::RRset(sigs),
+                    ttl.max(1),
+                    Rank::of(section, aa),
+                    now,
+                );
             }
         }
     }

@@ -376,6 +376,17 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         &self.verify_options(),
                         &mut budget,
                     ) {
+                        Ok(ok) if t == RecordType::DNAME && ok.wildcard.is_some() => {
+                            // A DNAME is never the product of a wildcard
+                            // (RFC 6672 §3.3; RFC 4592 §4.4).
+                            v.add(
+                                Security::Bogus(Bogus::new(
+                                    BogusKind::Bogus,
+                                    format!("DNAME {name} is signed as a wildcard expansion"),
+                                )),
+                                0,
+                            );
+                        }
                         Ok(ok) => {
                             budget.step(|| {
                                 format!(
@@ -415,6 +426,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         }
         if v.ttl == u32::MAX {
             v.ttl = INSECURE_TTL;
+        }
+        if res.rcode == ResponseCode::YXDomain && v.security == Security::Secure {
+            // The DNAME verified, but the name it would make is too long:
+            // nothing authenticated is answered (as Unbound, no AD).
+            v.security = Security::Insecure;
         }
         self.dnssec_work.add(&budget);
         v.steps = budget.steps.take().unwrap_or_default();
@@ -995,11 +1011,43 @@ fn is_proper_ancestor(parent: &Name, child: &Name) -> bool {
     parent.num_labels() < child.num_labels() && parent.zone_of(child)
 }
 
-/// Whether a CNAME at `name` follows from a DNAME above it in `answers`.
+/// Whether the CNAME at `name` in `answers` is exactly what a DNAME above
+/// it synthesises (RFC 6672 §2.2: the owner's suffix replaced by the
+/// DNAME's target); only such a CNAME may come unsigned.
 fn synthesised_by_dname(answers: &[Record], name: &Name) -> bool {
-    answers
-        .iter()
-        .any(|r| r.record_type() == RecordType::DNAME && is_proper_ancestor(&r.name, name))
+    let target = answers.iter().find_map(|r| match &r.data {
+        RData::CNAME(c) if r.name == *name => Some(&c.0),
+        _ => None,
+    });
+    let Some(target) = target else {
+        return false;
+    };
+    answers.iter().any(|r| {
+        if r.record_type() != RecordType::DNAME || !is_proper_ancestor(&r.name, name) {
+            return false;
+        }
+        let Some(to) = dname_target(r) else {
+            return false;
+        };
+        let keep = usize::from(name.num_labels().saturating_sub(r.name.num_labels()));
+        Name::from_labels(name.iter().take(keep))
+            .ok()
+            .and_then(|prefix| prefix.append_domain(&to).ok())
+            .is_some_and(|synth| synth == *target)
+    })
+}
+
+/// A DNAME's target (hickory keeps DNAME rdata as opaque bytes: an
+/// uncompressed name, RFC 6672 §2.1).
+fn dname_target(r: &Record) -> Option<Name> {
+    use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+    match &r.data {
+        RData::Unknown { rdata, .. } => {
+            let mut d = BinDecoder::new(&rdata.anything);
+            Name::read(&mut d).ok()
+        }
+        _ => None,
+    }
 }
 
 /// Where a chain of CNAMEs starting at `name` ends.
