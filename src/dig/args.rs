@@ -52,6 +52,9 @@ pub struct Flags {
     pub additional: bool,
     pub qr: bool,
     pub hints: Option<String>,
+    /// `+anchor=FILE`: the trust anchors (DS/DNSKEY records) `+trace
+    /// +engine` validates from.
+    pub anchor: Option<String>,
     /// `+[no]ttlid`, `+[no]class`: show the TTL and class columns.
     pub ttlid: bool,
     pub class: bool,
@@ -116,6 +119,7 @@ impl Default for Flags {
             additional: true,
             qr: false,
             hints: None,
+            anchor: None,
             ttlid: true,
             class: true,
             ttlunits: false,

@@ -102,6 +102,17 @@ fn plus_options_and_abbreviations() {
     let f = &run("x +json +hints=/h").lookups[0].flags;
     assert!(f.json);
     assert_eq!(f.hints.as_deref(), Some("/h"));
+    // +anchor=FILE (tern's own); three letters, so +an stays +answer.
+    let f = &run("x +engine +anchor=/a.anchor").lookups[0].flags;
+    assert!(f.engine && f.trace);
+    assert_eq!(f.anchor.as_deref(), Some("/a.anchor"));
+    assert_eq!(
+        run("x +anc=/b").lookups[0].flags.anchor.as_deref(),
+        Some("/b")
+    );
+    assert_eq!(run("+anchor=/a x +noanchor").lookups[0].flags.anchor, None);
+    assert!(!run("x +noan").lookups[0].flags.answer);
+    assert!(parse(&words("x +anchor")).is_err());
 }
 
 #[test]

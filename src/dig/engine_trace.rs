@@ -2,8 +2,10 @@
 //! (`Resolver::resolve` with `full_trace`, from the root hints, RFC 1034
 //! §5.3.3), printing the engine's `TraceEvent`s — where each step starts,
 //! every server asked and why, replies in dig's layout with their RTT,
-//! failures with the next retransmission timeout, cache hits and notes —
-//! then the final answer. `-p` maps port 53 to a lab port.
+//! failures with the next retransmission timeout, cache hits and notes
+//! (the validator's `dnssec:` steps among them) — then the final answer
+//! and the DNSSEC verdict (RFC 4035 §4.3; anchors chosen in
+//! `engine_validation`). `-p` maps port 53 to a lab port.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -14,9 +16,11 @@ use hickory_proto::rr::{DNSClass, RecordType};
 use serde_json::{json, Value};
 
 use super::args::Lookup;
+use super::engine_validation::{self as validation, Validation};
 use super::{format, json as j, msg, query, EXIT_INTERNAL, EXIT_NO_REPLY, EXIT_OK};
 use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::dnssec::anchors::TrustAnchors;
 use crate::engine::{Request, Resolution, Resolver, RootHints, TraceEvent};
 use crate::upstream::net::NetTransport;
 use crate::upstream::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
@@ -78,14 +82,20 @@ pub fn run(l: &Lookup, banner: Option<super::Banner<'_>>, out: &mut dyn Write) -
         inner: NetTransport::new(),
         port: l.port,
     };
-    // The traced network is usually a lab whose root is not the real one:
-    // the built-in anchors would call everything bogus.
-    let resolver = Resolver::with_hints(
-        Arc::new(Config::without_validation()),
-        hints,
-        transport,
-        SystemClock::new(),
-    );
+    let validation = validation::choose(&l.flags);
+    let config = Config {
+        dnssec: validation.config(),
+        ..Config::default()
+    };
+    // The engine would only log an unusable anchor file and validate
+    // nothing; say so and stop, as for unusable hints.
+    if config.dnssec.validate {
+        if let Err(e) = TrustAnchors::from_config(&config.dnssec) {
+            let _ = writeln!(out, ";; cannot use trust anchor: {e}");
+            return EXIT_INTERNAL;
+        }
+    }
+    let resolver = Resolver::with_hints(Arc::new(config), hints, transport, SystemClock::new());
     let request = Request {
         name: qname,
         qtype: RecordType::from(l.qtype),
@@ -97,9 +107,9 @@ pub fn run(l: &Lookup, banner: Option<super::Banner<'_>>, out: &mut dyn Write) -
     };
     let res = runtime.block_on(resolver.resolve(&request));
     if l.flags.json {
-        let _ = writeln!(out, "{}", json_steps(&res, l.port));
+        let _ = writeln!(out, "{}", json_steps(&res, l.port, &validation));
     } else {
-        let _ = write!(out, "{}", text(&res, l));
+        let _ = write!(out, "{}", text(&res, l, &validation));
     }
     if res.failure.is_some() {
         EXIT_NO_REPLY
@@ -125,8 +135,9 @@ fn proto(p: Protocol) -> &'static str {
     }
 }
 
-/// The trace as text: one block per event, then the final answer.
-pub fn text(res: &Resolution, l: &Lookup) -> String {
+/// The trace as text: one block per event, then the final answer and
+/// the DNSSEC verdict.
+pub fn text(res: &Resolution, l: &Lookup, validation: &Validation) -> String {
     let mut names: HashMap<SocketAddr, String> = HashMap::new();
     let mut s = String::new();
     for ev in &res.trace {
@@ -205,6 +216,10 @@ pub fn text(res: &Resolution, l: &Lookup) -> String {
             s.push_str(&answer_lines(res, l));
         }
     }
+    s.push_str(&format!(
+        ";; validation: {}\n",
+        validation::verdict(res, validation)
+    ));
     s
 }
 
@@ -223,8 +238,9 @@ fn answer_lines(res: &Resolution, l: &Lookup) -> String {
         .collect()
 }
 
-/// The trace as one JSON array of events.
-pub fn json_steps(res: &Resolution, port: u16) -> Value {
+/// The trace as one JSON array of events; the last, `result`, carries
+/// the DNSSEC verdict.
+pub fn json_steps(res: &Resolution, port: u16, validation: &Validation) -> Value {
     let mut steps: Vec<Value> = res
         .trace
         .iter()
@@ -294,6 +310,7 @@ pub fn json_steps(res: &Resolution, port: u16) -> Value {
         "RCODEname": res.rcode.to_string(),
         "failure": res.failure.as_ref().map(ToString::to_string),
         "answers": res.answers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "validation": validation::verdict_json(res, validation),
     }));
     Value::Array(steps)
 }

@@ -25,6 +25,9 @@ Where:  domain	  is in the Domain Name System
                  +[no]additional     (Control display of additional section)
                  +[no]adflag         (Set AD flag in query (default on))
                  +[no]all            (Set or clear all display flags)
+                 +anchor=file        (Trust anchors (DS/DNSKEY records) that
+                                      +trace +engine validates from; needed
+                                      with custom hints)
                  +[no]answer         (Control display of answer section)
                  +[no]authority      (Control display of authority section)
                  +bufsize=###        (Set EDNS0 Max UDP packet size) [1232]
@@ -39,7 +42,8 @@ Where:  domain	  is in the Domain Name System
                  +[no]edns[=###]     (Set EDNS version) [0]
                  +ednsopt=###[:value] (Send specified EDNS option)
                  +noednsopt          (Clear list of +ednsopt options)
-                 +[no]engine         (Trace with tern's own resolver engine;
+                 +[no]engine         (Trace with tern's own resolver engine,
+                                      DNSSEC validation steps included;
                                       implies +trace)
                  +[no]expire         (Request time to expire)
                  +[no]header-only    (Send query without a question section)

@@ -6,6 +6,7 @@
 pub mod args;
 pub mod dnssec;
 pub mod engine_trace;
+pub mod engine_validation;
 pub mod format;
 pub mod help;
 pub mod hints;

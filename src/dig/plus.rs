@@ -56,6 +56,8 @@ const BOOLEANS: &[(&str, usize)] = &[
 
 /// `+option=value` options: (name, shortest accepted prefix).
 const VALUED: &[(&str, usize)] = &[
+    // tern's own; three letters so `+an` stays `+answer`.
+    ("anchor", 3),
     ("bufsize", 2),
     ("ednsopt", 5),
     ("hints", 1),
@@ -100,6 +102,10 @@ pub(crate) fn plus_option(inv: &mut Invocation, opt: &str, arg: &str) -> Result<
                 l.flags.subnet = None;
                 return Ok(());
             }
+            if !state && name == "anchor" {
+                l.flags.anchor = None;
+                return Ok(());
+            }
             if !state && name == "ednsopt" {
                 l.flags.extra.options.clear();
                 return Ok(());
@@ -137,6 +143,7 @@ fn valued(l: &mut Lookup, name: &str, v: &str) -> Result<(), ArgError> {
     match name {
         "bufsize" => f.bufsize = parse_u32("buffer size", v, 65_535)? as u16,
         "hints" => f.hints = Some(v.to_string()),
+        "anchor" => f.anchor = Some(v.to_string()),
         "ednsopt" => f
             .extra
             .options
