@@ -8,6 +8,9 @@
 //! - No DS at a delegation (RFC 4035 §5.2).
 //! - Parent-side and DNAME NSECs never deny names below them, and a child
 //!   apex NSEC never denies its own DS (RFC 6840 §4.1, §4.3).
+//! - A wildcard-expanded NSEC speaks only for its wildcard, never for the
+//!   name it was expanded to (CVE-2017-15105): callers pass the owner
+//!   `signed_owner` gives.
 
 use std::cmp::Ordering;
 
@@ -76,13 +79,13 @@ pub fn covers(owner: &Name, next: &Name, name: &Name) -> bool {
 pub fn prove_nxdomain(qname: &Name, zone: &Name, nsecs: &[(Name, NSEC)]) -> Result<NxProof, Bogus> {
     let chain = Chain::new(qname, zone, nsecs)?;
     let Some((owner, nsec)) = chain.nonexistence(qname) else {
-        return Err(missing(format!("no NSEC covers {qname} in {zone}")));
+        return Err(unproven(format!("no NSEC covers {qname} in {zone}")));
     };
     let ce = closest_encloser(qname, owner, nsec.next_domain_name())?;
     chain.check_encloser(&ce)?;
     let wildcard = wildcard_at(&ce)?;
     if chain.cover(&wildcard).is_none() {
-        return Err(missing(format!(
+        return Err(unproven(format!(
             "no NSEC denies the wildcard {wildcard} for {qname} in {zone}"
         )));
     }
@@ -118,7 +121,7 @@ pub fn prove_nodata(
             return lacks_type(&wildcard, qtype, at_wildcard);
         }
     }
-    Err(missing(format!(
+    Err(unproven(format!(
         "no NSEC proves {qname} {qtype} is empty in {zone}"
     )))
 }
@@ -131,7 +134,7 @@ pub fn prove_no_ds(name: &Name, zone: &Name, nsecs: &[(Name, NSEC)]) -> Result<N
     if let Some(nsec) = chain.at(name) {
         let types = nsec.type_set();
         if types.contains(RecordType::SOA) {
-            return Err(missing(format!(
+            return Err(unproven(format!(
                 "the NSEC at {name} is the child apex's and cannot deny its DS"
             )));
         }
@@ -152,7 +155,7 @@ pub fn prove_no_ds(name: &Name, zone: &Name, nsecs: &[(Name, NSEC)]) -> Result<N
     if empty_non_terminal {
         return Ok(NoDs::NotACut);
     }
-    Err(missing(format!(
+    Err(unproven(format!(
         "no NSEC at {name} in {zone} proves an insecure delegation"
     )))
 }
@@ -177,9 +180,24 @@ pub fn prove_wildcard_answer(
             return Ok(());
         }
     }
-    Err(missing(format!(
+    Err(unproven(format!(
         "no NSEC proves {qname} has no closer match than {wildcard} in {zone}"
     )))
+}
+
+/// The owner an NSEC proves things for: the name it was signed under.
+/// An RRSIG whose label count (RFC 4034 §3.1.3) is below the owner's
+/// shows the NSEC was expanded from the wildcard `*.<last labels>`; used
+/// as its expanded owner it would deny names the zone never denied
+/// (CVE-2017-15105), so it counts as the wildcard's own NSEC.
+pub fn signed_owner(owner: &Name, rrsig_labels: u8) -> Result<Name, Bogus> {
+    let starred = owner.iter().next() == Some(&b"*"[..]);
+    let plain = label_count(owner) - usize::from(starred);
+    let labels = usize::from(rrsig_labels);
+    if labels >= plain {
+        return Ok(owner.clone());
+    }
+    wildcard_at(&ancestor(owner, labels)?)
 }
 
 /// The usable NSECs of one answer: owner and next name inside the zone.
@@ -234,7 +252,7 @@ impl<'a> Chain<'a> {
     /// the names below it in this zone (RFC 6840 §4.1).
     fn check_encloser(&self, ce: &Name) -> Result<(), Bogus> {
         match self.at(ce) {
-            Some(nsec) if !may_deny_below(nsec.type_set()) => Err(missing(format!(
+            Some(nsec) if !may_deny_below(nsec.type_set()) => Err(unproven(format!(
                 "the NSEC at {ce} is a delegation or DNAME and cannot deny names below it"
             ))),
             _ => Ok(()),
@@ -271,12 +289,12 @@ pub(crate) fn nodata_side_ok(
 ) -> Result<(), Bogus> {
     let soa = types.contains(RecordType::SOA);
     if qtype != RecordType::DS && types.contains(RecordType::NS) && !soa {
-        return Err(missing(format!(
+        return Err(unproven(format!(
             "the denial at {name} is the parent side of a delegation, not the child's {qtype}"
         )));
     }
     if qtype == RecordType::DS && soa && !name.is_root() {
-        return Err(missing(format!(
+        return Err(unproven(format!(
             "the denial at {name} is the child apex's and cannot deny its DS"
         )));
     }
@@ -340,9 +358,11 @@ pub(crate) fn wildcard_at(ce: &Name) -> Result<Name, Bogus> {
         .map_err(|e| contradiction(format!("no wildcard fits below {ce}: {e}")))
 }
 
-/// The needed denial record is absent or unusable (EDE 12).
-pub(crate) fn missing(text: String) -> Bogus {
-    Bogus::new(BogusKind::NsecMissing, text)
+/// The verified records do not prove the denial: the needed one is
+/// absent or unusable. EDE 6, as Unbound reports every failed proof; EDE
+/// 12 (NSEC Missing) is left to callers that got no denial records at all.
+pub(crate) fn unproven(text: String) -> Bogus {
+    Bogus::new(BogusKind::Bogus, text)
 }
 
 /// The records contradict the answer (EDE 6).

@@ -5,9 +5,14 @@
 //!   query's budget per hash (CVE-2023-50868), cached per name in a call.
 //! - Closest encloser proof (§8.3), NXDOMAIN (§8.4), NODATA (§8.5, §8.6,
 //!   §8.7), wildcard answers (§8.8) and no-DS at a delegation (§8.9).
+//! - The records of one proof must share one parameter set (algorithm,
+//!   iterations, salt): a mix of chains, or colliding records hashed
+//!   differently, is bogus (§8.2), as in Unbound.
 //! - Iteration counts above the configured cap make the answer insecure,
 //!   not bogus (RFC 9276 §3.2); so does any proof resting on an opt-out
-//!   span (§6), which may hide unsigned delegations.
+//!   span (§6, §9.2), which may hide unsigned delegations, whatever the
+//!   query type, and a closest encloser or matching record that is an
+//!   unsigned delegation (the data lies below it, in an unsigned zone).
 //!
 //! Records with an unknown hash algorithm or unknown flags never reach
 //! here: hickory refuses to decode them, which amounts to ignoring them
@@ -19,7 +24,7 @@ use hickory_proto::dnssec::rdata::NSEC3;
 use hickory_proto::rr::{Name, RecordType};
 
 use super::nsec::{
-    ancestor, contradiction, label_count, missing, nodata_side_ok, same_name, wildcard_at,
+    ancestor, contradiction, label_count, nodata_side_ok, same_name, unproven, wildcard_at,
     wildcard_parent,
 };
 use super::{Bogus, BogusKind, Budget};
@@ -41,6 +46,9 @@ pub enum Nsec3Insecure {
     /// The record covering `name` has opt-out set: an unsigned delegation
     /// may sit there (RFC 5155 §6, §8.6, §8.9).
     OptOut { name: Name },
+    /// `name` is a delegation without DS on the path to the query name:
+    /// what lies below it is unsigned.
+    Delegation { name: Name },
 }
 
 impl fmt::Display for Nsec3Insecure {
@@ -50,6 +58,9 @@ impl fmt::Display for Nsec3Insecure {
                 write!(f, "NSEC3 iterations {iterations} above the limit {max}")
             }
             Nsec3Insecure::OptOut { name } => write!(f, "{name} lies in an NSEC3 opt-out span"),
+            Nsec3Insecure::Delegation { name } => {
+                write!(f, "{name} is an unsigned delegation")
+            }
         }
     }
 }
@@ -85,7 +96,10 @@ pub fn closest_encloser_proof(
         Built::Chain(chain) => chain,
         Built::Insecure(why) => return Ok(Encloser::Insecure(why)),
     };
-    chain.closest_encloser(qname).map(Encloser::Proven)
+    Ok(match chain.closest_encloser(qname)? {
+        Found::Proven(proof) => Encloser::Proven(proof),
+        Found::UnsignedCut(name) => Encloser::Insecure(Nsec3Insecure::Delegation { name }),
+    })
 }
 
 /// RFC 5155 §8.4: a closest encloser proof for `qname` and a covering
@@ -101,10 +115,15 @@ pub fn prove_nxdomain(
         Built::Chain(chain) => chain,
         Built::Insecure(why) => return Ok(Nsec3Result::Insecure(why)),
     };
-    let proof = chain.closest_encloser(qname)?;
+    let proof = match chain.closest_encloser(qname)? {
+        Found::Proven(proof) => proof,
+        Found::UnsignedCut(name) => {
+            return Ok(Nsec3Result::Insecure(Nsec3Insecure::Delegation { name }))
+        }
+    };
     let wildcard = wildcard_at(&proof.closest_encloser)?;
     if chain.cover(&wildcard)?.is_none() {
-        return Err(missing(format!(
+        return Err(unproven(format!(
             "no NSEC3 denies the wildcard {wildcard} for {qname} in {zone}"
         )));
     }
@@ -114,7 +133,11 @@ pub fn prove_nxdomain(
 /// RFC 5155 §8.5-8.7: an NSEC3 matching `qname` without `qtype` or CNAME
 /// (which also covers empty non-terminals, they get NSEC3s of their own);
 /// else a closest encloser proof with a matching wildcard NSEC3 lacking
-/// `qtype`; else, for DS only, an opt-out span over the next closer name.
+/// `qtype`; else an opt-out span over the next closer name. Opt-out
+/// makes either of the last two insecure for any `qtype` (§9.2, Unbound's
+/// case 5: an unsigned delegation may hide there), and so does a match or
+/// closest encloser that is a delegation without DS (but not for DS
+/// itself, which the parent must deny).
 pub fn prove_nodata(
     qname: &Name,
     qtype: RecordType,
@@ -128,20 +151,36 @@ pub fn prove_nodata(
         Built::Insecure(why) => return Ok(Nsec3Result::Insecure(why)),
     };
     if let Some(rec) = chain.at(qname)? {
+        if qtype != RecordType::DS && !shows(rec, qtype) && unsigned_cut(rec) {
+            return Ok(Nsec3Result::Insecure(Nsec3Insecure::Delegation {
+                name: qname.clone(),
+            }));
+        }
         lacks_type(qname, qtype, rec)?;
         return Ok(Nsec3Result::Secure);
     }
-    let proof = chain.closest_encloser(qname)?;
+    let proof = match chain.closest_encloser(qname)? {
+        Found::Proven(proof) => proof,
+        Found::UnsignedCut(name) if qtype != RecordType::DS => {
+            return Ok(Nsec3Result::Insecure(Nsec3Insecure::Delegation { name }))
+        }
+        Found::UnsignedCut(name) => {
+            return Err(unproven(format!(
+                "the NSEC3 for {name} is a delegation above {qname} and cannot deny its DS"
+            )))
+        }
+    };
     let wildcard = wildcard_at(&proof.closest_encloser)?;
     if let Some(rec) = chain.at(&wildcard)? {
         lacks_type(&wildcard, qtype, rec)?;
-        return Ok(Nsec3Result::Secure);
-    }
-    if qtype == RecordType::DS && proof.opt_out {
         return Ok(opt_out_or_secure(&proof));
     }
-    Err(missing(format!(
-        "no NSEC3 proves {qname} {qtype} is empty in {zone}"
+    if proof.opt_out {
+        return Ok(opt_out_or_secure(&proof));
+    }
+    Err(unproven(format!(
+        "no NSEC3 proves {qname} {qtype} is empty in {zone}: no match, no wildcard, and {} is not in an opt-out span",
+        proof.next_closer
     )))
 }
 
@@ -162,7 +201,7 @@ pub fn prove_wildcard_answer(
     };
     let next_closer = ancestor(qname, label_count(&ce) + 1)?;
     let Some(rec) = chain.cover(&next_closer)? else {
-        return Err(missing(format!(
+        return Err(unproven(format!(
             "no NSEC3 proves {qname} has no closer match than {wildcard} in {zone}"
         )));
     };
@@ -192,11 +231,18 @@ pub fn prove_no_ds(
         lacks_type(name, RecordType::DS, rec)?;
         return Ok(Nsec3Result::Secure);
     }
-    let proof = chain.closest_encloser(name)?;
+    let proof = match chain.closest_encloser(name)? {
+        Found::Proven(proof) => proof,
+        Found::UnsignedCut(cut) => {
+            return Err(unproven(format!(
+                "the NSEC3 for {cut} is a delegation above {name} and says nothing of its DS"
+            )))
+        }
+    };
     if proof.opt_out {
         return Ok(opt_out_or_secure(&proof));
     }
-    Err(missing(format!(
+    Err(unproven(format!(
         "{zone} proves {name} does not exist, so no insecure delegation"
     )))
 }
@@ -211,16 +257,37 @@ fn opt_out_or_secure(proof: &ClosestEncloser) -> Nsec3Result {
     }
 }
 
+/// The NSEC3 lists `qtype` or a CNAME: the name has data for the query.
+fn shows(rec: &NSEC3, qtype: RecordType) -> bool {
+    let types = rec.type_set();
+    types.contains(qtype) || types.contains(RecordType::CNAME)
+}
+
+/// The parent side of a delegation without DS: an unsigned child.
+fn unsigned_cut(rec: &NSEC3) -> bool {
+    let types = rec.type_set();
+    types.contains(RecordType::NS)
+        && !types.contains(RecordType::SOA)
+        && !types.contains(RecordType::DS)
+}
+
 /// A matching NSEC3 proves NODATA when neither `qtype` nor CNAME is listed
 /// and the zone-cut caveats hold (RFC 5155 §8.5, §8.6; RFC 6840 §4.1).
 fn lacks_type(name: &Name, qtype: RecordType, rec: &NSEC3) -> Result<(), Bogus> {
-    let types = rec.type_set();
-    if types.contains(qtype) || types.contains(RecordType::CNAME) {
+    if shows(rec, qtype) {
         return Err(contradiction(format!(
             "the NSEC3 for {name} shows {qtype} or CNAME exists"
         )));
     }
-    nodata_side_ok(name, qtype, types)
+    nodata_side_ok(name, qtype, rec.type_set())
+}
+
+/// What the walk up from a name found.
+enum Found {
+    Proven(ClosestEncloser),
+    /// The closest encloser is a delegation without DS: the name lies in
+    /// an unsigned child zone.
+    UnsignedCut(Name),
 }
 
 enum Built<'a, 'b> {
@@ -266,6 +333,7 @@ impl<'a, 'b> Chain<'a, 'b> {
                     .then_some(Entry { owner_hash, rec })
             })
             .collect();
+        same_parameters(&entries, zone)?;
         if let Some(worst) = entries.iter().map(|e| e.rec.iterations()).max() {
             if worst > max_iterations {
                 return Ok(Built::Insecure(Nsec3Insecure::Iterations {
@@ -318,9 +386,10 @@ impl<'a, 'b> Chain<'a, 'b> {
     /// Walks up from `qname` to the first ancestor an NSEC3 matches, then
     /// wants the name one label below it covered (RFC 5155 §8.3). A
     /// matching record at a delegation or DNAME cannot speak for names
-    /// below it (RFC 6840 §4.1), and a match for `qname` itself means it
-    /// exists.
-    fn closest_encloser(&mut self, qname: &Name) -> Result<ClosestEncloser, Bogus> {
+    /// below it (RFC 6840 §4.1): bogus, unless the delegation has no DS,
+    /// when `qname` is simply in an unsigned zone. A match for `qname`
+    /// itself means it exists.
+    fn closest_encloser(&mut self, qname: &Name) -> Result<Found, Bogus> {
         let zone = self.hasher.zone;
         let top = label_count(qname);
         for labels in (label_count(zone)..=top).rev() {
@@ -333,27 +402,51 @@ impl<'a, 'b> Chain<'a, 'b> {
                     "an NSEC3 shows {qname} exists in {zone}"
                 )));
             }
+            if unsigned_cut(rec) && !rec.type_set().contains(RecordType::DNAME) {
+                return Ok(Found::UnsignedCut(candidate));
+            }
             if rec.is_ancestor_delegation() {
-                return Err(missing(format!(
+                return Err(unproven(format!(
                     "the NSEC3 for {candidate} is a delegation or DNAME and cannot deny {qname}"
                 )));
             }
             let next_closer = ancestor(qname, labels + 1)?;
             let Some(cover) = self.cover(&next_closer)? else {
-                return Err(missing(format!(
+                return Err(unproven(format!(
                     "no NSEC3 covers {next_closer}, the next closer name of {qname} in {zone}"
                 )));
             };
-            return Ok(ClosestEncloser {
+            return Ok(Found::Proven(ClosestEncloser {
                 closest_encloser: candidate,
                 next_closer,
                 opt_out: cover.opt_out(),
-            });
+            }));
         }
-        Err(missing(format!(
+        Err(unproven(format!(
             "no NSEC3 matches an encloser of {qname} in {zone}"
         )))
     }
+}
+
+/// RFC 5155 §8.2 asks for the records of the zone's chain only; Unbound
+/// refuses a proof mixing parameter sets outright, which also defeats
+/// records forged to collide under other parameters.
+fn same_parameters(entries: &[Entry<'_>], zone: &Name) -> Result<(), Bogus> {
+    let mut recs = entries.iter().map(|e| e.rec);
+    let Some(first) = recs.next() else {
+        return Ok(());
+    };
+    let differs = |r: &NSEC3| {
+        r.hash_algorithm() != first.hash_algorithm()
+            || r.iterations() != first.iterations()
+            || r.salt() != first.salt()
+    };
+    if recs.any(differs) {
+        return Err(contradiction(format!(
+            "the NSEC3 records for {zone} come from chains with different parameters"
+        )));
+    }
+    Ok(())
 }
 
 /// Hashes names under each record's parameters, once per name and

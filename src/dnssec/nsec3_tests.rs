@@ -136,12 +136,14 @@ fn budget() -> Budget {
     Budget::new(100)
 }
 
-/// Secure, insecure for opt-out / iterations, or the bogus kind.
+/// Secure, insecure for opt-out / iterations / an unsigned delegation, or
+/// the bogus kind.
 #[derive(Debug, PartialEq)]
 enum Got {
     Secure,
     OptOut,
     Iterations,
+    Unsigned,
     Fail(BogusKind),
 }
 
@@ -150,11 +152,14 @@ fn got(r: Result<Nsec3Result, Bogus>) -> Got {
         Ok(Nsec3Result::Secure) => Got::Secure,
         Ok(Nsec3Result::Insecure(Nsec3Insecure::OptOut { .. })) => Got::OptOut,
         Ok(Nsec3Result::Insecure(Nsec3Insecure::Iterations { .. })) => Got::Iterations,
+        Ok(Nsec3Result::Insecure(Nsec3Insecure::Delegation { .. })) => Got::Unsigned,
         Err(b) => Got::Fail(b.kind),
     }
 }
 
-const MISSING: Got = Got::Fail(BogusKind::NsecMissing);
+/// A proof the records do not make: bogus (EDE 6) like a contradiction,
+/// as Unbound reports it.
+const MISSING: Got = Got::Fail(BogusKind::Bogus);
 const BOGUS: Got = Got::Fail(BogusKind::Bogus);
 
 #[test]
@@ -179,8 +184,10 @@ fn nxdomain_table() {
         ("nope.example.com.", &[Cover("nope.example.com.")], MISSING),
         ("nope.example.com.", &[Cover("*.example.com.")], MISSING),
         ("nope.example.com.", &[Match("example.com.")], MISSING),
-        // d's NSEC3 is the parent side of a cut: names below are not ours.
-        ("x.d.example.com.", &[], MISSING),
+        // d's NSEC3 is the parent side of an unsigned cut: names below
+        // are in an unsigned zone. Below the signed cut e, bogus.
+        ("x.d.example.com.", &[], Got::Unsigned),
+        ("x.e.example.com.", &[], MISSING),
         ("a.example.com.", &[], BOGUS),
         // The wildcard *.w exists, so nothing below w is NXDOMAIN.
         ("x.w.example.com.", &[], MISSING),
@@ -202,7 +209,12 @@ fn nodata_table() {
         ("a.example.com.", AAAA, &[Match("a.example.com.")], MISSING),
         // Empty non-terminals have their own NSEC3 with no types.
         ("c.example.com.", A, &[], Got::Secure),
-        ("d.example.com.", A, &[], MISSING),
+        // The unsigned delegation d answers for nothing but its DS: the
+        // rest is insecure, as in Unbound. The signed one, e, is bogus.
+        ("d.example.com.", A, &[], Got::Unsigned),
+        ("x.d.example.com.", A, &[], Got::Unsigned),
+        ("x.d.example.com.", DS, &[], MISSING),
+        ("e.example.com.", A, &[], MISSING),
         ("d.example.com.", DS, &[], Got::Secure),
         ("e.example.com.", DS, &[], BOGUS),
         ("example.com.", DS, &[], MISSING),
@@ -241,8 +253,27 @@ fn opt_out_gives_insecure_never_secure() {
     assert_eq!(got(r), Got::OptOut, "§8.9");
     let r = prove_nxdomain(&n("nope.example.com."), &apex(), &all, MAX, &mut budget());
     assert_eq!(got(r), Got::OptOut, "a name error over an opt-out span");
+    // §9.2 and Unbound: opt-out excuses any type, since an unsigned
+    // delegation may hide in the span (val_nsec3_optout_ad,
+    // val_nsec3_entnodata_optout, val_nsec3_b5_wcnodata_nowc).
     let r = prove_nodata(&d, A, &apex(), &all, MAX, &mut budget());
-    assert_eq!(got(r), MISSING, "opt-out only excuses DS");
+    assert_eq!(got(r), Got::OptOut, "opt-out excuses any type");
+    // Wildcard NODATA over an opt-out next closer name is insecure too
+    // (val_nsec3_b5_wcnodata).
+    let r = prove_nodata(
+        &n("x.w.example.com."),
+        AAAA,
+        &apex(),
+        &all,
+        MAX,
+        &mut budget(),
+    );
+    assert_eq!(got(r), Got::OptOut, "wildcard NODATA in an opt-out span");
+    // Without opt-out, the missing match is bogus
+    // (val_nsec3_entnodata_optout_badopt).
+    let plain = zone_chain().without(&[Drop::Match("c.example.com.")]);
+    let r = prove_nodata(&n("c.example.com."), A, &apex(), &plain, MAX, &mut budget());
+    assert_eq!(got(r), MISSING);
     // The matching records still prove what they show.
     let r = prove_nodata(
         &n("a.example.com."),
@@ -428,4 +459,69 @@ fn rfc5155_appendix_b1_name_error() {
     partial.pop();
     let r = prove_nxdomain(&qname, &zone, &partial, MAX, &mut budget());
     assert_eq!(got(r), MISSING);
+}
+
+/// The chain with one record's parameters changed.
+fn with_params(
+    records: &[(Name, NSEC3)],
+    i: usize,
+    iterations: u16,
+    salt: &[u8],
+) -> Vec<(Name, NSEC3)> {
+    let mut out = records.to_vec();
+    let (owner, rec) = out[i].clone();
+    let changed = NSEC3::new(
+        rec.hash_algorithm(),
+        rec.opt_out(),
+        iterations,
+        salt.to_vec(),
+        rec.next_hashed_owner_name().to_vec(),
+        rec.type_set().iter().collect::<Vec<_>>(),
+    );
+    out[i] = (owner, changed);
+    out
+}
+
+/// Unbound's val_nx_nsec3_params and val_nx_nsec3_collision: records
+/// from chains with different parameters make any proof bogus, before
+/// iterations are even looked at.
+#[test]
+fn mixed_parameter_sets_are_bogus() {
+    let z = zone_chain().without(&[]);
+    let qname = n("nope.example.com.");
+    let cases: &[(u16, &[u8])] = &[(1, SALT), (0, &[0xab]), (151, SALT)];
+    for (iterations, salt) in cases {
+        let mixed = with_params(&z, 0, *iterations, salt);
+        let r = prove_nxdomain(&qname, &apex(), &mixed, MAX, &mut budget());
+        assert_eq!(got(r), BOGUS, "{iterations} {salt:?}");
+        let r = prove_nodata(
+            &n("a.example.com."),
+            AAAA,
+            &apex(),
+            &mixed,
+            MAX,
+            &mut budget(),
+        );
+        assert_eq!(got(r), BOGUS, "{iterations} {salt:?}");
+    }
+    // A colliding copy of a record, hashed another way, is refused too.
+    let mut collided = z.clone();
+    collided.push(with_params(&z, 0, 7, &[1, 2, 3])[0].clone());
+    let r = prove_nxdomain(&qname, &apex(), &collided, MAX, &mut budget());
+    assert_eq!(got(r), BOGUS);
+}
+
+#[test]
+fn unsigned_delegation_as_closest_encloser() {
+    let z = zone_chain().without(&[]);
+    let below = n("x.d.example.com.");
+    let r = closest_encloser_proof(&below, &apex(), &z, MAX, &mut budget());
+    assert_eq!(
+        r,
+        Ok(Encloser::Insecure(Nsec3Insecure::Delegation {
+            name: n("d.example.com.")
+        }))
+    );
+    let r = prove_no_ds(&below, &apex(), &z, MAX, &mut budget());
+    assert_eq!(got(r), MISSING, "a cut above says nothing of the DS");
 }

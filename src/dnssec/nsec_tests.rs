@@ -45,7 +45,9 @@ fn kind<T>(r: Result<T, Bogus>) -> Option<BogusKind> {
 }
 
 const OK: Option<BogusKind> = None;
-const MISSING: Option<BogusKind> = Some(BogusKind::NsecMissing);
+/// A proof the records do not make: bogus (EDE 6) like a contradiction,
+/// as Unbound reports it (val_nx_overreach, val_nsec3_b1_nameerror_nowc).
+const MISSING: Option<BogusKind> = Some(BogusKind::Bogus);
 const BOGUS: Option<BogusKind> = Some(BogusKind::Bogus);
 
 #[test]
@@ -142,7 +144,7 @@ fn nxdomain_reports_the_closest_encloser() {
 #[test]
 fn nxdomain_error_names_qname_and_zone() {
     let err = prove_nxdomain(&n("nope.example.com."), &zone(), &[]).unwrap_err();
-    assert_eq!(err.kind.ede_code(), 12);
+    assert_eq!(err.kind.ede_code(), 6);
     assert!(err.text.contains("nope.example.com"), "{}", err.text);
     assert!(err.text.contains(" example.com"), "{}", err.text);
 }
@@ -192,19 +194,15 @@ fn no_ds_table() {
             Ok(InsecureDelegation),
         ),
         ("e.example.com.", &["e.example.com."], Err(BogusKind::Bogus)),
-        (
-            "example.com.",
-            &["example.com."],
-            Err(BogusKind::NsecMissing),
-        ),
+        ("example.com.", &["example.com."], Err(BogusKind::Bogus)),
         ("a.example.com.", &["a.example.com."], Ok(NotACut)),
         ("c.example.com.", &["a.example.com."], Ok(NotACut)),
-        ("d.example.com.", &[], Err(BogusKind::NsecMissing)),
+        ("d.example.com.", &[], Err(BogusKind::Bogus)),
         // Covered: the name does not exist, so no delegation to vouch for.
         (
             "nope.example.com.",
             &["e.example.com."],
-            Err(BogusKind::NsecMissing),
+            Err(BogusKind::Bogus),
         ),
     ];
     for (name, owners, want) in cases {
@@ -270,4 +268,53 @@ fn dname_owner_cannot_deny_names_below() {
     ];
     let got = prove_nxdomain(&n("x.a.example.com."), &zone(), &nsecs);
     assert_eq!(kind(got), MISSING);
+}
+
+#[test]
+fn signed_owner_undoes_wildcard_expansion() {
+    let cases: &[(&str, u8, &str)] = &[
+        ("a.example.com.", 3, "a.example.com."),
+        ("b.a.example.com.", 2, "*.example.com."),
+        ("b.a.example.com.", 3, "*.a.example.com."),
+        // A wildcard owner signed as such: its label count omits the `*`.
+        ("*.example.com.", 2, "*.example.com."),
+        ("x.example.com.", 0, "*."),
+        // A count above the owner's is no expansion (the signature will
+        // not verify anyway).
+        ("a.example.com.", 9, "a.example.com."),
+    ];
+    for (owner, labels, want) in cases {
+        let got = signed_owner(&n(owner), *labels).unwrap();
+        assert!(same_name(&got, &n(want)), "{owner} {labels}: {got}");
+    }
+}
+
+/// Unbound's val_nx_failwc / val_nodata_failwc (CVE-2017-15105): an NSEC
+/// expanded from *.example.com to `!.example.com` would cover both the
+/// query name and the wildcard; under its signed owner it covers neither
+/// the wildcard (it is the wildcard) nor names after its next name.
+#[test]
+fn expanded_nsec_proves_nothing_for_the_expanded_name() {
+    let bang = Name::from_labels([&b"!"[..], b"example", b"com"]).unwrap();
+    let forged = NSEC::new(n("d.example.com."), vec![A, RRSIG, RecordType::NSEC]);
+    let apex = rec("example.com.", "*.example.com.", &[SOA, NS]);
+    let as_sent = vec![apex.clone(), (bang.clone(), forged.clone())];
+    assert_eq!(
+        kind(prove_nxdomain(&n("c.example.com."), &zone(), &as_sent)),
+        OK
+    );
+    let owner = signed_owner(&bang, 2).unwrap();
+    let as_signed = vec![apex, (owner, forged)];
+    assert_eq!(
+        kind(prove_nxdomain(&n("c.example.com."), &zone(), &as_signed)),
+        MISSING
+    );
+    // NODATA: the expanded NSEC matches the query name exactly; under
+    // its signed owner it neither matches nor covers it.
+    let q = n("_25._tcp.mail.example.com.");
+    let at_q = vec![rec("_25._tcp.mail.example.com.", "d.example.com.", &[A])];
+    assert_eq!(kind(prove_nodata(&q, AAAA, &zone(), &at_q)), OK);
+    let owner = signed_owner(&q, 2).unwrap();
+    let as_signed = vec![(owner, at_q[0].1.clone())];
+    assert_eq!(kind(prove_nodata(&q, AAAA, &zone(), &as_signed)), MISSING);
 }
