@@ -1,0 +1,224 @@
+//! Denials and wildcard answers (RFC 4035 §5.4, RFC 5155 §8): the SOA and
+//! NSEC/NSEC3 records of a negative answer verified with the zone's keys
+//! and judged by the proofs of `crate::dnssec::nsec` and `nsec3`; secure
+//! denials feed the aggressive index (RFC 8198).
+
+use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, NSEC, NSEC3};
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+
+use super::{nsec3_security, signer, sigs_in};
+use crate::cache::{Cached, Key};
+use crate::clock::Clock;
+use crate::dnssec::verify;
+use crate::dnssec::{nsec, nsec3, Bogus, BogusKind, Budget, Security, ZoneKeys};
+use crate::engine::store::group_rrsets;
+use crate::engine::{Resolution, Resolver};
+use crate::upstream::Transport;
+
+impl<T: Transport, C: Clock> Resolver<T, C> {
+    /// Checks a denial: the SOA and NSEC/NSEC3 records of the authority
+    /// section, signed by the zone, proving NXDOMAIN or NODATA.
+    pub(super) async fn check_denial(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        res: &Resolution,
+        budget: &mut Budget,
+    ) -> Security {
+        let auth = &res.authorities;
+        let zone = auth
+            .iter()
+            .find(|r| r.record_type() == RecordType::SOA)
+            .map(|r| r.name.clone())
+            .or_else(|| {
+                signer(
+                    &auth
+                        .iter()
+                        .filter(|r| r.record_type() == RecordType::RRSIG)
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .unwrap_or_else(|| self.zone_of_unsigned(qname, qtype));
+        let (keys, _) = self.zone_keys(&zone, budget, 0).await;
+        let keys = match keys {
+            ZoneKeys::Insecure(_) => return Security::Insecure,
+            ZoneKeys::Bogus(b) => return Security::Bogus(b),
+            ZoneKeys::Secure(k) => k,
+        };
+        let (nsecs, nsec3s) = match self.verified_proof(auth, &zone, &keys, budget) {
+            Ok(p) => p,
+            Err(b) => return Security::Bogus(b),
+        };
+        let nx = res.rcode == ResponseCode::NXDomain;
+        let s = self.judge_denial(qname, qtype, nx, &zone, &nsecs, &nsec3s, budget);
+        budget.step(|| {
+            let what = if nx { "NXDOMAIN" } else { "NODATA" };
+            let by = if nsecs.is_empty() { "NSEC3" } else { "NSEC" };
+            match &s {
+                Security::Secure => {
+                    format!("{what} for {qname} {qtype} proven by the {by} records of {zone}")
+                }
+                Security::Insecure => {
+                    format!("{what} for {qname} {qtype}: insecure (opt-out or NSEC3 iterations)")
+                }
+                Security::Bogus(b) => format!("{what} for {qname} {qtype}: bogus: {b}"),
+                Security::Unchecked => format!("{what} for {qname} {qtype}: not checked"),
+            }
+        });
+        if s == Security::Secure {
+            self.remember_denial(&zone, auth);
+        }
+        s
+    }
+
+    /// The NSEC and NSEC3 records of `records` whose RRSIGs verify with
+    /// the zone's keys (an unsigned or failing one makes the whole bogus).
+    #[allow(clippy::type_complexity)]
+    pub(super) fn verified_proof(
+        &self,
+        records: &[Record],
+        zone: &Name,
+        keys: &[DNSKEY],
+        budget: &mut Budget,
+    ) -> Result<(Vec<(Name, NSEC)>, Vec<(Name, NSEC3)>), Bogus> {
+        let now = self.unix_now();
+        let opts = self.verify_options();
+        let mut nsecs = Vec::new();
+        let mut nsec3s = Vec::new();
+        for rrset in group_rrsets(records) {
+            let Some(first) = rrset.first() else { continue };
+            let (name, t) = (first.name.clone(), first.record_type());
+            if !matches!(t, RecordType::NSEC | RecordType::NSEC3 | RecordType::SOA) {
+                continue;
+            }
+            let sigs = sigs_in(records, &name, t).unwrap_or_default();
+            verify::verify_rrset(&rrset, &sigs, keys, zone, now, &opts, budget)?;
+            for r in &rrset {
+                match &r.data {
+                    RData::DNSSEC(DNSSECRData::NSEC(n)) => nsecs.push((r.name.clone(), n.clone())),
+                    RData::DNSSEC(DNSSECRData::NSEC3(n)) => {
+                        nsec3s.push((r.name.clone(), n.clone()))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok((nsecs, nsec3s))
+    }
+
+    /// Which denial the verified records prove, if the one needed.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn judge_denial(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        nx: bool,
+        zone: &Name,
+        nsecs: &[(Name, NSEC)],
+        nsec3s: &[(Name, NSEC3)],
+        budget: &mut Budget,
+    ) -> Security {
+        if !nsecs.is_empty() {
+            let r = if nx {
+                nsec::prove_nxdomain(qname, zone, nsecs).map(|_| ())
+            } else {
+                nsec::prove_nodata(qname, qtype, zone, nsecs)
+            };
+            return match r {
+                Ok(()) => Security::Secure,
+                Err(b) => Security::Bogus(b),
+            };
+        }
+        if !nsec3s.is_empty() {
+            let max = self.config.dnssec.max_nsec3_iterations;
+            let r = if nx {
+                nsec3::prove_nxdomain(qname, zone, nsec3s, max, budget)
+            } else {
+                nsec3::prove_nodata(qname, qtype, zone, nsec3s, max, budget)
+            };
+            return nsec3_security(r);
+        }
+        Security::Bogus(Bogus::new(
+            BogusKind::NsecMissing,
+            format!("no NSEC or NSEC3 proves the denial of {qname} {qtype} in {zone}"),
+        ))
+    }
+
+    /// A wildcard answer must come with a proof that no closer name
+    /// exists (RFC 4035 §5.3.4, RFC 5155 §8.8).
+    pub(super) async fn check_wildcard(
+        &self,
+        qname: &Name,
+        wildcard: &Name,
+        zone: &Name,
+        keys: &[DNSKEY],
+        proof: &[Record],
+        budget: &mut Budget,
+    ) -> Security {
+        let (nsecs, nsec3s) = match self.verified_proof(proof, zone, keys, budget) {
+            Ok(p) => p,
+            Err(b) => return Security::Bogus(b),
+        };
+        if !nsecs.is_empty() {
+            return match nsec::prove_wildcard_answer(qname, wildcard, zone, &nsecs) {
+                Ok(()) => Security::Secure,
+                Err(b) => Security::Bogus(b),
+            };
+        }
+        if !nsec3s.is_empty() {
+            let max = self.config.dnssec.max_nsec3_iterations;
+            return nsec3_security(nsec3::prove_wildcard_answer(
+                qname, wildcard, zone, &nsec3s, max, budget,
+            ));
+        }
+        Security::Bogus(Bogus::new(
+            BogusKind::NsecMissing,
+            format!("wildcard answer for {qname} from {wildcard} without a proof that {qname} does not exist"),
+        ))
+    }
+
+    /// The denial records that came with an answer (its wildcard proof).
+    pub(super) fn answer_proof(&self, name: &Name, t: RecordType) -> Vec<Record> {
+        match self.cache.get(
+            &Key::Proof(name.to_lowercase(), t, DNSClass::IN),
+            self.clock.now(),
+        ) {
+            Some(Cached::RRset(rs)) => rs,
+            _ => Vec::new(),
+        }
+    }
+
+    /// Keeps the validated NSEC/NSEC3 records of a secure denial from
+    /// `zone` for aggressive use (with the SOA and the signatures).
+    pub(super) fn remember_denial(&self, zone: &Name, records: &[Record]) {
+        if !self.config.dnssec.aggressive_nsec {
+            return;
+        }
+        let Some(soa) = records
+            .iter()
+            .find(|r| r.record_type() == RecordType::SOA && r.name == *zone)
+        else {
+            return;
+        };
+        let soa_sigs = sigs_in(records, zone, RecordType::SOA).unwrap_or_default();
+        let now = self.clock.now();
+        for r in records {
+            let t = r.record_type();
+            if !matches!(t, RecordType::NSEC | RecordType::NSEC3) {
+                continue;
+            }
+            let mut sigs = sigs_in(records, &r.name, t).unwrap_or_default();
+            sigs.extend(soa_sigs.iter().cloned());
+            let ttl = r.ttl;
+            if t == RecordType::NSEC {
+                self.aggressive
+                    .insert_nsec(zone, soa.clone(), r.clone(), sigs, ttl, now);
+            } else {
+                self.aggressive
+                    .insert_nsec3(zone, soa.clone(), r.clone(), sigs, ttl, now);
+            }
+        }
+    }
+}
