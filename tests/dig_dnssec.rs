@@ -219,15 +219,11 @@ fn dnssec_answers_match_dig_and_the_engine_trace_validates() {
     );
 }
 
-/// The unsigned cdn.net is insecure. Ignored until the engine keeps the
-/// root servers' hint addresses after priming: the lab's root servers
-/// are named under lab. and the priming reply carries no glue, so a
-/// fresh resolver whose first question is outside lab. cannot reach the
-/// root again and the validator's DNSKEY fetch for `.` fails ("no DNSKEY
-/// for the trust anchor ."; `Resolver::find_cut` uses only cached
-/// addresses for a cached root NS set).
+/// The unsigned cdn.net is insecure. Also a regression test for priming:
+/// the lab's root servers are named under lab. and the priming reply
+/// carries no glue, so a fresh resolver whose first question is outside
+/// lab. must keep the hint addresses to reach the root again.
 #[test]
-#[ignore = "engine: root hint addresses lost after glue-less priming"]
 fn engine_trace_finds_the_unsigned_cdn_insecure() {
     let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
     let lab = start();

@@ -555,11 +555,18 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         (Some(n), ips)
                     })
                     .collect();
-                return Ok(ZoneServers {
+                let mut zs = ZoneServers {
                     zone: cur,
                     ns,
                     ..ZoneServers::default()
-                });
+                };
+                self.fill_from_hints(&mut zs);
+                if zs.zone.is_root() && zs.addrs().is_empty() {
+                    // A root NS set none of whose servers has an address
+                    // (not even from the hints): prime again.
+                    break;
+                }
+                return Ok(zs);
             }
             if cur.is_root() {
                 break;
@@ -609,20 +616,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             if classify(&msg, &root, &root, RecordType::NS) == Kind::Answer {
                 let _ = self.take_answer(&msg, &root, RecordType::NS, DNSClass::IN, st.leeway);
                 let mut primed = self.servers_from_referral_answer(&msg);
-                // Root servers named in the hints keep their hint addresses
-                // when the priming reply came without them.
-                for (name, ips) in primed.ns.iter_mut() {
-                    if ips.is_empty() {
-                        if let Some((_, hint)) = self
-                            .hints
-                            .servers
-                            .iter()
-                            .find(|(h, _)| Some(h) == name.as_ref())
-                        {
-                            *ips = self.usable(hint.clone());
-                        }
-                    }
-                }
+                self.fill_from_hints(&mut primed);
                 if !primed.addrs().is_empty() {
                     return Ok(primed);
                 }
@@ -630,6 +624,27 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         }
         st.note(|| "priming failed: using the hints as they are");
         Ok(zs)
+    }
+
+    /// Root servers named in the hints keep their hint addresses when
+    /// nothing cached gives them one (a priming reply without addresses):
+    /// RFC 8109 §3, priming must not leave the resolver without roots.
+    fn fill_from_hints(&self, zs: &mut ZoneServers) {
+        if !zs.zone.is_root() {
+            return;
+        }
+        for (name, ips) in zs.ns.iter_mut() {
+            if ips.is_empty() {
+                if let Some((_, hint)) = self
+                    .hints
+                    .servers
+                    .iter()
+                    .find(|(h, _)| Some(h) == name.as_ref())
+                {
+                    *ips = self.usable(hint.clone());
+                }
+            }
+        }
     }
 
     pub(super) fn servers_from_referral_answer(&self, msg: &Message) -> ZoneServers {
