@@ -432,11 +432,18 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if self.config.dnssec.validate {
             soa.extend(denial_proof(msg));
         }
+        // The SOA (and its signature) carries the negative TTL; the proof
+        // records keep their own, as the server sent them.
         match self.cache.negative_ttl(&soa) {
             Some(ttl) => soa
                 .into_iter()
                 .map(|mut r| {
-                    r.ttl = ttl;
+                    let soa_sig = matches!(&r.data,
+                        RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(s))
+                            if s.input().type_covered == RecordType::SOA);
+                    if r.record_type() == RecordType::SOA || soa_sig {
+                        r.ttl = ttl;
+                    }
                     r
                 })
                 .collect(),
@@ -604,10 +611,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             self.insert_unrenewed(rrset, Rank::Additional, now);
         }
     }
-    /// A referral from a signed parent carries the child's DS set, or the
-    /// NSEC/NSEC3 proving there is none (RFC 4035 §3.1.4): the parent is
-    /// the authority for both, so they are kept as its answer to a DS
-    /// question and the validator need not ask again.
+    /// A referral from a signed parent carries the child's DS set (RFC
+    /// 4035 §3.1.4): the parent is its authority, so it is kept as the
+    /// parent's answer to a DS question and the validator need not ask.
     fn cache_referral_ds(&self, msg: &Message, child: &Name, now: crate::clock::Mono) {
         let ds: Vec<Record> = msg
             .authorities
@@ -619,11 +625,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             self.cache.update_rrset(ds, Rank::AnswerNonAuth, now, 0);
             return;
         }
+        // A proof of no DS by an NSEC at the child's name is kept with the
+        // other authority NSEC records (`stash_sigs`), where the validator
+        // finds it, and a client asking for the DS gets the parent's own
+        // NODATA with its SOA. An NSEC3 proof (hashed owners: nothing to
+        // find by name) is kept as the parent's answer to the DS question.
         let proof = denial_proof(msg);
-        if proof
-            .iter()
-            .any(|r| matches!(r.record_type(), RecordType::NSEC | RecordType::NSEC3))
-        {
+        if proof.iter().any(|r| r.record_type() == RecordType::NSEC3) {
             let ttl = proof.iter().map(|r| r.ttl).min().unwrap_or(0);
             self.cache.insert(
                 Key::RRset(child.clone(), RecordType::DS, DNSClass::IN),
