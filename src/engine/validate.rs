@@ -447,6 +447,18 @@ fn signer(sigs: &[Record]) -> Option<Name> {
     })
 }
 
+/// The smallest labels field among RRSIGs: below the owner's label count
+/// it says the RRset was expanded from a wildcard (RFC 4034 §3.1.3).
+fn sig_labels(sigs: &[Record]) -> u8 {
+    sigs.iter()
+        .filter_map(|r| match &r.data {
+            RData::DNSSEC(DNSSECRData::RRSIG(sig)) => Some(sig.input().num_labels),
+            _ => None,
+        })
+        .min()
+        .unwrap_or(u8::MAX)
+}
+
 fn is_proper_ancestor(parent: &Name, child: &Name) -> bool {
     parent.num_labels() < child.num_labels() && parent.zone_of(child)
 }

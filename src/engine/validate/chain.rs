@@ -11,7 +11,7 @@ use std::pin::Pin;
 use hickory_proto::dnssec::rdata::{DNSSECRData, DS, NSEC};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use super::{is_proper_ancestor, nsec3_security, signer, sigs_in, INSECURE_TTL};
+use super::{is_proper_ancestor, nsec3_security, sig_labels, signer, sigs_in, INSECURE_TTL};
 use crate::cache::{Cached, Key, Rank};
 use crate::clock::Clock;
 use crate::dnssec::verify::{self, KeyCheck};
@@ -235,10 +235,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             budget,
         )
         .ok()?;
+        // An NSEC expanded from a wildcard proves nothing about this name
+        // (CVE-2017-15105).
+        let labels = sig_labels(&sigs);
         let nsecs: Vec<(Name, NSEC)> = nsec
             .iter()
             .filter_map(|r| match &r.data {
-                RData::DNSSEC(DNSSECRData::NSEC(n)) => Some((r.name.clone(), n.clone())),
+                RData::DNSSEC(DNSSECRData::NSEC(n)) => {
+                    Some((nsec::signed_owner(&r.name, labels).ok()?, n.clone()))
+                }
                 _ => None,
             })
             .collect();

@@ -7,7 +7,7 @@ use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, NSEC, NSEC3};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use super::{nsec3_security, signer, sigs_in};
+use super::{nsec3_security, sig_labels, signer, sigs_in};
 use crate::cache::{Cached, Key};
 use crate::clock::Clock;
 use crate::dnssec::verify;
@@ -95,9 +95,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
             let sigs = sigs_in(records, &name, t).unwrap_or_default();
             verify::verify_rrset(&rrset, &sigs, keys, zone, now, &opts, budget)?;
+            // An NSEC expanded from a wildcard speaks for the wildcard's
+            // owner, not the name it was expanded to (CVE-2017-15105).
+            let labels = sig_labels(&sigs);
             for r in &rrset {
                 match &r.data {
-                    RData::DNSSEC(DNSSECRData::NSEC(n)) => nsecs.push((r.name.clone(), n.clone())),
+                    RData::DNSSEC(DNSSECRData::NSEC(n)) => {
+                        nsecs.push((nsec::signed_owner(&r.name, labels)?, n.clone()))
+                    }
                     RData::DNSSEC(DNSSECRData::NSEC3(n)) => {
                         nsec3s.push((r.name.clone(), n.clone()))
                     }
