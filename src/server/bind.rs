@@ -64,27 +64,61 @@ pub fn bind(config: &ServerConfig) -> Result<Sockets, BindError> {
     let per_addr = udp_socket_count(config);
     let mut out = Sockets::default();
     for &wanted in &config.listen {
-        let mut addr = wanted;
-        for _ in 0..per_addr {
-            let sock = udp_socket(addr).map_err(|source| BindError {
-                addr,
-                proto: "udp",
-                source,
-            })?;
-            if addr.port() == 0 {
-                if let Ok(bound) = sock.local_addr() {
-                    addr = bound;
+        // Port 0: the kernel picks a free UDP port, and the TCP listener
+        // must share it; when that port is taken for TCP, pick again.
+        let attempts = if wanted.port() == 0 {
+            EPHEMERAL_ATTEMPTS
+        } else {
+            1
+        };
+        let mut last = None;
+        for _ in 0..attempts {
+            match bind_one(wanted, per_addr) {
+                Ok((udp, tcp)) => {
+                    out.udp.extend(udp);
+                    out.tcp.push(tcp);
+                    last = None;
+                    break;
                 }
+                Err(e) => last = Some(e),
             }
-            out.udp.push(sock);
         }
-        out.tcp.push(tcp_listener(addr).map_err(|source| BindError {
-            addr,
-            proto: "tcp",
-            source,
-        })?);
+        if let Some(e) = last {
+            return Err(e);
+        }
     }
     Ok(out)
+}
+
+/// Tries for a UDP and TCP pair on a kernel-chosen port before giving up.
+const EPHEMERAL_ATTEMPTS: usize = 8;
+
+/// The UDP sockets and the TCP listener of one listen address.
+fn bind_one(
+    wanted: SocketAddr,
+    per_addr: usize,
+) -> Result<(Vec<UdpSocket>, TcpListener), BindError> {
+    let mut addr = wanted;
+    let mut udp = Vec::with_capacity(per_addr);
+    for _ in 0..per_addr {
+        let sock = udp_socket(addr).map_err(|source| BindError {
+            addr,
+            proto: "udp",
+            source,
+        })?;
+        if addr.port() == 0 {
+            if let Ok(bound) = sock.local_addr() {
+                addr = bound;
+            }
+        }
+        udp.push(sock);
+    }
+    let tcp = tcp_listener(addr).map_err(|source| BindError {
+        addr,
+        proto: "tcp",
+        source,
+    })?;
+    Ok((udp, tcp))
 }
 
 fn new_socket(addr: SocketAddr, ty: Type, proto: SockProto) -> io::Result<Socket> {
