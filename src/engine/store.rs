@@ -481,7 +481,25 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             if section == Section::Answer {
                 // A wildcard answer's proof of no closer match rides in
                 // the authority section (RFC 4035 §3.1.3.3).
-                let proof = denial_proof(msg);
+                // Kept whole (the NS set and its signature too), as the
+                // server sent it, for DO=1 clients of a wildcard answer.
+                let proof: Vec<Record> = if denial_proof(msg).is_empty() {
+                    Vec::new()
+                } else {
+                    msg.authorities
+                        .iter()
+                        .filter(|r| {
+                            matches!(
+                                r.record_type(),
+                                RecordType::NS
+                                    | RecordType::NSEC
+                                    | RecordType::NSEC3
+                                    | RecordType::RRSIG
+                            )
+                        })
+                        .cloned()
+                        .collect()
+                };
                 if !proof.is_empty() {
                     let ttl = proof.iter().map(|r| r.ttl).min().unwrap_or(0);
                     for ((name, covered), _) in &sets {

@@ -217,6 +217,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             res.answers = self.with_sigs(res.answers);
             res.authorities = self.with_sigs(res.authorities);
             res.additionals = self.with_sigs(res.additionals);
+            self.add_wildcard_proofs(&mut res);
         } else {
             let q = request.qtype;
             let keep = |r: &Record| {
@@ -234,6 +235,35 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             res.additionals.retain(unasked);
         }
         res
+    }
+
+    /// A wildcard-expanded RRset (an RRSIG's labels below its owner's)
+    /// goes to a DO=1 client with the authority section that proves no
+    /// closer name exists (RFC 4035 §3.1.3.3), even in a minimal reply.
+    fn add_wildcard_proofs(&self, res: &mut Resolution) {
+        if res
+            .authorities
+            .iter()
+            .any(|r| matches!(r.record_type(), RecordType::NSEC | RecordType::NSEC3))
+        {
+            return;
+        }
+        let mut add: Vec<Record> = Vec::new();
+        for r in &res.answers {
+            let RData::DNSSEC(DNSSECRData::RRSIG(sig)) = &r.data else {
+                continue;
+            };
+            let owner_labels = r.name.num_labels();
+            if sig.input().num_labels >= owner_labels {
+                continue;
+            }
+            for p in self.answer_proof(&r.name, sig.input().type_covered) {
+                if !add.contains(&p) && !res.authorities.contains(&p) {
+                    add.push(p);
+                }
+            }
+        }
+        res.authorities.extend(add);
     }
 
     /// Records with the cached RRSIGs of each of their RRsets added after
