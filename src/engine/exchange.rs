@@ -64,6 +64,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 .collect();
             let now = self.clock.now();
             let mut order = self.selection.order(&candidates, now);
+            // Servers that served bogus data lately go last (validate/retry.rs).
+            if self.config.dnssec.validate {
+                order.sort_by_key(|a| self.suspects.is_set_aside(a, now));
+            }
             if order.is_empty() && !candidates.is_empty() {
                 // Every server left is held down: try them anyway, in random
                 // order, rather than fail (the try limit and the query
@@ -98,7 +102,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 self.selection.claim_probe(addr, now);
             }
             match self.exchange(addr, zs, qname, qtype, class, st).await {
-                Ok(msg) => return Ok((msg, addr)),
+                Ok(msg) => {
+                    if self.config.dnssec.validate {
+                        self.suspects.answered(qname, qtype, addr);
+                    }
+                    return Ok((msg, addr));
+                }
                 Err(ExchangeError::Budget) => {
                     return Err(Failure::QueryBudget(
                         self.config.resolver.max_upstream_queries,

@@ -171,6 +171,8 @@ pub struct Resolver<T: Transport, C: Clock> {
     /// Validated NSEC/NSEC3 ranges for aggressive negative answers
     /// (RFC 8198).
     pub(crate) aggressive: crate::dnssec::aggressive::AggressiveCache,
+    /// Which server answered what, and servers set aside for bogus data.
+    pub(crate) suspects: validate::retry::Suspects,
 }
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
@@ -214,6 +216,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             inflight: Arc::new(Inflight::default()),
             dnssec_work: validate::WorkCounters::default(),
             aggressive: crate::dnssec::aggressive::AggressiveCache::new(),
+            suspects: validate::retry::Suspects::default(),
         }
     }
 

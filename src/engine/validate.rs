@@ -26,6 +26,7 @@ use crate::upstream::Transport;
 
 mod chain;
 mod denial;
+pub(crate) mod retry;
 
 /// How long an insecure result without a TTL of its own is kept.
 const INSECURE_TTL: u32 = 300;
@@ -121,6 +122,27 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Some(s) => s,
                 None => {
                     let mut v = self.check(request, &res).await;
+                    // Bogus: other servers of the zones may serve good
+                    // data; set aside those that answered and try again
+                    // (Unbound's restarts with blacklisted servers).
+                    let mut restarts = 0;
+                    while v.bogus()
+                        && restarts < retry::MAX_RESTARTS
+                        && !request.full_trace
+                        && self.set_aside_for(request, &res)
+                    {
+                        restarts += 1;
+                        let again = self.resolve_after_miss_inner(request).await;
+                        if again.failure.is_some() {
+                            break;
+                        }
+                        let w = self.check(request, &again).await;
+                        if !w.bogus() {
+                            (res, v) = (again, w);
+                            break;
+                        }
+                        // Still bogus: the first failure is the one reported.
+                    }
                     res.trace.extend(
                         v.steps
                             .drain(..)
@@ -283,9 +305,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             let Some(first) = rrset.first() else { continue };
             let (name, t) = (first.name.clone(), first.record_type());
             let add = !has_sig(&name, t) && !done.contains(&(name.clone(), t));
+            // An RRSIG lives as long as the RRset it covers (RFC 4034 §3).
+            let ttl = rrset.iter().map(|r| r.ttl).min().unwrap_or(0);
             out.extend(rrset);
             if add {
-                out.extend(self.sigs_of(&name, t));
+                out.extend(self.sigs_of(&name, t).into_iter().map(|mut sig| {
+                    sig.ttl = sig.ttl.min(ttl);
+                    sig
+                }));
                 done.push((name, t));
             }
         }

@@ -1,0 +1,131 @@
+//! Bogus data from one server is not the zone's last word: as Unbound
+//! does (its validator "blacklists" the servers that gave bogus data and
+//! restarts the query, up to `val-max-restart` times), tern remembers which
+//! server answered each question, sets those that served the failed
+//! resolution aside for a while, forgets what they taught the cache, and
+//! resolves again from the others. A zone whose every server is set aside
+//! is still asked (the set-aside servers are only ordered last), so one
+//! bad zone never becomes unreachable.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+use lru::LruCache;
+
+use crate::cache::Key;
+use crate::clock::{Clock, Mono};
+use crate::engine::{Request, Resolution, Resolver};
+use crate::upstream::Transport;
+
+/// Restarts after a bogus result (Unbound's `val-max-restart` default).
+pub(crate) const MAX_RESTARTS: u32 = 5;
+
+/// How long a server that served bogus data is set aside.
+const SET_ASIDE: Duration = Duration::from_secs(60);
+
+/// Questions whose answering server is remembered (bounded memory).
+const ANSWERED_BY: usize = 4096;
+
+/// Which server answered which question lately, and which servers are set
+/// aside for having served bogus data.
+pub(crate) struct Suspects {
+    answered_by: Mutex<LruCache<(Name, RecordType), SocketAddr>>,
+    set_aside: Mutex<HashMap<SocketAddr, Mono>>,
+}
+
+impl Default for Suspects {
+    fn default() -> Self {
+        let cap = std::num::NonZeroUsize::new(ANSWERED_BY).unwrap_or(std::num::NonZeroUsize::MIN);
+        Self {
+            answered_by: Mutex::new(LruCache::new(cap)),
+            set_aside: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl Suspects {
+    /// Notes that `server` answered (name, type).
+    pub(crate) fn answered(&self, name: &Name, qtype: RecordType, server: SocketAddr) {
+        if let Ok(mut m) = self.answered_by.lock() {
+            m.put((name.to_lowercase(), qtype), server);
+        }
+    }
+
+    /// Whether `server` is set aside at `now`.
+    pub(crate) fn is_set_aside(&self, server: &SocketAddr, now: Mono) -> bool {
+        self.set_aside
+            .lock()
+            .ok()
+            .and_then(|m| m.get(server).copied())
+            .is_some_and(|until| until > now)
+    }
+
+    fn set_aside(&self, servers: &[SocketAddr], now: Mono) {
+        if let Ok(mut m) = self.set_aside.lock() {
+            m.retain(|_, until| *until > now);
+            for s in servers {
+                m.insert(*s, now + SET_ASIDE);
+            }
+        }
+    }
+
+    fn answerer(&self, name: &Name, qtype: RecordType) -> Option<SocketAddr> {
+        self.answered_by
+            .lock()
+            .ok()
+            .and_then(|mut m| m.get(&(name.to_lowercase(), qtype)).copied())
+    }
+}
+
+impl<T: Transport, C: Clock> Resolver<T, C> {
+    /// After a bogus result: sets aside the servers that answered the
+    /// question and the DS/DNSKEY questions of the zones above it, forgets
+    /// what the cache holds of them, and says whether anything was set
+    /// aside (so that resolving again may find other servers).
+    pub(super) fn set_aside_for(&self, request: &Request, res: &Resolution) -> bool {
+        let mut names: Vec<(Name, RecordType)> = vec![(request.name.clone(), request.qtype)];
+        for r in &res.answers {
+            names.push((r.name.clone(), r.record_type()));
+        }
+        let mut zone = request.name.clone();
+        loop {
+            names.push((zone.clone(), RecordType::DNSKEY));
+            names.push((zone.clone(), RecordType::DS));
+            if zone.is_root() {
+                break;
+            }
+            zone = zone.base_name();
+        }
+        let mut servers = Vec::new();
+        for (name, t) in &names {
+            if let Some(s) = self.suspects.answerer(name, *t) {
+                if !servers.contains(&s) {
+                    servers.push(s);
+                }
+            }
+        }
+        if servers.is_empty() {
+            return false;
+        }
+        self.suspects.set_aside(&servers, self.clock.now());
+        for (name, t) in &names {
+            let name = name.to_lowercase();
+            for key in [
+                Key::RRset(name.clone(), *t, DNSClass::IN),
+                Key::Sigs(name.clone(), *t, DNSClass::IN),
+                Key::Status(name.clone(), *t, DNSClass::IN),
+                Key::Proof(name.clone(), *t, DNSClass::IN),
+                Key::Sections(name.clone(), *t, DNSClass::IN),
+            ] {
+                self.cache.remove(&key);
+            }
+            if *t == RecordType::DNSKEY {
+                self.cache.remove(&Key::ZoneKeys(name));
+            }
+        }
+        true
+    }
+}
