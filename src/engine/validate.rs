@@ -121,13 +121,16 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             let security = match cached {
                 Some(s) => s,
                 None => {
-                    let mut v = self.check(request, &res).await;
+                    let mut budget = Budget::new(self.config.dnssec.max_verifications);
+                    budget.steps = request.full_trace.then(Vec::new);
+                    let mut v = self.check(request, &res, &mut budget).await;
                     // Bogus: other servers of the zones may serve good
                     // data; set aside those that answered and try again
                     // (Unbound's restarts with blacklisted servers).
                     let mut restarts = 0;
                     while v.bogus()
                         && restarts < retry::MAX_RESTARTS
+                        && budget.verifications_left > 0
                         && !request.full_trace
                         && self.set_aside_for(request, &res)
                     {
@@ -136,13 +139,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         if again.failure.is_some() {
                             break;
                         }
-                        let w = self.check(request, &again).await;
+                        let w = self.check(request, &again, &mut budget).await;
                         if !w.bogus() {
                             (res, v) = (again, w);
                             break;
                         }
                         // Still bogus: the first failure is the one reported.
                     }
+                    self.dnssec_work.add(&budget);
+                    v.steps = budget.steps.take().unwrap_or_default();
                     res.trace.extend(
                         v.steps
                             .drain(..)
@@ -336,9 +341,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     }
 
     /// Validates every part of a resolution.
-    async fn check(&self, request: &Request, res: &Resolution) -> Verdict {
-        let mut budget = Budget::new(self.config.dnssec.max_verifications);
-        budget.steps = request.full_trace.then(Vec::new);
+    /// `budget` is the client query's: restarts after bogus data share
+    /// it, so the KeyTrap limits hold for the whole query.
+    async fn check(&self, request: &Request, res: &Resolution, budget: &mut Budget) -> Verdict {
         let mut v = Verdict::secure();
         let now = self.unix_now();
         // The answer section, RRset by RRset (each alias may be signed by
@@ -379,7 +384,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Some(z) => z,
                 None => self.zone_of_unsigned(&name, t),
             };
-            let (keys, kttl) = self.zone_keys(&zone, &mut budget, 0).await;
+            let (keys, kttl) = self.zone_keys(&zone, budget, 0).await;
             match keys {
                 ZoneKeys::Insecure(why) => {
                     budget.step(|| format!("{name} {t}: insecure ({why})"));
@@ -394,7 +399,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         &zone,
                         now,
                         &self.verify_options(),
-                        &mut budget,
+                        budget,
                     ) {
                         Ok(ok) if t == RecordType::DNAME && ok.wildcard.is_some() => {
                             // A DNAME is never the product of a wildcard
@@ -418,7 +423,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                             if let Some(wild) = ok.wildcard {
                                 let proof = self.answer_proof(&name, t);
                                 let s = self
-                                    .check_wildcard(&name, &wild, &zone, &keys, &proof, &mut budget)
+                                    .check_wildcard(&name, &wild, &zone, &keys, &proof, budget)
                                     .await;
                                 v.add(s, u32::MAX);
                             }
@@ -428,8 +433,6 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 }
             }
             if v.bogus() {
-                self.dnssec_work.add(&budget);
-                v.steps = budget.steps.take().unwrap_or_default();
                 return v;
             }
         }
@@ -438,9 +441,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             || (res.rcode == ResponseCode::NoError && !referral && !ends_in(&res.answers, request));
         if negative {
             let qname = chain_end(&res.answers, &request.name);
-            let s = self
-                .check_denial(&qname, request.qtype, res, &mut budget)
-                .await;
+            let s = self.check_denial(&qname, request.qtype, res, budget).await;
             let ttl = res.authorities.iter().map(|r| r.ttl).min().unwrap_or(0);
             v.add(s, ttl);
         }
@@ -452,8 +453,6 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             // nothing authenticated is answered (as Unbound, no AD).
             v.security = Security::Insecure;
         }
-        self.dnssec_work.add(&budget);
-        v.steps = budget.steps.take().unwrap_or_default();
         v
     }
 }
