@@ -3,7 +3,10 @@
 //! NXDOMAIN, NODATA, wildcard), CD=1, validated once per cached answer,
 //! expired signatures (EDE 7), negative trust anchors, and KeyTrap
 //! (CVE-2023-50387): key-tag collisions and many RRSIGs cost a bounded
-//! count of signature verifications. Counts, never times, are asserted.
+//! count of signature verifications, and a zone with one bad replica
+//! (`two.test.`): the servers that served bogus data are set aside and
+//! the question resolved again from the others, a bounded number of
+//! times. Counts, never times, are asserted.
 
 #![allow(
     clippy::unwrap_used,
@@ -356,4 +359,181 @@ async fn validated_nsec_ranges_answer_other_names_in_them_without_asking() {
             assert!(s.net.sent().len() > sent, "asked upstream");
         }
     }
+}
+
+/// `engine::validate::retry::MAX_RESTARTS` (crate-private): resolutions
+/// again after a bogus result.
+const MAX_RESTARTS: usize = 5;
+
+/// The servers asked `qname` `qtype`, in order, since the log was cleared.
+fn asked(net: &TestNet, qname: &str, qtype: RecordType) -> Vec<String> {
+    net.sent()
+        .iter()
+        .filter(|q| q.qname == n(qname) && q.qtype == qtype)
+        .map(|q| q.server.ip().to_string())
+        .collect()
+}
+
+fn slow(s: &SignedNet, ip: &str, rtt: Duration) {
+    let mut server = s.net.server(ip).unwrap();
+    server.rtt = rtt;
+    s.net.add(ip, server);
+}
+
+/// Makes `r` prefer the bad replica of `two.test.`: the good one answers
+/// in 500 ms, and a first question to the zone (its SOA, then its
+/// DNSKEY) measures the bad one at 0 ms. If the first pick, random among
+/// unmeasured servers, is the good one, the second goes to the bad one:
+/// an unmeasured server ranks at the initial RTO, 376 ms < 500 ms.
+async fn prefer_bad_replica(s: &SignedNet, r: &SmallResolver) {
+    slow(s, TWO_GOOD_IP, Duration::from_millis(500));
+    let soa = ask(r, TWO_ZONE, RecordType::SOA).await;
+    assert_eq!(soa.security, Security::Secure, "{soa:?}");
+    assert!(s.net.count_to(TWO_BAD_IP) > 0);
+    s.net.clear_log();
+}
+
+#[tokio::test]
+async fn one_bad_replica_is_set_aside_whichever_is_asked_first() {
+    // A fresh resolver picks at random among unmeasured servers: run until
+    // both orders have been seen (64 runs miss one with odds 2^-63).
+    let s = SignedNet::new().unwrap();
+    let (mut bad_first, mut good_first) = (0, 0);
+    for _ in 0..64 {
+        let r = s.resolver(s.config());
+        s.net.clear_log();
+        let res = ask(&r, TWO_NAME, RecordType::A).await;
+        assert_eq!(res.rcode, ResponseCode::NoError, "{res:?}");
+        assert_eq!(res.security, Security::Secure, "{res:?}");
+        assert_eq!(addrs(&res), ["192.0.2.110"]);
+        let servers = asked(&s.net, TWO_NAME, RecordType::A);
+        if servers.first().map(String::as_str) == Some(TWO_BAD_IP) {
+            // Bogus from the bad one, then asked again of the good one.
+            assert_eq!(servers, [TWO_BAD_IP, TWO_GOOD_IP]);
+            bad_first += 1;
+        } else {
+            // Secure at once: no second question, nothing set aside.
+            assert_eq!(servers, [TWO_GOOD_IP]);
+            good_first += 1;
+        }
+        if bad_first > 0 && good_first > 0 {
+            break;
+        }
+    }
+    assert!(bad_first > 0 && good_first > 0, "{bad_first} {good_first}");
+}
+
+#[tokio::test]
+async fn a_bad_replica_asked_first_is_set_aside_for_a_minute() {
+    let s = SignedNet::new().unwrap();
+    let mut config = s.config();
+    // Each question below must reach the zone's servers, not be
+    // synthesised from NSEC ranges cached by the one before.
+    config.dnssec.aggressive_nsec = false;
+    let r = s.resolver(config);
+    prefer_bad_replica(&s, &r).await;
+    let res = ask(&r, TWO_NAME, RecordType::A).await;
+    assert_eq!(res.security, Security::Secure, "{res:?}");
+    assert_eq!(addrs(&res), ["192.0.2.110"]);
+    assert_eq!(
+        asked(&s.net, TWO_NAME, RecordType::A),
+        [TWO_BAD_IP, TWO_GOOD_IP]
+    );
+    // The chain was asked again too, the zone's keys from the good one.
+    assert_eq!(asked(&s.net, TWO_ZONE, RecordType::DNSKEY), [TWO_GOOD_IP]);
+    assert_eq!(asked(&s.net, TWO_ZONE, RecordType::DS), ["198.51.100.2"]);
+    // Set aside: the slower good server answers the zone's next question.
+    s.net.clear_log();
+    let aaaa = ask(&r, TWO_NAME, RecordType::AAAA).await;
+    assert_eq!(aaaa.security, Security::Secure, "{aaaa:?}");
+    assert_eq!(asked(&s.net, TWO_NAME, RecordType::AAAA), [TWO_GOOD_IP]);
+    // A minute later the faster bad server is first again.
+    s.clock.advance(Duration::from_secs(61));
+    s.net.clear_log();
+    let txt = ask(&r, TWO_NAME, RecordType::TXT).await;
+    assert_eq!(txt.security, Security::Secure, "{txt:?}");
+    assert_eq!(asked(&s.net, TWO_NAME, RecordType::TXT), [TWO_BAD_IP]);
+}
+
+#[tokio::test]
+async fn bogus_on_every_replica_is_servfail_after_bounded_restarts() {
+    let s = SignedNet::new().unwrap();
+    // What one cold resolution of the name costs, with good data: the
+    // root priming, one question per zone cut (QNAME minimisation) and
+    // the DNSKEY set of each of the three zones (DS come in referrals).
+    let mut cold = 0;
+    for _ in 0..64 {
+        s.net.clear_log();
+        let good = ask(&s.resolver(s.config()), TWO_NAME, RecordType::A).await;
+        if asked(&s.net, TWO_NAME, RecordType::A) == [TWO_GOOD_IP] {
+            assert_eq!(good.security, Security::Secure, "{good:?}");
+            cold = s.net.sent().len();
+            break;
+        }
+    }
+    assert_eq!(cold, 7);
+
+    s.net.add(TWO_GOOD_IP, s.net.server(TWO_BAD_IP).unwrap());
+    let r = s.resolver(s.config());
+    s.net.clear_log();
+    let res = ask(&r, TWO_NAME, RecordType::A).await;
+    assert_eq!(bogus_kind(&res), BogusKind::Bogus, "{res:?}");
+    assert!(res.answers.is_empty());
+    // The question was asked once and again after each restart: at least
+    // one restart, at most MAX_RESTARTS (fewer if the query's signature
+    // budget runs out first).
+    let restarts = asked(&s.net, TWO_NAME, RecordType::A).len() - 1;
+    assert!((1..=MAX_RESTARTS).contains(&restarts), "{restarts}");
+    // Each of the 1 + MAX_RESTARTS resolutions costs at most what a cold
+    // one does: a restart asks the question again and, the chain's
+    // DS/DNSKEY having been purged with the servers that taught them,
+    // the DNSKEY sets of the three zones and the DS of the two below the
+    // root (1 + 3 + 2 = 6 <= 7); the delegations stay cached.
+    let sent = s.net.sent().len();
+    eprintln!("bogus everywhere: {sent} queries for {restarts} restarts");
+    assert!(sent <= (1 + MAX_RESTARTS) * cold, "{sent}");
+
+    // The bogus result is cached: asked again, no restart storm, and the
+    // client sees SERVFAIL with EDE 6.
+    let h = Handler::new(Arc::new(r));
+    let wire = via(&h, TWO_NAME, false).await;
+    assert_eq!(wire.metadata.response_code, ResponseCode::ServFail);
+    assert_eq!(ede_codes(&wire), [6]);
+    assert_eq!(s.net.sent().len(), sent, "answered from cache");
+}
+
+#[tokio::test]
+async fn the_good_answer_found_by_the_retry_is_answered_from_cache() {
+    let s = SignedNet::new().unwrap();
+    let r = s.resolver(s.config());
+    prefer_bad_replica(&s, &r).await;
+    let first = ask(&r, TWO_NAME, RecordType::A).await;
+    assert_eq!(first.security, Security::Secure, "{first:?}");
+    assert_eq!(
+        asked(&s.net, TWO_NAME, RecordType::A),
+        [TWO_BAD_IP, TWO_GOOD_IP]
+    );
+    let sent = s.net.sent().len();
+    let work = r.dnssec_work();
+    let again = ask(&r, TWO_NAME, RecordType::A).await;
+    assert_eq!(s.net.sent().len(), sent, "not answered from cache");
+    assert!(again.from_cache, "{again:?}");
+    assert_eq!(again.security, Security::Secure, "{again:?}");
+    assert_eq!(addrs(&again), ["192.0.2.110"]);
+    assert_eq!(r.dnssec_work(), work, "validated again on a hit");
+    // The RRSIG served is the good one that validated.
+    let sig = |res: &Resolution| {
+        res.answers
+            .iter()
+            .find(|r| r.record_type() == RecordType::RRSIG)
+            .cloned()
+    };
+    assert_eq!(sig(&again), sig(&first));
+    assert!(sig(&again).is_some());
+    let hit = r
+        .resolve_cached(&req(TWO_NAME, RecordType::A))
+        .await
+        .unwrap();
+    assert_eq!(hit.security, Security::Secure);
+    assert_eq!(s.net.sent().len(), sent);
 }

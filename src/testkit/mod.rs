@@ -223,6 +223,13 @@ impl TestNet {
         }
     }
 
+    /// A copy of the server at `ip` (to change and `add` back, or to put
+    /// at another address).
+    pub fn server(&self, ip: &str) -> Option<Server> {
+        let ip: IpAddr = ip.parse().ok()?;
+        self.servers.lock().ok()?.get(&ip).cloned()
+    }
+
     /// Changes a server's fault.
     pub fn set_fault(&self, ip: &str, fault: Fault) {
         if let (Ok(ip), Ok(mut map)) = (ip.parse::<IpAddr>(), self.servers.lock()) {

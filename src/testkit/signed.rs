@@ -13,6 +13,10 @@
 //! - `trap.test.` (198.51.100.5): KeyTrap (CVE-2023-50387): `TRAP_KEYS`
 //!   extra DNSKEYs share the ZSK's key tag and `www.trap.test` A carries
 //!   `TRAP_RRSIGS` RRSIGs naming that tag, none of which verifies.
+//! - `two.test.` (198.51.100.6 and .7): signed, two servers with the same
+//!   keys and records, but the one at `TWO_BAD_IP` serves `www.two.test`
+//!   A with its signature bytes flipped: one bad replica among good ones,
+//!   for the validator's set-aside-and-retry (Unbound's blacklisting).
 //!
 //! Signatures hold from `INCEPTION` to `EXPIRATION`; a `ManualClock` at
 //! `UNIX_NOW` (what `SignedNet::new` makes) is inside that window.
@@ -54,30 +58,40 @@ pub const TRAP_NAME: &str = "www.trap.test.";
 pub const TRAP_KEYS: usize = 30;
 /// RRSIGs over `www.trap.test` A, all naming the ZSK's key tag.
 pub const TRAP_RRSIGS: usize = 30;
+pub const TWO_ZONE: &str = "two.test.";
+/// Secure at `TWO_GOOD_IP`, bogus at `TWO_BAD_IP`.
+pub const TWO_NAME: &str = "www.two.test.";
+/// The `two.test.` server with good signatures (`ns1.two.test`).
+pub const TWO_GOOD_IP: &str = "198.51.100.6";
+/// The `two.test.` server whose `TWO_NAME` A signature is corrupted
+/// (`ns2.two.test`).
+pub const TWO_BAD_IP: &str = "198.51.100.7";
 
 const TTL: u32 = 3600;
 
-/// (origin, server address, signed, zone text).
-const ZONES: [(&str, &str, bool, &str); 5] = [
+/// (origin, server addresses, signed, zone text).
+const ZONES: [(&str, &[&str], bool, &str); 6] = [
     (
         ".",
-        "198.51.100.1",
+        &["198.51.100.1"],
         true,
         "@ SOA a.root. h.root. 1 3600 600 86400 300\n@ NS a.root.\na.root. A 198.51.100.1\n\
          test. NS ns.test.\nns.test. A 198.51.100.2\n",
     ),
     (
         "test.",
-        "198.51.100.2",
+        &["198.51.100.2"],
         true,
         "@ SOA ns.test. h.test. 1 3600 600 86400 300\n@ NS ns.test.\nns A 198.51.100.2\n\
          host A 192.0.2.1\nexample NS ns.example.test.\nns.example A 198.51.100.3\n\
          insecure NS ns.insecure.test.\nns.insecure A 198.51.100.4\n\
-         trap NS ns.trap.test.\nns.trap A 198.51.100.5\n",
+         trap NS ns.trap.test.\nns.trap A 198.51.100.5\n\
+         two NS ns1.two.test.\ntwo NS ns2.two.test.\n\
+         ns1.two A 198.51.100.6\nns2.two A 198.51.100.7\n",
     ),
     (
         "example.test.",
-        "198.51.100.3",
+        &["198.51.100.3"],
         true,
         "@ SOA ns h 1 3600 600 86400 300\n@ NS ns\nns A 198.51.100.3\n\
          www A 192.0.2.80\nwww AAAA 2001:db8::80\nmail A 192.0.2.25\n@ MX 10 mail\n\
@@ -85,15 +99,22 @@ const ZONES: [(&str, &str, bool, &str); 5] = [
     ),
     (
         "insecure.test.",
-        "198.51.100.4",
+        &["198.51.100.4"],
         false,
         "@ SOA ns h 1 3600 600 86400 300\n@ NS ns\nns A 198.51.100.4\nwww A 192.0.2.90\n",
     ),
     (
         "trap.test.",
-        "198.51.100.5",
+        &["198.51.100.5"],
         true,
         "@ SOA ns h 1 3600 600 86400 300\n@ NS ns\nns A 198.51.100.5\nwww A 192.0.2.100\n",
+    ),
+    (
+        "two.test.",
+        &[TWO_GOOD_IP, TWO_BAD_IP],
+        true,
+        "@ SOA ns1 h 1 3600 600 86400 300\n@ NS ns1\n@ NS ns2\n\
+         ns1 A 198.51.100.6\nns2 A 198.51.100.7\nwww A 192.0.2.110\n",
     ),
 ];
 
@@ -135,31 +156,18 @@ impl SignedNet {
                 set.push(ds);
             }
         }
-        for (origin, ip, _, _) in ZONES {
+        for (origin, ips, _, _) in ZONES {
             let apex = name(origin)?;
             let mut set = records.remove(&apex).unwrap_or_default();
             if let Some(k) = keys.get(&apex) {
                 set = sign_zone(&apex, set, k, INCEPTION, EXPIRATION).map_err(|e| e.to_string())?;
                 fault(&apex, &mut set, k)?;
             }
-            let sourced = set
-                .into_iter()
-                .map(|record| SourcedRecord {
-                    record,
-                    file: Path::new("testkit").join(origin),
-                    line: 0,
-                })
-                .collect();
-            let zone = AuthZone::from_records(Path::new("testkit"), Some(apex), sourced)
-                .map_err(|e| e.to_string())?;
-            let zones = ZoneSet::new(vec![zone]).map_err(|e| e.to_string())?;
-            net.add(
-                ip,
-                Server {
-                    auth: Some(Arc::new(zones)),
-                    ..Server::default()
-                },
-            );
+            for ip in ips {
+                let mut copy = set.clone();
+                server_fault(ip, &mut copy)?;
+                net.add(ip, auth_server(origin, &apex, copy)?);
+            }
         }
         let root = keys
             .get(&Name::root())
@@ -194,6 +202,34 @@ impl SignedNet {
             self.clock.clone(),
         )
     }
+}
+
+/// A server answering `set` (the zone `apex`) through `auth::answer`.
+fn auth_server(origin: &str, apex: &Name, set: Vec<Record>) -> Result<Server, String> {
+    let sourced = set
+        .into_iter()
+        .map(|record| SourcedRecord {
+            record,
+            file: Path::new("testkit").join(origin),
+            line: 0,
+        })
+        .collect();
+    let zone = AuthZone::from_records(Path::new("testkit"), Some(apex.clone()), sourced)
+        .map_err(|e| e.to_string())?;
+    let zones = ZoneSet::new(vec![zone]).map_err(|e| e.to_string())?;
+    Ok(Server {
+        auth: Some(Arc::new(zones)),
+        ..Server::default()
+    })
+}
+
+/// The deliberate faults of one server's copy of its zone (after
+/// signing, on top of the zone's own faults).
+fn server_fault(ip: &str, set: &mut [Record]) -> Result<(), String> {
+    if ip == TWO_BAD_IP {
+        corrupt(set, &name(TWO_NAME)?, RecordType::A);
+    }
+    Ok(())
 }
 
 /// The deliberate faults of each zone, applied after signing.
@@ -392,5 +428,33 @@ mod tests {
             .filter(|t| *t == RecordType::RRSIG)
             .count();
         assert_eq!(sigs, TRAP_RRSIGS);
+    }
+
+    #[test]
+    fn two_test_has_one_bad_replica() {
+        let s = SignedNet::new().unwrap();
+        let referral = ask(&s.net, "198.51.100.2", TWO_NAME, RecordType::A);
+        assert!(types(&referral.authorities).contains(&RecordType::DS));
+        assert_eq!(types(&referral.additionals), [RecordType::A, RecordType::A]);
+        let sig = |m: &hickory_proto::op::Message| {
+            m.answers
+                .iter()
+                .find_map(|r| match &r.data {
+                    RData::DNSSEC(DNSSECRData::RRSIG(s)) => Some(s.clone()),
+                    _ => None,
+                })
+                .unwrap()
+        };
+        let good = ask(&s.net, TWO_GOOD_IP, TWO_NAME, RecordType::A);
+        let bad = ask(&s.net, TWO_BAD_IP, TWO_NAME, RecordType::A);
+        assert_eq!(types(&good.answers), [RecordType::A, RecordType::RRSIG]);
+        assert_eq!(good.answers.first(), bad.answers.first());
+        let (g, b) = (sig(&good), sig(&bad));
+        assert_eq!(g.input(), b.input());
+        let flipped: Vec<u8> = g.sig().iter().map(|x| !x).collect();
+        assert_eq!(b.sig(), flipped.as_slice());
+        // Same keys on both: only the one RRSIG differs.
+        let keys = |ip| ask(&s.net, ip, TWO_ZONE, RecordType::DNSKEY).answers;
+        assert_eq!(keys(TWO_GOOD_IP), keys(TWO_BAD_IP));
     }
 }
