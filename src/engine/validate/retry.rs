@@ -99,8 +99,24 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
             zone = zone.base_name();
         }
+        // Suspects: whoever answered the data itself, and for the zones
+        // whose chain of trust broke, whoever answered their DNSKEY and DS
+        // questions (a good server of a sound zone is not blamed).
+        let now = self.clock.now();
+        let broken = |zone: &Name| {
+            matches!(
+                self.cache.get(&Key::ZoneKeys(zone.to_lowercase()), now),
+                Some(crate::cache::Cached::ZoneKeys(
+                    crate::dnssec::ZoneKeys::Bogus(_)
+                ))
+            )
+        };
         let mut servers = Vec::new();
         for (name, t) in &names {
+            let chain = matches!(t, RecordType::DNSKEY | RecordType::DS);
+            if chain && !broken(name) {
+                continue;
+            }
             if let Some(s) = self.suspects.answerer(name, *t) {
                 if !servers.contains(&s) {
                     servers.push(s);
