@@ -3,7 +3,8 @@
 //! each remember the file and line they came from. Record text itself is
 //! parsed by hickory-proto's zone parser, one logical entry at a time, so
 //! every syntax error can name its line; the DNSSEC types hickory's parser
-//! refuses (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, DS) by `dnssec_text`.
+//! refuses (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, DS and their kin) by
+//! `dnssec_text`.
 
 use std::path::{Path, PathBuf};
 

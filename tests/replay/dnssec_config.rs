@@ -45,9 +45,9 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
 use tern::config::DnssecConfig;
 
-use super::dnssec_text::unix_time;
 use super::parser::{ConfigLine, Scenario, Unsupported};
 use super::records::{self, TextState};
+use tern::auth::dnssec_text::unix_time;
 
 /// What signature validity is checked against.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

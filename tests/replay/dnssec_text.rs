@@ -1,234 +1,27 @@
-//! Text forms of DNSSEC rdata to wire bytes, for replay scenarios: DNSKEY,
-//! CDNSKEY and KEY (RFC 4034 §2.2), RRSIG and SIG (§3.2), NSEC (§4.2), DS
-//! and CDS (§5.3), NSEC3 (RFC 5155 §3.3) and NSEC3PARAM (§4.3).
+//! DNSSEC rdata text for replay scenarios, read by the library's
+//! `tern::auth::dnssec_text` (DNSKEY, CDNSKEY, KEY, RRSIG, SIG, NSEC, DS,
+//! CDS, NSEC3, NSEC3PARAM; RFC 4034, RFC 5155). This file only strips
+//! parentheses, reads names as the harness does (`records::name_in`:
+//! `@`, escapes, case kept) and checks the reader against hickory.
 //!
-//! hickory's zone parser reads only DS of these, so the harness writes the
-//! wire form itself and lets hickory's binary decoder make the typed value
-//! (`records::parse_record`). Parentheses are ignored, base64 and hex may be
-//! split by spaces, algorithms may be mnemonics, RRSIG times may be
-//! `YYYYMMDDHHmmSS` (UTC) or seconds, an NSEC3 salt of `-` is empty and the
-//! hashed owner is base32hex in either case.
+//! hickory's zone parser reads only DS of these, so the harness gets the
+//! wire form here and lets hickory's binary decoder make the typed value
+//! (`records::parse_record`).
 
 use hickory_proto::rr::{Name, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
+use tern::auth::dnssec_text as lib;
 
-use super::records::{hex_bytes, name_in, parse_type};
+use super::records::name_in;
 
-/// The DNSSEC types whose text this module reads.
-pub fn handles(t: RecordType) -> bool {
-    matches!(
-        t,
-        RecordType::DNSKEY
-            | RecordType::CDNSKEY
-            | RecordType::KEY
-            | RecordType::RRSIG
-            | RecordType::SIG
-            | RecordType::NSEC
-            | RecordType::NSEC3
-            | RecordType::NSEC3PARAM
-            | RecordType::DS
-            | RecordType::CDS
-    )
-}
+pub use lib::handles;
 
 /// The wire rdata of a DNSSEC record written as text.
 pub fn rdata_wire(t: RecordType, text: &str, origin: &Name) -> Result<Vec<u8>, String> {
     let cleaned = text.replace(['(', ')'], " ");
-    let mut tok = cleaned.split_whitespace();
-    let mut next = |what: &str| {
-        tok.next()
-            .ok_or_else(|| format!("{t} rdata without its {what}: {text:?}"))
-    };
-    let mut out = Vec::new();
-    match t {
-        RecordType::DNSKEY | RecordType::CDNSKEY | RecordType::KEY => {
-            out.extend(int::<u16>(next("flags")?)?.to_be_bytes());
-            out.push(int::<u8>(next("protocol")?)?);
-            out.push(algorithm(next("algorithm")?)?);
-            out.extend(base64(&rest(tok))?);
-        }
-        RecordType::DS | RecordType::CDS => {
-            out.extend(int::<u16>(next("key tag")?)?.to_be_bytes());
-            out.push(algorithm(next("algorithm")?)?);
-            out.push(int::<u8>(next("digest type")?)?);
-            out.extend(hex_bytes(&rest(tok))?);
-        }
-        RecordType::RRSIG | RecordType::SIG => {
-            let covered = next("type covered")?;
-            let covered = parse_type(covered).ok_or_else(|| format!("bad type {covered:?}"))?;
-            out.extend(u16::from(covered).to_be_bytes());
-            out.push(algorithm(next("algorithm")?)?);
-            out.push(int::<u8>(next("labels")?)?);
-            out.extend(int::<u32>(next("original TTL")?)?.to_be_bytes());
-            out.extend(sig_time(next("expiration")?)?.to_be_bytes());
-            out.extend(sig_time(next("inception")?)?.to_be_bytes());
-            out.extend(int::<u16>(next("key tag")?)?.to_be_bytes());
-            out.extend(name_wire(next("signer")?, origin)?);
-            out.extend(base64(&rest(tok))?);
-        }
-        RecordType::NSEC => {
-            out.extend(name_wire(next("next name")?, origin)?);
-            out.extend(type_bitmap(tok)?);
-        }
-        RecordType::NSEC3 | RecordType::NSEC3PARAM => {
-            out.push(int::<u8>(next("hash algorithm")?)?);
-            out.push(int::<u8>(next("flags")?)?);
-            out.extend(int::<u16>(next("iterations")?)?.to_be_bytes());
-            let salt = match next("salt")? {
-                "-" => Vec::new(),
-                hex => hex_bytes(hex)?,
-            };
-            out.push(u8::try_from(salt.len()).map_err(|_| "salt too long".to_string())?);
-            out.extend(salt);
-            if t == RecordType::NSEC3 {
-                let hash = base32hex(next("next hashed owner")?)?;
-                out.push(u8::try_from(hash.len()).map_err(|_| "hash too long".to_string())?);
-                out.extend(hash);
-                out.extend(type_bitmap(tok)?);
-            } else if let Some(extra) = tok.next() {
-                return Err(format!("NSEC3PARAM with extra {extra:?}"));
-            }
-        }
-        other => return Err(format!("{other} is not a DNSSEC type read here")),
-    }
-    Ok(out)
-}
-
-fn int<T: std::str::FromStr>(s: &str) -> Result<T, String> {
-    s.parse().map_err(|_| format!("bad number {s:?}"))
-}
-
-fn rest<'a>(tok: impl Iterator<Item = &'a str>) -> String {
-    tok.collect()
-}
-
-fn name_wire(s: &str, origin: &Name) -> Result<Vec<u8>, String> {
-    name_in(s, origin)?
-        .to_bytes()
-        .map_err(|e| format!("bad name {s:?}: {e}"))
-}
-
-/// DNSSEC algorithm numbers by mnemonic (IANA registry) or number.
-fn algorithm(s: &str) -> Result<u8, String> {
-    let n = match s.to_ascii_uppercase().as_str() {
-        "RSAMD5" => 1,
-        "DH" => 2,
-        "DSA" => 3,
-        "ECC" => 4,
-        "RSASHA1" => 5,
-        "DSA-NSEC3-SHA1" => 6,
-        "RSASHA1-NSEC3-SHA1" => 7,
-        "RSASHA256" => 8,
-        "RSASHA512" => 10,
-        "ECC-GOST" => 12,
-        "ECDSAP256SHA256" => 13,
-        "ECDSAP384SHA384" => 14,
-        "ED25519" => 15,
-        "ED448" => 16,
-        "INDIRECT" => 252,
-        "PRIVATEDNS" => 253,
-        "PRIVATEOID" => 254,
-        _ => return int(s),
-    };
-    Ok(n)
-}
-
-/// An RRSIG time: `YYYYMMDDHHmmSS` in UTC, or seconds (RFC 4034 §3.2),
-/// as the 32-bit serial the wire carries.
-pub fn sig_time(s: &str) -> Result<u32, String> {
-    if s.len() != 14 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return int::<u32>(s);
-    }
-    let part = |a: usize, b: usize| s.get(a..b).and_then(|x| x.parse::<i64>().ok()).unwrap_or(0);
-    let secs = unix_time(
-        part(0, 4),
-        part(4, 6),
-        part(6, 8),
-        part(8, 10),
-        part(10, 12),
-        part(12, 14),
-    );
-    // RFC 4034 §3.1.5: serial number arithmetic modulo 2^32.
-    Ok((secs.rem_euclid(1 << 32)) as u32)
-}
-
-/// Seconds since the Unix epoch of a UTC calendar time (proleptic
-/// Gregorian; days-from-civil).
-pub fn unix_time(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> i64 {
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    days * 86_400 + h * 3600 + mi * 60 + s
-}
-
-/// The NSEC/NSEC3 type bitmap (RFC 4034 §4.1.2).
-fn type_bitmap<'a>(tok: impl Iterator<Item = &'a str>) -> Result<Vec<u8>, String> {
-    let mut types: Vec<u16> = Vec::new();
-    for t in tok {
-        let rt = parse_type(t).ok_or_else(|| format!("bad type {t:?} in a type bitmap"))?;
-        types.push(u16::from(rt));
-    }
-    types.sort_unstable();
-    types.dedup();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while let Some(&first) = types.get(i) {
-        let window = first >> 8;
-        let mut bits = [0u8; 32];
-        let mut len = 0;
-        while let Some(&t) = types.get(i).filter(|&&t| t >> 8 == window) {
-            let low = usize::from(t & 0xff);
-            bits[low / 8] |= 0x80 >> (low % 8);
-            len = low / 8 + 1;
-            i += 1;
-        }
-        out.push(window as u8);
-        out.push(len as u8);
-        out.extend_from_slice(&bits[..len]);
-    }
-    Ok(out)
-}
-
-/// Base64 (RFC 4648 §4), padding optional.
-fn base64(s: &str) -> Result<Vec<u8>, String> {
-    decode_bits(s.trim_end_matches('='), 6, |c| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    })
-}
-
-/// Base32 with the extended hex alphabet (RFC 4648 §7), either case.
-fn base32hex(s: &str) -> Result<Vec<u8>, String> {
-    decode_bits(s.trim_end_matches('='), 5, |c| {
-        match c.to_ascii_uppercase() {
-            c @ b'0'..=b'9' => Some(c - b'0'),
-            c @ b'A'..=b'V' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    })
-}
-
-fn decode_bits(s: &str, width: u32, value: impl Fn(u8) -> Option<u8>) -> Result<Vec<u8>, String> {
-    let (mut acc, mut nbits, mut out) = (0u32, 0u32, Vec::new());
-    for c in s.bytes() {
-        let v = value(c).ok_or_else(|| format!("bad character {:?} in {s:?}", c as char))?;
-        acc = (acc << width) | u32::from(v);
-        nbits += width;
-        if nbits >= 8 {
-            nbits -= 8;
-            out.push((acc >> nbits) as u8);
-            acc &= (1 << nbits) - 1;
-        }
-    }
-    Ok(out)
+    let words: Vec<&str> = cleaned.split_whitespace().collect();
+    let name = |s: &str| name_in(s, origin);
+    lib::rdata_wire(t, &words, &name).map_err(|e| format!("{t} rdata {text:?}: {e}"))
 }
 
 /// Checks of the text reader (run by `main` before any scenario): every
@@ -276,7 +69,7 @@ pub fn self_check() -> Result<(), String> {
     let hash = Nsec3HashAlgorithm::SHA1
         .hash(&[0xaa, 0xbb, 0xcc, 0xdd], &example, 12)
         .map_err(|e| e.to_string())?;
-    if base32hex("0P9MHAVEQVM6T7VBL5LOP2U3T2RP3TOM")? != hash.as_ref()
+    if lib::base32hex_decode("0P9MHAVEQVM6T7VBL5LOP2U3T2RP3TOM")? != hash.as_ref()
         || nsec3.next_hashed_owner_name().len() != 20
     {
         return Err("base32hex does not give RFC 5155's hash of example.".to_string());
@@ -293,7 +86,7 @@ pub fn self_check() -> Result<(), String> {
             "a record over three lines read differently: {joined:?}"
         ));
     }
-    let t = sig_time("20070916134226")?;
+    let t = lib::parse_time("20070916134226")?;
     if t != 1_189_950_146 {
         return Err(format!("20070916134226 read as {t}, not 1189950146"));
     }

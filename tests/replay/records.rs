@@ -5,8 +5,6 @@
 //! (via `dnssec_text`) and the hex blocks
 //! of `HEX_ANSWER_BEGIN` / `HEX_EDNSDATA_BEGIN`.
 
-use std::str::FromStr;
-
 use hickory_proto::op::Query;
 use hickory_proto::rr::rdata::NULL;
 use hickory_proto::rr::{DNSClass, Label, Name, RData, Record, RecordType};
@@ -83,64 +81,7 @@ pub fn join_parentheses<'a>(
 
 /// A record type by mnemonic or as `TYPEnnn` (RFC 3597 §5).
 pub fn parse_type(s: &str) -> Option<RecordType> {
-    let upper = s.to_ascii_uppercase();
-    if let Some(num) = upper.strip_prefix("TYPE") {
-        return num.parse::<u16>().ok().map(RecordType::from);
-    }
-    match upper.as_str() {
-        "IXFR" => Some(RecordType::IXFR),
-        "OPT" => Some(RecordType::OPT),
-        _ => RecordType::from_str(&upper)
-            .ok()
-            .or_else(|| unnamed_type(&upper).map(RecordType::from)),
-    }
-}
-
-/// Numbers of the registered types hickory has no name for (IANA DNS
-/// parameters), as they appear in questions and NSEC bitmaps.
-fn unnamed_type(upper: &str) -> Option<u16> {
-    let n = match upper {
-        "MD" => 3,
-        "MF" => 4,
-        "MB" => 7,
-        "MG" => 8,
-        "MR" => 9,
-        "WKS" => 11,
-        "MINFO" => 14,
-        "RP" => 17,
-        "AFSDB" => 18,
-        "X25" => 19,
-        "ISDN" => 20,
-        "RT" => 21,
-        "NSAP" => 22,
-        "NSAP-PTR" => 23,
-        "PX" => 26,
-        "GPOS" => 27,
-        "LOC" => 29,
-        "NXT" => 30,
-        "EID" => 31,
-        "NIMLOC" => 32,
-        "ATMA" => 34,
-        "KX" => 36,
-        "A6" => 38,
-        "SINK" => 40,
-        "APL" => 42,
-        "IPSECKEY" => 45,
-        "DHCID" => 49,
-        "HIP" => 55,
-        "NINFO" => 56,
-        "RKEY" => 57,
-        "TALINK" => 58,
-        "ZONEMD" => 63,
-        "SPF" => 99,
-        "EUI48" => 108,
-        "EUI64" => 109,
-        "URI" => 256,
-        "TA" => 32768,
-        "DLV" => 32769,
-        _ => return None,
-    };
-    Some(n)
+    tern::auth::dnssec_text::parse_type(s).ok()
 }
 
 /// A class by mnemonic or as `CLASSnnn`.
