@@ -247,7 +247,10 @@ async fn key_trap_costs_a_bounded_count_of_verifications() {
     // after bogus data (validate/retry.rs) check it again, all within the
     // one per-query budget.
     assert!(spent <= budget, "{spent} > {budget}");
-    assert!(spent >= PER_RRSET.min(budget), "{spent}: the trap was checked");
+    assert!(
+        spent >= PER_RRSET.min(budget),
+        "{spent}: the trap was checked"
+    );
 
     // Cold, the whole query (chain included) stays within the budget.
     let cold = s.resolver(s.config());
