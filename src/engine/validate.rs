@@ -234,7 +234,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     }
 
     fn status_key(&self, request: &Request) -> Key {
-        Key::Status(request.name.to_lowercase(), request.qtype, request.qclass)
+        Key::Status(request.name.clone(), request.qtype, request.qclass)
     }
 
     /// DO=1: each RRset comes with its RRSIGs. DO=0: no DNSSEC records but
@@ -331,10 +331,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 
     /// The cached RRSIGs covering (name, type).
     fn sigs_of(&self, name: &Name, t: RecordType) -> Vec<Record> {
-        match self.cache.get(
-            &Key::Sigs(name.to_lowercase(), t, DNSClass::IN),
-            self.clock.now(),
-        ) {
+        match self
+            .cache
+            .get(&Key::Sigs(name.clone(), t, DNSClass::IN), self.clock.now())
+        {
             Some(Cached::RRset(sigs)) => sigs,
             _ => Vec::new(),
         }
