@@ -171,19 +171,25 @@ pub fn start_unbound(dir: &Path, hints: &Path) -> Option<Guard> {
         u.display(),
         u.display()
     );
-    std::fs::write(u.join("unbound.conf"), conf).unwrap();
+    Some(spawn_unbound(&u, &conf))
+}
+
+/// Writes `conf` to `dir/unbound.conf` and runs Unbound in the foreground
+/// on it, stopped when the guard drops.
+fn spawn_unbound(dir: &Path, conf: &str) -> Guard {
+    std::fs::write(dir.join("unbound.conf"), conf).unwrap();
     let child = Command::new("unbound")
         .args(["-d", "-c"])
-        .arg(u.join("unbound.conf"))
+        .arg(dir.join("unbound.conf"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
-    Some(Guard {
+        .expect("unbound is not installed (apt-get install unbound)");
+    Guard {
         child,
         pid_file: None,
-    })
+    }
 }
 
 /// `lab_copy` with every lab address moved: 127.153.* (servers, resolver)
@@ -287,19 +293,7 @@ pub fn start_validating_unbound(dir: &Path, hints: &Path, anchor: &Path, addr: &
         u.display(),
         u.display()
     );
-    std::fs::write(u.join("unbound.conf"), conf).unwrap();
-    let child = Command::new("unbound")
-        .args(["-d", "-c"])
-        .arg(u.join("unbound.conf"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("unbound is not installed (apt-get install unbound)");
-    Guard {
-        child,
-        pid_file: None,
-    }
+    spawn_unbound(&u, &conf)
 }
 
 /// One recursive query with DO=1 over UDP, None on timeout.
