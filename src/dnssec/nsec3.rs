@@ -247,6 +247,32 @@ pub fn prove_no_ds(
     )))
 }
 
+/// Whether the NSEC3s show `name` is in or at an insecure delegation:
+/// one matching it lists NS without DS or SOA, or its closest encloser
+/// proof ends at such a delegation or in an opt-out span (RFC 5155 §6,
+/// §8.9). `false` when nothing shows it or the zone hashes more often
+/// than allowed.
+pub fn matches_unsigned_cut(
+    name: &Name,
+    zone: &Name,
+    nsec3s: &[(Name, NSEC3)],
+    max_iterations: u16,
+    budget: &mut Budget,
+) -> Result<bool, Bogus> {
+    let mut chain = match Chain::build(name, zone, nsec3s, max_iterations, budget)? {
+        Built::Chain(chain) => chain,
+        Built::Insecure(_) => return Ok(false),
+    };
+    if chain.at(name)?.is_some_and(unsigned_cut) {
+        return Ok(true);
+    }
+    Ok(match chain.closest_encloser(name) {
+        Ok(Found::UnsignedCut(_)) => true,
+        Ok(Found::Proven(proof)) => proof.opt_out,
+        Err(_) => false,
+    })
+}
+
 fn opt_out_or_secure(proof: &ClosestEncloser) -> Nsec3Result {
     if proof.opt_out {
         Nsec3Result::Insecure(Nsec3Insecure::OptOut {

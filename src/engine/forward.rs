@@ -169,12 +169,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     .authorities
                     .iter()
                     .any(|r| r.record_type() == RecordType::NS && !fwd.name.zone_of(&r.name));
-            scrub(
+            crate::engine::store::scrub_signed(
                 &mut msg,
                 &fwd.name,
                 name,
                 qtype,
                 self.config.resolver.harden_glue,
+                self.config.dnssec.validate,
             );
             // A forwarder's answers are recursive by nature: RA=1 with
             // AA=0 is how a good one looks, not lameness.
@@ -194,6 +195,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 return uncached_step(&msg, kind, name, qtype);
             }
             self.keep_forwarder_ns(&msg, &fwd.name);
+            self.stash_sigs(&msg);
             return match kind {
                 Kind::Answer => self.take_answer_from(&msg, name, qtype, class, st.leeway, true),
                 Kind::NxDomain => {

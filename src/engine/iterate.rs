@@ -294,18 +294,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 .iter()
                 .any(|r| r.record_type() == RecordType::NS);
             limit_ns_sets(&mut msg, cfg.max_ns_per_set as usize);
-            // RRSIGs go with their RRsets whatever section they came in
-            // (as Unbound's message parser files them); scrubbing judges
-            // the RRsets, then their signatures are put back beside them.
-            let sigs = self
-                .config
-                .dnssec
-                .validate
-                .then(|| crate::engine::store::take_sigs(&mut msg));
-            scrub(&mut msg, &zs.zone, &sname, stype, cfg.harden_glue);
-            if let Some(sigs) = sigs {
-                crate::engine::store::reattach_sigs(&mut msg, sigs);
-            }
+            crate::engine::store::scrub_signed(
+                &mut msg,
+                &zs.zone,
+                &sname,
+                stype,
+                cfg.harden_glue,
+                self.config.dnssec.validate,
+            );
             let private = PrivatePolicy {
                 nets: &cfg.private_addresses,
                 allowed: &cfg.private_domains,

@@ -752,6 +752,25 @@ pub(super) fn denial_proof(msg: &Message) -> Vec<Record> {
         .collect()
 }
 
+/// Scrubs a reply (see `classify::scrub`); when validating, RRSIGs go
+/// with their RRsets whatever section they came in (as Unbound's message
+/// parser files them): scrubbing judges the RRsets, then their signatures
+/// are put back beside them.
+pub(super) fn scrub_signed(
+    msg: &mut Message,
+    zone: &Name,
+    qname: &Name,
+    qtype: RecordType,
+    harden_glue: bool,
+    validating: bool,
+) {
+    let sigs = validating.then(|| take_sigs(msg));
+    crate::engine::classify::scrub(msg, zone, qname, qtype, harden_glue);
+    if let Some(sigs) = sigs {
+        reattach_sigs(msg, sigs);
+    }
+}
+
 /// Takes every RRSIG out of a reply's sections.
 pub(super) fn take_sigs(msg: &mut Message) -> Vec<Record> {
     let mut sigs = Vec::new();

@@ -245,6 +245,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             res.authorities = self.with_sigs(res.authorities);
             res.additionals = self.with_sigs(res.additionals);
             self.add_wildcard_proofs(&mut res);
+            self.add_alias_proofs(&mut res);
         } else {
             let q = request.qtype;
             let keep = |r: &Record| {
@@ -291,6 +292,33 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
         }
         res.authorities.extend(add);
+    }
+
+    /// The NSEC and NSEC3 records (with their RRSIGs) that came with each
+    /// CNAME of the answer's chain go to a DO=1 client too, as Unbound
+    /// carries them from each step of a chain into the final reply: they
+    /// are how a validating client proves what the chain passed through
+    /// (a wildcard, an insecure delegation).
+    fn add_alias_proofs(&self, res: &mut Resolution) {
+        let mut add: Vec<Record> = Vec::new();
+        for r in &res.answers {
+            if r.record_type() != RecordType::CNAME {
+                continue;
+            }
+            for p in self.answer_proof(&r.name, RecordType::CNAME) {
+                let denial = match covered(&p) {
+                    Some(t) => matches!(t, RecordType::NSEC | RecordType::NSEC3),
+                    None => matches!(p.record_type(), RecordType::NSEC | RecordType::NSEC3),
+                };
+                if denial && !add.contains(&p) && !res.authorities.contains(&p) {
+                    add.push(p);
+                }
+            }
+        }
+        if !add.is_empty() {
+            add.append(&mut res.authorities);
+            res.authorities = add;
+        }
     }
 
     /// Records with the cached RRSIGs of each of their RRsets added after

@@ -80,6 +80,10 @@ const FIXED: &[(&str, bool)] = &[
     ("harden-below-nxdomain", true),
     ("do-udp", true),
     ("do-tcp", true),
+    // The scrubber keeps only NS addresses in the additional section and
+    // NS/SOA/DNSSEC records in the authority section, so records of other
+    // types there never reach the cache or a client.
+    ("harden-unknown-additional", true),
 ];
 
 fn yes(l: &ConfigLine) -> Result<bool, Unsupported> {

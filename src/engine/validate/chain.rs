@@ -206,6 +206,46 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         key_check(check, ttl.min(ds_ttl).min(pttl))
     }
 
+    /// An insecure delegation strictly below `zone` and at or above
+    /// `name`, proven by a cached NSEC (see `cached_no_ds`): why, or None.
+    /// Looks only in the cache.
+    /// `proofs` are the denial records that came with the chain leading
+    /// to `name` (NSEC3 ones count once they verify with `zone`'s keys).
+    pub(super) async fn insecure_cut_between(
+        &self,
+        zone: &Name,
+        name: &Name,
+        proofs: &[Record],
+        budget: &mut Budget,
+    ) -> Option<String> {
+        if !is_proper_ancestor(zone, name) {
+            return None;
+        }
+        let mut cur = name.clone();
+        while is_proper_ancestor(zone, &cur) {
+            if let Some((ZoneKeys::Insecure(why), _)) = self.cached_no_ds(&cur, budget, 1).await {
+                return Some(why);
+            }
+            cur = cur.base_name();
+        }
+        if !proofs.iter().any(|r| r.record_type() == RecordType::NSEC3) {
+            return None;
+        }
+        let ZoneKeys::Secure(keys) = self.zone_keys(zone, budget, 1).await.0 else {
+            return None;
+        };
+        let (_, nsec3s) = self.verified_proof(proofs, zone, &keys, budget).ok()?;
+        let max = self.config.dnssec.max_nsec3_iterations;
+        let mut cur = name.clone();
+        while is_proper_ancestor(zone, &cur) {
+            if nsec3::matches_unsigned_cut(&cur, zone, &nsec3s, max, budget) == Ok(true) {
+                return Some(format!("{zone} proves {cur} is a delegation without DS"));
+            }
+            cur = cur.base_name();
+        }
+        None
+    }
+
     /// An insecure delegation proven by a cached NSEC at `zone` (kept from
     /// the authority section of a signed reply), or None.
     async fn cached_no_ds(

@@ -27,20 +27,46 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         budget: &mut Budget,
     ) -> Security {
         let auth = &res.authorities;
-        let zone = auth
+        let sigs_of = |records: &[Record]| -> Vec<Record> {
+            records
+                .iter()
+                .filter(|r| r.record_type() == RecordType::RRSIG)
+                .cloned()
+                .collect()
+        };
+        let signed_zone = auth
             .iter()
             .find(|r| r.record_type() == RecordType::SOA)
             .map(|r| r.name.clone())
-            .or_else(|| {
-                signer(
-                    &auth
-                        .iter()
-                        .filter(|r| r.record_type() == RecordType::RRSIG)
-                        .cloned()
-                        .collect::<Vec<_>>(),
-                )
-            })
-            .unwrap_or_else(|| self.zone_of_unsigned(qname, qtype));
+            .or_else(|| signer(&sigs_of(auth)));
+        // The denial records that came with the chain's CNAMEs.
+        let proofs: Vec<Record> = res
+            .answers
+            .iter()
+            .filter(|r| r.record_type() == RecordType::CNAME)
+            .flat_map(|r| self.answer_proof(&r.name, RecordType::CNAME))
+            .collect();
+        // A validated NSEC or NSEC3 already seen may prove an insecure
+        // delegation between the zone that signed (the denial, or else
+        // the chain's proofs) and the name, as when a parent co-hosting
+        // its child answers for it: nothing below that cut can be proven.
+        let above = signer(&sigs_of(auth)).or_else(|| signer(&sigs_of(&proofs)));
+        // A DS set lives above its own cut: only cuts above count.
+        let below = if qtype == RecordType::DS && !qname.is_root() {
+            qname.base_name()
+        } else {
+            qname.clone()
+        };
+        if let Some(above) = above {
+            if let Some(why) = self
+                .insecure_cut_between(&above, &below, &proofs, budget)
+                .await
+            {
+                budget.step(|| format!("{qname} {qtype}: insecure: {why}"));
+                return Security::Insecure;
+            }
+        }
+        let zone = signed_zone.unwrap_or_else(|| self.zone_of_unsigned(qname, qtype));
         let (keys, _) = self.zone_keys(&zone, budget, 0).await;
         let keys = match keys {
             ZoneKeys::Insecure(_) => return Security::Insecure,
