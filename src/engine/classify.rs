@@ -219,16 +219,21 @@ pub fn follow_chain(
             .iter()
             .filter(|r| r.name == cur && (qtype == RecordType::ANY || r.record_type() == qtype))
             .collect();
+        // A DNAME above the name (RFC 6672 §2.2) comes before the CNAME
+        // synthesised from it (the answer itself when CNAME was asked).
+        let dname = answers.iter().find(|r| {
+            r.record_type() == RecordType::DNAME && r.name != cur && r.name.zone_of(&cur)
+        });
         if !data.is_empty() {
+            if let Some(d) = dname.filter(|_| qtype == RecordType::CNAME) {
+                if !out.contains(d) {
+                    out.push(d.clone());
+                }
+            }
             out.extend(data.into_iter().cloned());
             return (out, ChainEnd::Complete);
         }
-        // A DNAME above the name (RFC 6672 §2.2) comes before the CNAME
-        // synthesised from it.
-        if let Some(d) = answers
-            .iter()
-            .find(|r| r.record_type() == RecordType::DNAME && r.name != cur && r.name.zone_of(&cur))
-        {
+        if let Some(d) = dname {
             if !out.contains(d) {
                 out.push(d.clone());
             }
@@ -248,6 +253,32 @@ pub fn follow_chain(
             None => return (out, ChainEnd::Alias(cur)),
         }
     }
+}
+
+/// A DNAME's target (hickory keeps DNAME rdata as opaque bytes: an
+/// uncompressed name, RFC 6672 §2.1).
+pub(crate) fn dname_target(r: &Record) -> Option<Name> {
+    use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+    match &r.data {
+        RData::Unknown { rdata, .. } => {
+            let mut d = BinDecoder::new(&rdata.anything);
+            Name::read(&mut d).ok()
+        }
+        _ => None,
+    }
+}
+
+/// `name` with its suffix `owner` replaced by `target` (RFC 6672 §2.2);
+/// None when `owner` is not a proper ancestor or the result is too long.
+pub(crate) fn dname_substitute(name: &Name, owner: &Name, target: &Name) -> Option<Name> {
+    if !owner.zone_of(name) || owner.num_labels() >= name.num_labels() {
+        return None;
+    }
+    let keep = usize::from(name.num_labels() - owner.num_labels());
+    Name::from_labels(name.iter().take(keep))
+        .ok()?
+        .append_domain(target)
+        .ok()
 }
 
 #[cfg(test)]

@@ -121,6 +121,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         match self.cache.lookup(&key, now, stale_ok) {
             Some(h) if matches!(h.value, Cached::RRset(_)) && h.rank >= Rank::AnswerNonAuth => {
                 saw(&h);
+                if qtype == RecordType::CNAME {
+                    if let Some(step) = self.dname_from_cache(name, qtype, class, now) {
+                        return Some(step);
+                    }
+                }
                 if let Cached::RRset(rs) = h.value {
                     return Some(Step::Answer(rs));
                 }
@@ -143,10 +148,18 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     });
                     if let Some(t) = target {
                         saw(&h);
+                        // A CNAME a cached DNAME above made goes out with
+                        // that DNAME, as it came.
+                        if let Some(step) = self.dname_from_cache(name, qtype, class, now) {
+                            return Some(step);
+                        }
                         return Some(Step::Alias(rs.clone(), t));
                     }
                 }
             }
+        }
+        if let Some(step) = self.dname_from_cache(name, qtype, class, now) {
+            return Some(step);
         }
         let nx = self
             .cache
@@ -158,6 +171,65 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
         }
         Some(Step::NxDomain(Vec::new(), nx.1))
+    }
+
+    /// A CNAME synthesised from a cached DNAME above `name` (RFC 6672
+    /// §3.2), with the DNAME: only a DNAME the validator found secure (as
+    /// Unbound; an unvalidated one is asked for again). The CNAME
+    /// lives as long as the DNAME has left. A DS set belongs to the
+    /// parent side and is never redirected.
+    fn dname_from_cache(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        class: DNSClass,
+        now: crate::clock::Mono,
+    ) -> Option<Step> {
+        if qtype == RecordType::DS || name.is_root() {
+            return None;
+        }
+        let mut owner = name.base_name();
+        loop {
+            let key = Key::RRset(owner.clone(), RecordType::DNAME, class);
+            if let Some(h) = self.cache.lookup(&key, now, false) {
+                if let (Cached::RRset(rs), true) = (&h.value, h.rank >= Rank::AnswerNonAuth) {
+                    let secure = self.config.dnssec.validate
+                        && matches!(
+                            self.cache
+                                .get(&Key::Status(owner.clone(), RecordType::DNAME, class), now),
+                            Some(Cached::Status(crate::dnssec::Security::Secure))
+                        );
+                    let dname = rs.first()?;
+                    if !secure {
+                        return None;
+                    }
+                    let target = crate::engine::classify::dname_target(dname)?;
+                    // The cache hands out TTLs as they stand now.
+                    let ttl = rs.iter().map(|r| r.ttl).min().unwrap_or(0);
+                    let mut records: Vec<Record> = rs.clone();
+                    let Some(to) = crate::engine::classify::dname_substitute(name, &owner, &target)
+                    else {
+                        // Too long a name (RFC 6672 §2.2).
+                        return Some(Step::YxDomain(records));
+                    };
+                    let mut cname = Record::from_rdata(
+                        name.clone(),
+                        ttl,
+                        RData::CNAME(hickory_proto::rr::rdata::CNAME(to.clone())),
+                    );
+                    cname.dns_class = class;
+                    records.push(cname);
+                    if qtype == RecordType::CNAME {
+                        return Some(Step::Answer(records));
+                    }
+                    return Some(Step::Alias(records, to));
+                }
+            }
+            if owner.is_root() {
+                return None;
+            }
+            owner = owner.base_name();
+        }
     }
 
     /// Looks up (name, type) iteratively, cache first.

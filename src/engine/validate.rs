@@ -20,6 +20,7 @@ use crate::cache::{Cached, Key, Rank};
 use crate::clock::Clock;
 use crate::dnssec::verify;
 use crate::dnssec::{nsec3, Bogus, BogusKind, Budget, Security, ZoneKeys};
+use crate::engine::classify::{dname_substitute, dname_target};
 use crate::engine::store::group_rrsets;
 use crate::engine::{Failure, Request, Resolution, Resolver, TraceEvent};
 use crate::upstream::Transport;
@@ -169,12 +170,33 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         Rank::AnswerAuth,
                         self.clock.now(),
                     );
+                    if v.security == Security::Secure {
+                        self.mark_dnames_secure(&res);
+                    }
                     v.security
                 }
             };
             res = apply(res, security);
         }
         self.client_records(request, res)
+    }
+
+    /// The DNAMEs of a secure answer are secure themselves: later names
+    /// below them may be answered from the cache by synthesis
+    /// (`Resolver::dname_from_cache`), as Unbound does with secure DNAMEs.
+    fn mark_dnames_secure(&self, res: &Resolution) {
+        for r in &res.answers {
+            if r.record_type() != RecordType::DNAME {
+                continue;
+            }
+            self.cache.insert(
+                Key::Status(r.name.clone(), RecordType::DNAME, DNSClass::IN),
+                Cached::Status(Security::Secure),
+                r.ttl.max(1),
+                Rank::AnswerAuth,
+                self.clock.now(),
+            );
+        }
     }
 
     /// `validated` for the hit path: only with a status already cached
@@ -562,28 +584,10 @@ fn synthesised_by_dname(answers: &[Record], name: &Name) -> bool {
         if r.record_type() != RecordType::DNAME || !is_proper_ancestor(&r.name, name) {
             return false;
         }
-        let Some(to) = dname_target(r) else {
-            return false;
-        };
-        let keep = usize::from(name.num_labels().saturating_sub(r.name.num_labels()));
-        Name::from_labels(name.iter().take(keep))
-            .ok()
-            .and_then(|prefix| prefix.append_domain(&to).ok())
+        dname_target(r)
+            .and_then(|to| dname_substitute(name, &r.name, &to))
             .is_some_and(|synth| synth == *target)
     })
-}
-
-/// A DNAME's target (hickory keeps DNAME rdata as opaque bytes: an
-/// uncompressed name, RFC 6672 §2.1).
-fn dname_target(r: &Record) -> Option<Name> {
-    use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
-    match &r.data {
-        RData::Unknown { rdata, .. } => {
-            let mut d = BinDecoder::new(&rdata.anything);
-            Name::read(&mut d).ok()
-        }
-        _ => None,
-    }
 }
 
 /// Where a chain of CNAMEs starting at `name` ends.

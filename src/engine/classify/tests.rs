@@ -232,3 +232,36 @@ fn scrub_drops_records_of_another_class() {
         }
     );
 }
+
+#[test]
+fn dname_substitution_replaces_the_owner_suffix() {
+    let name = Name::from_ascii("a.b.old.example.").unwrap();
+    let owner = Name::from_ascii("old.example.").unwrap();
+    let target = Name::from_ascii("new.test.").unwrap();
+    assert_eq!(
+        super::dname_substitute(&name, &owner, &target),
+        Some(Name::from_ascii("a.b.new.test.").unwrap())
+    );
+    // The owner itself and names outside it are not redirected.
+    assert_eq!(super::dname_substitute(&owner, &owner, &target), None);
+    let other = Name::from_ascii("a.other.example.").unwrap();
+    assert_eq!(super::dname_substitute(&other, &owner, &target), None);
+    // A result longer than 255 octets is no name (RFC 6672 §2.2: YXDOMAIN).
+    let long_target = Name::from_ascii(format!(
+        "{}.{}.{}.",
+        "x".repeat(63),
+        "y".repeat(63),
+        "z".repeat(63)
+    ))
+    .unwrap();
+    let long_name = Name::from_ascii(format!(
+        "{}.{}.old.example.",
+        "p".repeat(63),
+        "q".repeat(20)
+    ))
+    .unwrap();
+    assert_eq!(
+        super::dname_substitute(&long_name, &owner, &long_target),
+        None
+    );
+}
