@@ -75,6 +75,20 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 order = candidates.clone();
                 order.shuffle(&mut rand::rng());
             }
+            // Only servers set aside for bogus data are left with addresses:
+            // the zone's glueless servers may serve good data, so find
+            // their addresses first (Unbound looks for another target).
+            if !resolved_names
+                && self.config.dnssec.validate
+                && order
+                    .first()
+                    .is_some_and(|a| self.suspects.is_set_aside(a, now))
+            {
+                resolved_names = true;
+                if self.resolve_ns_names(zs, st, path).await {
+                    continue;
+                }
+            }
             let Some(addr) = order.first().copied() else {
                 if !resolved_names && self.resolve_ns_names(zs, st, path).await {
                     resolved_names = true;
