@@ -96,7 +96,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     ) -> Step {
         // Each pass skips one more configured zone, so this ends.
         loop {
-            let closest = self.closest_configured(name, &path);
+            // A DS set is the parent's: a forward or stub zone at the
+            // name itself is not asked for it (as for iteration).
+            let closest = self.closest_configured(&ds_cut_start(name, qtype), &path);
             let step = match closest {
                 Some(Ok(fwd)) => self.forward(fwd, name, qtype, class, st, &path).await,
                 _ => match self.find_cut(&ds_cut_start(name, qtype), st, &path).await {
