@@ -182,6 +182,29 @@ impl AggressiveCache {
         self.store(zone, soa, nsec, sigs, ttl, now, spot)
     }
 
+    /// Stores a validated NSEC of `zone` that came without the zone's SOA
+    /// (the parent side of an insecure delegation, from a referral): it
+    /// proves answers once an SOA of the zone is known from a denial.
+    pub fn insert_nsec_without_soa(
+        &self,
+        zone: &Name,
+        nsec: Record,
+        sigs: Vec<Record>,
+        ttl: u32,
+        now: Mono,
+    ) -> bool {
+        if nsec_of(&nsec).is_none() || !zone.zone_of(&nsec.name) || ttl == 0 {
+            return false;
+        }
+        let spot = Spot::Nsec(key_of(&nsec.name));
+        let record_sigs = sigs
+            .into_iter()
+            .filter(|s| same_name(&s.name, &nsec.name))
+            .collect();
+        self.put_entry(zone, None, nsec, record_sigs, ttl, now, spot);
+        true
+    }
+
     /// Stores a validated NSEC3 of `zone`, as `insert_nsec` does. Its
     /// owner must be a hash label directly below the zone apex.
     pub fn insert_nsec3(
@@ -262,6 +285,21 @@ impl AggressiveCache {
             record: soa,
             sigs: soa_sigs,
         };
+        self.put_entry(zone, Some(soa), record, record_sigs, ttl, now, spot);
+        true
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn put_entry(
+        &self,
+        zone: &Name,
+        soa: Option<Soa>,
+        record: Record,
+        record_sigs: Vec<Record>,
+        ttl: u32,
+        now: Mono,
+        spot: Spot,
+    ) {
         let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         let entry = Entry {
             record,
@@ -271,7 +309,6 @@ impl AggressiveCache {
         };
         inner.next_seq += 1;
         inner.put(zone, soa, spot, entry, self.limit);
-        true
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
@@ -282,13 +319,15 @@ impl AggressiveCache {
 }
 
 impl Inner {
-    fn put(&mut self, zone: &Name, soa: Soa, spot: Spot, entry: Entry, limit: usize) {
+    fn put(&mut self, zone: &Name, soa: Option<Soa>, spot: Spot, entry: Entry, limit: usize) {
         let zone_key = key_of(zone);
         let stored = self
             .zones
             .entry(zone_key.clone())
             .or_insert_with(|| Zone::new(zone.clone()));
-        stored.soa = Some(soa);
+        if soa.is_some() {
+            stored.soa = soa;
+        }
         let seq = entry.seq;
         let replaced = match &spot {
             Spot::Nsec(owner) => stored.nsec.insert(owner.clone(), entry),

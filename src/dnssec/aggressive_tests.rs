@@ -401,3 +401,35 @@ fn nsec3_limits_iterations_and_hashes() {
     assert_eq!(cache.synthesize(&name, A, t(1), 10, &mut poor), None);
     assert_eq!(poor.nsec3_hashes_left, 0);
 }
+
+#[test]
+fn an_nsec_from_a_referral_answers_only_once_the_zone_soa_is_known() {
+    let cache = AggressiveCache::new();
+    let deleg = nsec("d.example.com.", "e.example.com.", &[NS]);
+    let sigs = vec![sig(&deleg.name, RecordType::NSEC, ZONE)];
+    assert!(cache.insert_nsec_without_soa(&n(ZONE), deleg, sigs, 3600, t(0)));
+    // No SOA of the zone yet: nothing can be synthesised.
+    assert!(cache
+        .synthesize(&n("d.example.com."), DS, t(1), 150, &mut budget())
+        .is_none());
+    // A denial elsewhere in the zone brings the SOA.
+    assert!(put(
+        &cache,
+        ZONE,
+        nsec("a.example.com.", "b.c.example.com.", &[A]),
+        3600,
+        1
+    ));
+    let s = cache
+        .synthesize(&n("d.example.com."), DS, t(2), 150, &mut budget())
+        .expect("NODATA for the DS of an insecure delegation");
+    assert!(!s.nx);
+    // A non-NSEC record is refused.
+    assert!(!cache.insert_nsec_without_soa(
+        &n(ZONE),
+        soa(ZONE, 3600, 3600),
+        Vec::new(),
+        3600,
+        t(0)
+    ));
+}

@@ -382,6 +382,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             if removed > 0 {
                 st.note(|| format!("removed {removed} private addresses from the answer"));
             }
+            if stype == RecordType::DS {
+                ds_from_referral(&mut msg, &sname);
+            }
             let kind = classify(&msg, &zs.zone, &sname, stype);
             if !matches!(kind, Kind::Rcode(_) | Kind::Lame) {
                 self.stash_sigs(&msg);
@@ -720,4 +723,34 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         m.authorities = m.answers.clone();
         self.servers_from_referral(&m, &Name::root(), DNSClass::IN)
     }
+}
+
+/// A parent asked for a DS set may answer with its referral to the child,
+/// the DS set (and its RRSIGs) in the authority section: that DS set is
+/// the answer (as Unbound reads it), not a delegation to follow to the
+/// child, which has no DS to give.
+fn ds_from_referral(msg: &mut Message, qname: &Name) {
+    if !msg.answers.is_empty() || msg.metadata.response_code != ResponseCode::NoError {
+        return;
+    }
+    let is_ds = |r: &Record| {
+        r.name == *qname
+            && match &r.data {
+                RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(sig)) => {
+                    sig.input().type_covered == RecordType::DS
+                }
+                _ => r.record_type() == RecordType::DS,
+            }
+    };
+    if !msg
+        .authorities
+        .iter()
+        .any(|r| r.name == *qname && r.record_type() == RecordType::DS)
+    {
+        return;
+    }
+    let (ds, rest): (Vec<Record>, Vec<Record>) =
+        std::mem::take(&mut msg.authorities).into_iter().partition(is_ds);
+    msg.answers = ds;
+    msg.authorities = rest;
 }

@@ -288,10 +288,25 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             })
             .collect();
         match nsec::prove_no_ds(zone, &parent, &nsecs) {
-            Ok(nsec::NoDs::InsecureDelegation) => Some((
-                ZoneKeys::Insecure(format!("{parent} proves there is no DS for {zone}")),
-                ok.ttl.min(pttl),
-            )),
+            Ok(nsec::NoDs::InsecureDelegation) => {
+                // Validated now: it may answer a DS question for the
+                // delegation later (RFC 8198), once the parent's SOA is known.
+                if self.config.dnssec.aggressive_nsec {
+                    for r in &nsec {
+                        self.aggressive.insert_nsec_without_soa(
+                            &parent,
+                            r.clone(),
+                            sigs.clone(),
+                            ok.ttl,
+                            self.clock.now(),
+                        );
+                    }
+                }
+                Some((
+                    ZoneKeys::Insecure(format!("{parent} proves there is no DS for {zone}")),
+                    ok.ttl.min(pttl),
+                ))
+            }
             _ => None,
         }
     }
