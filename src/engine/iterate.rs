@@ -749,8 +749,9 @@ fn ds_from_referral(msg: &mut Message, qname: &Name) {
     {
         return;
     }
-    let (ds, rest): (Vec<Record>, Vec<Record>) =
-        std::mem::take(&mut msg.authorities).into_iter().partition(is_ds);
+    let (ds, rest): (Vec<Record>, Vec<Record>) = std::mem::take(&mut msg.authorities)
+        .into_iter()
+        .partition(is_ds);
     msg.answers = ds;
     msg.authorities = rest;
 }
