@@ -138,7 +138,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
             _ => {}
         }
-        if qtype != RecordType::CNAME {
+        // ANY is answered with what the name holds, a CNAME included: not
+        // chased (as Unbound).
+        if qtype != RecordType::CNAME && qtype != RecordType::ANY {
             let ckey = Key::RRset(name.clone(), RecordType::CNAME, class);
             if let Some(h) = self.cache.lookup(&ckey, now, stale_ok) {
                 if let Cached::RRset(rs) = &h.value {

@@ -608,6 +608,10 @@ fn chain_end(answers: &[Record], name: &Name) -> Name {
 
 /// Whether the answer holds data of the type asked at the chain's end.
 fn ends_in(answers: &[Record], request: &Request) -> bool {
+    // ANY is answered by whatever the name holds, a CNAME included.
+    if request.qtype == RecordType::ANY && answers.iter().any(|r| r.name == request.name) {
+        return true;
+    }
     let end = chain_end(answers, &request.name);
     answers.iter().any(|r| {
         r.name == end && (r.record_type() == request.qtype || request.qtype == RecordType::ANY)

@@ -135,6 +135,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Key::Status(name.clone(), *t, DNSClass::IN),
                 Key::Proof(name.clone(), *t, DNSClass::IN),
                 Key::Sections(name.clone(), *t, DNSClass::IN),
+                // What answered the question may have been a CNAME (a DS
+                // question answered by a wildcard CNAME): forgotten too.
+                Key::RRset(name.clone(), RecordType::CNAME, DNSClass::IN),
+                Key::Sigs(name.clone(), RecordType::CNAME, DNSClass::IN),
             ] {
                 self.cache.remove(&key);
             }
