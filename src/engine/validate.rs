@@ -115,8 +115,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     pub(super) async fn validated(&self, request: &Request, mut res: Resolution) -> Resolution {
         if self.validating(request) && res.failure.is_none() {
             let key = self.status_key(request);
-            let cached = match (res.from_cache, self.cache.get(&key, self.clock.now())) {
-                (true, Some(Cached::Status(s))) if !request.full_trace => Some(s),
+            let cached = match (res.from_cache, self.cached_status(&key, res.stale)) {
+                (true, Some(s)) if !request.full_trace => Some(s),
                 _ => None,
             };
             let security = match cached {
@@ -209,8 +209,20 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if !self.validating(request) || res.failure.is_some() {
             return Some(self.client_records(request, res));
         }
-        match self.cache.get(&self.status_key(request), self.clock.now()) {
-            Some(Cached::Status(s)) => Some(self.client_records(request, apply(res, s))),
+        match self.cached_status(&self.status_key(request), res.stale) {
+            Some(s) => Some(self.client_records(request, apply(res, s))),
+            None => None,
+        }
+    }
+
+    /// The cached status of a question; for data served stale, the status
+    /// it had (expired with it: serve-stale keeps what was validated).
+    fn cached_status(&self, key: &Key, stale: bool) -> Option<Security> {
+        match self.cache.lookup(key, self.clock.now(), stale) {
+            Some(crate::cache::Hit {
+                value: Cached::Status(s),
+                ..
+            }) => Some(s),
             _ => None,
         }
     }
@@ -263,9 +275,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// those of the type asked (RFC 4035 §3.2.1).
     fn client_records(&self, request: &Request, mut res: Resolution) -> Resolution {
         if request.dnssec_ok {
-            res.answers = self.with_sigs(res.answers);
-            res.authorities = self.with_sigs(res.authorities);
-            res.additionals = self.with_sigs(res.additionals);
+            let stale = res.stale;
+            res.answers = self.with_sigs(res.answers, stale);
+            res.authorities = self.with_sigs(res.authorities, stale);
+            res.additionals = self.with_sigs(res.additionals, stale);
             self.add_wildcard_proofs(&mut res);
             self.add_alias_proofs(&mut res);
         } else {
@@ -345,7 +358,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 
     /// Records with the cached RRSIGs of each of their RRsets added after
     /// it (RRsets that already carry theirs are left as they are).
-    fn with_sigs(&self, records: Vec<Record>) -> Vec<Record> {
+    /// `stale`: the records are served past their TTL, and so are their
+    /// signatures.
+    fn with_sigs(&self, records: Vec<Record>, stale: bool) -> Vec<Record> {
         if records.is_empty() || !self.config.dnssec.validate {
             return records;
         }
@@ -364,7 +379,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             let ttl = rrset.iter().map(|r| r.ttl).min().unwrap_or(0);
             out.extend(rrset);
             if add {
-                out.extend(self.sigs_of(&name, t).into_iter().map(|mut sig| {
+                out.extend(self.sigs_of_in(&name, t, stale).into_iter().map(|mut sig| {
                     sig.ttl = sig.ttl.min(ttl);
                     sig
                 }));
@@ -381,11 +396,17 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 
     /// The cached RRSIGs covering (name, type).
     fn sigs_of(&self, name: &Name, t: RecordType) -> Vec<Record> {
-        match self
-            .cache
-            .get(&Key::Sigs(name.clone(), t, DNSClass::IN), self.clock.now())
-        {
-            Some(Cached::RRset(sigs)) => sigs,
+        self.sigs_of_in(name, t, false)
+    }
+
+    /// `sigs_of`, reading expired ones too when `stale`.
+    fn sigs_of_in(&self, name: &Name, t: RecordType, stale: bool) -> Vec<Record> {
+        let key = Key::Sigs(name.clone(), t, DNSClass::IN);
+        match self.cache.lookup(&key, self.clock.now(), stale) {
+            Some(crate::cache::Hit {
+                value: Cached::RRset(sigs),
+                ..
+            }) => sigs,
             _ => Vec::new(),
         }
     }
