@@ -266,4 +266,6 @@ pub struct FileDnssec {
     pub legacy_dsa: S<bool>,
     #[serde(default)]
     pub max_verifications: S<i64>,
+    #[serde(default)]
+    pub max_restarts: S<i64>,
 }

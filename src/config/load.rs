@@ -626,6 +626,12 @@ impl Ctx<'_> {
                 1..=100_000,
                 d.max_verifications,
             )?,
+            max_restarts: self.int(
+                &f.max_restarts,
+                "dnssec.max_restarts",
+                0..=10,
+                d.max_restarts,
+            )?,
         })
     }
 

@@ -450,6 +450,9 @@ pub struct DnssecConfig {
     /// Signature verifications allowed per client query (KeyTrap,
     /// CVE-2023-50387); beyond it the answer is bogus.
     pub max_verifications: u32,
+    /// Times a query is resolved again, from other servers, after a bogus
+    /// result (Unbound's val-max-restart).
+    pub max_restarts: u32,
 }
 
 impl Default for DnssecConfig {
@@ -466,6 +469,7 @@ impl Default for DnssecConfig {
             aggressive_nsec: true,
             legacy_dsa: false,
             max_verifications: 64,
+            max_restarts: 5,
         }
     }
 }

@@ -130,7 +130,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     // (Unbound's restarts with blacklisted servers).
                     let mut restarts = 0;
                     while v.bogus()
-                        && restarts < retry::MAX_RESTARTS
+                        && restarts < self.config.dnssec.max_restarts
                         && budget.verifications_left > 0
                         && !request.full_trace
                         && self.set_aside_for(request, &res)

@@ -34,7 +34,7 @@
 //! | `harden-algo-downgrade` | `no` only (any supported algorithm may validate, RFC 6840 §5.11) |
 //! | `val-permissive-mode`, `ignore-cd-flag`, `prefetch-key` | `no` only |
 //! | `val-clean-additional` | `yes` only (Unbound's default) |
-//! | `val-max-restart` | `5` only (Unbound's default) |
+//! | `val-max-restart` | mapped: `max_restarts` |
 //! | `val-sig-skew-min`, `val-sig-skew-max` | Unbound's defaults (3600, 86400) only |
 //! | `val-log-level` | ignored: logging |
 
@@ -71,6 +71,7 @@ pub struct DnssecOptions {
     pub autotrust: Vec<(String, PathBuf)>,
     insecure: Vec<Name>,
     bogus_ttl: Option<Duration>,
+    max_restarts: Option<u32>,
     aggressive_nsec: Option<bool>,
     max_nsec3_iterations: Option<u16>,
     date: Date,
@@ -91,11 +92,7 @@ const FIXED: &[(&str, bool)] = &[
 ];
 
 /// Numeric options tern honours only at Unbound's default.
-const DEFAULTS: &[(&str, &str)] = &[
-    ("val-max-restart", "5"),
-    ("val-sig-skew-min", "3600"),
-    ("val-sig-skew-max", "86400"),
-];
+const DEFAULTS: &[(&str, &str)] = &[("val-sig-skew-min", "3600"), ("val-sig-skew-max", "86400")];
 
 fn unsupported<T>(l: &ConfigLine, why: &str) -> Result<T, Unsupported> {
     let value: String = l.value.chars().take(40).collect();
@@ -123,6 +120,13 @@ impl DnssecOptions {
                 self.insecure.push(name);
             }
             "val-bogus-ttl" => self.bogus_ttl = Some(Duration::from_secs(number(l)?)),
+            "val-max-restart" => {
+                self.max_restarts = Some(
+                    number(l)?
+                        .try_into()
+                        .map_err(|_| Unsupported(format!("config {}: {}", l.key, l.value)))?,
+                )
+            }
             "aggressive-nsec" => self.aggressive_nsec = Some(yes(l)?),
             "val-nsec3-keysize-iterations" => {
                 self.max_nsec3_iterations = Some(nsec3_iterations(l)?);
@@ -169,6 +173,7 @@ impl DnssecOptions {
             bogus_ttl: self.bogus_ttl.unwrap_or(d.bogus_ttl),
             max_nsec3_iterations: self.max_nsec3_iterations.unwrap_or(d.max_nsec3_iterations),
             aggressive_nsec: self.aggressive_nsec.unwrap_or(d.aggressive_nsec),
+            max_restarts: self.max_restarts.unwrap_or(d.max_restarts),
             legacy_dsa: true,
             ..d
         }

@@ -20,9 +20,6 @@ use crate::clock::{Clock, Mono};
 use crate::engine::{Request, Resolution, Resolver};
 use crate::upstream::Transport;
 
-/// Restarts after a bogus result (Unbound's `val-max-restart` default).
-pub(crate) const MAX_RESTARTS: u32 = 5;
-
 /// How long a server that served bogus data is set aside.
 const SET_ASIDE: Duration = Duration::from_secs(60);
 
