@@ -209,10 +209,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if !self.validating(request) || res.failure.is_some() {
             return Some(self.client_records(request, res));
         }
-        match self.cached_status(&self.status_key(request), res.stale) {
-            Some(s) => Some(self.client_records(request, apply(res, s))),
-            None => None,
-        }
+        self.cached_status(&self.status_key(request), res.stale)
+            .map(|s| self.client_records(request, apply(res, s)))
     }
 
     /// The cached status of a question; for data served stale, the status
