@@ -123,6 +123,16 @@ pub fn scrub(msg: &mut Message, zone: &Name, qname: &Name, qtype: RecordType, ha
     for section in [&mut msg.answers, &mut msg.authorities, &mut msg.additionals] {
         section.retain(|r| r.dns_class == DNSClass::IN);
     }
+    // An NSEC whose next name lies outside the zone overreaches: no
+    // server of the zone may speak for that span (as Unbound's scrubber).
+    for section in [&mut msg.answers, &mut msg.authorities, &mut msg.additionals] {
+        section.retain(|r| match &r.data {
+            RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::NSEC(n)) => {
+                zone.zone_of(n.next_domain_name())
+            }
+            _ => true,
+        });
+    }
     let answers = std::mem::take(&mut msg.answers);
     msg.answers = chain_records(answers, zone, qname, qtype);
 

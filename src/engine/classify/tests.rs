@@ -265,3 +265,38 @@ fn dname_substitution_replaces_the_owner_suffix() {
         None
     );
 }
+
+#[test]
+fn scrub_drops_an_nsec_whose_next_name_leaves_the_zone() {
+    use hickory_proto::dnssec::rdata::{DNSSECRData, NSEC};
+    let nsec = |owner: &str, next: &str| {
+        let data = NSEC::new(n(next), vec![RecordType::A, RecordType::NSEC]);
+        Record::from_rdata(n(owner), 300, RData::DNSSEC(DNSSECRData::NSEC(data)))
+    };
+    let q = "c.example.test.";
+    let mut m = reply(
+        q,
+        ResponseCode::NXDomain,
+        true,
+        vec![],
+        vec![
+            soa("example.test."),
+            nsec("b.example.test.", "d.example.test."),
+            // Claims the span up to a name of another zone.
+            nsec("example.test.", "b.foo.test."),
+        ],
+        vec![],
+    );
+    scrub(&mut m, &n("example.test."), &n(q), RecordType::A, true);
+    let owners: Vec<String> = m
+        .authorities
+        .iter()
+        .filter(|r| r.record_type() == RecordType::NSEC)
+        .map(|r| r.name.to_ascii())
+        .collect();
+    assert_eq!(owners, vec!["b.example.test."]);
+    assert!(m
+        .authorities
+        .iter()
+        .any(|r| r.record_type() == RecordType::SOA));
+}
