@@ -4,6 +4,7 @@
 //! call it directly. See ARCHITECTURE.md in the shared folder for the map.
 
 pub mod auth;
+pub mod authzone;
 pub mod cache;
 pub mod cli;
 pub mod clock;

@@ -180,7 +180,7 @@ fn lookup(
         }
         if let Some(d) = dynamic.and_then(|d| d.answer(&name, qtype, client)) {
             if d.records.is_empty() {
-                reply.authorities.push(negative_soa(zone));
+                reply.authorities.extend(negative_soa(zone));
             }
             reply.answers.extend(d.records);
             return Some(d.scope_prefix);
@@ -221,7 +221,7 @@ fn lookup(
                 if nx {
                     reply.metadata.response_code = ResponseCode::NXDomain;
                 }
-                reply.authorities.push(negative_soa(zone));
+                reply.authorities.extend(negative_soa(zone));
                 if dnssec_ok {
                     signed::negative_proof(zone, &name, wild, nx, &mut reply.authorities);
                 }
@@ -299,11 +299,12 @@ fn add_referral(zone: &Zone, cut: &Name, reply: &mut Message) {
     }
 }
 
-/// The SOA for a negative answer, its TTL lowered per RFC 2308 §5.
-fn negative_soa(zone: &Zone) -> Record {
-    let mut soa = zone.soa().clone();
-    soa.ttl = zone.negative_ttl();
-    soa
+/// The SOA for a negative answer, its TTL lowered per RFC 2308 §5 (none
+/// from a partial zone without one).
+fn negative_soa(zone: &Zone) -> Option<Record> {
+    let mut soa = zone.soa()?.clone();
+    soa.ttl = zone.negative_ttl()?;
+    Some(soa)
 }
 
 /// A zone transfer (RFC 5936 §2.2): SOA, every record, SOA, split across
@@ -318,8 +319,12 @@ pub fn axfr(zones: &ZoneSet, query: &Message) -> Result<Vec<Message>, Box<Messag
         refuse.metadata.response_code = ResponseCode::NotAuth;
         return Err(Box::new(refuse));
     };
+    let Some(soa) = zone.soa() else {
+        refuse.metadata.response_code = ResponseCode::NotAuth;
+        return Err(Box::new(refuse));
+    };
     let mut records = zone.all_records();
-    records.push(zone.soa().clone());
+    records.push(soa.clone());
     let mut out = Vec::new();
     for chunk in records.chunks(AXFR_RECORDS_PER_MESSAGE) {
         let mut m = reply_skeleton(query);

@@ -4,7 +4,8 @@
 //! SIG (§3.2, times as YYYYMMDDHHmmSS or seconds), NSEC (§4.2), DS and CDS
 //! (§5.3, RFC 7344 §3.1), NSEC3 and NSEC3PARAM (RFC 5155 §3.3, §4.3, a salt
 //! of `-` is empty), turned into wire RDATA and decoded by hickory.
-//! Algorithms may be numbers or mnemonics (RFC 4034 Appendix A.1). Also the
+//! Algorithms may be numbers or mnemonics (RFC 4034 Appendix A.1). ZONEMD
+//! (RFC 8976 §2.3), just as unknown to hickory, is read here too. Also the
 //! base64 (RFC 4648 §4), base32hex (§7) and hex codecs they need, the type
 //! bitmap encoding (RFC 4034 §4.1.2) and the UTC calendar arithmetic.
 
@@ -27,12 +28,20 @@ pub fn handles(t: RecordType) -> bool {
             | RecordType::NSEC3PARAM
             | RecordType::DS
             | RecordType::CDS
+            | ZONEMD
     )
 }
 
+/// ZONEMD (RFC 8976), which hickory knows by number only.
+const ZONEMD: RecordType = RecordType::Unknown(63);
+
 /// The type named by `word` if this module parses it.
 pub fn is_dnssec_type(word: &str) -> Option<RecordType> {
-    let t = RecordType::from_str(&word.to_ascii_uppercase()).ok()?;
+    let upper = word.to_ascii_uppercase();
+    let t = match upper.as_str() {
+        "ZONEMD" => ZONEMD,
+        _ => RecordType::from_str(&upper).ok()?,
+    };
     handles(t).then_some(t)
 }
 
@@ -113,6 +122,17 @@ pub fn rdata_wire(
             } else if let Some(extra) = w.words.get(w.at) {
                 return Err(format!("NSEC3PARAM with extra {extra:?}"));
             }
+        }
+        ZONEMD => {
+            // RFC 8976 §2.3: serial, scheme, hash algorithm, hex digest.
+            out.extend(w.int::<u32>("serial")?.to_be_bytes());
+            out.push(w.int::<u8>("scheme")?);
+            out.push(w.int::<u8>("hash algorithm")?);
+            let digest = hex_decode(&w.rest())?;
+            if digest.is_empty() {
+                return Err("ZONEMD without a digest".to_string());
+            }
+            out.extend(digest);
         }
         other => return Err(format!("{other} is not a DNSSEC type")),
     }

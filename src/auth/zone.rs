@@ -77,7 +77,8 @@ pub type Node = BTreeMap<RecordType, Vec<Record>>;
 pub struct Zone {
     origin: Name,
     source: PathBuf,
-    soa: Record,
+    /// The apex SOA (absent only in a partial zone).
+    soa: Option<Record>,
     nodes: HashMap<LowerName, Node>,
     /// Every owner and every ancestor up to the apex: names that exist,
     /// including empty non-terminals (RFC 4592 §2.2.2).
@@ -102,13 +103,34 @@ impl Zone {
         origin: Option<Name>,
         records: Vec<SourcedRecord>,
     ) -> Result<Zone, ZoneError> {
+        Zone::build(path, origin, records, true)
+    }
+
+    /// Builds a zone that may lack its apex SOA and NS records, as a
+    /// resolver's copy of a zone may (Unbound loads such auth zones: the
+    /// copy answers what it holds). Every other check still applies.
+    pub fn from_records_partial(
+        path: &Path,
+        origin: Name,
+        records: Vec<SourcedRecord>,
+    ) -> Result<Zone, ZoneError> {
+        Zone::build(path, Some(origin), records, false)
+    }
+
+    fn build(
+        path: &Path,
+        origin: Option<Name>,
+        records: Vec<SourcedRecord>,
+        complete: bool,
+    ) -> Result<Zone, ZoneError> {
         let first_line = records.first().map_or(1, |r| r.line);
-        let mut soas = records
-            .iter()
-            .filter(|r| r.record.record_type() == RecordType::SOA);
-        let soa = soas
-            .next()
-            .ok_or_else(|| ZoneError::new(path, first_line, ZoneErrorKind::MissingSoa))?;
+        // In a partial zone only an SOA at the apex is the zone's; one
+        // further down is data like any other.
+        let mut soas = records.iter().filter(|r| {
+            r.record.record_type() == RecordType::SOA
+                && (complete || origin.as_ref().is_none_or(|o| r.record.name == *o))
+        });
+        let soa = soas.next();
         if let Some(extra) = soas.next() {
             return Err(ZoneError::new(
                 &extra.file,
@@ -116,23 +138,33 @@ impl Zone {
                 ZoneErrorKind::ExtraSoa,
             ));
         }
-        let origin = origin
-            .unwrap_or_else(|| soa.record.name.clone())
-            .to_lowercase();
-        if soa.record.name != origin {
-            return Err(ZoneError::new(
-                &soa.file,
-                soa.line,
-                ZoneErrorKind::SoaNotAtApex {
-                    owner: soa.record.name.to_string(),
-                    origin: origin.to_string(),
-                },
-            ));
+        let origin = match (origin, soa) {
+            (Some(o), _) => o.to_lowercase(),
+            (None, Some(soa)) => soa.record.name.to_lowercase(),
+            (None, None) => {
+                return Err(ZoneError::new(path, first_line, ZoneErrorKind::MissingSoa));
+            }
+        };
+        match soa {
+            None if complete => {
+                return Err(ZoneError::new(path, first_line, ZoneErrorKind::MissingSoa));
+            }
+            Some(soa) if soa.record.name != origin => {
+                return Err(ZoneError::new(
+                    &soa.file,
+                    soa.line,
+                    ZoneErrorKind::SoaNotAtApex {
+                        owner: soa.record.name.to_string(),
+                        origin: origin.to_string(),
+                    },
+                ));
+            }
+            _ => {}
         }
         let mut zone = Zone {
             origin: origin.clone(),
             source: path.to_path_buf(),
-            soa: soa.record.clone(),
+            soa: soa.map(|s| s.record.clone()),
             nodes: HashMap::new(),
             existing: HashSet::new(),
             cuts: HashSet::new(),
@@ -175,9 +207,10 @@ impl Zone {
             }
             where_.entry((key, rtype)).or_insert((r.file, r.line));
         }
-        if !zone
-            .node(&origin)
-            .is_some_and(|n| n.contains_key(&RecordType::NS))
+        if complete
+            && !zone
+                .node(&origin)
+                .is_some_and(|n| n.contains_key(&RecordType::NS))
         {
             let (file, line) = where_
                 .get(&(LowerName::from(&origin), RecordType::SOA))
@@ -247,16 +280,17 @@ impl Zone {
         &self.source
     }
 
-    pub fn soa(&self) -> &Record {
-        &self.soa
+    pub fn soa(&self) -> Option<&Record> {
+        self.soa.as_ref()
     }
 
     /// The negative-caching TTL: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
-    pub fn negative_ttl(&self) -> u32 {
-        match &self.soa.data {
-            RData::SOA(soa) => self.soa.ttl.min(soa.minimum),
-            _ => self.soa.ttl,
-        }
+    pub fn negative_ttl(&self) -> Option<u32> {
+        let soa = self.soa.as_ref()?;
+        Some(match &soa.data {
+            RData::SOA(s) => soa.ttl.min(s.minimum),
+            _ => soa.ttl,
+        })
     }
 
     pub fn node(&self, name: &Name) -> Option<&Node> {
@@ -306,7 +340,7 @@ impl Zone {
     pub fn all_records(&self) -> Vec<Record> {
         let mut names: Vec<&LowerName> = self.nodes.keys().collect();
         names.sort();
-        let mut out = vec![self.soa.clone()];
+        let mut out: Vec<Record> = self.soa.iter().cloned().collect();
         for n in names {
             if let Some(node) = self.nodes.get(n) {
                 for (t, set) in node {

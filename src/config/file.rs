@@ -75,6 +75,8 @@ pub struct FileResolver {
     pub stub_zone: Option<Vec<FileStubZone>>,
     #[serde(default)]
     pub forward_zone: Option<Vec<FileForwardZone>>,
+    #[serde(default)]
+    pub auth_zone: Option<Vec<FileAuthZone>>,
     #[serde(default, alias = "qname_minimization")]
     pub qname_minimisation: S<bool>,
     #[serde(default)]
@@ -160,6 +162,25 @@ pub struct FileStubZone {
     pub first: S<bool>,
     #[serde(default)]
     pub prime: S<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAuthZone {
+    pub name: Spanned<String>,
+    pub zonefile: Spanned<String>,
+    #[serde(default)]
+    pub for_downstream: S<bool>,
+    #[serde(default)]
+    pub for_upstream: S<bool>,
+    #[serde(default)]
+    pub fallback_enabled: S<bool>,
+    #[serde(default)]
+    pub zonemd_check: S<bool>,
+    #[serde(default)]
+    pub zonemd_reject_absent: S<bool>,
+    #[serde(default)]
+    pub zonemd_permissive: S<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -373,10 +373,12 @@ impl Ctx<'_> {
         };
         let stub_zones = self.stub_zones(f.stub_zone.as_deref().unwrap_or(&[]))?;
         let forward_zones = self.forward_zones(f.forward_zone.as_deref().unwrap_or(&[]))?;
+        let auth_zones = self.auth_zones(f.auth_zone.as_deref().unwrap_or(&[]))?;
         Ok(ResolverConfig {
             root_hints,
             stub_zones,
             forward_zones,
+            auth_zones,
             qname_minimisation: flag(&f.qname_minimisation, d.qname_minimisation),
             edns_payload: self.int(
                 &f.edns_payload,

@@ -108,6 +108,9 @@ pub struct ResolverConfig {
     /// Forward zones: send queries for names in this zone, RD=1, to these
     /// recursive servers and take their answer as final.
     pub forward_zones: Vec<ForwardZone>,
+    /// Zones the resolver holds a copy of, from a zone file (Unbound's
+    /// `auth-zone`).
+    pub auth_zones: Vec<AuthZone>,
     /// QNAME minimisation, relaxed (RFC 9156).
     pub qname_minimisation: bool,
     /// EDNS UDP payload size advertised upstream (RFC 6891; 1232 per DNS Flag Day 2020).
@@ -189,6 +192,30 @@ pub struct StubZone {
     /// Ask the stub's servers for the zone's NS set and use that
     /// (Unbound's `stub-prime`).
     pub prime: bool,
+}
+
+/// A zone loaded from a zone file (Unbound's `auth-zone`): answered to
+/// clients with AA, used by the resolver instead of the zone's servers, or
+/// both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthZone {
+    pub name: hickory_proto::rr::Name,
+    pub zonefile: PathBuf,
+    /// Clients asking about names in the zone get authoritative answers
+    /// from the copy.
+    pub for_downstream: bool,
+    /// The resolver answers its own questions about the zone from the
+    /// copy instead of asking the zone's servers.
+    pub for_upstream: bool,
+    /// When the copy cannot be used (not loaded, failed its checks, or its
+    /// data failed validation), resolve as if the zone were not configured.
+    pub fallback_enabled: bool,
+    /// Check the zone's ZONEMD digest (RFC 8976) on load.
+    pub zonemd_check: bool,
+    /// With `zonemd_check`, a zone without a ZONEMD record is not used.
+    pub zonemd_reject_absent: bool,
+    /// A failed ZONEMD check is logged, and the zone used anyway.
+    pub zonemd_permissive: bool,
 }
 
 /// A zone whose queries go to recursive servers (Unbound's forward-zone).
@@ -331,6 +358,7 @@ impl Default for ResolverConfig {
             root_hints: None,
             stub_zones: Vec::new(),
             forward_zones: Vec::new(),
+            auth_zones: Vec::new(),
             qname_minimisation: true,
             edns_payload: 1232,
             // Peers agree closely on these bounds: Unbound's MAX_SENT_COUNT

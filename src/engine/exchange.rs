@@ -53,6 +53,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         path: &LookupPath,
         failed: &mut HashSet<SocketAddr>,
     ) -> Result<(Message, SocketAddr), Failure> {
+        if zs.local {
+            return self.local_copy_reply(zs, qname, qtype, class, st, failed);
+        }
         let mut tries = 0usize;
         let mut timeouts = 0usize;
         let mut resolved_names = false;

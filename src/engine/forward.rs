@@ -46,6 +46,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let r = &self.config.resolver;
         r.stub_zones.iter().any(|s| &s.name == zone)
             || r.forward_zones.iter().any(|f| &f.name == zone)
+            || self.auth_zones.for_upstream_at(zone).is_some()
     }
 
     fn forward_at(&self, zone: &Name, path: &LookupPath) -> Option<&ForwardZone> {
@@ -69,6 +70,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         }
         let mut cur = name.clone();
         loop {
+            // An auth zone used for upstream below any configured zone is
+            // found by `find_cut`.
+            if self.auth_zones.for_upstream_at(&cur).is_some() && !path.skips(&cur) {
+                return None;
+            }
             if let Some(f) = self.forward_at(&cur, path) {
                 return Some(Ok(f));
             }
@@ -145,6 +151,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             configured: fwd.addrs.clone(),
             recursive: true,
             tcp: fwd.tcp,
+            local: false,
         };
         st.record(|| TraceEvent::StartAt {
             zone: zs.zone.clone(),

@@ -50,6 +50,9 @@ pub struct ZoneServers {
     pub recursive: bool,
     /// Queries start over TCP (forward-tcp-upstream).
     pub tcp: bool,
+    /// The zone is an auth zone: its local copy answers, no server is
+    /// asked (`authzone`).
+    pub local: bool,
 }
 
 impl ZoneServers {
@@ -492,6 +495,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         failure: &Failure,
     ) -> Option<ZoneServers> {
         if *tried
+            || zs.local
             || matches!(
                 failure,
                 Failure::QueryBudget(_) | Failure::Timeout | Failure::Depth
@@ -610,6 +614,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let now = self.clock.now() + st.leeway;
         let mut cur = name.clone();
         loop {
+            if let Some(zs) = self.local_copy_at(&cur, path)? {
+                st.note(|| format!("{name} is in auth zone {cur}: answering from its copy"));
+                return Ok(zs);
+            }
             if let Some(stub) = self.stub_at(&cur, path) {
                 return Ok(self.stub_servers(stub, st, path).await);
             }

@@ -13,6 +13,7 @@ pub mod harden;
 pub mod hints;
 pub mod inflight;
 pub mod iterate;
+mod local_copy;
 mod referral_path;
 mod stale;
 pub mod state;
@@ -95,6 +96,10 @@ pub enum Failure {
     Internal(&'static str),
     #[error("resolving this question failed moments ago")]
     RecentlyFailed,
+    /// The zone is an auth zone whose copy cannot be used, without
+    /// fallback to its servers.
+    #[error("auth zone {0} is not usable and has no fallback")]
+    LocalCopyUnusable(Name),
     /// DNSSEC validation found the answer bogus (RFC 4035 §5.5).
     #[error("DNSSEC: {0}")]
     Dnssec(crate::dnssec::Bogus),
@@ -173,6 +178,8 @@ pub struct Resolver<T: Transport, C: Clock> {
     pub(crate) aggressive: crate::dnssec::aggressive::AggressiveCache,
     /// Which server answered what, and servers set aside for bogus data.
     pub(crate) suspects: validate::retry::Suspects,
+    /// Zones held as a local copy (auth zones), read once at start.
+    pub(crate) auth_zones: Arc<crate::authzone::AuthZones>,
 }
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
@@ -204,7 +211,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 crate::dnssec::anchors::TrustAnchors::default()
             });
         let autotrust = autotrust::AutoTrust::load(&config.dnssec, &mut anchors);
+        let auth_zones = Arc::new(crate::authzone::AuthZones::load(
+            &config.resolver.auth_zones,
+        ));
         Self {
+            auth_zones,
             anchors: Arc::new(anchors),
             autotrust,
             cache: Cache::new(config.cache.clone()),
@@ -226,6 +237,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 
     pub fn clock(&self) -> &C {
         &self.clock
+    }
+
+    /// The auth zones (local copies) the resolver was started with.
+    pub fn auth_zones(&self) -> &Arc<crate::authzone::AuthZones> {
+        &self.auth_zones
     }
 
     pub fn transport(&self) -> &T {

@@ -10,9 +10,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption, NSIDPayload};
-use hickory_proto::rr::RecordType;
+use hickory_proto::rr::{DNSClass, RecordType};
 
 use crate::clock::{Clock, Mono};
 use crate::config::local::LocalZoneType;
@@ -422,6 +422,9 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                 return self.local_reply(query, local, request).await;
             }
         }
+        if let Some(m) = self.auth_zone_reply(query, q) {
+            return Some((m, None));
+        }
         // Read before resolving: an insert meanwhile makes the entry stale.
         let generation = self.resolver.cache().generation();
         let before = self.resolver.clock().now();
@@ -455,6 +458,35 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         m.authorities = res.authorities;
         m.additionals = res.additionals;
         Some((m, cacheable))
+    }
+
+    /// The authoritative reply (AA=1) of an auth zone that answers
+    /// clients, for names in it (Unbound's `for-downstream`). A zone whose
+    /// copy is unusable fails the query, or with fallback leaves it to
+    /// the resolver. Never a packet cache entry.
+    fn auth_zone_reply(&self, query: &Message, q: &Query) -> Option<Message> {
+        let zones = self.resolver.auth_zones();
+        if zones.is_empty() || q.query_class() != DNSClass::IN {
+            return None;
+        }
+        let copy = zones.for_downstream(q.name())?;
+        let Some(auth) = copy.answer(query) else {
+            if copy.config.fallback_enabled {
+                return None;
+            }
+            let mut m = self.reply_skeleton(query, ResponseCode::ServFail);
+            let (code, text) = ede_for(&Failure::LocalCopyUnusable(copy.name().clone()));
+            if m.edns.is_some() {
+                wire::add_ede(&mut m, code, &text);
+            }
+            return Some(m);
+        };
+        let mut m = self.reply_skeleton(query, auth.metadata.response_code);
+        m.metadata.authoritative = auth.metadata.authoritative;
+        m.answers = auth.answers;
+        m.authorities = auth.authorities;
+        m.additionals = auth.additionals;
+        Some(m)
     }
 
     /// The extended DNS errors (RFC 8914) a resolution's reply carries: why
@@ -591,6 +623,8 @@ pub fn ede_for(failure: &Failure) -> (u16, String) {
         Failure::QueryBudget(_) | Failure::CnameChain(_) | Failure::CnameLoop | Failure::Depth => 0,
         Failure::Timeout => 22,
         Failure::Internal(_) => 0,
+        // RFC 8914 §4.23 Network Error would mislead: nothing was asked.
+        Failure::LocalCopyUnusable(_) => 0,
         // RFC 8914 §4.14: Cached Error.
         Failure::RecentlyFailed => 13,
         Failure::Dnssec(b) => b.kind.ede_code(),

@@ -13,7 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::rr::Name;
 use ipnet::IpNet;
-use tern::config::{AclAction, AclRule, Config, ForwardZone, StubZone};
+use tern::config::{AclAction, AclRule, AuthZone, Config, ForwardZone, StubZone};
 
 use super::dnssec_config::DnssecOptions;
 use super::parser::{ConfigLine, Unsupported};
@@ -224,6 +224,8 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
     c.cache.serve_expired_client_timeout = std::time::Duration::ZERO;
     let mut stubs: Vec<StubZone> = Vec::new();
     let mut forwards: Vec<ForwardZone> = Vec::new();
+    let mut auths: Vec<AuthZone> = Vec::new();
+    let mut zonemd_permissive = false;
     let mut acl: Vec<AclRule> = Vec::new();
     let mut overrides = Vec::new();
     let (mut identity, mut version) = (None, None);
@@ -422,6 +424,38 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                     _ => return unsupported(l),
                 }
             }
+            ("server", "zonemd-permissive-mode") => zonemd_permissive = yes(l)?,
+            ("auth-zone", "name") => {
+                let mut name = Name::from_ascii(&l.value).or_else(|_| unsupported(l))?;
+                name.set_fqdn(true);
+                // Unbound's defaults.
+                auths.push(AuthZone {
+                    name,
+                    zonefile: std::path::PathBuf::new(),
+                    for_downstream: true,
+                    for_upstream: true,
+                    fallback_enabled: false,
+                    zonemd_check: false,
+                    zonemd_reject_absent: false,
+                    zonemd_permissive: false,
+                });
+            }
+            ("auth-zone", key) => {
+                let Some(a) = auths.last_mut() else {
+                    return unsupported(l);
+                };
+                match key {
+                    "zonefile" => a.zonefile = std::path::PathBuf::from(&l.value),
+                    "for-downstream" => a.for_downstream = yes(l)?,
+                    "for-upstream" => a.for_upstream = yes(l)?,
+                    "fallback-enabled" => a.fallback_enabled = yes(l)?,
+                    "zonemd-check" => a.zonemd_check = yes(l)?,
+                    "zonemd-reject-absence" => a.zonemd_reject_absent = yes(l)?,
+                    // Transfers from primaries (master, url, allow-notify)
+                    // are not played.
+                    _ => return unsupported(l),
+                }
+            }
             ("remote-control", _) => {}
             _ => return unsupported(l),
         }
@@ -450,6 +484,20 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
         .iter()
         .position(|s| s.name.is_root())
         .map(|i| stubs.remove(i).addrs.iter().map(|a| a.ip()).collect());
+    for mut a in auths {
+        a.zonemd_permissive = zonemd_permissive;
+        // A zone used neither for clients nor for the resolver changes
+        // nothing (tern's config refuses such a zone as a mistake).
+        if a.for_downstream || a.for_upstream {
+            if a.zonefile.as_os_str().is_empty() {
+                return Err(Unsupported(format!(
+                    "config auth-zone: {} without a zonefile (transfer)",
+                    a.name
+                )));
+            }
+            c.resolver.auth_zones.push(a);
+        }
+    }
     c.resolver.stub_zones = stubs;
     c.resolver.forward_zones = forwards;
     if !acl.is_empty() {

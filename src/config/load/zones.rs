@@ -1,17 +1,56 @@
-//! Validation of `[[resolver.stub_zone]]` and `[[resolver.forward_zone]]`
-//! tables: the zone name, its servers' addresses (port 53 when none is
-//! given) or host names, and its flags. A zone listed twice in one list is
-//! an error; a forward zone and a stub zone may share a name (the forward
-//! zone wins, as in Unbound).
+//! Validation of `[[resolver.stub_zone]]`, `[[resolver.forward_zone]]` and
+//! `[[resolver.auth_zone]]` tables: the zone name, its servers' addresses
+//! (port 53 when none is given) or host names, or its zone file, and its
+//! flags. A zone listed twice in one list is an error; a forward zone and a
+//! stub zone may share a name (the forward zone wins, as in Unbound).
 
 use hickory_proto::rr::Name;
 
 use super::{flag, socket_addr, Ctx, R};
-use crate::config::file::{FileForwardZone, FileStubZone};
+use crate::config::file::{FileAuthZone, FileForwardZone, FileStubZone};
 use crate::config::local::parse_zone_name;
-use crate::config::{ForwardZone, StubZone};
+use crate::config::{AuthZone, ForwardZone, StubZone};
 
 impl Ctx<'_> {
+    /// Auth zones: name, zone file and flags (Unbound's defaults: for
+    /// clients and for the resolver, no fallback, no ZONEMD check). The
+    /// file itself is read when the resolver starts.
+    pub(super) fn auth_zones(&self, zones: &[FileAuthZone]) -> R<Vec<AuthZone>> {
+        let key = "resolver.auth_zone";
+        let mut out: Vec<AuthZone> = Vec::new();
+        for z in zones {
+            let text = z.name.get_ref();
+            let name = parse_zone_name(text).ok_or_else(|| {
+                self.invalid(z.name.span(), key, format!("bad zone name {text:?}"))
+            })?;
+            if out.iter().any(|a| a.name == name) {
+                return Err(self.invalid(z.name.span(), key, format!("zone {name} listed twice")));
+            }
+            if z.zonefile.get_ref().is_empty() {
+                return Err(self.invalid(z.zonefile.span(), key, "zonefile is empty"));
+            }
+            let zone = AuthZone {
+                name,
+                zonefile: std::path::PathBuf::from(z.zonefile.get_ref()),
+                for_downstream: flag(&z.for_downstream, true),
+                for_upstream: flag(&z.for_upstream, true),
+                fallback_enabled: flag(&z.fallback_enabled, false),
+                zonemd_check: flag(&z.zonemd_check, false),
+                zonemd_reject_absent: flag(&z.zonemd_reject_absent, false),
+                zonemd_permissive: flag(&z.zonemd_permissive, false),
+            };
+            if !zone.for_downstream && !zone.for_upstream {
+                return Err(self.invalid(
+                    z.name.span(),
+                    key,
+                    "for_downstream and for_upstream are both false: the zone would not be used",
+                ));
+            }
+            out.push(zone);
+        }
+        Ok(out)
+    }
+
     pub(super) fn stub_zones(&self, zones: &[FileStubZone]) -> R<Vec<StubZone>> {
         let mut stub_zones = Vec::new();
         for z in zones {

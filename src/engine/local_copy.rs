@@ -1,0 +1,83 @@
+//! The resolver's side of auth zones used for upstream (`authzone`): where
+//! the zone cut search meets such a zone, its copy stands in for the
+//! zone's servers. Its reply is scrubbed, classified, validated and cached
+//! like a server's, so a referral out of the copy is followed on the
+//! network and signed data from it must validate. A copy that is unusable,
+//! or whose data turned out bogus, is passed over when the zone allows
+//! fallback to its servers; otherwise names in the zone fail.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+use hickory_proto::op::Message;
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+
+use crate::clock::Clock;
+use crate::engine::iterate::ZoneServers;
+use crate::engine::state::{LookupPath, QueryState};
+use crate::engine::{Failure, Resolver};
+use crate::upstream::Transport;
+
+impl<T: Transport, C: Clock> Resolver<T, C> {
+    /// The auth zone used for upstream exactly at `zone`, as the servers
+    /// to ask: Ok(None) when there is none or its copy is passed over for
+    /// fallback, Err when its copy is unusable and fallback is off.
+    pub(super) fn local_copy_at(
+        &self,
+        zone: &Name,
+        path: &LookupPath,
+    ) -> Result<Option<ZoneServers>, Failure> {
+        let Some(copy) = self.auth_zones.for_upstream_at(zone) else {
+            return Ok(None);
+        };
+        if path.skips(zone) {
+            return Ok(None);
+        }
+        let fallback = copy.config.fallback_enabled;
+        let usable = copy.zone().is_some();
+        let set_aside = self.config.dnssec.validate
+            && self.suspects.is_set_aside(&copy.address, self.clock.now());
+        match (usable && !(fallback && set_aside), fallback) {
+            (true, _) => Ok(Some(ZoneServers {
+                zone: zone.clone(),
+                local: true,
+                ..ZoneServers::default()
+            })),
+            (false, true) => Ok(None),
+            (false, false) => Err(Failure::LocalCopyUnusable(zone.clone())),
+        }
+    }
+
+    /// The copy's reply to (name, type), as a server's would come back.
+    /// Once the copy's reply was found wanting (`failed`), it has nothing
+    /// more to say.
+    pub(super) fn local_copy_reply(
+        &self,
+        zs: &ZoneServers,
+        qname: &Name,
+        qtype: RecordType,
+        class: DNSClass,
+        st: &QueryState,
+        failed: &mut HashSet<SocketAddr>,
+    ) -> Result<(Message, SocketAddr), Failure> {
+        let Some(copy) = self.auth_zones.for_upstream_at(&zs.zone) else {
+            return Err(Failure::LocalCopyUnusable(zs.zone.clone()));
+        };
+        if failed.contains(&copy.address) {
+            return Err(Failure::AllLame);
+        }
+        let Some(msg) = copy.resolver_answer(qname, qtype, class) else {
+            return Err(Failure::LocalCopyUnusable(zs.zone.clone()));
+        };
+        st.note(|| {
+            format!(
+                "auth zone {} answers {qname} {qtype} from its copy",
+                zs.zone
+            )
+        });
+        if self.config.dnssec.validate {
+            self.suspects.answered(qname, qtype, copy.address);
+        }
+        Ok((msg, copy.address))
+    }
+}
