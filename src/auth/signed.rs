@@ -53,7 +53,12 @@ pub fn negative_proof(
     nxdomain: bool,
     out: &mut Vec<Record>,
 ) {
-    for sig in zone.rrsigs(zone.origin(), RecordType::SOA) {
+    // The signature goes with the SOA, and with its lowered TTL
+    // (RFC 2308 §5).
+    for mut sig in zone.rrsigs(zone.origin(), RecordType::SOA) {
+        if let Some(ttl) = zone.negative_ttl() {
+            sig.ttl = ttl;
+        }
         push_unique(out, sig);
     }
     if zone.denial().nsec3_params.is_some() {

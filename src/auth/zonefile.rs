@@ -1,5 +1,6 @@
 //! Reads master-file text (RFC 1035 §5.1: `$ORIGIN`, `$TTL` (RFC 2308 §4),
-//! `$INCLUDE`, relative names, blank owners, parentheses) into records that
+//! `$INCLUDE`, relative names, blank owners, parentheses; RFC 3597's
+//! generic `TYPEnnn \# len hex` form) into records that
 //! each remember the file and line they came from. Record text itself is
 //! parsed by hickory-proto's zone parser, one logical entry at a time, so
 //! every syntax error can name its line; the DNSSEC types hickory's parser
@@ -11,7 +12,10 @@ use std::path::{Path, PathBuf};
 use hickory_proto::rr::{Name, Record};
 use hickory_proto::serialize::txt::{parse_ttl, Parser};
 
-use super::dnssec_text::{is_dnssec_type, parse_rdata};
+use hickory_proto::rr::{RData, RecordType};
+use hickory_proto::serialize::binary::{BinDecoder, Restrict};
+
+use super::dnssec_text::{hex_decode, is_dnssec_type, parse_rdata, parse_type};
 use super::zone::{ZoneError, ZoneErrorKind};
 
 /// Deepest `$INCLUDE` nesting accepted (a loop guard; NSD uses a similar cap).
@@ -215,7 +219,12 @@ fn parse_record(entry: &Entry, state: &State) -> Result<Record, ZoneErrorKind> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let start = usize::from(!entry.text.starts_with([' ', '\t']));
     for (i, w) in words.iter().enumerate().skip(start).take(3) {
-        if let Some(rtype) = is_dnssec_type(w) {
+        let generic = words.get(i + 1) == Some(&"\\#");
+        let rtype = match generic {
+            true => parse_type(w).ok(),
+            false => is_dnssec_type(w),
+        };
+        if let Some(rtype) = rtype {
             let head = words.get(..i).unwrap_or_default().join(" ");
             let lead = if start == 0 { " " } else { "" };
             let stand_in = Entry {
@@ -224,7 +233,11 @@ fn parse_record(entry: &Entry, state: &State) -> Result<Record, ZoneErrorKind> {
             };
             let mut record = parse_plain(&stand_in, state)?;
             let rdata = words.get(i + 1..).unwrap_or_default();
-            record.data = parse_rdata(rtype, rdata, state.origin.as_ref()).map_err(syntax_owned)?;
+            record.data = match generic {
+                true => generic_rdata(rtype, rdata.get(1..).unwrap_or_default()),
+                false => parse_rdata(rtype, rdata, state.origin.as_ref()),
+            }
+            .map_err(syntax_owned)?;
             return Ok(record);
         }
         let class = matches!(w.to_ascii_uppercase().as_str(), "IN" | "CH" | "HS" | "CS");
@@ -233,6 +246,24 @@ fn parse_record(entry: &Entry, state: &State) -> Result<Record, ZoneErrorKind> {
         }
     }
     parse_plain(entry, state)
+}
+
+/// RDATA in the generic form of RFC 3597 §5 (`\# length hex`), decoded
+/// as `rtype` (a type we know is checked like its usual form).
+fn generic_rdata(rtype: RecordType, words: &[&str]) -> Result<RData, String> {
+    let (len, hex) = words
+        .split_first()
+        .ok_or_else(|| "\\# needs a length".to_string())?;
+    let len: u16 = len.parse().map_err(|_| format!("bad RDATA length {len}"))?;
+    let bytes = hex_decode(&hex.concat())?;
+    if bytes.len() != usize::from(len) {
+        return Err(format!(
+            "RDATA length {len} but {} octets given",
+            bytes.len()
+        ));
+    }
+    let mut dec = BinDecoder::new(&bytes);
+    RData::read(&mut dec, rtype, Restrict::new(len)).map_err(|e| format!("bad {rtype}: {e}"))
 }
 
 fn syntax_owned(message: String) -> ZoneErrorKind {

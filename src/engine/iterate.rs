@@ -290,6 +290,23 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             servers: zs.ns.iter().filter_map(|(n, _)| n.clone()).collect(),
         });
         loop {
+            if !zs.local && !self.auth_zones.is_empty() {
+                match self.local_copy_below(&zs.zone, name, qtype, path) {
+                    Ok(Some(local)) => {
+                        st.note(|| {
+                            format!(
+                                "{name} is in auth zone {}: answering from its copy",
+                                local.zone
+                            )
+                        });
+                        labels = local.zone.num_labels().saturating_add(1);
+                        zs = local;
+                        failed.clear();
+                    }
+                    Ok(None) => {}
+                    Err(f) => return Step::Fail(f),
+                }
+            }
             let minimised = qmin && labels < name.num_labels();
             let (sname, stype) = if minimised {
                 (name.trim_to(usize::from(labels)), RecordType::A)

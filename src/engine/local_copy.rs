@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use hickory_proto::op::Message;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
+use crate::cache::{Key, Rank};
 use crate::clock::Clock;
 use crate::engine::iterate::ZoneServers;
 use crate::engine::state::{LookupPath, QueryState};
@@ -43,8 +44,52 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 local: true,
                 ..ZoneServers::default()
             })),
-            (false, true) => Ok(None),
+            (false, true) => {
+                tracing::debug!(%zone, set_aside, "auth zone copy passed over: asking its servers");
+                Ok(None)
+            }
             (false, false) => Err(Failure::LocalCopyUnusable(zone.clone())),
+        }
+    }
+
+    /// The auth zone used for upstream below `zone` holding `name`, the
+    /// deepest: where a walk down from `zone` turns to a copy (a referral
+    /// toward the zone's servers is not followed past it).
+    pub(super) fn local_copy_below(
+        &self,
+        zone: &Name,
+        name: &Name,
+        qtype: RecordType,
+        path: &LookupPath,
+    ) -> Result<Option<ZoneServers>, Failure> {
+        // A DS set is the parent's (RFC 4035 §3.1.4.1): the DS of the
+        // copy's own apex is not the copy's to answer.
+        let holder = match qtype == RecordType::DS && !name.is_root() {
+            true => name.base_name(),
+            false => name.clone(),
+        };
+        let Some(copy) = self.auth_zones.for_upstream(&holder) else {
+            return Ok(None);
+        };
+        if copy.name() == zone || !zone.zone_of(copy.name()) {
+            return Ok(None);
+        }
+        let below = copy.name().clone();
+        self.local_copy_at(&below, path)
+    }
+
+    /// Caches the copy's apex NS set, unless one is cached: the cut a
+    /// walk down would have learnt from the parent's referral, which the
+    /// validator reads to tell which zone unsigned data belongs to.
+    fn note_copy_cut(&self, zone: Option<&crate::auth::Zone>, apex: &Name, class: DNSClass) {
+        let now = self.clock.now();
+        let key = Key::RRset(apex.clone(), RecordType::NS, class);
+        if self.cache.get(&key, now).is_some() {
+            return;
+        }
+        if let Some(ns) = zone.and_then(|z| z.rrset(apex, RecordType::NS)) {
+            self.cache
+                .insert_rrset(ns.clone(), Rank::AuthorityNonAuth, now);
         }
     }
 
@@ -69,6 +114,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let Some(msg) = copy.resolver_answer(qname, qtype, class) else {
             return Err(Failure::LocalCopyUnusable(zs.zone.clone()));
         };
+        self.note_copy_cut(copy.zone(), &zs.zone, class);
+        tracing::debug!(zone = %zs.zone, %qname, %qtype, rcode = %msg.metadata.response_code, "answered from the auth zone's copy");
         st.note(|| {
             format!(
                 "auth zone {} answers {qname} {qtype} from its copy",
