@@ -185,11 +185,14 @@ impl AuthZones {
         AuthZones { copies }
     }
 
-    /// Reads every zone file and reports the first error (file and line),
-    /// for `tern check` and `tern serve` to refuse a broken zone file.
-    pub fn check(configs: &[AuthZone]) -> Result<(), Unusable> {
+    /// Reads every zone file and reports the first file that cannot be
+    /// read or parsed (file and line), for `tern check` and `tern serve`
+    /// to refuse. A zone failing its ZONEMD check is not an error of the
+    /// configuration (the zone's data may be fixed meanwhile): it is
+    /// logged and left unused.
+    pub fn check(configs: &[AuthZone]) -> Result<(), ZoneError> {
         for c in configs {
-            if let Some(e) = LocalCopy::load(c).problem {
+            if let Some(Unusable::Load(e)) = LocalCopy::load(c).problem {
                 return Err(e);
             }
         }

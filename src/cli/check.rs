@@ -19,6 +19,10 @@ pub fn run(args: CheckArgs) -> ExitCode {
                     return ExitCode::from(1);
                 }
             }
+            if let Err(e) = crate::authzone::AuthZones::check(&config.resolver.auth_zones) {
+                eprintln!("{}: resolver.auth_zone: {e}", args.config.display());
+                return ExitCode::from(1);
+            }
             if config.dnssec.validate {
                 if let Err(e) = crate::dnssec::anchors::TrustAnchors::from_config(&config.dnssec) {
                     eprintln!("{}: dnssec: {e}", args.config.display());

@@ -59,6 +59,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => RootHints::from_file(path)?,
         None => RootHints::built_in(),
     };
+    // Likewise an auth zone file that cannot be read (file and line).
+    crate::authzone::AuthZones::check(&config.resolver.auth_zones).context("resolver.auth_zone")?;
     // Likewise unusable trust anchors: validating without them would make
     // every answer insecure (or bogus) without saying why.
     if config.dnssec.validate {

@@ -71,8 +71,9 @@ impl ConfigError {
     }
 }
 
-/// Reads and validates a config file. A relative `resolver.root_hints` is
-/// taken relative to the file's directory.
+/// Reads and validates a config file. A relative `resolver.root_hints`
+/// (or auth zone file, or trust anchor file) is taken relative to the
+/// file's directory.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     let label = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -86,6 +87,11 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
         }
     }
     if let Some(dir) = path.parent() {
+        for zone in &mut config.resolver.auth_zones {
+            if zone.zonefile.is_relative() {
+                zone.zonefile = dir.join(&zone.zonefile);
+            }
+        }
         let dnssec = &mut config.dnssec;
         for file in dnssec
             .trust_anchor_files
