@@ -15,6 +15,7 @@
 pub mod zonemd;
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
@@ -44,6 +45,23 @@ pub enum Unusable {
     Zonemd { file: String, why: String },
 }
 
+/// Where the DNSSEC part of a copy's ZONEMD check stands (RFC 8976 §4:
+/// in a signed zone the ZONEMD RRset must validate, or its absence be
+/// proven). It needs the chain of trust, so the resolver runs it the first
+/// time it uses the copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnssecCheck {
+    /// No check asked for, or the copy is for clients only (its keys are
+    /// not the resolver's to fetch).
+    NotNeeded,
+    /// To be run before the copy is first used.
+    Pending,
+    /// Running: the lookups of the check itself use the copy.
+    Running,
+    Passed,
+    Failed(String),
+}
+
 /// One configured zone and its copy, if usable.
 #[derive(Debug, Clone)]
 pub struct LocalCopy {
@@ -52,24 +70,73 @@ pub struct LocalCopy {
     pub address: SocketAddr,
     zones: Option<ZoneSet>,
     problem: Option<Unusable>,
+    dnssec: Arc<Mutex<DnssecCheck>>,
 }
 
 impl LocalCopy {
     /// Reads and checks the zone file (ZONEMD as configured).
     pub fn load(config: &AuthZone) -> LocalCopy {
         match load_zone(config) {
-            Ok(zone) => LocalCopy {
-                config: config.clone(),
-                address: local_address(0),
-                zones: ZoneSet::new(vec![zone]).ok(),
-                problem: None,
-            },
+            Ok(zone) => {
+                // Unsigned copies too: the parent's DS says whether the
+                // zone should be signed (a copy stripped of its keys).
+                let check = match config.zonemd_check && config.for_upstream {
+                    true => DnssecCheck::Pending,
+                    false => DnssecCheck::NotNeeded,
+                };
+                LocalCopy {
+                    config: config.clone(),
+                    address: local_address(0),
+                    zones: ZoneSet::new(vec![zone]).ok(),
+                    problem: None,
+                    dnssec: Arc::new(Mutex::new(check)),
+                }
+            }
             Err(e) => LocalCopy {
                 config: config.clone(),
                 address: local_address(0),
                 zones: None,
                 problem: Some(e),
+                dnssec: Arc::new(Mutex::new(DnssecCheck::NotNeeded)),
             },
+        }
+    }
+
+    /// Where the DNSSEC part of the ZONEMD check stands.
+    pub fn dnssec_check(&self) -> DnssecCheck {
+        self.dnssec
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or(DnssecCheck::Failed("state lock poisoned".to_string()))
+    }
+
+    /// Takes the pending DNSSEC check to run it: true for one caller only.
+    pub fn claim_dnssec_check(&self) -> bool {
+        match self.dnssec.lock() {
+            Ok(mut s) if *s == DnssecCheck::Pending => {
+                *s = DnssecCheck::Running;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Records the DNSSEC check's outcome (a failure in permissive mode
+    /// is logged and counts as passed).
+    pub fn finish_dnssec_check(&self, outcome: Result<(), String>) {
+        let state = match outcome {
+            Ok(()) => DnssecCheck::Passed,
+            Err(why) if self.config.zonemd_permissive => {
+                tracing::warn!(zone = %self.config.name, %why, "auth zone used despite a failed ZONEMD DNSSEC check (permissive)");
+                DnssecCheck::Passed
+            }
+            Err(why) => {
+                tracing::error!(zone = %self.config.name, %why, "auth zone not used: ZONEMD DNSSEC check failed");
+                DnssecCheck::Failed(why)
+            }
+        };
+        if let Ok(mut s) = self.dnssec.lock() {
+            *s = state;
         }
     }
 

@@ -291,7 +291,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         });
         loop {
             if !zs.local && !self.auth_zones.is_empty() {
-                match self.local_copy_below(&zs.zone, name, qtype, path) {
+                match self.local_copy_below(&zs.zone, name, qtype, path).await {
                     Ok(Some(local)) => {
                         st.note(|| {
                             format!(
@@ -631,7 +631,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let now = self.clock.now() + st.leeway;
         let mut cur = name.clone();
         loop {
-            if let Some(zs) = self.local_copy_at(&cur, path)? {
+            if let Some(zs) = self.local_copy_at(&cur, path).await? {
                 st.note(|| format!("{name} is in auth zone {cur}: answering from its copy"));
                 return Ok(zs);
             }

@@ -12,8 +12,11 @@ use std::net::SocketAddr;
 use hickory_proto::op::Message;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
+use crate::authzone::zonemd::ZONEMD;
+use crate::authzone::DnssecCheck;
 use crate::cache::{Key, Rank};
 use crate::clock::Clock;
+use crate::dnssec::Security;
 use crate::engine::iterate::ZoneServers;
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::{Failure, Resolver};
@@ -23,7 +26,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// The auth zone used for upstream exactly at `zone`, as the servers
     /// to ask: Ok(None) when there is none or its copy is passed over for
     /// fallback, Err when its copy is unusable and fallback is off.
-    pub(super) fn local_copy_at(
+    pub(super) async fn local_copy_at(
         &self,
         zone: &Name,
         path: &LookupPath,
@@ -34,8 +37,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if path.skips(zone) {
             return Ok(None);
         }
+        if copy.zone().is_some() && copy.claim_dnssec_check() {
+            let outcome = self.zonemd_dnssec_check(zone).await;
+            copy.finish_dnssec_check(outcome);
+        }
         let fallback = copy.config.fallback_enabled;
-        let usable = copy.zone().is_some();
+        let usable =
+            copy.zone().is_some() && !matches!(copy.dnssec_check(), DnssecCheck::Failed(_));
         let set_aside = self.config.dnssec.validate
             && self.suspects.is_set_aside(&copy.address, self.clock.now());
         match (usable && !(fallback && set_aside), fallback) {
@@ -55,7 +63,24 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// The auth zone used for upstream below `zone` holding `name`, the
     /// deepest: where a walk down from `zone` turns to a copy (a referral
     /// toward the zone's servers is not followed past it).
-    pub(super) fn local_copy_below(
+    /// The DNSSEC part of a signed copy's ZONEMD check (RFC 8976 §4): the
+    /// apex ZONEMD RRset must validate, or its absence be proven, through
+    /// the zone's chain of trust. Asked like any question; its lookups in
+    /// the zone are answered by the copy itself (the check is running).
+    async fn zonemd_dnssec_check(&self, zone: &Name) -> Result<(), String> {
+        if !self.config.dnssec.validate {
+            return Ok(());
+        }
+        let request = crate::engine::Request::new(zone.clone(), ZONEMD);
+        let res = Box::pin(self.resolve(&request)).await;
+        match (res.security, res.failure) {
+            (Security::Bogus(b), _) => Err(format!("ZONEMD of {zone} is bogus: {b}")),
+            (_, Some(f)) => Err(format!("ZONEMD of {zone} could not be validated: {f}")),
+            (Security::Secure | Security::Insecure | Security::Unchecked, None) => Ok(()),
+        }
+    }
+
+    pub(super) async fn local_copy_below(
         &self,
         zone: &Name,
         name: &Name,
@@ -75,7 +100,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             return Ok(None);
         }
         let below = copy.name().clone();
-        self.local_copy_at(&below, path)
+        self.local_copy_at(&below, path).await
     }
 
     /// Caches the copy's apex NS set, unless one is cached: the cut a
