@@ -71,9 +71,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let mut cur = name.clone();
         loop {
             // An auth zone used for upstream below any configured zone is
-            // found by `find_cut`.
-            if self.auth_zones.for_upstream_at(&cur).is_some() && !path.skips(&cur) {
-                return None;
+            // found by `find_cut` (unless its copy is passed over for its
+            // servers, which the zones above then lead to).
+            if let Some(copy) = self.auth_zones.for_upstream_at(&cur) {
+                if !path.skips(&cur) && (self.copy_in_use(copy) || !copy.config.fallback_enabled) {
+                    return None;
+                }
             }
             if let Some(f) = self.forward_at(&cur, path) {
                 return Some(Ok(f));
@@ -100,6 +103,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         st: &QueryState,
         mut path: LookupPath,
     ) -> Step {
+        if !self.auth_zones.is_empty() {
+            self.settle_copy(&ds_cut_start(name, qtype)).await;
+        }
         // Each pass skips one more configured zone, so this ends.
         loop {
             // A DS set is the parent's: a forward or stub zone at the

@@ -13,7 +13,7 @@ use hickory_proto::op::Message;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
 use crate::authzone::zonemd::ZONEMD;
-use crate::authzone::DnssecCheck;
+use crate::authzone::{DnssecCheck, LocalCopy};
 use crate::cache::{Key, Rank};
 use crate::clock::Clock;
 use crate::dnssec::Security;
@@ -37,32 +37,50 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if path.skips(zone) {
             return Ok(None);
         }
-        if copy.zone().is_some() && copy.claim_dnssec_check() {
-            let outcome = self.zonemd_dnssec_check(zone).await;
-            copy.finish_dnssec_check(outcome);
-        }
-        let fallback = copy.config.fallback_enabled;
-        let usable =
-            copy.zone().is_some() && !matches!(copy.dnssec_check(), DnssecCheck::Failed(_));
-        let set_aside = self.config.dnssec.validate
-            && self.suspects.is_set_aside(&copy.address, self.clock.now());
-        match (usable && !(fallback && set_aside), fallback) {
+        self.run_dnssec_check(copy).await;
+        match (self.copy_in_use(copy), copy.config.fallback_enabled) {
             (true, _) => Ok(Some(ZoneServers {
                 zone: zone.clone(),
                 local: true,
                 ..ZoneServers::default()
             })),
             (false, true) => {
-                tracing::debug!(%zone, set_aside, "auth zone copy passed over: asking its servers");
+                tracing::debug!(%zone, "auth zone copy passed over: asking its servers");
                 Ok(None)
             }
             (false, false) => Err(Failure::LocalCopyUnusable(zone.clone())),
         }
     }
 
-    /// The auth zone used for upstream below `zone` holding `name`, the
-    /// deepest: where a walk down from `zone` turns to a copy (a referral
-    /// toward the zone's servers is not followed past it).
+    /// Whether the copy stands in for its zone's servers now: loaded, not
+    /// failed its ZONEMD DNSSEC check, and (with fallback) not set aside
+    /// for having served bogus data.
+    pub(super) fn copy_in_use(&self, copy: &LocalCopy) -> bool {
+        let usable =
+            copy.zone().is_some() && !matches!(copy.dnssec_check(), DnssecCheck::Failed(_));
+        let set_aside = copy.config.fallback_enabled
+            && self.config.dnssec.validate
+            && self.suspects.is_set_aside(&copy.address, self.clock.now());
+        usable && !set_aside
+    }
+
+    /// Runs the copy's pending ZONEMD DNSSEC check, once.
+    async fn run_dnssec_check(&self, copy: &LocalCopy) {
+        if copy.zone().is_some() && copy.claim_dnssec_check() {
+            let outcome = self.zonemd_dnssec_check(copy.name()).await;
+            copy.finish_dnssec_check(outcome);
+        }
+    }
+
+    /// Before a lookup picks its configured zone: the pending check of
+    /// the copy holding `name`, so that whether the copy is in use is
+    /// known.
+    pub(super) async fn settle_copy(&self, name: &Name) {
+        if let Some(copy) = self.auth_zones.for_upstream(name) {
+            self.run_dnssec_check(copy).await;
+        }
+    }
+
     /// The DNSSEC part of a signed copy's ZONEMD check (RFC 8976 §4): the
     /// apex ZONEMD RRset must validate, or its absence be proven, through
     /// the zone's chain of trust. Asked like any question; its lookups in
@@ -80,6 +98,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         }
     }
 
+    /// The auth zone used for upstream below `zone` holding `name`, the
+    /// deepest: where a walk down from `zone` turns to a copy (a referral
+    /// toward the zone's servers is not followed past it).
     pub(super) async fn local_copy_below(
         &self,
         zone: &Name,
