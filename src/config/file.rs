@@ -117,6 +117,14 @@ pub struct FileResolver {
     #[serde(default)]
     pub nat64_prefix: S<String>,
     #[serde(default)]
+    pub dns64: S<bool>,
+    #[serde(default)]
+    pub dns64_prefix: S<String>,
+    #[serde(default)]
+    pub dns64_synthall: S<bool>,
+    #[serde(default)]
+    pub dns64_ignore_aaaa: S<Vec<Spanned<String>>>,
+    #[serde(default)]
     pub harden_referral_path: S<bool>,
     #[serde(default)]
     pub do_not_query: S<Vec<Spanned<String>>>,

@@ -163,6 +163,15 @@ pub struct ResolverConfig {
     pub nat64: bool,
     /// The NAT64 prefix: /32, /40, /48, /56, /64 or /96.
     pub nat64_prefix: ipnet::Ipv6Net,
+    /// DNS64 (RFC 6147): AAAA answers made from A records, for IPv6-only
+    /// clients behind a NAT64 translator (Unbound's `dns64` module).
+    pub dns64: bool,
+    /// The translator's prefix: /32, /40, /48, /56, /64 or /96.
+    pub dns64_prefix: ipnet::Ipv6Net,
+    /// Synthesise even for names that have AAAA records.
+    pub dns64_synthall: bool,
+    /// Zones whose AAAA records are ignored and synthesised over.
+    pub dns64_ignore_aaaa: Vec<hickory_proto::rr::Name>,
     /// After a referral, ask the child zone for its own NS set and use
     /// that (Unbound's `harden-referral-path`).
     pub harden_referral_path: bool,
@@ -393,6 +402,10 @@ impl Default for ResolverConfig {
             edns_client_string_code: 65001,
             nat64: false,
             nat64_prefix: crate::upstream::nat64::well_known_prefix(),
+            dns64: false,
+            dns64_prefix: crate::upstream::nat64::well_known_prefix(),
+            dns64_synthall: false,
+            dns64_ignore_aaaa: Vec::new(),
             harden_referral_path: false,
             do_not_query: Vec::new(),
             local_zones: Vec::new(),

@@ -6,6 +6,7 @@
 
 mod autotrust;
 pub mod classify;
+mod dns64;
 mod exchange;
 mod forward;
 mod glue;
@@ -289,11 +290,20 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// `resolve` for a caller that has just seen `resolve_cached` miss (the
     /// front end does, to fill its packet cache): skips that second peek.
     pub async fn resolve_after_miss(&self, request: &Request) -> Resolution {
-        if let Some(res) = self.synthesized(request) {
+        if let Some(Some(res)) = self.dns64_ptr(request, false).await {
             return res;
         }
-        let res = self.resolve_after_miss_inner(request).await;
-        self.validated(request, res).await
+        let res = match self.synthesized(request) {
+            Some(res) => res,
+            None => {
+                let res = self.resolve_after_miss_inner(request).await;
+                self.validated(request, res).await
+            }
+        };
+        match self.dns64(request, res.clone(), false).await {
+            Some(r) => r,
+            None => res,
+        }
     }
 
     async fn resolve_after_miss_inner(&self, request: &Request) -> Resolution {
@@ -367,8 +377,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// The answer from cache alone, or None at the first miss: the hit
     /// path, which takes no lock beyond the cache shard's and sends nothing.
     pub async fn resolve_cached(&self, request: &Request) -> Option<Resolution> {
+        if let Some(ptr) = self.dns64_ptr(request, true).await {
+            return ptr;
+        }
         let hit = self.resolve_cached_inner(request).await?;
-        self.validated_cached(request, hit)
+        let res = self.validated_cached(request, hit)?;
+        self.dns64(request, res, true).await
     }
 
     async fn resolve_cached_inner(&self, request: &Request) -> Option<Resolution> {

@@ -333,6 +333,20 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 name.set_fqdn(true);
                 c.resolver.private_domains.push(name);
             }
+            ("server", "dns64-prefix") => {
+                c.resolver.dns64_prefix = l
+                    .value
+                    .trim_matches('"')
+                    .parse()
+                    .or_else(|_| unsupported(l))?;
+            }
+            ("server", "dns64-synthall") => c.resolver.dns64_synthall = yes(l)?,
+            ("server", "dns64-ignore-aaaa") => {
+                let mut name =
+                    Name::from_ascii(l.value.trim_matches('"')).or_else(|_| unsupported(l))?;
+                name.set_fqdn(true);
+                c.resolver.dns64_ignore_aaaa.push(name);
+            }
             ("server", "serve-expired") => c.cache.serve_expired = yes(l)?,
             ("server", "serve-expired-ttl") => c.cache.serve_expired_ttl = num(l)?,
             ("server", "serve-expired-ttl-reset") => c.cache.serve_expired_ttl_reset = yes(l)?,
@@ -349,10 +363,14 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             ("server", "outbound-msg-retry") if num(l)? == 5 => {}
             ("server", "module-config") => {
                 let mods: Vec<&str> = l.value.split_whitespace().collect();
-                if !mods.iter().all(|m| *m == "iterator" || *m == "validator") {
+                if !mods
+                    .iter()
+                    .all(|m| matches!(*m, "iterator" | "validator" | "dns64"))
+                {
                     return unsupported(l);
                 }
                 dnssec.no_validator = !mods.contains(&"validator");
+                c.resolver.dns64 = mods.contains(&"dns64");
             }
             ("server", key) if IGNORED.iter().any(|(k, _)| *k == key) => {}
             ("server", key) if FIXED.iter().any(|(k, _)| *k == key) => {

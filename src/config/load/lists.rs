@@ -69,7 +69,12 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    pub(super) fn nat64_prefix(&self, v: &S<String>, default: ipnet::Ipv6Net) -> R<ipnet::Ipv6Net> {
+    pub(super) fn nat64_prefix(
+        &self,
+        v: &S<String>,
+        key: &str,
+        default: ipnet::Ipv6Net,
+    ) -> R<ipnet::Ipv6Net> {
         let Some(v) = v else { return Ok(default) };
         let lengths = crate::upstream::nat64::PREFIX_LENGTHS;
         v.get_ref()
@@ -79,7 +84,7 @@ impl Ctx<'_> {
             .ok_or_else(|| {
                 self.invalid(
                     v.span(),
-                    "resolver.nat64_prefix",
+                    key,
                     format!(
                         "{:?} is not an IPv6 prefix of length 32, 40, 48, 56, 64 or 96",
                         v.get_ref()
