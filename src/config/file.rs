@@ -48,6 +48,8 @@ pub struct FileServer {
     #[serde(default)]
     pub discard_timeout_ms: S<i64>,
     #[serde(default)]
+    pub client_timeout_ms: S<i64>,
+    #[serde(default)]
     pub edns_tcp_keepalive: S<bool>,
     #[serde(default)]
     pub answer_cookie: S<bool>,
@@ -93,6 +95,10 @@ pub struct FileResolver {
     pub max_depth: S<i64>,
     #[serde(default)]
     pub query_timeout_ms: S<i64>,
+    #[serde(default)]
+    pub failure_ttl_initial_ms: S<i64>,
+    #[serde(default)]
+    pub failure_ttl_max_ms: S<i64>,
     #[serde(default)]
     pub harden_glue: S<bool>,
     #[serde(default)]
@@ -241,6 +247,8 @@ pub struct FileUpstream {
     pub max_rto_ms: S<i64>,
     #[serde(default)]
     pub holddown_after_timeouts: S<i64>,
+    #[serde(default)]
+    pub holddown_initial_ms: S<i64>,
     #[serde(default)]
     pub holddown_ms: S<i64>,
     #[serde(default)]

@@ -7,6 +7,7 @@
 mod autotrust;
 pub mod classify;
 mod exchange;
+pub mod failures;
 mod forward;
 mod glue;
 pub mod harden;
@@ -100,6 +101,27 @@ pub enum Failure {
     /// fallback to its servers.
     #[error("auth zone {0} is not usable and has no fallback")]
     LocalCopyUnusable(Name),
+    /// Every server of a zone gave no reply lately and is held down
+    /// (RFC 9520): failed without asking.
+    #[error("all {servers} servers of {zone} unreachable for {down_secs} s; next probe in {retry_secs} s")]
+    ServersDown {
+        zone: Name,
+        servers: usize,
+        down_secs: u64,
+        retry_secs: u64,
+    },
+    /// The same question failed moments ago and is not asked again
+    /// before the remembered failure expires (RFC 9520 §3).
+    #[error("{failure} (failed {age_secs} s ago; tried again in {retry_secs} s)")]
+    Remembered {
+        failure: Box<Failure>,
+        age_secs: u64,
+        retry_secs: u64,
+    },
+    /// The client's deadline came before the resolution ended; it goes
+    /// on in the background and fills the cache.
+    #[error("still resolving after {0} ms: the answer will be cached")]
+    ClientDeadline(u64),
     /// DNSSEC validation found the answer bogus (RFC 4035 §5.5).
     #[error("DNSSEC: {0}")]
     Dnssec(crate::dnssec::Bogus),
@@ -180,6 +202,8 @@ pub struct Resolver<T: Transport, C: Clock> {
     pub(crate) suspects: validate::retry::Suspects,
     /// Zones held as a local copy (auth zones), read once at start.
     pub(crate) auth_zones: Arc<crate::authzone::AuthZones>,
+    /// Questions that failed lately (RFC 9520).
+    pub(crate) failures: failures::FailureMemory,
 }
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
@@ -220,6 +244,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             autotrust,
             cache: Cache::new(config.cache.clone()),
             selection: Selection::new(config.upstream.clone()),
+            failures: failures::FailureMemory::new(
+                config.resolver.failure_ttl_initial,
+                config.resolver.failure_ttl_max,
+            ),
             config,
             transport,
             clock,
@@ -303,7 +331,30 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if self.config.cache.serve_expired {
             return self.resolve_or_stale(request).await;
         }
+        if request.recursion_desired {
+            let now = self.clock.now();
+            let (name, t, c) = (&request.name, request.qtype, request.qclass);
+            if let Some(f) = self.failures.check(name, t, c, now) {
+                tracing::debug!(qname = %name, qtype = %t, failure = %f, "remembered failure");
+                return Resolution::failed(f, Vec::new());
+            }
+        }
         self.resolve_merged(request, Fetch::default()).await
+    }
+
+    /// Remembers a failed question, or forgets its failures once it is
+    /// answered (RFC 9520 §3). Called once per resolution, by its leader,
+    /// so that merged clients count as one failure.
+    fn note_question(&self, request: &Request, res: &Resolution) {
+        let (name, t, c) = (&request.name, request.qtype, request.qclass);
+        match &res.failure {
+            None => self.failures.answered(name, t, c),
+            Some(f) if failures::worth_remembering(f) && request.recursion_desired => {
+                let ttl = self.failures.failed(name, t, c, f, self.clock.now());
+                tracing::debug!(qname = %name, qtype = %t, failure = %f, ttl_ms = ttl.as_millis() as u64, "failure remembered");
+            }
+            Some(_) => {}
+        }
     }
 
     /// The key under which identical resolutions are merged.
@@ -337,6 +388,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                             Vec::new(),
                         )
                     });
+                if !fetch.refresh && fetch.deadline.is_none() && !self.config.cache.serve_expired {
+                    self.note_question(request, &res);
+                }
                 let res = Arc::new(res);
                 guard.publish(res.clone());
                 Arc::unwrap_or_clone(res)

@@ -438,7 +438,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                 let ok = packet_cacheable(&hit, request.qtype) && !hit.refresh;
                 (hit, ok.then_some((generation, before)))
             }
-            None => (self.resolver.resolve_after_miss(&request).await, None),
+            None => (self.resolve_bounded(&request).await, None),
         };
         // AD=1 for validated data, to clients that show they understand it
         // with DO=1 or AD=1 (RFC 6840 §5.7, RFC 4035 §3.2.3).
@@ -487,6 +487,33 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         m.authorities = auth.authorities;
         m.additionals = auth.additionals;
         Some(m)
+    }
+
+    /// Resolves a cache miss, but answers the client by its deadline
+    /// (`server.client_timeout`): then SERVFAIL, while the resolution goes
+    /// on in its own task and fills the cache for the client's retry.
+    /// Without a tokio runtime (a caller driving the handler by hand) or
+    /// without a deadline, the resolution is simply awaited.
+    async fn resolve_bounded(&self, request: &Request) -> Resolution {
+        let limit = self.resolver.config().server.client_timeout;
+        let rt = tokio::runtime::Handle::try_current();
+        let (false, Ok(rt)) = (limit.is_zero(), rt) else {
+            return self.resolver.resolve_after_miss(request).await;
+        };
+        let resolver = self.resolver.clone();
+        let req = request.clone();
+        let task = rt.spawn(async move { resolver.resolve_after_miss(&req).await });
+        match tokio::time::timeout(limit, task).await {
+            Ok(Ok(res)) => res,
+            Ok(Err(_)) => {
+                Resolution::failed(Failure::Internal("resolution task failed"), Vec::new())
+            }
+            Err(_) => {
+                let ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+                tracing::debug!(qname = %request.name, qtype = %request.qtype, ms, "client deadline: SERVFAIL, resolution goes on");
+                Resolution::failed(Failure::ClientDeadline(ms), Vec::new())
+            }
+        }
     }
 
     /// The extended DNS errors (RFC 8914) a resolution's reply carries: why
@@ -622,6 +649,10 @@ pub fn ede_for(failure: &Failure) -> (u16, String) {
         Failure::NotCached => 20,
         Failure::QueryBudget(_) | Failure::CnameChain(_) | Failure::CnameLoop | Failure::Depth => 0,
         Failure::Timeout => 22,
+        Failure::ServersDown { .. } => 22,
+        // RFC 8914 §4.14: Cached Error.
+        Failure::Remembered { .. } => 13,
+        Failure::ClientDeadline(_) => 22,
         Failure::Internal(_) => 0,
         // RFC 8914 §4.23 Network Error would mislead: nothing was asked.
         Failure::LocalCopyUnusable(_) => 0,
