@@ -1,7 +1,7 @@
 //! Resolution that holds under failure, on the scripted network with a
 //! manual clock: a zone whose servers all gave no reply fails at once
-//! afterwards (no upstream query), one probe per hold-down period re-checks
-//! it, the hold-down doubles with each failed probe and an answer clears
+//! afterwards (no upstream query), one probe per hold-down period, sent by
+//! a background refresh, re-checks it, the hold-down doubles with each failed probe and an answer clears
 //! it (RFC 9520 §3.2, as Unbound's infra cache); a failed question is
 //! remembered at least 1 s, doubling (RFC 9520 §3); priming that brings
 //! no root server addresses leaves the hints in use (RFC 8109 §3).
@@ -80,9 +80,18 @@ async fn a_dead_zone_fails_at_once_and_is_probed_once_per_holddown() {
     let mut probes = 0;
     for (i, wait) in [1u64, 2, 4].into_iter().enumerate() {
         clock.advance(Duration::from_secs(wait));
+        // The probe is due: the client's question fails at once all the
+        // same and asks for a background refresh, which sends the probe.
+        let due = ask(&r, &format!("p{i}.other.test.")).await;
+        assert!(servers_down(&due) && due.refresh, "{:?}", due.failure);
+        assert_eq!(net.count_to(OTHER), tries + probes);
+        let req = Request::new(n(&format!("p{i}.other.test.")), RecordType::A);
+        let bg = r.resolve_refresh(&req).await;
+        assert_eq!(bg.rcode, ResponseCode::ServFail);
         for j in 0..5 {
             let res = ask(&r, &format!("p{i}-{j}.other.test.")).await;
-            assert_eq!(res.rcode, ResponseCode::ServFail);
+            assert!(servers_down(&res) && !res.refresh, "{:?}", res.failure);
+            assert!(!r.resolve_refresh(&req).await.refresh);
         }
         probes += 1;
         assert_eq!(
@@ -101,7 +110,10 @@ async fn a_dead_zone_fails_at_once_and_is_probed_once_per_holddown() {
     // The server is back: the next probe's answer clears the state.
     net.set_fault(OTHER, Fault::None);
     clock.advance(Duration::from_secs(8));
-    let back = ask(&r, "ns.other.test.").await;
+    let due = ask(&r, "alias.other.test.").await;
+    assert!(due.refresh, "{:?}", due.failure);
+    let req = Request::new(n("alias.other.test."), RecordType::A);
+    let back = r.resolve_refresh(&req).await;
     assert_eq!(back.rcode, ResponseCode::NoError, "{:?}", back.failure);
     let again = ask(&r, "alias.other.test.").await;
     assert_eq!(again.rcode, ResponseCode::NoError, "{:?}", again.failure);

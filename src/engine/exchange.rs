@@ -75,15 +75,22 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             if self.config.dnssec.validate {
                 order.sort_by_key(|a| self.suspects.is_set_aside(a, now));
             }
-            if order.is_empty() && !candidates.is_empty() {
+            // Every server of the zone gave no reply lately (to this kind of
+            // question) and is held down: fail at once rather than wait
+            // for them (RFC 9520 §3.2). A probe that is due is sent by a
+            // background resolution (a client's asks for one), never
+            // while a client waits.
+            let due = order.first().is_some_and(|a| {
+                self.selection
+                    .stats(*a)
+                    .is_some_and(|s| s.held_until.is_some())
+            });
+            if (due && !st.refresh) || (order.is_empty() && !candidates.is_empty()) {
                 let all = zs.addrs();
-                if let Some((since, until)) =
-                    self.selection.all_down(&all, QueryKind::of(qtype), now)
-                {
-                    // Every server of the zone gave no reply lately and is
-                    // held down: fail at once rather than wait for them
-                    // (RFC 9520); the first query after the hold-down
-                    // carries the one probe.
+                if let Some((since, until)) = self.selection.all_down(&all, QueryKind::of(qtype)) {
+                    if due {
+                        st.want_probe();
+                    }
                     st.note(|| format!("every server of {} is held down", zs.zone));
                     return Err(Failure::ServersDown {
                         zone: zs.zone.clone(),
@@ -92,6 +99,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         retry_secs: until.saturating_sub(now).as_secs().max(1),
                     });
                 }
+            }
+            if order.is_empty() && !candidates.is_empty() {
                 // Some servers failed this step and the rest are held
                 // down: try those anyway, in random order, rather than
                 // fail (the try limit and the query deadline bound it).

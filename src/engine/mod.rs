@@ -546,7 +546,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Step::Fail(Failure::NotCached) => {
                     return Some(self.cache_referral_answer(&cur, st))
                 }
-                Step::Fail(f) => return Some(Resolution::failed(f, st.take_trace())),
+                Step::Fail(f) => {
+                    return Some(Resolution {
+                        // A held-down server is due for its probe: the
+                        // front end sends it from a background refresh.
+                        refresh: st.probe_due(),
+                        ..Resolution::failed(f, st.take_trace())
+                    });
+                }
             };
             for r in &records {
                 if let RData::CNAME(_) = r.data {

@@ -227,26 +227,27 @@ impl Selection {
         });
     }
 
-    /// When every one of `addrs` is held down at `now`, having left
-    /// questions of this kind unanswered: since when the first of them
-    /// went down and when the first hold-down ends.
-    pub fn all_down(
-        &self,
-        addrs: &[SocketAddr],
-        kind: QueryKind,
-        now: Mono,
-    ) -> Option<(Mono, Mono)> {
+    /// When every one of `addrs` is held down, having left questions of
+    /// this kind unanswered (its hold-down may have ended: then a probe
+    /// is due): since when the first of them went down and when the first
+    /// hold-down ends.
+    pub fn all_down(&self, addrs: &[SocketAddr], kind: QueryKind) -> Option<(Mono, Mono)> {
         let map = self.servers.lock().ok()?;
         let mut since: Option<Mono> = None;
         let mut until: Option<Mono> = None;
         for a in addrs {
             let s = map.get(a).filter(|s| s.down_kinds & kind.bit() != 0)?;
-            let held = s.held_until.filter(|t| *t > now)?;
-            let down = s.down_since.unwrap_or(now);
+            let held = s.held_until?;
+            let down = s.down_since?;
             since = Some(since.map_or(down, |x| x.min(down)));
             until = Some(until.map_or(held, |x| x.min(held)));
         }
         since.zip(until)
+    }
+
+    /// Whether `addr` is held down at `now`.
+    pub fn is_held(&self, addr: SocketAddr, now: Mono) -> bool {
+        self.stats(addr).is_some_and(|s| s.is_held(now))
     }
 
     pub fn set_no_edns(&self, addr: SocketAddr, now: Mono) {
@@ -293,8 +294,13 @@ impl Selection {
     pub fn claim_probe(&self, addr: SocketAddr, now: Mono) -> bool {
         self.with(addr, now, |s, c| {
             if s.held_until.is_some_and(|t| t <= now) {
+                // Held at least as long as the probe may take, so that no
+                // second probe starts while it is out.
                 let next = s.failed_probes.saturating_add(1);
-                s.held_until = Some(now + ServerStats::holddown_for(next, c));
+                let hold = ServerStats::holddown_for(next, c)
+                    .max(c.max_rto)
+                    .max(c.tcp_timeout);
+                s.held_until = Some(now + hold);
                 true
             } else {
                 false
@@ -393,8 +399,10 @@ mod tests {
             let until = s.held_until.unwrap();
             lengths.push((until - now).as_secs());
             assert_eq!(s.down_since, Some(Duration::from_secs(100)));
-            assert!(sel.all_down(&[dead], QueryKind::A, until - ms(1)).is_some());
-            assert!(sel.all_down(&[dead], QueryKind::A, until).is_none());
+            assert_eq!(
+                sel.all_down(&[dead], QueryKind::A),
+                Some((Duration::from_secs(100), until))
+            );
             now = until;
             assert!(sel.claim_probe(dead, now));
             sel.on_timeout(dead, QueryKind::A, now);
@@ -402,8 +410,9 @@ mod tests {
         assert_eq!(lengths, [1, 2, 4, 8, 10, 10]);
         // Down for A questions, not (yet) for AAAA ones.
         let now = now + ms(1);
-        assert!(sel.all_down(&[dead], QueryKind::A, now).is_some());
-        assert!(sel.all_down(&[dead], QueryKind::Aaaa, now).is_none());
+        assert!(sel.all_down(&[dead], QueryKind::A).is_some());
+        assert!(sel.all_down(&[dead], QueryKind::Aaaa).is_none());
+        assert!(sel.is_held(dead, now));
     }
 
     #[test]
