@@ -40,6 +40,8 @@ pub struct FileServer {
     #[serde(default)]
     pub tcp_max_connections: S<i64>,
     #[serde(default)]
+    pub tcp_max_connections_per_client: S<i64>,
+    #[serde(default)]
     pub max_concurrent_queries: S<i64>,
     #[serde(default)]
     pub access_control: S<Vec<Spanned<FileAclRule>>>,

@@ -227,6 +227,12 @@ impl Ctx<'_> {
                 1..=1_000_000,
                 d.tcp_max_connections,
             )?,
+            tcp_max_connections_per_client: self.int(
+                &f.tcp_max_connections_per_client,
+                "server.tcp_max_connections_per_client",
+                0..=1_000_000,
+                d.tcp_max_connections_per_client,
+            )?,
             max_concurrent_queries: self.int(
                 &f.max_concurrent_queries,
                 "server.max_concurrent_queries",

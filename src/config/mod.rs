@@ -53,6 +53,8 @@ pub struct ServerConfig {
     pub tcp_idle_timeout: Duration,
     /// Client TCP connections open at once.
     pub tcp_max_connections: usize,
+    /// Client TCP connections open at once from one address; 0 = no limit.
+    pub tcp_max_connections_per_client: usize,
     /// Client queries being resolved at once (beyond: SERVFAIL/drop).
     pub max_concurrent_queries: usize,
     /// Access control, first match wins; no match = refuse.
@@ -327,6 +329,7 @@ impl Default for ServerConfig {
             max_udp_payload: 1232,
             tcp_idle_timeout: Duration::from_secs(10),
             tcp_max_connections: 256,
+            tcp_max_connections_per_client: 0,
             max_concurrent_queries: 10_000,
             access_control: default_acl(),
             nsid: None,
