@@ -709,12 +709,35 @@ impl Ctx<'_> {
         let Some(level) = f.and_then(|f| f.level.as_ref()) else {
             return Ok(d);
         };
+        if let Some(word) = unknown_level(level.get_ref()) {
+            return Err(self.invalid(
+                level.span(),
+                "log.level",
+                format!(
+                    "unknown level {word:?}: use off, error, warn, info, debug or trace, \
+                     or TARGET=LEVEL (e.g. \"tern=debug,warn\")"
+                ),
+            ));
+        }
         tracing_subscriber::EnvFilter::try_new(level.get_ref())
             .map_err(|e| self.invalid(level.span(), "log.level", format!("bad filter: {e}")))?;
         Ok(LogConfig {
             level: level.get_ref().clone(),
         })
     }
+}
+
+/// The first directive of a log filter that is a bare word but not a level
+/// (`"verbose"`): the filter syntax would take it for a target name and
+/// log everything of that target, surely not what was meant.
+fn unknown_level(filter: &str) -> Option<String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    filter
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && !d.contains('=') && !d.contains('['))
+        .find(|d| !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(d)))
+        .map(str::to_string)
 }
 
 fn flag(v: &S<bool>, default: bool) -> bool {
