@@ -448,7 +448,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         UpstreamFailure::Timeout
                         | UpstreamFailure::Network(_)
                         | UpstreamFailure::Closed => ExchangeError::Timeout,
-                        UpstreamFailure::Malformed => ExchangeError::Other,
+                        UpstreamFailure::Malformed | UpstreamFailure::WrongQuestion => {
+                            ExchangeError::Other
+                        }
                     });
                 }
             };

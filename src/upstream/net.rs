@@ -1,7 +1,11 @@
 //! The real transport: UDP from a fresh random source port per query, TCP
 //! with RFC 1035 §4.2.2 length framing, a random ID from the OS CSPRNG, and
 //! a reply accepted only when its source, ID and question match (RFC 5452
-//! §9.1); anything else is dropped and the wait goes on.
+//! §9.1). A reply from another source or with another ID is dropped and
+//! the wait goes on; one from the server with our ID but another question
+//! (or none) ends the exchange at once as `WrongQuestion`: forging it
+//! takes the same guess of port and ID as forging a good answer would, and
+//! waiting out the timeout for a server that answers so helps nobody.
 //!
 //! A reply with a matching ID and source but no question section is accepted
 //! only when its RCODE is FORMERR, NOTIMP or REFUSED: servers that reject
@@ -114,6 +118,12 @@ pub fn reply_matches(sent: &Message, reply: &Message) -> bool {
         })
 }
 
+/// A response with our ID (that `reply_matches` refused: its question is
+/// not ours).
+fn ours(sent: &Message, reply: &Message) -> bool {
+    reply.metadata.id == sent.metadata.id && reply.metadata.message_type == MessageType::Response
+}
+
 /// A datagram that carries our ID and QR=1 but would not parse.
 fn looks_like_ours(bytes: &[u8], id: u16) -> bool {
     matches!(bytes, [a, b, c, ..] if u16::from_be_bytes([*a, *b]) == id && c & 0x80 != 0)
@@ -157,7 +167,8 @@ async fn udp_exchange(query: UpstreamQuery) -> Result<Message, UpstreamFailure> 
         let data = buf.get(..len).unwrap_or(&[]);
         match wire::parse_reply(data).map(|r| r.message) {
             Ok(reply) if reply_matches(&sent, &reply) => return Ok(reply),
-            Ok(_) => tracing::debug!("dropped reply with the wrong ID or question"),
+            Ok(reply) if ours(&sent, &reply) => return Err(UpstreamFailure::WrongQuestion),
+            Ok(_) => tracing::debug!("dropped reply with the wrong ID"),
             Err(_) => saw_malformed |= looks_like_ours(data, sent.metadata.id),
         }
     }
@@ -184,7 +195,8 @@ async fn tcp_exchange(query: UpstreamQuery) -> Result<Message, UpstreamFailure> 
             let data = read_frame(&mut stream).await?;
             match wire::parse_reply(&data).map(|r| r.message) {
                 Ok(reply) if reply_matches(&sent, &reply) => return Ok(reply),
-                Ok(_) => tracing::debug!("dropped TCP reply with the wrong ID or question"),
+                Ok(reply) if ours(&sent, &reply) => return Err(UpstreamFailure::WrongQuestion),
+                Ok(_) => tracing::debug!("dropped TCP reply with the wrong ID"),
                 Err(_) if looks_like_ours(&data, sent.metadata.id) => {
                     return Err(UpstreamFailure::Malformed)
                 }
