@@ -87,7 +87,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             });
             if (due && !st.refresh) || (order.is_empty() && !candidates.is_empty()) {
                 let all = zs.addrs();
-                if let Some((since, until)) = self.selection.all_down(&all, QueryKind::of(qtype)) {
+                if let Some((since, until)) =
+                    self.selection.all_down(&all, QueryKind::of(qtype), now)
+                {
                     if due {
                         st.want_probe();
                     }

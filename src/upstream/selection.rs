@@ -71,6 +71,8 @@ pub struct ServerStats {
     /// The kinds of question it left unanswered while held down (bits of
     /// `QueryKind`).
     down_kinds: u8,
+    /// When it last replied to anything.
+    pub last_reply: Option<Mono>,
     /// The server answered FORMERR to EDNS: query it without.
     pub no_edns: bool,
     /// Last time the entry was used, for trimming.
@@ -88,6 +90,7 @@ impl ServerStats {
             down_since: None,
             failed_probes: 0,
             down_kinds: 0,
+            last_reply: None,
             no_edns: false,
             last_used: now,
         }
@@ -132,6 +135,7 @@ impl ServerStats {
         self.down_since = None;
         self.failed_probes = 0;
         self.down_kinds = 0;
+        self.last_reply = Some(now);
         self.last_used = now;
     }
 
@@ -227,16 +231,29 @@ impl Selection {
         });
     }
 
-    /// When every one of `addrs` is held down, having left questions of
-    /// this kind unanswered (its hold-down may have ended: then a probe
-    /// is due): since when the first of them went down and when the first
-    /// hold-down ends.
-    pub fn all_down(&self, addrs: &[SocketAddr], kind: QueryKind) -> Option<(Mono, Mono)> {
+    /// When every one of `addrs` is known dead: held down, having left
+    /// questions of this kind unanswered (its hold-down may have ended:
+    /// then a probe is due), and silent for at least `holddown_initial`
+    /// (a server that answered other questions a moment ago only drops
+    /// some: it is still asked). Since when the first of them went down
+    /// and when the first hold-down ends.
+    pub fn all_down(
+        &self,
+        addrs: &[SocketAddr],
+        kind: QueryKind,
+        now: Mono,
+    ) -> Option<(Mono, Mono)> {
         let map = self.servers.lock().ok()?;
         let mut since: Option<Mono> = None;
         let mut until: Option<Mono> = None;
+        let silent = |s: &ServerStats| {
+            s.last_reply
+                .is_none_or(|r| now.saturating_sub(r) >= self.cfg.holddown_initial)
+        };
         for a in addrs {
-            let s = map.get(a).filter(|s| s.down_kinds & kind.bit() != 0)?;
+            let s = map
+                .get(a)
+                .filter(|s| s.down_kinds & kind.bit() != 0 && silent(s))?;
             let held = s.held_until?;
             let down = s.down_since?;
             since = Some(since.map_or(down, |x| x.min(down)));
@@ -400,7 +417,7 @@ mod tests {
             lengths.push((until - now).as_secs());
             assert_eq!(s.down_since, Some(Duration::from_secs(100)));
             assert_eq!(
-                sel.all_down(&[dead], QueryKind::A),
+                sel.all_down(&[dead], QueryKind::A, now),
                 Some((Duration::from_secs(100), until))
             );
             now = until;
@@ -410,9 +427,27 @@ mod tests {
         assert_eq!(lengths, [1, 2, 4, 8, 10, 10]);
         // Down for A questions, not (yet) for AAAA ones.
         let now = now + ms(1);
-        assert!(sel.all_down(&[dead], QueryKind::A).is_some());
-        assert!(sel.all_down(&[dead], QueryKind::Aaaa).is_none());
+        assert!(sel.all_down(&[dead], QueryKind::A, now).is_some());
+        assert!(sel.all_down(&[dead], QueryKind::Aaaa, now).is_none());
         assert!(sel.is_held(dead, now));
+    }
+
+    #[test]
+    fn a_server_that_replied_a_moment_ago_is_not_dead() {
+        let c = cfg();
+        let sel = Selection::new(c.clone());
+        let flaky: SocketAddr = "192.0.2.1:53".parse().unwrap();
+        let t0 = Duration::from_secs(100);
+        sel.on_reply(flaky, ms(5), t0);
+        // It drops one name's queries: held down, but not known dead
+        // until it has been silent for holddown_initial.
+        for _ in 0..c.holddown_after_timeouts {
+            sel.on_timeout(flaky, QueryKind::A, t0 + ms(10));
+        }
+        assert!(sel.is_held(flaky, t0 + ms(20)));
+        assert!(sel.all_down(&[flaky], QueryKind::A, t0 + ms(20)).is_none());
+        let later = t0 + c.holddown_initial;
+        assert!(sel.all_down(&[flaky], QueryKind::A, later).is_some());
     }
 
     #[test]
