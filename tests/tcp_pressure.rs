@@ -3,7 +3,8 @@
 //! soon as they are closed), a client asking 100 queries over fresh TCP
 //! connections is still answered (RFC 7766 §6.2.3: idle connections give
 //! way); a connection with a query pending keeps its slot; the
-//! per-address limit refuses one address's extra connections at once.
+//! per-address limit refuses one address's extra connections at once; and
+//! a client whose resolution hangs is answered SERVFAIL at its deadline.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -240,4 +241,38 @@ async fn one_address_gets_at_most_its_share_of_connections() {
     assert_eq!(read_frame(&mut other).await.unwrap().metadata.id, 0x3004);
     drop(held);
     srv.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_resolution_is_answered_at_the_client_deadline() {
+    let cfg = Arc::new(
+        load_str(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\nudp_sockets = 1\nclient_timeout_ms = 300\n\
+             [dnssec]\nvalidate = false\n",
+            "test.toml",
+        )
+        .unwrap(),
+    );
+    let sockets = server::bind(&cfg.server).unwrap();
+    let addr = sockets.local_addrs()[0];
+    let deadline = cfg.server.client_timeout;
+    let resolver = tern::engine::Resolver::new(cfg, Hang, tern::clock::SystemClock::new());
+    let handler = Arc::new(Handler::new(Arc::new(resolver)).with_client_deadline(deadline));
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(server::run(handler, sockets.udp, sockets.tcp, async {
+        let _ = rx.await;
+    }));
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&framed_query(0x4001, "slow.example."))
+        .await
+        .unwrap();
+    // Every upstream exchange hangs for a minute; the reply comes anyway.
+    let r = timeout(Duration::from_secs(5), read_frame(&mut s))
+        .await
+        .expect("no reply by the client deadline")
+        .unwrap();
+    assert_eq!(r.metadata.response_code, ResponseCode::ServFail);
+    drop(s);
+    let _ = tx.send(());
+    task.abort();
 }

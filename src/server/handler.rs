@@ -59,6 +59,10 @@ pub struct Handler<T: Transport, C: Clock> {
     /// Background refreshes (prefetch, stale refresh) running at once are
     /// bounded like client queries; beyond, a refresh is skipped.
     refreshes: Arc<tokio::sync::Semaphore>,
+    /// The longest a client waits for a resolution (zero: no limit). Off
+    /// unless set with `with_client_deadline`: it needs a runtime with
+    /// timers, which a caller driving the handler by hand may not have.
+    client_deadline: std::time::Duration,
 }
 
 impl<T: Transport, C: Clock> Handler<T, C> {
@@ -93,7 +97,16 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             cookie_secret,
             local,
             refreshes,
+            client_deadline: std::time::Duration::ZERO,
         }
+    }
+
+    /// Answers a client by `limit` at the latest (SERVFAIL while the
+    /// resolution goes on; `server.client_timeout`). The handler must then
+    /// run on a tokio runtime with timers enabled, as `server::run` does.
+    pub fn with_client_deadline(mut self, limit: std::time::Duration) -> Self {
+        self.client_deadline = limit;
+        self
     }
 
     /// The packet cache, if enabled.
@@ -490,12 +503,12 @@ impl<T: Transport, C: Clock> Handler<T, C> {
     }
 
     /// Resolves a cache miss, but answers the client by its deadline
-    /// (`server.client_timeout`): then SERVFAIL, while the resolution goes
+    /// (`with_client_deadline`): then SERVFAIL, while the resolution goes
     /// on in its own task and fills the cache for the client's retry.
-    /// Without a tokio runtime (a caller driving the handler by hand) or
-    /// without a deadline, the resolution is simply awaited.
+    /// Without a tokio runtime or without a deadline, the resolution is
+    /// simply awaited.
     async fn resolve_bounded(&self, request: &Request) -> Resolution {
-        let limit = self.resolver.config().server.client_timeout;
+        let limit = self.client_deadline;
         let rt = tokio::runtime::Handle::try_current();
         let (false, Ok(rt)) = (limit.is_zero(), rt) else {
             return self.resolver.resolve_after_miss(request).await;
