@@ -63,6 +63,10 @@ pub struct Handler<T: Transport, C: Clock> {
     /// unless set with `with_client_deadline`: it needs a runtime with
     /// timers, which a caller driving the handler by hand may not have.
     client_deadline: std::time::Duration,
+    /// Resolutions running in their own task (so that they may outlive
+    /// their client's deadline) are bounded like client queries; beyond,
+    /// a resolution runs in the client's task, without a deadline.
+    detached: Arc<tokio::sync::Semaphore>,
 }
 
 impl<T: Transport, C: Clock> Handler<T, C> {
@@ -90,6 +94,9 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         let refreshes = Arc::new(tokio::sync::Semaphore::new(
             config.server.max_concurrent_queries.max(1),
         ));
+        let detached = Arc::new(tokio::sync::Semaphore::new(
+            config.server.max_concurrent_queries.max(1),
+        ));
         Self {
             resolver,
             acl,
@@ -98,6 +105,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             local,
             refreshes,
             client_deadline: std::time::Duration::ZERO,
+            detached,
         }
     }
 
@@ -513,9 +521,15 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         let (false, Ok(rt)) = (limit.is_zero(), rt) else {
             return self.resolver.resolve_after_miss(request).await;
         };
+        let Ok(permit) = self.detached.clone().try_acquire_owned() else {
+            return self.resolver.resolve_after_miss(request).await;
+        };
         let resolver = self.resolver.clone();
         let req = request.clone();
-        let task = rt.spawn(async move { resolver.resolve_after_miss(&req).await });
+        let task = rt.spawn(async move {
+            let _permit = permit;
+            resolver.resolve_after_miss(&req).await
+        });
         match tokio::time::timeout(limit, task).await {
             Ok(Ok(res)) => res,
             Ok(Err(_)) => {
