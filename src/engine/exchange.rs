@@ -563,8 +563,10 @@ pub(super) fn same_question(
 ) -> bool {
     match reply.queries.as_slice() {
         [q] => q.name() == qname && q.query_type() == qtype && q.query_class() == class,
-        // FORMERR and some error replies legitimately carry no question.
-        [] => reply.metadata.response_code != ResponseCode::NoError,
+        // FORMERR and some error replies legitimately carry no question,
+        // and so does a bare TC=1 header (NSD's answer to a UDP ANY query
+        // with refuse-any, RFC 8482 §4.4): retried over TCP.
+        [] => reply.metadata.response_code != ResponseCode::NoError || reply.metadata.truncation,
         _ => false,
     }
 }

@@ -8,9 +8,11 @@
 //! waiting out the timeout for a server that answers so helps nobody.
 //!
 //! A reply with a matching ID and source but no question section is accepted
-//! only when its RCODE is FORMERR, NOTIMP or REFUSED: servers that reject
-//! EDNS or the opcode often answer with a bare header, and the engine needs
-//! to see that to fall back.
+//! only when its RCODE is FORMERR, NOTIMP or REFUSED, or when it has TC=1:
+//! servers that reject EDNS or the opcode often answer with a bare header,
+//! and NSD with `refuse-any` answers a UDP ANY query with a bare TC=1
+//! header (RFC 8482 §4.4: retry over TCP); the engine needs to see those
+//! to fall back.
 
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -105,10 +107,11 @@ pub fn reply_matches(sent: &Message, reply: &Message) -> bool {
         return false;
     }
     if reply.queries.is_empty() {
-        return matches!(
-            reply.metadata.response_code,
-            ResponseCode::FormErr | ResponseCode::NotImp | ResponseCode::Refused
-        );
+        return reply.metadata.truncation
+            || matches!(
+                reply.metadata.response_code,
+                ResponseCode::FormErr | ResponseCode::NotImp | ResponseCode::Refused
+            );
     }
     reply.queries.len() == sent.queries.len()
         && reply.queries.iter().zip(&sent.queries).all(|(r, s)| {
@@ -264,6 +267,10 @@ mod tests {
         bare.queries.clear();
         assert!(!reply_matches(&sent, &bare));
         bare.metadata.response_code = ResponseCode::FormErr;
+        assert!(reply_matches(&sent, &bare));
+        // A bare TC=1 header: "ask again over TCP" (NSD's refuse-any).
+        bare.metadata.response_code = ResponseCode::NoError;
+        bare.metadata.truncation = true;
         assert!(reply_matches(&sent, &bare));
     }
 
