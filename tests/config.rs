@@ -370,9 +370,47 @@ fn relative_root_hints_follow_the_file() {
 }
 
 #[test]
+fn backoff_bounds_are_checked_together() {
+    let e = err("[upstream]\nholddown_initial_ms = 5000\nholddown_ms = 2000\n");
+    assert_eq!(e.key(), Some("upstream.holddown_initial_ms"), "{e}");
+    assert!(
+        e.to_string().contains("holddown_initial_ms <= holddown_ms"),
+        "{e}"
+    );
+    let e = err("[resolver]\nfailure_ttl_initial_ms = 9000\nfailure_ttl_max_ms = 3000\n");
+    assert_eq!(e.key(), Some("resolver.failure_ttl_initial_ms"), "{e}");
+    let e = err("[resolver]\nfailure_ttl_initial_ms = 500\n");
+    assert_eq!(e.key(), Some("resolver.failure_ttl_initial_ms"), "{e}");
+    let c = load_str(
+        "[server]\nclient_timeout_ms = 0\ntcp_max_connections_per_client = 8\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert!(c.server.client_timeout.is_zero());
+    assert_eq!(c.server.tcp_max_connections_per_client, 8);
+}
+
+#[test]
 fn bad_log_filter_is_rejected() {
     let e = err("[log]\nlevel = \"tern=notalevel\"\n");
     assert_eq!((e.line(), e.key()), (Some(2), Some("log.level")), "{e}");
+    // A bare word that is no level (the filter syntax would take it for
+    // a target name).
+    for bad in ["verbose", "tern=debug,loud", "INFO,chatty"] {
+        let e = err(&format!("[log]\n\nlevel = \"{bad}\"\n"));
+        assert_eq!((e.line(), e.key()), (Some(3), Some("log.level")), "{e}");
+        assert!(e.to_string().contains("unknown level"), "{e}");
+    }
+    for good in [
+        "warn",
+        "DEBUG",
+        "tern=debug,warn",
+        "off",
+        "tern::engine=trace",
+    ] {
+        let c = load_str(&format!("[log]\nlevel = \"{good}\"\n"), "t.toml").unwrap();
+        assert_eq!(c.log.level, good);
+    }
 }
 
 #[test]

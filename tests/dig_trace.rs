@@ -361,3 +361,57 @@ fn trace_without_reachable_roots_exits_9() {
         "{text}"
     );
 }
+
+/// A root server (127.180.0.1) that answers every query with bytes that
+/// carry another ID: the trace names what came, not only the timeout.
+#[test]
+fn trace_names_an_unusable_reply() {
+    use std::net::UdpSocket;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let sock = UdpSocket::bind("127.180.0.1:5301").unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_millis(100)))
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let st = stop.clone();
+    let garbage = std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while !st.load(Ordering::SeqCst) {
+            if let Ok((n, from)) = sock.recv_from(&mut buf) {
+                if n >= 2 {
+                    let id = u16::from_be_bytes([buf[0], buf[1]]) ^ 0x5555;
+                    let [a, b] = id.to_be_bytes();
+                    let _ = sock.send_to(&[a, b, 0x80, 0, 0, 1, 0xff], from);
+                }
+            }
+        }
+    });
+    let dir = temp_dir("trace-garbage");
+    let hints = dir.join("garbage.hints");
+    std::fs::write(
+        &hints,
+        ".\t3600000\tIN\tNS\ta.root.garbage.\na.root.garbage.\t3600000\tIN\tA\t127.180.0.1\n",
+    )
+    .unwrap();
+    let out = tern_dig(&[
+        "-p",
+        PORT,
+        "+trace",
+        "+timeout=1",
+        "www.zone.test",
+        "--hints",
+        hints.to_str().unwrap(),
+    ]);
+    stop.store(true, Ordering::SeqCst);
+    garbage.join().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("127.180.0.1#5301") && l.ends_with("trying next"))
+        .unwrap_or_else(|| panic!("no failed step for the root:\n{text}"));
+    assert!(
+        line.contains("timed out after 1 unusable reply, the last: ID mismatch"),
+        "{line}"
+    );
+}

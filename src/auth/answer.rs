@@ -190,6 +190,7 @@ fn lookup(
         match found {
             Found::Answer(records) => {
                 reply.answers.extend(records.iter().cloned());
+                add_target_addresses(zone, &records, dnssec_ok, &mut reply.additionals);
                 if dnssec_ok {
                     signed::answer_rrsigs(zone, &name, wild, &records, &mut reply.answers);
                     if let Some(w) = wild {
@@ -293,6 +294,44 @@ fn add_referral(zone: &Zone, cut: &Name, reply: &mut Message) {
             for t in [RecordType::A, RecordType::AAAA] {
                 if let Some(glue) = zone.rrset(&target.0, t) {
                     reply.additionals.extend(glue.iter().cloned());
+                }
+            }
+        }
+    }
+}
+
+/// Additional section processing (RFC 1034 §4.3.2 step 6, RFC 2782 for
+/// SRV): the addresses this zone holds for the targets of NS, MX and SRV
+/// answers, in-zone data or glue below a cut, as NSD includes them. A
+/// priming reply (`. NS`) so carries the root servers' addresses (RFC
+/// 8109 §4). In-zone addresses bring their RRSIGs when `dnssec_ok`; glue
+/// has none.
+fn add_target_addresses(zone: &Zone, records: &[Record], dnssec_ok: bool, out: &mut Vec<Record>) {
+    for r in records {
+        let target = match &r.data {
+            RData::NS(ns) => &ns.0,
+            RData::MX(mx) => &mx.exchange,
+            RData::SRV(srv) => &srv.target,
+            _ => continue,
+        };
+        if !zone.origin().zone_of(target) {
+            continue;
+        }
+        let glue = zone.cut_above_or_at(target).is_some();
+        for t in [RecordType::A, RecordType::AAAA] {
+            let Some(set) = zone.rrset(target, t) else {
+                continue;
+            };
+            for a in set {
+                if !out.contains(a) {
+                    out.push(a.clone());
+                }
+            }
+            if dnssec_ok && !glue {
+                for sig in zone.rrsigs(target, t) {
+                    if !out.contains(&sig) {
+                        out.push(sig);
+                    }
                 }
             }
         }

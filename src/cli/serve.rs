@@ -97,7 +97,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 prober.autotrust_probe_due().await;
             }
         });
-        let handler = Arc::new(Handler::new(resolver));
+        let deadline = resolver.config().server.client_timeout;
+        let handler = Arc::new(Handler::new(resolver).with_client_deadline(deadline));
         server::run(handler, sockets.udp, sockets.tcp, shutdown_signal()).await;
         tracing::info!("stopped");
         anyhow::Ok(())

@@ -40,6 +40,8 @@ pub struct FileServer {
     #[serde(default)]
     pub tcp_max_connections: S<i64>,
     #[serde(default)]
+    pub tcp_max_connections_per_client: S<i64>,
+    #[serde(default)]
     pub max_concurrent_queries: S<i64>,
     #[serde(default)]
     pub access_control: S<Vec<Spanned<FileAclRule>>>,
@@ -47,6 +49,8 @@ pub struct FileServer {
     pub nsid: S<String>,
     #[serde(default)]
     pub discard_timeout_ms: S<i64>,
+    #[serde(default)]
+    pub client_timeout_ms: S<i64>,
     #[serde(default)]
     pub edns_tcp_keepalive: S<bool>,
     #[serde(default)]
@@ -93,6 +97,10 @@ pub struct FileResolver {
     pub max_depth: S<i64>,
     #[serde(default)]
     pub query_timeout_ms: S<i64>,
+    #[serde(default)]
+    pub failure_ttl_initial_ms: S<i64>,
+    #[serde(default)]
+    pub failure_ttl_max_ms: S<i64>,
     #[serde(default)]
     pub harden_glue: S<bool>,
     #[serde(default)]
@@ -249,6 +257,8 @@ pub struct FileUpstream {
     pub max_rto_ms: S<i64>,
     #[serde(default)]
     pub holddown_after_timeouts: S<i64>,
+    #[serde(default)]
+    pub holddown_initial_ms: S<i64>,
     #[serde(default)]
     pub holddown_ms: S<i64>,
     #[serde(default)]

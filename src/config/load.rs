@@ -227,6 +227,12 @@ impl Ctx<'_> {
                 1..=1_000_000,
                 d.tcp_max_connections,
             )?,
+            tcp_max_connections_per_client: self.int(
+                &f.tcp_max_connections_per_client,
+                "server.tcp_max_connections_per_client",
+                0..=1_000_000,
+                d.tcp_max_connections_per_client,
+            )?,
             max_concurrent_queries: self.int(
                 &f.max_concurrent_queries,
                 "server.max_concurrent_queries",
@@ -240,6 +246,12 @@ impl Ctx<'_> {
                 "server.discard_timeout_ms",
                 0..=3_600_000,
                 d.discard_timeout,
+            )?,
+            client_timeout: self.ms(
+                &f.client_timeout_ms,
+                "server.client_timeout_ms",
+                0..=3_600_000,
+                d.client_timeout,
             )?,
             edns_tcp_keepalive: flag(&f.edns_tcp_keepalive, d.edns_tcp_keepalive),
             answer_cookie,
@@ -380,7 +392,7 @@ impl Ctx<'_> {
         let stub_zones = self.stub_zones(f.stub_zone.as_deref().unwrap_or(&[]))?;
         let forward_zones = self.forward_zones(f.forward_zone.as_deref().unwrap_or(&[]))?;
         let auth_zones = self.auth_zones(f.auth_zone.as_deref().unwrap_or(&[]))?;
-        Ok(ResolverConfig {
+        let r = ResolverConfig {
             root_hints,
             stub_zones,
             forward_zones,
@@ -423,6 +435,18 @@ impl Ctx<'_> {
                 100..=120_000,
                 d.query_timeout,
             )?,
+            failure_ttl_initial: self.ms(
+                &f.failure_ttl_initial_ms,
+                "resolver.failure_ttl_initial_ms",
+                1_000..=3_600_000,
+                d.failure_ttl_initial,
+            )?,
+            failure_ttl_max: self.ms(
+                &f.failure_ttl_max_ms,
+                "resolver.failure_ttl_max_ms",
+                1_000..=3_600_000,
+                d.failure_ttl_max,
+            )?,
             harden_glue: flag(&f.harden_glue, d.harden_glue),
             harden_unverified_glue: flag(&f.harden_unverified_glue, d.harden_unverified_glue),
             trust_answer_ns: flag(&f.trust_answer_ns, d.trust_answer_ns),
@@ -461,7 +485,23 @@ impl Ctx<'_> {
             do_not_query: self.nets(&f.do_not_query, "resolver.do_not_query")?,
             local_zones: self.local_zones(f.local_zone.as_deref().unwrap_or(&[]))?,
             local_data: self.local_data(&f.local_data)?,
-        })
+        };
+        if r.failure_ttl_initial > r.failure_ttl_max {
+            let (span, key) = first_span(&[
+                (&f.failure_ttl_initial_ms, "resolver.failure_ttl_initial_ms"),
+                (&f.failure_ttl_max_ms, "resolver.failure_ttl_max_ms"),
+            ]);
+            return Err(self.invalid(
+                span,
+                key,
+                format!(
+                    "need failure_ttl_initial_ms <= failure_ttl_max_ms, have {} / {}",
+                    r.failure_ttl_initial.as_millis(),
+                    r.failure_ttl_max.as_millis()
+                ),
+            ));
+        }
+        Ok(r)
     }
 
     fn cache(&self, f: Option<&super::file::FileCache>) -> R<CacheConfig> {
@@ -557,6 +597,12 @@ impl Ctx<'_> {
                 1..=1_000,
                 d.holddown_after_timeouts,
             )?,
+            holddown_initial: self.ms(
+                &f.holddown_initial_ms,
+                "upstream.holddown_initial_ms",
+                1_000..=86_400_000,
+                d.holddown_initial,
+            )?,
             holddown: self.ms(
                 &f.holddown_ms,
                 "upstream.holddown_ms",
@@ -592,6 +638,21 @@ impl Ctx<'_> {
                     u.min_rto.as_millis(),
                     u.initial_rto.as_millis(),
                     u.max_rto.as_millis()
+                ),
+            ));
+        }
+        if u.holddown_initial > u.holddown {
+            let (span, key) = first_span(&[
+                (&f.holddown_initial_ms, "upstream.holddown_initial_ms"),
+                (&f.holddown_ms, "upstream.holddown_ms"),
+            ]);
+            return Err(self.invalid(
+                span,
+                key,
+                format!(
+                    "need holddown_initial_ms <= holddown_ms, have {} / {}",
+                    u.holddown_initial.as_millis(),
+                    u.holddown.as_millis()
                 ),
             ));
         }
@@ -660,12 +721,35 @@ impl Ctx<'_> {
         let Some(level) = f.and_then(|f| f.level.as_ref()) else {
             return Ok(d);
         };
+        if let Some(word) = unknown_level(level.get_ref()) {
+            return Err(self.invalid(
+                level.span(),
+                "log.level",
+                format!(
+                    "unknown level {word:?}: use off, error, warn, info, debug or trace, \
+                     or TARGET=LEVEL (e.g. \"tern=debug,warn\")"
+                ),
+            ));
+        }
         tracing_subscriber::EnvFilter::try_new(level.get_ref())
             .map_err(|e| self.invalid(level.span(), "log.level", format!("bad filter: {e}")))?;
         Ok(LogConfig {
             level: level.get_ref().clone(),
         })
     }
+}
+
+/// The first directive of a log filter that is a bare word but not a level
+/// (`"verbose"`): the filter syntax would take it for a target name and
+/// log everything of that target, surely not what was meant.
+fn unknown_level(filter: &str) -> Option<String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    filter
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && !d.contains('=') && !d.contains('['))
+        .find(|d| !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(d)))
+        .map(str::to_string)
 }
 
 fn flag(v: &S<bool>, default: bool) -> bool {

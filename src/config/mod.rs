@@ -53,6 +53,8 @@ pub struct ServerConfig {
     pub tcp_idle_timeout: Duration,
     /// Client TCP connections open at once.
     pub tcp_max_connections: usize,
+    /// Client TCP connections open at once from one address; 0 = no limit.
+    pub tcp_max_connections_per_client: usize,
     /// Client queries being resolved at once (beyond: SERVFAIL/drop).
     pub max_concurrent_queries: usize,
     /// Access control, first match wins; no match = refuse.
@@ -63,6 +65,9 @@ pub struct ServerConfig {
     /// A client query answered later than this gets no reply at all (the
     /// resolution still completes); zero = always reply.
     pub discard_timeout: Duration,
+    /// A client waits at most this for its answer: then it gets SERVFAIL
+    /// (or stale data) while the resolution goes on; zero = no limit.
+    pub client_timeout: Duration,
     /// Tell TCP clients that use EDNS the idle timeout (RFC 7828).
     pub edns_tcp_keepalive: bool,
     /// Answer DNS cookies (RFC 7873, server cookies per RFC 9018).
@@ -127,6 +132,10 @@ pub struct ResolverConfig {
     pub max_depth: u32,
     /// Wall time one client query may take before SERVFAIL.
     pub query_timeout: Duration,
+    /// How long a failed question is first remembered (RFC 9520 §3.2).
+    pub failure_ttl_initial: Duration,
+    /// The longest a failed question is remembered (doubling per failure).
+    pub failure_ttl_max: Duration,
     /// Drop glue/NS records that are not in the zone of the server sending them.
     pub harden_glue: bool,
     /// Resolve NS names outside the delegated zone before trusting their
@@ -296,7 +305,10 @@ pub struct UpstreamConfig {
     pub max_rto: Duration,
     /// Consecutive timeouts before a server is held down.
     pub holddown_after_timeouts: u32,
-    /// How long a held-down server is avoided before one probe.
+    /// The first hold-down of a server that stopped answering, doubled
+    /// after each failed probe.
+    pub holddown_initial: Duration,
+    /// The longest hold-down (the cap of that doubling).
     pub holddown: Duration,
     /// Timeout of one TCP exchange.
     pub tcp_timeout: Duration,
@@ -326,10 +338,12 @@ impl Default for ServerConfig {
             max_udp_payload: 1232,
             tcp_idle_timeout: Duration::from_secs(10),
             tcp_max_connections: 256,
+            tcp_max_connections_per_client: 0,
             max_concurrent_queries: 10_000,
             access_control: default_acl(),
             nsid: None,
             discard_timeout: Duration::ZERO,
+            client_timeout: Duration::from_millis(4_000),
             edns_tcp_keepalive: false,
             answer_cookie: false,
             cookie_secret: None,
@@ -389,6 +403,8 @@ impl Default for ResolverConfig {
             // (MAX_TARGET_COUNT), the depth keeps each chain short.
             max_depth: 6,
             query_timeout: Duration::from_secs(10),
+            failure_ttl_initial: Duration::from_secs(1),
+            failure_ttl_max: Duration::from_secs(60),
             harden_glue: true,
             harden_unverified_glue: false,
             trust_answer_ns: false,
@@ -441,6 +457,7 @@ impl Default for UpstreamConfig {
             min_rto: Duration::from_millis(50),
             max_rto: Duration::from_secs(3),
             holddown_after_timeouts: 5,
+            holddown_initial: Duration::from_secs(1),
             holddown: Duration::from_secs(60),
             tcp_timeout: Duration::from_secs(5),
             ipv4: true,

@@ -227,13 +227,27 @@ impl Walker<'_> {
             ..self.opts.clone()
         };
         let mut failure = String::new();
+        let mut unusable: Vec<String> = Vec::new();
         let mut log = |line: String| {
             if line.starts_with(";; communications error") || line.starts_with(";; Connection") {
                 failure = line;
+            } else if line.starts_with(";; Warning") || line.starts_with(";; ;; Question") {
+                unusable.push(line);
             }
         };
         let Some(reply) = query::exchange(a.server, &bytes, a.qname, &once, &mut log) else {
-            let why = failure.trim_start_matches(";; ").to_string();
+            let mut why = failure.trim_start_matches(";; ").to_string();
+            // What came instead of a reply (garbage, another ID or
+            // question) says more than the timeout it ended in.
+            if let Some(last) = unusable.last() {
+                let what = last
+                    .trim_start_matches(";; ")
+                    .trim_start_matches(";; ")
+                    .trim_start_matches("Warning: ");
+                let n = unusable.len();
+                let replies = if n == 1 { "reply" } else { "replies" };
+                why = format!("{why} after {n} unusable {replies}, the last: {what}");
+            }
             self.say(quiet, &format!(";; {why} ({}), trying next\n", a.ns));
             self.record_failure(quiet, a.zone, a.ns, a.server, &why);
             return None;

@@ -15,11 +15,12 @@ use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::cache::Rank;
-use crate::clock::Clock;
+use crate::clock::{Clock, Mono};
 use crate::engine::iterate::{BoxStep, Step, ZoneServers};
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::{Failure, Resolver, TraceEvent};
 use crate::upstream::nat64;
+use crate::upstream::selection::QueryKind;
 use crate::upstream::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
 use tracing::Instrument;
 
@@ -58,6 +59,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         }
         let mut tries = 0usize;
         let mut timeouts = 0usize;
+        // Servers that gave no reply in this step, and whether any did.
+        let mut timed_out: HashSet<SocketAddr> = HashSet::new();
+        let mut replied = false;
         let mut resolved_names = false;
         loop {
             let candidates: Vec<SocketAddr> = zs
@@ -71,10 +75,37 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             if self.config.dnssec.validate {
                 order.sort_by_key(|a| self.suspects.is_set_aside(a, now));
             }
+            // Every server of the zone gave no reply lately (to this kind of
+            // question) and is held down: fail at once rather than wait
+            // for them (RFC 9520 §3.2). A probe that is due is sent by a
+            // background resolution (a client's asks for one), never
+            // while a client waits.
+            let due = order.first().is_some_and(|a| {
+                self.selection
+                    .stats(*a)
+                    .is_some_and(|s| s.held_until.is_some())
+            });
+            if (due && !st.refresh) || (order.is_empty() && !candidates.is_empty()) {
+                let all = zs.addrs();
+                if let Some((since, until)) =
+                    self.selection.all_down(&all, QueryKind::of(qtype), now)
+                {
+                    if due {
+                        st.want_probe();
+                    }
+                    st.note(|| format!("every server of {} is held down", zs.zone));
+                    return Err(Failure::ServersDown {
+                        zone: zs.zone.clone(),
+                        servers: all.len(),
+                        down_secs: now.saturating_sub(since).as_secs(),
+                        retry_secs: until.saturating_sub(now).as_secs().max(1),
+                    });
+                }
+            }
             if order.is_empty() && !candidates.is_empty() {
-                // Every server left is held down: try them anyway, in random
-                // order, rather than fail (the try limit and the query
-                // deadline still bound it).
+                // Some servers failed this step and the rest are held
+                // down: try those anyway, in random order, rather than
+                // fail (the try limit and the query deadline bound it).
                 order = candidates.clone();
                 order.shuffle(&mut rand::rng());
             }
@@ -98,25 +129,28 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     continue;
                 }
                 let all = zs.addrs();
-                return Err(if all.is_empty() {
-                    Failure::NoNsAddress
-                } else if timeouts == 0 && all.iter().all(|a| failed.contains(a)) {
+                if all.is_empty() {
+                    return Err(Failure::NoNsAddress);
+                }
+                if timeouts == 0 && all.iter().all(|a| failed.contains(a)) {
                     // Every server answered, none usefully.
-                    Failure::AllLame
-                } else {
-                    Failure::NoReachableAuthority
-                });
+                    return Err(Failure::AllLame);
+                }
+                self.note_silent_zone(&timed_out, replied, qtype, now);
+                return Err(Failure::NoReachableAuthority);
             };
             if tries >= MAX_TRIES_PER_STEP {
+                self.note_silent_zone(&timed_out, replied, qtype, now);
                 return Err(Failure::NoReachableAuthority);
             }
             tries += 1;
-            if self
+            let probe = self
                 .selection
                 .stats(addr)
                 .is_some_and(|s| s.held_until.is_some())
-            {
-                self.selection.claim_probe(addr, now);
+                && self.selection.claim_probe(addr, now);
+            if probe {
+                st.note(|| format!("probing {addr}, held down as unreachable"));
             }
             match self.exchange(addr, zs, qname, qtype, class, st).await {
                 Ok(msg) => {
@@ -133,8 +167,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Err(ExchangeError::Deadline) => return Err(Failure::Timeout),
                 Err(ExchangeError::Timeout) => {
                     timeouts += 1;
+                    timed_out.insert(addr);
                     let total = zs.addrs().len();
-                    if total <= 1 {
+                    if probe {
+                        // A failed probe: held down longer; not retried.
+                        failed.insert(addr);
+                    } else if total <= 1 {
                         // The zone's only server: retry it (backed off).
                         // Timeouts accepted from it: `upstream.retries`
                         // (Unbound's outbound-msg-retry); the query
@@ -152,9 +190,28 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     }
                 }
                 Err(ExchangeError::Other) => {
+                    replied = true;
                     failed.insert(addr);
                 }
             }
+        }
+    }
+
+    /// A zone step that ends with no reply from any server it tried: each
+    /// of them that timed out is held down (RFC 9520 §3.2), so that the
+    /// next queries for the zone fail at once instead of waiting again.
+    fn note_silent_zone(
+        &self,
+        timed_out: &HashSet<SocketAddr>,
+        replied: bool,
+        qtype: RecordType,
+        now: Mono,
+    ) {
+        if replied {
+            return;
+        }
+        for addr in timed_out {
+            self.selection.mark_down(*addr, QueryKind::of(qtype), now);
         }
     }
 
@@ -378,7 +435,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     // A wait cut short by the client timeout says nothing
                     // about the server.
                     if failure == UpstreamFailure::Timeout && !(cut_short && timeout == left) {
-                        self.selection.on_timeout(addr, after);
+                        self.selection.on_timeout(addr, QueryKind::of(qtype), after);
                     }
                     tracing::debug!(server = %addr, zone = %zs.zone, %failure, "upstream failure");
                     st.record(|| TraceEvent::Failed {
@@ -393,7 +450,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         UpstreamFailure::Timeout
                         | UpstreamFailure::Network(_)
                         | UpstreamFailure::Closed => ExchangeError::Timeout,
-                        UpstreamFailure::Malformed => ExchangeError::Other,
+                        UpstreamFailure::Malformed | UpstreamFailure::WrongQuestion => {
+                            ExchangeError::Other
+                        }
                     });
                 }
             };
@@ -504,8 +563,10 @@ pub(super) fn same_question(
 ) -> bool {
     match reply.queries.as_slice() {
         [q] => q.name() == qname && q.query_type() == qtype && q.query_class() == class,
-        // FORMERR and some error replies legitimately carry no question.
-        [] => reply.metadata.response_code != ResponseCode::NoError,
+        // FORMERR and some error replies legitimately carry no question,
+        // and so does a bare TC=1 header (NSD's answer to a UDP ANY query
+        // with refuse-any, RFC 8482 §4.4): retried over TCP.
+        [] => reply.metadata.response_code != ResponseCode::NoError || reply.metadata.truncation,
         _ => false,
     }
 }

@@ -421,6 +421,29 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     st.note(|| "NXDOMAIN to a minimised query: asking for the full name (relaxed)");
                     qmin = false;
                 }
+                Kind::Lame
+                    if minimised
+                        && msg.metadata.authoritative
+                        && !carried_ns
+                        && msg.metadata.response_code == ResponseCode::NoError
+                        && msg.answers.is_empty() =>
+                {
+                    // An authoritative empty reply without SOA to a
+                    // minimised query: no cut here, as NODATA would say
+                    // (Unbound types it so); the descent goes on.
+                    st.note(|| format!("{sname}: empty AA reply without SOA, going on down"));
+                    labels = labels.saturating_add(1);
+                }
+                Kind::Lame if minimised => {
+                    // Nothing useful for the minimised name: ask the same
+                    // servers for the full one (RFC 9156 §3).
+                    st.note(|| {
+                        format!(
+                            "{sname}: lame reply to a minimised query: asking for the full name"
+                        )
+                    });
+                    qmin = false;
+                }
                 Kind::Rcode(_) | Kind::Lame => {
                     if !minimised
                         && msg.metadata.recursion_available

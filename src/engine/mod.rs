@@ -8,6 +8,7 @@ mod autotrust;
 pub mod classify;
 mod dns64;
 mod exchange;
+pub mod failures;
 mod forward;
 mod glue;
 pub mod harden;
@@ -101,6 +102,27 @@ pub enum Failure {
     /// fallback to its servers.
     #[error("auth zone {0} is not usable and has no fallback")]
     LocalCopyUnusable(Name),
+    /// Every server of a zone gave no reply lately and is held down
+    /// (RFC 9520): failed without asking.
+    #[error("all {servers} servers of {zone} unreachable for {down_secs} s; next probe in {retry_secs} s")]
+    ServersDown {
+        zone: Name,
+        servers: usize,
+        down_secs: u64,
+        retry_secs: u64,
+    },
+    /// The same question failed moments ago and is not asked again
+    /// before the remembered failure expires (RFC 9520 §3).
+    #[error("{failure} (failed {age_secs} s ago; tried again in {retry_secs} s)")]
+    Remembered {
+        failure: Box<Failure>,
+        age_secs: u64,
+        retry_secs: u64,
+    },
+    /// The client's deadline came before the resolution ended; it goes
+    /// on in the background and fills the cache.
+    #[error("still resolving after {0} ms: the answer will be cached")]
+    ClientDeadline(u64),
     /// DNSSEC validation found the answer bogus (RFC 4035 §5.5).
     #[error("DNSSEC: {0}")]
     Dnssec(crate::dnssec::Bogus),
@@ -181,6 +203,8 @@ pub struct Resolver<T: Transport, C: Clock> {
     pub(crate) suspects: validate::retry::Suspects,
     /// Zones held as a local copy (auth zones), read once at start.
     pub(crate) auth_zones: Arc<crate::authzone::AuthZones>,
+    /// Questions that failed lately (RFC 9520).
+    pub(crate) failures: failures::FailureMemory,
 }
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
@@ -221,6 +245,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             autotrust,
             cache: Cache::new(config.cache.clone()),
             selection: Selection::new(config.upstream.clone()),
+            failures: failures::FailureMemory::new(
+                config.resolver.failure_ttl_initial,
+                config.resolver.failure_ttl_max,
+            ),
             config,
             transport,
             clock,
@@ -313,7 +341,30 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if self.config.cache.serve_expired {
             return self.resolve_or_stale(request).await;
         }
+        if request.recursion_desired {
+            let now = self.clock.now();
+            let (name, t, c) = (&request.name, request.qtype, request.qclass);
+            if let Some(f) = self.failures.check(name, t, c, now) {
+                tracing::debug!(qname = %name, qtype = %t, failure = %f, "remembered failure");
+                return Resolution::failed(f, Vec::new());
+            }
+        }
         self.resolve_merged(request, Fetch::default()).await
+    }
+
+    /// Remembers a failed question, or forgets its failures once it is
+    /// answered (RFC 9520 §3). Called once per resolution, by its leader,
+    /// so that merged clients count as one failure.
+    fn note_question(&self, request: &Request, res: &Resolution) {
+        let (name, t, c) = (&request.name, request.qtype, request.qclass);
+        match &res.failure {
+            None => self.failures.answered(name, t, c),
+            Some(f) if failures::worth_remembering(f) && request.recursion_desired => {
+                let ttl = self.failures.failed(name, t, c, f, self.clock.now());
+                tracing::debug!(qname = %name, qtype = %t, failure = %f, ttl_ms = ttl.as_millis() as u64, "failure remembered");
+            }
+            Some(_) => {}
+        }
     }
 
     /// The key under which identical resolutions are merged.
@@ -347,6 +398,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                             Vec::new(),
                         )
                     });
+                if !fetch.refresh && fetch.deadline.is_none() && !self.config.cache.serve_expired {
+                    self.note_question(request, &res);
+                }
                 let res = Arc::new(res);
                 guard.publish(res.clone());
                 Arc::unwrap_or_clone(res)
@@ -506,7 +560,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Step::Fail(Failure::NotCached) => {
                     return Some(self.cache_referral_answer(&cur, st))
                 }
-                Step::Fail(f) => return Some(Resolution::failed(f, st.take_trace())),
+                Step::Fail(f) => {
+                    return Some(Resolution {
+                        // A held-down server is due for its probe: the
+                        // front end sends it from a background refresh.
+                        refresh: st.probe_due(),
+                        ..Resolution::failed(f, st.take_trace())
+                    });
+                }
             };
             for r in &records {
                 if let RData::CNAME(_) = r.data {

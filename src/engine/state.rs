@@ -43,6 +43,9 @@ pub struct QueryState {
     stale: AtomicBool,
     /// Some cache read hit an entry due for a prefetch.
     prefetch: AtomicBool,
+    /// A server held down as unreachable is due for its probe, which a
+    /// client's resolution leaves to a background one (RFC 9520 §3.2).
+    probe_due: AtomicBool,
 }
 
 impl QueryState {
@@ -60,6 +63,7 @@ impl QueryState {
             leeway: std::time::Duration::ZERO,
             stale: AtomicBool::new(false),
             prefetch: AtomicBool::new(false),
+            probe_due: AtomicBool::new(false),
         }
     }
 
@@ -81,6 +85,17 @@ impl QueryState {
     /// Some cache read hit an entry due for a prefetch.
     pub fn prefetch_due(&self) -> bool {
         self.prefetch.load(Ordering::Relaxed)
+    }
+
+    /// Notes that a held-down server is due for its probe.
+    pub fn want_probe(&self) {
+        self.probe_due.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether some held-down server is due for a probe that this
+    /// (client's) resolution did not send.
+    pub fn probe_due(&self) -> bool {
+        self.probe_due.load(Ordering::Relaxed)
     }
 
     /// Takes one upstream query from the budget; false when none is left.

@@ -59,6 +59,14 @@ pub struct Handler<T: Transport, C: Clock> {
     /// Background refreshes (prefetch, stale refresh) running at once are
     /// bounded like client queries; beyond, a refresh is skipped.
     refreshes: Arc<tokio::sync::Semaphore>,
+    /// The longest a client waits for a resolution (zero: no limit). Off
+    /// unless set with `with_client_deadline`: it needs a runtime with
+    /// timers, which a caller driving the handler by hand may not have.
+    client_deadline: std::time::Duration,
+    /// Resolutions running in their own task (so that they may outlive
+    /// their client's deadline) are bounded like client queries; beyond,
+    /// a resolution runs in the client's task, without a deadline.
+    detached: Arc<tokio::sync::Semaphore>,
 }
 
 impl<T: Transport, C: Clock> Handler<T, C> {
@@ -86,6 +94,9 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         let refreshes = Arc::new(tokio::sync::Semaphore::new(
             config.server.max_concurrent_queries.max(1),
         ));
+        let detached = Arc::new(tokio::sync::Semaphore::new(
+            config.server.max_concurrent_queries.max(1),
+        ));
         Self {
             resolver,
             acl,
@@ -93,7 +104,17 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             cookie_secret,
             local,
             refreshes,
+            client_deadline: std::time::Duration::ZERO,
+            detached,
         }
+    }
+
+    /// Answers a client by `limit` at the latest (SERVFAIL while the
+    /// resolution goes on; `server.client_timeout`). The handler must then
+    /// run on a tokio runtime with timers enabled, as `server::run` does.
+    pub fn with_client_deadline(mut self, limit: std::time::Duration) -> Self {
+        self.client_deadline = limit;
+        self
     }
 
     /// The packet cache, if enabled.
@@ -438,7 +459,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                 let ok = packet_cacheable(&hit, request.qtype) && !hit.refresh;
                 (hit, ok.then_some((generation, before)))
             }
-            None => (self.resolver.resolve_after_miss(&request).await, None),
+            None => (self.resolve_bounded(&request).await, None),
         };
         // AD=1 for validated data, to clients that show they understand it
         // with DO=1 or AD=1 (RFC 6840 §5.7, RFC 4035 §3.2.3).
@@ -487,6 +508,39 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         m.authorities = auth.authorities;
         m.additionals = auth.additionals;
         Some(m)
+    }
+
+    /// Resolves a cache miss, but answers the client by its deadline
+    /// (`with_client_deadline`): then SERVFAIL, while the resolution goes
+    /// on in its own task and fills the cache for the client's retry.
+    /// Without a tokio runtime or without a deadline, the resolution is
+    /// simply awaited.
+    async fn resolve_bounded(&self, request: &Request) -> Resolution {
+        let limit = self.client_deadline;
+        let rt = tokio::runtime::Handle::try_current();
+        let (false, Ok(rt)) = (limit.is_zero(), rt) else {
+            return self.resolver.resolve_after_miss(request).await;
+        };
+        let Ok(permit) = self.detached.clone().try_acquire_owned() else {
+            return self.resolver.resolve_after_miss(request).await;
+        };
+        let resolver = self.resolver.clone();
+        let req = request.clone();
+        let task = rt.spawn(async move {
+            let _permit = permit;
+            resolver.resolve_after_miss(&req).await
+        });
+        match tokio::time::timeout(limit, task).await {
+            Ok(Ok(res)) => res,
+            Ok(Err(_)) => {
+                Resolution::failed(Failure::Internal("resolution task failed"), Vec::new())
+            }
+            Err(_) => {
+                let ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+                tracing::debug!(qname = %request.name, qtype = %request.qtype, ms, "client deadline: SERVFAIL, resolution goes on");
+                Resolution::failed(Failure::ClientDeadline(ms), Vec::new())
+            }
+        }
     }
 
     /// The extended DNS errors (RFC 8914) a resolution's reply carries: why
@@ -622,6 +676,10 @@ pub fn ede_for(failure: &Failure) -> (u16, String) {
         Failure::NotCached => 20,
         Failure::QueryBudget(_) | Failure::CnameChain(_) | Failure::CnameLoop | Failure::Depth => 0,
         Failure::Timeout => 22,
+        Failure::ServersDown { .. } => 22,
+        // RFC 8914 §4.14: Cached Error.
+        Failure::Remembered { .. } => 13,
+        Failure::ClientDeadline(_) => 22,
         Failure::Internal(_) => 0,
         // RFC 8914 §4.23 Network Error would mislead: nothing was asked.
         Failure::LocalCopyUnusable(_) => 0,

@@ -43,6 +43,11 @@ pub(crate) struct Shared<T: Transport, C: Clock> {
     pub queries: Arc<Semaphore>,
     /// Permits for open TCP connections (server.tcp_max_connections).
     pub connections: Arc<Semaphore>,
+    /// The open TCP connections, to close the longest idle under pressure.
+    pub conns: tcp::ConnTable,
+    pub tcp_max: usize,
+    /// Connections allowed per client address; 0 = no limit.
+    pub tcp_per_client: usize,
     pub tcp_idle: Duration,
     /// Flips to true once shutdown starts.
     pub stop: watch::Receiver<bool>,
@@ -65,6 +70,9 @@ pub async fn run<T: Transport, C: Clock>(
         handler,
         queries: Arc::new(Semaphore::new(max_queries)),
         connections: Arc::new(Semaphore::new(max_conns)),
+        conns: tcp::ConnTable::default(),
+        tcp_max: max_conns,
+        tcp_per_client: config.server.tcp_max_connections_per_client,
         tcp_idle: config.server.tcp_idle_timeout,
         stop: stop_rx,
     });

@@ -1,15 +1,23 @@
 //! Client TCP (RFC 7766): two-byte length framing (RFC 1035 §4.2.2),
 //! several queries per connection answered as they complete (§6.2.1.1
 //! pipelining, out of order), an idle timeout once nothing is pending
-//! (§6.2.3), and a connection cap: a connection beyond it is closed at once.
+//! (§6.2.3), and a connection cap. At the cap a new connection closes the
+//! longest-idle one to take its place (RFC 7766 §6.2.3: servers may close
+//! idle connections under resource pressure), and is refused only when
+//! every connection has a query pending; above half the cap the idle
+//! timeout shrinks, as Unbound's and Knot's TCP handling do, so that
+//! clients holding connections open cannot lock others out. An optional
+//! per-address cap stops one client from taking every slot.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit};
 use tokio::time::{sleep, timeout, Instant};
 use tracing::Instrument;
 
@@ -27,6 +35,99 @@ const READ_CHUNK: usize = 4096;
 /// Pause after a failed accept (e.g. out of file descriptors) so the loop
 /// does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
+
+/// The idle timeout when more than half the connection slots are in use
+/// (if the configured one is longer).
+const PRESSURE_IDLE: Duration = Duration::from_secs(1);
+
+/// How long a new connection waits for the slot of the idle connection
+/// it closed.
+const EVICT_WAIT: Duration = Duration::from_millis(500);
+
+/// One open connection, as the table sees it.
+struct ConnInfo {
+    client: IpAddr,
+    /// Since when nothing is pending on it; None while a query is.
+    idle_since: Option<Instant>,
+    /// Wakes the connection to close it.
+    close: Arc<Notify>,
+}
+
+/// The open client TCP connections: which address holds how many, and
+/// which has been idle longest.
+#[derive(Default)]
+pub(crate) struct ConnTable {
+    conns: Mutex<HashMap<u64, ConnInfo>>,
+    next: AtomicU64,
+}
+
+impl ConnTable {
+    /// Adds a connection (idle until its first query); its id and the
+    /// signal that asks it to close.
+    fn register(&self, client: IpAddr) -> (u64, Arc<Notify>) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let close = Arc::new(Notify::new());
+        if let Ok(mut m) = self.conns.lock() {
+            m.insert(
+                id,
+                ConnInfo {
+                    client,
+                    idle_since: Some(Instant::now()),
+                    close: close.clone(),
+                },
+            );
+        }
+        (id, close)
+    }
+
+    fn remove(&self, id: u64) {
+        if let Ok(mut m) = self.conns.lock() {
+            m.remove(&id);
+        }
+    }
+
+    /// Marks a connection busy (a query pending) or idle from now.
+    fn set_idle(&self, id: u64, idle: bool) {
+        if let Ok(mut m) = self.conns.lock() {
+            if let Some(c) = m.get_mut(&id) {
+                c.idle_since = idle.then(Instant::now);
+            }
+        }
+    }
+
+    /// Open connections in all.
+    pub(crate) fn len(&self) -> usize {
+        self.conns.lock().map_or(0, |m| m.len())
+    }
+
+    /// Open connections from `client`.
+    fn count_for(&self, client: IpAddr) -> usize {
+        self.conns
+            .lock()
+            .map_or(0, |m| m.values().filter(|c| c.client == client).count())
+    }
+
+    /// Asks the longest-idle connection to close; false when every
+    /// connection has a query pending.
+    fn evict_longest_idle(&self) -> bool {
+        let Ok(mut m) = self.conns.lock() else {
+            return false;
+        };
+        let oldest = m
+            .iter()
+            .filter_map(|(id, c)| c.idle_since.map(|t| (t, *id)))
+            .min();
+        let Some((_, id)) = oldest else {
+            return false;
+        };
+        if let Some(c) = m.get_mut(&id) {
+            // Not chosen twice while it closes.
+            c.idle_since = None;
+            c.close.notify_one();
+        }
+        true
+    }
+}
 
 pub(crate) async fn accept_loop<T: Transport, C: Clock>(
     shared: Arc<Shared<T, C>>,
@@ -46,10 +147,29 @@ pub(crate) async fn accept_loop<T: Transport, C: Clock>(
                 continue;
             }
         };
-        let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
-            tracing::debug!(%client, "tcp connection cap reached; closed");
+        if shared.tcp_per_client > 0 && shared.conns.count_for(client.ip()) >= shared.tcp_per_client
+        {
+            tracing::debug!(%client, "tcp connections per client reached; closed");
             drop(stream);
             continue;
+        }
+        let permit = match shared.connections.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) if shared.conns.evict_longest_idle() => {
+                tracing::debug!(%client, "tcp connection cap reached; longest-idle closed");
+                match timeout(EVICT_WAIT, shared.connections.clone().acquire_owned()).await {
+                    Ok(Ok(p)) => p,
+                    _ => {
+                        drop(stream);
+                        continue;
+                    }
+                }
+            }
+            Err(_) => {
+                tracing::debug!(%client, "tcp connection cap reached, all busy; closed");
+                drop(stream);
+                continue;
+            }
         };
         tokio::spawn(connection(shared.clone(), stream, client, permit));
     }
@@ -73,6 +193,28 @@ async fn connection<T: Transport, C: Clock>(
     _permit: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
+    let (id, close) = shared.conns.register(client.ip());
+    serve_connection(&shared, stream, client, id, &close).await;
+    shared.conns.remove(id);
+}
+
+/// The idle timeout now: the configured one, or at most `PRESSURE_IDLE`
+/// while more than half the connection slots are in use.
+fn idle_timeout<T: Transport, C: Clock>(shared: &Shared<T, C>) -> Duration {
+    if shared.conns.len() * 2 > shared.tcp_max {
+        shared.tcp_idle.min(PRESSURE_IDLE)
+    } else {
+        shared.tcp_idle
+    }
+}
+
+async fn serve_connection<T: Transport, C: Clock>(
+    shared: &Arc<Shared<T, C>>,
+    stream: TcpStream,
+    client: SocketAddr,
+    id: u64,
+    close: &Notify,
+) {
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Option<Vec<u8>>>(MAX_PIPELINED);
     let mut inbuf: Vec<u8> = Vec::new();
@@ -81,7 +223,7 @@ async fn connection<T: Transport, C: Clock>(
     let mut reading = true;
     let mut stop = shared.stop.clone();
     let idle_for = shared.tcp_idle;
-    let idle = sleep(idle_for);
+    let idle = sleep(idle_timeout(shared));
     tokio::pin!(idle);
     loop {
         while reading && outstanding < MAX_PIPELINED {
@@ -93,7 +235,10 @@ async fn connection<T: Transport, C: Clock>(
             };
             // Only whole messages count as activity, so a client dripping
             // bytes cannot hold the connection open forever.
-            idle.as_mut().reset(Instant::now() + idle_for);
+            idle.as_mut().reset(Instant::now() + idle_timeout(shared));
+            if outstanding == 0 {
+                shared.conns.set_idle(id, false);
+            }
             outstanding += 1;
             let handler = shared.handler.clone();
             let tx = tx.clone();
@@ -121,10 +266,17 @@ async fn connection<T: Transport, C: Clock>(
                         break;
                     }
                 }
-                idle.as_mut().reset(Instant::now() + idle_for);
+                if outstanding == 0 {
+                    shared.conns.set_idle(id, true);
+                }
+                idle.as_mut().reset(Instant::now() + idle_timeout(shared));
             },
             _ = &mut idle, if outstanding == 0 => {
                 tracing::debug!(%client, "tcp connection idle; closed");
+                break;
+            },
+            _ = close.notified(), if outstanding == 0 => {
+                tracing::debug!(%client, "tcp connection closed for a new one");
                 break;
             },
             _ = super::stopped(&mut stop), if reading => reading = false,

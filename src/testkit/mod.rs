@@ -322,9 +322,9 @@ impl TestNet {
 }
 
 /// Additional section processing for NS answers (RFC 1034 §4.3.2 step
-/// 6): the addresses of the servers that we hold. `auth::answer` adds
-/// glue to referrals only, and without addresses in a priming reply the
-/// engine loses the root servers' addresses from the hints.
+/// 6) across every zone of the scripted server: `auth::answer` adds the
+/// addresses its answering zone holds; this adds those another zone of the
+/// same server holds.
 fn add_ns_addresses(m: &mut Message, set: &crate::auth::ZoneSet) {
     let targets: Vec<Name> = m
         .answers

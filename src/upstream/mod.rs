@@ -45,6 +45,10 @@ pub enum UpstreamFailure {
     Network(std::io::ErrorKind),
     #[error("reply could not be parsed")]
     Malformed,
+    /// A reply from the server, with our ID, to another question (or with
+    /// none): the server is broken for this query, so it is not waited on.
+    #[error("reply carried another question")]
+    WrongQuestion,
     #[error("connection closed before a full reply")]
     Closed,
 }

@@ -1,12 +1,18 @@
 //! The real transport: UDP from a fresh random source port per query, TCP
 //! with RFC 1035 §4.2.2 length framing, a random ID from the OS CSPRNG, and
 //! a reply accepted only when its source, ID and question match (RFC 5452
-//! §9.1); anything else is dropped and the wait goes on.
+//! §9.1). A reply from another source or with another ID is dropped and
+//! the wait goes on; one from the server with our ID but another question
+//! (or none) ends the exchange at once as `WrongQuestion`: forging it
+//! takes the same guess of port and ID as forging a good answer would, and
+//! waiting out the timeout for a server that answers so helps nobody.
 //!
 //! A reply with a matching ID and source but no question section is accepted
-//! only when its RCODE is FORMERR, NOTIMP or REFUSED: servers that reject
-//! EDNS or the opcode often answer with a bare header, and the engine needs
-//! to see that to fall back.
+//! only when its RCODE is FORMERR, NOTIMP or REFUSED, or when it has TC=1:
+//! servers that reject EDNS or the opcode often answer with a bare header,
+//! and NSD with `refuse-any` answers a UDP ANY query with a bare TC=1
+//! header (RFC 8482 §4.4: retry over TCP); the engine needs to see those
+//! to fall back.
 
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -101,10 +107,11 @@ pub fn reply_matches(sent: &Message, reply: &Message) -> bool {
         return false;
     }
     if reply.queries.is_empty() {
-        return matches!(
-            reply.metadata.response_code,
-            ResponseCode::FormErr | ResponseCode::NotImp | ResponseCode::Refused
-        );
+        return reply.metadata.truncation
+            || matches!(
+                reply.metadata.response_code,
+                ResponseCode::FormErr | ResponseCode::NotImp | ResponseCode::Refused
+            );
     }
     reply.queries.len() == sent.queries.len()
         && reply.queries.iter().zip(&sent.queries).all(|(r, s)| {
@@ -112,6 +119,12 @@ pub fn reply_matches(sent: &Message, reply: &Message) -> bool {
                 && r.query_class() == s.query_class()
                 && same_name(r.name(), s.name())
         })
+}
+
+/// A response with our ID (that `reply_matches` refused: its question is
+/// not ours).
+fn ours(sent: &Message, reply: &Message) -> bool {
+    reply.metadata.id == sent.metadata.id && reply.metadata.message_type == MessageType::Response
 }
 
 /// A datagram that carries our ID and QR=1 but would not parse.
@@ -157,7 +170,8 @@ async fn udp_exchange(query: UpstreamQuery) -> Result<Message, UpstreamFailure> 
         let data = buf.get(..len).unwrap_or(&[]);
         match wire::parse_reply(data).map(|r| r.message) {
             Ok(reply) if reply_matches(&sent, &reply) => return Ok(reply),
-            Ok(_) => tracing::debug!("dropped reply with the wrong ID or question"),
+            Ok(reply) if ours(&sent, &reply) => return Err(UpstreamFailure::WrongQuestion),
+            Ok(_) => tracing::debug!("dropped reply with the wrong ID"),
             Err(_) => saw_malformed |= looks_like_ours(data, sent.metadata.id),
         }
     }
@@ -184,7 +198,8 @@ async fn tcp_exchange(query: UpstreamQuery) -> Result<Message, UpstreamFailure> 
             let data = read_frame(&mut stream).await?;
             match wire::parse_reply(&data).map(|r| r.message) {
                 Ok(reply) if reply_matches(&sent, &reply) => return Ok(reply),
-                Ok(_) => tracing::debug!("dropped TCP reply with the wrong ID or question"),
+                Ok(reply) if ours(&sent, &reply) => return Err(UpstreamFailure::WrongQuestion),
+                Ok(_) => tracing::debug!("dropped TCP reply with the wrong ID"),
                 Err(_) if looks_like_ours(&data, sent.metadata.id) => {
                     return Err(UpstreamFailure::Malformed)
                 }
@@ -252,6 +267,10 @@ mod tests {
         bare.queries.clear();
         assert!(!reply_matches(&sent, &bare));
         bare.metadata.response_code = ResponseCode::FormErr;
+        assert!(reply_matches(&sent, &bare));
+        // A bare TC=1 header: "ask again over TCP" (NSD's refuse-any).
+        bare.metadata.response_code = ResponseCode::NoError;
+        bare.metadata.truncation = true;
         assert!(reply_matches(&sent, &bare));
     }
 

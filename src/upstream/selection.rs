@@ -2,7 +2,10 @@
 //! variance per server address (RFC 6298 §2), a retransmission timeout that
 //! doubles on every loss up to a cap (RFC 6298 §5.5), and a hold-down for a
 //! server that keeps timing out, re-probed at most once per hold-down
-//! interval. The idea follows Unbound's `util/rtt.c` and infra cache.
+//! interval; each failed probe doubles the interval, from
+//! `holddown_initial` up to `holddown` (RFC 9520 §3.2: failures remembered
+//! at least 1 s, backing off). The idea follows Unbound's `util/rtt.c`
+//! and infra cache and PowerDNS's throttle.
 //!
 //! All functions take `now`; nothing here reads a clock.
 
@@ -20,6 +23,34 @@ use crate::config::UpstreamConfig;
 /// least useful half (a bound on memory, not a cache of value).
 const MAX_TRACKED_SERVERS: usize = 100_000;
 
+/// Which kind of question went unanswered: servers that drop AAAA
+/// queries but answer A exist, so the kinds are held down apart (as
+/// Unbound's infra cache counts A, AAAA and other timeouts apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryKind {
+    A,
+    Aaaa,
+    Other,
+}
+
+impl QueryKind {
+    pub fn of(t: hickory_proto::rr::RecordType) -> Self {
+        match t {
+            hickory_proto::rr::RecordType::A => Self::A,
+            hickory_proto::rr::RecordType::AAAA => Self::Aaaa,
+            _ => Self::Other,
+        }
+    }
+
+    fn bit(self) -> u8 {
+        match self {
+            Self::A => 1,
+            Self::Aaaa => 2,
+            Self::Other => 4,
+        }
+    }
+}
+
 /// What we know about one server address.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerStats {
@@ -32,6 +63,16 @@ pub struct ServerStats {
     pub timeouts_in_row: u32,
     /// Held down until this time.
     pub held_until: Option<Mono>,
+    /// Since when the server has given no reply (held down), for reports.
+    pub down_since: Option<Mono>,
+    /// Probes that failed since it was held down: the hold-down doubles
+    /// with each.
+    pub failed_probes: u32,
+    /// The kinds of question it left unanswered while held down (bits of
+    /// `QueryKind`).
+    down_kinds: u8,
+    /// When it last replied to anything.
+    pub last_reply: Option<Mono>,
     /// The server answered FORMERR to EDNS: query it without.
     pub no_edns: bool,
     /// Last time the entry was used, for trimming.
@@ -46,9 +87,34 @@ impl ServerStats {
             rto: cfg.initial_rto,
             timeouts_in_row: 0,
             held_until: None,
+            down_since: None,
+            failed_probes: 0,
+            down_kinds: 0,
+            last_reply: None,
             no_edns: false,
             last_used: now,
         }
+    }
+
+    /// How long the server is held down after `failed_probes` failed
+    /// probes: `holddown_initial` doubled each time, at most `holddown`.
+    pub fn holddown_for(failed_probes: u32, cfg: &UpstreamConfig) -> Duration {
+        let factor = 1u32.checked_shl(failed_probes.min(31)).unwrap_or(u32::MAX);
+        cfg.holddown_initial
+            .saturating_mul(factor)
+            .min(cfg.holddown)
+    }
+
+    /// Holds the server down (it gave no reply): the first time for
+    /// `holddown_initial`, after a failed probe for twice the last time.
+    pub fn hold_down(&mut self, kind: QueryKind, cfg: &UpstreamConfig, now: Mono) {
+        self.down_kinds |= kind.bit();
+        if self.down_since.is_some() {
+            self.failed_probes = self.failed_probes.saturating_add(1);
+        } else {
+            self.down_since = Some(now);
+        }
+        self.held_until = Some(now + Self::holddown_for(self.failed_probes, cfg));
     }
 
     /// RFC 6298 §2.2/§2.3: update SRTT and RTTVAR from a measurement, then
@@ -66,16 +132,21 @@ impl ServerStats {
         self.rto = (srtt + rttvar * 4).clamp(cfg.min_rto, cfg.max_rto);
         self.timeouts_in_row = 0;
         self.held_until = None;
+        self.down_since = None;
+        self.failed_probes = 0;
+        self.down_kinds = 0;
+        self.last_reply = Some(now);
         self.last_used = now;
     }
 
     /// RFC 6298 §5.5: back off the timer (double, capped). After enough
-    /// losses in a row the server is held down.
-    pub fn on_timeout(&mut self, cfg: &UpstreamConfig, now: Mono) {
+    /// losses in a row the server is held down; a server already held
+    /// down (this was its probe) is held down twice as long again.
+    pub fn on_timeout(&mut self, kind: QueryKind, cfg: &UpstreamConfig, now: Mono) {
         self.rto = (self.rto * 2).min(cfg.max_rto);
         self.timeouts_in_row = self.timeouts_in_row.saturating_add(1);
-        if self.timeouts_in_row >= cfg.holddown_after_timeouts {
-            self.held_until = Some(now + cfg.holddown);
+        if self.down_since.is_some() || self.timeouts_in_row >= cfg.holddown_after_timeouts {
+            self.hold_down(kind, cfg, now);
         }
         self.last_used = now;
     }
@@ -144,8 +215,56 @@ impl Selection {
         self.with(addr, now, |s, c| s.on_reply(rtt, c, now));
     }
 
-    pub fn on_timeout(&self, addr: SocketAddr, now: Mono) {
-        self.with(addr, now, |s, c| s.on_timeout(c, now));
+    pub fn on_timeout(&self, addr: SocketAddr, kind: QueryKind, now: Mono) {
+        self.with(addr, now, |s, c| s.on_timeout(kind, c, now));
+    }
+
+    /// Holds `addr` down now (a zone step found none of its servers
+    /// answering), unless it already is.
+    pub fn mark_down(&self, addr: SocketAddr, kind: QueryKind, now: Mono) {
+        self.with(addr, now, |s, c| {
+            if !s.is_held(now) {
+                s.hold_down(kind, c, now);
+            } else {
+                s.down_kinds |= kind.bit();
+            }
+        });
+    }
+
+    /// When every one of `addrs` is known dead: held down, having left
+    /// questions of this kind unanswered (its hold-down may have ended:
+    /// then a probe is due), and silent for at least `holddown_initial`
+    /// (a server that answered other questions a moment ago only drops
+    /// some: it is still asked). Since when the first of them went down
+    /// and when the first hold-down ends.
+    pub fn all_down(
+        &self,
+        addrs: &[SocketAddr],
+        kind: QueryKind,
+        now: Mono,
+    ) -> Option<(Mono, Mono)> {
+        let map = self.servers.lock().ok()?;
+        let mut since: Option<Mono> = None;
+        let mut until: Option<Mono> = None;
+        let silent = |s: &ServerStats| {
+            s.last_reply
+                .is_none_or(|r| now.saturating_sub(r) >= self.cfg.holddown_initial)
+        };
+        for a in addrs {
+            let s = map
+                .get(a)
+                .filter(|s| s.down_kinds & kind.bit() != 0 && silent(s))?;
+            let held = s.held_until?;
+            let down = s.down_since?;
+            since = Some(since.map_or(down, |x| x.min(down)));
+            until = Some(until.map_or(held, |x| x.min(held)));
+        }
+        since.zip(until)
+    }
+
+    /// Whether `addr` is held down at `now`.
+    pub fn is_held(&self, addr: SocketAddr, now: Mono) -> bool {
+        self.stats(addr).is_some_and(|s| s.is_held(now))
     }
 
     pub fn set_no_edns(&self, addr: SocketAddr, now: Mono) {
@@ -186,13 +305,25 @@ impl Selection {
     }
 
     /// Called before sending to a server whose hold-down has passed: it gets
-    /// one probe, and is held down again until that probe is answered.
-    pub fn claim_probe(&self, addr: SocketAddr, now: Mono) {
+    /// one probe, and stays held down (for the length of its next
+    /// hold-down) until that probe is answered; true when this caller won
+    /// the probe.
+    pub fn claim_probe(&self, addr: SocketAddr, now: Mono) -> bool {
         self.with(addr, now, |s, c| {
             if s.held_until.is_some_and(|t| t <= now) {
-                s.held_until = Some(now + c.holddown);
+                // Held at least as long as the probe may take, so that no
+                // second probe starts while it is out.
+                let next = s.failed_probes.saturating_add(1);
+                let hold = ServerStats::holddown_for(next, c)
+                    .max(c.max_rto)
+                    .max(c.tcp_timeout);
+                s.held_until = Some(now + hold);
+                true
+            } else {
+                false
             }
-        });
+        })
+        .unwrap_or(false)
     }
 }
 
@@ -223,7 +354,7 @@ mod tests {
         let mut s = ServerStats::new(&c, Duration::ZERO);
         let mut want = c.initial_rto;
         for _ in 0..10 {
-            s.on_timeout(&c, Duration::ZERO);
+            s.on_timeout(QueryKind::A, &c, Duration::ZERO);
             want = (want * 2).min(c.max_rto);
             assert_eq!(s.rto, want);
         }
@@ -252,18 +383,71 @@ mod tests {
         let live: SocketAddr = "192.0.2.2:53".parse().unwrap();
         sel.on_reply(live, ms(10), Duration::ZERO);
         for _ in 0..c.holddown_after_timeouts {
-            sel.on_timeout(dead, Duration::ZERO);
+            sel.on_timeout(dead, QueryKind::A, Duration::ZERO);
         }
-        let t1 = Duration::from_secs(1);
+        let t1 = c.holddown_initial / 2;
         assert_eq!(sel.order(&[dead, live], t1), vec![live]);
         // After the hold-down the dead server may be probed once.
-        let t2 = c.holddown + Duration::from_secs(1);
+        let t2 = c.holddown_initial + ms(1);
         assert_eq!(sel.order(&[dead, live], t2), vec![live, dead]);
-        sel.claim_probe(dead, t2);
+        assert!(sel.claim_probe(dead, t2));
+        assert!(!sel.claim_probe(dead, t2), "one probe at a time");
         assert_eq!(sel.order(&[dead, live], t2 + ms(1)), vec![live]);
         // A reply lifts the hold-down.
         sel.on_reply(dead, ms(5), t2 + ms(2));
         assert_eq!(sel.order(&[dead, live], t2 + ms(3)), vec![dead, live]);
+        assert_eq!(sel.stats(dead).unwrap().down_since, None);
+    }
+
+    #[test]
+    fn each_failed_probe_doubles_the_holddown_up_to_the_cap() {
+        let c = UpstreamConfig {
+            holddown_initial: Duration::from_secs(1),
+            holddown: Duration::from_secs(10),
+            ..cfg()
+        };
+        let sel = Selection::new(c.clone());
+        let dead: SocketAddr = "192.0.2.1:53".parse().unwrap();
+        let mut now = Duration::from_secs(100);
+        sel.mark_down(dead, QueryKind::A, now);
+        let mut lengths = Vec::new();
+        for _ in 0..6 {
+            let s = sel.stats(dead).unwrap();
+            let until = s.held_until.unwrap();
+            lengths.push((until - now).as_secs());
+            assert_eq!(s.down_since, Some(Duration::from_secs(100)));
+            assert_eq!(
+                sel.all_down(&[dead], QueryKind::A, now),
+                Some((Duration::from_secs(100), until))
+            );
+            now = until;
+            assert!(sel.claim_probe(dead, now));
+            sel.on_timeout(dead, QueryKind::A, now);
+        }
+        assert_eq!(lengths, [1, 2, 4, 8, 10, 10]);
+        // Down for A questions, not (yet) for AAAA ones.
+        let now = now + ms(1);
+        assert!(sel.all_down(&[dead], QueryKind::A, now).is_some());
+        assert!(sel.all_down(&[dead], QueryKind::Aaaa, now).is_none());
+        assert!(sel.is_held(dead, now));
+    }
+
+    #[test]
+    fn a_server_that_replied_a_moment_ago_is_not_dead() {
+        let c = cfg();
+        let sel = Selection::new(c.clone());
+        let flaky: SocketAddr = "192.0.2.1:53".parse().unwrap();
+        let t0 = Duration::from_secs(100);
+        sel.on_reply(flaky, ms(5), t0);
+        // It drops one name's queries: held down, but not known dead
+        // until it has been silent for holddown_initial.
+        for _ in 0..c.holddown_after_timeouts {
+            sel.on_timeout(flaky, QueryKind::A, t0 + ms(10));
+        }
+        assert!(sel.is_held(flaky, t0 + ms(20)));
+        assert!(sel.all_down(&[flaky], QueryKind::A, t0 + ms(20)).is_none());
+        let later = t0 + c.holddown_initial;
+        assert!(sel.all_down(&[flaky], QueryKind::A, later).is_some());
     }
 
     #[test]

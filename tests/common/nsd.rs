@@ -33,6 +33,8 @@ pub struct NsdServer {
     pub port: u16,
     /// (zone name, zone file text) pairs.
     pub zones: Vec<(String, String)>,
+    /// More `server:` lines for nsd.conf (e.g. "refuse-any: yes").
+    pub extra: String,
 }
 
 impl NsdServer {
@@ -45,7 +47,14 @@ impl NsdServer {
                 .iter()
                 .map(|(n, t)| (n.to_string(), t.to_string()))
                 .collect(),
+            extra: String::new(),
         }
+    }
+
+    /// Adds a `server:` line to this server's nsd.conf.
+    pub fn with_config(mut self, line: &str) -> Self {
+        self.extra.push_str(&format!("    {line}\n"));
+        self
     }
 
     pub fn port(mut self, port: u16) -> Self {
@@ -173,6 +182,7 @@ fn write_config(dir: &Path, server: &NsdServer) -> PathBuf {
     for a in &server.addrs {
         conf.push_str(&format!("    ip-address: {a}@{}\n", server.port));
     }
+    conf.push_str(&server.extra);
     conf.push_str(&format!(
         "    port: {port}\n    zonesdir: \"{d}\"\n    pidfile: \"{d}/nsd.pid\"\n    database: \"\"\n    \
          zonelistfile: \"{d}/zone.list\"\n    xfrdfile: \"{d}/xfrd.state\"\n    xfrdir: \"{d}\"\n    \
