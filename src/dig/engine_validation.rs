@@ -76,6 +76,14 @@ pub fn verdict(res: &Resolution, validation: &Validation) -> String {
             Some(why) => format!("insecure ({why})"),
             None => "insecure".into(),
         },
+        (_, Security::Unsupported(b)) => {
+            let code = b.kind.ede_code();
+            format!(
+                "insecure (EDE {code} {}): {}",
+                ede_name(code).unwrap_or("Other"),
+                b.text
+            )
+        }
         (_, Security::Bogus(b)) => {
             let code = b.kind.ede_code();
             format!(
@@ -102,11 +110,13 @@ pub fn verdict_json(res: &Resolution, validation: &Validation) -> Value {
     let status = match (validation, &res.security) {
         (Validation::Off(_), _) | (_, Security::Unchecked) => "unchecked",
         (_, Security::Secure) => "secure",
-        (_, Security::Insecure) => "insecure",
+        (_, Security::Insecure | Security::Unsupported(_)) => "insecure",
         (_, Security::Bogus(_)) => "bogus",
     };
     let ede = match (validation, &res.security) {
-        (Validation::On { .. }, Security::Bogus(b)) => Some(b.kind.ede_code()),
+        (Validation::On { .. }, Security::Bogus(b) | Security::Unsupported(b)) => {
+            Some(b.kind.ede_code())
+        }
         _ => None,
     };
     json!({

@@ -39,6 +39,11 @@ pub enum Security {
     Insecure,
     /// It should verify and does not.
     Bogus(Bogus),
+    /// Insecure because the zone is signed only with algorithms or DS
+    /// digests tern does not implement (RFC 4035 §5.2, RFC 6840 §5.2): a
+    /// plain answer, carrying the reason as an extended error (EDE 1 or 2),
+    /// as Unbound's answers do.
+    Unsupported(Bogus),
     /// Not checked (validation off, or CD=1).
     Unchecked,
 }
@@ -70,6 +75,11 @@ pub enum BogusKind {
     BudgetExhausted,
     /// EDE 23: a DS or DNSKEY set the chain needs could not be fetched.
     NetworkError,
+    /// Not bogus: only unsupported DNSKEY algorithms (EDE 1), for
+    /// `Security::Unsupported`.
+    UnsupportedAlgorithm,
+    /// Not bogus: only unsupported DS digest types (EDE 2).
+    UnsupportedDigest,
 }
 
 impl BogusKind {
@@ -83,6 +93,8 @@ impl BogusKind {
             BogusKind::RrsigsMissing => 10,
             BogusKind::NsecMissing => 12,
             BogusKind::NetworkError => 23,
+            BogusKind::UnsupportedAlgorithm => 1,
+            BogusKind::UnsupportedDigest => 2,
         }
     }
 }
@@ -175,6 +187,9 @@ pub enum ZoneKeys {
     Insecure(String),
     /// The chain of trust is broken.
     Bogus(Bogus),
+    /// Insecure: the zone's keys or DS records use only algorithms or
+    /// digests tern does not implement (EDE 1 or 2 with why).
+    Unsupported(Bogus),
 }
 
 impl ZoneKeys {
@@ -186,7 +201,7 @@ impl ZoneKeys {
                 .map(|k| 16 + hickory_proto::dnssec::PublicKey::public_bytes(k.public_key()).len())
                 .sum(),
             ZoneKeys::Insecure(why) => why.len(),
-            ZoneKeys::Bogus(b) => b.text.len(),
+            ZoneKeys::Bogus(b) | ZoneKeys::Unsupported(b) => b.text.len(),
         }
     }
 }

@@ -65,9 +65,12 @@ pub enum KeyCheck {
         ttl: u32,
         matched: Vec<(u16, u8, u8)>,
     },
-    /// No usable DS or anchor (unsupported algorithms or digests): the
+    /// No chain of trust (no anchor at the zone, an empty anchor): the
     /// zone is treated as unsigned. The text says why.
     Insecure(String),
+    /// No usable DS or anchor because of unsupported algorithms or digests:
+    /// the zone is treated as unsigned, the reason carrying EDE 1 or 2.
+    Unsupported(Bogus),
     Bogus(Bogus),
 }
 
@@ -405,8 +408,21 @@ pub fn verify_dnskeys_with_ds(
 ) -> KeyCheck {
     let usable = usable_ds(ds, opts);
     if usable.is_empty() {
-        return KeyCheck::Insecure(format!(
-            "no DS for {zone} has a supported digest type and algorithm (RFC 4035 §5.2, RFC 6840 §5.2)"
+        // EDE 2 when some DS names a digest we lack, else the algorithms
+        // are what we lack (EDE 1).
+        let digest = ds
+            .iter()
+            .any(|d| !crate::dnssec::ds::digest_supported(u8::from(d.digest_type())));
+        let kind = if digest {
+            BogusKind::UnsupportedDigest
+        } else {
+            BogusKind::UnsupportedAlgorithm
+        };
+        return KeyCheck::Unsupported(Bogus::new(
+            kind,
+            format!(
+                "no DS for {zone} has a supported digest type and algorithm (RFC 4035 §5.2, RFC 6840 §5.2)"
+            ),
         ));
     }
     let keys = zone_dnskeys(zone, dnskeys);
@@ -457,14 +473,20 @@ pub fn verify_dnskeys_with_anchor_keys(
     opts: &VerifyOptions,
     budget: &mut Budget,
 ) -> KeyCheck {
-    let anchors: Vec<&DNSKEY> = anchor_keys
-        .iter()
-        .filter(|k| usable_zone_key(k))
+    let usable: Vec<&DNSKEY> = anchor_keys.iter().filter(|k| usable_zone_key(k)).collect();
+    if usable.is_empty() {
+        return KeyCheck::Insecure(format!(
+            "no trust-anchor key for {zone} is a usable zone key (revoked or not a zone key)"
+        ));
+    }
+    let anchors: Vec<&DNSKEY> = usable
+        .into_iter()
         .filter(|k| algorithm_supported(u8::from(k.public_key().algorithm()), opts))
         .collect();
     if anchors.is_empty() {
-        return KeyCheck::Insecure(format!(
-            "no trust-anchor key for {zone} has a supported algorithm (RFC 4035 §5.2)"
+        return KeyCheck::Unsupported(Bogus::new(
+            BogusKind::UnsupportedAlgorithm,
+            format!("no trust-anchor key for {zone} has a supported algorithm (RFC 4035 §5.2)"),
         ));
     }
     let entry_keys: Vec<DNSKEY> = zone_dnskeys(zone, dnskeys)

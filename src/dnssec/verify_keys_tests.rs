@@ -62,11 +62,16 @@ fn dnskeys_against_ds() {
         DigestType::Unknown(3),
         vec![0; 32],
     );
-    for d in [unknown_alg, gost] {
-        assert!(matches!(
-            check(&[by_ksk.clone()], &[d]),
-            KeyCheck::Insecure(_)
-        ));
+    // Insecure, with the extended error saying which (EDE 1, EDE 2).
+    for (d, kind) in [
+        (unknown_alg, BogusKind::UnsupportedAlgorithm),
+        (gost, BogusKind::UnsupportedDigest),
+    ] {
+        let got = check(&[by_ksk.clone()], &[d]);
+        assert!(
+            matches!(got, KeyCheck::Unsupported(ref b) if b.kind == kind),
+            "{got:?}"
+        );
     }
     // A bad signature by the named key: bogus.
     match check(&[flip_signature(&by_ksk)], &[ds]) {
@@ -249,7 +254,7 @@ fn unbound_val_positive_anchor() {
     let plain = VerifyOptions::default();
     let check = anchors.verify_keys(&zone, &set, sigs, UNBOUND_NOW, &plain, &mut budget);
     assert!(
-        matches!(check, KeyCheck::Insecure(ref why) if why.contains("supported")),
+        matches!(check, KeyCheck::Unsupported(ref b) if b.text.contains("supported") && b.kind.ede_code() == 1),
         "{check:?}"
     );
 }

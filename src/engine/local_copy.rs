@@ -94,7 +94,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         match (res.security, res.failure) {
             (Security::Bogus(b), _) => Err(format!("ZONEMD of {zone} is bogus: {b}")),
             (_, Some(f)) => Err(format!("ZONEMD of {zone} could not be validated: {f}")),
-            (Security::Secure | Security::Insecure | Security::Unchecked, None) => Ok(()),
+            (
+                Security::Secure
+                | Security::Insecure
+                | Security::Unsupported(_)
+                | Security::Unchecked,
+                None,
+            ) => Ok(()),
         }
     }
 

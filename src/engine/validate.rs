@@ -93,7 +93,8 @@ impl Verdict {
         match (&self.security, security) {
             (Security::Bogus(_), _) => {}
             (_, b @ Security::Bogus(_)) => self.security = b,
-            (Security::Insecure, _) => {}
+            // The first reason for insecurity is kept.
+            (Security::Insecure | Security::Unsupported(_), _) => {}
             (_, s) => self.security = s,
         }
     }
@@ -458,6 +459,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 ZoneKeys::Insecure(why) => {
                     budget.step(|| format!("{name} {t}: insecure ({why})"));
                     v.add(Security::Insecure, kttl)
+                }
+                ZoneKeys::Unsupported(b) => {
+                    budget.step(|| format!("{name} {t}: insecure ({b})"));
+                    v.add(Security::Unsupported(b), kttl)
                 }
                 ZoneKeys::Bogus(b) => v.add(Security::Bogus(b), 0),
                 ZoneKeys::Secure(keys) => {

@@ -544,7 +544,8 @@ impl<T: Transport, C: Clock> Handler<T, C> {
     }
 
     /// The extended DNS errors (RFC 8914) a resolution's reply carries: why
-    /// it failed, or that it is stale (§4.4, §4.20).
+    /// it failed, that it is stale (§4.4, §4.20), or that it is insecure
+    /// for an unsupported algorithm or digest (§4.2, §4.3).
     fn add_resolution_edes(&self, m: &mut Message, res: &Resolution) {
         if m.edns.is_none() {
             return;
@@ -552,6 +553,10 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         if let Some(f) = &res.failure {
             let (code, text) = ede_for(f);
             wire::add_ede(m, code, &text);
+        }
+        // Insecure for want of an algorithm or digest: said, as Unbound does.
+        if let crate::dnssec::Security::Unsupported(b) = &res.security {
+            wire::add_ede(m, b.kind.ede_code(), &format!("DNSSEC: {}", b.text));
         }
         if res.stale && self.resolver.config().cache.ede_serve_expired {
             if res.rcode == ResponseCode::NXDomain {

@@ -424,6 +424,7 @@ fn describe(keys: &ZoneKeys) -> String {
             format!("secure, DNSKEY tags {}", tags.join(" "))
         }
         ZoneKeys::Insecure(why) => format!("insecure: {why}"),
+        ZoneKeys::Unsupported(b) => format!("insecure: {b}"),
         ZoneKeys::Bogus(b) => format!("bogus: {b}"),
     }
 }
@@ -438,6 +439,7 @@ fn key_check(check: KeyCheck, ttl: u32) -> (ZoneKeys, u32) {
             keys, ttl: kttl, ..
         } => (ZoneKeys::Secure(keys), ttl.min(kttl)),
         KeyCheck::Insecure(why) => (ZoneKeys::Insecure(why), ttl.max(1)),
+        KeyCheck::Unsupported(b) => (ZoneKeys::Unsupported(b), ttl.max(1)),
         KeyCheck::Bogus(b) => (ZoneKeys::Bogus(b), 0),
     }
 }

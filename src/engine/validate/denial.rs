@@ -70,6 +70,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let (keys, _) = self.zone_keys(&zone, budget, 0).await;
         let keys = match keys {
             ZoneKeys::Insecure(_) => return Security::Insecure,
+            ZoneKeys::Unsupported(b) => return Security::Unsupported(b),
             ZoneKeys::Bogus(b) => return Security::Bogus(b),
             ZoneKeys::Secure(k) => k,
         };
@@ -89,6 +90,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Security::Insecure => {
                     format!("{what} for {qname} {qtype}: insecure (opt-out or NSEC3 iterations)")
                 }
+                Security::Unsupported(b) => format!("{what} for {qname} {qtype}: insecure ({b})"),
                 Security::Bogus(b) => format!("{what} for {qname} {qtype}: bogus: {b}"),
                 Security::Unchecked => format!("{what} for {qname} {qtype}: not checked"),
             }
