@@ -37,6 +37,8 @@ mod parser;
 mod records;
 #[path = "replay/runner.rs"]
 mod runner;
+#[path = "replay/tempfiles.rs"]
+mod tempfiles;
 #[path = "replay/transport.rs"]
 mod transport;
 
@@ -307,6 +309,10 @@ fn main() -> ExitCode {
     }
     if let Err(e) = autotrust::self_check() {
         println!("replay REGRESSION autotrust macro self-check: {e}");
+        return ExitCode::FAILURE;
+    }
+    if let Err(e) = tempfiles::self_check() {
+        println!("replay REGRESSION temp file self-check: {e}");
         return ExitCode::FAILURE;
     }
     if let Err(e) = dnssec_text::self_check() {

@@ -24,6 +24,25 @@ pub struct ConfigLine {
     pub clause: String,
     pub key: String,
     pub value: String,
+    /// The value is `TEMPFILE_NAME`'s file name, to be replaced by the
+    /// path the file is written to (see `tempfiles`).
+    pub tempfile: bool,
+}
+
+/// A `TEMPFILE_CONTENTS name` … `TEMPFILE_END` block: a file the scenario
+/// writes before the resolver starts (zone files, hints), its lines as
+/// given (`$INCLUDE_TEMPFILE other` names another such file).
+#[derive(Debug, Clone)]
+pub struct TempFile {
+    pub name: String,
+    pub lines: Vec<String>,
+}
+
+/// The config block: its options and the files it writes.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigBlock {
+    pub lines: Vec<ConfigLine>,
+    pub files: Vec<TempFile>,
 }
 
 /// What a `MATCH` line asks for.
@@ -134,14 +153,18 @@ fn unsupported<T>(what: impl Into<String>) -> Result<T, Unsupported> {
     Err(Unsupported(what.into()))
 }
 
-/// Parses the config block (up to `CONFIG_END`) into lines.
-fn parse_config(lines: &mut Lines<'_>) -> Result<Vec<ConfigLine>, Unsupported> {
+/// Parses the config block (up to `CONFIG_END`) into lines and files.
+fn parse_config(lines: &mut Lines<'_>) -> Result<ConfigBlock, Unsupported> {
     let mut out = Vec::new();
+    let mut files = Vec::new();
     let mut clause = String::new();
+    // The clause before the last line that opened one: a lone `key:`
+    // followed by `TEMPFILE_NAME` was a key, not a clause.
+    let mut opened: Option<(String, String)> = None;
     while let Some((n, raw)) = lines.next() {
         let line = raw.trim();
         if line == "CONFIG_END" {
-            return Ok(out);
+            return Ok(ConfigBlock { lines: out, files });
         }
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
@@ -158,14 +181,35 @@ fn parse_config(lines: &mut Lines<'_>) -> Result<Vec<ConfigLine>, Unsupported> {
                 clause: "server".to_string(),
                 key: "AUTOTRUST_FILE".to_string(),
                 value,
+                tempfile: false,
             });
             continue;
         }
-        for kw in ["TEMPFILE_NAME", "TEMPFILE_CONTENTS"] {
-            if line.starts_with(kw) {
-                return unsupported(format!("{kw} block (files written by the test)"));
-            }
+        // testbound writes the file's path into the config where
+        // `TEMPFILE_NAME` stands: the value of the key on the line before.
+        if let Some(name) = line.strip_prefix("TEMPFILE_NAME") {
+            let Some((key, before)) = opened.take() else {
+                return unsupported(format!(
+                    "config line {}: TEMPFILE_NAME without a key before it",
+                    n + 1
+                ));
+            };
+            clause = before;
+            out.push(ConfigLine {
+                clause: clause.clone(),
+                key,
+                value: tempfile_name(name, n)?,
+                tempfile: true,
+            });
+            continue;
         }
+        if let Some(name) = line.strip_prefix("TEMPFILE_CONTENTS") {
+            let name = tempfile_name(name, n)?;
+            let lines = read_block(lines, "TEMPFILE_END")?;
+            files.push(TempFile { name, lines });
+            continue;
+        }
+        opened = None;
         // Comments after values: `stub-addr: 1.2.3.4 # K.ROOT`.
         let line = line.split('#').next().unwrap_or("").trim();
         if !line.contains(':') {
@@ -175,13 +219,14 @@ fn parse_config(lines: &mut Lines<'_>) -> Result<Vec<ConfigLine>, Unsupported> {
         // pairs (`forward-zone: name: "." forward-addr: 1.2.3.4`).
         for (key, value, opens_clause) in config_pairs(line) {
             if opens_clause {
-                clause = key;
+                opened = Some((key.clone(), std::mem::replace(&mut clause, key)));
                 continue;
             }
             out.push(ConfigLine {
                 clause: clause.clone(),
                 key,
                 value,
+                tempfile: false,
             });
         }
     }
@@ -249,8 +294,23 @@ fn config_pairs(line: &str) -> Vec<(String, String, bool)> {
         .collect()
 }
 
+/// A `TEMPFILE_*` block's file name: one plain word (it becomes a file in
+/// the scenario's directory).
+fn tempfile_name(rest: &str, n: usize) -> Result<String, Unsupported> {
+    let name = rest.trim();
+    let plain = !name.is_empty()
+        && !name.contains(char::is_whitespace)
+        && !name.contains(['/', '\\'])
+        && !name.starts_with('.');
+    if plain {
+        Ok(name.to_string())
+    } else {
+        unsupported(format!("config line {}: temp file name {name:?}", n + 1))
+    }
+}
+
 /// Only the config block, so its reasons for skipping come first.
-pub fn config_of(text: &str) -> Result<Vec<ConfigLine>, Unsupported> {
+pub fn config_of(text: &str) -> Result<ConfigBlock, Unsupported> {
     let mut lines: Lines<'_> = text.lines().enumerate().peekable();
     parse_config(&mut lines)
 }

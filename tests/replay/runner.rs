@@ -26,6 +26,7 @@ use super::autotrust;
 use super::config_map;
 use super::matcher;
 use super::parser::{self, Entry, Kind, Moment, Unsupported};
+use super::tempfiles;
 use super::transport::{self, lock, Script, ScriptedTransport};
 
 /// What became of a scenario.
@@ -81,15 +82,23 @@ struct ClientAnswer {
 
 /// Parses, maps the config and plays `text`.
 pub fn run(text: &str, opts: &Options) -> Outcome {
-    let lines = match parser::config_of(text) {
-        Ok(l) => l,
+    let mut block = match parser::config_of(text) {
+        Ok(b) => b,
         Err(Unsupported(r)) => return Outcome::Skip(r),
+    };
+    // Kept until the run ends: the resolver reads the files as it starts.
+    let _files = match tempfiles::materialize(
+        &mut block,
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+    ) {
+        Ok(d) => d,
+        Err(e) => return Outcome::Fail(format!("temp files: {e}")),
     };
     let config_map::Mapped {
         mut config,
         root_hints,
         dnssec,
-    } = match config_map::build(&lines) {
+    } = match config_map::build(&block.lines) {
         Ok(m) => m,
         Err(Unsupported(r)) => return Outcome::Skip(r),
     };
