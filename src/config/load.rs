@@ -24,6 +24,7 @@ use toml::Spanned;
 
 mod lists;
 mod local;
+mod rpz;
 
 /// Why a configuration was rejected. `Parse` and `Invalid` carry the file,
 /// the 1-based line and the dotted key (`server.max_udp_payload`).
@@ -86,6 +87,11 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
         }
     }
     if let Some(dir) = path.parent() {
+        for zone in &mut config.rpz {
+            if zone.zonefile.is_relative() {
+                zone.zonefile = dir.join(&zone.zonefile);
+            }
+        }
         let dnssec = &mut config.dnssec;
         for file in dnssec
             .trust_anchor_files
@@ -114,6 +120,7 @@ pub fn load_str(text: &str, file_label: &str) -> Result<Config, ConfigError> {
         upstream: ctx.upstream(file.upstream.as_ref())?,
         log: ctx.log(file.log.as_ref())?,
         dnssec: ctx.dnssec(file.dnssec.as_ref())?,
+        rpz: ctx.rpz(file.rpz.as_deref().unwrap_or(&[]))?,
     })
 }
 

@@ -8,6 +8,7 @@
 pub mod file;
 pub mod load;
 pub mod local;
+pub mod rpz;
 
 pub use load::{load_file, load_str, ConfigError};
 
@@ -26,6 +27,8 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     pub log: LogConfig,
     pub dnssec: DnssecConfig,
+    /// Response policy zones, in order of precedence (`[[rpz]]`).
+    pub rpz: Vec<rpz::RpzZone>,
 }
 
 impl Config {

@@ -18,6 +18,7 @@ use crate::clock::{Clock, Mono};
 use crate::config::local::LocalZoneType;
 use crate::config::AclAction;
 use crate::engine::{Failure, Request, Resolution, Resolver};
+use crate::rpz::{After, Before, Rpz, Synth};
 use crate::server::acl::Acl;
 use crate::server::chaos;
 use crate::server::cookie::{self, ClientCookie};
@@ -56,6 +57,8 @@ pub struct Handler<T: Transport, C: Clock> {
     cookie_secret: [u8; 16],
     /// Local zones and local data, answered before the cache.
     local: LocalZones,
+    /// Response policy zones, applied before local zones and to answers.
+    rpz: Rpz,
     /// Background refreshes (prefetch, stale refresh) running at once are
     /// bounded like client queries; beyond, a refresh is skipped.
     refreshes: Arc<tokio::sync::Semaphore>,
@@ -76,13 +79,21 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             // Inform zones log every query, which a packet hit would skip.
             && !config.resolver.local_zones.iter().any(|z| {
                 matches!(z.kind, LocalZoneType::Inform | LocalZoneType::InformDeny)
-            });
+            })
+            // Policies depend on the client and rewrite answers.
+            && config.rpz.is_empty();
         let packets = use_packets.then(|| {
             let budget = config.cache.max_bytes / PACKET_CACHE_SHARE;
             PacketCache::new(usize::try_from(budget).unwrap_or(usize::MAX))
         });
         let cookie_secret = config.server.cookie_secret.unwrap_or_else(rand::random);
         let local = LocalZones::new(&config.resolver);
+        // `tern serve` loads the zones first and stops on an error; a
+        // caller that did not gets the error logged and no policy.
+        let rpz = Rpz::load(&config.rpz).unwrap_or_else(|e| {
+            tracing::error!("{e}: response policy zones not used");
+            Rpz::default()
+        });
         let refreshes = Arc::new(tokio::sync::Semaphore::new(
             config.server.max_concurrent_queries.max(1),
         ));
@@ -92,6 +103,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             packets,
             cookie_secret,
             local,
+            rpz,
             refreshes,
         }
     }
@@ -270,7 +282,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         } else {
             let started = self.resolver.clock().now();
             // None: a local zone drops the question (deny).
-            let (m, stamp) = self.answer(&query, client).await?;
+            let (m, stamp) = self.answer(&query, client, protocol).await?;
             let discard = self.resolver.config().server.discard_timeout;
             let waited = self.resolver.clock().now().saturating_sub(started);
             if !discard.is_zero() && waited > discard {
@@ -369,6 +381,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         &self,
         query: &Message,
         client: SocketAddr,
+        protocol: Protocol,
     ) -> Option<(Message, Option<(u64, Mono)>)> {
         if query.metadata.op_code != OpCode::Query {
             return Some((self.reply_skeleton(query, ResponseCode::NotImp), None));
@@ -408,6 +421,22 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             dnssec_ok: query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
             full_trace: false,
         };
+        let rpz_query = crate::rpz::Query {
+            name: q.name(),
+            qtype: q.query_type(),
+            client: client.ip(),
+            udp: protocol == Protocol::Udp,
+            minimal: self.resolver.config().resolver.minimal_responses,
+        };
+        let mut passthru = self.rpz.is_empty();
+        if !passthru {
+            match self.rpz.before(&rpz_query) {
+                Before::Resolve => {}
+                Before::Passthru => passthru = true,
+                Before::Drop => return None,
+                Before::Answer(s) => return self.rpz_reply(query, s, request).await,
+            }
+        }
         if !self.local.is_empty() {
             if self
                 .local
@@ -437,6 +466,19 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             }
             None => (self.resolver.resolve_after_miss(&request).await, None),
         };
+        if !passthru && res.failure.is_none() {
+            match self.rpz.after(&rpz_query, res.rcode, &res.answers) {
+                After::Keep => {}
+                After::Drop => return None,
+                After::Answer(s) => {
+                    let mut m = self.rpz_reply(query, s, request).await?.0;
+                    if res.stale {
+                        self.add_resolution_edes(&mut m, &res);
+                    }
+                    return Some((m, None));
+                }
+            }
+        }
         // AD=1 for validated data, to clients that show they understand it
         // with DO=1 or AD=1 (RFC 6840 §5.7, RFC 4035 §3.2.3).
         let ad = (request.dnssec_ok || query.metadata.authentic_data)
@@ -519,6 +561,43 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                 }
             };
             m.metadata.authoritative = false;
+            m.metadata.response_code = res.rcode;
+            self.add_resolution_edes(&mut m, &res);
+            m.answers.extend(res.answers);
+            m.authorities = res.authorities;
+            m.additionals = res.additionals;
+        }
+        Some((m, None))
+    }
+
+    /// The reply a response policy makes; a CNAME it answers whose target
+    /// is to be resolved is followed as a local zone's is, the flags of the
+    /// policy's answer kept.
+    async fn rpz_reply(
+        &self,
+        query: &Message,
+        s: Synth,
+        request: Request,
+    ) -> Option<(Message, Option<(u64, Mono)>)> {
+        let mut m = self.reply_skeleton(query, s.rcode);
+        m.metadata.authoritative = s.authoritative;
+        m.metadata.truncation = s.truncated;
+        m.metadata.recursion_available = !s.clear_ra;
+        m.answers = s.answers;
+        m.additionals = s.additionals;
+        if let Some(target) = s.follow {
+            let next = Request {
+                name: target,
+                ..request
+            };
+            let res = if next.recursion_desired {
+                self.resolver.resolve(&next).await
+            } else {
+                match self.resolver.resolve_cached(&next).await {
+                    Some(hit) if hit.failure.is_none() => hit,
+                    _ => return Some((m, None)),
+                }
+            };
             m.metadata.response_code = res.rcode;
             self.add_resolution_edes(&mut m, &res);
             m.answers.extend(res.answers);
