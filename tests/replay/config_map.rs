@@ -223,6 +223,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
     c.cache.ede_serve_expired = false;
     c.cache.serve_expired_client_timeout = std::time::Duration::ZERO;
     let mut stubs: Vec<StubZone> = Vec::new();
+    let mut rpz: Vec<(tern::config::rpz::RpzZone, Option<Name>)> = Vec::new();
     let mut forwards: Vec<ForwardZone> = Vec::new();
     let mut acl: Vec<AclRule> = Vec::new();
     let mut overrides = Vec::new();
@@ -347,7 +348,13 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             ("server", "outbound-msg-retry") if num(l)? == 5 => {}
             ("server", "module-config") => {
                 let mods: Vec<&str> = l.value.split_whitespace().collect();
-                if !mods.iter().all(|m| *m == "iterator" || *m == "validator") {
+                // respip is the module that applies RPZ rpz-ip triggers
+                // (and Unbound's response-ip options, which stay
+                // unsupported below); tern applies policies in the server.
+                if !mods
+                    .iter()
+                    .all(|m| matches!(*m, "iterator" | "validator" | "respip"))
+                {
                     return unsupported(l);
                 }
                 dnssec.no_validator = !mods.contains(&"validator");
@@ -422,6 +429,55 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                     _ => return unsupported(l),
                 }
             }
+            ("rpz", "name") => {
+                let name = tern::config::local::parse_zone_name(&l.value)
+                    .ok_or_else(|| Unsupported(format!("config rpz: name: {}", l.value)))?;
+                rpz.push((
+                    tern::config::rpz::RpzZone {
+                        name,
+                        zonefile: std::path::PathBuf::new(),
+                        action_override: None,
+                        log: false,
+                        log_name: None,
+                        signal_nxdomain_ra: false,
+                    },
+                    None,
+                ));
+            }
+            ("rpz", key) => {
+                let Some((z, cname)) = rpz.last_mut() else {
+                    return unsupported(l);
+                };
+                use tern::config::rpz::RpzOverride as O;
+                match key {
+                    "zonefile" if !l.value.is_empty() => z.zonefile = l.value.clone().into(),
+                    "rpz-action-override" => {
+                        z.action_override = Some(match l.value.as_str() {
+                            "nxdomain" => O::NxDomain,
+                            "nodata" => O::NoData,
+                            "passthru" => O::Passthru,
+                            "drop" => O::Drop,
+                            "disabled" => O::Disabled,
+                            // The target comes with rpz-cname-override.
+                            "cname" => O::Cname(Name::root()),
+                            _ => return unsupported(l),
+                        });
+                    }
+                    "rpz-cname-override" => {
+                        *cname = Some(
+                            tern::config::local::parse_zone_name(&l.value)
+                                .ok_or_else(|| Unsupported(format!("config rpz: {}", l.value)))?,
+                        );
+                    }
+                    "rpz-log" => z.log = yes(l)?,
+                    "rpz-log-name" => z.log_name = Some(l.value.clone()),
+                    "rpz-signal-nxdomain-ra" => z.signal_nxdomain_ra = yes(l)?,
+                    "for-downstream" if !yes(l)? => {}
+                    // `master`, `url`, `allow-notify` (zone transfers),
+                    // `tags`, `for-downstream: yes`: not in tern.
+                    _ => return unsupported(l),
+                }
+            }
             ("remote-control", _) => {}
             _ => return unsupported(l),
         }
@@ -456,6 +512,24 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
         acl.sort_by_key(|r| std::cmp::Reverse(r.net.prefix_len()));
         acl.append(&mut c.server.access_control);
         c.server.access_control = acl;
+    }
+    for (mut z, cname) in rpz {
+        if z.zonefile.as_os_str().is_empty() {
+            return Err(Unsupported(format!(
+                "config rpz: {} without a zonefile",
+                z.name
+            )));
+        }
+        if let Some(tern::config::rpz::RpzOverride::Cname(_)) = z.action_override {
+            let Some(target) = cname else {
+                return Err(Unsupported(format!(
+                    "config rpz: {}: cname override without a target",
+                    z.name
+                )));
+            };
+            z.action_override = Some(tern::config::rpz::RpzOverride::Cname(target));
+        }
+        c.rpz.push(z);
     }
     c.dnssec = dnssec.config();
     Ok(Mapped {
