@@ -103,9 +103,19 @@ struct State {
 /// Reads a zone file (following `$INCLUDE`s) into sourced records.
 /// `origin` is the initial `$ORIGIN` (the zone name when known).
 pub fn read_zone_file(path: &Path, origin: Option<Name>) -> Result<Vec<SourcedRecord>, ZoneError> {
+    read_zone_file_with_ttl(path, origin, None)
+}
+
+/// `read_zone_file` with a TTL for records written without one before any
+/// `$TTL` (response policy zones are often written so; Unbound uses 3600).
+pub fn read_zone_file_with_ttl(
+    path: &Path,
+    origin: Option<Name>,
+    default_ttl: Option<u32>,
+) -> Result<Vec<SourcedRecord>, ZoneError> {
     let mut state = State {
         origin,
-        default_ttl: None,
+        default_ttl,
         last_ttl: None,
         last_owner: None,
     };

@@ -173,6 +173,18 @@ pub struct Resolver<T: Transport, C: Clock> {
     pub(crate) aggressive: crate::dnssec::aggressive::AggressiveCache,
     /// Which server answered what, and servers set aside for bogus data.
     pub(crate) suspects: validate::retry::Suspects,
+    /// A response policy consulted while following CNAMEs (set once, by
+    /// the server that applies it).
+    policy: std::sync::OnceLock<Arc<dyn AliasPolicy>>,
+}
+
+/// A response policy (RPZ) the engine consults while it follows a CNAME
+/// chain: at a target the policy has a trigger for, resolution stops with
+/// the chain so far, and the server applies the policy to it. Deciding
+/// what the policy does, and continuing past it, are the server's.
+pub trait AliasPolicy: Send + Sync {
+    /// Whether to stop before resolving the CNAME target `target`.
+    fn stops_at(&self, target: &Name) -> bool;
 }
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
@@ -217,7 +229,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             dnssec_work: validate::WorkCounters::default(),
             aggressive: crate::dnssec::aggressive::AggressiveCache::new(),
             suspects: validate::retry::Suspects::default(),
+            policy: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sets the response policy consulted at CNAME targets; a second call
+    /// leaves the first policy in place and returns false.
+    pub fn set_alias_policy(&self, policy: Arc<dyn AliasPolicy>) -> bool {
+        self.policy.set(policy).is_ok()
     }
 
     pub fn config(&self) -> &Config {
@@ -502,6 +521,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
             if !seen.insert(target.clone()) {
                 return Some(Resolution::failed(Failure::CnameLoop, st.take_trace()));
+            }
+            if self.policy.get().is_some_and(|p| p.stops_at(&target)) {
+                return Some(self.finish(
+                    ResponseCode::NoError,
+                    chain,
+                    Vec::new(),
+                    (&cur, request.qtype),
+                    st,
+                ));
             }
             cur = target;
         }

@@ -33,8 +33,11 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use ipnet::IpNet;
 
 use crate::auth::zone::{ZoneError, ZoneErrorKind};
-use crate::auth::zonefile::read_zone_file;
+use crate::auth::zonefile::read_zone_file_with_ttl;
 use crate::config::rpz::{RpzOverride, RpzZone};
+
+/// TTL of policy records written without one (Unbound's default).
+const DEFAULT_TTL: u32 = 3600;
 
 /// What a trigger does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -334,7 +337,12 @@ impl PolicyZone {
             zone: config.name.to_string(),
             source,
         };
-        let records = read_zone_file(&config.zonefile, Some(config.name.clone())).map_err(err)?;
+        let records = read_zone_file_with_ttl(
+            &config.zonefile,
+            Some(config.name.clone()),
+            Some(DEFAULT_TTL),
+        )
+        .map_err(err)?;
         let mut zone = Self::empty(config.clone());
         for sr in records {
             let at = |kind| {
@@ -559,6 +567,12 @@ pub enum After {
     Drop,
     /// Replace it (`Synth::authoritative` false keeps the resolver's flags).
     Answer(Synth),
+    /// Resolve on from this CNAME target, append that answer and ask
+    /// again; with `passthru`, no policy applies any more.
+    Continue {
+        from: Name,
+        passthru: bool,
+    },
 }
 
 /// A query as the policies see it.
@@ -669,7 +683,21 @@ impl Rpz {
     /// Query name triggers on the CNAME targets of an answer, then the
     /// response address triggers on its addresses. `answers` is the
     /// resolver's answer section for `q`.
-    pub fn after(&self, q: &Query<'_>, rcode: ResponseCode, answers: &[Record]) -> After {
+    ///
+    /// The engine stops at a CNAME target with a trigger (`AliasPolicy`);
+    /// where the policy lets resolution go on (passthru, tcp-only), the
+    /// answer is `After::Continue` from that target, and the caller calls
+    /// again with the longer answer and the target in `handled`. With
+    /// `passthru` (a policy already said so) no policy applies and only
+    /// those continuations are asked for.
+    pub fn after(
+        &self,
+        q: &Query<'_>,
+        rcode: ResponseCode,
+        answers: &[Record],
+        handled: &[Name],
+        passthru: bool,
+    ) -> After {
         let client = q.client.to_string();
         // The CNAME chain, in order.
         let mut cur = q.name.to_lowercase();
@@ -683,7 +711,21 @@ impl Rpz {
             if chain.contains(&target) {
                 break;
             }
-            if let Some((zone, name, t)) = self.find_qname(&target, q) {
+            // Resolution stopped before this target (nothing owned by it).
+            let stopped = !answers.iter().any(|r| r.name.to_lowercase() == target);
+            let trigger = if handled.contains(&target) {
+                None
+            } else {
+                self.find_qname(&target, q)
+            };
+            if passthru {
+                if trigger.is_some() && stopped {
+                    return After::Continue {
+                        from: target,
+                        passthru: true,
+                    };
+                }
+            } else if let Some((zone, name, t)) = trigger {
                 let action = match zone.action(t) {
                     // The override's CNAME is for the query name only.
                     Action::Cname => Action::LocalData,
@@ -702,7 +744,19 @@ impl Rpz {
                     .cloned()
                     .collect();
                 let mut s = match action {
+                    Action::Passthru if stopped => {
+                        return After::Continue {
+                            from: target,
+                            passthru: true,
+                        }
+                    }
                     Action::Passthru => return After::Keep,
+                    Action::TcpOnly if stopped => {
+                        return After::Continue {
+                            from: target,
+                            passthru: false,
+                        }
+                    }
                     Action::TcpOnly => {
                         chain.push(target.clone());
                         cur = target;
@@ -730,7 +784,7 @@ impl Rpz {
             chain.push(target.clone());
             cur = target;
         }
-        if rcode != ResponseCode::NoError {
+        if rcode != ResponseCode::NoError || passthru {
             return After::Keep;
         }
         self.response_ip(q, answers)
@@ -921,6 +975,14 @@ impl Rpz {
         self.zones
             .iter()
             .any(|z| !z.nsdname.map.is_empty() || !z.nsip.nets.is_empty())
+    }
+}
+
+impl crate::engine::AliasPolicy for Rpz {
+    fn stops_at(&self, target: &Name) -> bool {
+        self.zones
+            .iter()
+            .any(|z| !z.disabled() && z.qname.find(target).is_some())
     }
 }
 

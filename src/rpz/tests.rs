@@ -192,6 +192,8 @@ fn response_ip_rewrites_the_answer() {
         &q(&name, RecordType::A, "10.0.0.1"),
         ResponseCode::NoError,
         &chain,
+        &[],
+        false,
     ) else {
         panic!("no rewrite");
     };
@@ -204,6 +206,8 @@ fn response_ip_rewrites_the_answer() {
         &q(&name, RecordType::A, "10.0.0.1"),
         ResponseCode::NoError,
         &redirect,
+        &[],
+        false,
     ) else {
         panic!("no rewrite");
     };
@@ -213,6 +217,8 @@ fn response_ip_rewrites_the_answer() {
         &q(&name, RecordType::AAAA, "10.0.0.1"),
         ResponseCode::NoError,
         &v6,
+        &[],
+        false,
     ) else {
         panic!("no rewrite");
     };
@@ -222,7 +228,9 @@ fn response_ip_rewrites_the_answer() {
         rpz.after(
             &q(&name, RecordType::A, "10.0.0.1"),
             ResponseCode::NoError,
-            &clean
+            &clean,
+            &[],
+            false
         ),
         After::Keep
     );
@@ -238,7 +246,7 @@ fn qname_triggers_apply_to_cname_targets() {
     ];
     let mut full = q(&name, RecordType::A, "10.0.0.1");
     full.minimal = false;
-    let After::Answer(s) = rpz.after(&full, ResponseCode::NoError, &chain) else {
+    let After::Answer(s) = rpz.after(&full, ResponseCode::NoError, &chain, &[], false) else {
         panic!("no rewrite");
     };
     assert_eq!(s.answers.len(), 2);
@@ -324,7 +332,7 @@ fn load_names_the_file_and_line() {
     };
     let e = PolicyZone::load(&config).unwrap_err().to_string();
     assert!(e.contains("bad.zone:4"), "{e}");
-    std::fs::write(&file, "$ORIGIN rpz.example.\n$TTL 60\nx CNAME .\n").unwrap();
+    std::fs::write(&file, "$ORIGIN rpz.example.\nx CNAME .\n").unwrap();
     let z = PolicyZone::load(&config).unwrap();
     assert!(z.qname.find(&n("x.")).is_some());
     let _ = std::fs::remove_dir_all(&dir);

@@ -58,7 +58,7 @@ pub struct Handler<T: Transport, C: Clock> {
     /// Local zones and local data, answered before the cache.
     local: LocalZones,
     /// Response policy zones, applied before local zones and to answers.
-    rpz: Rpz,
+    rpz: Arc<Rpz>,
     /// Background refreshes (prefetch, stale refresh) running at once are
     /// bounded like client queries; beyond, a refresh is skipped.
     refreshes: Arc<tokio::sync::Semaphore>,
@@ -94,6 +94,11 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             tracing::error!("{e}: response policy zones not used");
             Rpz::default()
         });
+        let rpz = Arc::new(rpz);
+        if !rpz.is_empty() {
+            // The engine stops at CNAME targets with a trigger.
+            resolver.set_alias_policy(rpz.clone());
+        }
         let refreshes = Arc::new(tokio::sync::Semaphore::new(
             config.server.max_concurrent_queries.max(1),
         ));
@@ -457,7 +462,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         // The cache-only attempt is made here (and skipped by the resolver
         // after a miss), which tells a reply made from the cache alone from
         // one that merely joined another client's resolution.
-        let (res, cacheable) = match self.resolver.resolve_cached(&request).await {
+        let (mut res, mut cacheable) = match self.resolver.resolve_cached(&request).await {
             Some(hit) => {
                 // A hit due for a prefetch is not kept as a packet: the
                 // next hit must come this way again until refreshed.
@@ -466,9 +471,13 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             }
             None => (self.resolver.resolve_after_miss(&request).await, None),
         };
-        if !passthru && res.failure.is_none() {
-            match self.rpz.after(&rpz_query, res.rcode, &res.answers) {
-                After::Keep => {}
+        let mut handled: Vec<hickory_proto::rr::Name> = Vec::new();
+        while !self.rpz.is_empty() && res.failure.is_none() {
+            match self
+                .rpz
+                .after(&rpz_query, res.rcode, &res.answers, &handled, passthru)
+            {
+                After::Keep => break,
                 After::Drop => return None,
                 After::Answer(s) => {
                     let mut m = self.rpz_reply(query, s, request).await?.0;
@@ -476,6 +485,29 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                         self.add_resolution_edes(&mut m, &res);
                     }
                     return Some((m, None));
+                }
+                After::Continue { from, passthru: p } => {
+                    // The engine stopped at a CNAME target the policy lets
+                    // through: resolve on from there.
+                    cacheable = None;
+                    passthru |= p;
+                    let hops = self.resolver.config().resolver.max_cname_hops as usize;
+                    if handled.len() >= hops {
+                        break;
+                    }
+                    handled.push(from.clone());
+                    let next = Request {
+                        name: from,
+                        ..request.clone()
+                    };
+                    let more = self.resolver.resolve(&next).await;
+                    res.rcode = more.rcode;
+                    res.answers.extend(more.answers);
+                    res.authorities = more.authorities;
+                    res.additionals = more.additionals;
+                    res.failure = more.failure;
+                    res.stale |= more.stale;
+                    res.security = crate::dnssec::Security::Unchecked;
                 }
             }
         }
