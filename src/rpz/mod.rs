@@ -771,9 +771,16 @@ impl Rpz {
                     Action::NoData => Synth::new(ResponseCode::NoError, kept),
                     Action::LocalData | Action::Cname => {
                         let picked = t.pick(q.qtype, true);
+                        let data = renamed(&picked, &target);
+                        // A CNAME in the policy is followed like any other
+                        // in the chain, and the answer is the resolver's.
+                        let follow = cname_target(&data, q.qtype);
                         let mut answers = kept;
-                        answers.extend(renamed(&picked, &target));
-                        Synth::new(ResponseCode::NoError, answers)
+                        answers.extend(data);
+                        let mut s = Synth::new(ResponseCode::NoError, answers);
+                        s.authoritative = follow.is_none();
+                        s.follow = follow;
+                        s
                     }
                 };
                 if !q.minimal {
