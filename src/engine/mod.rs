@@ -98,6 +98,29 @@ pub enum Failure {
     /// DNSSEC validation found the answer bogus (RFC 4035 §5.5).
     #[error("DNSSEC: {0}")]
     Dnssec(crate::dnssec::Bogus),
+    /// A response policy has a trigger for the servers of this zone cut
+    /// (`AliasPolicy::stops_at_cut`): the server decides the answer.
+    #[error("response policy applies at the servers of {}", .0.zone)]
+    Policy(Box<ZoneCut>),
+}
+
+/// A zone cut's name server names and known addresses, as met while
+/// resolving a client's question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneCut {
+    pub zone: Name,
+    pub ns_names: Vec<Name>,
+    pub addrs: Vec<std::net::IpAddr>,
+}
+
+tokio::task_local! {
+    /// Set while resolving for a query a policy let through (passthru).
+    static POLICY_OFF: bool;
+}
+
+/// Runs `f` (a resolution) with the response policy not consulted.
+pub async fn without_policy<F: std::future::Future>(f: F) -> F::Output {
+    POLICY_OFF.scope(true, f).await
 }
 
 /// What a resolution produced: an answer, NODATA or NXDOMAIN are values
@@ -185,6 +208,12 @@ pub struct Resolver<T: Transport, C: Clock> {
 pub trait AliasPolicy: Send + Sync {
     /// Whether to stop before resolving the CNAME target `target`.
     fn stops_at(&self, target: &Name) -> bool;
+
+    /// Whether to stop before asking the servers of a zone cut, for the
+    /// client's question (or a CNAME target in its chain).
+    fn stops_at_cut(&self, _ns_names: &[Name], _addrs: &[std::net::IpAddr]) -> bool {
+        false
+    }
 }
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
@@ -237,6 +266,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// leaves the first policy in place and returns false.
     pub fn set_alias_policy(&self, policy: Arc<dyn AliasPolicy>) -> bool {
         self.policy.set(policy).is_ok()
+    }
+
+    /// The response policy, unless this task resolves without it.
+    pub(crate) fn policy(&self) -> Option<&Arc<dyn AliasPolicy>> {
+        let off = POLICY_OFF.try_with(|off| *off).unwrap_or(false);
+        self.policy.get().filter(|_| !off)
     }
 
     pub fn config(&self) -> &Config {
@@ -495,6 +530,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Step::Fail(Failure::NotCached) => {
                     return Some(self.cache_referral_answer(&cur, st))
                 }
+                Step::Fail(f @ Failure::Policy(_)) => {
+                    // The server applies the policy to the chain so far.
+                    let mut res = Resolution::failed(f, st.take_trace());
+                    res.answers = chain;
+                    return Some(res);
+                }
                 Step::Fail(f) => return Some(Resolution::failed(f, st.take_trace())),
             };
             for r in &records {
@@ -522,7 +563,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             if !seen.insert(target.clone()) {
                 return Some(Resolution::failed(Failure::CnameLoop, st.take_trace()));
             }
-            if self.policy.get().is_some_and(|p| p.stops_at(&target)) {
+            if self.policy().is_some_and(|p| p.stops_at(&target)) {
                 return Some(self.finish(
                     ResponseCode::NoError,
                     chain,

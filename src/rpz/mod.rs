@@ -917,16 +917,15 @@ impl Rpz {
         After::Keep
     }
 
-    /// The name server triggers for a zone cut about to be queried: its
-    /// NS names (`nsdname`), then its server addresses (`nsip`). None: no
-    /// trigger; else what to answer `q` with.
-    pub fn at_zone_cut(
+    /// The first zone with a name server trigger for these servers: by
+    /// NS name (`nsdname`) first, then by address (`nsip`). Disabled
+    /// zones are passed over (and logged when `q` is given).
+    fn ns_hit(
         &self,
-        q: &Query<'_>,
         ns_names: &[Name],
         ns_addrs: &[IpAddr],
-    ) -> Option<After> {
-        let client = q.client.to_string();
+        q: Option<&Query<'_>>,
+    ) -> Option<(&PolicyZone, String, &Trigger, TriggerKind)> {
         for zone in &self.zones {
             let by_name = ns_names.iter().find_map(|n| {
                 zone.nsdname
@@ -942,38 +941,76 @@ impl Rpz {
             });
             let Some((what, t, kind)) = hit else { continue };
             if zone.disabled() {
-                zone.log(kind, &what, t.action, q.name, &client);
+                if let Some(q) = q {
+                    zone.log(kind, &what, t.action, q.name, &q.client.to_string());
+                }
                 continue;
             }
-            let action = zone.action(t);
-            zone.log(kind, &what, action, q.name, &client);
-            let mut s = match action {
-                Action::Passthru => return Some(After::Keep),
-                Action::TcpOnly => return None,
-                Action::NxDomain => {
-                    let mut s = Synth::new(ResponseCode::NXDomain, Vec::new());
-                    s.clear_ra = zone.config.signal_nxdomain_ra;
-                    s
-                }
-                Action::NoData | Action::Drop => Synth::new(ResponseCode::NoError, Vec::new()),
-                Action::LocalData => {
-                    let picked = t.pick(q.qtype, true);
-                    Synth::new(ResponseCode::NoError, renamed(&picked, q.name))
-                }
-                Action::Cname => {
-                    let (r, _) = zone.cname_override(q.name)?;
-                    Synth::new(ResponseCode::NoError, vec![r])
-                }
-            };
-            if action == Action::Drop {
-                return Some(After::Drop);
-            }
-            if !q.minimal {
-                s.additionals.extend(zone.soa.clone());
-            }
-            return Some(After::Answer(s));
+            return Some((zone, what, t, kind));
         }
         None
+    }
+
+    /// The name server triggers for a zone cut the engine stopped at
+    /// (`AliasPolicy::stops_at_cut`) while resolving the last name of
+    /// `chain` (the CNAME chain so far from `q.name`): the answer, with the
+    /// chain in front; `After::Keep` for passthru (resolve on without any
+    /// policy); None when no trigger applies.
+    pub fn at_zone_cut(
+        &self,
+        q: &Query<'_>,
+        chain: &[Record],
+        ns_names: &[Name],
+        ns_addrs: &[IpAddr],
+    ) -> Option<After> {
+        let (zone, what, t, kind) = self.ns_hit(ns_names, ns_addrs, Some(q))?;
+        // The name being resolved: the end of the chain.
+        let mut qchase = q.name.clone();
+        for _ in 0..chain.len() {
+            let next = chain.iter().find_map(|r| match &r.data {
+                RData::CNAME(CNAME(t)) if r.name.to_lowercase() == qchase.to_lowercase() => {
+                    Some(t.clone())
+                }
+                _ => None,
+            });
+            match next {
+                Some(n) => qchase = n,
+                None => break,
+            }
+        }
+        let action = zone.action(t);
+        zone.log(kind, &what, action, &qchase, &q.client.to_string());
+        let with_chain = |rs: Vec<Record>| {
+            let mut all = chain.to_vec();
+            all.extend(rs);
+            all
+        };
+        let mut s = match action {
+            Action::Passthru => return Some(After::Keep),
+            Action::TcpOnly => return None,
+            Action::Drop => return Some(After::Drop),
+            Action::NxDomain => {
+                let mut s = Synth::new(ResponseCode::NXDomain, with_chain(Vec::new()));
+                s.clear_ra = zone.config.signal_nxdomain_ra;
+                s
+            }
+            Action::NoData => Synth::new(ResponseCode::NoError, with_chain(Vec::new())),
+            Action::LocalData => {
+                let picked = t.pick(q.qtype, true);
+                Synth::new(
+                    ResponseCode::NoError,
+                    with_chain(renamed(&picked, &qchase)),
+                )
+            }
+            Action::Cname => {
+                let (r, _) = zone.cname_override(&qchase)?;
+                Synth::new(ResponseCode::NoError, with_chain(vec![r]))
+            }
+        };
+        if !q.minimal {
+            s.additionals.extend(zone.soa.clone());
+        }
+        Some(After::Answer(s))
     }
 
     /// Whether any zone has name server triggers (the engine then reports
@@ -990,6 +1027,12 @@ impl crate::engine::AliasPolicy for Rpz {
         self.zones
             .iter()
             .any(|z| !z.disabled() && z.qname.find(target).is_some())
+    }
+
+    fn stops_at_cut(&self, ns_names: &[Name], addrs: &[IpAddr]) -> bool {
+        // tcp-only lets the query go on (tern asks as it would).
+        self.ns_hit(ns_names, addrs, None)
+            .is_some_and(|(zone, _, t, _)| zone.action(t) != Action::TcpOnly)
     }
 }
 

@@ -262,18 +262,18 @@ fn name_server_triggers() {
     assert!(rpz.has_ns_triggers());
     let name = n("x.test.");
     let qq = q(&name, RecordType::A, "10.0.0.1");
-    let hit = rpz.at_zone_cut(&qq, &[n("ns.good."), n("NS.bad.")], &[]);
+    let hit = rpz.at_zone_cut(&qq, &[], &[n("ns.good."), n("NS.bad.")], &[]);
     let Some(After::Answer(s)) = hit else {
         panic!("{hit:?}")
     };
     assert_eq!(s.rcode, ResponseCode::NXDomain);
-    let hit = rpz.at_zone_cut(&qq, &[], &["5.5.5.5".parse().unwrap()]);
+    let hit = rpz.at_zone_cut(&qq, &[], &[], &["5.5.5.5".parse().unwrap()]);
     let Some(After::Answer(s)) = hit else {
         panic!("{hit:?}")
     };
     assert_eq!(s.rcode, ResponseCode::NoError);
     assert_eq!(
-        rpz.at_zone_cut(&qq, &[n("ns.good.")], &["5.5.5.6".parse().unwrap()]),
+        rpz.at_zone_cut(&qq, &[], &[n("ns.good.")], &["5.5.5.6".parse().unwrap()]),
         None
     );
 }

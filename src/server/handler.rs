@@ -462,15 +462,39 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         // The cache-only attempt is made here (and skipped by the resolver
         // after a miss), which tells a reply made from the cache alone from
         // one that merely joined another client's resolution.
-        let (mut res, mut cacheable) = match self.resolver.resolve_cached(&request).await {
-            Some(hit) => {
-                // A hit due for a prefetch is not kept as a packet: the
-                // next hit must come this way again until refreshed.
-                let ok = packet_cacheable(&hit, request.qtype) && !hit.refresh;
-                (hit, ok.then_some((generation, before)))
+        let lookup = async {
+            match self.resolver.resolve_cached(&request).await {
+                Some(hit) => {
+                    // A hit due for a prefetch is not kept as a packet: the
+                    // next hit must come this way again until refreshed.
+                    let ok = packet_cacheable(&hit, request.qtype) && !hit.refresh;
+                    (hit, ok.then_some((generation, before)))
+                }
+                None => (self.resolver.resolve_after_miss(&request).await, None),
             }
-            None => (self.resolver.resolve_after_miss(&request).await, None),
         };
+        let (mut res, mut cacheable) = if passthru && !self.rpz.is_empty() {
+            // A policy let this query through: none applies on the way.
+            crate::engine::without_policy(lookup).await
+        } else {
+            lookup.await
+        };
+        if let Some(Failure::Policy(cut)) = &res.failure {
+            // The engine stopped at servers a policy has a trigger for.
+            match self
+                .rpz
+                .at_zone_cut(&rpz_query, &res.answers, &cut.ns_names, &cut.addrs)
+            {
+                Some(After::Answer(s)) => return self.rpz_reply(query, s, request).await,
+                Some(After::Drop) => return None,
+                Some(After::Keep | After::Continue { .. }) | None => {
+                    // Passthru: the answer as it is, no policy at all.
+                    passthru = true;
+                    res = crate::engine::without_policy(self.resolver.resolve(&request)).await;
+                    cacheable = None;
+                }
+            }
+        }
         let mut handled: Vec<hickory_proto::rr::Name> = Vec::new();
         while !self.rpz.is_empty() && res.failure.is_none() {
             match self
@@ -705,6 +729,8 @@ pub fn ede_for(failure: &Failure) -> (u16, String) {
         // RFC 8914 §4.14: Cached Error.
         Failure::RecentlyFailed => 13,
         Failure::Dnssec(b) => b.kind.ede_code(),
+        // Only seen when no policy handled it.
+        Failure::Policy(_) => 0,
     };
     (code, failure.to_string())
 }
