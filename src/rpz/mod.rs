@@ -987,7 +987,14 @@ impl Rpz {
         };
         let mut s = match action {
             Action::Passthru => return Some(After::Keep),
-            Action::TcpOnly => return None,
+            // Over UDP the client is sent to TCP; over TCP resolution goes on.
+            Action::TcpOnly if !q.udp => return Some(After::Keep),
+            Action::TcpOnly => {
+                let mut s = Synth::new(ResponseCode::NoError, Vec::new());
+                s.truncated = true;
+                s.authoritative = false;
+                return Some(After::Answer(s));
+            }
             Action::Drop => return Some(After::Drop),
             Action::NxDomain => {
                 let mut s = Synth::new(ResponseCode::NXDomain, with_chain(Vec::new()));
@@ -997,14 +1004,20 @@ impl Rpz {
             Action::NoData => Synth::new(ResponseCode::NoError, with_chain(Vec::new())),
             Action::LocalData => {
                 let picked = t.pick(q.qtype, true);
-                Synth::new(
-                    ResponseCode::NoError,
-                    with_chain(renamed(&picked, &qchase)),
-                )
+                let data = renamed(&picked, &qchase);
+                // A CNAME is followed, and the answer is the resolver's.
+                let follow = cname_target(&data, q.qtype);
+                let mut s = Synth::new(ResponseCode::NoError, with_chain(data));
+                s.authoritative = follow.is_none();
+                s.follow = follow;
+                s
             }
             Action::Cname => {
-                let (r, _) = zone.cname_override(&qchase)?;
-                Synth::new(ResponseCode::NoError, with_chain(vec![r]))
+                let (r, target) = zone.cname_override(&qchase)?;
+                let mut s = Synth::new(ResponseCode::NoError, with_chain(vec![r]));
+                s.authoritative = false;
+                s.follow = (q.qtype != RecordType::CNAME).then_some(target);
+                s
             }
         };
         if !q.minimal {
@@ -1030,9 +1043,7 @@ impl crate::engine::AliasPolicy for Rpz {
     }
 
     fn stops_at_cut(&self, ns_names: &[Name], addrs: &[IpAddr]) -> bool {
-        // tcp-only lets the query go on (tern asks as it would).
-        self.ns_hit(ns_names, addrs, None)
-            .is_some_and(|(zone, _, t, _)| zone.action(t) != Action::TcpOnly)
+        self.ns_hit(ns_names, addrs, None).is_some()
     }
 }
 
