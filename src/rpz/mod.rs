@@ -531,6 +531,10 @@ pub struct Synth {
     /// A CNAME among the answers whose target is to be resolved and its
     /// answer appended.
     pub follow: Option<Name>,
+    /// AA stays set when that target's answer comes from resolution (a
+    /// policy answer to the question itself); else the resolver's flags
+    /// win (a policy met on the way, as Unbound's iterator does).
+    pub follow_aa: bool,
 }
 
 impl Synth {
@@ -543,6 +547,7 @@ impl Synth {
             truncated: false,
             clear_ra: false,
             follow: None,
+            follow_aa: true,
         }
     }
 }
@@ -778,8 +783,8 @@ impl Rpz {
                         let mut answers = kept;
                         answers.extend(data);
                         let mut s = Synth::new(ResponseCode::NoError, answers);
-                        s.authoritative = follow.is_none();
                         s.follow = follow;
+                        s.follow_aa = false;
                         s
                     }
                 };
@@ -818,6 +823,47 @@ impl Rpz {
             }
         }
         None
+    }
+
+    /// The query name triggers for a CNAME target a policy answered with,
+    /// as for a CNAME target met while resolving: None (or `After::Keep`
+    /// for passthru) to resolve it.
+    pub fn at_target(&self, q: &Query<'_>) -> Option<After> {
+        let (zone, name, t) = self.find_qname(q.name, q)?;
+        let action = match zone.action(t) {
+            Action::Cname => Action::LocalData,
+            a => a,
+        };
+        zone.log(
+            TriggerKind::Qname,
+            &name.to_string(),
+            action,
+            q.name,
+            &q.client.to_string(),
+        );
+        let mut s = match action {
+            Action::Passthru => return Some(After::Keep),
+            Action::TcpOnly => return None,
+            Action::Drop => return Some(After::Drop),
+            Action::NxDomain => {
+                let mut s = Synth::new(ResponseCode::NXDomain, Vec::new());
+                s.clear_ra = zone.config.signal_nxdomain_ra;
+                s
+            }
+            Action::NoData => Synth::new(ResponseCode::NoError, Vec::new()),
+            Action::LocalData | Action::Cname => {
+                let picked = t.pick(q.qtype, true);
+                let data = renamed(&picked, q.name);
+                let mut s = Synth::new(ResponseCode::NoError, Vec::new());
+                s.follow = cname_target(&data, q.qtype);
+                s.answers = data;
+                s
+            }
+        };
+        if !q.minimal {
+            s.additionals.extend(zone.soa.clone());
+        }
+        Some(After::Answer(s))
     }
 
     /// The response address triggers: the first zone with a trigger for
@@ -965,19 +1011,7 @@ impl Rpz {
     ) -> Option<After> {
         let (zone, what, t, kind) = self.ns_hit(ns_names, ns_addrs, Some(q))?;
         // The name being resolved: the end of the chain.
-        let mut qchase = q.name.clone();
-        for _ in 0..chain.len() {
-            let next = chain.iter().find_map(|r| match &r.data {
-                RData::CNAME(CNAME(t)) if r.name.to_lowercase() == qchase.to_lowercase() => {
-                    Some(t.clone())
-                }
-                _ => None,
-            });
-            match next {
-                Some(n) => qchase = n,
-                None => break,
-            }
-        }
+        let qchase = chain_end(q.name, chain);
         let action = zone.action(t);
         zone.log(kind, &what, action, &qchase, &q.client.to_string());
         let with_chain = |rs: Vec<Record>| {
@@ -1008,15 +1042,15 @@ impl Rpz {
                 // A CNAME is followed, and the answer is the resolver's.
                 let follow = cname_target(&data, q.qtype);
                 let mut s = Synth::new(ResponseCode::NoError, with_chain(data));
-                s.authoritative = follow.is_none();
                 s.follow = follow;
+                s.follow_aa = false;
                 s
             }
             Action::Cname => {
                 let (r, target) = zone.cname_override(&qchase)?;
                 let mut s = Synth::new(ResponseCode::NoError, with_chain(vec![r]));
-                s.authoritative = false;
                 s.follow = (q.qtype != RecordType::CNAME).then_some(target);
+                s.follow_aa = false;
                 s
             }
         };
@@ -1033,6 +1067,24 @@ impl Rpz {
             .iter()
             .any(|z| !z.nsdname.map.is_empty() || !z.nsip.nets.is_empty())
     }
+}
+
+/// The last name of a CNAME chain from `name` in `answers`.
+pub fn chain_end(name: &Name, answers: &[Record]) -> Name {
+    let mut cur = name.clone();
+    for _ in 0..answers.len() {
+        let next = answers.iter().find_map(|r| match &r.data {
+            RData::CNAME(CNAME(t)) if r.name.to_lowercase() == cur.to_lowercase() => {
+                Some(t.clone())
+            }
+            _ => None,
+        });
+        match next {
+            Some(n) => cur = n,
+            None => break,
+        }
+    }
+    cur
 }
 
 impl crate::engine::AliasPolicy for Rpz {

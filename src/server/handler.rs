@@ -439,7 +439,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                 Before::Resolve => {}
                 Before::Passthru => passthru = true,
                 Before::Drop => return None,
-                Before::Answer(s) => return self.rpz_reply(query, s, request).await,
+                Before::Answer(s) => return self.rpz_reply(query, s, request, &rpz_query).await,
             }
         }
         if !self.local.is_empty() {
@@ -456,85 +456,11 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                 return self.local_reply(query, local, request).await;
             }
         }
-        // Read before resolving: an insert meanwhile makes the entry stale.
-        let generation = self.resolver.cache().generation();
-        let before = self.resolver.clock().now();
-        // The cache-only attempt is made here (and skipped by the resolver
-        // after a miss), which tells a reply made from the cache alone from
-        // one that merely joined another client's resolution.
-        let lookup = async {
-            match self.resolver.resolve_cached(&request).await {
-                Some(hit) => {
-                    // A hit due for a prefetch is not kept as a packet: the
-                    // next hit must come this way again until refreshed.
-                    let ok = packet_cacheable(&hit, request.qtype) && !hit.refresh;
-                    (hit, ok.then_some((generation, before)))
-                }
-                None => (self.resolver.resolve_after_miss(&request).await, None),
-            }
+        let (res, cacheable) = match self.resolve_policed(&request, &rpz_query, passthru).await {
+            Policed::Resolved(res, cacheable) => (res, cacheable),
+            Policed::Drop => return None,
+            Policed::Answer(s) => return self.rpz_reply(query, s, request, &rpz_query).await,
         };
-        let (mut res, mut cacheable) = if passthru && !self.rpz.is_empty() {
-            // A policy let this query through: none applies on the way.
-            crate::engine::without_policy(lookup).await
-        } else {
-            lookup.await
-        };
-        if let Some(Failure::Policy(cut)) = &res.failure {
-            // The engine stopped at servers a policy has a trigger for.
-            match self
-                .rpz
-                .at_zone_cut(&rpz_query, &res.answers, &cut.ns_names, &cut.addrs)
-            {
-                Some(After::Answer(s)) => return self.rpz_reply(query, s, request).await,
-                Some(After::Drop) => return None,
-                Some(After::Keep | After::Continue { .. }) | None => {
-                    // Passthru: the answer as it is, no policy at all.
-                    passthru = true;
-                    res = crate::engine::without_policy(self.resolver.resolve(&request)).await;
-                    cacheable = None;
-                }
-            }
-        }
-        let mut handled: Vec<hickory_proto::rr::Name> = Vec::new();
-        while !self.rpz.is_empty() && res.failure.is_none() {
-            match self
-                .rpz
-                .after(&rpz_query, res.rcode, &res.answers, &handled, passthru)
-            {
-                After::Keep => break,
-                After::Drop => return None,
-                After::Answer(s) => {
-                    let mut m = self.rpz_reply(query, s, request).await?.0;
-                    if res.stale {
-                        self.add_resolution_edes(&mut m, &res);
-                    }
-                    return Some((m, None));
-                }
-                After::Continue { from, passthru: p } => {
-                    // The engine stopped at a CNAME target the policy lets
-                    // through: resolve on from there.
-                    cacheable = None;
-                    passthru |= p;
-                    let hops = self.resolver.config().resolver.max_cname_hops as usize;
-                    if handled.len() >= hops {
-                        break;
-                    }
-                    handled.push(from.clone());
-                    let next = Request {
-                        name: from,
-                        ..request.clone()
-                    };
-                    let more = self.resolver.resolve(&next).await;
-                    res.rcode = more.rcode;
-                    res.answers.extend(more.answers);
-                    res.authorities = more.authorities;
-                    res.additionals = more.additionals;
-                    res.failure = more.failure;
-                    res.stale |= more.stale;
-                    res.security = crate::dnssec::Security::Unchecked;
-                }
-            }
-        }
         // AD=1 for validated data, to clients that show they understand it
         // with DO=1 or AD=1 (RFC 6840 §5.7, RFC 4035 §3.2.3).
         let ad = (request.dnssec_ok || query.metadata.authentic_data)
@@ -626,14 +552,119 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         Some((m, None))
     }
 
+    /// Resolves `request` (from the cache when it can), with the response
+    /// policies applied on the way and to the answer: the resolution and
+    /// whether it may be a packet cache entry, or what a policy says
+    /// instead. `passthru`: a policy already let the query through.
+    async fn resolve_policed(
+        &self,
+        request: &Request,
+        q: &crate::rpz::Query<'_>,
+        mut passthru: bool,
+    ) -> Policed {
+        // Read before resolving: an insert meanwhile makes the entry stale.
+        let generation = self.resolver.cache().generation();
+        let before = self.resolver.clock().now();
+        // The cache-only attempt is made here (and skipped by the resolver
+        // after a miss), which tells a reply made from the cache alone from
+        // one that merely joined another client's resolution.
+        let lookup = async {
+            match self.resolver.resolve_cached(request).await {
+                Some(hit) => {
+                    // A hit due for a prefetch is not kept as a packet: the
+                    // next hit must come this way again until refreshed.
+                    let ok = packet_cacheable(&hit, request.qtype) && !hit.refresh;
+                    (hit, ok.then_some((generation, before)))
+                }
+                None => (self.resolver.resolve_after_miss(request).await, None),
+            }
+        };
+        let policy = !self.rpz.is_empty();
+        let (mut res, mut cacheable) = if passthru && policy {
+            // A policy let this query through: none applies on the way.
+            crate::engine::without_policy(lookup).await
+        } else {
+            lookup.await
+        };
+        if !policy {
+            return Policed::Resolved(res, cacheable);
+        }
+        let mut handled: Vec<hickory_proto::rr::Name> = Vec::new();
+        let hops = self.resolver.config().resolver.max_cname_hops as usize;
+        loop {
+            // Where to resolve on from, if anywhere.
+            let from = if let Some(Failure::Policy(cut)) = &res.failure {
+                // The engine stopped at servers a policy has a trigger for.
+                match self
+                    .rpz
+                    .at_zone_cut(q, &res.answers, &cut.ns_names, &cut.addrs)
+                {
+                    Some(After::Answer(s)) => return Policed::Answer(s),
+                    Some(After::Drop) => return Policed::Drop,
+                    Some(After::Keep | After::Continue { .. }) | None => {
+                        // Passthru: the rest without any policy, from the
+                        // name the engine stopped at.
+                        passthru = true;
+                        let chain = std::mem::take(&mut res.answers);
+                        let last = crate::rpz::chain_end(q.name, &chain);
+                        res.answers = chain;
+                        res.failure = None;
+                        last
+                    }
+                }
+            } else if res.failure.is_some() {
+                break;
+            } else {
+                match self
+                    .rpz
+                    .after(q, res.rcode, &res.answers, &handled, passthru)
+                {
+                    After::Keep => break,
+                    After::Drop => return Policed::Drop,
+                    After::Answer(s) => return Policed::Answer(s),
+                    After::Continue { from, passthru: p } => {
+                        // The engine stopped at a CNAME target the policy
+                        // lets through: resolve on from there.
+                        passthru |= p;
+                        from
+                    }
+                }
+            };
+            cacheable = None;
+            if handled.len() > hops {
+                break;
+            }
+            let next = Request {
+                name: from,
+                ..request.clone()
+            };
+            let more = if passthru {
+                crate::engine::without_policy(self.resolver.resolve(&next)).await
+            } else {
+                self.resolver.resolve(&next).await
+            };
+            // Each stop is counted, so that this ends.
+            handled.push(next.name.clone());
+            res.rcode = more.rcode;
+            res.answers.extend(more.answers);
+            res.authorities = more.authorities;
+            res.additionals = more.additionals;
+            res.failure = more.failure;
+            res.stale |= more.stale;
+            res.security = crate::dnssec::Security::Unchecked;
+        }
+        Policed::Resolved(res, cacheable)
+    }
+
     /// The reply a response policy makes; a CNAME it answers whose target
-    /// is to be resolved is followed as a local zone's is, the flags of the
-    /// policy's answer kept.
+    /// is to be resolved is followed (the policies applied to the target
+    /// as to any CNAME target), the flags of the policy's answer kept.
     async fn rpz_reply(
         &self,
         query: &Message,
         s: Synth,
         request: Request,
+        q: &crate::rpz::Query<'_>,
     ) -> Option<(Message, Option<(u64, Mono)>)> {
         let mut m = self.reply_skeleton(query, s.rcode);
         m.metadata.authoritative = s.authoritative;
@@ -641,24 +672,58 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         m.metadata.recursion_available = !s.clear_ra;
         m.answers = s.answers;
         m.additionals = s.additionals;
-        if let Some(target) = s.follow {
+        let mut follow = s.follow;
+        let mut follow_aa = s.follow_aa;
+        let mut hops = 0;
+        while let Some(target) = follow.take() {
+            hops += 1;
+            if hops > self.resolver.config().resolver.max_cname_hops {
+                m.metadata.response_code = ResponseCode::ServFail;
+                break;
+            }
+            let tq = crate::rpz::Query {
+                name: &target,
+                ..*q
+            };
             let next = Request {
-                name: target,
-                ..request
+                name: target.clone(),
+                ..request.clone()
             };
-            let res = if next.recursion_desired {
-                self.resolver.resolve(&next).await
-            } else {
-                match self.resolver.resolve_cached(&next).await {
-                    Some(hit) if hit.failure.is_none() => hit,
-                    _ => return Some((m, None)),
+            let step = match self.rpz.at_target(&tq) {
+                Some(After::Answer(s)) => Policed::Answer(s),
+                Some(After::Drop) => return None,
+                passed if next.recursion_desired => {
+                    let passthru = matches!(passed, Some(After::Keep));
+                    self.resolve_policed(&next, &tq, passthru).await
                 }
+                // RD=0: the target from the cache if it is there, else the
+                // CNAME alone (no referral after an answer).
+                _ => match self.resolver.resolve_cached(&next).await {
+                    Some(hit) if hit.failure.is_none() => Policed::Resolved(hit, None),
+                    _ => break,
+                },
             };
-            m.metadata.response_code = res.rcode;
-            self.add_resolution_edes(&mut m, &res);
-            m.answers.extend(res.answers);
-            m.authorities = res.authorities;
-            m.additionals = res.additionals;
+            match step {
+                Policed::Drop => return None,
+                Policed::Answer(s) => {
+                    m.metadata.response_code = s.rcode;
+                    m.metadata.authoritative &= s.authoritative;
+                    m.metadata.truncation |= s.truncated;
+                    m.metadata.recursion_available &= !s.clear_ra;
+                    m.answers.extend(s.answers);
+                    m.additionals = s.additionals;
+                    follow = s.follow;
+                    follow_aa &= s.follow_aa;
+                }
+                Policed::Resolved(res, _) => {
+                    m.metadata.authoritative &= follow_aa;
+                    m.metadata.response_code = res.rcode;
+                    self.add_resolution_edes(&mut m, &res);
+                    m.answers.extend(res.answers);
+                    m.authorities = res.authorities;
+                    m.additionals = res.additionals;
+                }
+            }
         }
         Some((m, None))
     }
@@ -697,6 +762,16 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             );
         });
     }
+}
+
+/// A resolution with the response policies applied.
+enum Policed {
+    /// The resolver's answer, and when it may be a packet cache entry.
+    Resolved(Resolution, Option<(u64, Mono)>),
+    /// What a policy answers instead.
+    Answer(Synth),
+    /// No reply.
+    Drop,
 }
 
 /// Whether a resolution from the cache alone may be kept as a packet:
