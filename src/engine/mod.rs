@@ -102,6 +102,11 @@ pub enum Failure {
     /// (`AliasPolicy::stops_at_cut`): the server decides the answer.
     #[error("response policy applies at the servers of {}", .0.zone)]
     Policy(Box<ZoneCut>),
+    /// A response policy has a trigger for a CNAME target
+    /// (`AliasPolicy::stops_at`): the resolution's answers hold the chain
+    /// up to it, unvalidated, and the server decides the rest.
+    #[error("response policy applies at the CNAME target {0}")]
+    PolicyAlias(Name),
 }
 
 /// A zone cut's name server names and known addresses, as met while
@@ -564,13 +569,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 return Some(Resolution::failed(Failure::CnameLoop, st.take_trace()));
             }
             if self.policy().is_some_and(|p| p.stops_at(&target)) {
-                return Some(self.finish(
-                    ResponseCode::NoError,
-                    chain,
-                    Vec::new(),
-                    (&cur, request.qtype),
-                    st,
-                ));
+                let mut res = Resolution::failed(Failure::PolicyAlias(target), st.take_trace());
+                res.answers = chain;
+                return Some(res);
             }
             cur = target;
         }

@@ -144,7 +144,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Failure::NotCached
                 | Failure::Internal(_)
                 | Failure::RecentlyFailed
-                | Failure::Policy(_),
+                | Failure::Policy(_)
+                | Failure::PolicyAlias(_),
             ) => false,
             Some(_) => true,
         };

@@ -337,3 +337,100 @@ fn load_names_the_file_and_line() {
     assert!(z.qname.find(&n("x.")).is_some());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn passthru_and_tcp_only_on_a_chain_resolve_on() {
+    let z = zone(
+        "p.",
+        None,
+        &[
+            "ok.test.p. 60 IN CNAME rpz-passthru.",
+            "slow.test.p. 60 IN CNAME rpz-tcp-only.",
+            "bad.test.p. 60 IN CNAME .",
+        ],
+    );
+    let rpz = Rpz::new(vec![z]);
+    use crate::engine::AliasPolicy;
+    assert!(rpz.stops_at(&n("ok.test.")) && !rpz.stops_at(&n("fine.test.")));
+    let name = n("www.x.");
+    let qq = q(&name, RecordType::A, "10.0.0.1");
+    // The engine stopped at ok.test.: resolve on, with no policy after.
+    let chain = vec![parse_record("www.x. 60 IN CNAME ok.test.").unwrap()];
+    let after = rpz.after(&qq, ResponseCode::NoError, &chain, &[], false);
+    assert_eq!(
+        after,
+        After::Continue {
+            from: n("ok.test."),
+            passthru: true
+        }
+    );
+    // tcp-only on the way: resolve on, policies still apply after it.
+    let chain = vec![parse_record("www.x. 60 IN CNAME slow.test.").unwrap()];
+    let after = rpz.after(&qq, ResponseCode::NoError, &chain, &[], false);
+    assert_eq!(
+        after,
+        After::Continue {
+            from: n("slow.test."),
+            passthru: false
+        }
+    );
+    let mut longer = chain.clone();
+    longer.push(parse_record("slow.test. 60 IN CNAME bad.test.").unwrap());
+    let After::Answer(s) = rpz.after(
+        &qq,
+        ResponseCode::NoError,
+        &longer,
+        &[n("slow.test.")],
+        false,
+    ) else {
+        panic!("bad.test. blocks");
+    };
+    assert_eq!(s.rcode, ResponseCode::NXDomain);
+    assert_eq!(s.answers, longer);
+    // With passthru in force no policy applies: a chain stopped at a
+    // trigger is only resolved on.
+    assert_eq!(
+        rpz.after(
+            &qq,
+            ResponseCode::NoError,
+            &longer,
+            &[n("slow.test.")],
+            true
+        ),
+        After::Continue {
+            from: n("bad.test."),
+            passthru: true
+        }
+    );
+    longer.push(parse_record("bad.test. 60 IN A 192.0.2.1").unwrap());
+    assert_eq!(
+        rpz.after(
+            &qq,
+            ResponseCode::NoError,
+            &longer,
+            &[n("slow.test.")],
+            true
+        ),
+        After::Keep
+    );
+}
+
+#[test]
+fn zone_cut_answers_follow_the_chain() {
+    let rpz = Rpz::new(vec![base()]);
+    let name = n("www.x.");
+    let qq = q(&name, RecordType::A, "10.0.0.1");
+    let chain = vec![parse_record("www.x. 60 IN CNAME host.y.").unwrap()];
+    let Some(After::Answer(s)) = rpz.at_zone_cut(&qq, &chain, &[n("ns.bad.")], &[]) else {
+        panic!("nsdname trigger");
+    };
+    assert_eq!(s.answers, chain, "the chain stays in front");
+    assert_eq!(s.rcode, ResponseCode::NXDomain);
+    assert_eq!(chain_end(&name, &chain), n("host.y."));
+    // A CNAME a policy answers with is itself checked for triggers.
+    let target = n("data.");
+    let Some(After::Answer(s)) = rpz.at_target(&q(&target, RecordType::TXT, "10.0.0.1")) else {
+        panic!("data. has local data");
+    };
+    assert_eq!(s.answers.len(), 1);
+}

@@ -592,13 +592,23 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         let mut handled: Vec<hickory_proto::rr::Name> = Vec::new();
         let hops = self.resolver.config().resolver.max_cname_hops as usize;
         loop {
+            if let Some(Failure::PolicyAlias(_)) = &res.failure {
+                // The chain up to a CNAME target with a trigger: `after`
+                // walks it.
+                res.failure = None;
+                res.rcode = ResponseCode::NoError;
+                res.security = crate::dnssec::Security::Unchecked;
+            }
             // Where to resolve on from, if anywhere.
             let from = if let Some(Failure::Policy(cut)) = &res.failure {
                 // The engine stopped at servers a policy has a trigger for.
-                match self
-                    .rpz
-                    .at_zone_cut(q, &res.answers, &cut.ns_names, &cut.addrs)
-                {
+                let verdict = if passthru {
+                    None
+                } else {
+                    self.rpz
+                        .at_zone_cut(q, &res.answers, &cut.ns_names, &cut.addrs)
+                };
+                match verdict {
                     Some(After::Answer(s)) => return Policed::Answer(s),
                     Some(After::Drop) => return Policed::Drop,
                     Some(After::Keep | After::Continue { .. }) | None => {
@@ -805,7 +815,7 @@ pub fn ede_for(failure: &Failure) -> (u16, String) {
         Failure::RecentlyFailed => 13,
         Failure::Dnssec(b) => b.kind.ede_code(),
         // Only seen when no policy handled it.
-        Failure::Policy(_) => 0,
+        Failure::Policy(_) | Failure::PolicyAlias(_) => 0,
     };
     (code, failure.to_string())
 }
