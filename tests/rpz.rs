@@ -2,7 +2,9 @@
 //! zone (`[[rpz]]`), asked with Debian's `dig` over real sockets: NXDOMAIN,
 //! NODATA, local data, a CNAME to a wildcard target, drop, tcp-only and a
 //! client address trigger, all answered without anything sent upstream
-//! (the root hints point where nothing listens). Also `tern check` naming
+//! (the root hints point where nothing listens); then resolving from a
+//! tree served by NSD, the triggers met during resolution: a CNAME target,
+//! an answer's address, a zone cut's name server. Also `tern check` naming
 //! the file and line of a broken policy zone, and the config key of a bad
 //! override.
 
@@ -12,6 +14,8 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+
+mod common;
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -202,5 +206,85 @@ fn check_names_file_line_and_key() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(":4: rpz.action_override"), "{err}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+const ROOT: &str = "$TTL 86400
+. SOA a.root. admin.root. 1 3600 600 86400 300
+. NS a.root.
+a.root. A 127.85.0.1
+test. NS ns.test.
+ns.test. A 127.85.1.1
+";
+
+/// `sub.test.` is delegated to a server that does not exist: a query
+/// reaching it would time out, so an answer shows the policy came first.
+const TEST: &str = "$TTL 3600
+test. SOA ns.test. admin.test. 1 3600 600 86400 300
+test. NS ns.test.
+ns.test. A 127.85.1.1
+www.test. CNAME tracker.test.
+tracker.test. A 192.0.2.66
+img.test. A 198.51.100.7
+ok.test. A 192.0.2.1
+sub.test. NS ns.evil.test.
+ns.evil.test. A 127.85.2.1
+";
+
+const DURING: &str = "\
+$TTL 300
+@ SOA ns.rpz.test. admin.rpz.test. 1 3600 600 86400 300
+tracker.test CNAME .
+32.7.100.51.198.rpz-ip CNAME *.
+ns.evil.test.rpz-nsdname CNAME .
+";
+
+#[test]
+fn policies_apply_during_resolution() {
+    use common::nsd::{NsdServer, NsdTree};
+    let tree = NsdTree::start(&[
+        NsdServer::new("a.root.", &["127.85.0.1"], &[(".", ROOT)]),
+        NsdServer::new("ns.test.", &["127.85.1.1"], &[("test.", TEST)]),
+    ]);
+    let d = dir("nsd");
+    std::fs::write(d.join("policy.zone"), DURING).unwrap();
+    std::fs::write(
+        d.join("tern.toml"),
+        "[dnssec]\nvalidate = false\n\
+         [[rpz]]\nname = \"rpz.test.\"\nzonefile = \"policy.zone\"\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let _serve = spawn(&d.join("tern.toml"), tree.root_hints(), port);
+    let rd = |name: &str| {
+        let out = Command::new("dig")
+            .arg(format!("@{ADDR}"))
+            .args(["-p", &port.to_string(), "+tries=1", "+time=5", name, "A"])
+            .output()
+            .expect("dig runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut out = rd("ok.test.");
+    while !out.contains("status:") && Instant::now() < deadline {
+        out = rd("ok.test.");
+    }
+    assert!(out.contains("192.0.2.1"), "no policy for ok.test.: {out}");
+
+    // The CNAME is resolved, its target blocked: NXDOMAIN after the CNAME.
+    let out = rd("www.test.");
+    assert!(header(&out).contains("NXDOMAIN"), "{out}");
+    assert!(out.contains("CNAME\ttracker.test."), "{out}");
+    assert!(!out.contains("192.0.2.66"), "{out}");
+
+    // The answer's address has a trigger: NODATA.
+    let out = rd("img.test.");
+    assert!(header(&out).contains("NOERROR"), "{out}");
+    assert!(out.contains("ANSWER: 0"), "{out}");
+
+    // The servers of sub.test. have a trigger: NXDOMAIN without asking them.
+    let out = rd("host.sub.test.");
+    assert!(header(&out).contains("NXDOMAIN"), "{out}");
+    assert!(flags(&out).contains(" aa"), "{out}");
     std::fs::remove_dir_all(&d).unwrap();
 }
