@@ -150,53 +150,47 @@ impl NameTriggers {
     }
 
     fn insert(&mut self, name: Name, action: Action, record: Record) -> Result<(), String> {
-        insert_trigger(
-            self.map.entry(name.clone()),
-            action,
-            record,
-            &name.to_string(),
-        )
+        let what = name.to_string();
+        insert_trigger(self.map.entry(name), action, record, &what)
     }
 }
 
-/// Triggers by network; the most specific network holding an address wins.
+/// Triggers by network; the most specific network holding an address
+/// wins. Kept by prefix length, longest first, so a lookup is one hash
+/// probe per length in use.
 #[derive(Debug, Clone, Default)]
 struct IpTriggers {
-    nets: Vec<(IpNet, Trigger)>,
+    by_len: std::collections::BTreeMap<std::cmp::Reverse<u8>, HashMap<IpNet, Trigger>>,
 }
 
 impl IpTriggers {
+    fn is_empty(&self) -> bool {
+        self.by_len.is_empty()
+    }
+
     fn find(&self, ip: IpAddr) -> Option<(&IpNet, &Trigger)> {
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
             v4 => v4,
         };
-        self.nets
-            .iter()
-            .filter(|(n, _)| n.contains(&ip))
-            .max_by_key(|(n, _)| n.prefix_len())
-            .map(|(n, t)| (n, t))
+        self.by_len.iter().find_map(|(len, nets)| {
+            let net = IpNet::new(ip, len.0).ok()?.trunc();
+            nets.get_key_value(&net)
+        })
     }
 
     fn insert(&mut self, net: IpNet, action: Action, record: Record) -> Result<(), String> {
-        let at = self.nets.iter_mut().find(|(n, _)| *n == net);
-        match at {
-            Some((_, t)) => add_to(t, action, record, &net.to_string()),
-            None => {
-                let data = if action == Action::LocalData {
-                    vec![record]
-                } else {
-                    Vec::new()
-                };
-                self.nets.push((net, Trigger { action, data }));
-                Ok(())
-            }
-        }
+        let what = net.to_string();
+        let nets = self
+            .by_len
+            .entry(std::cmp::Reverse(net.prefix_len()))
+            .or_default();
+        insert_trigger(nets.entry(net), action, record, &what)
     }
 }
 
-fn insert_trigger(
-    entry: std::collections::hash_map::Entry<'_, Name, Trigger>,
+fn insert_trigger<K>(
+    entry: std::collections::hash_map::Entry<'_, K, Trigger>,
     action: Action,
     record: Record,
     what: &str,
@@ -483,7 +477,14 @@ impl PolicyZone {
         Some((r, target.clone()))
     }
 
-    fn log(&self, kind: TriggerKind, trigger: &str, action: Action, qname: &Name, client: &str) {
+    fn log(
+        &self,
+        kind: TriggerKind,
+        trigger: &dyn std::fmt::Display,
+        action: Action,
+        qname: &Name,
+        client: IpAddr,
+    ) {
         if !self.config.log {
             return;
         }
@@ -613,7 +614,6 @@ impl Rpz {
 
     /// The client address and query name triggers, before resolution.
     pub fn before(&self, q: &Query<'_>) -> Before {
-        let client = q.client.to_string();
         for zone in &self.zones {
             let by_ip = zone.client_ip.find(q.client);
             let by_name = zone.qname.find(q.name);
@@ -629,8 +629,9 @@ impl Rpz {
                 if zone.config.log {
                     let name = zone.config.log_name.as_deref().unwrap_or("");
                     tracing::info!(
-                        "rpz: applied [{name}] {} {what} disabled {client} {}",
+                        "rpz: applied [{name}] {} {what} disabled {} {}",
                         kind.as_str(),
+                        q.client,
                         q.name
                     );
                 }
@@ -638,24 +639,12 @@ impl Rpz {
             }
             if let Some((net, t)) = by_ip {
                 let action = zone.action(t);
-                zone.log(
-                    TriggerKind::ClientIp,
-                    &net.to_string(),
-                    action,
-                    q.name,
-                    &client,
-                );
+                zone.log(TriggerKind::ClientIp, net, action, q.name, q.client);
                 return self.client_ip_answer(zone, t, action, q);
             }
             if let Some((name, t)) = by_name {
                 let action = zone.action(t);
-                zone.log(
-                    TriggerKind::Qname,
-                    &name.to_string(),
-                    action,
-                    q.name,
-                    &client,
-                );
+                zone.log(TriggerKind::Qname, name, action, q.name, q.client);
                 return qname_answer(zone, t, action, q);
             }
         }
@@ -703,7 +692,6 @@ impl Rpz {
         handled: &[Name],
         passthru: bool,
     ) -> After {
-        let client = q.client.to_string();
         // The CNAME chain, in order.
         let mut cur = q.name.to_lowercase();
         let mut chain = vec![cur.clone()];
@@ -736,13 +724,7 @@ impl Rpz {
                     Action::Cname => Action::LocalData,
                     a => a,
                 };
-                zone.log(
-                    TriggerKind::Qname,
-                    &name.to_string(),
-                    action,
-                    &target,
-                    &client,
-                );
+                zone.log(TriggerKind::Qname, name, action, &target, q.client);
                 let kept: Vec<Record> = answers
                     .iter()
                     .filter(|r| chain.contains(&r.name.to_lowercase()))
@@ -810,13 +792,7 @@ impl Rpz {
         for zone in &self.zones {
             if let Some((n, t)) = zone.qname.find(name) {
                 if zone.disabled() {
-                    zone.log(
-                        TriggerKind::Qname,
-                        &n.to_string(),
-                        t.action,
-                        q.name,
-                        &q.client.to_string(),
-                    );
+                    zone.log(TriggerKind::Qname, n, t.action, q.name, q.client);
                     continue;
                 }
                 return Some((zone, n, t));
@@ -834,13 +810,7 @@ impl Rpz {
             Action::Cname => Action::LocalData,
             a => a,
         };
-        zone.log(
-            TriggerKind::Qname,
-            &name.to_string(),
-            action,
-            q.name,
-            &q.client.to_string(),
-        );
+        zone.log(TriggerKind::Qname, name, action, q.name, q.client);
         let mut s = match action {
             Action::Passthru => return Some(After::Keep),
             Action::TcpOnly => return None,
@@ -869,9 +839,8 @@ impl Rpz {
     /// The response address triggers: the first zone with a trigger for
     /// an address of the answer decides, for the first such record.
     fn response_ip(&self, q: &Query<'_>, answers: &[Record]) -> After {
-        let client = q.client.to_string();
         for zone in &self.zones {
-            if zone.response_ip.nets.is_empty() {
+            if zone.response_ip.is_empty() {
                 continue;
             }
             let hit = answers.iter().find_map(|r| {
@@ -886,23 +855,11 @@ impl Rpz {
                 continue;
             };
             if zone.disabled() {
-                zone.log(
-                    TriggerKind::ResponseIp,
-                    &net.to_string(),
-                    t.action,
-                    q.name,
-                    &client,
-                );
+                zone.log(TriggerKind::ResponseIp, net, t.action, q.name, q.client);
                 continue;
             }
             let action = zone.action(t);
-            zone.log(
-                TriggerKind::ResponseIp,
-                &net.to_string(),
-                action,
-                q.name,
-                &client,
-            );
+            zone.log(TriggerKind::ResponseIp, net, action, q.name, q.client);
             // The records before the matched RRset stay (a CNAME chain).
             let owner = matched.name.to_lowercase();
             let rtype = matched.record_type();
@@ -988,7 +945,7 @@ impl Rpz {
             let Some((what, t, kind)) = hit else { continue };
             if zone.disabled() {
                 if let Some(q) = q {
-                    zone.log(kind, &what, t.action, q.name, &q.client.to_string());
+                    zone.log(kind, &what, t.action, q.name, q.client);
                 }
                 continue;
             }
@@ -1013,7 +970,7 @@ impl Rpz {
         // The name being resolved: the end of the chain.
         let qchase = chain_end(q.name, chain);
         let action = zone.action(t);
-        zone.log(kind, &what, action, &qchase, &q.client.to_string());
+        zone.log(kind, &what, action, &qchase, q.client);
         let with_chain = |rs: Vec<Record>| {
             let mut all = chain.to_vec();
             all.extend(rs);
@@ -1065,7 +1022,7 @@ impl Rpz {
     pub fn has_ns_triggers(&self) -> bool {
         self.zones
             .iter()
-            .any(|z| !z.nsdname.map.is_empty() || !z.nsip.nets.is_empty())
+            .any(|z| !z.nsdname.map.is_empty() || !z.nsip.is_empty())
     }
 }
 
