@@ -43,6 +43,8 @@ pub struct FileRpz {
     pub log_name: S<String>,
     #[serde(default)]
     pub signal_nxdomain_ra: S<bool>,
+    #[serde(default)]
+    pub tags: S<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -83,6 +85,8 @@ pub struct FileServer {
 pub struct FileAclRule {
     pub net: Spanned<String>,
     pub action: Spanned<String>,
+    #[serde(default)]
+    pub tags: S<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -359,7 +359,8 @@ impl Ctx<'_> {
                     ))
                 }
             };
-            out.push(AclRule { net, action });
+            let tags = self.tags(&r.tags, "server.access_control.tags")?;
+            out.push(AclRule { net, action, tags });
         }
         if out.is_empty() {
             return Err(self.invalid(
@@ -367,6 +368,25 @@ impl Ctx<'_> {
                 "server.access_control",
                 "an empty list would refuse every client",
             ));
+        }
+        Ok(out)
+    }
+
+    /// A list of tags: each a plain word (letters, digits, `-`, `_`).
+    pub(super) fn tags(&self, v: &S<Vec<Spanned<String>>>, key: &str) -> R<Vec<String>> {
+        let mut out = Vec::new();
+        for t in v.as_ref().map(|v| v.get_ref().as_slice()).unwrap_or(&[]) {
+            let text = t.get_ref();
+            let plain = !text.is_empty()
+                && text
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !plain {
+                return Err(self.invalid(t.span(), key, format!("bad tag {text:?}")));
+            }
+            if !out.contains(text) {
+                out.push(text.clone());
+            }
         }
         Ok(out)
     }

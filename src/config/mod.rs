@@ -85,6 +85,10 @@ pub struct ServerConfig {
 pub struct AclRule {
     pub net: IpNet,
     pub action: AclAction,
+    /// Tags of the clients this rule matches (Unbound's
+    /// access-control-tag): response policy zones with tags apply only to
+    /// clients with one of them.
+    pub tags: Vec<String>,
 }
 
 /// What an access-control rule does.
@@ -324,6 +328,7 @@ pub fn default_acl() -> Vec<AclRule> {
     .map(|net| AclRule {
         net,
         action: AclAction::Allow,
+        tags: Vec::new(),
     })
     .collect()
 }

@@ -23,6 +23,9 @@ pub struct RpzZone {
     /// NXDOMAIN made by this zone is sent with RA=0, telling it from a
     /// real NXDOMAIN (Unbound's `rpz-signal-nxdomain-ra`).
     pub signal_nxdomain_ra: bool,
+    /// Applies only to clients with one of these tags (from
+    /// `server.access_control`); empty: to every client.
+    pub tags: Vec<String>,
 }
 
 /// `action_override`: what every trigger of a zone does instead.

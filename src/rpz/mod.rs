@@ -464,6 +464,13 @@ impl PolicyZone {
         }
     }
 
+    /// Whether the zone applies to a client with these tags (None: no
+    /// client, a lookup of the resolver's own).
+    fn applies(&self, tags: Option<&[String]>) -> bool {
+        self.config.tags.is_empty()
+            || tags.is_some_and(|t| t.iter().any(|x| self.config.tags.contains(x)))
+    }
+
     fn disabled(&self) -> bool {
         self.config.action_override == Some(RpzOverride::Disabled)
     }
@@ -592,6 +599,20 @@ pub struct Query<'a> {
     /// The server sends minimal responses (no SOA in the additional
     /// section of answers made after resolution).
     pub minimal: bool,
+    /// The client's tags (zones with tags apply to clients with one).
+    pub tags: &'a [String],
+}
+
+tokio::task_local! {
+    /// The tags of the client a resolution runs for, as the engine's
+    /// calls (`AliasPolicy`) see them.
+    static CLIENT_TAGS: Vec<String>;
+}
+
+/// Runs `f` (a client's resolution) with the client's tags known to the
+/// policy the engine consults.
+pub async fn with_client_tags<F: std::future::Future>(tags: &[String], f: F) -> F::Output {
+    CLIENT_TAGS.scope(tags.to_vec(), f).await
 }
 
 impl Rpz {
@@ -615,6 +636,9 @@ impl Rpz {
     /// The client address and query name triggers, before resolution.
     pub fn before(&self, q: &Query<'_>) -> Before {
         for zone in &self.zones {
+            if !zone.applies(Some(q.tags)) {
+                continue;
+            }
             let by_ip = zone.client_ip.find(q.client);
             let by_name = zone.qname.find(q.name);
             if by_ip.is_none() && by_name.is_none() {
@@ -789,7 +813,7 @@ impl Rpz {
         name: &Name,
         q: &Query<'_>,
     ) -> Option<(&'z PolicyZone, &'z Name, &'z Trigger)> {
-        for zone in &self.zones {
+        for zone in self.zones.iter().filter(|z| z.applies(Some(q.tags))) {
             if let Some((n, t)) = zone.qname.find(name) {
                 if zone.disabled() {
                     zone.log(TriggerKind::Qname, n, t.action, q.name, q.client);
@@ -839,7 +863,7 @@ impl Rpz {
     /// The response address triggers: the first zone with a trigger for
     /// an address of the answer decides, for the first such record.
     fn response_ip(&self, q: &Query<'_>, answers: &[Record]) -> After {
-        for zone in &self.zones {
+        for zone in self.zones.iter().filter(|z| z.applies(Some(q.tags))) {
             if zone.response_ip.is_empty() {
                 continue;
             }
@@ -927,9 +951,10 @@ impl Rpz {
         &self,
         ns_names: &[Name],
         ns_addrs: &[IpAddr],
+        tags: Option<&[String]>,
         q: Option<&Query<'_>>,
     ) -> Option<(&PolicyZone, String, &Trigger, TriggerKind)> {
-        for zone in &self.zones {
+        for zone in self.zones.iter().filter(|z| z.applies(tags)) {
             let by_name = ns_names.iter().find_map(|n| {
                 zone.nsdname
                     .find(n)
@@ -966,7 +991,7 @@ impl Rpz {
         ns_names: &[Name],
         ns_addrs: &[IpAddr],
     ) -> Option<After> {
-        let (zone, what, t, kind) = self.ns_hit(ns_names, ns_addrs, Some(q))?;
+        let (zone, what, t, kind) = self.ns_hit(ns_names, ns_addrs, Some(q.tags), Some(q))?;
         // The name being resolved: the end of the chain.
         let qchase = chain_end(q.name, chain);
         let action = zone.action(t);
@@ -1046,13 +1071,21 @@ pub fn chain_end(name: &Name, answers: &[Record]) -> Name {
 
 impl crate::engine::AliasPolicy for Rpz {
     fn stops_at(&self, target: &Name) -> bool {
-        self.zones
-            .iter()
-            .any(|z| !z.disabled() && z.qname.find(target).is_some())
+        let stops = |tags: Option<&[String]>| {
+            self.zones
+                .iter()
+                .any(|z| z.applies(tags) && !z.disabled() && z.qname.find(target).is_some())
+        };
+        CLIENT_TAGS
+            .try_with(|t| stops(Some(t)))
+            .unwrap_or_else(|_| stops(None))
     }
 
     fn stops_at_cut(&self, ns_names: &[Name], addrs: &[IpAddr]) -> bool {
-        self.ns_hit(ns_names, addrs, None).is_some()
+        let stops = |tags: Option<&[String]>| self.ns_hit(ns_names, addrs, tags, None).is_some();
+        CLIENT_TAGS
+            .try_with(|t| stops(Some(t)))
+            .unwrap_or_else(|_| stops(None))
     }
 }
 

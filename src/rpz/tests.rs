@@ -11,6 +11,7 @@ fn zone(name: &str, ov: Option<RpzOverride>, lines: &[&str]) -> PolicyZone {
         log: false,
         log_name: None,
         signal_nxdomain_ra: false,
+        tags: Vec::new(),
     };
     let records = lines.iter().map(|l| parse_record(l).unwrap()).collect();
     PolicyZone::from_records(config, records).unwrap()
@@ -27,6 +28,7 @@ fn q<'a>(name: &'a Name, qtype: RecordType, client: &str) -> Query<'a> {
         client: client.parse().unwrap(),
         udp: true,
         minimal: true,
+        tags: &[],
     }
 }
 
@@ -307,6 +309,7 @@ fn records_outside_the_zone_are_refused() {
         log: false,
         log_name: None,
         signal_nxdomain_ra: false,
+        tags: Vec::new(),
     };
     let r = parse_record("a.other. 60 IN CNAME .").unwrap();
     assert!(PolicyZone::from_records(config, vec![r]).is_err());
@@ -329,6 +332,7 @@ fn load_names_the_file_and_line() {
         log: false,
         log_name: None,
         signal_nxdomain_ra: false,
+        tags: Vec::new(),
     };
     let e = PolicyZone::load(&config).unwrap_err().to_string();
     assert!(e.contains("bad.zone:4"), "{e}");
@@ -433,4 +437,28 @@ fn zone_cut_answers_follow_the_chain() {
         panic!("data. has local data");
     };
     assert_eq!(s.answers.len(), 1);
+}
+
+#[test]
+fn tagged_zones_apply_to_tagged_clients_only() {
+    let mut z = zone("t.", None, &["x.t. 60 IN CNAME ."]);
+    z.config.tags = vec!["kids".to_string()];
+    let rpz = Rpz::new(vec![z]);
+    let name = n("x.");
+    let mut qq = q(&name, RecordType::A, "10.0.0.1");
+    assert_eq!(rpz.before(&qq), Before::Resolve, "no tags");
+    let other = ["guests".to_string()];
+    qq.tags = &other;
+    assert_eq!(rpz.before(&qq), Before::Resolve, "other tags");
+    let kids = ["guests".to_string(), "kids".to_string()];
+    qq.tags = &kids;
+    assert!(matches!(rpz.before(&qq), Before::Answer(_)));
+    // The engine's view: the tags of the task it runs in.
+    use crate::engine::AliasPolicy;
+    assert!(!rpz.stops_at(&name), "no client: tagged zones do not apply");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let stops = rt.block_on(with_client_tags(&kids, async { rpz.stops_at(&name) }));
+    assert!(stops);
 }

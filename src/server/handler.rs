@@ -287,7 +287,13 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         } else {
             let started = self.resolver.clock().now();
             // None: a local zone drops the question (deny).
-            let (m, stamp) = self.answer(&query, client, protocol).await?;
+            // The client's tags go along for the policies the engine asks.
+            let tags = self.acl.tags(client.ip());
+            let (m, stamp) = if self.rpz.is_empty() || tags.is_empty() {
+                self.answer(&query, client, protocol).await?
+            } else {
+                crate::rpz::with_client_tags(tags, self.answer(&query, client, protocol)).await?
+            };
             let discard = self.resolver.config().server.discard_timeout;
             let waited = self.resolver.clock().now().saturating_sub(started);
             if !discard.is_zero() && waited > discard {
@@ -432,6 +438,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             client: client.ip(),
             udp: protocol == Protocol::Udp,
             minimal: self.resolver.config().resolver.minimal_responses,
+            tags: self.acl.tags(client.ip()),
         };
         let mut passthru = self.rpz.is_empty();
         if !passthru {
@@ -591,10 +598,15 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         }
         let mut handled: Vec<hickory_proto::rr::Name> = Vec::new();
         let hops = self.resolver.config().resolver.max_cname_hops as usize;
+        // Resolving on without the engine consulting the policy (whose
+        // stops were for another client's resolution this one joined).
+        let mut engine_off = false;
         loop {
-            if let Some(Failure::PolicyAlias(_)) = &res.failure {
+            let mut stopped_at = None;
+            if let Some(Failure::PolicyAlias(target)) = &res.failure {
                 // The chain up to a CNAME target with a trigger: `after`
                 // walks it.
+                stopped_at = Some(target.to_lowercase());
                 res.failure = None;
                 res.rcode = ResponseCode::NoError;
                 res.security = crate::dnssec::Security::Unchecked;
@@ -611,10 +623,15 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                 match verdict {
                     Some(After::Answer(s)) => return Policed::Answer(s),
                     Some(After::Drop) => return Policed::Drop,
-                    Some(After::Keep | After::Continue { .. }) | None => {
+                    passed => {
                         // Passthru: the rest without any policy, from the
-                        // name the engine stopped at.
-                        passthru = true;
+                        // name the engine stopped at. None: no trigger for
+                        // this client (the stop was for another's): on
+                        // without the engine's stops.
+                        if passed.is_some() {
+                            passthru = true;
+                        }
+                        engine_off = true;
                         let chain = std::mem::take(&mut res.answers);
                         let last = crate::rpz::chain_end(q.name, &chain);
                         res.answers = chain;
@@ -629,7 +646,18 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                     .rpz
                     .after(q, res.rcode, &res.answers, &handled, passthru)
                 {
-                    After::Keep => break,
+                    After::Keep => match stopped_at {
+                        // Stopped for another client's policy: on from there.
+                        Some(t)
+                            if !handled.contains(&t)
+                                && crate::rpz::chain_end(q.name, &res.answers).to_lowercase()
+                                    == t =>
+                        {
+                            engine_off = true;
+                            t
+                        }
+                        _ => break,
+                    },
                     After::Drop => return Policed::Drop,
                     After::Answer(s) => return Policed::Answer(s),
                     After::Continue { from, passthru: p } => {
@@ -648,7 +676,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                 name: from,
                 ..request.clone()
             };
-            let more = if passthru {
+            let more = if passthru || engine_off {
                 crate::engine::without_policy(self.resolver.resolve(&next)).await
             } else {
                 self.resolver.resolve(&next).await

@@ -154,7 +154,11 @@ fn acl_rule(l: &ConfigLine) -> Result<AclRule, Unsupported> {
         "allow_cookie" => AclAction::AllowCookie,
         _ => return unsupported(l),
     };
-    Ok(AclRule { net, action })
+    Ok(AclRule {
+        net,
+        action,
+        tags: Vec::new(),
+    })
 }
 
 /// A value without its surrounding double or single quotes.
@@ -224,6 +228,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
     c.cache.serve_expired_client_timeout = std::time::Duration::ZERO;
     let mut stubs: Vec<StubZone> = Vec::new();
     let mut rpz: Vec<(tern::config::rpz::RpzZone, Option<Name>)> = Vec::new();
+    let mut defined: Vec<String> = Vec::new();
     let mut forwards: Vec<ForwardZone> = Vec::new();
     let mut acl: Vec<AclRule> = Vec::new();
     let mut overrides = Vec::new();
@@ -257,6 +262,41 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 c.server.max_udp_payload = u16::try_from(num(l)?).or_else(|_| unsupported(l))?;
             }
             ("server", "access-control") => acl.push(acl_rule(l)?),
+            // Tag names are declared before use; tern's tags need no
+            // declaration, but an undeclared one is still refused here.
+            ("server", "define-tag") => {
+                defined.extend(l.value.split_whitespace().map(str::to_string));
+            }
+            ("server", "access-control-tag") => {
+                // `<netblock> "<tag> ..."`: the tags of that access-control
+                // netblock's clients.
+                let (net, tags) = l
+                    .value
+                    .split_once(char::is_whitespace)
+                    .unwrap_or((&l.value, ""));
+                let net = net
+                    .parse::<IpNet>()
+                    .or_else(|_| net.parse::<IpAddr>().map(IpNet::from))
+                    .or_else(|_| unsupported(l))?;
+                let tags: Vec<String> = tags
+                    .trim()
+                    .trim_matches('"')
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect();
+                if tags.iter().any(|t| !defined.contains(t)) {
+                    return unsupported(l);
+                }
+                // Unbound's own default netblocks (localhost) may be tagged.
+                let rule = acl
+                    .iter_mut()
+                    .chain(c.server.access_control.iter_mut())
+                    .find(|r| r.net == net);
+                match rule {
+                    Some(r) => r.tags.extend(tags),
+                    None => return unsupported(l),
+                }
+            }
             ("server", "max-query-restarts") => c.resolver.max_cname_hops = num(l)?,
             ("server", "max-global-quota") => c.resolver.max_upstream_queries = num(l)?,
             ("server", "discard-timeout") => {
@@ -440,6 +480,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                         log: false,
                         log_name: None,
                         signal_nxdomain_ra: false,
+                        tags: Vec::new(),
                     },
                     None,
                 ));
@@ -472,9 +513,17 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                     "rpz-log" => z.log = yes(l)?,
                     "rpz-log-name" => z.log_name = Some(l.value.clone()),
                     "rpz-signal-nxdomain-ra" => z.signal_nxdomain_ra = yes(l)?,
+                    "tags" => {
+                        let tags: Vec<String> =
+                            l.value.split_whitespace().map(str::to_string).collect();
+                        if tags.iter().any(|t| !defined.contains(t)) {
+                            return unsupported(l);
+                        }
+                        z.tags = tags;
+                    }
                     "for-downstream" if !yes(l)? => {}
                     // `master`, `url`, `allow-notify` (zone transfers),
-                    // `tags`, `for-downstream: yes`: not in tern.
+                    // `for-downstream: yes`: not in tern.
                     _ => return unsupported(l),
                 }
             }

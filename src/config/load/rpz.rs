@@ -97,6 +97,7 @@ impl Ctx<'_> {
                 log: flag(&z.log, false),
                 log_name,
                 signal_nxdomain_ra: flag(&z.signal_nxdomain_ra, false),
+                tags: self.tags(&z.tags, "rpz.tags")?,
             });
         }
         Ok(out)
