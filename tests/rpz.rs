@@ -65,6 +65,7 @@ walled.example CNAME *.garden.test.
 drop.example CNAME rpz-drop.
 slow.example CNAME rpz-tcp-only.
 32.7.0.84.127.rpz-client-ip CNAME .
+mine.example CNAME .
 ";
 
 /// dig's output for one question, asked from `source`.
@@ -130,6 +131,7 @@ fn serve_applies_a_policy_zone() {
     std::fs::write(
         d.join("tern.toml"),
         "[dnssec]\nvalidate = false\n\
+         [resolver]\nlocal_data = [\"mine.example. 60 A 192.0.2.50\"]\n\
          [[rpz]]\nname = \"rpz.test.\"\nzonefile = \"policy.zone\"\nlog = true\n",
     )
     .unwrap();
@@ -164,6 +166,10 @@ fn serve_applies_a_policy_zone() {
 
     let out = dig(port, ADDR, &["drop.example.", "A"]);
     assert!(!out.contains("status:"), "dropped, no reply: {out}");
+
+    // Local data answers before any policy (as in Unbound).
+    let out = dig(port, ADDR, &["mine.example.", "A"]);
+    assert!(out.contains("192.0.2.50"), "{out}");
 
     // The client address trigger: 127.84.0.7 gets NXDOMAIN for anything.
     let out = dig(port, "127.84.0.7", &["printer.example.", "A"]);

@@ -57,7 +57,7 @@ pub struct Handler<T: Transport, C: Clock> {
     cookie_secret: [u8; 16],
     /// Local zones and local data, answered before the cache.
     local: LocalZones,
-    /// Response policy zones, applied before local zones and to answers.
+    /// Response policy zones, applied after local zones and to answers.
     rpz: Arc<Rpz>,
     /// Background refreshes (prefetch, stale refresh) running at once are
     /// bounded like client queries; beyond, a refresh is skipped.
@@ -440,15 +440,6 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             minimal: self.resolver.config().resolver.minimal_responses,
             tags: self.acl.tags(client.ip()),
         };
-        let mut passthru = self.rpz.is_empty();
-        if !passthru {
-            match self.rpz.before(&rpz_query) {
-                Before::Resolve => {}
-                Before::Passthru => passthru = true,
-                Before::Drop => return None,
-                Before::Answer(s) => return self.rpz_reply(query, s, request, &rpz_query).await,
-            }
-        }
         if !self.local.is_empty() {
             if self
                 .local
@@ -461,6 +452,16 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                     .answer(q.name(), q.query_type(), q.query_class(), Some(client.ip()))
             {
                 return self.local_reply(query, local, request).await;
+            }
+        }
+        // Policies come after local zones, as in Unbound.
+        let mut passthru = self.rpz.is_empty();
+        if !passthru {
+            match self.rpz.before(&rpz_query) {
+                Before::Resolve => {}
+                Before::Passthru => passthru = true,
+                Before::Drop => return None,
+                Before::Answer(s) => return self.rpz_reply(query, s, request, &rpz_query).await,
             }
         }
         let (res, cacheable) = match self.resolve_policed(&request, &rpz_query, passthru).await {
