@@ -292,7 +292,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             if path.depth() == 1 && !zs.recursive {
                 if let Some(p) = self.policy() {
                     let ns_names: Vec<Name> = zs.ns.iter().filter_map(|(n, _)| n.clone()).collect();
-                    let addrs: Vec<IpAddr> = zs.ns.iter().flat_map(|(_, a)| a.iter().copied()).collect();
+                    let addrs: Vec<IpAddr> =
+                        zs.ns.iter().flat_map(|(_, a)| a.iter().copied()).collect();
                     if p.stops_at_cut(&ns_names, &addrs) {
                         return Step::Fail(Failure::Policy(Box::new(crate::engine::ZoneCut {
                             zone: zs.zone.clone(),
