@@ -13,6 +13,7 @@ pub mod dig;
 pub mod dnssec;
 pub mod engine;
 pub mod lab;
+pub mod rpz;
 pub mod server;
 pub mod testkit;
 pub mod upstream;

@@ -748,3 +748,56 @@ fn relative_trust_anchor_files_follow_the_file() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn rpz_tables_load_and_errors_name_line_and_key() {
+    let c = load_str(
+        "[server]\naccess_control = [{ net = \"10.0.0.0/8\", action = \"allow\", tags = [\"kids\"] }]\n\
+         [[rpz]]\nname = \"rpz.example\"\nzonefile = \"a.zone\"\n\
+         action_override = \"cname\"\ncname_override = \"walled.example.\"\ntags = [\"kids\"]\n\
+         [[rpz]]\nname = \"second.example.\"\nzonefile = \"b.zone\"\nlog = true\nlog_name = \"b\"\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(c.server.access_control[0].tags, vec!["kids".to_string()]);
+    assert_eq!(c.rpz.len(), 2);
+    assert_eq!(c.rpz[0].name.to_ascii(), "rpz.example.");
+    assert_eq!(c.rpz[0].tags, vec!["kids".to_string()]);
+    assert!(c.rpz[1].log && c.rpz[1].action_override.is_none());
+    for (text, line, key) in [
+        (
+            "[[rpz]]\nname = \"a.\"\nzonefile = \"z\"\naction_override = \"block\"\n",
+            4,
+            "rpz.action_override",
+        ),
+        (
+            "[[rpz]]\nname = \"a.\"\nzonefile = \"z\"\naction_override = \"cname\"\n",
+            4,
+            "rpz.action_override",
+        ),
+        (
+            "[[rpz]]\nname = \"a.\"\nzonefile = \"z\"\ncname_override = \"x.\"\n",
+            4,
+            "rpz.cname_override",
+        ),
+        (
+            "[[rpz]]\nname = \"a.\"\nzonefile = \"z\"\n[[rpz]]\nname = \"a.\"\nzonefile = \"y\"\n",
+            5,
+            "rpz.name",
+        ),
+        (
+            "[[rpz]]\nname = \"a.\"\nzonefile = \"z\"\ntags = [\"no good\"]\n",
+            4,
+            "rpz.tags",
+        ),
+        (
+            "[[rpz]]\nname = \"a.\"\nzonefile = \"z\"\nlogg = true\n",
+            4,
+            "rpz.logg",
+        ),
+    ] {
+        let e = err(text);
+        assert_eq!(e.line(), Some(line), "{text}: {e}");
+        assert_eq!(e.key(), Some(key), "{text}: {e}");
+    }
+}

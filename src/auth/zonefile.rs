@@ -111,8 +111,9 @@ pub fn read_zone_file(path: &Path, origin: Option<Name>) -> Result<Vec<SourcedRe
 }
 
 /// As `read_zone_file`, with the TTL of records written without one
-/// before any `$TTL` (a resolver's reader assumes one; an authoritative
-/// server's refuses the file).
+/// before any `$TTL` (a resolver's reader assumes one, as Unbound's 3600
+/// for auth and response policy zones; an authoritative server's refuses
+/// the file).
 pub fn read_zone_file_with_ttl(
     path: &Path,
     origin: Option<Name>,

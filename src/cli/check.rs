@@ -29,6 +29,10 @@ pub fn run(args: CheckArgs) -> ExitCode {
                     return ExitCode::from(1);
                 }
             }
+            if let Err(e) = crate::rpz::Rpz::load(&config.rpz) {
+                eprintln!("{}: {e}", args.config.display());
+                return ExitCode::from(1);
+            }
             println!("ok");
             ExitCode::SUCCESS
         }

@@ -69,6 +69,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         crate::dnssec::autotrust::file::read_all(&config.dnssec)
             .context("dnssec auto trust anchor files")?;
     }
+    // And policy zones that do not load: serving without the policy
+    // would answer what it is meant to block.
+    crate::rpz::Rpz::load(&config.rpz)?;
     let config = Arc::new(config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -24,6 +24,27 @@ pub struct FileConfig {
     pub log: Option<FileLog>,
     #[serde(default)]
     pub dnssec: Option<FileDnssec>,
+    #[serde(default)]
+    pub rpz: Option<Vec<FileRpz>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRpz {
+    pub name: Spanned<String>,
+    pub zonefile: Spanned<String>,
+    #[serde(default)]
+    pub action_override: S<String>,
+    #[serde(default)]
+    pub cname_override: S<String>,
+    #[serde(default)]
+    pub log: S<bool>,
+    #[serde(default)]
+    pub log_name: S<String>,
+    #[serde(default)]
+    pub signal_nxdomain_ra: S<bool>,
+    #[serde(default)]
+    pub tags: S<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -68,6 +89,8 @@ pub struct FileServer {
 pub struct FileAclRule {
     pub net: Spanned<String>,
     pub action: Spanned<String>,
+    #[serde(default)]
+    pub tags: S<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

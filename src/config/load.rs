@@ -24,6 +24,7 @@ use toml::Spanned;
 
 mod lists;
 mod local;
+mod rpz;
 
 /// Why a configuration was rejected. `Parse` and `Invalid` carry the file,
 /// the 1-based line and the dotted key (`server.max_udp_payload`).
@@ -92,6 +93,11 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
                 zone.zonefile = dir.join(&zone.zonefile);
             }
         }
+        for zone in &mut config.rpz {
+            if zone.zonefile.is_relative() {
+                zone.zonefile = dir.join(&zone.zonefile);
+            }
+        }
         let dnssec = &mut config.dnssec;
         for file in dnssec
             .trust_anchor_files
@@ -120,6 +126,7 @@ pub fn load_str(text: &str, file_label: &str) -> Result<Config, ConfigError> {
         upstream: ctx.upstream(file.upstream.as_ref())?,
         log: ctx.log(file.log.as_ref())?,
         dnssec: ctx.dnssec(file.dnssec.as_ref())?,
+        rpz: ctx.rpz(file.rpz.as_deref().unwrap_or(&[]))?,
     })
 }
 
@@ -370,7 +377,8 @@ impl Ctx<'_> {
                     ))
                 }
             };
-            out.push(AclRule { net, action });
+            let tags = self.tags(&r.tags, "server.access_control.tags")?;
+            out.push(AclRule { net, action, tags });
         }
         if out.is_empty() {
             return Err(self.invalid(
@@ -378,6 +386,25 @@ impl Ctx<'_> {
                 "server.access_control",
                 "an empty list would refuse every client",
             ));
+        }
+        Ok(out)
+    }
+
+    /// A list of tags: each a plain word (letters, digits, `-`, `_`).
+    pub(super) fn tags(&self, v: &S<Vec<Spanned<String>>>, key: &str) -> R<Vec<String>> {
+        let mut out = Vec::new();
+        for t in v.as_ref().map(|v| v.get_ref().as_slice()).unwrap_or(&[]) {
+            let text = t.get_ref();
+            let plain = !text.is_empty()
+                && text
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !plain {
+                return Err(self.invalid(t.span(), key, format!("bad tag {text:?}")));
+            }
+            if !out.contains(text) {
+                out.push(text.clone());
+            }
         }
         Ok(out)
     }

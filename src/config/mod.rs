@@ -8,6 +8,7 @@
 pub mod file;
 pub mod load;
 pub mod local;
+pub mod rpz;
 
 pub use load::{load_file, load_str, ConfigError};
 
@@ -26,6 +27,8 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     pub log: LogConfig,
     pub dnssec: DnssecConfig,
+    /// Response policy zones, in order of precedence (`[[rpz]]`).
+    pub rpz: Vec<rpz::RpzZone>,
 }
 
 impl Config {
@@ -87,6 +90,10 @@ pub struct ServerConfig {
 pub struct AclRule {
     pub net: IpNet,
     pub action: AclAction,
+    /// Tags of the clients this rule matches (Unbound's
+    /// access-control-tag): response policy zones with tags apply only to
+    /// clients with one of them.
+    pub tags: Vec<String>,
 }
 
 /// What an access-control rule does.
@@ -371,6 +378,7 @@ pub fn default_acl() -> Vec<AclRule> {
     .map(|net| AclRule {
         net,
         action: AclAction::Allow,
+        tags: Vec::new(),
     })
     .collect()
 }

@@ -307,6 +307,22 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     Err(f) => return Step::Fail(f),
                 }
             }
+            // A response policy with a trigger for these servers decides
+            // the client's question (not the lookups made on its way).
+            if path.depth() == 1 && !zs.recursive {
+                if let Some(p) = self.policy() {
+                    let ns_names: Vec<Name> = zs.ns.iter().filter_map(|(n, _)| n.clone()).collect();
+                    let addrs: Vec<IpAddr> =
+                        zs.ns.iter().flat_map(|(_, a)| a.iter().copied()).collect();
+                    if p.stops_at_cut(&ns_names, &addrs) {
+                        return Step::Fail(Failure::Policy(Box::new(crate::engine::ZoneCut {
+                            zone: zs.zone.clone(),
+                            ns_names,
+                            addrs,
+                        })));
+                    }
+                }
+            }
             let minimised = qmin && labels < name.num_labels();
             let (sname, stype) = if minimised {
                 (name.trim_to(usize::from(labels)), RecordType::A)

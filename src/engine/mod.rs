@@ -126,6 +126,34 @@ pub enum Failure {
     /// DNSSEC validation found the answer bogus (RFC 4035 §5.5).
     #[error("DNSSEC: {0}")]
     Dnssec(crate::dnssec::Bogus),
+    /// A response policy has a trigger for the servers of this zone cut
+    /// (`AliasPolicy::stops_at_cut`): the server decides the answer.
+    #[error("response policy applies at the servers of {}", .0.zone)]
+    Policy(Box<ZoneCut>),
+    /// A response policy has a trigger for a CNAME target
+    /// (`AliasPolicy::stops_at`): the resolution's answers hold the chain
+    /// up to it, unvalidated, and the server decides the rest.
+    #[error("response policy applies at the CNAME target {0}")]
+    PolicyAlias(Name),
+}
+
+/// A zone cut's name server names and known addresses, as met while
+/// resolving a client's question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneCut {
+    pub zone: Name,
+    pub ns_names: Vec<Name>,
+    pub addrs: Vec<std::net::IpAddr>,
+}
+
+tokio::task_local! {
+    /// Set while resolving for a query a policy let through (passthru).
+    static POLICY_OFF: bool;
+}
+
+/// Runs `f` (a resolution) with the response policy not consulted.
+pub async fn without_policy<F: std::future::Future>(f: F) -> F::Output {
+    POLICY_OFF.scope(true, f).await
 }
 
 /// What a resolution produced: an answer, NODATA or NXDOMAIN are values
@@ -205,6 +233,24 @@ pub struct Resolver<T: Transport, C: Clock> {
     pub(crate) auth_zones: Arc<crate::authzone::AuthZones>,
     /// Questions that failed lately (RFC 9520).
     pub(crate) failures: failures::FailureMemory,
+    /// A response policy consulted while following CNAMEs (set once, by
+    /// the server that applies it).
+    policy: std::sync::OnceLock<Arc<dyn AliasPolicy>>,
+}
+
+/// A response policy (RPZ) the engine consults while it follows a CNAME
+/// chain: at a target the policy has a trigger for, resolution stops with
+/// the chain so far, and the server applies the policy to it. Deciding
+/// what the policy does, and continuing past it, are the server's.
+pub trait AliasPolicy: Send + Sync {
+    /// Whether to stop before resolving the CNAME target `target`.
+    fn stops_at(&self, target: &Name) -> bool;
+
+    /// Whether to stop before asking the servers of a zone cut, for the
+    /// client's question (or a CNAME target in its chain).
+    fn stops_at_cut(&self, _ns_names: &[Name], _addrs: &[std::net::IpAddr]) -> bool {
+        false
+    }
 }
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
@@ -257,7 +303,20 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             dnssec_work: validate::WorkCounters::default(),
             aggressive: crate::dnssec::aggressive::AggressiveCache::new(),
             suspects: validate::retry::Suspects::default(),
+            policy: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sets the response policy consulted at CNAME targets; a second call
+    /// leaves the first policy in place and returns false.
+    pub fn set_alias_policy(&self, policy: Arc<dyn AliasPolicy>) -> bool {
+        self.policy.set(policy).is_ok()
+    }
+
+    /// The response policy, unless this task resolves without it.
+    pub(crate) fn policy(&self) -> Option<&Arc<dyn AliasPolicy>> {
+        let off = POLICY_OFF.try_with(|off| *off).unwrap_or(false);
+        self.policy.get().filter(|_| !off)
     }
 
     pub fn config(&self) -> &Config {
@@ -560,6 +619,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Step::Fail(Failure::NotCached) => {
                     return Some(self.cache_referral_answer(&cur, st))
                 }
+                Step::Fail(f @ Failure::Policy(_)) => {
+                    // The server applies the policy to the chain so far.
+                    let mut res = Resolution::failed(f, st.take_trace());
+                    res.answers = chain;
+                    return Some(res);
+                }
                 Step::Fail(f) => {
                     return Some(Resolution {
                         // A held-down server is due for its probe: the
@@ -593,6 +658,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
             if !seen.insert(target.clone()) {
                 return Some(Resolution::failed(Failure::CnameLoop, st.take_trace()));
+            }
+            if self.policy().is_some_and(|p| p.stops_at(&target)) {
+                let mut res = Resolution::failed(Failure::PolicyAlias(target), st.take_trace());
+                res.answers = chain;
+                return Some(res);
             }
             cur = target;
         }

@@ -139,9 +139,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// it was a failure worth remembering.
     fn note_outcome(&self, request: &Request, res: &Resolution) -> bool {
         let real_failure = match &res.failure {
-            None | Some(Failure::NotCached | Failure::Internal(_) | Failure::RecentlyFailed) => {
-                false
-            }
+            None
+            | Some(
+                Failure::NotCached
+                | Failure::Internal(_)
+                | Failure::RecentlyFailed
+                | Failure::Policy(_)
+                | Failure::PolicyAlias(_),
+            ) => false,
             Some(_) => true,
         };
         if !real_failure || !request.recursion_desired {

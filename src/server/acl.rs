@@ -16,6 +16,15 @@ impl Acl {
 
     /// What to do with a query from `ip`.
     pub fn check(&self, ip: IpAddr) -> AclAction {
+        self.rule(ip).map(|r| r.action).unwrap_or(AclAction::Refuse)
+    }
+
+    /// The tags of the client at `ip`: those of its rule.
+    pub fn tags(&self, ip: IpAddr) -> &[String] {
+        self.rule(ip).map(|r| r.tags.as_slice()).unwrap_or(&[])
+    }
+
+    fn rule(&self, ip: IpAddr) -> Option<&AclRule> {
         let ip = match ip {
             IpAddr::V6(v6) => v6
                 .to_ipv4_mapped()
@@ -23,11 +32,7 @@ impl Acl {
                 .unwrap_or(IpAddr::V6(v6)),
             v4 => v4,
         };
-        self.rules
-            .iter()
-            .find(|r| r.net.contains(&ip))
-            .map(|r| r.action)
-            .unwrap_or(AclAction::Refuse)
+        self.rules.iter().find(|r| r.net.contains(&ip))
     }
 }
 

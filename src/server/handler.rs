@@ -18,6 +18,7 @@ use crate::clock::{Clock, Mono};
 use crate::config::local::LocalZoneType;
 use crate::config::AclAction;
 use crate::engine::{Failure, Request, Resolution, Resolver};
+use crate::rpz::{After, Before, Rpz, Synth};
 use crate::server::acl::Acl;
 use crate::server::chaos;
 use crate::server::cookie::{self, ClientCookie};
@@ -56,6 +57,8 @@ pub struct Handler<T: Transport, C: Clock> {
     cookie_secret: [u8; 16],
     /// Local zones and local data, answered before the cache.
     local: LocalZones,
+    /// Response policy zones, applied after local zones and to answers.
+    rpz: Arc<Rpz>,
     /// Background refreshes (prefetch, stale refresh) running at once are
     /// bounded like client queries; beyond, a refresh is skipped.
     refreshes: Arc<tokio::sync::Semaphore>,
@@ -84,13 +87,26 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             // Inform zones log every query, which a packet hit would skip.
             && !config.resolver.local_zones.iter().any(|z| {
                 matches!(z.kind, LocalZoneType::Inform | LocalZoneType::InformDeny)
-            });
+            })
+            // Policies depend on the client and rewrite answers.
+            && config.rpz.is_empty();
         let packets = use_packets.then(|| {
             let budget = config.cache.max_bytes / PACKET_CACHE_SHARE;
             PacketCache::new(usize::try_from(budget).unwrap_or(usize::MAX))
         });
         let cookie_secret = config.server.cookie_secret.unwrap_or_else(rand::random);
         let local = LocalZones::new(&config.resolver);
+        // `tern serve` loads the zones first and stops on an error; a
+        // caller that did not gets the error logged and no policy.
+        let rpz = Rpz::load(&config.rpz).unwrap_or_else(|e| {
+            tracing::error!("{e}: response policy zones not used");
+            Rpz::default()
+        });
+        let rpz = Arc::new(rpz);
+        if !rpz.is_empty() {
+            // The engine stops at CNAME targets with a trigger.
+            resolver.set_alias_policy(rpz.clone());
+        }
         let refreshes = Arc::new(tokio::sync::Semaphore::new(
             config.server.max_concurrent_queries.max(1),
         ));
@@ -103,6 +119,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             packets,
             cookie_secret,
             local,
+            rpz,
             refreshes,
             client_deadline: std::time::Duration::ZERO,
             detached,
@@ -291,7 +308,13 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         } else {
             let started = self.resolver.clock().now();
             // None: a local zone drops the question (deny).
-            let (m, stamp) = self.answer(&query, client).await?;
+            // The client's tags go along for the policies the engine asks.
+            let tags = self.acl.tags(client.ip());
+            let (m, stamp) = if self.rpz.is_empty() || tags.is_empty() {
+                self.answer(&query, client, protocol).await?
+            } else {
+                crate::rpz::with_client_tags(tags, self.answer(&query, client, protocol)).await?
+            };
             let discard = self.resolver.config().server.discard_timeout;
             let waited = self.resolver.clock().now().saturating_sub(started);
             if !discard.is_zero() && waited > discard {
@@ -390,6 +413,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         &self,
         query: &Message,
         client: SocketAddr,
+        protocol: Protocol,
     ) -> Option<(Message, Option<(u64, Mono)>)> {
         if query.metadata.op_code != OpCode::Query {
             return Some((self.reply_skeleton(query, ResponseCode::NotImp), None));
@@ -429,6 +453,14 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             dnssec_ok: query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
             full_trace: false,
         };
+        let rpz_query = crate::rpz::Query {
+            name: q.name(),
+            qtype: q.query_type(),
+            client: client.ip(),
+            udp: protocol == Protocol::Udp,
+            minimal: self.resolver.config().resolver.minimal_responses,
+            tags: self.acl.tags(client.ip()),
+        };
         if !self.local.is_empty() {
             if self
                 .local
@@ -446,20 +478,20 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         if let Some(m) = self.auth_zone_reply(query, q) {
             return Some((m, None));
         }
-        // Read before resolving: an insert meanwhile makes the entry stale.
-        let generation = self.resolver.cache().generation();
-        let before = self.resolver.clock().now();
-        // The cache-only attempt is made here (and skipped by the resolver
-        // after a miss), which tells a reply made from the cache alone from
-        // one that merely joined another client's resolution.
-        let (res, cacheable) = match self.resolver.resolve_cached(&request).await {
-            Some(hit) => {
-                // A hit due for a prefetch is not kept as a packet: the
-                // next hit must come this way again until refreshed.
-                let ok = packet_cacheable(&hit, request.qtype) && !hit.refresh;
-                (hit, ok.then_some((generation, before)))
+        // Policies come after local zones, as in Unbound.
+        let mut passthru = self.rpz.is_empty();
+        if !passthru {
+            match self.rpz.before(&rpz_query) {
+                Before::Resolve => {}
+                Before::Passthru => passthru = true,
+                Before::Drop => return None,
+                Before::Answer(s) => return self.rpz_reply(query, s, request, &rpz_query).await,
             }
-            None => (self.resolve_bounded(&request).await, None),
+        }
+        let (res, cacheable) = match self.resolve_policed(&request, &rpz_query, passthru).await {
+            Policed::Resolved(res, cacheable) => (res, cacheable),
+            Policed::Drop => return None,
+            Policed::Answer(s) => return self.rpz_reply(query, s, request, &rpz_query).await,
         };
         // AD=1 for validated data, to clients that show they understand it
         // with DO=1 or AD=1 (RFC 6840 §5.7, RFC 4035 §3.2.3).
@@ -619,6 +651,213 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         Some((m, None))
     }
 
+    /// Resolves `request` (from the cache when it can), with the response
+    /// policies applied on the way and to the answer: the resolution and
+    /// whether it may be a packet cache entry, or what a policy says
+    /// instead. `passthru`: a policy already let the query through.
+    async fn resolve_policed(
+        &self,
+        request: &Request,
+        q: &crate::rpz::Query<'_>,
+        mut passthru: bool,
+    ) -> Policed {
+        // Read before resolving: an insert meanwhile makes the entry stale.
+        let generation = self.resolver.cache().generation();
+        let before = self.resolver.clock().now();
+        // The cache-only attempt is made here (and skipped by the resolver
+        // after a miss), which tells a reply made from the cache alone from
+        // one that merely joined another client's resolution.
+        let lookup = async {
+            match self.resolver.resolve_cached(request).await {
+                Some(hit) => {
+                    // A hit due for a prefetch is not kept as a packet: the
+                    // next hit must come this way again until refreshed.
+                    let ok = packet_cacheable(&hit, request.qtype) && !hit.refresh;
+                    (hit, ok.then_some((generation, before)))
+                }
+                None => (self.resolve_bounded(request).await, None),
+            }
+        };
+        let policy = !self.rpz.is_empty();
+        let (mut res, mut cacheable) = if passthru && policy {
+            // A policy let this query through: none applies on the way.
+            crate::engine::without_policy(lookup).await
+        } else {
+            lookup.await
+        };
+        if !policy {
+            return Policed::Resolved(res, cacheable);
+        }
+        let mut handled: Vec<hickory_proto::rr::Name> = Vec::new();
+        let hops = self.resolver.config().resolver.max_cname_hops as usize;
+        // Resolving on without the engine consulting the policy (whose
+        // stops were for another client's resolution this one joined).
+        let mut engine_off = false;
+        loop {
+            let mut stopped_at = None;
+            if let Some(Failure::PolicyAlias(target)) = &res.failure {
+                // The chain up to a CNAME target with a trigger: `after`
+                // walks it.
+                stopped_at = Some(target.to_lowercase());
+                res.failure = None;
+                res.rcode = ResponseCode::NoError;
+                res.security = crate::dnssec::Security::Unchecked;
+            }
+            // Where to resolve on from, if anywhere.
+            let from = if let Some(Failure::Policy(cut)) = &res.failure {
+                // The engine stopped at servers a policy has a trigger for.
+                let verdict = if passthru {
+                    None
+                } else {
+                    self.rpz
+                        .at_zone_cut(q, &res.answers, &cut.ns_names, &cut.addrs)
+                };
+                match verdict {
+                    Some(After::Answer(s)) => return Policed::Answer(s),
+                    Some(After::Drop) => return Policed::Drop,
+                    passed => {
+                        // Passthru: the rest without any policy, from the
+                        // name the engine stopped at. None: no trigger for
+                        // this client (the stop was for another's): on
+                        // without the engine's stops.
+                        if passed.is_some() {
+                            passthru = true;
+                        }
+                        engine_off = true;
+                        let chain = std::mem::take(&mut res.answers);
+                        let last = crate::rpz::chain_end(q.name, &chain);
+                        res.answers = chain;
+                        res.failure = None;
+                        last
+                    }
+                }
+            } else if res.failure.is_some() {
+                break;
+            } else {
+                match self
+                    .rpz
+                    .after(q, res.rcode, &res.answers, &handled, passthru)
+                {
+                    After::Keep => match stopped_at {
+                        // Stopped for another client's policy: on from there.
+                        Some(t)
+                            if !handled.contains(&t)
+                                && crate::rpz::chain_end(q.name, &res.answers).to_lowercase()
+                                    == t =>
+                        {
+                            engine_off = true;
+                            t
+                        }
+                        _ => break,
+                    },
+                    After::Drop => return Policed::Drop,
+                    After::Answer(s) => return Policed::Answer(s),
+                    After::Continue { from, passthru: p } => {
+                        // The engine stopped at a CNAME target the policy
+                        // lets through: resolve on from there.
+                        passthru |= p;
+                        from
+                    }
+                }
+            };
+            cacheable = None;
+            if handled.len() > hops {
+                break;
+            }
+            let next = Request {
+                name: from,
+                ..request.clone()
+            };
+            let more = if passthru || engine_off {
+                crate::engine::without_policy(self.resolver.resolve(&next)).await
+            } else {
+                self.resolver.resolve(&next).await
+            };
+            // Each stop is counted, so that this ends.
+            handled.push(next.name.clone());
+            res.rcode = more.rcode;
+            res.answers.extend(more.answers);
+            res.authorities = more.authorities;
+            res.additionals = more.additionals;
+            res.failure = more.failure;
+            res.stale |= more.stale;
+            res.security = crate::dnssec::Security::Unchecked;
+        }
+        Policed::Resolved(res, cacheable)
+    }
+
+    /// The reply a response policy makes; a CNAME it answers whose target
+    /// is to be resolved is followed (the policies applied to the target
+    /// as to any CNAME target), the flags of the policy's answer kept.
+    async fn rpz_reply(
+        &self,
+        query: &Message,
+        s: Synth,
+        request: Request,
+        q: &crate::rpz::Query<'_>,
+    ) -> Option<(Message, Option<(u64, Mono)>)> {
+        let mut m = self.reply_skeleton(query, s.rcode);
+        m.metadata.authoritative = s.authoritative;
+        m.metadata.truncation = s.truncated;
+        m.metadata.recursion_available = !s.clear_ra;
+        m.answers = s.answers;
+        m.additionals = s.additionals;
+        let mut follow = s.follow;
+        let mut follow_aa = s.follow_aa;
+        let mut hops = 0;
+        while let Some(target) = follow.take() {
+            hops += 1;
+            if hops > self.resolver.config().resolver.max_cname_hops {
+                m.metadata.response_code = ResponseCode::ServFail;
+                break;
+            }
+            let tq = crate::rpz::Query {
+                name: &target,
+                ..*q
+            };
+            let next = Request {
+                name: target.clone(),
+                ..request.clone()
+            };
+            let step = match self.rpz.at_target(&tq) {
+                Some(After::Answer(s)) => Policed::Answer(s),
+                Some(After::Drop) => return None,
+                passed if next.recursion_desired => {
+                    let passthru = matches!(passed, Some(After::Keep));
+                    self.resolve_policed(&next, &tq, passthru).await
+                }
+                // RD=0: the target from the cache if it is there, else the
+                // CNAME alone (no referral after an answer).
+                _ => match self.resolver.resolve_cached(&next).await {
+                    Some(hit) if hit.failure.is_none() => Policed::Resolved(hit, None),
+                    _ => break,
+                },
+            };
+            match step {
+                Policed::Drop => return None,
+                Policed::Answer(s) => {
+                    m.metadata.response_code = s.rcode;
+                    m.metadata.authoritative &= s.authoritative;
+                    m.metadata.truncation |= s.truncated;
+                    m.metadata.recursion_available &= !s.clear_ra;
+                    m.answers.extend(s.answers);
+                    m.additionals = s.additionals;
+                    follow = s.follow;
+                    follow_aa &= s.follow_aa;
+                }
+                Policed::Resolved(res, _) => {
+                    m.metadata.authoritative &= follow_aa;
+                    m.metadata.response_code = res.rcode;
+                    self.add_resolution_edes(&mut m, &res);
+                    m.answers.extend(res.answers);
+                    m.authorities = res.authorities;
+                    m.additionals = res.additionals;
+                }
+            }
+        }
+        Some((m, None))
+    }
+
     /// Answers the client's cookie with a fresh server cookie (RFC 9018).
     fn add_cookie(&self, m: &mut Message, client_cookie: &[u8; 8], client: SocketAddr) {
         let now = self.resolver.clock().unix_secs();
@@ -653,6 +892,16 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             );
         });
     }
+}
+
+/// A resolution with the response policies applied.
+enum Policed {
+    /// The resolver's answer, and when it may be a packet cache entry.
+    Resolved(Resolution, Option<(u64, Mono)>),
+    /// What a policy answers instead.
+    Answer(Synth),
+    /// No reply.
+    Drop,
 }
 
 /// Whether a resolution from the cache alone may be kept as a packet:
@@ -691,6 +940,8 @@ pub fn ede_for(failure: &Failure) -> (u16, String) {
         // RFC 8914 §4.14: Cached Error.
         Failure::RecentlyFailed => 13,
         Failure::Dnssec(b) => b.kind.ede_code(),
+        // Only seen when no policy handled it.
+        Failure::Policy(_) | Failure::PolicyAlias(_) => 0,
     };
     (code, failure.to_string())
 }

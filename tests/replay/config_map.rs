@@ -154,7 +154,11 @@ fn acl_rule(l: &ConfigLine) -> Result<AclRule, Unsupported> {
         "allow_cookie" => AclAction::AllowCookie,
         _ => return unsupported(l),
     };
-    Ok(AclRule { net, action })
+    Ok(AclRule {
+        net,
+        action,
+        tags: Vec::new(),
+    })
 }
 
 /// A value without its surrounding double or single quotes.
@@ -223,6 +227,8 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
     c.cache.ede_serve_expired = false;
     c.cache.serve_expired_client_timeout = std::time::Duration::ZERO;
     let mut stubs: Vec<StubZone> = Vec::new();
+    let mut rpz: Vec<(tern::config::rpz::RpzZone, Option<Name>)> = Vec::new();
+    let mut defined: Vec<String> = Vec::new();
     let mut forwards: Vec<ForwardZone> = Vec::new();
     let mut auths: Vec<AuthZone> = Vec::new();
     let mut zonemd_permissive = false;
@@ -258,6 +264,41 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                 c.server.max_udp_payload = u16::try_from(num(l)?).or_else(|_| unsupported(l))?;
             }
             ("server", "access-control") => acl.push(acl_rule(l)?),
+            // Tag names are declared before use; tern's tags need no
+            // declaration, but an undeclared one is still refused here.
+            ("server", "define-tag") => {
+                defined.extend(l.value.split_whitespace().map(str::to_string));
+            }
+            ("server", "access-control-tag") => {
+                // `<netblock> "<tag> ..."`: the tags of that access-control
+                // netblock's clients.
+                let (net, tags) = l
+                    .value
+                    .split_once(char::is_whitespace)
+                    .unwrap_or((&l.value, ""));
+                let net = net
+                    .parse::<IpNet>()
+                    .or_else(|_| net.parse::<IpAddr>().map(IpNet::from))
+                    .or_else(|_| unsupported(l))?;
+                let tags: Vec<String> = tags
+                    .trim()
+                    .trim_matches('"')
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect();
+                if tags.iter().any(|t| !defined.contains(t)) {
+                    return unsupported(l);
+                }
+                // Unbound's own default netblocks (localhost) may be tagged.
+                let rule = acl
+                    .iter_mut()
+                    .chain(c.server.access_control.iter_mut())
+                    .find(|r| r.net == net);
+                match rule {
+                    Some(r) => r.tags.extend(tags),
+                    None => return unsupported(l),
+                }
+            }
             ("server", "max-query-restarts") => c.resolver.max_cname_hops = num(l)?,
             ("server", "max-global-quota") => c.resolver.max_upstream_queries = num(l)?,
             ("server", "discard-timeout") => {
@@ -363,9 +404,12 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
             ("server", "outbound-msg-retry") if num(l)? == 5 => {}
             ("server", "module-config") => {
                 let mods: Vec<&str> = l.value.split_whitespace().collect();
+                // respip is the module that applies RPZ rpz-ip triggers
+                // (and Unbound's response-ip options, which stay
+                // unsupported below); tern applies policies in the server.
                 if !mods
                     .iter()
-                    .all(|m| matches!(*m, "iterator" | "validator" | "dns64"))
+                    .all(|m| matches!(*m, "iterator" | "validator" | "respip" | "dns64"))
                 {
                     return unsupported(l);
                 }
@@ -474,6 +518,64 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                     _ => return unsupported(l),
                 }
             }
+            ("rpz", "name") => {
+                let name = tern::config::local::parse_zone_name(&l.value)
+                    .ok_or_else(|| Unsupported(format!("config rpz: name: {}", l.value)))?;
+                rpz.push((
+                    tern::config::rpz::RpzZone {
+                        name,
+                        zonefile: std::path::PathBuf::new(),
+                        action_override: None,
+                        log: false,
+                        log_name: None,
+                        signal_nxdomain_ra: false,
+                        tags: Vec::new(),
+                    },
+                    None,
+                ));
+            }
+            ("rpz", key) => {
+                let Some((z, cname)) = rpz.last_mut() else {
+                    return unsupported(l);
+                };
+                use tern::config::rpz::RpzOverride as O;
+                match key {
+                    "zonefile" if !l.value.is_empty() => z.zonefile = l.value.clone().into(),
+                    "rpz-action-override" => {
+                        z.action_override = Some(match l.value.as_str() {
+                            "nxdomain" => O::NxDomain,
+                            "nodata" => O::NoData,
+                            "passthru" => O::Passthru,
+                            "drop" => O::Drop,
+                            "disabled" => O::Disabled,
+                            // The target comes with rpz-cname-override.
+                            "cname" => O::Cname(Name::root()),
+                            _ => return unsupported(l),
+                        });
+                    }
+                    "rpz-cname-override" => {
+                        *cname = Some(
+                            tern::config::local::parse_zone_name(&l.value)
+                                .ok_or_else(|| Unsupported(format!("config rpz: {}", l.value)))?,
+                        );
+                    }
+                    "rpz-log" => z.log = yes(l)?,
+                    "rpz-log-name" => z.log_name = Some(l.value.clone()),
+                    "rpz-signal-nxdomain-ra" => z.signal_nxdomain_ra = yes(l)?,
+                    "tags" => {
+                        let tags: Vec<String> =
+                            l.value.split_whitespace().map(str::to_string).collect();
+                        if tags.iter().any(|t| !defined.contains(t)) {
+                            return unsupported(l);
+                        }
+                        z.tags = tags;
+                    }
+                    "for-downstream" if !yes(l)? => {}
+                    // `master`, `url`, `allow-notify` (zone transfers),
+                    // `for-downstream: yes`: not in tern.
+                    _ => return unsupported(l),
+                }
+            }
             ("remote-control", _) => {}
             _ => return unsupported(l),
         }
@@ -522,6 +624,24 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
         acl.sort_by_key(|r| std::cmp::Reverse(r.net.prefix_len()));
         acl.append(&mut c.server.access_control);
         c.server.access_control = acl;
+    }
+    for (mut z, cname) in rpz {
+        if z.zonefile.as_os_str().is_empty() {
+            return Err(Unsupported(format!(
+                "config rpz: {} without a zonefile",
+                z.name
+            )));
+        }
+        if let Some(tern::config::rpz::RpzOverride::Cname(_)) = z.action_override {
+            let Some(target) = cname else {
+                return Err(Unsupported(format!(
+                    "config rpz: {}: cname override without a target",
+                    z.name
+                )));
+            };
+            z.action_override = Some(tern::config::rpz::RpzOverride::Cname(target));
+        }
+        c.rpz.push(z);
     }
     c.dnssec = dnssec.config();
     Ok(Mapped {
