@@ -41,12 +41,15 @@ pub struct FailureMemory {
 
 /// Whether a failure is one to remember: a failure of resolution itself,
 /// not a refusal to resolve, an internal error, a client deadline, a
-/// validation result (which has its own bogus TTL) or a failure that is
-/// itself remembered state.
+/// validation result (which has its own bogus TTL), a response policy's
+/// stop (the server applies the policy and resolves on) or a failure that
+/// is itself remembered state.
 pub fn worth_remembering(f: &Failure) -> bool {
     !matches!(
         f,
         Failure::NotCached
+            | Failure::Policy(_)
+            | Failure::PolicyAlias(_)
             | Failure::Internal(_)
             | Failure::RecentlyFailed
             | Failure::Remembered { .. }
