@@ -89,7 +89,11 @@ fn targets(records: &[Record]) -> Vec<Name> {
 }
 
 fn zones() -> ZoneSet {
-    let d = std::env::temp_dir().join(format!("tern-auth-additional-{}", std::process::id()));
+    // One directory per call: the tests of this file run in parallel and
+    // each removes its own.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("tern-auth-additional-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     std::fs::write(d.join("root.zone"), ROOT).unwrap();
     std::fs::write(d.join("example.test.zone"), ZONE).unwrap();
