@@ -26,6 +26,8 @@ pub struct FileConfig {
     pub dnssec: Option<FileDnssec>,
     #[serde(default)]
     pub rpz: Option<Vec<FileRpz>>,
+    #[serde(default)]
+    pub control: Option<FileControl>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,6 +47,13 @@ pub struct FileRpz {
     pub signal_nxdomain_ra: S<bool>,
     #[serde(default)]
     pub tags: S<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileControl {
+    #[serde(default)]
+    pub socket: S<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

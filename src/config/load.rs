@@ -88,6 +88,11 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
         }
     }
     if let Some(dir) = path.parent() {
+        if let Some(socket) = &mut config.control.socket {
+            if socket.is_relative() {
+                *socket = dir.join(&*socket);
+            }
+        }
         for zone in &mut config.resolver.auth_zones {
             if zone.zonefile.is_relative() {
                 zone.zonefile = dir.join(&zone.zonefile);
@@ -127,6 +132,15 @@ pub fn load_str(text: &str, file_label: &str) -> Result<Config, ConfigError> {
         log: ctx.log(file.log.as_ref())?,
         dnssec: ctx.dnssec(file.dnssec.as_ref())?,
         rpz: ctx.rpz(file.rpz.as_deref().unwrap_or(&[]))?,
+        control: super::ControlConfig {
+            socket: file
+                .control
+                .as_ref()
+                .and_then(|c| c.socket.as_ref())
+                .map(|s| s.get_ref().trim())
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
+        },
     })
 }
 

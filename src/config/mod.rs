@@ -29,6 +29,7 @@ pub struct Config {
     pub dnssec: DnssecConfig,
     /// Response policy zones, in order of precedence (`[[rpz]]`).
     pub rpz: Vec<rpz::RpzZone>,
+    pub control: ControlConfig,
 }
 
 impl Config {
@@ -328,6 +329,13 @@ pub struct UpstreamConfig {
     /// Timeouts or network errors accepted from a zone's only server
     /// before giving up on it (Unbound's `outbound-msg-retry`).
     pub retries: u32,
+}
+
+/// The control channel (`[control]`, `tern ctl`).
+#[derive(Debug, Clone, Default)]
+pub struct ControlConfig {
+    /// Unix socket `tern serve` listens on; None (the default) = off.
+    pub socket: Option<PathBuf>,
 }
 
 /// Logging (`[log]`).

@@ -10,11 +10,13 @@
 pub mod acl;
 pub mod bind;
 pub mod chaos;
+pub mod control;
 pub mod cookie;
 pub mod handler;
 pub mod keepalive;
 pub mod local;
 pub mod packet_cache;
+pub mod stats;
 mod tcp;
 mod udp;
 

@@ -1,0 +1,406 @@
+//! End to end: `tern ctl` against a running `tern serve` that iterates a
+//! small NSD tree on loopback. Queries go in with dig; the control socket
+//! shows them in `stats`, a flushed name is asked upstream again (NSD's own
+//! counters), `reload` refuses a broken file and applies a new access
+//! control list (over the socket and on SIGHUP) with the cache kept, and a
+//! second server cannot take a control socket that is in use.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::nsd::{udp_query, NsdServer, NsdTree};
+use hickory_proto::rr::RecordType;
+
+const ROOT: &str = "$TTL 86400
+. SOA a.root. admin.root. 1 3600 600 86400 300
+. NS a.root.
+a.root. A 127.94.0.1
+alpha. NS ns.nic.alpha.
+ns.nic.alpha. A 127.94.1.1
+";
+
+const ALPHA: &str = "$TTL 3600
+alpha. SOA ns.nic.alpha. admin.alpha. 1 3600 600 86400 300
+alpha. NS ns.nic.alpha.
+ns.nic.alpha. A 127.94.1.1
+www.alpha. A 192.0.2.10
+other.alpha. A 192.0.2.11
+";
+
+const ALPHA_NS: &str = "127.94.1.1";
+
+fn tree() -> NsdTree {
+    NsdTree::start(&[
+        NsdServer::new("a.root.", &["127.94.0.1"], &[(".", ROOT)]),
+        NsdServer::new("ns.nic.alpha.", &[ALPHA_NS], &[("alpha.", ALPHA)]),
+    ])
+}
+
+/// A `tern serve`, killed on drop.
+struct Tern {
+    child: Child,
+}
+
+impl Drop for Tern {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn config_text(hints: &Path, addr: SocketAddr, socket: &Path, acl_action: &str) -> String {
+    format!(
+        "[dnssec]\nvalidate = false\n\
+         [server]\nlisten = [\"{addr}\"]\n\
+         access_control = [{{ net = \"127.0.0.0/8\", action = \"{acl_action}\" }}]\n\
+         [resolver]\nroot_hints = \"{}\"\n\
+         [upstream]\ninitial_rto_ms = 100\nmin_rto_ms = 50\nmax_rto_ms = 200\n\
+         [control]\nsocket = \"{}\"\n\
+         [log]\nlevel = \"warn\"\n",
+        hints.display(),
+        socket.display()
+    )
+}
+
+fn spawn_tern(conf: &Path, stderr: Stdio) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_tern"))
+        .args(["serve", "--config"])
+        .arg(conf)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
+/// Starts `tern serve` and waits until it answers on `addr` and its
+/// control socket is up.
+fn start_tern(conf: &Path, addr: SocketAddr, socket: &Path) -> Tern {
+    let mut tern = Tern {
+        child: spawn_tern(conf, Stdio::inherit()),
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Some(status) = tern.child.try_wait().unwrap() {
+            panic!("tern serve exited at start: {status}");
+        }
+        let answering = udp_query(addr, "alpha.", RecordType::SOA, Duration::from_millis(200));
+        if answering.is_some() && socket.exists() {
+            return tern;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("tern serve did not start on {addr}");
+}
+
+fn ctl(socket: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tern"))
+        .arg("ctl")
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Runs `tern ctl`, expects success, returns stdout.
+fn ctl_ok(socket: &Path, args: &[&str]) -> String {
+    let out = ctl(socket, args);
+    assert!(
+        out.status.success(),
+        "tern ctl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `tern ctl`, expects failure, returns stderr.
+fn ctl_err(socket: &Path, args: &[&str]) -> String {
+    let out = ctl(socket, args);
+    assert!(
+        !out.status.success(),
+        "tern ctl {args:?} succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// `name=value` lines of `tern ctl stats`.
+fn stat(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}=")))
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(0)
+}
+
+/// dig's status and answer section (`+noall +answer +comments`).
+fn dig(addr: SocketAddr, name: &str, qtype: &str) -> (String, String) {
+    let out = Command::new("dig")
+        .arg(format!("@{}", addr.ip()))
+        .args(["-p", &addr.port().to_string()])
+        .args([
+            name,
+            qtype,
+            "+tries=1",
+            "+time=5",
+            "+noall",
+            "+answer",
+            "+comments",
+        ])
+        .output()
+        .expect("dig not installed? (apt-get install bind9-dnsutils)");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let status = text
+        .split("status: ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap_or("no reply")
+        .to_string();
+    let answer = text
+        .lines()
+        .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    (status, answer)
+}
+
+fn alpha_queries(tree: &NsdTree) -> u64 {
+    tree.queries(ALPHA_NS.parse::<IpAddr>().unwrap())
+}
+
+#[test]
+fn ctl_status_stats_flush_and_lookup() {
+    let tree = tree();
+    let addr: SocketAddr = "127.94.9.1:5394".parse().unwrap();
+    let socket = tree.dir().join("control.socket");
+    let conf = tree.dir().join("tern.toml");
+    std::fs::write(
+        &conf,
+        config_text(tree.root_hints(), addr, &socket, "allow"),
+    )
+    .unwrap();
+    let _tern = start_tern(&conf, addr, &socket);
+
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "control socket mode {mode:o}");
+
+    let status = ctl_ok(&socket, &["status"]);
+    assert!(status.contains(&format!("listen: {addr}")), "{status}");
+    assert!(status.contains(&conf.display().to_string()), "{status}");
+    assert!(status.contains(env!("CARGO_PKG_VERSION")), "{status}");
+
+    let before = ctl_ok(&socket, &["stats"]);
+    let (rcode, answer) = dig(addr, "www.alpha.", "A");
+    assert_eq!(rcode, "NOERROR");
+    assert!(answer.contains("192.0.2.10"), "{answer}");
+    let (rcode, _) = dig(addr, "www.alpha.", "A");
+    assert_eq!(rcode, "NOERROR");
+    let (rcode, _) = dig(addr, "nx.alpha.", "TXT");
+    assert_eq!(rcode, "NXDOMAIN");
+    let after = ctl_ok(&socket, &["stats"]);
+    let moved = |name: &str| stat(&after, name) - stat(&before, name);
+    assert_eq!(moved("queries.type.A"), 2, "{after}");
+    assert_eq!(moved("queries.type.TXT"), 1, "{after}");
+    assert_eq!(moved("queries.rcode.NOERROR"), 2, "{after}");
+    assert_eq!(moved("queries.rcode.NXDOMAIN"), 1, "{after}");
+    assert!(moved("queries.udp") >= 3, "{after}");
+    assert!(moved("cache.hits") >= 1, "{after}");
+    assert!(moved("cache.misses") >= 2, "{after}");
+    assert!(moved("upstream.queries") >= 2, "{after}");
+    assert!(stat(&after, "cache.entries") > 0, "{after}");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&ctl_ok(&socket, &["stats", "--json"])).unwrap();
+    assert_eq!(
+        json["queries.type.A"].as_u64(),
+        Some(stat(&after, "queries.type.A"))
+    );
+    assert!(json["dnssec.verifications"].is_u64());
+
+    let lookup = ctl_ok(&socket, &["lookup", "www.alpha"]);
+    assert!(lookup.contains("192.0.2.10"), "{lookup}");
+    assert!(lookup.contains("servers of alpha."), "{lookup}");
+    assert!(
+        lookup.contains(&format!("ns.nic.alpha. {ALPHA_NS}: srtt=")),
+        "{lookup}"
+    );
+
+    // Cached: no new query upstream. Flushed: asked again.
+    let asked = alpha_queries(&tree);
+    dig(addr, "www.alpha.", "A");
+    assert_eq!(alpha_queries(&tree), asked);
+    let out = ctl_ok(&socket, &["flush", "www.alpha.", "A"]);
+    assert!(!out.starts_with("removed 0 "), "{out}");
+    let lookup = ctl_ok(&socket, &["lookup", "www.alpha."]);
+    assert!(lookup.contains("nothing cached"), "{lookup}");
+    let (rcode, answer) = dig(addr, "www.alpha.", "A");
+    assert_eq!(rcode, "NOERROR");
+    assert!(answer.contains("192.0.2.10"), "{answer}");
+    assert!(alpha_queries(&tree) > asked, "flushed name not asked again");
+
+    // The negative answer is cached until flush-negative.
+    let asked = alpha_queries(&tree);
+    assert_eq!(dig(addr, "nx.alpha.", "TXT").0, "NXDOMAIN");
+    assert_eq!(alpha_queries(&tree), asked);
+    ctl_ok(&socket, &["flush-negative"]);
+    assert_eq!(dig(addr, "nx.alpha.", "TXT").0, "NXDOMAIN");
+    assert!(alpha_queries(&tree) > asked, "negative answer not flushed");
+
+    // flush-zone takes the names below and the delegation itself.
+    dig(addr, "other.alpha.", "A");
+    let out = ctl_ok(&socket, &["flush-zone", "alpha"]);
+    assert!(!out.starts_with("removed 0 "), "{out}");
+    for name in ["www.alpha.", "other.alpha.", "alpha."] {
+        let lookup = ctl_ok(&socket, &["lookup", name]);
+        assert!(lookup.contains("nothing cached"), "{name}: {lookup}");
+    }
+    let lookup = ctl_ok(&socket, &["lookup", "www.alpha."]);
+    assert!(lookup.contains("servers of .:"), "{lookup}");
+    let asked = alpha_queries(&tree);
+    assert_eq!(dig(addr, "other.alpha.", "A").0, "NOERROR");
+    assert!(alpha_queries(&tree) > asked);
+
+    // flush-servers forgets what was measured.
+    let out = ctl_ok(&socket, &["flush-servers"]);
+    assert!(
+        out.starts_with("forgot ") && !out.starts_with("forgot 0 "),
+        "{out}"
+    );
+    let lookup = ctl_ok(&socket, &["lookup", "www.alpha."]);
+    assert!(
+        lookup.contains(&format!("ns.nic.alpha. {ALPHA_NS}: not asked yet")),
+        "{lookup}"
+    );
+
+    // Errors name what went wrong.
+    let err = ctl_err(&socket, &["flush", "a..b"]);
+    assert!(err.contains("bad name"), "{err}");
+    let err = ctl_err(&socket, &["flush", "www.alpha.", "NOSUCHTYPE"]);
+    assert!(err.contains("unknown record type"), "{err}");
+    let missing = tree.dir().join("no-such.socket");
+    let err = ctl_err(&missing, &["status"]);
+    assert!(err.contains("no control socket at"), "{err}");
+}
+
+#[test]
+fn ctl_reload_refuses_a_broken_config_and_applies_access_control() {
+    let tree = NsdTree::start(&[
+        NsdServer::new(
+            "a.root.",
+            &["127.94.2.1"],
+            &[(
+                ".",
+                &ROOT
+                    .replace("127.94.0.1", "127.94.2.1")
+                    .replace("127.94.1.1", "127.94.3.1"),
+            )],
+        ),
+        NsdServer::new(
+            "ns.nic.alpha.",
+            &["127.94.3.1"],
+            &[("alpha.", &ALPHA.replace("127.94.1.1", "127.94.3.1"))],
+        ),
+    ]);
+    let ns: IpAddr = "127.94.3.1".parse().unwrap();
+    let addr: SocketAddr = "127.94.9.2:5394".parse().unwrap();
+    let socket = tree.dir().join("control.socket");
+    let conf = tree.dir().join("tern.toml");
+    let good = config_text(tree.root_hints(), addr, &socket, "allow");
+    std::fs::write(&conf, &good).unwrap();
+    let tern = start_tern(&conf, addr, &socket);
+    assert_eq!(dig(addr, "www.alpha.", "A").0, "NOERROR");
+
+    // A file that fails `tern check` is refused; the server keeps serving.
+    std::fs::write(
+        &conf,
+        good.replace("initial_rto_ms = 100", "initial_rto_ms = \"x\""),
+    )
+    .unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_tern"))
+        .args(["check", "--config"])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(!check.status.success());
+    let err = ctl_err(&socket, &["reload"]);
+    assert!(err.contains("reload refused"), "{err}");
+    assert!(err.contains("initial_rto_ms"), "{err}");
+    assert_eq!(dig(addr, "www.alpha.", "A").0, "NOERROR");
+
+    // A new access control list applies at once; a change elsewhere is
+    // named as waiting for a restart.
+    std::fs::write(
+        &conf,
+        config_text(tree.root_hints(), addr, &socket, "refuse")
+            .replace("max_rto_ms = 200", "max_rto_ms = 300"),
+    )
+    .unwrap();
+    let out = ctl_ok(&socket, &["reload"]);
+    assert!(out.contains("access control applied"), "{out}");
+    assert!(out.contains("[upstream]"), "{out}");
+    assert_eq!(dig(addr, "www.alpha.", "A").0, "REFUSED");
+
+    // SIGHUP reloads too (and does not stop the server); the cache was
+    // kept through both reloads: no new query upstream.
+    let asked = tree.queries(ns);
+    std::fs::write(&conf, &good).unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &tern.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut answer = dig(addr, "www.alpha.", "A");
+    while answer.0 != "NOERROR" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        answer = dig(addr, "www.alpha.", "A");
+    }
+    assert_eq!(answer.0, "NOERROR", "SIGHUP did not reload");
+    assert!(answer.1.contains("192.0.2.10"), "{}", answer.1);
+    assert_eq!(tree.queries(ns), asked, "cache not kept across reload");
+    drop(tern);
+}
+
+#[test]
+fn control_socket_in_use_is_an_error_and_a_stale_one_is_replaced() {
+    let dir: PathBuf = std::env::temp_dir().join(format!("tern-ctl-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = dir.join("control.socket");
+    // Left behind by a process that is gone: nobody accepts on it.
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    assert!(socket.exists());
+    let hints = dir.join("root.hints");
+    std::fs::write(&hints, ". 3600 NS a.root.\na.root. 3600 A 127.94.8.1\n").unwrap();
+    let first: SocketAddr = "127.94.9.3:5394".parse().unwrap();
+    let conf = dir.join("first.toml");
+    std::fs::write(&conf, config_text(&hints, first, &socket, "allow")).unwrap();
+    let tern = start_tern(&conf, first, &socket);
+    assert!(ctl_ok(&socket, &["status"]).contains(&first.to_string()));
+
+    // A second server on the same socket stops at start, saying why.
+    let second: SocketAddr = "127.94.9.4:5394".parse().unwrap();
+    let conf2 = dir.join("second.toml");
+    std::fs::write(&conf2, config_text(&hints, second, &socket, "allow")).unwrap();
+    let out = spawn_tern(&conf2, Stdio::piped())
+        .wait_with_output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another tern is listening"), "{err}");
+    // The first one still owns it.
+    assert!(ctl_ok(&socket, &["status"]).contains(&first.to_string()));
+    drop(tern);
+    let _ = std::fs::remove_dir_all(&dir);
+}
