@@ -283,6 +283,19 @@ fn ctl_status_stats_flush_and_lookup() {
         "{lookup}"
     );
 
+    // trace resolves now, past the cache, and says how.
+    let asked = alpha_queries(&tree);
+    let trace = ctl_ok(&socket, &["trace", "www.alpha", "A"]);
+    assert!(
+        trace.contains(&format!(
+            "asking ns.nic.alpha. {ALPHA_NS}:53 for www.alpha. A"
+        )),
+        "{trace}"
+    );
+    assert!(trace.contains("rcode NOERROR"), "{trace}");
+    assert!(trace.contains("192.0.2.10"), "{trace}");
+    assert!(alpha_queries(&tree) > asked);
+
     // Errors name what went wrong.
     let err = ctl_err(&socket, &["flush", "a..b"]);
     assert!(err.contains("bad name"), "{err}");

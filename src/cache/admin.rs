@@ -130,3 +130,100 @@ impl Cache {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use std::time::Duration;
+
+    use hickory_proto::rr::rdata::{A, SOA};
+    use hickory_proto::rr::{DNSClass, RData, Record};
+
+    use super::*;
+    use crate::config::CacheConfig;
+
+    fn n(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    fn a(name: &str) -> Record {
+        Record::from_rdata(n(name), 300, RData::A(A::new(192, 0, 2, 1)))
+    }
+
+    fn soa() -> Record {
+        let s = SOA::new(n("ns.example."), n("h.example."), 1, 3600, 600, 86400, 60);
+        Record::from_rdata(n("example."), 60, RData::SOA(s))
+    }
+
+    fn filled() -> Cache {
+        let c = Cache::new(CacheConfig::default());
+        let now = Duration::ZERO;
+        for name in ["www.example.", "a.b.example.", "example.", "www.other."] {
+            c.insert_rrset(vec![a(name)], Rank::AnswerAuth, now);
+        }
+        let nx = Key::NxDomain(n("nx.example."), DNSClass::IN);
+        c.insert(nx, Cached::NxDomain(vec![soa()]), 60, Rank::AnswerAuth, now);
+        let nodata = Key::RRset(n("www.example."), RecordType::MX, DNSClass::IN);
+        c.insert(
+            nodata,
+            Cached::NoData(vec![soa()]),
+            60,
+            Rank::AnswerAuth,
+            now,
+        );
+        c
+    }
+
+    fn has(c: &Cache, name: &str, t: RecordType) -> bool {
+        c.get(&Key::RRset(n(name), t, DNSClass::IN), Duration::ZERO)
+            .is_some()
+    }
+
+    #[test]
+    fn flush_name_by_type_and_whole() {
+        let c = filled();
+        let generation = c.generation();
+        assert_eq!(c.flush_name(&n("WWW.example."), Some(RecordType::MX)), 1);
+        assert!(c.generation() > generation);
+        assert!(has(&c, "www.example.", RecordType::A));
+        assert!(!has(&c, "www.example.", RecordType::MX));
+        c.insert(
+            Key::RRset(n("www.example."), RecordType::MX, DNSClass::IN),
+            Cached::NoData(vec![soa()]),
+            60,
+            Rank::AnswerAuth,
+            Duration::ZERO,
+        );
+        assert_eq!(c.flush_name(&n("www.example."), None), 2);
+        assert!(!has(&c, "www.example.", RecordType::A));
+        assert!(has(&c, "example.", RecordType::A));
+        assert_eq!(c.flush_name(&n("www.example."), None), 0);
+    }
+
+    #[test]
+    fn flush_zone_takes_the_apex_and_below_only() {
+        let c = filled();
+        assert_eq!(c.flush_zone(&n("example.")), 5);
+        assert!(has(&c, "www.other.", RecordType::A));
+        assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn flush_negative_keeps_positive_data() {
+        let c = filled();
+        assert_eq!(c.flush_negative(), 2);
+        assert_eq!(c.len(), 4);
+        assert!(has(&c, "www.example.", RecordType::A));
+    }
+
+    #[test]
+    fn entries_at_lists_ttl_and_expiry() {
+        let c = filled();
+        let listed = c.entries_at(&n("www.example."), Duration::from_secs(100));
+        assert_eq!(listed.len(), 2);
+        let ttls: Vec<i64> = listed.iter().map(|l| l.ttl_left).collect();
+        assert!(ttls.contains(&200), "{ttls:?}");
+        assert!(ttls.contains(&-40), "{ttls:?}");
+    }
+}

@@ -53,6 +53,12 @@ pub enum CtlCommand {
     Lookup { name: String },
     /// Re-read the config file (refused, old config kept, if it is broken).
     Reload,
+    /// Resolve a name now, past the cache, and show what the engine did.
+    Trace {
+        name: String,
+        #[arg(value_name = "TYPE", default_value = "A")]
+        qtype: String,
+    },
 }
 
 impl CtlCommand {
@@ -72,6 +78,7 @@ impl CtlCommand {
             Self::FlushServers => "flush-servers".to_string(),
             Self::Lookup { name } => format!("lookup {name}"),
             Self::Reload => "reload".to_string(),
+            Self::Trace { name, qtype } => format!("trace {name} {qtype}"),
         }
     }
 }

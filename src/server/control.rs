@@ -3,8 +3,8 @@
 //! or "error: why" on the first line, then the output, then closing.
 //!
 //! Commands: `status`, `stats [--json]`, `flush NAME [TYPE]`,
-//! `flush-zone NAME`, `flush-negative`, `flush-servers`, `lookup NAME` and
-//! `reload`. The reload itself is given by the caller (`cli::serve`), which
+//! `flush-zone NAME`, `flush-negative`, `flush-servers`, `lookup NAME`,
+//! `trace NAME [TYPE]` and `reload`. The reload itself is given by the caller (`cli::serve`), which
 //! knows the config file and the command-line overrides.
 
 use std::collections::BTreeMap;
@@ -22,6 +22,7 @@ use tokio::net::{UnixListener, UnixStream};
 use crate::cache::admin::{key_name, key_type, Listed};
 use crate::cache::{Cached, Key};
 use crate::clock::Clock;
+use crate::engine::{Request, TraceEvent};
 use crate::server::Handler;
 use crate::upstream::counting::UpstreamCounters;
 use crate::upstream::Transport;
@@ -134,7 +135,7 @@ impl<T: Transport, C: Clock> Control<T, C> {
         tokio::time::timeout(READ_TIMEOUT, reader.read_line(&mut line))
             .await
             .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
-        let reply = match self.command(line.trim()) {
+        let reply = match self.command(line.trim()).await {
             Ok(body) => format!("ok\n{body}"),
             Err(why) => format!("error: {why}\n"),
         };
@@ -143,7 +144,7 @@ impl<T: Transport, C: Clock> Control<T, C> {
     }
 
     /// Runs one command line; Ok(output) or Err(why).
-    pub fn command(&self, line: &str) -> Result<String, String> {
+    pub async fn command(&self, line: &str) -> Result<String, String> {
         let words: Vec<&str> = line.split_whitespace().collect();
         tracing::debug!(command = line, "control command");
         match words.as_slice() {
@@ -157,8 +158,7 @@ impl<T: Transport, C: Clock> Control<T, C> {
                 Ok(format!("removed {n} entries\n"))
             }
             ["flush", name, qtype] => {
-                let qtype = RecordType::from_str(&qtype.to_ascii_uppercase())
-                    .map_err(|_| format!("unknown record type {qtype:?}"))?;
+                let qtype = parse_type(qtype)?;
                 let n = self.cache().flush_name(&parse_name(name)?, Some(qtype));
                 Ok(format!("removed {n} entries\n"))
             }
@@ -180,10 +180,16 @@ impl<T: Transport, C: Clock> Control<T, C> {
             }
             ["lookup", name] => Ok(self.lookup(&parse_name(name)?)),
             ["reload"] => (self.reload)().map(|s| s + "\n"),
+            ["trace", name] => Ok(self.trace(parse_name(name)?, RecordType::A).await),
+            ["trace", name, qtype] => {
+                let qtype = parse_type(qtype)?;
+                Ok(self.trace(parse_name(name)?, qtype).await)
+            }
             [] => Err("empty command".to_string()),
             [cmd, ..] => Err(format!(
                 "unknown command or arguments: {cmd:?} (status, stats [--json], flush NAME [TYPE], \
-                 flush-zone NAME, flush-negative, flush-servers, lookup NAME, reload)"
+                 flush-zone NAME, flush-negative, flush-servers, lookup NAME, reload, \
+                 trace NAME [TYPE])"
             )),
         }
     }
@@ -223,6 +229,34 @@ impl<T: Transport, C: Clock> Control<T, C> {
             "uptime_seconds".to_string(),
             self.started.elapsed().as_secs(),
         );
+        out
+    }
+
+    /// Resolves (name, qtype) now, past the cache, and tells what the
+    /// engine did and why, then the outcome. The answer is cached as any
+    /// other.
+    async fn trace(&self, name: Name, qtype: RecordType) -> String {
+        let request = Request {
+            full_trace: true,
+            ..Request::new(name, qtype)
+        };
+        let res = self.handler.resolver().resolve(&request).await;
+        let mut out = String::new();
+        for ev in &res.trace {
+            out.push_str(&trace_line(ev));
+            out.push('\n');
+        }
+        match &res.failure {
+            Some(f) => out.push_str(&format!("failed: {f} (SERVFAIL)\n")),
+            None => out.push_str(&format!(
+                "rcode {}\n",
+                crate::server::stats::rcode_name(u16::from(res.rcode))
+            )),
+        }
+        out.push_str(&format!("security: {:?}\n", res.security));
+        for r in res.answers.iter().chain(&res.authorities) {
+            out.push_str(&format!("  {r}\n"));
+        }
         out
     }
 
@@ -301,6 +335,12 @@ impl<T: Transport, C: Clock> Control<T, C> {
     }
 }
 
+/// A record type as given on the command line.
+fn parse_type(text: &str) -> Result<RecordType, String> {
+    RecordType::from_str(&text.to_ascii_uppercase())
+        .map_err(|_| format!("unknown record type {text:?}"))
+}
+
 /// A name as given on the command line, made absolute.
 fn parse_name(text: &str) -> Result<Name, String> {
     let mut name = Name::from_str(text).map_err(|e| format!("bad name {text:?}: {e}"))?;
@@ -360,6 +400,50 @@ fn describe(out: &mut String, e: &Listed) {
                 out.push_str(&format!("  {r}\n"));
             }
         }
+    }
+}
+
+/// One engine step, on one line.
+fn trace_line(ev: &TraceEvent) -> String {
+    match ev {
+        TraceEvent::CacheHit { name, qtype } => format!("cache hit: {name} {qtype}"),
+        TraceEvent::StartAt { zone, servers } => {
+            let list: Vec<String> = servers.iter().map(ToString::to_string).collect();
+            format!("start at zone {zone} ({})", list.join(" "))
+        }
+        TraceEvent::Query {
+            zone,
+            server,
+            server_name,
+            qname,
+            qtype,
+            protocol,
+            reason,
+        } => {
+            let label = server_name
+                .as_ref()
+                .map(|n| format!("{n} "))
+                .unwrap_or_default();
+            format!(
+                "asking {label}{server} for {qname} {qtype} in zone {zone} over {}: {reason}",
+                format!("{protocol:?}").to_lowercase()
+            )
+        }
+        TraceEvent::Reply {
+            server, rtt, kind, ..
+        } => format!(
+            "reply from {server} in {:.1} ms: {kind}",
+            rtt.as_secs_f64() * 1000.0
+        ),
+        TraceEvent::Failed {
+            server,
+            failure,
+            rto,
+        } => format!(
+            "{failure} from {server}; next timeout {:.1} ms",
+            rto.as_secs_f64() * 1000.0
+        ),
+        TraceEvent::Note(n) => n.clone(),
     }
 }
 

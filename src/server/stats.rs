@@ -181,6 +181,14 @@ impl Stats {
     }
 }
 
+/// The mnemonic of an RCODE ("NOERROR", "NXDOMAIN", …).
+pub fn rcode_name(rcode: u16) -> String {
+    RCODE_NAMES
+        .get(usize::from(rcode))
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| format!("RCODE{rcode}"))
+}
+
 /// The question's type (None without a question) and the RCODE of an
 /// encoded reply. The header's four bits are the RCODE unless the reply
 /// has an OPT record (RFC 6891 §6.1.3): such replies with a non-zero
@@ -215,4 +223,66 @@ fn labels(reply: &[u8]) -> (Option<RecordType>, u16) {
     }
     let qtype = u16::from_be_bytes([byte(i), byte(i + 1)]);
     (Some(RecordType::from(qtype)), low)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+    use hickory_proto::rr::Name;
+
+    use super::*;
+
+    fn reply(qtype: Option<RecordType>, rcode: ResponseCode, edns: bool) -> Vec<u8> {
+        let mut m = Message::new(7, MessageType::Response, OpCode::Query);
+        if let Some(t) = qtype {
+            m.add_query(Query::query(Name::from_ascii("www.example.").unwrap(), t));
+        }
+        m.metadata.response_code = rcode;
+        if edns {
+            m.edns = Some(Edns::new());
+        }
+        m.to_vec().unwrap()
+    }
+
+    #[test]
+    fn labels_read_type_and_extended_rcode() {
+        let cases = [
+            (Some(RecordType::AAAA), ResponseCode::NoError, true, 0),
+            (Some(RecordType::TXT), ResponseCode::NXDomain, false, 3),
+            (Some(RecordType::MX), ResponseCode::BADCOOKIE, true, 23),
+            (None, ResponseCode::BADVERS, true, 16),
+            (None, ResponseCode::FormErr, false, 1),
+        ];
+        for (qtype, rcode, edns, want) in cases {
+            assert_eq!(
+                labels(&reply(qtype, rcode, edns)),
+                (qtype, want),
+                "{rcode:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn counters_are_named_and_bounded() {
+        let s = Stats::default();
+        s.reply(
+            Protocol::Udp,
+            &reply(Some(RecordType::A), ResponseCode::NoError, false),
+        );
+        s.reply(
+            Protocol::Tcp,
+            &reply(Some(RecordType::NULL), ResponseCode::BADCOOKIE, true),
+        );
+        s.reply(Protocol::Udp, &[0u8; 3]);
+        let r = s.read();
+        assert_eq!(r["queries.total"], 3);
+        assert_eq!(r["queries.udp"], 2);
+        assert_eq!(r["queries.type.A"], 1);
+        assert_eq!(r["queries.type.other"], 1);
+        assert_eq!(r["queries.rcode.NOERROR"], 2);
+        assert_eq!(r["queries.rcode.BADCOOKIE"], 1);
+        assert!(!r.contains_key("queries.type.AAAA"));
+    }
 }
