@@ -41,9 +41,16 @@ other.alpha. A 192.0.2.11
 const ALPHA_NS: &str = "127.94.1.1";
 
 fn tree() -> NsdTree {
+    tree_at("127.94.0.1", ALPHA_NS)
+}
+
+/// The same tree on other addresses (one set per test).
+fn tree_at(root: &str, alpha: &str) -> NsdTree {
+    let root_zone = ROOT.replace("127.94.0.1", root).replace(ALPHA_NS, alpha);
+    let alpha_zone = ALPHA.replace(ALPHA_NS, alpha);
     NsdTree::start(&[
-        NsdServer::new("a.root.", &["127.94.0.1"], &[(".", ROOT)]),
-        NsdServer::new("ns.nic.alpha.", &[ALPHA_NS], &[("alpha.", ALPHA)]),
+        NsdServer::new("a.root.", &[root], &[(".", &root_zone)]),
+        NsdServer::new("ns.nic.alpha.", &[alpha], &[("alpha.", &alpha_zone)]),
     ])
 }
 
@@ -308,23 +315,7 @@ fn ctl_status_stats_flush_and_lookup() {
 
 #[test]
 fn ctl_reload_refuses_a_broken_config_and_applies_access_control() {
-    let tree = NsdTree::start(&[
-        NsdServer::new(
-            "a.root.",
-            &["127.94.2.1"],
-            &[(
-                ".",
-                &ROOT
-                    .replace("127.94.0.1", "127.94.2.1")
-                    .replace("127.94.1.1", "127.94.3.1"),
-            )],
-        ),
-        NsdServer::new(
-            "ns.nic.alpha.",
-            &["127.94.3.1"],
-            &[("alpha.", &ALPHA.replace("127.94.1.1", "127.94.3.1"))],
-        ),
-    ]);
+    let tree = tree_at("127.94.2.1", "127.94.3.1");
     let ns: IpAddr = "127.94.3.1".parse().unwrap();
     let addr: SocketAddr = "127.94.9.2:5394".parse().unwrap();
     let socket = tree.dir().join("control.socket");
@@ -382,6 +373,81 @@ fn ctl_reload_refuses_a_broken_config_and_applies_access_control() {
     assert_eq!(answer.0, "NOERROR", "SIGHUP did not reload");
     assert!(answer.1.contains("192.0.2.10"), "{}", answer.1);
     assert_eq!(tree.queries(ns), asked, "cache not kept across reload");
+    drop(tern);
+}
+
+/// Stops `tern serve` as an operator would (SIGTERM) and waits for it.
+fn stop(mut tern: Tern) {
+    let term = Command::new("kill")
+        .args(["-TERM", &tern.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = tern.child.wait().unwrap();
+    assert!(status.success(), "tern serve exited with {status}");
+}
+
+#[test]
+fn cache_dumped_saved_and_loaded_back_answers_without_upstream_queries() {
+    let tree = tree_at("127.94.4.1", "127.94.5.1");
+    let all = |t: &NsdTree| t.total_queries();
+    let addr: SocketAddr = "127.94.9.5:5394".parse().unwrap();
+    let socket = tree.dir().join("control.socket");
+    let saved = tree.dir().join("cache.txt");
+    let conf = tree.dir().join("tern.toml");
+    std::fs::write(
+        &conf,
+        config_text(tree.root_hints(), addr, &socket, "allow")
+            .replace("[control]", "[cache]\nsave_file = \"cache.txt\"\n[control]"),
+    )
+    .unwrap();
+    let tern = start_tern(&conf, addr, &socket);
+    assert_eq!(dig(addr, "www.alpha.", "A").0, "NOERROR");
+    let dump = ctl_ok(&socket, &["dump-cache"]);
+    assert!(dump.starts_with("; tern cache, written at "), "{dump}");
+    let line = dump
+        .lines()
+        .find(|l| l.starts_with("rrset answer-auth www.alpha. "))
+        .unwrap_or_else(|| panic!("{dump}"));
+    assert!(line.ends_with(" IN A 192.0.2.10"), "{line}");
+    let copy = tree.dir().join("copy.txt");
+    let out = ctl_ok(&socket, &["dump-cache", copy.to_str().unwrap()]);
+    assert!(out.starts_with("wrote "), "{out}");
+
+    // Saved on a clean stop, loaded at start: no query goes upstream.
+    stop(tern);
+    assert!(std::fs::read_to_string(&saved)
+        .unwrap()
+        .contains("www.alpha."));
+    let asked = all(&tree);
+    let tern = start_tern(&conf, addr, &socket);
+    let (rcode, answer) = dig(addr, "www.alpha.", "A");
+    assert_eq!(rcode, "NOERROR");
+    assert!(answer.contains("192.0.2.10"), "{answer}");
+    assert_eq!(all(&tree), asked, "the saved cache was not used");
+
+    // load-cache after a flush of everything: the same.
+    ctl_ok(&socket, &["flush-zone", "."]);
+    assert!(ctl_ok(&socket, &["lookup", "www.alpha."]).contains("nothing cached"));
+    let out = ctl_ok(&socket, &["load-cache", copy.to_str().unwrap()]);
+    assert!(
+        out.starts_with("loaded ") && !out.starts_with("loaded 0 "),
+        "{out}"
+    );
+    let (rcode, answer) = dig(addr, "other.alpha.", "A");
+    assert_eq!(rcode, "NOERROR");
+    assert!(answer.contains("192.0.2.11"), "{answer}");
+    assert_eq!(dig(addr, "www.alpha.", "A").0, "NOERROR");
+    assert_eq!(all(&tree) - asked, 1, "only other.alpha. should be asked");
+
+    // A file that is not a dump is refused with its line.
+    std::fs::write(
+        &copy,
+        "; tern cache, written at 1\nrrset answer-auth www.alpha. 60 IN A bogus\n",
+    )
+    .unwrap();
+    let err = ctl_err(&socket, &["load-cache", copy.to_str().unwrap()]);
+    assert!(err.contains("line 2"), "{err}");
     drop(tern);
 }
 

@@ -104,6 +104,28 @@ impl Cache {
         })
     }
 
+    /// The live RRsets and their signatures (what a cache dump holds).
+    pub fn live_rrsets(&self, now: Mono) -> Vec<Listed> {
+        let mut out = Vec::new();
+        for shard in &self.shards {
+            let Ok(s) = shard.lock() else { continue };
+            for (k, e) in s.lru.iter() {
+                let keep = matches!(k, Key::RRset(..) | Key::Sigs(..))
+                    && matches!(e.value, Cached::RRset(_))
+                    && e.expires_at > now;
+                if keep {
+                    out.push(Listed {
+                        key: k.clone(),
+                        value: e.value.clone(),
+                        rank: e.rank,
+                        ttl_left: i64::from(super::remaining_secs(e.expires_at, now)),
+                    });
+                }
+            }
+        }
+        out
+    }
+
     /// What is held at `name`, sorted by key; expired entries included.
     pub fn entries_at(&self, name: &Name, now: Mono) -> Vec<Listed> {
         let mut out = Vec::new();

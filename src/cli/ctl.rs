@@ -53,6 +53,10 @@ pub enum CtlCommand {
     Lookup { name: String },
     /// Re-read the config file (refused, old config kept, if it is broken).
     Reload,
+    /// Write the cache as text (to FILE, written by the server, or stdout).
+    DumpCache { file: Option<PathBuf> },
+    /// Read a dump back into the cache (TTLs lowered by the time passed).
+    LoadCache { file: PathBuf },
     /// Resolve a name now, past the cache, and show what the engine did.
     Trace {
         name: String,
@@ -79,8 +83,23 @@ impl CtlCommand {
             Self::Lookup { name } => format!("lookup {name}"),
             Self::Reload => "reload".to_string(),
             Self::Trace { name, qtype } => format!("trace {name} {qtype}"),
+            Self::DumpCache { file: None } => "dump-cache".to_string(),
+            Self::DumpCache { file: Some(f) } => format!("dump-cache {}", absolute(f)),
+            Self::LoadCache { file } => format!("load-cache {}", absolute(file)),
         }
     }
+}
+
+/// A path as the server must see it: relative ones are taken from here.
+fn absolute(path: &Path) -> String {
+    let full = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
+    };
+    full.display().to_string()
 }
 
 pub fn run(args: CtlArgs) -> ExitCode {

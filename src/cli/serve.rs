@@ -9,9 +9,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::clock::Clock;
 use crate::clock::SystemClock;
 use crate::config::{load::socket_addr, load_file, Config};
 use crate::engine::{Resolver, RootHints};
+use crate::server::cache_file;
 use crate::server::control::{self, Control, ReloadFn};
 use crate::server::{self, Handler};
 use crate::upstream::counting::{Counting, UpstreamCounters};
@@ -112,6 +114,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 prober.autotrust_probe_due().await;
             }
         });
+        if let Some(path) = config.cache.save_file.as_ref().filter(|p| p.exists()) {
+            // A dump that cannot be read costs a cold start, not the start.
+            match cache_file::restore(resolver.cache(), resolver.clock().now(), path) {
+                Ok(n) => tracing::info!(rrsets = n, file = %path.display(), "cache loaded"),
+                Err(e) => tracing::warn!(error = %e, "cache file not loaded"),
+            }
+        }
         let deadline = resolver.config().server.client_timeout;
         let handler = Arc::new(Handler::new(resolver).with_client_deadline(deadline));
         let reload: Arc<ReloadFn> = {
@@ -133,7 +142,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             );
             tokio::spawn(Arc::new(control).serve(listener));
         }
+        let resolver = handler.resolver().clone();
         server::run(handler, sockets.udp, sockets.tcp, shutdown_signal()).await;
+        if let Some(path) = &config.cache.save_file {
+            match cache_file::save(resolver.cache(), resolver.clock().now(), path) {
+                Ok(n) => tracing::info!(records = n, file = %path.display(), "cache saved"),
+                Err(e) => tracing::warn!(error = %e, file = %path.display(), "cache not saved"),
+            }
+        }
         if let Some(path) = &control_path {
             let _ = std::fs::remove_file(path);
         }

@@ -276,6 +276,8 @@ pub struct FileCache {
     pub ede_serve_expired: S<bool>,
     #[serde(default)]
     pub prefetch: S<bool>,
+    #[serde(default)]
+    pub save_file: S<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

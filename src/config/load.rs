@@ -88,6 +88,11 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
         }
     }
     if let Some(dir) = path.parent() {
+        if let Some(file) = &mut config.cache.save_file {
+            if file.is_relative() {
+                *file = dir.join(&*file);
+            }
+        }
         if let Some(socket) = &mut config.control.socket {
             if socket.is_relative() {
                 *socket = dir.join(&*socket);
@@ -593,6 +598,12 @@ impl Ctx<'_> {
             serve_original_ttl: flag(&f.serve_original_ttl, d.serve_original_ttl),
             ede_serve_expired: flag(&f.ede_serve_expired, d.ede_serve_expired),
             prefetch: flag(&f.prefetch, d.prefetch),
+            save_file: f
+                .save_file
+                .as_ref()
+                .map(|s| s.get_ref().trim())
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
         };
         if c.max_negative_ttl < c.min_negative_ttl {
             let (span, key) = first_span(&[

@@ -300,6 +300,9 @@ pub struct CacheConfig {
     /// Re-resolve in the background a cached answer hit in the last tenth
     /// of its TTL (Unbound's `prefetch`).
     pub prefetch: bool,
+    /// Where `tern serve` writes the cache on a clean shutdown and reads
+    /// it back at start; None (the default) = not kept across restarts.
+    pub save_file: Option<PathBuf>,
 }
 
 /// Upstream exchange timing (`[upstream]`).
@@ -462,6 +465,7 @@ impl Default for CacheConfig {
             serve_original_ttl: false,
             ede_serve_expired: true,
             prefetch: false,
+            save_file: None,
         }
     }
 }

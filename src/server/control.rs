@@ -4,7 +4,8 @@
 //!
 //! Commands: `status`, `stats [--json]`, `flush NAME [TYPE]`,
 //! `flush-zone NAME`, `flush-negative`, `flush-servers`, `lookup NAME`,
-//! `trace NAME [TYPE]` and `reload`. The reload itself is given by the caller (`cli::serve`), which
+//! `trace NAME [TYPE]`, `dump-cache [FILE]`, `load-cache FILE` and
+//! `reload`. The reload itself is given by the caller (`cli::serve`), which
 //! knows the config file and the command-line overrides.
 
 use std::collections::BTreeMap;
@@ -23,7 +24,7 @@ use crate::cache::admin::{key_name, key_type, Listed};
 use crate::cache::{Cached, Key};
 use crate::clock::Clock;
 use crate::engine::{Request, TraceEvent};
-use crate::server::Handler;
+use crate::server::{cache_file, Handler};
 use crate::upstream::counting::UpstreamCounters;
 use crate::upstream::Transport;
 
@@ -180,6 +181,23 @@ impl<T: Transport, C: Clock> Control<T, C> {
             }
             ["lookup", name] => Ok(self.lookup(&parse_name(name)?)),
             ["reload"] => (self.reload)().map(|s| s + "\n"),
+            ["dump-cache"] => {
+                let now = self.handler.resolver().clock().now();
+                Ok(cache_file::dump(self.cache(), now, cache_file::unix_now()))
+            }
+            ["dump-cache", file] => {
+                let path = absolute(file)?;
+                let now = self.handler.resolver().clock().now();
+                let n = cache_file::save(self.cache(), now, &path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                Ok(format!("wrote {n} records to {}\n", path.display()))
+            }
+            ["load-cache", file] => {
+                let path = absolute(file)?;
+                let now = self.handler.resolver().clock().now();
+                let n = cache_file::restore(self.cache(), now, &path)?;
+                Ok(format!("loaded {n} RRsets from {}\n", path.display()))
+            }
             ["trace", name] => Ok(self.trace(parse_name(name)?, RecordType::A).await),
             ["trace", name, qtype] => {
                 let qtype = parse_type(qtype)?;
@@ -189,7 +207,7 @@ impl<T: Transport, C: Clock> Control<T, C> {
             [cmd, ..] => Err(format!(
                 "unknown command or arguments: {cmd:?} (status, stats [--json], flush NAME [TYPE], \
                  flush-zone NAME, flush-negative, flush-servers, lookup NAME, reload, \
-                 trace NAME [TYPE])"
+                 trace NAME [TYPE], dump-cache [FILE], load-cache FILE)"
             )),
         }
     }
@@ -332,6 +350,17 @@ impl<T: Transport, C: Clock> Control<T, C> {
             };
             out.push_str(&format!("  {} {ip}: {state}\n", r.name));
         }
+    }
+}
+
+/// A file named to the server: absolute, as the server's working
+/// directory is not the client's (`tern ctl` makes paths absolute).
+fn absolute(text: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(text);
+    if path.is_absolute() {
+        Ok(path)
+    } else {
+        Err(format!("{text:?}: the path must be absolute"))
     }
 }
 

@@ -9,6 +9,7 @@
 
 pub mod acl;
 pub mod bind;
+pub mod cache_file;
 pub mod chaos;
 pub mod control;
 pub mod cookie;
