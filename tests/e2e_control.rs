@@ -483,3 +483,65 @@ fn control_socket_in_use_is_an_error_and_a_stale_one_is_replaced() {
     drop(tern);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The uid fields (real, effective, saved, filesystem) of a process.
+fn uids(pid: u32) -> Vec<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    line.split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn privileges_dropped_after_binding_port_53() {
+    // Binding port 53 and changing user both need root.
+    if !tern::server::privileges::is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let nobody = tern::server::privileges::lookup("nobody", None).unwrap();
+    let dir: PathBuf = std::env::temp_dir().join(format!("tern-priv-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = dir.join("control.socket");
+    let hints = dir.join("root.hints");
+    std::fs::write(&hints, ". 3600 NS a.root.\na.root. 3600 A 127.94.8.1\n").unwrap();
+    let addr: SocketAddr = "127.94.9.6:53".parse().unwrap();
+    let conf = dir.join("tern.toml");
+    std::fs::write(
+        &conf,
+        config_text(&hints, addr, &socket, "allow")
+            .replace("[server]\n", "[server]\nuser = \"nobody\"\n"),
+    )
+    .unwrap();
+    let tern = start_tern(&conf, addr, &socket);
+    assert_eq!(uids(tern.child.id()), vec![nobody.uid; 4]);
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(&socket).unwrap().uid(), nobody.uid);
+    // Still answering on the port below 1024, and to its control socket.
+    assert!(udp_query(addr, "alpha.", RecordType::SOA, Duration::from_secs(2)).is_some());
+    assert!(ctl_ok(&socket, &["status"]).contains("listen: 127.94.9.6:53"));
+
+    // A user that does not exist stops the start, naming the key.
+    let conf2 = dir.join("bad.toml");
+    let other: SocketAddr = "127.94.9.7:53".parse().unwrap();
+    std::fs::write(
+        &conf2,
+        config_text(&hints, other, &dir.join("other.socket"), "allow")
+            .replace("[server]\n", "[server]\nuser = \"no-such-user-tern\"\n"),
+    )
+    .unwrap();
+    let out = spawn_tern(&conf2, Stdio::piped())
+        .wait_with_output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("server.user: no user \"no-such-user-tern\""),
+        "{err}"
+    );
+    drop(tern);
+    let _ = std::fs::remove_dir_all(&dir);
+}

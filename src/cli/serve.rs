@@ -13,9 +13,9 @@ use crate::clock::Clock;
 use crate::clock::SystemClock;
 use crate::config::{load::socket_addr, load_file, Config};
 use crate::engine::{Resolver, RootHints};
-use crate::server::cache_file;
 use crate::server::control::{self, Control, ReloadFn};
 use crate::server::{self, Handler};
+use crate::server::{cache_file, privileges};
 use crate::upstream::counting::{Counting, UpstreamCounters};
 use crate::upstream::net::NetTransport;
 use crate::upstream::Transport;
@@ -142,6 +142,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             );
             tokio::spawn(Arc::new(control).serve(listener));
         }
+        drop_privileges(&config, control_path.as_deref())?;
         let resolver = handler.resolver().clone();
         server::run(handler, sockets.udp, sockets.tcp, shutdown_signal()).await;
         if let Some(path) = &config.cache.save_file {
@@ -215,6 +216,26 @@ fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
         }
     }
     out
+}
+
+/// With `server.user`, becomes that user (the control socket handed over
+/// to it first); tern does not go on if that fails. Without, a warning
+/// when running as root.
+fn drop_privileges(config: &Config, control: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let Some(user) = &config.server.user else {
+        if privileges::is_root() {
+            tracing::warn!("running as root: set server.user to drop privileges after binding");
+        }
+        return Ok(());
+    };
+    let target = privileges::lookup(user, config.server.group.as_deref())?;
+    if let Some(path) = control {
+        std::os::unix::fs::chown(path, Some(target.uid), Some(target.gid))
+            .with_context(|| format!("control socket {}: chown to {user}", path.display()))?;
+    }
+    privileges::drop_to(&target)?;
+    tracing::info!(user = %user, uid = target.uid, gid = target.gid, "privileges dropped");
+    Ok(())
 }
 
 /// SIGHUP reloads the config, as `tern ctl reload` does.

@@ -91,6 +91,10 @@ pub struct FileServer {
     pub identity: S<String>,
     #[serde(default)]
     pub version: S<String>,
+    #[serde(default)]
+    pub user: S<String>,
+    #[serde(default)]
+    pub group: S<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -291,6 +291,8 @@ impl Ctx<'_> {
             },
             identity: self.chaos_text(&f.identity, "server.identity")?,
             version: self.chaos_text(&f.version, "server.version")?,
+            user: nonempty(&f.user),
+            group: nonempty(&f.group),
         })
     }
 
@@ -802,6 +804,13 @@ fn unknown_level(filter: &str) -> Option<String> {
         .filter(|d| !d.is_empty() && !d.contains('=') && !d.contains('['))
         .find(|d| !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(d)))
         .map(str::to_string)
+}
+
+/// A text value, None when absent or empty.
+fn nonempty(v: &S<String>) -> Option<String> {
+    v.as_ref()
+        .map(|s| s.get_ref().trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 fn flag(v: &S<bool>, default: bool) -> bool {

@@ -84,6 +84,11 @@ pub struct ServerConfig {
     pub identity: Option<String>,
     /// Text for `version.server.`/`version.bind.` CH TXT; None refuses.
     pub version: Option<String>,
+    /// The user `tern serve` drops to once its sockets are bound; None =
+    /// keep running as the user it was started as.
+    pub user: Option<String>,
+    /// The group it drops to; None = the user's primary group.
+    pub group: Option<String>,
 }
 
 /// One access-control rule.
@@ -367,6 +372,8 @@ impl Default for ServerConfig {
             cookie_secret: None,
             identity: None,
             version: None,
+            user: None,
+            group: None,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod handler;
 pub mod keepalive;
 pub mod local;
 pub mod packet_cache;
+pub mod privileges;
 pub mod stats;
 mod tcp;
 mod udp;
