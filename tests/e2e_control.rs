@@ -545,3 +545,82 @@ fn privileges_dropped_after_binding_port_53() {
     drop(tern);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The A records `dig` gets for `name` from `addr`, as text.
+fn a_of(addr: SocketAddr, name: &str) -> String {
+    dig(addr, name, "A").1
+}
+
+/// Waits (bounded) until `name`'s answer from `addr` contains `want`.
+fn wait_for_answer(addr: SocketAddr, name: &str, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = a_of(addr, name);
+        if got.contains(want) || Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn tern_auth_reloads_zone_files_on_change_and_sighup_keeping_the_old_on_error() {
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("tern-auth-reload-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let zone = dir.join("alpha.zone");
+    std::fs::write(&zone, ALPHA).unwrap();
+    let addr: SocketAddr = "127.94.9.8:5394".parse().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_tern"))
+        .args(["auth", "--log", "warn", "--zones"])
+        .arg(&dir)
+        .args(["--listen", &addr.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let auth = Tern { child };
+    assert!(wait_for_answer(addr, "www.alpha.", "192.0.2.10").contains("192.0.2.10"));
+
+    // An edited file is served without a signal.
+    let edited = ALPHA
+        .replace(" 1 3600 600", " 2 3600 600")
+        .replace("192.0.2.10", "192.0.2.99");
+    std::fs::write(&zone, &edited).unwrap();
+    let got = wait_for_answer(addr, "www.alpha.", "192.0.2.99");
+    assert!(got.contains("192.0.2.99"), "edit not picked up: {got}");
+
+    // A broken file is not: the zone being served stays.
+    std::fs::write(&zone, format!("{edited}www.alpha. A not-an-address\n")).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(a_of(addr, "www.alpha.").contains("192.0.2.99"));
+
+    // SIGHUP reads the files even when nothing looks changed: same size
+    // and modification time as the broken file.
+    let broken_meta = std::fs::metadata(&zone).unwrap();
+    let fixed = format!("{edited}www.alpha. A 192.0.2.123\n");
+    let fixed = format!(
+        "{fixed}{}",
+        ";".repeat(broken_meta.len() as usize - fixed.len())
+    );
+    std::fs::write(&zone, &fixed).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&zone)
+        .unwrap()
+        .set_modified(broken_meta.modified().unwrap())
+        .unwrap();
+    assert_eq!(std::fs::metadata(&zone).unwrap().len(), broken_meta.len());
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!a_of(addr, "www.alpha.").contains("192.0.2.123"));
+    let hup = Command::new("kill")
+        .args(["-HUP", &auth.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let got = wait_for_answer(addr, "www.alpha.", "192.0.2.123");
+    assert!(got.contains("192.0.2.123"), "SIGHUP did not reload: {got}");
+    drop(auth);
+    let _ = std::fs::remove_dir_all(&dir);
+}
