@@ -249,7 +249,8 @@ fn spawn_sighup(reload: Arc<ReloadFn>) {
                     while hup.recv().await.is_some() {
                         tracing::info!("SIGHUP: reloading the config");
                         // The outcome is logged by `reload`.
-                        let _ = reload();
+                        let r = reload.clone();
+                        let _ = tokio::task::spawn_blocking(move || r()).await;
                     }
                 });
             }

@@ -180,7 +180,14 @@ impl<T: Transport, C: Clock> Control<T, C> {
                 Ok(format!("forgot {n} servers\n"))
             }
             ["lookup", name] => Ok(self.lookup(&parse_name(name)?)),
-            ["reload"] => (self.reload)().map(|s| s + "\n"),
+            ["reload"] => {
+                // Reads files (zone files too): off the async workers.
+                let reload = self.reload.clone();
+                match tokio::task::spawn_blocking(move || reload()).await {
+                    Ok(r) => r.map(|s| s + "\n"),
+                    Err(e) => Err(format!("reload failed: {e}")),
+                }
+            }
             ["dump-cache"] => {
                 let now = self.handler.resolver().clock().now();
                 Ok(cache_file::dump(self.cache(), now, cache_file::unix_now()))
