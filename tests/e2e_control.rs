@@ -624,3 +624,77 @@ fn tern_auth_reloads_zone_files_on_change_and_sighup_keeping_the_old_on_error() 
     drop(auth);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn log_queries_writes_one_line_per_query_saying_whether_cached() {
+    let tree = tree_at("127.94.6.1", "127.94.7.1");
+    let addr: SocketAddr = "127.94.9.9:5394".parse().unwrap();
+    let socket = tree.dir().join("control.socket");
+    let conf = tree.dir().join("tern.toml");
+    std::fs::write(
+        &conf,
+        config_text(tree.root_hints(), addr, &socket, "allow")
+            .replace("level = \"warn\"", "level = \"warn\"\nqueries = true")
+            .replace("[dnssec]", "[cache]\nprefetch = false\n[dnssec]"),
+    )
+    .unwrap();
+    let log = tree.dir().join("tern.log");
+    let mut tern = Tern {
+        child: spawn_tern(&conf, Stdio::from(std::fs::File::create(&log).unwrap())),
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !socket.exists() && Instant::now() < deadline {
+        assert!(
+            tern.child.try_wait().unwrap().is_none(),
+            "tern serve exited"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(dig(addr, "www.alpha.", "A").0, "NOERROR");
+    assert_eq!(dig(addr, "www.alpha.", "A").0, "NOERROR");
+    assert_eq!(dig(addr, "nx.alpha.", "TXT").0, "NXDOMAIN");
+    // The log level is warn: the query lines come anyway, nothing else.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let lines = loop {
+        let text = std::fs::read_to_string(&log).unwrap();
+        let lines: Vec<String> = text
+            .lines()
+            .filter(|l| l.contains("tern::queries"))
+            .map(str::to_string)
+            .collect();
+        if lines.len() >= 3 || Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    for l in &lines {
+        assert!(l.contains("proto=udp") && l.contains("ms="), "{l}");
+    }
+    assert!(
+        lines[0].contains("qname=www.alpha. qtype=A rcode=NOERROR"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("cached=false"), "{}", lines[0]);
+    assert!(lines[1].contains("cached=true"), "{}", lines[1]);
+    assert!(
+        lines[2].contains("qtype=TXT rcode=NXDOMAIN"),
+        "{}",
+        lines[2]
+    );
+    assert!(lines[2].contains("cached=false"), "{}", lines[2]);
+
+    // Off after a reload without it.
+    std::fs::write(
+        &conf,
+        config_text(tree.root_hints(), addr, &socket, "allow"),
+    )
+    .unwrap();
+    ctl_ok(&socket, &["reload"]);
+    dig(addr, "www.alpha.", "A");
+    std::thread::sleep(Duration::from_millis(200));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.matches("tern::queries").count(), 3, "{text}");
+    let _ = tern.child.kill();
+}

@@ -64,7 +64,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => Config::default(),
     };
     apply_flags(&mut config, &args)?;
-    super::init_logging(&config.log.level);
+    super::init_logging(&log_filter(&config.log));
     // A broken hints file stops the start with its error, rather than
     // leaving a resolver that fails every query.
     let hints = match &config.resolver.root_hints {
@@ -179,9 +179,13 @@ fn reload<T: Transport, C: crate::clock::Clock>(
     let mut new = super::check::validate(path).map_err(refused)?;
     apply_flags(&mut new, args).map_err(|e| refused(format!("{e:#}")))?;
     let running = handler.resolver().config();
-    let log = super::set_log_level(&new.log.level).map_err(refused)?;
+    let log = super::set_log_level(&log_filter(&new.log)).map_err(refused)?;
     handler.replace_acl(new.server.access_control.clone());
-    let mut out = format!("reloaded {}: access control applied", path.display());
+    handler.set_log_queries(new.log.queries);
+    let mut out = format!(
+        "reloaded {}: access control and log.queries applied",
+        path.display()
+    );
     if log {
         out.push_str(", log level applied");
     }
@@ -194,6 +198,16 @@ fn reload<T: Transport, C: crate::clock::Clock>(
     }
     tracing::info!("{out}");
     Ok(out)
+}
+
+/// The tracing filter: `log.level`, and the query lines of `log.queries`
+/// whatever the level.
+fn log_filter(log: &crate::config::LogConfig) -> String {
+    if log.queries {
+        format!("{},tern::queries=info", log.level)
+    } else {
+        log.level.clone()
+    }
 }
 
 /// The config sections that differ in something a reload does not apply.

@@ -316,6 +316,8 @@ pub struct FileUpstream {
 pub struct FileLog {
     #[serde(default)]
     pub level: S<String>,
+    #[serde(default)]
+    pub queries: S<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -772,8 +772,9 @@ impl Ctx<'_> {
 
     fn log(&self, f: Option<&super::file::FileLog>) -> R<LogConfig> {
         let d = LogConfig::default();
+        let queries = f.map_or(d.queries, |f| flag(&f.queries, d.queries));
         let Some(level) = f.and_then(|f| f.level.as_ref()) else {
-            return Ok(d);
+            return Ok(LogConfig { queries, ..d });
         };
         if let Some(word) = unknown_level(level.get_ref()) {
             return Err(self.invalid(
@@ -789,6 +790,7 @@ impl Ctx<'_> {
             .map_err(|e| self.invalid(level.span(), "log.level", format!("bad filter: {e}")))?;
         Ok(LogConfig {
             level: level.get_ref().clone(),
+            queries,
         })
     }
 }

@@ -351,6 +351,8 @@ pub struct ControlConfig {
 pub struct LogConfig {
     /// tracing filter, e.g. "info" or "tern=debug".
     pub level: String,
+    /// One info line per client query (target `tern::queries`).
+    pub queries: bool,
 }
 
 impl Default for ServerConfig {
@@ -499,6 +501,7 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             level: "info".to_string(),
+            queries: false,
         }
     }
 }

@@ -25,6 +25,7 @@ use crate::server::cookie::{self, ClientCookie};
 use crate::server::keepalive;
 use crate::server::local::{LocalAnswer, LocalZones};
 use crate::server::packet_cache::{PacketCache, QueryKey};
+use crate::server::querylog;
 use crate::upstream::{Protocol, Transport};
 use crate::wire;
 
@@ -73,6 +74,8 @@ pub struct Handler<T: Transport, C: Clock> {
     detached: Arc<tokio::sync::Semaphore>,
     /// Counters for `tern ctl stats`.
     stats: crate::server::stats::Stats,
+    /// `log.queries`, which a reload may turn on or off.
+    log_queries: std::sync::atomic::AtomicBool,
 }
 
 impl<T: Transport, C: Clock> Handler<T, C> {
@@ -110,6 +113,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             // The engine stops at CNAME targets with a trigger.
             resolver.set_alias_policy(rpz.clone());
         }
+        let log_queries = config.log.queries.into();
         let refreshes = Arc::new(tokio::sync::Semaphore::new(
             config.server.max_concurrent_queries.max(1),
         ));
@@ -127,6 +131,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             client_deadline: std::time::Duration::ZERO,
             detached,
             stats: Default::default(),
+            log_queries,
         }
     }
 
@@ -136,6 +141,16 @@ impl<T: Transport, C: Clock> Handler<T, C> {
     pub fn with_client_deadline(mut self, limit: std::time::Duration) -> Self {
         self.client_deadline = limit;
         self
+    }
+
+    /// Turns the per-query log line on or off.
+    pub fn set_log_queries(&self, on: bool) {
+        self.log_queries
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn logging_queries(&self) -> bool {
+        self.log_queries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The access control rules (replaced on reload).
@@ -212,6 +227,9 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         if hit {
             self.stats.cache(true);
             self.stats.reply(protocol, out);
+            if self.logging_queries() {
+                querylog::log(client, protocol, out, std::time::Duration::ZERO, true);
+            }
         }
         hit
     }
@@ -256,6 +274,17 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         client: SocketAddr,
         protocol: Protocol,
     ) -> Option<Vec<u8>> {
+        if self.logging_queries() {
+            let started = self.resolver.clock().now();
+            let (reply, cached) =
+                querylog::scope(self.reply_uncached(bytes, client, protocol)).await;
+            if let Some(r) = &reply {
+                self.stats.reply(protocol, r);
+                let took = self.resolver.clock().now().saturating_sub(started);
+                querylog::log(client, protocol, r, took, cached);
+            }
+            return reply;
+        }
         let reply = self.reply_uncached(bytes, client, protocol).await;
         if let Some(r) = &reply {
             self.stats.reply(protocol, r);
@@ -718,6 +747,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             match self.resolver.resolve_cached(request).await {
                 Some(hit) => {
                     self.stats.cache(true);
+                    querylog::note_cached();
                     // A hit due for a prefetch is not kept as a packet: the
                     // next hit must come this way again until refreshed.
                     let ok = packet_cacheable(&hit, request.qtype) && !hit.refresh;

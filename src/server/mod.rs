@@ -18,6 +18,7 @@ pub mod keepalive;
 pub mod local;
 pub mod packet_cache;
 pub mod privileges;
+pub mod querylog;
 pub mod stats;
 mod tcp;
 mod udp;
