@@ -698,3 +698,75 @@ fn log_queries_writes_one_line_per_query_saying_whether_cached() {
     assert_eq!(text.matches("tern::queries").count(), 3, "{text}");
     let _ = tern.child.kill();
 }
+
+#[test]
+fn ratelimit_drops_a_flood_slips_tc_and_leaves_tcp_open() {
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::Name;
+
+    let dir: PathBuf = std::env::temp_dir().join(format!("tern-rl-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = dir.join("control.socket");
+    let hints = dir.join("root.hints");
+    std::fs::write(&hints, ". 3600 NS a.root.\na.root. 3600 A 127.94.8.1\n").unwrap();
+    let addr: SocketAddr = "127.94.9.10:5394".parse().unwrap();
+    let conf = dir.join("tern.toml");
+    std::fs::write(
+        &conf,
+        config_text(&hints, addr, &socket, "allow").replace(
+            "[server]\n",
+            "[server]\nratelimit = 5\nratelimit_slip = 2\n",
+        ),
+    )
+    .unwrap();
+    let tern = start_tern(&conf, addr, &socket);
+    // start_tern's probes used some of the budget: let it refill.
+    std::thread::sleep(Duration::from_millis(1500));
+
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(1000)))
+        .unwrap();
+    const SENT: u16 = 40;
+    for id in 0..SENT {
+        let mut q = Message::new(id, MessageType::Query, OpCode::Query);
+        q.add_query(Query::query(
+            Name::from_ascii("alpha.").unwrap(),
+            RecordType::SOA,
+        ));
+        sock.send_to(&q.to_vec().unwrap(), addr).unwrap();
+    }
+    let (mut full, mut truncated) = (0, 0);
+    let mut buf = vec![0u8; 65_535];
+    while let Ok((n, _)) = sock.recv_from(&mut buf) {
+        let m = Message::from_vec(&buf[..n]).unwrap();
+        if m.metadata.truncation {
+            assert!(m.answers.is_empty());
+            truncated += 1;
+        } else {
+            full += 1;
+        }
+    }
+    assert!(full >= 5, "answered {full}");
+    assert!(full <= 10, "answered {full} of {SENT} at 5 per second");
+    assert!(truncated >= 10, "only {truncated} TC=1 replies");
+    assert!(full + truncated < usize::from(SENT), "nothing dropped");
+    // TCP is not limited.
+    let out = Command::new("dig")
+        .arg(format!("@{}", addr.ip()))
+        .args([
+            "-p",
+            &addr.port().to_string(),
+            "+tcp",
+            "+norecurse",
+            "+tries=1",
+            "+time=5",
+        ])
+        .args(["alpha.", "SOA"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("status: "), "{text}");
+    drop(tern);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -95,6 +95,14 @@ pub struct FileServer {
     pub user: S<String>,
     #[serde(default)]
     pub group: S<String>,
+    #[serde(default)]
+    pub ratelimit: S<i64>,
+    #[serde(default)]
+    pub ratelimit_slip: S<i64>,
+    #[serde(default)]
+    pub ratelimit_ipv4_prefix: S<i64>,
+    #[serde(default)]
+    pub ratelimit_ipv6_prefix: S<i64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -293,6 +293,30 @@ impl Ctx<'_> {
             version: self.chaos_text(&f.version, "server.version")?,
             user: nonempty(&f.user),
             group: nonempty(&f.group),
+            ratelimit: self.int(
+                &f.ratelimit,
+                "server.ratelimit",
+                0..=10_000_000,
+                d.ratelimit,
+            )?,
+            ratelimit_slip: self.int(
+                &f.ratelimit_slip,
+                "server.ratelimit_slip",
+                0..=1000,
+                d.ratelimit_slip,
+            )?,
+            ratelimit_ipv4_prefix: self.int(
+                &f.ratelimit_ipv4_prefix,
+                "server.ratelimit_ipv4_prefix",
+                8..=32,
+                d.ratelimit_ipv4_prefix,
+            )?,
+            ratelimit_ipv6_prefix: self.int(
+                &f.ratelimit_ipv6_prefix,
+                "server.ratelimit_ipv6_prefix",
+                16..=128,
+                d.ratelimit_ipv6_prefix,
+            )?,
         })
     }
 

@@ -89,6 +89,15 @@ pub struct ServerConfig {
     pub user: Option<String>,
     /// The group it drops to; None = the user's primary group.
     pub group: Option<String>,
+    /// UDP queries per second allowed from one client network; 0 = no
+    /// limit.
+    pub ratelimit: u32,
+    /// Every Nth query over the limit gets an empty TC=1 reply (so that a
+    /// real client retries over TCP) instead of none; 0 = never.
+    pub ratelimit_slip: u32,
+    /// Prefix lengths that make one client network for the limit.
+    pub ratelimit_ipv4_prefix: u8,
+    pub ratelimit_ipv6_prefix: u8,
 }
 
 /// One access-control rule.
@@ -376,6 +385,10 @@ impl Default for ServerConfig {
             version: None,
             user: None,
             group: None,
+            ratelimit: 0,
+            ratelimit_slip: 2,
+            ratelimit_ipv4_prefix: 24,
+            ratelimit_ipv6_prefix: 56,
         }
     }
 }
