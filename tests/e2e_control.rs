@@ -351,7 +351,10 @@ fn ctl_reload_refuses_a_broken_config_and_applies_access_control() {
     )
     .unwrap();
     let out = ctl_ok(&socket, &["reload"]);
-    assert!(out.contains("access control applied"), "{out}");
+    assert!(
+        out.contains("access control and log.queries applied"),
+        "{out}"
+    );
     assert!(out.contains("[upstream]"), "{out}");
     assert_eq!(dig(addr, "www.alpha.", "A").0, "REFUSED");
 
