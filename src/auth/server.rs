@@ -34,7 +34,9 @@ const TCP_MAX: usize = 65_535;
 /// One authoritative server: its zones, optional dynamic names, faults.
 pub struct AuthServer {
     name: String,
-    zones: Arc<ZoneSet>,
+    /// Replaced whole when the zone files are read again (`tern auth` on
+    /// SIGHUP or a changed file).
+    zones: RwLock<Arc<ZoneSet>>,
     dynamic: Option<Arc<dyn DynamicSource>>,
     faults: Arc<RwLock<Faults>>,
     rng: Mutex<StdRng>,
@@ -46,11 +48,28 @@ impl AuthServer {
     pub fn new(name: &str, zones: Arc<ZoneSet>, dynamic: Option<Arc<dyn DynamicSource>>) -> Self {
         Self {
             name: name.to_string(),
-            zones,
+            zones: RwLock::new(zones),
             dynamic,
             faults: Arc::new(RwLock::new(Faults::default())),
             rng: Mutex::new(rng(0x7e57)),
             upward: RwLock::new(Vec::new()),
+        }
+    }
+
+    /// The zones served now.
+    pub fn zones(&self) -> Arc<ZoneSet> {
+        match self.zones.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Serves `zones` from now on (queries being answered finish with the
+    /// old set).
+    pub fn replace_zones(&self, zones: Arc<ZoneSet>) {
+        match self.zones.write() {
+            Ok(mut g) => *g = zones,
+            Err(p) => *p.into_inner() = zones,
         }
     }
 
@@ -123,12 +142,13 @@ impl AuthServer {
         if query.metadata.message_type == MessageType::Response {
             return Vec::new();
         }
+        let zones = self.zones();
         let is_axfr = query
             .queries
             .first()
             .is_some_and(|q| q.query_type() == RecordType::AXFR);
         if is_axfr && !udp && faults.is_clear() {
-            return match axfr(&self.zones, &query) {
+            return match axfr(&zones, &query) {
                 Ok(msgs) => msgs
                     .iter()
                     .filter_map(|m| wire::encode_limited(m, TCP_MAX))
@@ -136,15 +156,15 @@ impl AuthServer {
                 Err(r) => wire::encode(&r).into_iter().collect(),
             };
         }
-        let mut reply = answer(&self.zones, &query, client.ip(), self.dynamic.as_deref());
+        let mut reply = answer(&zones, &query, client.ip(), self.dynamic.as_deref());
         if faults.lame_upward {
             let upward = match self.upward.read() {
                 Ok(g) => g.clone(),
                 Err(p) => p.into_inner().clone(),
             };
-            faults.mangle(&mut reply, &self.zones, &upward, udp);
+            faults.mangle(&mut reply, &zones, &upward, udp);
         } else {
-            faults.mangle(&mut reply, &self.zones, &[], udp);
+            faults.mangle(&mut reply, &zones, &[], udp);
         }
         tracing::debug!(
             server = %self.name,

@@ -13,6 +13,7 @@
 //! are kept briefly too (`Key::Failure`), as Unbound keeps SERVFAIL for
 //! 5 seconds, so that a failing name is not hammered.
 
+pub mod admin;
 pub mod rank;
 mod update;
 

@@ -1,6 +1,9 @@
 //! `tern auth --zones DIR|FILE… --listen ADDR…`: serve zone files
 //! authoritatively over UDP and TCP (RFC 1035 §4.2) until Ctrl-C or
 //! SIGTERM. A zone that fails its load checks stops the server starting.
+//! On SIGHUP, and when a zone file (or a zones directory's listing)
+//! changes, the zones are read again; if any fails its checks, the error
+//! is logged and the zones already served stay.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -74,6 +77,7 @@ fn run_inner(args: AuthArgs) -> anyhow::Result<()> {
             .map(|a| a.to_string())
             .collect();
         let handles = server.spawn(udp, tcp);
+        spawn_reloads(server.clone(), args.zones.clone());
         for z in zones.zones() {
             eprintln!(
                 "tern auth: zone {} from {}",
@@ -93,4 +97,80 @@ fn run_inner(args: AuthArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// How often zone files are looked at for changes.
+const WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reads the zones again on SIGHUP and when `fingerprint` changes.
+fn spawn_reloads(server: Arc<AuthServer>, paths: Vec<PathBuf>) {
+    let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot handle SIGHUP");
+            None
+        }
+    };
+    tokio::spawn(async move {
+        let mut seen = fingerprint(&paths);
+        loop {
+            let signalled = tokio::select! {
+                Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => None } } => true,
+                () = tokio::time::sleep(WATCH_INTERVAL) => false,
+            };
+            let now = fingerprint(&paths);
+            if !signalled && now == seen {
+                continue;
+            }
+            seen = now;
+            let why = if signalled {
+                "SIGHUP"
+            } else {
+                "zone file changed"
+            };
+            let loading = paths.clone();
+            let loaded = tokio::task::spawn_blocking(move || ZoneSet::load_paths(&loading)).await;
+            match loaded {
+                Ok(Ok(zones)) => {
+                    let n = zones.zones().len();
+                    server.replace_zones(Arc::new(zones));
+                    tracing::info!(zones = n, "{why}: zones reloaded");
+                    eprintln!("tern auth: {why}: {n} zones reloaded");
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "{why}: zones not reloaded; the old ones stay");
+                    eprintln!("tern auth: {why}: zones not reloaded, the old ones stay: {e}");
+                }
+                Err(e) => tracing::error!(error = %e, "zone reload task failed"),
+            }
+        }
+    });
+}
+
+/// Size and modification time of every zone file given or found in a
+/// directory given (and of the directories, for files added or removed).
+fn fingerprint(paths: &[PathBuf]) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
+    let stat = |p: &std::path::Path| {
+        let meta = std::fs::metadata(p).ok();
+        (
+            p.to_path_buf(),
+            meta.as_ref().map_or(0, |m| m.len()),
+            meta.and_then(|m| m.modified().ok()),
+        )
+    };
+    let mut out = Vec::new();
+    for p in paths {
+        out.push(stat(p));
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "zone"))
+                .collect();
+            files.sort();
+            out.extend(files.iter().map(|f| stat(f)));
+        }
+    }
+    out
 }

@@ -11,28 +11,8 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: CheckArgs) -> ExitCode {
-    match crate::config::load_file(&args.config) {
-        Ok(config) => {
-            if let Some(path) = &config.resolver.root_hints {
-                if let Err(e) = crate::engine::RootHints::from_file(path) {
-                    eprintln!("{}: resolver.root_hints: {e}", args.config.display());
-                    return ExitCode::from(1);
-                }
-            }
-            if let Err(e) = crate::authzone::AuthZones::check(&config.resolver.auth_zones) {
-                eprintln!("{}: resolver.auth_zone: {e}", args.config.display());
-                return ExitCode::from(1);
-            }
-            if config.dnssec.validate {
-                if let Err(e) = crate::dnssec::anchors::TrustAnchors::from_config(&config.dnssec) {
-                    eprintln!("{}: dnssec: {e}", args.config.display());
-                    return ExitCode::from(1);
-                }
-            }
-            if let Err(e) = crate::rpz::Rpz::load(&config.rpz) {
-                eprintln!("{}: {e}", args.config.display());
-                return ExitCode::from(1);
-            }
+    match validate(&args.config) {
+        Ok(_) => {
             println!("ok");
             ExitCode::SUCCESS
         }
@@ -41,4 +21,27 @@ pub fn run(args: CheckArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Everything `tern check` checks (also run by `tern serve` on reload):
+/// the config, or the error naming file, line and key.
+pub fn validate(path: &std::path::Path) -> Result<crate::config::Config, String> {
+    let config = crate::config::load_file(path).map_err(|e| e.to_string())?;
+    let file = path.display();
+    if let Some(hints) = &config.resolver.root_hints {
+        crate::engine::RootHints::from_file(hints)
+            .map_err(|e| format!("{file}: resolver.root_hints: {e}"))?;
+    }
+    crate::authzone::AuthZones::check(&config.resolver.auth_zones)
+        .map_err(|e| format!("{file}: resolver.auth_zone: {e}"))?;
+    if config.dnssec.validate {
+        crate::dnssec::anchors::TrustAnchors::from_config(&config.dnssec)
+            .map_err(|e| format!("{file}: dnssec: {e}"))?;
+    }
+    crate::rpz::Rpz::load(&config.rpz).map_err(|e| format!("{file}: {e}"))?;
+    if let Some(user) = &config.server.user {
+        crate::server::privileges::lookup(user, config.server.group.as_deref())
+            .map_err(|e| format!("{file}: {e}"))?;
+    }
+    Ok(config)
 }

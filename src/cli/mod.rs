@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod check;
+pub mod ctl;
 pub mod dig;
 pub mod lab;
 pub mod serve;
@@ -34,6 +35,8 @@ pub enum Command {
     Auth(auth::AuthArgs),
     /// Start a miniature internet on loopback.
     Lab(lab::LabArgs),
+    /// Control a running `tern serve` over its control socket.
+    Ctl(ctl::CtlArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -43,19 +46,50 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Dig(a) => dig::run(a),
         Command::Auth(a) => auth::run(a),
         Command::Lab(a) => lab::run(a),
+        Command::Ctl(a) => ctl::run(a),
     }
 }
 
+type LogHandle =
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>;
+
+/// Swaps the filter of the logging set up by `init_logging`.
+static LOG_FILTER: std::sync::OnceLock<LogHandle> = std::sync::OnceLock::new();
+
 /// Logs to stderr; RUST_LOG, when set, replaces the configured filter.
 pub fn init_logging(level: &str) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
         .or_else(|| tracing_subscriber::EnvFilter::try_new(level).ok())
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .try_init()
+        .is_ok()
+    {
+        let _ = LOG_FILTER.set(handle);
+    }
+}
+
+/// Replaces the log filter (on reload). False when RUST_LOG is set, which
+/// keeps precedence, or logging was not set up here.
+pub fn set_log_level(level: &str) -> Result<bool, String> {
+    if std::env::var_os("RUST_LOG").is_some() {
+        return Ok(false);
+    }
+    let Some(handle) = LOG_FILTER.get() else {
+        return Ok(false);
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .map_err(|e| format!("log.level: bad filter: {e}"))?;
+    handle.reload(filter).map_err(|e| e.to_string())?;
+    Ok(true)
 }

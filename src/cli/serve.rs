@@ -1,6 +1,7 @@
 //! `tern serve`: load the config (flags override it), start logging, bind
-//! the listen addresses, run the resolver until SIGTERM or SIGINT, drain the
-//! queries in flight and exit 0.
+//! the listen addresses (and the control socket), run the resolver until
+//! SIGTERM or SIGINT, drain the queries in flight and exit 0. SIGHUP and
+//! `tern ctl reload` re-read the config (see `reload`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,11 +9,16 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::clock::Clock;
 use crate::clock::SystemClock;
 use crate::config::{load::socket_addr, load_file, Config};
 use crate::engine::{Resolver, RootHints};
+use crate::server::control::{self, Control, ReloadFn};
 use crate::server::{self, Handler};
+use crate::server::{cache_file, privileges};
+use crate::upstream::counting::{Counting, UpstreamCounters};
 use crate::upstream::net::NetTransport;
+use crate::upstream::Transport;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -37,11 +43,8 @@ pub fn run(args: ServeArgs) -> ExitCode {
     }
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = match &args.config {
-        Some(path) => load_file(path)?,
-        None => Config::default(),
-    };
+/// The command-line flags that replace config keys.
+fn apply_flags(config: &mut Config, args: &ServeArgs) -> anyhow::Result<()> {
     if !args.listen.is_empty() {
         config.server.listen = args
             .listen
@@ -49,10 +52,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .map(|a| socket_addr(a).with_context(|| format!("bad --listen address {a:?}")))
             .collect::<anyhow::Result<_>>()?;
     }
-    if let Some(hints) = args.root_hints {
-        config.resolver.root_hints = Some(hints);
+    if let Some(hints) = &args.root_hints {
+        config.resolver.root_hints = Some(hints.clone());
     }
-    super::init_logging(&config.log.level);
+    Ok(())
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => load_file(path)?,
+        None => Config::default(),
+    };
+    apply_flags(&mut config, &args)?;
+    super::init_logging(&log_filter(&config.log));
     // A broken hints file stops the start with its error, rather than
     // leaving a resolver that fails every query.
     let hints = match &config.resolver.root_hints {
@@ -73,6 +85,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // would answer what it is meant to block.
     crate::rpz::Rpz::load(&config.rpz)?;
     let config = Arc::new(config);
+    let config_file = args.config.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -82,10 +95,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         for addr in sockets.local_addrs() {
             tracing::info!(%addr, "listening (udp, tcp)");
         }
+        let upstream = Arc::new(UpstreamCounters::default());
         let resolver = Resolver::with_hints(
             config.clone(),
             hints,
-            NetTransport::new(),
+            Counting::new(NetTransport::new(), upstream.clone()),
             SystemClock::new(),
         );
         let resolver = Arc::new(
@@ -100,14 +114,165 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 prober.autotrust_probe_due().await;
             }
         });
+        if let Some(path) = config.cache.save_file.as_ref().filter(|p| p.exists()) {
+            // A dump that cannot be read costs a cold start, not the start.
+            match cache_file::restore(resolver.cache(), resolver.clock().now(), path) {
+                Ok(n) => tracing::info!(rrsets = n, file = %path.display(), "cache loaded"),
+                Err(e) => tracing::warn!(error = %e, "cache file not loaded"),
+            }
+        }
         let deadline = resolver.config().server.client_timeout;
         let handler = Arc::new(Handler::new(resolver).with_client_deadline(deadline));
+        let reload: Arc<ReloadFn> = {
+            let handler = handler.clone();
+            let args = Arc::new(args);
+            Arc::new(move || reload(&handler, &args))
+        };
+        spawn_sighup(reload.clone());
+        let control_path = config.control.socket.clone();
+        if let Some(path) = &control_path {
+            let listener = control::bind(path)?;
+            tracing::info!(path = %path.display(), "control socket listening");
+            let control = Control::new(
+                handler.clone(),
+                upstream,
+                config_file,
+                sockets.local_addrs(),
+                reload,
+            );
+            tokio::spawn(Arc::new(control).serve(listener));
+        }
+        drop_privileges(&config, control_path.as_deref())?;
+        let resolver = handler.resolver().clone();
         server::run(handler, sockets.udp, sockets.tcp, shutdown_signal()).await;
+        if let Some(path) = &config.cache.save_file {
+            match cache_file::save(resolver.cache(), resolver.clock().now(), path) {
+                Ok(n) => tracing::info!(records = n, file = %path.display(), "cache saved"),
+                Err(e) => tracing::warn!(error = %e, file = %path.display(), "cache not saved"),
+            }
+        }
+        if let Some(path) = &control_path {
+            let _ = std::fs::remove_file(path);
+        }
         tracing::info!("stopped");
         anyhow::Ok(())
     })?;
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     Ok(())
+}
+
+/// Re-reads the config file: refused (the running one stays) unless it
+/// passes `tern check`. What can change while serving is applied: the
+/// access control rules and the log level. Other changes are named as
+/// waiting for a restart. The cache is kept.
+fn reload<T: Transport, C: crate::clock::Clock>(
+    handler: &Handler<T, C>,
+    args: &ServeArgs,
+) -> Result<String, String> {
+    let Some(path) = &args.config else {
+        return Err("tern serve was started without --config: nothing to re-read".to_string());
+    };
+    let refused = |e: String| {
+        tracing::warn!(error = %e, "reload refused; the running config stays");
+        format!("reload refused, the running config stays: {e}")
+    };
+    let mut new = super::check::validate(path).map_err(refused)?;
+    apply_flags(&mut new, args).map_err(|e| refused(format!("{e:#}")))?;
+    let running = handler.resolver().config();
+    let log = super::set_log_level(&log_filter(&new.log)).map_err(refused)?;
+    handler.replace_acl(new.server.access_control.clone());
+    handler.set_log_queries(new.log.queries);
+    let mut out = format!(
+        "reloaded {}: access control and log.queries applied",
+        path.display()
+    );
+    if log {
+        out.push_str(", log level applied");
+    }
+    let waiting = needs_restart(running, &new);
+    if !waiting.is_empty() {
+        out.push_str(&format!(
+            "; changes in {} take effect after a restart",
+            waiting.join(", ")
+        ));
+    }
+    tracing::info!("{out}");
+    Ok(out)
+}
+
+/// The tracing filter: `log.level`, and the query lines of `log.queries`
+/// whatever the level.
+fn log_filter(log: &crate::config::LogConfig) -> String {
+    if log.queries {
+        format!("{},tern::queries=info", log.level)
+    } else {
+        log.level.clone()
+    }
+}
+
+/// The config sections that differ in something a reload does not apply.
+fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
+    let mut old_server = running.server.clone();
+    old_server.access_control = new.server.access_control.clone();
+    let differs =
+        |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
+    let mut out = Vec::new();
+    for (name, changed) in [
+        ("[server]", differs(&old_server, &new.server)),
+        ("[resolver]", differs(&running.resolver, &new.resolver)),
+        ("[cache]", differs(&running.cache, &new.cache)),
+        ("[upstream]", differs(&running.upstream, &new.upstream)),
+        ("[dnssec]", differs(&running.dnssec, &new.dnssec)),
+        ("[control]", differs(&running.control, &new.control)),
+    ] {
+        if changed {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// With `server.user`, becomes that user (the control socket handed over
+/// to it first); tern does not go on if that fails. Without, a warning
+/// when running as root.
+fn drop_privileges(config: &Config, control: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let Some(user) = &config.server.user else {
+        if privileges::is_root() {
+            tracing::warn!("running as root: set server.user to drop privileges after binding");
+        }
+        return Ok(());
+    };
+    let target = privileges::lookup(user, config.server.group.as_deref())?;
+    if let Some(path) = control {
+        std::os::unix::fs::chown(path, Some(target.uid), Some(target.gid))
+            .with_context(|| format!("control socket {}: chown to {user}", path.display()))?;
+    }
+    privileges::drop_to(&target)?;
+    tracing::info!(user = %user, uid = target.uid, gid = target.gid, "privileges dropped");
+    Ok(())
+}
+
+/// SIGHUP reloads the config, as `tern ctl reload` does.
+fn spawn_sighup(reload: Arc<ReloadFn>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hup) => {
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        tracing::info!("SIGHUP: reloading the config");
+                        // The outcome is logged by `reload`.
+                        let r = reload.clone();
+                        let _ = tokio::task::spawn_blocking(move || r()).await;
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot handle SIGHUP"),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = reload;
 }
 
 /// Completes on SIGTERM or SIGINT.

@@ -26,6 +26,8 @@ pub struct FileConfig {
     pub dnssec: Option<FileDnssec>,
     #[serde(default)]
     pub rpz: Option<Vec<FileRpz>>,
+    #[serde(default)]
+    pub control: Option<FileControl>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,6 +47,13 @@ pub struct FileRpz {
     pub signal_nxdomain_ra: S<bool>,
     #[serde(default)]
     pub tags: S<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileControl {
+    #[serde(default)]
+    pub socket: S<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -82,6 +91,18 @@ pub struct FileServer {
     pub identity: S<String>,
     #[serde(default)]
     pub version: S<String>,
+    #[serde(default)]
+    pub user: S<String>,
+    #[serde(default)]
+    pub group: S<String>,
+    #[serde(default)]
+    pub ratelimit: S<i64>,
+    #[serde(default)]
+    pub ratelimit_slip: S<i64>,
+    #[serde(default)]
+    pub ratelimit_ipv4_prefix: S<i64>,
+    #[serde(default)]
+    pub ratelimit_ipv6_prefix: S<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -267,6 +288,8 @@ pub struct FileCache {
     pub ede_serve_expired: S<bool>,
     #[serde(default)]
     pub prefetch: S<bool>,
+    #[serde(default)]
+    pub save_file: S<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -301,6 +324,8 @@ pub struct FileUpstream {
 pub struct FileLog {
     #[serde(default)]
     pub level: S<String>,
+    #[serde(default)]
+    pub queries: S<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

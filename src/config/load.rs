@@ -88,6 +88,16 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
         }
     }
     if let Some(dir) = path.parent() {
+        if let Some(file) = &mut config.cache.save_file {
+            if file.is_relative() {
+                *file = dir.join(&*file);
+            }
+        }
+        if let Some(socket) = &mut config.control.socket {
+            if socket.is_relative() {
+                *socket = dir.join(&*socket);
+            }
+        }
         for zone in &mut config.resolver.auth_zones {
             if zone.zonefile.is_relative() {
                 zone.zonefile = dir.join(&zone.zonefile);
@@ -127,6 +137,15 @@ pub fn load_str(text: &str, file_label: &str) -> Result<Config, ConfigError> {
         log: ctx.log(file.log.as_ref())?,
         dnssec: ctx.dnssec(file.dnssec.as_ref())?,
         rpz: ctx.rpz(file.rpz.as_deref().unwrap_or(&[]))?,
+        control: super::ControlConfig {
+            socket: file
+                .control
+                .as_ref()
+                .and_then(|c| c.socket.as_ref())
+                .map(|s| s.get_ref().trim())
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
+        },
     })
 }
 
@@ -272,6 +291,32 @@ impl Ctx<'_> {
             },
             identity: self.chaos_text(&f.identity, "server.identity")?,
             version: self.chaos_text(&f.version, "server.version")?,
+            user: nonempty(&f.user),
+            group: nonempty(&f.group),
+            ratelimit: self.int(
+                &f.ratelimit,
+                "server.ratelimit",
+                0..=10_000_000,
+                d.ratelimit,
+            )?,
+            ratelimit_slip: self.int(
+                &f.ratelimit_slip,
+                "server.ratelimit_slip",
+                0..=1000,
+                d.ratelimit_slip,
+            )?,
+            ratelimit_ipv4_prefix: self.int(
+                &f.ratelimit_ipv4_prefix,
+                "server.ratelimit_ipv4_prefix",
+                8..=32,
+                d.ratelimit_ipv4_prefix,
+            )?,
+            ratelimit_ipv6_prefix: self.int(
+                &f.ratelimit_ipv6_prefix,
+                "server.ratelimit_ipv6_prefix",
+                16..=128,
+                d.ratelimit_ipv6_prefix,
+            )?,
         })
     }
 
@@ -579,6 +624,12 @@ impl Ctx<'_> {
             serve_original_ttl: flag(&f.serve_original_ttl, d.serve_original_ttl),
             ede_serve_expired: flag(&f.ede_serve_expired, d.ede_serve_expired),
             prefetch: flag(&f.prefetch, d.prefetch),
+            save_file: f
+                .save_file
+                .as_ref()
+                .map(|s| s.get_ref().trim())
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
         };
         if c.max_negative_ttl < c.min_negative_ttl {
             let (span, key) = first_span(&[
@@ -745,8 +796,9 @@ impl Ctx<'_> {
 
     fn log(&self, f: Option<&super::file::FileLog>) -> R<LogConfig> {
         let d = LogConfig::default();
+        let queries = f.map_or(d.queries, |f| flag(&f.queries, d.queries));
         let Some(level) = f.and_then(|f| f.level.as_ref()) else {
-            return Ok(d);
+            return Ok(LogConfig { queries, ..d });
         };
         if let Some(word) = unknown_level(level.get_ref()) {
             return Err(self.invalid(
@@ -762,6 +814,7 @@ impl Ctx<'_> {
             .map_err(|e| self.invalid(level.span(), "log.level", format!("bad filter: {e}")))?;
         Ok(LogConfig {
             level: level.get_ref().clone(),
+            queries,
         })
     }
 }
@@ -777,6 +830,13 @@ fn unknown_level(filter: &str) -> Option<String> {
         .filter(|d| !d.is_empty() && !d.contains('=') && !d.contains('['))
         .find(|d| !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(d)))
         .map(str::to_string)
+}
+
+/// A text value, None when absent or empty.
+fn nonempty(v: &S<String>) -> Option<String> {
+    v.as_ref()
+        .map(|s| s.get_ref().trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 fn flag(v: &S<bool>, default: bool) -> bool {

@@ -29,6 +29,7 @@ pub struct Config {
     pub dnssec: DnssecConfig,
     /// Response policy zones, in order of precedence (`[[rpz]]`).
     pub rpz: Vec<rpz::RpzZone>,
+    pub control: ControlConfig,
 }
 
 impl Config {
@@ -83,6 +84,20 @@ pub struct ServerConfig {
     pub identity: Option<String>,
     /// Text for `version.server.`/`version.bind.` CH TXT; None refuses.
     pub version: Option<String>,
+    /// The user `tern serve` drops to once its sockets are bound; None =
+    /// keep running as the user it was started as.
+    pub user: Option<String>,
+    /// The group it drops to; None = the user's primary group.
+    pub group: Option<String>,
+    /// UDP queries per second allowed from one client network; 0 = no
+    /// limit.
+    pub ratelimit: u32,
+    /// Every Nth query over the limit gets an empty TC=1 reply (so that a
+    /// real client retries over TCP) instead of none; 0 = never.
+    pub ratelimit_slip: u32,
+    /// Prefix lengths that make one client network for the limit.
+    pub ratelimit_ipv4_prefix: u8,
+    pub ratelimit_ipv6_prefix: u8,
 }
 
 /// One access-control rule.
@@ -299,6 +314,9 @@ pub struct CacheConfig {
     /// Re-resolve in the background a cached answer hit in the last tenth
     /// of its TTL (Unbound's `prefetch`).
     pub prefetch: bool,
+    /// Where `tern serve` writes the cache on a clean shutdown and reads
+    /// it back at start; None (the default) = not kept across restarts.
+    pub save_file: Option<PathBuf>,
 }
 
 /// Upstream exchange timing (`[upstream]`).
@@ -330,11 +348,20 @@ pub struct UpstreamConfig {
     pub retries: u32,
 }
 
+/// The control channel (`[control]`, `tern ctl`).
+#[derive(Debug, Clone, Default)]
+pub struct ControlConfig {
+    /// Unix socket `tern serve` listens on; None (the default) = off.
+    pub socket: Option<PathBuf>,
+}
+
 /// Logging (`[log]`).
 #[derive(Debug, Clone)]
 pub struct LogConfig {
     /// tracing filter, e.g. "info" or "tern=debug".
     pub level: String,
+    /// One info line per client query (target `tern::queries`).
+    pub queries: bool,
 }
 
 impl Default for ServerConfig {
@@ -356,6 +383,12 @@ impl Default for ServerConfig {
             cookie_secret: None,
             identity: None,
             version: None,
+            user: None,
+            group: None,
+            ratelimit: 0,
+            ratelimit_slip: 2,
+            ratelimit_ipv4_prefix: 24,
+            ratelimit_ipv6_prefix: 56,
         }
     }
 }
@@ -454,6 +487,7 @@ impl Default for CacheConfig {
             serve_original_ttl: false,
             ede_serve_expired: true,
             prefetch: false,
+            save_file: None,
         }
     }
 }
@@ -480,6 +514,7 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             level: "info".to_string(),
+            queries: false,
         }
     }
 }

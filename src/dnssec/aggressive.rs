@@ -160,6 +160,15 @@ impl AggressiveCache {
         self.len() == 0
     }
 
+    /// Forgets every record (`tern ctl flush-negative`, `flush-zone`);
+    /// returns how many there were.
+    pub fn clear(&self) -> usize {
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        let n = inner.order.len();
+        *inner = Inner::default();
+        n
+    }
+
     /// Stores a validated NSEC of `zone` for `ttl` seconds from `now`,
     /// with the zone's SOA from the same answer. `sigs` are the RRSIGs
     /// that came with them: those over this NSEC stay with it, those over

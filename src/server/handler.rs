@@ -25,6 +25,7 @@ use crate::server::cookie::{self, ClientCookie};
 use crate::server::keepalive;
 use crate::server::local::{LocalAnswer, LocalZones};
 use crate::server::packet_cache::{PacketCache, QueryKey};
+use crate::server::querylog;
 use crate::upstream::{Protocol, Transport};
 use crate::wire;
 
@@ -48,7 +49,8 @@ const PACKET_CACHE_SHARE: u64 = 8;
 
 pub struct Handler<T: Transport, C: Clock> {
     resolver: Arc<Resolver<T, C>>,
-    acl: Acl,
+    /// Replaced whole on reload (`replace_acl`).
+    acl: std::sync::RwLock<Arc<Acl>>,
     /// Encoded replies; None when non-minimal responses are configured
     /// (their extra sections keep TTLs that do not simply count down), and
     /// with prefetch or serve-original-ttl.
@@ -70,6 +72,10 @@ pub struct Handler<T: Transport, C: Clock> {
     /// their client's deadline) are bounded like client queries; beyond,
     /// a resolution runs in the client's task, without a deadline.
     detached: Arc<tokio::sync::Semaphore>,
+    /// Counters for `tern ctl stats`.
+    stats: crate::server::stats::Stats,
+    /// `log.queries`, which a reload may turn on or off.
+    log_queries: std::sync::atomic::AtomicBool,
 }
 
 impl<T: Transport, C: Clock> Handler<T, C> {
@@ -107,6 +113,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             // The engine stops at CNAME targets with a trigger.
             resolver.set_alias_policy(rpz.clone());
         }
+        let log_queries = config.log.queries.into();
         let refreshes = Arc::new(tokio::sync::Semaphore::new(
             config.server.max_concurrent_queries.max(1),
         ));
@@ -115,7 +122,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         ));
         Self {
             resolver,
-            acl,
+            acl: std::sync::RwLock::new(Arc::new(acl)),
             packets,
             cookie_secret,
             local,
@@ -123,6 +130,8 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             refreshes,
             client_deadline: std::time::Duration::ZERO,
             detached,
+            stats: Default::default(),
+            log_queries,
         }
     }
 
@@ -132,6 +141,38 @@ impl<T: Transport, C: Clock> Handler<T, C> {
     pub fn with_client_deadline(mut self, limit: std::time::Duration) -> Self {
         self.client_deadline = limit;
         self
+    }
+
+    /// Turns the per-query log line on or off.
+    pub fn set_log_queries(&self, on: bool) {
+        self.log_queries
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn logging_queries(&self) -> bool {
+        self.log_queries.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The access control rules (replaced on reload).
+    pub fn acl(&self) -> Arc<Acl> {
+        match self.acl.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Puts new access control rules in place (on reload).
+    pub fn replace_acl(&self, rules: Vec<crate::config::AclRule>) {
+        let acl = Arc::new(Acl::new(rules));
+        match self.acl.write() {
+            Ok(mut g) => *g = acl,
+            Err(p) => *p.into_inner() = acl,
+        }
+    }
+
+    /// Client-side counters.
+    pub fn stats(&self) -> &crate::server::stats::Stats {
+        &self.stats
     }
 
     /// The packet cache, if enabled.
@@ -172,17 +213,25 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         let Some(key) = QueryKey::of(bytes) else {
             return false;
         };
-        if self.acl.check(client.ip()) != AclAction::Allow {
+        if self.acl().check(client.ip()) != AclAction::Allow {
             return false;
         }
         let limit = self.limit(key.payload(), protocol);
-        packets.get_into(
+        let hit = packets.get_into(
             &key,
             limit,
             self.resolver.clock().now(),
             self.resolver.cache().generation(),
             out,
-        )
+        );
+        if hit {
+            self.stats.cache(true);
+            self.stats.reply(protocol, out);
+            if self.logging_queries() {
+                querylog::log(client, protocol, out, std::time::Duration::ZERO, true);
+            }
+        }
+        hit
     }
 
     /// The largest reply the client takes (RFC 6891 §6.2.3, §6.2.5).
@@ -225,12 +274,37 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         client: SocketAddr,
         protocol: Protocol,
     ) -> Option<Vec<u8>> {
+        if self.logging_queries() {
+            let started = self.resolver.clock().now();
+            let (reply, cached) =
+                querylog::scope(self.reply_uncached(bytes, client, protocol)).await;
+            if let Some(r) = &reply {
+                self.stats.reply(protocol, r);
+                let took = self.resolver.clock().now().saturating_sub(started);
+                querylog::log(client, protocol, r, took, cached);
+            }
+            return reply;
+        }
+        let reply = self.reply_uncached(bytes, client, protocol).await;
+        if let Some(r) = &reply {
+            self.stats.reply(protocol, r);
+        }
+        reply
+    }
+
+    async fn reply_uncached(
+        &self,
+        bytes: &[u8],
+        client: SocketAddr,
+        protocol: Protocol,
+    ) -> Option<Vec<u8>> {
         // Without a whole header there is no safe reply to build
         // (RFC 1035 §4.1.1: the header is 12 bytes).
         if bytes.len() < HEADER_LEN {
             return None;
         }
-        let action = self.acl.check(client.ip());
+        let acl = self.acl();
+        let action = acl.check(client.ip());
         let query = match wire::parse(bytes) {
             Ok(q) => q,
             Err(wire::ParseError::NoHeader) => return None,
@@ -309,7 +383,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             let started = self.resolver.clock().now();
             // None: a local zone drops the question (deny).
             // The client's tags go along for the policies the engine asks.
-            let tags = self.acl.tags(client.ip());
+            let tags = acl.tags(client.ip());
             let (m, stamp) = if self.rpz.is_empty() || tags.is_empty() {
                 self.answer(&query, client, protocol).await?
             } else {
@@ -453,13 +527,14 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             dnssec_ok: query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
             full_trace: false,
         };
+        let acl = self.acl();
         let rpz_query = crate::rpz::Query {
             name: q.name(),
             qtype: q.query_type(),
             client: client.ip(),
             udp: protocol == Protocol::Udp,
             minimal: self.resolver.config().resolver.minimal_responses,
-            tags: self.acl.tags(client.ip()),
+            tags: acl.tags(client.ip()),
         };
         if !self.local.is_empty() {
             if self
@@ -493,6 +568,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             Policed::Drop => return None,
             Policed::Answer(s) => return self.rpz_reply(query, s, request, &rpz_query).await,
         };
+        self.stats.security(&res.security);
         // AD=1 for validated data, to clients that show they understand it
         // with DO=1 or AD=1 (RFC 6840 §5.7, RFC 4035 §3.2.3).
         let ad = (request.dnssec_ok || query.metadata.authentic_data)
@@ -670,12 +746,17 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         let lookup = async {
             match self.resolver.resolve_cached(request).await {
                 Some(hit) => {
+                    self.stats.cache(true);
+                    querylog::note_cached();
                     // A hit due for a prefetch is not kept as a packet: the
                     // next hit must come this way again until refreshed.
                     let ok = packet_cacheable(&hit, request.qtype) && !hit.refresh;
                     (hit, ok.then_some((generation, before)))
                 }
-                None => (self.resolve_bounded(request).await, None),
+                None => {
+                    self.stats.cache(false);
+                    (self.resolve_bounded(request).await, None)
+                }
             }
         };
         let policy = !self.rpz.is_empty();

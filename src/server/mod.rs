@@ -9,12 +9,18 @@
 
 pub mod acl;
 pub mod bind;
+pub mod cache_file;
 pub mod chaos;
+pub mod control;
 pub mod cookie;
 pub mod handler;
 pub mod keepalive;
 pub mod local;
 pub mod packet_cache;
+pub mod privileges;
+pub mod querylog;
+pub mod ratelimit;
+pub mod stats;
 mod tcp;
 mod udp;
 
@@ -51,6 +57,8 @@ pub(crate) struct Shared<T: Transport, C: Clock> {
     pub tcp_idle: Duration,
     /// Flips to true once shutdown starts.
     pub stop: watch::Receiver<bool>,
+    /// The per-client UDP rate limit (server.ratelimit), if set.
+    pub ratelimit: Option<ratelimit::RateLimit>,
 }
 
 /// Serves clients on the given sockets until `shutdown` completes, then
@@ -75,6 +83,7 @@ pub async fn run<T: Transport, C: Clock>(
         tcp_per_client: config.server.tcp_max_connections_per_client,
         tcp_idle: config.server.tcp_idle_timeout,
         stop: stop_rx,
+        ratelimit: ratelimit::RateLimit::from_config(&config.server),
     });
     let mut loops = JoinSet::new();
     for socket in udp {

@@ -2,7 +2,8 @@
 //! packet cache answers is answered inline (no task, no permit: the work is
 //! small and bounded); any other datagram is answered in its own task while
 //! a query permit is free; without one the datagram is dropped (the client
-//! retries), so a flood cannot grow memory.
+//! retries), so a flood cannot grow memory. With `server.ratelimit`, a
+//! client network over its rate is dropped or slipped first (`ratelimit`).
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use tokio::net::UdpSocket;
 use tracing::Instrument;
 
 use super::packet_cache::MAX_REPLY;
+use super::ratelimit::{slip_reply, Verdict};
 use super::{query_span, Shared};
 use crate::clock::Clock;
 use crate::upstream::{Protocol, Transport};
@@ -38,6 +40,19 @@ pub(crate) async fn serve<T: Transport, C: Clock>(
             }
         };
         let datagram = buf.get(..len).unwrap_or(&[]);
+        if let Some(limit) = &shared.ratelimit {
+            let now = shared.handler.resolver().clock().now();
+            match limit.check(client.ip(), now) {
+                Verdict::Allow => {}
+                Verdict::Drop => continue,
+                Verdict::Slip => {
+                    if let Some(reply) = slip_reply(datagram) {
+                        let _ = socket.try_send_to(&reply, client);
+                    }
+                    continue;
+                }
+            }
+        }
         if shared
             .handler
             .try_cached_into(datagram, client, Protocol::Udp, &mut reply)

@@ -8,6 +8,7 @@
 //! server, TCP after TC=1 and EDNS fallback are the engine's decisions, so
 //! they behave the same over real sockets and scripted networks.
 
+pub mod counting;
 pub mod nat64;
 pub mod net;
 pub mod selection;

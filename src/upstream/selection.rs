@@ -205,6 +205,17 @@ impl Selection {
         self.servers.lock().ok()?.get(&addr).cloned()
     }
 
+    /// Forgets every server's RTT, EDNS and hold-down state; returns how
+    /// many servers were known (`tern ctl flush-servers`).
+    pub fn clear(&self) -> usize {
+        let Ok(mut map) = self.servers.lock() else {
+            return 0;
+        };
+        let n = map.len();
+        map.clear();
+        n
+    }
+
     /// The timeout to use for the next query to `addr`.
     pub fn rto(&self, addr: SocketAddr, now: Mono) -> Duration {
         self.with(addr, now, |s, _| s.rto)
