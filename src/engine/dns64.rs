@@ -19,6 +19,7 @@ use ipnet::Ipv6Net;
 
 use crate::clock::Clock;
 use crate::dnssec::Security;
+use crate::engine::validate::chain_end;
 use crate::engine::{Request, Resolution, Resolver};
 use crate::upstream::nat64;
 use crate::upstream::Transport;
@@ -210,22 +211,6 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 fn excluded(v6: Ipv6Addr) -> bool {
     let mapped = Ipv6Net::new(Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96).ok();
     mapped.is_some_and(|n| n.contains(&v6))
-}
-
-/// Where a chain of CNAMEs from `name` ends in `answers`.
-fn chain_end(answers: &[Record], name: &Name) -> Name {
-    let mut cur = name.clone();
-    for _ in 0..answers.len() {
-        let next = answers.iter().find_map(|r| match &r.data {
-            RData::CNAME(c) if r.name == cur => Some(c.0.clone()),
-            _ => None,
-        });
-        match next {
-            Some(n) => cur = n,
-            None => break,
-        }
-    }
-    cur
 }
 
 /// The IPv6 address an `ip6.arpa` name stands for (32 nibble labels).

@@ -615,7 +615,7 @@ fn synthesised_by_dname(answers: &[Record], name: &Name) -> bool {
 }
 
 /// Where a chain of CNAMEs starting at `name` ends.
-fn chain_end(answers: &[Record], name: &Name) -> Name {
+pub(crate) fn chain_end(answers: &[Record], name: &Name) -> Name {
     let mut cur = name.clone();
     for _ in 0..answers.len() {
         let next = answers.iter().find_map(|r| match &r.data {
