@@ -209,3 +209,96 @@ fn each_lab_fault_gives_its_answer_after_its_upstream_queries() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Packet loss, counted exactly: the lab draws each drop from the server's
+/// seeded RNG (seed = the lab's seed + the server's index in lab.toml, one
+/// draw per query), so the same draws, made here, tell how many of the
+/// resolver's queries the server drops. Each lost query is retried after
+/// its timeout; the question is answered after as many exchanges as it
+/// took to get the two replies it needs (QNAME minimisation's, then the
+/// full name's). Runs on its own lab (127.159.* / 127.160.*).
+#[test]
+fn packet_loss_costs_exactly_the_dropped_queries() {
+    use tern::auth::faults::{rng, Faults, Verdict};
+    const LOSS_RESOLVER: &str = "127.159.255.1:53";
+    const LOSS_SERVER: &str = "127.159.10.1:53";
+    let dir = lab_copy_moved("fault-loss", 159, 160);
+    let lab_toml = dir.join("lab.toml");
+    let original = std::fs::read_to_string(&lab_toml).unwrap();
+    let seed: u64 = 11;
+    let header = "name = \"example.com\"\n";
+    let text = original
+        .replace("seed = 1\n", &format!("seed = {seed}\n"))
+        .replace(
+            header,
+            &format!("{header}faults = {{ loss_percent = 50 }}\n"),
+        );
+    assert_ne!(text, original);
+    std::fs::write(&lab_toml, &text).unwrap();
+    let parsed: toml::Value = toml::from_str(&text).unwrap();
+    let index = parsed["server"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|s| s["name"].as_str() == Some("example.com"))
+        .unwrap() as u64;
+
+    // The server's draws, from its first query on. Nothing asks it before
+    // the question below: the readiness check asks another zone.
+    let faults = Faults {
+        loss_percent: 50.0,
+        ..Faults::default()
+    };
+    let mut draws = rng(seed.wrapping_add(index));
+    let mut want = 0;
+    let mut dropped = 0;
+    for _step in 0..2 {
+        loop {
+            want += 1;
+            if faults.verdict(&mut draws) == Verdict::Answer {
+                break;
+            }
+            dropped += 1;
+        }
+    }
+    assert!(
+        dropped > 0 && dropped < 4,
+        "seed {seed} should drop some queries, within the retries: {dropped}"
+    );
+
+    std::env::set_var("RUST_LOG", "tern::engine=debug,warn");
+    let _lab = start_lab_map(&dir, &[]);
+    wait_for(LOSS_RESOLVER, "www.example.lab.");
+    let log = dir.join("run").join("resolver.log");
+    let count = |log: &Path| {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| {
+                l.contains(&format!("server={LOSS_SERVER}"))
+                    && (l.contains("upstream reply") || l.contains("upstream failure"))
+            })
+            .count()
+    };
+    assert_eq!(count(&log), 0, "example.com's server asked before the test");
+    let r = query(
+        LOSS_RESOLVER,
+        "lossy.users.example.com.",
+        RecordType::TXT,
+        Duration::from_secs(12),
+    )
+    .expect("no reply");
+    assert_eq!(r.metadata.response_code, ResponseCode::NoError, "{r:?}");
+    assert_eq!(txt(&r), ["wildcard: any user name resolves"]);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while count(&log) < want && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        count(&log),
+        want,
+        "{dropped} dropped: exchanges with the lossy server"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

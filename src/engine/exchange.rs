@@ -358,6 +358,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         class: DNSClass,
         st: &QueryState,
     ) -> Result<Message, ExchangeError> {
+        st.asking(addr, &zs.zone);
         let mut protocol = if zs.tcp || self.config.upstream.tcp {
             Protocol::Tcp
         } else {

@@ -54,7 +54,7 @@ pub fn worth_remembering(f: &Failure) -> bool {
             | Failure::RecentlyFailed
             | Failure::Remembered { .. }
             | Failure::ServersDown { .. }
-            | Failure::ClientDeadline(_)
+            | Failure::ClientDeadline { .. }
             | Failure::Dnssec(_)
     )
 }
@@ -212,6 +212,9 @@ mod tests {
         assert!(worth_remembering(&Failure::NoReachableAuthority));
         assert!(worth_remembering(&Failure::Timeout));
         assert!(!worth_remembering(&Failure::NotCached));
-        assert!(!worth_remembering(&Failure::ClientDeadline(4000)));
+        assert!(!worth_remembering(&Failure::ClientDeadline {
+            ms: 4000,
+            waiting: None
+        }));
     }
 }

@@ -4,7 +4,10 @@
 //! resolution is abandoned (its client went away), waiters resolve anew.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+
+use hickory_proto::rr::Name;
 
 use tokio::sync::watch;
 
@@ -22,9 +25,18 @@ pub struct InflightKey {
 
 type Slot = watch::Receiver<Option<Arc<Resolution>>>;
 
+/// The server a running resolution is waiting on now, and the zone it
+/// serves: what a client cut off by its deadline is told.
+pub type Asking = Arc<Mutex<Option<(SocketAddr, Name)>>>;
+
+struct Entry {
+    slot: Slot,
+    asking: Asking,
+}
+
 #[derive(Default)]
 pub struct Inflight {
-    map: Mutex<HashMap<InflightKey, Slot>>,
+    map: Mutex<HashMap<InflightKey, Entry>>,
 }
 
 /// Either lead a resolution or follow one already running.
@@ -39,6 +51,7 @@ pub struct LeaderGuard {
     key: InflightKey,
     tx: watch::Sender<Option<Arc<Resolution>>>,
     owner: Arc<Inflight>,
+    asking: Asking,
 }
 
 impl Inflight {
@@ -50,18 +63,36 @@ impl Inflight {
                 key,
                 tx,
                 owner: self.clone(),
+                asking: Asking::default(),
             });
         };
-        if let Some(rx) = map.get(&key) {
-            return Role::Follower(rx.clone());
+        if let Some(e) = map.get(&key) {
+            return Role::Follower(e.slot.clone());
         }
         let (tx, rx) = watch::channel(None);
-        map.insert(key.clone(), rx);
+        let asking = Asking::default();
+        map.insert(
+            key.clone(),
+            Entry {
+                slot: rx,
+                asking: asking.clone(),
+            },
+        );
         Role::Leader(LeaderGuard {
             key,
             tx,
             owner: self.clone(),
+            asking,
         })
+    }
+
+    /// The server the resolution of `key` waits on now, if one runs and
+    /// has sent a query.
+    pub fn asking(&self, key: &InflightKey) -> Option<(SocketAddr, Name)> {
+        let map = self.map.lock().ok()?;
+        let e = map.get(key)?;
+        let now = e.asking.lock().ok()?;
+        now.clone()
     }
 
     /// Whether a resolution of `key` is running now.
@@ -80,6 +111,11 @@ impl Inflight {
 }
 
 impl LeaderGuard {
+    /// Where the leading resolution records the server it asks.
+    pub fn asking(&self) -> Asking {
+        self.asking.clone()
+    }
+
     pub fn publish(self, result: Arc<Resolution>) {
         // Remove first so a question arriving after this point starts anew
         // (and is answered from the cache).
@@ -95,7 +131,7 @@ impl Drop for LeaderGuard {
         if let Ok(mut map) = self.owner.map.lock() {
             if map
                 .get(&self.key)
-                .is_some_and(|rx| rx.same_channel(&self.tx.subscribe()))
+                .is_some_and(|e| e.slot.same_channel(&self.tx.subscribe()))
             {
                 map.remove(&self.key);
             }

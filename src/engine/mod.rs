@@ -121,8 +121,13 @@ pub enum Failure {
     },
     /// The client's deadline came before the resolution ended; it goes
     /// on in the background and fills the cache.
-    #[error("still resolving after {0} ms: the answer will be cached")]
-    ClientDeadline(u64),
+    #[error("still resolving after {ms} ms{}: the answer will be cached",
+        .waiting.as_ref().map(|(a, z)| format!(", waiting for {a} (a server of {z})")).unwrap_or_default())]
+    ClientDeadline {
+        ms: u64,
+        /// The server the resolution was waiting on, and its zone.
+        waiting: Option<(std::net::SocketAddr, Name)>,
+    },
     /// DNSSEC validation found the answer bogus (RFC 4035 §5.5).
     #[error("DNSSEC: {0}")]
     Dnssec(crate::dnssec::Bogus),
@@ -437,6 +442,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         }
     }
 
+    /// The server a running resolution of `request` waits on now, and the
+    /// zone it serves.
+    pub fn waiting_on(&self, request: &Request) -> Option<(std::net::SocketAddr, Name)> {
+        [false, true]
+            .into_iter()
+            .find_map(|b| self.inflight.asking(&Self::inflight_key(request, b)))
+    }
+
     /// Resolves, sharing the work with an identical question in flight.
     async fn resolve_merged(&self, request: &Request, fetch: Fetch) -> Resolution {
         match self
@@ -445,6 +458,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         {
             Role::Leader(guard) => {
                 let mut st = self.query_state(request);
+                st.asking = guard.asking();
                 st.refresh = fetch.refresh;
                 st.deadline = fetch.deadline;
                 st.leeway = fetch.leeway;

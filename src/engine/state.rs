@@ -46,6 +46,9 @@ pub struct QueryState {
     /// A server held down as unreachable is due for its probe, which a
     /// client's resolution leaves to a background one (RFC 9520 §3.2).
     probe_due: AtomicBool,
+    /// The server asked last and its zone, shared with the in-flight
+    /// table (a client cut off by its deadline is told whom we wait on).
+    pub asking: crate::engine::inflight::Asking,
 }
 
 impl QueryState {
@@ -64,6 +67,14 @@ impl QueryState {
             stale: AtomicBool::new(false),
             prefetch: AtomicBool::new(false),
             probe_due: AtomicBool::new(false),
+            asking: Default::default(),
+        }
+    }
+
+    /// Records the server about to be asked.
+    pub fn asking(&self, server: std::net::SocketAddr, zone: &Name) {
+        if let Ok(mut g) = self.asking.lock() {
+            *g = Some((server, zone.clone()));
         }
     }
 

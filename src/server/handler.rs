@@ -646,7 +646,8 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             Err(_) => {
                 let ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
                 tracing::debug!(qname = %request.name, qtype = %request.qtype, ms, "client deadline: SERVFAIL, resolution goes on");
-                Resolution::failed(Failure::ClientDeadline(ms), Vec::new())
+                let waiting = self.resolver.waiting_on(request);
+                Resolution::failed(Failure::ClientDeadline { ms, waiting }, Vec::new())
             }
         }
     }
@@ -1014,7 +1015,7 @@ pub fn ede_for(failure: &Failure) -> (u16, String) {
         Failure::ServersDown { .. } => 22,
         // RFC 8914 §4.14: Cached Error.
         Failure::Remembered { .. } => 13,
-        Failure::ClientDeadline(_) => 22,
+        Failure::ClientDeadline { .. } => 22,
         Failure::Internal(_) => 0,
         // RFC 8914 §4.23 Network Error would mislead: nothing was asked.
         Failure::LocalCopyUnusable(_) => 0,
