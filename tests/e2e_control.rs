@@ -773,3 +773,180 @@ fn ratelimit_drops_a_flood_slips_tc_and_leaves_tcp_open() {
     drop(tern);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `GET path` on `addr`; (status line, body).
+fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.lines().next().unwrap_or("").to_string();
+    (status, body.to_string())
+}
+
+/// The scrape parsed, as (metric name, labels) -> value.
+fn scrape(addr: SocketAddr) -> Vec<prometheus_parse::Sample> {
+    let (status, body) = http_get(addr, "/metrics");
+    assert!(status.contains("200"), "{status}\n{body}");
+    let lines = body.lines().map(|l| Ok(l.to_string()));
+    let parsed = prometheus_parse::Scrape::parse(lines).expect("not Prometheus text");
+    // Every sample's family is described (HELP).
+    for s in &parsed.samples {
+        let family = ["_sum", "_count"]
+            .iter()
+            .find_map(|x| s.metric.strip_suffix(x))
+            .unwrap_or(&s.metric);
+        assert!(
+            parsed.docs.contains_key(&s.metric) || parsed.docs.contains_key(family),
+            "{} has no HELP",
+            s.metric
+        );
+    }
+    parsed.samples
+}
+
+fn metric(samples: &[prometheus_parse::Sample], name: &str, label: Option<(&str, &str)>) -> f64 {
+    use prometheus_parse::Value;
+    samples
+        .iter()
+        .filter(|s| s.metric == name)
+        .filter(|s| label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
+        .map(|s| match &s.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
+            other => panic!("{name}: {other:?}"),
+        })
+        .sum()
+}
+
+#[test]
+fn metrics_are_scraped_parsed_and_move_with_traffic() {
+    // alpha. delegates dead.alpha. to a server that never answers.
+    let root = "127.94.10.1";
+    let alpha = "127.94.11.1";
+    let root_zone = ROOT.replace("127.94.0.1", root).replace(ALPHA_NS, alpha);
+    let alpha_zone = format!(
+        "{}dead.alpha. NS ns.dead.alpha.\nns.dead.alpha. A 127.94.12.1\n",
+        ALPHA.replace(ALPHA_NS, alpha)
+    );
+    let tree = NsdTree::start(&[
+        NsdServer::new("a.root.", &[root], &[(".", &root_zone)]),
+        NsdServer::new("ns.nic.alpha.", &[alpha], &[("alpha.", &alpha_zone)]),
+    ]);
+    let addr: SocketAddr = "127.94.9.11:5394".parse().unwrap();
+    let metrics: SocketAddr = "127.94.9.11:9153".parse().unwrap();
+    let socket = tree.dir().join("control.socket");
+    let conf = tree.dir().join("tern.toml");
+    let text = config_text(tree.root_hints(), addr, &socket, "allow")
+        + &format!("[metrics]\nlisten = \"{metrics}\"\n");
+    std::fs::write(&conf, text).unwrap();
+    let _tern = start_tern(&conf, addr, &socket);
+
+    let before = scrape(metrics);
+    let udp_before = metric(&before, "tern_queries_total", Some(("protocol", "udp")));
+    assert!(http_get(metrics, "/other").0.contains("404"));
+
+    let (rcode, _) = dig(addr, "www.alpha.", "A");
+    assert_eq!(rcode, "NOERROR");
+    let (rcode, _) = dig(addr, "www.alpha.", "A");
+    assert_eq!(rcode, "NOERROR");
+    let (rcode, _) = dig(addr, "nothing.alpha.", "AAAA");
+    assert_eq!(rcode, "NXDOMAIN");
+    let (rcode, _) = dig(addr, "www.dead.alpha.", "A");
+    assert_eq!(rcode, "SERVFAIL");
+
+    let after = scrape(metrics);
+    let m = |name: &str, label: Option<(&str, &str)>| metric(&after, name, label);
+    assert_eq!(
+        m("tern_queries_total", Some(("protocol", "udp"))) - udp_before,
+        4.0
+    );
+    assert!(m("tern_queries_by_type_total", Some(("qtype", "AAAA"))) >= 1.0);
+    assert!(m("tern_responses_by_rcode_total", Some(("rcode", "NXDOMAIN"))) >= 1.0);
+    assert!(m("tern_servfail_by_ede_total", Some(("ede", "22"))) >= 1.0);
+    assert!(m("tern_cache_hits_total", None) >= 1.0);
+    assert!(m("tern_cache_misses_total", None) >= 2.0);
+    assert!(m("tern_cache_entries", None) >= 1.0);
+    assert!(m("tern_cache_bytes", None) > 0.0);
+    assert!(m("tern_upstream_queries_total", Some(("protocol", "udp"))) >= 3.0);
+    // Nothing listens at the dead server's address: refused (an error) or
+    // unanswered (a timeout).
+    assert!(m("tern_upstream_timeouts_total", None) + m("tern_upstream_errors_total", None) >= 1.0);
+    // The reply-time histogram counts every upstream reply.
+    let rtt = after
+        .iter()
+        .find(|s| s.metric == "tern_upstream_rtt_seconds")
+        .expect("no rtt histogram");
+    let prometheus_parse::Value::Histogram(buckets) = &rtt.value else {
+        panic!("{rtt:?}");
+    };
+    let total = buckets.iter().map(|b| b.count).fold(0.0, f64::max);
+    assert!(total >= 3.0, "{buckets:?}");
+    assert!(
+        buckets.windows(2).all(|w| w[0].count <= w[1].count),
+        "{buckets:?}"
+    );
+}
+
+#[test]
+fn an_upstream_problem_leaves_one_info_line() {
+    // dead.alpha.'s only server never answers; the resolver tries it
+    // `upstream.retries` times in one resolution, and more clients ask.
+    let root = "127.94.13.1";
+    let alpha = "127.94.14.1";
+    let root_zone = ROOT.replace("127.94.0.1", root).replace(ALPHA_NS, alpha);
+    let alpha_zone = format!(
+        "{}dead.alpha. NS ns.dead.alpha.\nns.dead.alpha. A 127.94.15.1\n",
+        ALPHA.replace(ALPHA_NS, alpha)
+    );
+    let tree = NsdTree::start(&[
+        NsdServer::new("a.root.", &[root], &[(".", &root_zone)]),
+        NsdServer::new("ns.nic.alpha.", &[alpha], &[("alpha.", &alpha_zone)]),
+    ]);
+    let addr: SocketAddr = "127.94.9.12:5394".parse().unwrap();
+    let socket = tree.dir().join("control.socket");
+    let conf = tree.dir().join("tern.toml");
+    let text = config_text(tree.root_hints(), addr, &socket, "allow")
+        .replace("level = \"warn\"", "level = \"info\"");
+    std::fs::write(&conf, text).unwrap();
+    let log = tree.dir().join("stderr.log");
+    let mut tern = Tern {
+        child: spawn_tern(&conf, Stdio::from(std::fs::File::create(&log).unwrap())),
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while udp_query(addr, "alpha.", RecordType::SOA, Duration::from_millis(200)).is_none() {
+        assert!(Instant::now() < deadline, "tern serve did not start");
+        assert!(
+            tern.child.try_wait().unwrap().is_none(),
+            "tern serve exited"
+        );
+    }
+    for name in ["www.dead.alpha.", "a.dead.alpha.", "www.dead.alpha."] {
+        let (rcode, _) = dig(addr, name, "A");
+        assert_eq!(rcode, "SERVFAIL", "{name}");
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    let problems: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("upstream problem"))
+        .collect();
+    let dead = problems
+        .iter()
+        .filter(|l| l.contains("server=127.94.15.1:53"))
+        .count();
+    let zone = problems
+        .iter()
+        .filter(|l| l.contains("zone=dead.alpha.") && l.contains("no server of the zone answered"))
+        .count();
+    assert_eq!(dead, 1, "{text}");
+    assert_eq!(zone, 1, "{text}");
+    // Nothing else went wrong upstream.
+    assert_eq!(problems.len(), 2, "{text}");
+    stop(tern);
+}

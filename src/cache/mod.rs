@@ -134,6 +134,8 @@ pub struct Cache {
     generation: AtomicU64,
     /// Counts stores, numbering each entry (`Hit::serial`).
     stores: AtomicU64,
+    /// Entries dropped to stay within `max_bytes`.
+    evictions: AtomicU64,
 }
 
 impl Cache {
@@ -154,6 +156,7 @@ impl Cache {
             shard_bytes,
             generation: AtomicU64::new(0),
             stores: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
         }
     }
 
@@ -384,7 +387,10 @@ impl Cache {
         s.bytes += bytes;
         while s.bytes > self.shard_bytes {
             match s.lru.pop_lru() {
-                Some((_, e)) => s.bytes = s.bytes.saturating_sub(e.bytes),
+                Some((_, e)) => {
+                    s.bytes = s.bytes.saturating_sub(e.bytes);
+                    self.evictions.fetch_add(1, Ordering::Relaxed);
+                }
                 None => break,
             }
         }
@@ -456,6 +462,11 @@ impl Cache {
             .iter()
             .filter_map(|s| s.lock().ok().map(|s| s.bytes))
             .sum()
+    }
+
+    /// Entries dropped so far to stay within `max_bytes`.
+    pub fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::Relaxed)
     }
 
     /// Entries held (live or not yet evicted).

@@ -129,6 +129,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Arc::new(move || reload(&handler, &args))
         };
         spawn_sighup(reload.clone());
+        if let Some(addr) = config.metrics.listen {
+            let listener = crate::server::metrics::bind(addr).await?;
+            tracing::info!(%addr, "metrics listening (http, /metrics)");
+            let registry = crate::server::metrics::registry(handler.clone(), upstream.clone());
+            tokio::spawn(crate::server::metrics::serve(listener, Arc::new(registry)));
+        }
         let control_path = config.control.socket.clone();
         if let Some(path) = &control_path {
             let listener = control::bind(path)?;
@@ -224,6 +230,7 @@ fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
         ("[upstream]", differs(&running.upstream, &new.upstream)),
         ("[dnssec]", differs(&running.dnssec, &new.dnssec)),
         ("[control]", differs(&running.control, &new.control)),
+        ("[metrics]", differs(&running.metrics, &new.metrics)),
     ] {
         if changed {
             out.push(name);

@@ -28,6 +28,8 @@ pub struct FileConfig {
     pub rpz: Option<Vec<FileRpz>>,
     #[serde(default)]
     pub control: Option<FileControl>,
+    #[serde(default)]
+    pub metrics: Option<FileMetrics>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,6 +49,13 @@ pub struct FileRpz {
     pub signal_nxdomain_ra: S<bool>,
     #[serde(default)]
     pub tags: S<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileMetrics {
+    #[serde(default)]
+    pub listen: S<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -146,6 +146,7 @@ pub fn load_str(text: &str, file_label: &str) -> Result<Config, ConfigError> {
                 .filter(|s| !s.is_empty())
                 .map(PathBuf::from),
         },
+        metrics: ctx.metrics(file.metrics.as_ref())?,
     })
 }
 
@@ -357,6 +358,25 @@ impl Ctx<'_> {
             return Err(bad("at most 128 bytes"));
         }
         Ok(Some(bytes))
+    }
+
+    fn metrics(&self, f: Option<&super::file::FileMetrics>) -> R<super::MetricsConfig> {
+        let Some(v) = f.and_then(|f| f.listen.as_ref()) else {
+            return Ok(super::MetricsConfig::default());
+        };
+        let text = v.get_ref().trim();
+        if text.is_empty() {
+            return Ok(super::MetricsConfig::default());
+        }
+        // No default port: a metrics address is always written in full.
+        let addr = text.parse::<SocketAddr>().map_err(|_| {
+            self.invalid(
+                v.span(),
+                "metrics.listen",
+                format!("bad address {text:?}: want ADDRESS:PORT, e.g. \"127.0.0.1:9153\""),
+            )
+        })?;
+        Ok(super::MetricsConfig { listen: Some(addr) })
     }
 
     fn listen(&self, list: &Spanned<Vec<Spanned<String>>>) -> R<Vec<SocketAddr>> {

@@ -30,6 +30,7 @@ pub struct Config {
     /// Response policy zones, in order of precedence (`[[rpz]]`).
     pub rpz: Vec<rpz::RpzZone>,
     pub control: ControlConfig,
+    pub metrics: MetricsConfig,
 }
 
 impl Config {
@@ -353,6 +354,14 @@ pub struct UpstreamConfig {
 pub struct ControlConfig {
     /// Unix socket `tern serve` listens on; None (the default) = off.
     pub socket: Option<PathBuf>,
+}
+
+/// The Prometheus metrics endpoint (`[metrics]`).
+#[derive(Debug, Clone, Default)]
+pub struct MetricsConfig {
+    /// Address `tern serve` serves `/metrics` on over HTTP; None (the
+    /// default) = off.
+    pub listen: Option<SocketAddr>,
 }
 
 /// Logging (`[log]`).

@@ -17,6 +17,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use crate::cache::Rank;
 use crate::clock::{Clock, Mono};
 use crate::engine::iterate::{BoxStep, Step, ZoneServers};
+use crate::engine::problems::Problem;
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::{Failure, Resolver, TraceEvent};
 use crate::upstream::nat64;
@@ -137,10 +138,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     return Err(Failure::AllLame);
                 }
                 self.note_silent_zone(&timed_out, replied, qtype, now);
+                self.problems.zone(&zs.zone, zs.addrs().len(), now);
                 return Err(Failure::NoReachableAuthority);
             };
             if tries >= MAX_TRIES_PER_STEP {
                 self.note_silent_zone(&timed_out, replied, qtype, now);
+                self.problems.zone(&zs.zone, zs.addrs().len(), now);
                 return Err(Failure::NoReachableAuthority);
             }
             tries += 1;
@@ -439,6 +442,18 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                         self.selection.on_timeout(addr, QueryKind::of(qtype), after);
                     }
                     tracing::debug!(server = %addr, zone = %zs.zone, %failure, "upstream failure");
+                    let problem = match failure {
+                        UpstreamFailure::Timeout => Problem::TimedOut,
+                        UpstreamFailure::Network(_) | UpstreamFailure::Closed => {
+                            Problem::Unreachable
+                        }
+                        UpstreamFailure::Malformed | UpstreamFailure::WrongQuestion => {
+                            Problem::Unusable
+                        }
+                    };
+                    if !(cut_short && timeout == left) {
+                        self.problems.server(addr, &zs.zone, problem, after);
+                    }
                     st.record(|| TraceEvent::Failed {
                         server: addr,
                         failure: failure.clone(),

@@ -16,6 +16,7 @@ use crate::cache::{Cached, Hit, Key, Rank};
 use crate::clock::Clock;
 use crate::engine::classify::{classify, scrub, Kind};
 use crate::engine::harden::{limit_ns_sets, PrivatePolicy};
+use crate::engine::problems::Problem;
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::store::{soa_of, AnswerFrom};
 use crate::engine::{Failure, Resolver, TraceEvent};
@@ -461,6 +462,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     qmin = false;
                 }
                 Kind::Rcode(_) | Kind::Lame => {
+                    let problem = match kind {
+                        Kind::Rcode(ResponseCode::Refused) => Problem::Refused,
+                        Kind::Rcode(ResponseCode::ServFail) => Problem::ServFail,
+                        Kind::Rcode(_) => Problem::OtherRcode,
+                        _ => Problem::Lame,
+                    };
+                    self.problems
+                        .server(from, &zs.zone, problem, self.clock.now());
                     if !minimised
                         && msg.metadata.recursion_available
                         && (!msg.answers.is_empty()

@@ -16,6 +16,7 @@ pub mod hints;
 pub mod inflight;
 pub mod iterate;
 mod local_copy;
+mod problems;
 mod referral_path;
 mod stale;
 pub mod state;
@@ -238,6 +239,8 @@ pub struct Resolver<T: Transport, C: Clock> {
     pub(crate) auth_zones: Arc<crate::authzone::AuthZones>,
     /// Questions that failed lately (RFC 9520).
     pub(crate) failures: failures::FailureMemory,
+    /// Upstream problems logged at info, once a minute each.
+    problems: problems::ProblemLog,
     /// A response policy consulted while following CNAMEs (set once, by
     /// the server that applies it).
     policy: std::sync::OnceLock<Arc<dyn AliasPolicy>>,
@@ -296,6 +299,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             autotrust,
             cache: Cache::new(config.cache.clone()),
             selection: Selection::new(config.upstream.clone()),
+            problems: problems::ProblemLog::default(),
             failures: failures::FailureMemory::new(
                 config.resolver.failure_ttl_initial,
                 config.resolver.failure_ttl_max,
@@ -347,6 +351,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 
     pub fn selection(&self) -> &Selection {
         &self.selection
+    }
+
+    /// Resolutions running now (identical questions merged count once).
+    pub fn inflight_count(&self) -> usize {
+        self.inflight.len()
     }
 
     /// Validation work done since start: (validations, signature

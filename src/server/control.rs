@@ -241,20 +241,7 @@ impl<T: Transport, C: Clock> Control<T, C> {
     }
 
     fn stats(&self) -> BTreeMap<String, u64> {
-        let mut out = self.handler.stats().read();
-        out.extend(self.upstream.read());
-        let work = self.handler.resolver().dnssec_work();
-        out.insert("dnssec.validations".to_string(), work.validations);
-        out.insert("dnssec.verifications".to_string(), work.verifications);
-        out.insert("dnssec.nsec3_hashes".to_string(), work.nsec3_hashes);
-        let cache = self.cache();
-        out.insert("cache.entries".to_string(), cache.len() as u64);
-        out.insert("cache.bytes".to_string(), cache.bytes() as u64);
-        out.insert(
-            "uptime_seconds".to_string(),
-            self.started.elapsed().as_secs(),
-        );
-        out
+        counters(&self.handler, &self.upstream, self.started)
     }
 
     /// Resolves (name, qtype) now, past the cache, and tells what the
@@ -385,6 +372,29 @@ fn parse_name(text: &str) -> Result<Name, String> {
 }
 
 /// `name=value` lines.
+/// Every counter tern keeps, by dotted name (`tern ctl stats`; `/metrics`
+/// serves the same, named for Prometheus).
+pub fn counters<T: Transport, C: Clock>(
+    handler: &Handler<T, C>,
+    upstream: &UpstreamCounters,
+    started: Instant,
+) -> BTreeMap<String, u64> {
+    let mut out = handler.stats().read();
+    out.extend(upstream.read());
+    let resolver = handler.resolver();
+    let work = resolver.dnssec_work();
+    out.insert("dnssec.validations".to_string(), work.validations);
+    out.insert("dnssec.verifications".to_string(), work.verifications);
+    out.insert("dnssec.nsec3_hashes".to_string(), work.nsec3_hashes);
+    let cache = resolver.cache();
+    out.insert("cache.entries".to_string(), cache.len() as u64);
+    out.insert("cache.bytes".to_string(), cache.bytes() as u64);
+    out.insert("cache.evictions".to_string(), cache.evictions());
+    out.insert("inflight".to_string(), resolver.inflight_count() as u64);
+    out.insert("uptime_seconds".to_string(), started.elapsed().as_secs());
+    out
+}
+
 fn text(stats: &BTreeMap<String, u64>) -> String {
     stats.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
 }

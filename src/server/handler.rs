@@ -569,6 +569,13 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             Policed::Answer(s) => return self.rpz_reply(query, s, request, &rpz_query).await,
         };
         self.stats.security(&res.security);
+        if res.stale {
+            self.stats.stale();
+        }
+        if res.rcode == ResponseCode::ServFail {
+            self.stats
+                .servfail(res.failure.as_ref().map(|f| ede_for(f).0).unwrap_or(0));
+        }
         // AD=1 for validated data, to clients that show they understand it
         // with DO=1 or AD=1 (RFC 6840 §5.7, RFC 4035 §3.2.3).
         let ad = (request.dnssec_ok || query.metadata.authentic_data)

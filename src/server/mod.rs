@@ -16,6 +16,7 @@ pub mod cookie;
 pub mod handler;
 pub mod keepalive;
 pub mod local;
+pub mod metrics;
 pub mod packet_cache;
 pub mod privileges;
 pub mod querylog;

@@ -79,7 +79,18 @@ pub struct Stats {
     types: Vec<AtomicU64>,
     /// By RCODE, then "other".
     rcodes: Vec<AtomicU64>,
+    /// SERVFAIL replies by the EDE code that says why, then "other".
+    servfail_ede: Vec<AtomicU64>,
+    /// Answers served from expired data (RFC 8767).
+    stale: AtomicU64,
+    /// Client queries over `server.ratelimit`: dropped, and answered TC=1.
+    ratelimit_dropped: AtomicU64,
+    ratelimit_slipped: AtomicU64,
 }
+
+/// EDE codes counted one by one (RFC 8914 assigns 0..=29 and later
+/// registrations stay below 32); larger ones count as "other".
+const EDE_CODES: usize = 32;
 
 impl Default for Stats {
     fn default() -> Self {
@@ -94,6 +105,10 @@ impl Default for Stats {
             bogus: AtomicU64::new(0),
             types: zeros(NAMED_TYPES.len() + 2),
             rcodes: zeros(RCODES + 1),
+            servfail_ede: zeros(EDE_CODES + 1),
+            stale: AtomicU64::new(0),
+            ratelimit_dropped: AtomicU64::new(0),
+            ratelimit_slipped: AtomicU64::new(0),
         }
     }
 }
@@ -143,8 +158,31 @@ impl Stats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Every counter as (name, value), names sorted; per-type and
-    /// per-RCODE counters only when not zero.
+    /// Counts a SERVFAIL given for the reason `ede` names (RFC 8914 code).
+    pub fn servfail(&self, ede: u16) {
+        let i = usize::from(ede).min(EDE_CODES);
+        if let Some(c) = self.servfail_ede.get(i) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts an answer served from expired data.
+    pub fn stale(&self) {
+        self.stale.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a query over the rate limit: slipped (TC=1) or dropped.
+    pub fn ratelimited(&self, slipped: bool) {
+        let c = if slipped {
+            &self.ratelimit_slipped
+        } else {
+            &self.ratelimit_dropped
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every counter as (name, value), names sorted; per-type, per-RCODE
+    /// and per-EDE counters only when not zero.
     pub fn read(&self) -> BTreeMap<String, u64> {
         let mut out = BTreeMap::new();
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -158,6 +196,26 @@ impl Stats {
         out.insert("dnssec.secure".to_string(), get(&self.secure));
         out.insert("dnssec.insecure".to_string(), get(&self.insecure));
         out.insert("dnssec.bogus".to_string(), get(&self.bogus));
+        out.insert("answers.stale".to_string(), get(&self.stale));
+        out.insert(
+            "ratelimit.dropped".to_string(),
+            get(&self.ratelimit_dropped),
+        );
+        out.insert(
+            "ratelimit.slipped".to_string(),
+            get(&self.ratelimit_slipped),
+        );
+        for (i, c) in self.servfail_ede.iter().enumerate() {
+            if get(c) == 0 {
+                continue;
+            }
+            let name = if i < EDE_CODES {
+                i.to_string()
+            } else {
+                "other".to_string()
+            };
+            out.insert(format!("servfail.ede.{name}"), get(c));
+        }
         let type_names = NAMED_TYPES
             .iter()
             .map(|t| t.to_string())
@@ -284,5 +342,26 @@ mod tests {
         assert_eq!(r["queries.rcode.NOERROR"], 2);
         assert_eq!(r["queries.rcode.BADCOOKIE"], 1);
         assert!(!r.contains_key("queries.type.AAAA"));
+    }
+
+    #[test]
+    fn servfail_reasons_and_limits_are_counted() {
+        let s = Stats::default();
+        s.servfail(22);
+        s.servfail(22);
+        s.servfail(6);
+        s.servfail(400);
+        s.stale();
+        s.ratelimited(true);
+        s.ratelimited(false);
+        s.ratelimited(false);
+        let r = s.read();
+        assert_eq!(r["servfail.ede.22"], 2);
+        assert_eq!(r["servfail.ede.6"], 1);
+        assert_eq!(r["servfail.ede.other"], 1);
+        assert!(!r.contains_key("servfail.ede.0"));
+        assert_eq!(r["answers.stale"], 1);
+        assert_eq!(r["ratelimit.slipped"], 1);
+        assert_eq!(r["ratelimit.dropped"], 2);
     }
 }

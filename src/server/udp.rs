@@ -44,8 +44,12 @@ pub(crate) async fn serve<T: Transport, C: Clock>(
             let now = shared.handler.resolver().clock().now();
             match limit.check(client.ip(), now) {
                 Verdict::Allow => {}
-                Verdict::Drop => continue,
+                Verdict::Drop => {
+                    shared.handler.stats().ratelimited(false);
+                    continue;
+                }
                 Verdict::Slip => {
+                    shared.handler.stats().ratelimited(true);
                     if let Some(reply) = slip_reply(datagram) {
                         let _ = socket.try_send_to(&reply, client);
                     }
