@@ -314,7 +314,7 @@ fn ctl_status_stats_flush_and_lookup() {
 }
 
 #[test]
-fn ctl_reload_refuses_a_broken_config_and_applies_access_control() {
+fn ctl_reload_refuses_a_broken_config_and_applies_a_new_one_keeping_the_cache() {
     let tree = tree_at("127.94.2.1", "127.94.3.1");
     let ns: IpAddr = "127.94.3.1".parse().unwrap();
     let addr: SocketAddr = "127.94.9.2:5394".parse().unwrap();
@@ -342,26 +342,33 @@ fn ctl_reload_refuses_a_broken_config_and_applies_access_control() {
     assert!(err.contains("initial_rto_ms"), "{err}");
     assert_eq!(dig(addr, "www.alpha.", "A").0, "NOERROR");
 
-    // A new access control list applies at once; a change elsewhere is
+    // The new configuration applies at once (a new access control list,
+    // new upstream timers) with the cache kept; what is bound at start is
     // named as waiting for a restart.
     std::fs::write(
         &conf,
         config_text(tree.root_hints(), addr, &socket, "refuse")
-            .replace("max_rto_ms = 200", "max_rto_ms = 300"),
+            .replace("max_rto_ms = 200", "max_rto_ms = 300")
+            .replace("[server]\n", "[server]\nudp_sockets = 1\n"),
     )
     .unwrap();
     let out = ctl_ok(&socket, &["reload"]);
-    assert!(
-        out.contains("access control and log.queries applied"),
-        "{out}"
-    );
-    assert!(out.contains("[upstream]"), "{out}");
+    assert!(out.contains("new configuration in service"), "{out}");
+    assert!(out.contains("cache kept"), "{out}");
+    assert!(out.contains("server.udp_sockets"), "{out}");
+    assert!(!out.contains("[upstream]"), "{out}");
     assert_eq!(dig(addr, "www.alpha.", "A").0, "REFUSED");
 
-    // SIGHUP reloads too (and does not stop the server); the cache was
-    // kept through both reloads: no new query upstream.
+    // SIGHUP reloads too (and does not stop the server), here with local
+    // data added to [resolver]; the cache was kept through both reloads:
+    // no new query upstream.
     let asked = tree.queries(ns);
-    std::fs::write(&conf, &good).unwrap();
+    let with_local = good.replace(
+        "[resolver]\n",
+        "[resolver]\nlocal_data = [\"printer.alpha. 300 A 192.0.2.99\"]\n",
+    );
+    assert_ne!(with_local, good);
+    std::fs::write(&conf, &with_local).unwrap();
     let hup = Command::new("kill")
         .args(["-HUP", &tern.child.id().to_string()])
         .status()
@@ -376,6 +383,12 @@ fn ctl_reload_refuses_a_broken_config_and_applies_access_control() {
     assert_eq!(answer.0, "NOERROR", "SIGHUP did not reload");
     assert!(answer.1.contains("192.0.2.10"), "{}", answer.1);
     assert_eq!(tree.queries(ns), asked, "cache not kept across reload");
+    let (rcode, local) = dig(addr, "printer.alpha.", "A");
+    assert_eq!(rcode, "NOERROR");
+    assert!(local.contains("192.0.2.99"), "{local}");
+    assert_eq!(tree.queries(ns), asked, "local data asked upstream");
+    // Stats were kept too.
+    assert!(stat(&ctl_ok(&socket, &["stats"]), "queries.total") >= 5);
     drop(tern);
 }
 

@@ -18,7 +18,6 @@ use crate::server::{self, Handler};
 use crate::server::{cache_file, privileges};
 use crate::upstream::counting::{Counting, UpstreamCounters};
 use crate::upstream::net::NetTransport;
-use crate::upstream::Transport;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -105,15 +104,6 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let resolver = Arc::new(
             resolver.with_autotrust_sink(Arc::new(crate::dnssec::autotrust::file::FileSink)),
         );
-        // RFC 5011 probes (engine/autotrust.rs): a due trust point is
-        // asked for its DNSKEY set; checked once a minute.
-        let prober = resolver.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-                prober.autotrust_probe_due().await;
-            }
-        });
         if let Some(path) = config.cache.save_file.as_ref().filter(|p| p.exists()) {
             // A dump that cannot be read costs a cold start, not the start.
             match cache_file::restore(resolver.cache(), resolver.clock().now(), path) {
@@ -123,16 +113,27 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         let deadline = resolver.config().server.client_timeout;
         let handler = Arc::new(Handler::new(resolver).with_client_deadline(deadline));
+        let current = Arc::new(server::Current::new(handler));
         let reload: Arc<ReloadFn> = {
-            let handler = handler.clone();
+            let current = current.clone();
             let args = Arc::new(args);
-            Arc::new(move || reload(&handler, &args))
+            Arc::new(move || reload(&current, &args))
         };
         spawn_sighup(reload.clone());
+        // RFC 5011 probes (engine/autotrust.rs): a due trust point is
+        // asked for its DNSKEY set; checked once a minute.
+        let prober = current.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                let resolver = prober.load_full().resolver().clone();
+                resolver.autotrust_probe_due().await;
+            }
+        });
         if let Some(addr) = config.metrics.listen {
             let listener = crate::server::metrics::bind(addr).await?;
             tracing::info!(%addr, "metrics listening (http, /metrics)");
-            let registry = crate::server::metrics::registry(handler.clone(), upstream.clone());
+            let registry = crate::server::metrics::registry(current.clone(), upstream.clone());
             tokio::spawn(crate::server::metrics::serve(listener, Arc::new(registry)));
         }
         let control_path = config.control.socket.clone();
@@ -140,7 +141,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let listener = control::bind(path)?;
             tracing::info!(path = %path.display(), "control socket listening");
             let control = Control::new(
-                handler.clone(),
+                current.clone(),
                 upstream,
                 config_file,
                 sockets.local_addrs(),
@@ -149,9 +150,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tokio::spawn(Arc::new(control).serve(listener));
         }
         drop_privileges(&config, control_path.as_deref())?;
-        let resolver = handler.resolver().clone();
-        server::run(handler, sockets.udp, sockets.tcp, shutdown_signal()).await;
-        if let Some(path) = &config.cache.save_file {
+        server::run_current(current.clone(), sockets.udp, sockets.tcp, shutdown_signal()).await;
+        let resolver = current.load_full().resolver().clone();
+        if let Some(path) = &resolver.config().cache.save_file {
             match cache_file::save(resolver.cache(), resolver.clock().now(), path) {
                 Ok(n) => tracing::info!(records = n, file = %path.display(), "cache saved"),
                 Err(e) => tracing::warn!(error = %e, file = %path.display(), "cache not saved"),
@@ -168,11 +169,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Re-reads the config file: refused (the running one stays) unless it
-/// passes `tern check`. What can change while serving is applied: the
-/// access control rules and the log level. Other changes are named as
-/// waiting for a restart. The cache is kept.
-fn reload<T: Transport, C: crate::clock::Clock>(
-    handler: &Handler<T, C>,
+/// passes `tern check`. The new configuration takes over for queries that
+/// arrive from then on (queries running finish with the old one): a new
+/// resolver and front end are built from it, keeping the cache (unless
+/// `[cache]` changed), what is known of servers (unless `[upstream]`
+/// changed) and the counters. Local zones, auth zones, policy zones and
+/// trust anchors are read again. What is bound at start (listen addresses,
+/// listener limits, rate limit, user, control socket, metrics address)
+/// waits for a restart; the reply names it.
+fn reload<C: crate::clock::Clock + Clone>(
+    current: &server::Current<Counting<NetTransport>, C>,
     args: &ServeArgs,
 ) -> Result<String, String> {
     let Some(path) = &args.config else {
@@ -184,21 +190,29 @@ fn reload<T: Transport, C: crate::clock::Clock>(
     };
     let mut new = super::check::validate(path).map_err(refused)?;
     apply_flags(&mut new, args).map_err(|e| refused(format!("{e:#}")))?;
-    let running = handler.resolver().config();
+    let hints = match &new.resolver.root_hints {
+        Some(p) => RootHints::from_file(p).map_err(|e| refused(e.to_string()))?,
+        None => RootHints::built_in(),
+    };
+    let old = current.load_full();
+    let running = old.resolver().config().clone();
     let log = super::set_log_level(&log_filter(&new.log)).map_err(refused)?;
-    handler.replace_acl(new.server.access_control.clone());
-    handler.set_log_queries(new.log.queries);
-    let mut out = format!(
-        "reloaded {}: access control and log.queries applied",
-        path.display()
-    );
+    let waiting = needs_restart(&running, &new);
+    let (resolver, kept) = old.resolver().reconfigured(Arc::new(new), hints);
+    let resolver = resolver.with_autotrust_sink(Arc::new(crate::dnssec::autotrust::file::FileSink));
+    current.store(Arc::new(old.successor(Arc::new(resolver))));
+    let mut out = format!("reloaded {}: new configuration in service", path.display());
+    out.push_str(if kept {
+        ", cache kept"
+    } else {
+        ", cache emptied ([cache] changed)"
+    });
     if log {
         out.push_str(", log level applied");
     }
-    let waiting = needs_restart(running, &new);
     if !waiting.is_empty() {
         out.push_str(&format!(
-            "; changes in {} take effect after a restart",
+            "; {} take effect after a restart",
             waiting.join(", ")
         ));
     }
@@ -216,24 +230,45 @@ fn log_filter(log: &crate::config::LogConfig) -> String {
     }
 }
 
-/// The config sections that differ in something a reload does not apply.
-fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
-    let mut old_server = running.server.clone();
-    old_server.access_control = new.server.access_control.clone();
+/// The settings that differ in something bound at start, which a reload
+/// does not change.
+fn needs_restart(running: &Config, new: &Config) -> Vec<String> {
+    let (a, b) = (&running.server, &new.server);
     let differs =
         |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
     let mut out = Vec::new();
     for (name, changed) in [
-        ("[server]", differs(&old_server, &new.server)),
-        ("[resolver]", differs(&running.resolver, &new.resolver)),
-        ("[cache]", differs(&running.cache, &new.cache)),
-        ("[upstream]", differs(&running.upstream, &new.upstream)),
-        ("[dnssec]", differs(&running.dnssec, &new.dnssec)),
+        ("server.listen", differs(&a.listen, &b.listen)),
+        ("server.udp_sockets", a.udp_sockets != b.udp_sockets),
+        (
+            "server.tcp_idle_timeout_ms",
+            a.tcp_idle_timeout != b.tcp_idle_timeout,
+        ),
+        (
+            "server.tcp_max_connections",
+            a.tcp_max_connections != b.tcp_max_connections,
+        ),
+        (
+            "server.tcp_max_connections_per_client",
+            a.tcp_max_connections_per_client != b.tcp_max_connections_per_client,
+        ),
+        (
+            "server.max_concurrent_queries",
+            a.max_concurrent_queries != b.max_concurrent_queries,
+        ),
+        ("server.user", a.user != b.user || a.group != b.group),
+        (
+            "server.ratelimit",
+            a.ratelimit != b.ratelimit
+                || a.ratelimit_slip != b.ratelimit_slip
+                || a.ratelimit_ipv4_prefix != b.ratelimit_ipv4_prefix
+                || a.ratelimit_ipv6_prefix != b.ratelimit_ipv6_prefix,
+        ),
         ("[control]", differs(&running.control, &new.control)),
         ("[metrics]", differs(&running.metrics, &new.metrics)),
     ] {
         if changed {
-            out.push(name);
+            out.push(name.to_string());
         }
     }
     out

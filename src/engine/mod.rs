@@ -219,8 +219,8 @@ pub struct Resolver<T: Transport, C: Clock> {
     pub(crate) config: Arc<Config>,
     pub(crate) transport: T,
     pub(crate) clock: C,
-    pub(crate) cache: Cache,
-    pub(crate) selection: Selection,
+    pub(crate) cache: Arc<Cache>,
+    pub(crate) selection: Arc<Selection>,
     pub(crate) hints: RootHints,
     inflight: Arc<Inflight>,
     /// Trust anchors and negative trust anchors for validation.
@@ -229,10 +229,10 @@ pub struct Resolver<T: Transport, C: Clock> {
     /// in `anchors`.
     autotrust: autotrust::AutoTrust,
     /// What validation has cost since start (statistics, tests).
-    pub(crate) dnssec_work: validate::WorkCounters,
+    pub(crate) dnssec_work: Arc<validate::WorkCounters>,
     /// Validated NSEC/NSEC3 ranges for aggressive negative answers
     /// (RFC 8198).
-    pub(crate) aggressive: crate::dnssec::aggressive::AggressiveCache,
+    pub(crate) aggressive: Arc<crate::dnssec::aggressive::AggressiveCache>,
     /// Which server answered what, and servers set aside for bogus data.
     pub(crate) suspects: validate::retry::Suspects,
     /// Zones held as a local copy (auth zones), read once at start.
@@ -297,8 +297,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             auth_zones,
             anchors: Arc::new(anchors),
             autotrust,
-            cache: Cache::new(config.cache.clone()),
-            selection: Selection::new(config.upstream.clone()),
+            cache: Arc::new(Cache::new(config.cache.clone())),
+            selection: Arc::new(Selection::new(config.upstream.clone())),
             problems: problems::ProblemLog::default(),
             failures: failures::FailureMemory::new(
                 config.resolver.failure_ttl_initial,
@@ -309,11 +309,39 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             clock,
             hints,
             inflight: Arc::new(Inflight::default()),
-            dnssec_work: validate::WorkCounters::default(),
-            aggressive: crate::dnssec::aggressive::AggressiveCache::new(),
+            dnssec_work: Default::default(),
+            aggressive: Arc::new(crate::dnssec::aggressive::AggressiveCache::new()),
             suspects: validate::retry::Suspects::default(),
             policy: std::sync::OnceLock::new(),
         }
+    }
+
+    /// A resolver for a new configuration (a reload) that keeps what this
+    /// one learned: the cache and the aggressive NSEC cache while `[cache]`
+    /// is unchanged, server RTTs and backoff while `[upstream]` is, and
+    /// the validation counters. Resolutions running on this one finish
+    /// here. The second value says whether the cache was kept.
+    pub fn reconfigured(&self, config: Arc<Config>, hints: RootHints) -> (Self, bool)
+    where
+        T: Clone,
+        C: Clone,
+    {
+        let mut next = Self::with_hints(
+            config.clone(),
+            hints,
+            self.transport.clone(),
+            self.clock.clone(),
+        );
+        let keep_cache = format!("{:?}", self.config.cache) == format!("{:?}", config.cache);
+        if keep_cache {
+            next.cache = self.cache.clone();
+            next.aggressive = self.aggressive.clone();
+        }
+        if format!("{:?}", self.config.upstream) == format!("{:?}", config.upstream) {
+            next.selection = self.selection.clone();
+        }
+        next.dnssec_work = self.dnssec_work.clone();
+        (next, keep_cache)
     }
 
     /// Sets the response policy consulted at CNAME targets; a second call
@@ -330,6 +358,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The cache, shared (it may outlive this resolver across a reload).
+    pub fn shared_cache(&self) -> Arc<Cache> {
+        self.cache.clone()
     }
 
     pub fn clock(&self) -> &C {

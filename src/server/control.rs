@@ -39,7 +39,7 @@ pub type ReloadFn = dyn Fn() -> Result<String, String> + Send + Sync;
 
 /// What the control channel reads and acts on.
 pub struct Control<T: Transport, C: Clock> {
-    pub handler: Arc<Handler<T, C>>,
+    pub handler: Arc<crate::server::Current<T, C>>,
     pub upstream: Arc<UpstreamCounters>,
     pub config_file: Option<PathBuf>,
     pub listen: Vec<SocketAddr>,
@@ -93,7 +93,7 @@ pub fn bind(path: &Path) -> Result<UnixListener, ControlError> {
 
 impl<T: Transport, C: Clock> Control<T, C> {
     pub fn new(
-        handler: Arc<Handler<T, C>>,
+        handler: Arc<crate::server::Current<T, C>>,
         upstream: Arc<UpstreamCounters>,
         config_file: Option<PathBuf>,
         listen: Vec<SocketAddr>,
@@ -167,16 +167,16 @@ impl<T: Transport, C: Clock> Control<T, C> {
                 let n = self.cache().flush_zone(&parse_name(name)?);
                 // Denial ranges are kept per zone; all go, as a range in
                 // a parent can cover names of the zone.
-                let m = self.handler.resolver().aggressive.clear();
+                let m = self.handler().resolver().aggressive.clear();
                 Ok(format!("removed {n} entries, {m} NSEC/NSEC3 records\n"))
             }
             ["flush-negative"] => {
                 let n = self.cache().flush_negative();
-                let m = self.handler.resolver().aggressive.clear();
+                let m = self.handler().resolver().aggressive.clear();
                 Ok(format!("removed {n} entries, {m} NSEC/NSEC3 records\n"))
             }
             ["flush-servers"] => {
-                let n = self.handler.resolver().selection().clear();
+                let n = self.handler().resolver().selection().clear();
                 Ok(format!("forgot {n} servers\n"))
             }
             ["lookup", name] => Ok(self.lookup(&parse_name(name)?)),
@@ -189,20 +189,20 @@ impl<T: Transport, C: Clock> Control<T, C> {
                 }
             }
             ["dump-cache"] => {
-                let now = self.handler.resolver().clock().now();
-                Ok(cache_file::dump(self.cache(), now, cache_file::unix_now()))
+                let now = self.handler().resolver().clock().now();
+                Ok(cache_file::dump(&self.cache(), now, cache_file::unix_now()))
             }
             ["dump-cache", file] => {
                 let path = absolute(file)?;
-                let now = self.handler.resolver().clock().now();
-                let n = cache_file::save(self.cache(), now, &path)
+                let now = self.handler().resolver().clock().now();
+                let n = cache_file::save(&self.cache(), now, &path)
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 Ok(format!("wrote {n} records to {}\n", path.display()))
             }
             ["load-cache", file] => {
                 let path = absolute(file)?;
-                let now = self.handler.resolver().clock().now();
-                let n = cache_file::restore(self.cache(), now, &path)?;
+                let now = self.handler().resolver().clock().now();
+                let n = cache_file::restore(&self.cache(), now, &path)?;
                 Ok(format!("loaded {n} RRsets from {}\n", path.display()))
             }
             ["trace", name] => Ok(self.trace(parse_name(name)?, RecordType::A).await),
@@ -219,8 +219,13 @@ impl<T: Transport, C: Clock> Control<T, C> {
         }
     }
 
-    fn cache(&self) -> &crate::cache::Cache {
-        self.handler.resolver().cache()
+    /// The handler in service now (a reload replaces it).
+    fn handler(&self) -> Arc<Handler<T, C>> {
+        self.handler.load_full()
+    }
+
+    fn cache(&self) -> Arc<crate::cache::Cache> {
+        self.handler().resolver().shared_cache()
     }
 
     fn status(&self) -> String {
@@ -241,7 +246,7 @@ impl<T: Transport, C: Clock> Control<T, C> {
     }
 
     fn stats(&self) -> BTreeMap<String, u64> {
-        counters(&self.handler, &self.upstream, self.started)
+        counters(&self.handler(), &self.upstream, self.started)
     }
 
     /// Resolves (name, qtype) now, past the cache, and tells what the
@@ -252,7 +257,7 @@ impl<T: Transport, C: Clock> Control<T, C> {
             full_trace: true,
             ..Request::new(name, qtype)
         };
-        let res = self.handler.resolver().resolve(&request).await;
+        let res = self.handler().resolver().resolve(&request).await;
         let mut out = String::new();
         for ev in &res.trace {
             out.push_str(&trace_line(ev));
@@ -275,7 +280,8 @@ impl<T: Transport, C: Clock> Control<T, C> {
     /// What the cache holds at `name`, and the servers of the closest
     /// zone cut it knows, with what is known of them.
     fn lookup(&self, name: &Name) -> String {
-        let resolver = self.handler.resolver();
+        let handler = self.handler();
+        let resolver = handler.resolver();
         let now = resolver.clock().now();
         let entries = self.cache().entries_at(name, now);
         let mut out = String::new();
@@ -309,7 +315,8 @@ impl<T: Transport, C: Clock> Control<T, C> {
 
     fn servers(&self, out: &mut String, value: &Cached, now: crate::clock::Mono) {
         let records = records_of(value);
-        let selection = self.handler.resolver().selection();
+        let handler = self.handler();
+        let selection = handler.resolver().selection();
         for r in &records {
             let ip: IpAddr = match &r.data {
                 RData::NS(ns) => {

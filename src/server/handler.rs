@@ -72,8 +72,8 @@ pub struct Handler<T: Transport, C: Clock> {
     /// their client's deadline) are bounded like client queries; beyond,
     /// a resolution runs in the client's task, without a deadline.
     detached: Arc<tokio::sync::Semaphore>,
-    /// Counters for `tern ctl stats`.
-    stats: crate::server::stats::Stats,
+    /// Counters for `tern ctl stats` (kept across reloads).
+    stats: Arc<crate::server::stats::Stats>,
     /// `log.queries`, which a reload may turn on or off.
     log_queries: std::sync::atomic::AtomicBool,
 }
@@ -133,6 +133,22 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             stats: Default::default(),
             log_queries,
         }
+    }
+
+    /// The handler that takes over on a reload: everything from the new
+    /// resolver's configuration (access control, local zones, policies,
+    /// client deadline), with this one's counters and, unless the new
+    /// configuration sets one, its cookie secret (so clients' server
+    /// cookies stay valid).
+    pub fn successor(&self, resolver: Arc<Resolver<T, C>>) -> Self {
+        let configured = resolver.config().server.cookie_secret.is_some();
+        let deadline = resolver.config().server.client_timeout;
+        let mut next = Self::new(resolver).with_client_deadline(deadline);
+        next.stats = self.stats.clone();
+        if !configured {
+            next.cookie_secret = self.cookie_secret;
+        }
+        next
     }
 
     /// Answers a client by `limit` at the latest (SERVFAIL while the

@@ -24,7 +24,7 @@ use tokio::sync::Semaphore;
 
 use crate::clock::Clock;
 use crate::server::control::counters;
-use crate::server::Handler;
+use crate::server::Current;
 use crate::upstream::counting::UpstreamCounters;
 use crate::upstream::Transport;
 
@@ -203,7 +203,7 @@ const FAMILIES: &[Family] = &[
 
 /// Reads tern's counters at each scrape.
 struct TernCollector<T: Transport, C: Clock> {
-    handler: Arc<Handler<T, C>>,
+    handler: Arc<Current<T, C>>,
     upstream: Arc<UpstreamCounters>,
     started: Instant,
 }
@@ -216,7 +216,7 @@ impl<T: Transport, C: Clock> std::fmt::Debug for TernCollector<T, C> {
 
 impl<T: Transport + 'static, C: Clock + 'static> Collector for TernCollector<T, C> {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let values = counters(&self.handler, &self.upstream, self.started);
+        let values = counters(&self.handler.load(), &self.upstream, self.started);
         encode_families(&mut encoder, &values)?;
         let h = self.upstream.rtt();
         // The encoder takes each bucket's own count (it sums them) and
@@ -287,7 +287,7 @@ fn write_value(
 
 /// The registry `/metrics` encodes.
 pub fn registry<T: Transport + 'static, C: Clock + 'static>(
-    handler: Arc<Handler<T, C>>,
+    handler: Arc<Current<T, C>>,
     upstream: Arc<UpstreamCounters>,
 ) -> Registry {
     let mut registry = Registry::default();

@@ -43,9 +43,13 @@ pub use handler::Handler;
 /// timeout (which already bounds every resolution).
 const DRAIN_SLACK: Duration = Duration::from_secs(1);
 
+/// The handler in service now: a reload puts a new one in place, and
+/// queries already running finish with the one they started with.
+pub type Current<T, C> = arc_swap::ArcSwap<Handler<T, C>>;
+
 /// What every listener task shares.
 pub(crate) struct Shared<T: Transport, C: Clock> {
-    pub handler: Arc<Handler<T, C>>,
+    pub handler: Arc<Current<T, C>>,
     /// Permits for client queries in progress (server.max_concurrent_queries).
     pub queries: Arc<Semaphore>,
     /// Permits for open TCP connections (server.tcp_max_connections).
@@ -71,7 +75,19 @@ pub async fn run<T: Transport, C: Clock>(
     tcp: Vec<TcpListener>,
     shutdown: impl Future,
 ) {
-    let config = handler.resolver().config().clone();
+    run_current(Arc::new(Current::new(handler)), udp, tcp, shutdown).await
+}
+
+/// `run` with a handler that may be replaced while serving (a reload).
+/// The listener settings (`[server]` limits, rate limit) are those of the
+/// handler in place at the start.
+pub async fn run_current<T: Transport, C: Clock>(
+    handler: Arc<Current<T, C>>,
+    udp: Vec<UdpSocket>,
+    tcp: Vec<TcpListener>,
+    shutdown: impl Future,
+) {
+    let config = handler.load().resolver().config().clone();
     let max_queries = config.server.max_concurrent_queries.max(1);
     let max_conns = config.server.tcp_max_connections.max(1);
     let (stop_tx, stop_rx) = watch::channel(false);

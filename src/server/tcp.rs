@@ -240,7 +240,7 @@ async fn serve_connection<T: Transport, C: Clock>(
                 shared.conns.set_idle(id, false);
             }
             outstanding += 1;
-            let handler = shared.handler.clone();
+            let handler = shared.handler.load_full();
             let tx = tx.clone();
             tokio::spawn(
                 async move {

@@ -41,15 +41,15 @@ pub(crate) async fn serve<T: Transport, C: Clock>(
         };
         let datagram = buf.get(..len).unwrap_or(&[]);
         if let Some(limit) = &shared.ratelimit {
-            let now = shared.handler.resolver().clock().now();
+            let now = shared.handler.load().resolver().clock().now();
             match limit.check(client.ip(), now) {
                 Verdict::Allow => {}
                 Verdict::Drop => {
-                    shared.handler.stats().ratelimited(false);
+                    shared.handler.load().stats().ratelimited(false);
                     continue;
                 }
                 Verdict::Slip => {
-                    shared.handler.stats().ratelimited(true);
+                    shared.handler.load().stats().ratelimited(true);
                     if let Some(reply) = slip_reply(datagram) {
                         let _ = socket.try_send_to(&reply, client);
                     }
@@ -57,10 +57,12 @@ pub(crate) async fn serve<T: Transport, C: Clock>(
                 }
             }
         }
-        if shared
-            .handler
-            .try_cached_into(datagram, client, Protocol::Udp, &mut reply)
-        {
+        let hit =
+            shared
+                .handler
+                .load()
+                .try_cached_into(datagram, client, Protocol::Udp, &mut reply);
+        if hit {
             match socket.try_send_to(&reply, client) {
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -78,7 +80,7 @@ pub(crate) async fn serve<T: Transport, C: Clock>(
             continue;
         };
         let bytes = datagram.to_vec();
-        let handler = shared.handler.clone();
+        let handler = shared.handler.load_full();
         let socket = socket.clone();
         tokio::spawn(
             async move {

@@ -86,6 +86,7 @@ impl UpstreamCounters {
 }
 
 /// Wraps a transport, counting into shared `UpstreamCounters`.
+#[derive(Clone)]
 pub struct Counting<T> {
     inner: T,
     counters: Arc<UpstreamCounters>,
