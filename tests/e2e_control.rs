@@ -963,3 +963,45 @@ fn an_upstream_problem_leaves_one_info_line() {
     assert_eq!(problems.len(), 2, "{text}");
     stop(tern);
 }
+
+#[test]
+fn rebinding_filter_removes_private_addresses_outside_allowed_domains() {
+    let root = "127.94.16.1";
+    let alpha = "127.94.17.1";
+    let root_zone = ROOT.replace("127.94.0.1", root).replace(ALPHA_NS, alpha);
+    let alpha_zone = format!(
+        "{}evil.alpha. A 10.0.0.1\nevil.alpha. A 192.0.2.20\nonly.alpha. A 192.168.1.1\n\
+         nas.intranet.alpha. A 10.1.1.1\n",
+        ALPHA.replace(ALPHA_NS, alpha)
+    );
+    let tree = NsdTree::start(&[
+        NsdServer::new("a.root.", &[root], &[(".", &root_zone)]),
+        NsdServer::new("ns.nic.alpha.", &[alpha], &[("alpha.", &alpha_zone)]),
+    ]);
+    let addr: SocketAddr = "127.94.9.13:5394".parse().unwrap();
+    let socket = tree.dir().join("control.socket");
+    let conf = tree.dir().join("tern.toml");
+    let text = config_text(tree.root_hints(), addr, &socket, "allow").replace(
+        "[resolver]\n",
+        "[resolver]\nprivate_addresses = [\"10.0.0.0/8\", \"192.168.0.0/16\"]\n\
+         private_domains = [\"intranet.alpha.\"]\n",
+    );
+    std::fs::write(&conf, text).unwrap();
+    let _tern = start_tern(&conf, addr, &socket);
+
+    // The private address goes; the public one stays.
+    let (rcode, answer) = dig(addr, "evil.alpha.", "A");
+    assert_eq!(rcode, "NOERROR");
+    assert!(answer.contains("192.0.2.20"), "{answer}");
+    assert!(!answer.contains("10.0.0.1"), "{answer}");
+    // Only a private address: nothing is left of the answer.
+    let (_, answer) = dig(addr, "only.alpha.", "A");
+    assert!(!answer.contains("192.168.1.1"), "{answer}");
+    // An allowed domain keeps its private addresses.
+    let (rcode, answer) = dig(addr, "nas.intranet.alpha.", "A");
+    assert_eq!(rcode, "NOERROR");
+    assert!(answer.contains("10.1.1.1"), "{answer}");
+    // Public names are untouched.
+    let (_, answer) = dig(addr, "www.alpha.", "A");
+    assert!(answer.contains("192.0.2.10"), "{answer}");
+}
