@@ -15,6 +15,7 @@
 
 pub mod admin;
 pub mod rank;
+pub mod subnet;
 mod update;
 
 use std::hash::{BuildHasher, Hash};

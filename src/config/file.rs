@@ -170,6 +170,16 @@ pub struct FileResolver {
     #[serde(default)]
     pub private_domains: S<Vec<Spanned<String>>>,
     #[serde(default)]
+    pub client_subnet_zones: S<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub client_subnet_servers: S<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub client_subnet_ipv4_prefix: S<i64>,
+    #[serde(default)]
+    pub client_subnet_ipv6_prefix: S<i64>,
+    #[serde(default)]
+    pub client_subnet_cache_entries: S<i64>,
+    #[serde(default)]
     pub edns_client_strings: S<Vec<Spanned<FileClientString>>>,
     #[serde(default)]
     pub edns_client_string_code: S<i64>,

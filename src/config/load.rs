@@ -552,6 +552,28 @@ impl Ctx<'_> {
             )?,
             private_addresses: self.nets(&f.private_addresses, "resolver.private_addresses")?,
             private_domains: self.names(&f.private_domains, "resolver.private_domains")?,
+            client_subnet_zones: self
+                .names(&f.client_subnet_zones, "resolver.client_subnet_zones")?,
+            client_subnet_servers: self
+                .nets(&f.client_subnet_servers, "resolver.client_subnet_servers")?,
+            client_subnet_ipv4_prefix: self.int(
+                &f.client_subnet_ipv4_prefix,
+                "resolver.client_subnet_ipv4_prefix",
+                0..=32,
+                d.client_subnet_ipv4_prefix,
+            )?,
+            client_subnet_ipv6_prefix: self.int(
+                &f.client_subnet_ipv6_prefix,
+                "resolver.client_subnet_ipv6_prefix",
+                0..=128,
+                d.client_subnet_ipv6_prefix,
+            )?,
+            client_subnet_cache_entries: self.int(
+                &f.client_subnet_cache_entries,
+                "resolver.client_subnet_cache_entries",
+                1..=10_000_000,
+                d.client_subnet_cache_entries,
+            )?,
             edns_client_strings: self.client_strings(&f.edns_client_strings)?,
             edns_client_string_code: self.int(
                 &f.edns_client_string_code,

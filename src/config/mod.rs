@@ -33,6 +33,13 @@ pub struct Config {
     pub metrics: MetricsConfig,
 }
 
+impl ResolverConfig {
+    /// Whether EDNS Client Subnet is sent anywhere.
+    pub fn client_subnet(&self) -> bool {
+        !self.client_subnet_zones.is_empty() || !self.client_subnet_servers.is_empty()
+    }
+}
+
 impl Config {
     /// The defaults with DNSSEC validation off: for scripted and lab
     /// networks whose zones are not signed by the real root's keys (tests,
@@ -184,6 +191,16 @@ pub struct ResolverConfig {
     /// Domains whose answers may hold private addresses (Unbound's
     /// `private-domain`).
     pub private_domains: Vec<hickory_proto::rr::Name>,
+    /// EDNS Client Subnet (RFC 7871) is sent to the servers of these zones
+    /// and their subzones (Unbound's `client-subnet-zone`)...
+    pub client_subnet_zones: Vec<hickory_proto::rr::Name>,
+    /// ...and to servers at these addresses (`send-client-subnet`).
+    pub client_subnet_servers: Vec<IpNet>,
+    /// Longest client prefix sent (`max-client-subnet-ipv4`/`-ipv6`).
+    pub client_subnet_ipv4_prefix: u8,
+    pub client_subnet_ipv6_prefix: u8,
+    /// Answers kept per client subnet, at most (the subnet cache).
+    pub client_subnet_cache_entries: usize,
     /// Text sent in an EDNS option to upstream servers in a network (the
     /// most specific network wins; Unbound's `edns-client-string`).
     pub edns_client_strings: Vec<ClientString>,
@@ -464,6 +481,11 @@ impl Default for ResolverConfig {
             max_ns_per_set: 20,
             private_addresses: Vec::new(),
             private_domains: Vec::new(),
+            client_subnet_zones: Vec::new(),
+            client_subnet_servers: Vec::new(),
+            client_subnet_ipv4_prefix: 24,
+            client_subnet_ipv6_prefix: 56,
+            client_subnet_cache_entries: 100_000,
             edns_client_strings: Vec::new(),
             edns_client_string_code: 65001,
             nat64: false,

@@ -104,6 +104,7 @@ pub fn run(l: &Lookup, banner: Option<super::Banner<'_>>, out: &mut dyn Write) -
         checking_disabled: l.flags.cd,
         dnssec_ok: l.flags.dnssec,
         full_trace: true,
+        subnet: None,
     };
     let res = runtime.block_on(resolver.resolve(&request));
     if l.flags.json {

@@ -16,6 +16,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::cache::Rank;
 use crate::clock::{Clock, Mono};
+use crate::engine::ecs;
 use crate::engine::iterate::{BoxStep, Step, ZoneServers};
 use crate::engine::problems::Problem;
 use crate::engine::state::{LookupPath, QueryState};
@@ -397,6 +398,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             let edns = !self.selection.no_edns(addr);
             let mut message = self.build_query(qname, qtype, class, edns);
             self.add_client_string(&mut message, addr.ip());
+            // EDNS Client Subnet, to the servers configured for it.
+            let subnet = st
+                .subnet
+                .filter(|_| edns && ecs::sends_to(&self.config.resolver, &zs.zone, addr));
+            if let (Some(net), Some(e)) = (subnet, message.edns.as_mut()) {
+                e.options_mut().insert(net.option());
+            }
             message.metadata.recursion_desired = zs.recursive;
             let timeout = match protocol {
                 Protocol::Udp => self.selection.rto(addr, now),
@@ -496,6 +504,17 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 // Truncated even over TCP: nothing whole will come from it.
                 st.note(|| format!("{addr} truncated its TCP reply: ignored"));
                 return Err(ExchangeError::Other);
+            }
+            if let Some(net) = &subnet {
+                match ecs::scope(&reply, net) {
+                    Some(scope) => st.note_scope(scope),
+                    None => {
+                        // RFC 7871 §7.3: a reply about another network is
+                        // not used.
+                        st.note(|| format!("{addr} answered for another client subnet: ignored"));
+                        return Err(ExchangeError::Other);
+                    }
+                }
             }
             if edns && reply.metadata.response_code == ResponseCode::FormErr && reply.edns.is_none()
             {

@@ -519,12 +519,18 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     // No zone cut at this name: the same servers go on.
                     labels = labels.saturating_add(1);
                 }
+                // An answer for one client subnet (ECS scope above 0)
+                // stays out of the shared cache.
                 Kind::NxDomain => {
-                    self.cache_negative(&msg, name, qtype, class, true);
+                    if st.scope() == 0 {
+                        self.cache_negative(&msg, name, qtype, class, true);
+                    }
                     return Step::NxDomain(Vec::new(), self.negative_soa(&msg));
                 }
                 Kind::NoData => {
-                    self.cache_negative(&msg, name, qtype, class, false);
+                    if st.scope() == 0 {
+                        self.cache_negative(&msg, name, qtype, class, false);
+                    }
                     if !self.config.resolver.minimal_responses {
                         self.keep_sections(&msg, name, qtype, class, st.leeway);
                     }
@@ -534,6 +540,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     let from = AnswerFrom {
                         zone: &zs.zone,
                         started: st.start,
+                        scoped: st.scope() > 0,
                     };
                     return self.take_answer_at(&msg, from, name, qtype, class, st.leeway);
                 }

@@ -7,6 +7,7 @@
 mod autotrust;
 pub mod classify;
 mod dns64;
+pub mod ecs;
 mod exchange;
 pub mod failures;
 mod forward;
@@ -56,6 +57,9 @@ pub struct Request {
     pub dnssec_ok: bool,
     /// Record full upstream replies in the trace (for `tern dig +trace`).
     pub full_trace: bool,
+    /// The client's network, sent as EDNS Client Subnet to the servers
+    /// configured for it (None: ECS off, or the client opted out).
+    pub subnet: Option<ecs::ClientNet>,
 }
 
 impl Request {
@@ -69,6 +73,7 @@ impl Request {
             checking_disabled: false,
             dnssec_ok: false,
             full_trace: false,
+            subnet: None,
         }
     }
 }
@@ -183,6 +188,9 @@ pub struct Resolution {
     pub trace: Vec<TraceEvent>,
     /// What validation found (RFC 4035 §4.3); Secure earns AD=1.
     pub security: crate::dnssec::Security,
+    /// The EDNS Client Subnet scope of the answer (RFC 7871): 0 when it
+    /// holds for every client.
+    pub ecs_scope: u8,
 }
 
 impl Resolution {
@@ -199,6 +207,7 @@ impl Resolution {
             refresh: false,
             trace,
             security: crate::dnssec::Security::Unchecked,
+            ecs_scope: 0,
         }
     }
 }
@@ -220,6 +229,8 @@ pub struct Resolver<T: Transport, C: Clock> {
     pub(crate) transport: T,
     pub(crate) clock: C,
     pub(crate) cache: Arc<Cache>,
+    /// Answers for one client subnet (ECS scope above 0).
+    pub(crate) subnet_cache: Arc<crate::cache::subnet::SubnetCache>,
     pub(crate) selection: Arc<Selection>,
     pub(crate) hints: RootHints,
     inflight: Arc<Inflight>,
@@ -298,6 +309,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             anchors: Arc::new(anchors),
             autotrust,
             cache: Arc::new(Cache::new(config.cache.clone())),
+            subnet_cache: Arc::new(crate::cache::subnet::SubnetCache::new(
+                config.resolver.client_subnet_cache_entries,
+            )),
             selection: Arc::new(Selection::new(config.upstream.clone())),
             problems: problems::ProblemLog::default(),
             failures: failures::FailureMemory::new(
@@ -333,6 +347,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             self.clock.clone(),
         );
         let keep_cache = format!("{:?}", self.config.cache) == format!("{:?}", config.cache);
+        if keep_cache
+            && self.config.resolver.client_subnet_cache_entries
+                == config.resolver.client_subnet_cache_entries
+        {
+            next.subnet_cache = self.subnet_cache.clone();
+        }
         if keep_cache {
             next.cache = self.cache.clone();
             next.aggressive = self.aggressive.clone();
@@ -397,6 +417,49 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         self.dnssec_work.read()
     }
 
+    /// The answer kept for the client's subnet (RFC 7871 §7.3.1), if any.
+    fn subnet_hit(&self, request: &Request) -> Option<Resolution> {
+        let net = request.subnet?;
+        if self.subnet_cache.is_empty() {
+            return None;
+        }
+        let (name, t, c) = (&request.name, request.qtype, request.qclass);
+        let hit = self
+            .subnet_cache
+            .get(name, t, c, net.addr, net.prefix, self.clock.now())?;
+        Some(Resolution {
+            rcode: hit.rcode,
+            answers: hit.answers,
+            authorities: hit.authorities,
+            from_cache: true,
+            failure: None,
+            ecs_scope: hit.scope,
+            ..Resolution::failed(Failure::Internal("unused"), Vec::new())
+        })
+    }
+
+    /// Keeps an answer given for one client subnet in the subnet cache.
+    fn keep_scoped(&self, request: &Request, res: &Resolution) {
+        let Some(net) = request.subnet else { return };
+        if res.ecs_scope == 0 || res.failure.is_some() || res.from_cache {
+            return;
+        }
+        let answer = crate::cache::subnet::ScopedAnswer {
+            rcode: res.rcode,
+            answers: res.answers.clone(),
+            authorities: res.authorities.clone(),
+            scope: res.ecs_scope,
+        };
+        let (name, t, c) = (&request.name, request.qtype, request.qclass);
+        self.subnet_cache
+            .insert(name, t, c, net.addr, answer, self.clock.now());
+    }
+
+    /// Answers held for single client subnets now.
+    pub fn subnet_entries(&self) -> usize {
+        self.subnet_cache.len()
+    }
+
     /// Resolves one client question. Identical questions in flight at the
     /// same time share one resolution.
     /// The answer is validated (`validate.rs`) unless the request has CD=1.
@@ -434,6 +497,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 self.validated(request, res).await
             }
         };
+        self.keep_scoped(request, &res);
         match self.dns64(request, res.clone(), false).await {
             Some(r) => r,
             None => res,
@@ -546,6 +610,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// The answer from cache alone, or None at the first miss: the hit
     /// path, which takes no lock beyond the cache shard's and sends nothing.
     pub async fn resolve_cached(&self, request: &Request) -> Option<Resolution> {
+        if let Some(hit) = self.subnet_hit(request) {
+            return Some(hit);
+        }
         if let Some(ptr) = self.dns64_ptr(request, true).await {
             return ptr;
         }
@@ -572,11 +639,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 
     /// A fresh `QueryState` for one client question.
     fn query_state(&self, request: &Request) -> QueryState {
-        QueryState::new(
+        let mut st = QueryState::new(
             self.config.resolver.max_upstream_queries,
             self.clock.now(),
             request.full_trace,
-        )
+        );
+        st.subnet = request.subnet;
+        st
     }
 
     /// `resolve_steps` with a state the caller set up (stale reads allowed,
@@ -806,6 +875,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             refresh: st.prefetch_due() && st.sent() == 0 && self.config.cache.prefetch,
             trace: st.take_trace(),
             security: crate::dnssec::Security::Unchecked,
+            ecs_scope: st.scope(),
         }
     }
 

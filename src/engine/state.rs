@@ -2,7 +2,7 @@
 //! (upstream budget, start time, trace). Nested lookups (NS names without
 //! glue) share it, so their queries count against the same budget.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use hickory_proto::rr::{Name, RecordType};
@@ -49,6 +49,11 @@ pub struct QueryState {
     /// The server asked last and its zone, shared with the in-flight
     /// table (a client cut off by its deadline is told whom we wait on).
     pub asking: crate::engine::inflight::Asking,
+    /// The client's network, sent as EDNS Client Subnet where configured.
+    pub subnet: Option<crate::engine::ecs::ClientNet>,
+    /// The longest ECS scope an authority gave in this resolution: above
+    /// 0, the answer holds only for the client's network of that length.
+    scope: AtomicU8,
 }
 
 impl QueryState {
@@ -68,7 +73,19 @@ impl QueryState {
             prefetch: AtomicBool::new(false),
             probe_due: AtomicBool::new(false),
             asking: Default::default(),
+            subnet: None,
+            scope: AtomicU8::new(0),
         }
+    }
+
+    /// Notes the ECS scope of a reply used.
+    pub fn note_scope(&self, scope: u8) {
+        self.scope.fetch_max(scope, Ordering::Relaxed);
+    }
+
+    /// The longest ECS scope noted (0: the answer is for everyone).
+    pub fn scope(&self) -> u8 {
+        self.scope.load(Ordering::Relaxed)
     }
 
     /// Records the server about to be asked.

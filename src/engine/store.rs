@@ -95,7 +95,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
             _ => None,
         };
-        for rrset in group_rrsets(&msg.answers) {
+        let scoped = from.is_some_and(|f| f.scoped);
+        for rrset in group_rrsets(&msg.answers).into_iter().filter(|_| !scoped) {
             let terminal = rrset
                 .first()
                 .is_some_and(|r| Some(&r.name) == retarget.as_ref() && r.record_type() == qtype);
@@ -136,7 +137,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 // The chain's end may be answered negatively in the same reply.
                 let rcode = msg.metadata.response_code;
                 if rcode == ResponseCode::NXDomain {
-                    self.cache_negative(msg, &target, qtype, class, true);
+                    if !scoped {
+                        self.cache_negative(msg, &target, qtype, class, true);
+                    }
                     return Step::NxDomain(chain, self.negative_soa(msg));
                 }
                 let soa_covers_target = msg
@@ -144,7 +147,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     .iter()
                     .any(|r| r.record_type() == RecordType::SOA && r.name.zone_of(&target));
                 if soa_covers_target {
-                    self.cache_negative(msg, &target, qtype, class, false);
+                    if !scoped {
+                        self.cache_negative(msg, &target, qtype, class, false);
+                    }
                     return Step::NoData(chain, self.negative_soa(msg));
                 }
                 Step::Alias(chain, target)
@@ -725,6 +730,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 pub(super) struct AnswerFrom<'a> {
     pub zone: &'a Name,
     pub started: crate::clock::Mono,
+    /// The answer holds for one client subnet only (an ECS scope above
+    /// 0): its records stay out of the shared cache.
+    pub scoped: bool,
 }
 
 /// The SOA records of a reply's authority section.

@@ -262,6 +262,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             refresh: false,
             trace: Vec::new(),
             security: Security::Secure,
+            ecs_scope: 0,
         };
         Some(self.client_records(request, res))
     }

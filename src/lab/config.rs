@@ -66,12 +66,16 @@ impl Default for LabSection {
 pub struct ResolverSection {
     /// Where the lab's `tern serve` listens (UDP and TCP).
     pub listen: String,
+    /// Zones the resolver sends EDNS Client Subnet to (its
+    /// `resolver.client_subnet_zones`).
+    pub client_subnet_zones: Vec<String>,
 }
 
 impl Default for ResolverSection {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:5300".to_string(),
+            client_subnet_zones: Vec::new(),
         }
     }
 }
@@ -109,6 +113,8 @@ pub struct LabSpec {
     pub file: PathBuf,
     pub seed: u64,
     pub resolver_listen: SocketAddr,
+    /// Zones the lab's resolver sends EDNS Client Subnet to.
+    pub client_subnet_zones: Vec<hickory_proto::rr::Name>,
     pub servers: Vec<ServerSpec>,
     pub replicas: Vec<ReplicaSection>,
 }
@@ -151,6 +157,21 @@ impl LabSpec {
         };
         let resolver_listen = parse_addr(&parsed.resolver.listen, 5300)
             .map_err(|m| invalid("listen", format!("resolver.listen: {m}")))?;
+        let mut client_subnet_zones = Vec::new();
+        for z in &parsed.resolver.client_subnet_zones {
+            let name = hickory_proto::rr::Name::from_ascii(z)
+                .map(|mut n| {
+                    n.set_fqdn(true);
+                    n
+                })
+                .map_err(|e| {
+                    invalid(
+                        "client_subnet_zones",
+                        format!("resolver.client_subnet_zones: {z:?}: {e}"),
+                    )
+                })?;
+            client_subnet_zones.push(name);
+        }
         let mut names = HashSet::new();
         let mut servers = Vec::new();
         for s in parsed.server {
@@ -194,6 +215,7 @@ impl LabSpec {
             file,
             seed: parsed.lab.seed,
             resolver_listen,
+            client_subnet_zones,
             servers,
             replicas: parsed.replica,
         })

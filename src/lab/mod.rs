@@ -88,7 +88,7 @@ impl RunningLab {
         let resolver_config = run_dir.join("tern.toml");
         std::fs::write(
             &resolver_config,
-            resolver_toml(spec.resolver_listen, &hints, anchor.as_deref()),
+            resolver_toml(&spec, &hints, anchor.as_deref()),
         )
         .map_err(io)?;
 
@@ -447,7 +447,8 @@ fn toml_string(p: &Path) -> String {
 /// The resolver configuration for the lab (keys of config/tern.toml).
 /// The built-in root keys can never validate the lab's own root, so
 /// without an anchor validation is off.
-fn resolver_toml(listen: SocketAddr, hints: &Path, anchor: Option<&Path>) -> String {
+fn resolver_toml(spec: &LabSpec, hints: &Path, anchor: Option<&Path>) -> String {
+    let listen = spec.resolver_listen;
     let hints = toml_string(hints);
     let dnssec = match anchor {
         Some(a) => format!(
@@ -456,7 +457,17 @@ fn resolver_toml(listen: SocketAddr, hints: &Path, anchor: Option<&Path>) -> Str
         ),
         None => "[dnssec]\nvalidate = false\n".to_string(),
     };
+    let ecs = if spec.client_subnet_zones.is_empty() {
+        String::new()
+    } else {
+        let zones: Vec<String> = spec
+            .client_subnet_zones
+            .iter()
+            .map(|z| format!("\"{z}\""))
+            .collect();
+        format!("client_subnet_zones = [{}]\n", zones.join(", "))
+    };
     format!(
-        "# written by tern lab\n[server]\nlisten = [\"{listen}\"]\n\n[resolver]\nroot_hints = \"{hints}\"\n\n{dnssec}"
+        "# written by tern lab\n[server]\nlisten = [\"{listen}\"]\n\n[resolver]\nroot_hints = \"{hints}\"\n{ecs}\n{dnssec}"
     )
 }

@@ -155,16 +155,17 @@ impl<T: Transport, C: Clock> Control<T, C> {
                 .map(|j| j + "\n")
                 .map_err(|e| e.to_string()),
             ["flush", name] => {
-                let n = self.cache().flush_name(&parse_name(name)?, None);
+                let n = self.cache().flush_name(&parse_name(name)?, None) + self.flush_subnets();
                 Ok(format!("removed {n} entries\n"))
             }
             ["flush", name, qtype] => {
                 let qtype = parse_type(qtype)?;
-                let n = self.cache().flush_name(&parse_name(name)?, Some(qtype));
+                let n =
+                    self.cache().flush_name(&parse_name(name)?, Some(qtype)) + self.flush_subnets();
                 Ok(format!("removed {n} entries\n"))
             }
             ["flush-zone", name] => {
-                let n = self.cache().flush_zone(&parse_name(name)?);
+                let n = self.cache().flush_zone(&parse_name(name)?) + self.flush_subnets();
                 // Denial ranges are kept per zone; all go, as a range in
                 // a parent can cover names of the zone.
                 let m = self.handler().resolver().aggressive.clear();
@@ -222,6 +223,12 @@ impl<T: Transport, C: Clock> Control<T, C> {
     /// The handler in service now (a reload replaces it).
     fn handler(&self) -> Arc<Handler<T, C>> {
         self.handler.load_full()
+    }
+
+    /// Empties the subnet cache (answers for single client subnets), which
+    /// every flush of names does whole.
+    fn flush_subnets(&self) -> usize {
+        self.handler().resolver().subnet_cache.clear()
     }
 
     fn cache(&self) -> Arc<crate::cache::Cache> {
@@ -397,6 +404,10 @@ pub fn counters<T: Transport, C: Clock>(
     out.insert("cache.entries".to_string(), cache.len() as u64);
     out.insert("cache.bytes".to_string(), cache.bytes() as u64);
     out.insert("cache.evictions".to_string(), cache.evictions());
+    out.insert(
+        "cache.subnet_entries".to_string(),
+        resolver.subnet_entries() as u64,
+    );
     out.insert("inflight".to_string(), resolver.inflight_count() as u64);
     out.insert("uptime_seconds".to_string(), started.elapsed().as_secs());
     out

@@ -7,16 +7,17 @@
 //! the background refreshes that prefetch and serve-stale ask for are
 //! spawned here, as the engine spawns nothing.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption, NSIDPayload};
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption, NSIDPayload};
 use hickory_proto::rr::{DNSClass, RecordType};
 
 use crate::clock::{Clock, Mono};
 use crate::config::local::LocalZoneType;
 use crate::config::AclAction;
+use crate::engine::ecs::ClientNet;
 use crate::engine::{Failure, Request, Resolution, Resolver};
 use crate::rpz::{After, Before, Rpz, Synth};
 use crate::server::acl::Acl;
@@ -95,7 +96,9 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                 matches!(z.kind, LocalZoneType::Inform | LocalZoneType::InformDeny)
             })
             // Policies depend on the client and rewrite answers.
-            && config.rpz.is_empty();
+            && config.rpz.is_empty()
+            // Answers may hold for one client subnet only.
+            && !config.resolver.client_subnet();
         let packets = use_packets.then(|| {
             let budget = config.cache.max_bytes / PACKET_CACHE_SHARE;
             PacketCache::new(usize::try_from(budget).unwrap_or(usize::MAX))
@@ -542,6 +545,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             checking_disabled: query.metadata.checking_disabled,
             dnssec_ok: query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
             full_trace: false,
+            subnet: self.client_subnet(query, client),
         };
         let acl = self.acl();
         let rpz_query = crate::rpz::Query {
@@ -606,6 +610,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             m.metadata.recursion_available = true;
         }
         self.add_resolution_edes(&mut m, &res);
+        echo_client_subnet(query, &mut m, res.ecs_scope);
         m.answers = res.answers;
         m.authorities = res.authorities;
         m.additionals = res.additionals;
@@ -639,6 +644,27 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         m.authorities = auth.authorities;
         m.additionals = auth.additionals;
         Some(m)
+    }
+
+    /// The client network sent upstream as EDNS Client Subnet, when ECS is
+    /// configured: the client's own option (cut to the configured prefix),
+    /// else its address. A client option with SOURCE PREFIX-LENGTH 0 asks
+    /// that none be sent (RFC 7871 §7.1.2).
+    fn client_subnet(&self, query: &Message, client: SocketAddr) -> Option<ClientNet> {
+        let cfg = &self.resolver.config().resolver;
+        if !cfg.client_subnet() {
+            return None;
+        }
+        let longest = |ip: IpAddr| match ip {
+            IpAddr::V4(_) => cfg.client_subnet_ipv4_prefix,
+            IpAddr::V6(_) => cfg.client_subnet_ipv6_prefix,
+        };
+        let net = match client_ecs(query) {
+            Some(o) if o.source_prefix() == 0 => return None,
+            Some(o) => ClientNet::new(o.addr(), o.source_prefix(), cfg),
+            None => ClientNet::new(client.ip(), longest(client.ip()), cfg),
+        };
+        (net.prefix > 0).then_some(net)
     }
 
     /// Resolves a cache miss, but answers the client by its deadline
@@ -1024,6 +1050,25 @@ fn packet_cacheable(res: &Resolution, qtype: RecordType) -> bool {
                 || res.answers.last().is_some_and(|r| r.record_type() == qtype)
         }
         _ => false,
+    }
+}
+
+/// RFC 7871 §7.2.2: a client that sent ECS gets its option back, with
+/// the scope the answer holds for (0: every client).
+fn echo_client_subnet(query: &Message, reply: &mut Message, scope: u8) {
+    let (Some(o), Some(e)) = (client_ecs(query), reply.edns.as_mut()) else {
+        return;
+    };
+    let scope = if o.source_prefix() == 0 { 0 } else { scope };
+    let echoed = ClientSubnet::new(o.addr(), o.source_prefix(), scope);
+    e.options_mut().insert(EdnsOption::Subnet(echoed));
+}
+
+/// The EDNS Client Subnet option a client sent, if any.
+fn client_ecs(query: &Message) -> Option<ClientSubnet> {
+    match query.edns.as_ref()?.option(EdnsCode::Subnet)? {
+        EdnsOption::Subnet(s) => Some(*s),
+        _ => None,
     }
 }
 

@@ -127,6 +127,11 @@ const FAMILIES: &[Family] = &[
         "cache.entries",
     ),
     gauge(
+        "tern_cache_subnet_entries",
+        "Answers held for one client subnet (EDNS Client Subnet)",
+        "cache.subnet_entries",
+    ),
+    gauge(
         "tern_cache_bytes",
         "Bytes the cache accounts for its entries",
         "cache.bytes",

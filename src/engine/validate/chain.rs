@@ -383,6 +383,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             checking_disabled: true,
             dnssec_ok: true,
             full_trace: false,
+            subnet: None,
         };
         let res = self.resolve_inner(&request).await;
         self.client_records(&request, res)
