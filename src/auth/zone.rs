@@ -15,13 +15,21 @@ use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use super::zonefile::{read_zone_file, SourcedRecord};
 
 /// Why a zone could not be loaded, with the file and line to look at.
+/// When the file was reached through `$INCLUDE`, `via` holds each
+/// including file and the line of its `$INCLUDE`, innermost first.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{}:{line}: {kind}", file.display())]
+#[error("{}:{line}: {kind}{}", file.display(), via_text(via.as_deref()))]
 pub struct ZoneError {
     pub file: PathBuf,
     pub line: usize,
     pub kind: ZoneErrorKind,
+    /// Boxed: most errors have none, and the error stays small.
+    pub via: Option<Box<IncludeChain>>,
 }
+
+/// The `$INCLUDE`s that led to a file: (including file, line), innermost first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncludeChain(pub Vec<(PathBuf, usize)>);
 
 impl ZoneError {
     pub fn new(file: &Path, line: usize, kind: ZoneErrorKind) -> Self {
@@ -29,8 +37,30 @@ impl ZoneError {
             file: file.to_path_buf(),
             line,
             kind,
+            via: None,
         }
     }
+
+    /// The same error, reached through the `$INCLUDE`s in `via`.
+    pub fn via(mut self, via: &[(PathBuf, usize)]) -> Self {
+        if !via.is_empty() {
+            let chain = self.via.get_or_insert_with(Box::default);
+            chain.0.extend(via.iter().cloned());
+        }
+        self
+    }
+}
+
+/// " (included from a.zone:4, from b.zone:9)" or nothing.
+fn via_text(via: Option<&IncludeChain>) -> String {
+    let Some(IncludeChain(via)) = via.filter(|v| !v.0.is_empty()) else {
+        return String::new();
+    };
+    let parts: Vec<String> = via
+        .iter()
+        .map(|(f, l)| format!("{}:{l}", f.display()))
+        .collect();
+    format!(" (included from {})", parts.join(", from "))
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -132,11 +162,9 @@ impl Zone {
         });
         let soa = soas.next();
         if let Some(extra) = soas.next() {
-            return Err(ZoneError::new(
-                &extra.file,
-                extra.line,
-                ZoneErrorKind::ExtraSoa,
-            ));
+            return Err(
+                ZoneError::new(&extra.file, extra.line, ZoneErrorKind::ExtraSoa).via(&extra.via),
+            );
         }
         let origin = match (origin, soa) {
             (Some(o), _) => o.to_lowercase(),
@@ -176,7 +204,7 @@ impl Zone {
                     owner: r.record.name.to_string(),
                     origin: origin.to_string(),
                 };
-                return Err(ZoneError::new(&r.file, r.line, kind));
+                return Err(ZoneError::new(&r.file, r.line, kind).via(&r.via));
             }
             if r.record.record_type() == RecordType::NS && r.record.name != origin {
                 zone.cuts.insert(LowerName::from(&r.record.name));
@@ -202,7 +230,7 @@ impl Zone {
             };
             if cname_clash {
                 let kind = ZoneErrorKind::CnameAndOtherData(r.record.name.to_string());
-                return Err(ZoneError::new(&r.file, r.line, kind));
+                return Err(ZoneError::new(&r.file, r.line, kind).via(&r.via));
             }
             let set = node.entry(rtype).or_default();
             if !set.iter().any(|x| x.data == r.record.data) {
@@ -257,7 +285,7 @@ impl Zone {
             rtype,
             cut: cut.to_string(),
         };
-        Err(ZoneError::new(&r.file, r.line, kind))
+        Err(ZoneError::new(&r.file, r.line, kind).via(&r.via))
     }
 
     fn index_existing(&mut self) {
