@@ -107,6 +107,7 @@ impl RunningLab {
             let server = Arc::new(AuthServer::new(&s.name, zones.clone(), dynamic));
             server.seed(spec.seed.wrapping_add(i as u64));
             server.set_faults(s.faults.clone());
+            server.set_allow_transfer(s.allow_transfer.clone());
             server.set_upward_referral(roots.clone());
             let (udp, tcp) = bind(&s.addresses).await.map_err(|e| LabError::Bind {
                 server: s.name.clone(),
