@@ -207,6 +207,21 @@ impl RunningLab {
         Ok(changes)
     }
 
+    /// Answers `server`'s dynamic names from the CDN policy file `cdn`
+    /// from now on (a new policy, TTL or weights); its health checks
+    /// start afresh.
+    pub fn replace_cdn(&mut self, server: &str, cdn: &Path) -> Result<(), LabError> {
+        let s = self
+            .servers
+            .iter_mut()
+            .find(|s| s.spec.name == server)
+            .ok_or_else(|| LabError::Other(format!("no server {server} in the lab")))?;
+        let dynamic = crate::auth::load_dynamic(Some(cdn)).map_err(LabError::Other)?;
+        s.server.replace_dynamic(dynamic);
+        s.spec.cdn = Some(cdn.to_path_buf());
+        Ok(())
+    }
+
     pub fn hints_path(&self) -> &Path {
         &self.hints
     }
