@@ -172,7 +172,7 @@ fn failover_example_ttl20_leaves_the_dead_replica_before_ttl300() {
         .filter(|n| n.has_tag_name("text"))
         .filter_map(|n| n.text().map(|t| t.trim().to_string()))
         .collect();
-    assert!(texts.iter().any(|t| t == "us-1 down"), "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("us-1 down")), "{texts:?}");
     assert!(texts.iter().any(|t| t.starts_with("ttl300.cdn.net.")));
     assert!(texts.iter().any(|t| t.contains("p99")));
     let _ = std::fs::remove_dir_all(&out);

@@ -163,7 +163,7 @@ fn prepare(exp: &Experiment, out: &Path) -> Result<Prepared, RunError> {
         for n in &c.names {
             policies
                 .entry(n.name.to_lowercase().to_string())
-                .or_insert_with(|| format!("{:?}, ttl {}", n.kind, n.ttl).to_lowercase());
+                .or_insert_with(|| format!("{}, ttl {}", n.kind.as_str(), n.ttl));
         }
     }
     Ok(Prepared {
@@ -425,6 +425,12 @@ pub fn summary(
     }
     let (downs, ups) = down_up(&exp.events);
     let leaves = stats::leaves(answers, &downs, &ups, exp.duration_s);
+    if !downs.is_empty() && leaves.is_empty() {
+        let _ = writeln!(
+            out,
+            "no client was being sent to a replica when it went down"
+        );
+    }
     if !leaves.is_empty() {
         let _ = writeln!(
             out,

@@ -16,7 +16,10 @@ const PANEL_W: u32 = 420;
 const PANEL_H: u32 = 230;
 const LATENCY_ROW_H: u32 = 46;
 const LATENCY_MIN_H: u32 = 180;
-const HEADER_H: u32 = 30;
+const TITLE_H: u32 = 26;
+const EVENT_LINE_H: u32 = 16;
+/// Events listed per line under the title.
+const EVENTS_PER_LINE: usize = 3;
 
 fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
@@ -53,12 +56,29 @@ pub fn report(
     let rows = names.len().max(1) as u32;
     let lat_h = (LATENCY_ROW_H * lat.len() as u32 + 60).max(LATENCY_MIN_H);
     let width = PANEL_W * cols;
-    let height = HEADER_H + PANEL_H * rows + lat_h;
+    let event_lines: Vec<String> = exp
+        .events
+        .chunks(EVENTS_PER_LINE)
+        .enumerate()
+        .map(|(c, chunk)| {
+            let parts: Vec<String> = chunk
+                .iter()
+                .enumerate()
+                .map(|(k, e)| {
+                    let n = c * EVENTS_PER_LINE + k + 1;
+                    format!("[{n}] {:.1} s: {}", e.at_s, e.label())
+                })
+                .collect();
+            parts.join("  |  ")
+        })
+        .collect();
+    let header_h = TITLE_H + EVENT_LINE_H * event_lines.len() as u32 + 4;
+    let height = header_h + PANEL_H * rows + lat_h;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let (header, rest) = root.split_vertically(HEADER_H);
+        let (header, rest) = root.split_vertically(header_h);
         header
             .draw_text(
                 &format!(
@@ -66,9 +86,19 @@ pub fn report(
                     exp.title
                 ),
                 &("sans-serif", 16).into_text_style(&header),
-                (8, 8),
+                (8, 6),
             )
             .map_err(err)?;
+        for (i, line) in event_lines.iter().enumerate() {
+            let y = TITLE_H + EVENT_LINE_H * i as u32;
+            header
+                .draw_text(
+                    line,
+                    &("sans-serif", 12).into_text_style(&header),
+                    (8, y as i32),
+                )
+                .map_err(err)?;
+        }
         let (grid, bottom) = rest.split_vertically(PANEL_H * rows);
         let panels = grid.split_evenly((rows as usize, cols as usize));
         for (i, panel) in panels.iter().enumerate() {
@@ -160,11 +190,12 @@ where
                 BLACK.mix(0.6).stroke_width(1),
             )))
             .map_err(err)?;
-        // Stagger labels so nearby events stay readable.
-        let y = 100.0 - 9.0 * (k % 4) as f64;
+        // Numbered as in the list under the title; staggered so nearby
+        // events stay readable.
+        let y = 104.0 - 7.0 * (k % 3) as f64;
         chart
             .draw_series(std::iter::once(Text::new(
-                ev.label(),
+                format!("{}", k + 1),
                 (t, y),
                 ("sans-serif", 10).into_font().color(&BLACK),
             )))

@@ -137,8 +137,13 @@ impl Leave {
     }
 }
 
+/// How far back from a replica going down an answer naming it counts as
+/// "clients were using it".
+pub const RECENT_S: f64 = 5.0;
+
 /// One `Leave` per (down event, name, region) for the regions that were
-/// sent to the replica before it went down (the others never used it).
+/// sent to the replica in the `RECENT_S` seconds before it went down (the
+/// others were not using it).
 /// `downs` holds (time, replica) of each replica-down event, `ups` the
 /// replica-up events.
 pub fn leaves(
@@ -165,7 +170,7 @@ pub fn leaves(
             let used = answers
                 .iter()
                 .filter(mine)
-                .filter(|a| a.time_s < *down_at)
+                .filter(|a| a.time_s < *down_at && a.time_s >= down_at - RECENT_S)
                 .any(|a| a.replicas.contains(replica));
             if !used {
                 continue;
@@ -276,6 +281,10 @@ mod tests {
             // never sent to us: not affected, not reported
             a(3.0, "other", "eu"),
             a(8.0, "other", "eu"),
+            // sent there long before, not just before it went down
+            a(-1.0, "earlier", "us"),
+            a(2.0, "earlier", "eu"),
+            a(8.0, "earlier", "eu"),
             // after the replica came back: not in the window
             a(25.0, "fast", "us"),
         ];
@@ -292,7 +301,9 @@ mod tests {
         assert_eq!(by("slow").seconds(), None);
         assert!(!by("slow").left);
         assert_eq!(by("quick").seconds(), Some(0.0));
-        assert!(l.iter().all(|x| x.name != "other" && x.region != "ap"));
+        assert!(l
+            .iter()
+            .all(|x| x.name != "other" && x.name != "earlier" && x.region != "ap"));
         assert_eq!(l.len(), 3);
     }
 
