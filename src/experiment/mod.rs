@@ -485,3 +485,45 @@ pub fn down_up(events: &[Event]) -> (Moments, Moments) {
     }
     (downs, ups)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_follow_weights_and_repeat_with_the_seed() {
+        let draw = |seed| {
+            let mut rng = StdRng::seed_from_u64(seed);
+            (0..10_000)
+                .map(|_| pick(&mut rng, &[1, 0, 3]))
+                .collect::<Vec<usize>>()
+        };
+        let a = draw(5);
+        assert_eq!(a, draw(5));
+        assert_ne!(a, draw(6));
+        let count = |i| a.iter().filter(|x| **x == i).count();
+        assert_eq!(count(1), 0, "weight 0 is never drawn");
+        assert!((2_200..2_800).contains(&count(0)), "{}", count(0));
+        assert_eq!(count(0) + count(2), 10_000);
+    }
+
+    #[test]
+    fn lab_copy_is_relocated() {
+        let base = std::env::temp_dir().join(format!("tern-exp-copy-{}", std::process::id()));
+        let (from, to) = (base.join("from"), base.join("to"));
+        std::fs::create_dir_all(&from).unwrap();
+        std::fs::create_dir_all(&to).unwrap();
+        std::fs::create_dir_all(from.join("sub")).unwrap();
+        std::fs::write(from.join("a.zone"), "ns A 127.153.0.1\nx A 127.154.1.1\n").unwrap();
+        std::fs::write(from.join("sub/skip.zone"), "not copied").unwrap();
+        let moves = vec![
+            ("127.153.".to_string(), "127.191.".to_string()),
+            ("127.154.".to_string(), "127.192.".to_string()),
+        ];
+        copy_dir(&from, &to, &moves).unwrap();
+        let text = std::fs::read_to_string(to.join("a.zone")).unwrap();
+        assert_eq!(text, "ns A 127.191.0.1\nx A 127.192.1.1\n");
+        assert!(!to.join("sub").exists() && !to.join("skip.zone").exists());
+        let _ = std::fs::remove_dir_all(&base);
+    }
+}
