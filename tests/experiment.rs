@@ -1,8 +1,9 @@
 //! `tern experiment` end to end: the failover example runs against its
 //! own relocated lab (127.191.*, 127.192.*), writes a CSV row per query
 //! and an SVG that parses, and its rows show clients leaving the dead
-//! replica sooner under TTL 20 than under TTL 300. The example files
-//! themselves load and name files that exist.
+//! replica sooner under TTL 20 than under TTL 300; load, policy-file and
+//! fault events change the answers. The example files themselves load and
+//! name files that exist.
 
 #![allow(
     clippy::unwrap_used,
@@ -205,4 +206,145 @@ fn example_experiments_load_with_their_policy_files() {
             }
         }
     }
+}
+
+/// Policy file for the events test: `pin` is `failover` over `order`.
+fn events_cdn(order: &str) -> String {
+    format!(
+        r#"[health]
+interval_ms = 300
+timeout_ms = 200
+fail = 2
+rise = 2
+port = 8080
+
+[[replica]]
+name = "eu-1"
+addresses = ["127.154.1.1"]
+site = "eu"
+
+[[replica]]
+name = "us-1"
+addresses = ["127.154.2.1"]
+site = "us"
+
+[[replica]]
+name = "ap-1"
+addresses = ["127.154.3.1"]
+site = "ap"
+
+[[name]]
+name = "load.cdn.net."
+policy = "lowest-load"
+replicas = ["eu-1", "us-1", "ap-1"]
+load_file = "t-load.toml"
+ttl = 1
+
+[[name]]
+name = "pin.cdn.net."
+policy = "failover"
+replicas = [{order}]
+ttl = 1
+"#
+    )
+}
+
+#[test]
+fn load_cdn_and_fault_events_change_the_answers() {
+    let d = std::env::temp_dir().join(format!("tern-experiment-events-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let zones = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
+    std::fs::write(d.join("t.cdn.toml"), events_cdn(r#""us-1", "eu-1""#)).unwrap();
+    std::fs::write(d.join("t2.cdn.toml"), events_cdn(r#""ap-1", "eu-1""#)).unwrap();
+    std::fs::write(
+        d.join("t-load.toml"),
+        "\"eu-1\" = 0.2\n\"us-1\" = 0.5\n\"ap-1\" = 0.7\n",
+    )
+    .unwrap();
+    let exp = format!(
+        r#"[experiment]
+lab = "{}"
+relocate = {{ "127.153." = "127.195.", "127.154." = "127.196." }}
+resolver = "127.195.255.1:53"
+cdn = {{ "cdn.net" = "t.cdn.toml" }}
+duration_s = 12
+rate = 20
+
+[[client]]
+subnet = "10.2.0.0/24"
+
+[[name]]
+name = "load.cdn.net."
+
+[[name]]
+name = "pin.cdn.net."
+
+[[event]]
+at_s = 2
+action = "load"
+file = "t-load.toml"
+loads = {{ "eu-1" = 0.9, "us-1" = 0.6, "ap-1" = 0.1 }}
+
+[[event]]
+at_s = 5
+action = "cdn"
+server = "cdn.net"
+file = "t2.cdn.toml"
+
+[[event]]
+at_s = 8
+action = "faults"
+server = "cdn.net"
+faults = {{ delay_ms = 300 }}
+"#,
+        zones.display()
+    );
+    let file = d.join("events.toml");
+    std::fs::write(&file, exp).unwrap();
+    let out = d.join("out");
+    let output = Command::new(env!("CARGO_BIN_EXE_tern"))
+        .arg("experiment")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let csv = std::fs::read_to_string(out.join("answers.csv")).unwrap();
+    let rows = rows(&csv);
+    assert_eq!(rows.len(), 240);
+    let replicas = |name: &str, from: f64, to: f64| {
+        let mut v: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.name == name && r.time >= from && r.time < to)
+            .map(|r| r.replica.as_str())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    // Lowest load: eu-1 until the load file says ap-1 (re-read every
+    // 300 ms, then at most a 1 s TTL in the resolver's cache).
+    assert_eq!(replicas("load.cdn.net.", 0.0, 2.0), vec!["eu-1"]);
+    assert_eq!(replicas("load.cdn.net.", 5.0, 12.0), vec!["ap-1"]);
+    // The new policy file's order.
+    assert_eq!(replicas("pin.cdn.net.", 0.0, 5.0), vec!["us-1"]);
+    assert_eq!(replicas("pin.cdn.net.", 8.0, 12.0), vec!["ap-1"]);
+    // The delay fault: the resolver's cache misses wait for it.
+    let slow = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let t: f64 = f[0].parse().ok()?;
+            let ms: f64 = f[6].parse().ok()?;
+            (t >= 8.0 && ms >= 300.0).then_some(t)
+        })
+        .count();
+    assert!(slow > 0, "no answer waited for the 300 ms delay:\n{csv}");
+    let _ = std::fs::remove_dir_all(&d);
 }
