@@ -12,6 +12,7 @@ pub mod config;
 pub mod dig;
 pub mod dnssec;
 pub mod engine;
+pub mod experiment;
 pub mod lab;
 pub mod rpz;
 pub mod server;

@@ -71,12 +71,17 @@ fn tcp_query(addr: SocketAddr, q: &Message) -> Message {
 }
 
 fn start(dir: &std::path::Path, listen: &str) -> Kill {
+    start_with(dir, listen, &[], Stdio::null())
+}
+
+fn start_with(dir: &std::path::Path, listen: &str, extra: &[&str], stderr: Stdio) -> Kill {
     let child = Command::new(env!("CARGO_BIN_EXE_tern"))
         .args(["auth", "--zones"])
         .arg(dir)
         .args(["--listen", listen])
+        .args(extra)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let k = Kill(child);
@@ -145,7 +150,12 @@ fn dig_gets_authoritative_answers() {
         "dig is not installed (apt-get install dnsutils)"
     );
     let d = zone_dir("dig", ZONE);
-    let _k = start(&d, "127.77.1.2:53");
+    let _k = start_with(
+        &d,
+        "127.77.1.2:53",
+        &["--allow-transfer", "127.0.0.0/8"],
+        Stdio::null(),
+    );
     let out = Command::new("dig")
         .args([
             "@127.77.1.2",
@@ -289,4 +299,147 @@ fn random_and_mutated_packets_never_panic() {
     }
     // mutated queries mostly still get some reply (FORMERR or an answer)
     assert!(answered > 5_000, "{answered}");
+}
+
+fn axfr_query() -> Message {
+    make_query(
+        9,
+        Name::from_ascii("srv.lab.").unwrap(),
+        RecordType::AXFR,
+        false,
+    )
+}
+
+#[test]
+fn axfr_goes_only_to_allow_transfer_clients() {
+    let s = in_process("axfr");
+    let q = axfr_query().to_vec().unwrap();
+    let ask = |from: &str| {
+        let out = s.respond(&q, from.parse().unwrap(), false);
+        Message::from_vec(&out[0]).unwrap()
+    };
+    // Nobody by default.
+    let r = ask("127.0.0.1:4000");
+    assert_eq!(r.metadata.response_code, ResponseCode::Refused);
+    assert!(r.answers.is_empty());
+    s.set_allow_transfer(vec!["192.0.2.0/24".parse().unwrap()]);
+    let r = ask("192.0.2.77:4000");
+    assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(r.answers.first().unwrap().record_type(), RecordType::SOA);
+    assert_eq!(r.answers.last().unwrap().record_type(), RecordType::SOA);
+    let r = ask("198.51.100.1:4000");
+    assert_eq!(r.metadata.response_code, ResponseCode::Refused);
+}
+
+#[test]
+fn binary_refuses_axfr_without_allow_transfer() {
+    let d = zone_dir("axfr-bin", ZONE);
+    let _k = start(&d, "127.77.1.4:53");
+    let r = tcp_query("127.77.1.4:53".parse().unwrap(), &axfr_query());
+    assert_eq!(r.metadata.response_code, ResponseCode::Refused);
+    assert!(r.answers.is_empty());
+}
+
+#[test]
+fn lab_file_allow_transfer_is_checked() {
+    let d = std::env::temp_dir().join(format!("tern-auth-lab-xfr-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let lab = "[[server]]\nname = \"a\"\naddresses = [\"127.77.1.9\"]\nzones = [\"x.zone\"]\nallow_transfer = [\"127.0.0.0/8\", \"nonsense\"]\n";
+    std::fs::write(d.join("lab.toml"), lab).unwrap();
+    let e = tern::lab::LabSpec::load(&d.join("lab.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("lab.toml:5:"), "{e}");
+    assert!(
+        e.contains("allow_transfer: nonsense is not a network"),
+        "{e}"
+    );
+    std::fs::write(d.join("lab.toml"), lab.replace(", \"nonsense\"", "")).unwrap();
+    let spec = tern::lab::LabSpec::load(&d.join("lab.toml")).unwrap();
+    assert_eq!(
+        spec.servers[0].allow_transfer,
+        vec!["127.0.0.0/8".parse().unwrap()]
+    );
+}
+
+/// Lines tern auth writes to stderr, as they come.
+fn stderr_lines(k: &mut Kill) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let err = k.0.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(err).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+fn wait_line(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = String::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(l) if l.contains(needle) => return l,
+            Ok(l) => {
+                seen.push_str(&l);
+                seen.push('\n');
+            }
+            Err(_) => break,
+        }
+    }
+    panic!("no line with {needle:?} in:\n{seen}");
+}
+
+fn www_address(addr: SocketAddr) -> String {
+    let q = make_query(3, www(), RecordType::A, false);
+    let r = udp_query(addr, &q).expect("no reply");
+    r.answers[0].data.to_string()
+}
+
+#[test]
+fn changed_zone_file_is_served_only_when_its_serial_grows() {
+    let d = zone_dir("serial", ZONE);
+    let addr: SocketAddr = "127.77.1.5:53".parse().unwrap();
+    let mut k = start_with(&d, "127.77.1.5:53", &[], Stdio::piped());
+    let rx = stderr_lines(&mut k);
+    assert_eq!(www_address(addr), "192.0.2.1");
+    let file = d.join("srv.lab.zone");
+    // New data, same serial: logged, not served.
+    std::fs::write(&file, ZONE.replace("192.0.2.1", "192.0.2.2")).unwrap();
+    let line = wait_line(&rx, "zone srv.lab. not reloaded");
+    assert!(
+        line.contains("serial 1 is not greater than the served 1"),
+        "{line}"
+    );
+    assert_eq!(www_address(addr), "192.0.2.1");
+    // A lower serial after a higher one is refused the same way (RFC 1982).
+    let v3 = ZONE
+        .replace(" 1 3600", " 3 3600")
+        .replace("192.0.2.1", "192.0.2.3");
+    std::fs::write(&file, &v3).unwrap();
+    let line = wait_line(&rx, "zone srv.lab. reloaded");
+    assert!(line.contains("serial 1 -> 3"), "{line}");
+    assert_eq!(www_address(addr), "192.0.2.3");
+    let v2 = ZONE
+        .replace(" 1 3600", " 2 3600")
+        .replace("192.0.2.1", "192.0.2.4");
+    std::fs::write(&file, v2).unwrap();
+    let line = wait_line(&rx, "zone srv.lab. not reloaded");
+    assert!(
+        line.contains("serial 2 is not greater than the served 3"),
+        "{line}"
+    );
+    assert_eq!(www_address(addr), "192.0.2.3");
+    // SIGHUP loads it anyway.
+    let pid = k.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let line = wait_line(&rx, "reloaded on request");
+    assert!(line.contains("SIGHUP"), "{line}");
+    assert_eq!(www_address(addr), "192.0.2.4");
 }

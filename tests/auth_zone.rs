@@ -159,3 +159,76 @@ fn a_directory_with_one_bad_zone_loads_nothing() {
     let set = ZoneSet::load_paths(&[d]).unwrap();
     assert_eq!(set.zones().len(), 1);
 }
+
+#[test]
+fn absolute_names_load_without_origin() {
+    let d = dir("absolute");
+    let text = "$TTL 300
+example.test. IN SOA ns1.example.test. hostmaster.example.test. 1 3600 900 604800 60
+example.test. IN NS ns1.example.test.
+example.test. IN MX 10 mail.example.test.
+ns1.example.test. IN A 192.0.2.1
+www.example.test. 60 IN CNAME example.test.
+";
+    let p = write(&d, "example.test.zone", text);
+    let z = Zone::load(&p, None).unwrap();
+    assert_eq!(z.origin(), &Name::from_ascii("example.test.").unwrap());
+    let ns1 = Name::from_ascii("ns1.example.test.").unwrap();
+    assert!(z.rrset(&ns1, RecordType::A).is_some());
+    let www = Name::from_ascii("www.example.test.").unwrap();
+    assert_eq!(z.rrset(&www, RecordType::CNAME).unwrap()[0].ttl, 60);
+}
+
+#[test]
+fn relative_names_without_origin_name_the_line() {
+    let d = dir("relative");
+    let head = "$TTL 300
+example.test. IN SOA ns1.example.test. hostmaster.example.test. 1 3600 900 604800 60
+";
+    for (bad, word) in [
+        ("www IN A 192.0.2.1\n", "www"),
+        ("example.test. IN NS ns1\n", "ns1"),
+        ("@ IN NS ns1.example.test.\n", "@"),
+        ("example.test. IN MX 10 mail\n", "mail"),
+    ] {
+        let p = write(&d, "example.test.zone", &format!("{head}{bad}"));
+        let e = Zone::load(&p, None).unwrap_err();
+        assert_eq!(e.line, 3, "{bad}: {e}");
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("{word} is a relative name")),
+            "{text}"
+        );
+        assert!(text.contains("no $ORIGIN"), "{text}");
+    }
+}
+
+#[test]
+fn include_errors_name_the_including_file_and_line() {
+    let d = dir("include-chain");
+    // GOOD is eight lines: the $INCLUDE is line 9 of the zone file.
+    let main = format!("{GOOD}$INCLUDE hosts.inc\n");
+    let p = write(&d, "example.lab.zone", &main);
+    write(&d, "hosts.inc", "a A 192.0.2.10\n$INCLUDE more.inc\n");
+    write(&d, "more.inc", "b A 192.0.2.11\nc A 300.0.0.1\n");
+    let e = Zone::load(&p, None).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("more.inc:2:"), "{text}");
+    assert!(
+        text.contains("(included from ")
+            && text.contains("hosts.inc:2, from ")
+            && text.contains("example.lab.zone:9)"),
+        "{text}"
+    );
+    // A missing file is an error at its $INCLUDE line too.
+    std::fs::remove_file(d.join("more.inc")).unwrap();
+    let text = Zone::load(&p, None).unwrap_err().to_string();
+    assert!(text.contains("more.inc:0: cannot read"), "{text}");
+    assert!(text.contains("hosts.inc:2"), "{text}");
+    // A load check failing on an included record says where it came from.
+    write(&d, "hosts.inc", "www CNAME a\n");
+    let text = Zone::load(&p, None).unwrap_err().to_string();
+    assert!(text.contains("hosts.inc:1:"), "{text}");
+    assert!(text.contains("(included from "), "{text}");
+    assert!(text.contains("example.lab.zone:9)"), "{text}");
+}

@@ -115,7 +115,7 @@ pub fn answer(
 }
 
 /// A response header echoing the query, with our OPT when the query had one.
-fn reply_skeleton(query: &Message) -> Message {
+pub(crate) fn reply_skeleton(query: &Message) -> Message {
     let mut reply = Message::new(
         query.metadata.id,
         MessageType::Response,

@@ -3,7 +3,9 @@
 //! each packet passing through the server's fault settings before the pure
 //! answer function. Garbage in gives FORMERR or silence, never a panic.
 //! Work is bounded: in-flight UDP replies and TCP connections are capped,
-//! idle TCP connections time out.
+//! idle TCP connections time out. Zone transfers (AXFR, TCP only) go only
+//! to clients in `allow_transfer` (none by default), as NSD's
+//! `provide-xfr` and BIND's `allow-transfer` gate them; others get REFUSED.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
@@ -17,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
-use super::answer::{answer, axfr, DynamicSource, EDNS_PAYLOAD};
+use super::answer::{answer, axfr, reply_skeleton, DynamicSource, EDNS_PAYLOAD};
 use super::faults::{rng, Faults, Verdict};
 use super::zone::ZoneSet;
 use crate::wire;
@@ -37,11 +39,14 @@ pub struct AuthServer {
     /// Replaced whole when the zone files are read again (`tern auth` on
     /// SIGHUP or a changed file).
     zones: RwLock<Arc<ZoneSet>>,
-    dynamic: Option<Arc<dyn DynamicSource>>,
+    /// Replaced whole when the lab swaps a CDN policy file.
+    dynamic: RwLock<Option<Arc<dyn DynamicSource>>>,
     faults: Arc<RwLock<Faults>>,
     rng: Mutex<StdRng>,
     /// Root NS + address records, for the `lame_upward` fault.
     upward: RwLock<Vec<Record>>,
+    /// Networks allowed to transfer zones (AXFR); empty: nobody.
+    allow_transfer: RwLock<Vec<ipnet::IpNet>>,
 }
 
 impl AuthServer {
@@ -49,10 +54,27 @@ impl AuthServer {
         Self {
             name: name.to_string(),
             zones: RwLock::new(zones),
-            dynamic,
+            dynamic: RwLock::new(dynamic),
             faults: Arc::new(RwLock::new(Faults::default())),
             rng: Mutex::new(rng(0x7e57)),
             upward: RwLock::new(Vec::new()),
+            allow_transfer: RwLock::new(Vec::new()),
+        }
+    }
+
+    /// Lets clients in `nets` transfer zones (AXFR); empty refuses all.
+    pub fn set_allow_transfer(&self, nets: Vec<ipnet::IpNet>) {
+        match self.allow_transfer.write() {
+            Ok(mut g) => *g = nets,
+            Err(p) => *p.into_inner() = nets,
+        }
+    }
+
+    fn transfer_allowed(&self, client: std::net::IpAddr) -> bool {
+        let check = |nets: &Vec<ipnet::IpNet>| nets.iter().any(|n| n.contains(&client));
+        match self.allow_transfer.read() {
+            Ok(g) => check(&g),
+            Err(p) => check(&p.into_inner()),
         }
     }
 
@@ -70,6 +92,21 @@ impl AuthServer {
         match self.zones.write() {
             Ok(mut g) => *g = zones,
             Err(p) => *p.into_inner() = zones,
+        }
+    }
+
+    /// Answers dynamic names from `dynamic` from now on.
+    pub fn replace_dynamic(&self, dynamic: Option<Arc<dyn DynamicSource>>) {
+        match self.dynamic.write() {
+            Ok(mut g) => *g = dynamic,
+            Err(p) => *p.into_inner() = dynamic,
+        }
+    }
+
+    fn current_dynamic(&self) -> Option<Arc<dyn DynamicSource>> {
+        match self.dynamic.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
         }
     }
 
@@ -148,6 +185,12 @@ impl AuthServer {
             .first()
             .is_some_and(|q| q.query_type() == RecordType::AXFR);
         if is_axfr && !udp && faults.is_clear() {
+            if !self.transfer_allowed(client.ip()) {
+                tracing::info!(server = %self.name, client = %client, "AXFR refused: client not in allow_transfer");
+                let mut r = reply_skeleton(&query);
+                r.metadata.response_code = ResponseCode::Refused;
+                return wire::encode(&r).into_iter().collect();
+            }
             return match axfr(&zones, &query) {
                 Ok(msgs) => msgs
                     .iter()
@@ -156,7 +199,8 @@ impl AuthServer {
                 Err(r) => wire::encode(&r).into_iter().collect(),
             };
         }
-        let mut reply = answer(&zones, &query, client.ip(), self.dynamic.as_deref());
+        let dynamic = self.current_dynamic();
+        let mut reply = answer(&zones, &query, client.ip(), dynamic.as_deref());
         if faults.lame_upward {
             let upward = match self.upward.read() {
                 Ok(g) => g.clone(),
@@ -283,6 +327,16 @@ async fn tcp_connection(
             stream.write_all(&framed).await?;
         }
     }
+}
+
+/// `10.0.0.0/8`, or one address (`192.0.2.1` is `192.0.2.1/32`).
+pub fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
+    if let Ok(n) = s.parse::<ipnet::IpNet>() {
+        return Ok(n.trunc());
+    }
+    s.parse::<std::net::IpAddr>()
+        .map(ipnet::IpNet::from)
+        .map_err(|_| format!("{s} is not a network (ADDR/LEN) or an address"))
 }
 
 /// Binds UDP and TCP on each address (port 0 picks one; TCP then reuses

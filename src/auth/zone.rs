@@ -15,13 +15,21 @@ use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use super::zonefile::{read_zone_file, SourcedRecord};
 
 /// Why a zone could not be loaded, with the file and line to look at.
+/// When the file was reached through `$INCLUDE`, `via` holds each
+/// including file and the line of its `$INCLUDE`, innermost first.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{}:{line}: {kind}", file.display())]
+#[error("{}:{line}: {kind}{}", file.display(), via_text(via.as_deref()))]
 pub struct ZoneError {
     pub file: PathBuf,
     pub line: usize,
     pub kind: ZoneErrorKind,
+    /// Boxed: most errors have none, and the error stays small.
+    pub via: Option<Box<IncludeChain>>,
 }
+
+/// The `$INCLUDE`s that led to a file: (including file, line), innermost first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncludeChain(pub Vec<(PathBuf, usize)>);
 
 impl ZoneError {
     pub fn new(file: &Path, line: usize, kind: ZoneErrorKind) -> Self {
@@ -29,8 +37,30 @@ impl ZoneError {
             file: file.to_path_buf(),
             line,
             kind,
+            via: None,
         }
     }
+
+    /// The same error, reached through the `$INCLUDE`s in `via`.
+    pub fn via(mut self, via: &[(PathBuf, usize)]) -> Self {
+        if !via.is_empty() {
+            let chain = self.via.get_or_insert_with(Box::default);
+            chain.0.extend(via.iter().cloned());
+        }
+        self
+    }
+}
+
+/// " (included from a.zone:4, from b.zone:9)" or nothing.
+fn via_text(via: Option<&IncludeChain>) -> String {
+    let Some(IncludeChain(via)) = via.filter(|v| !v.0.is_empty()) else {
+        return String::new();
+    };
+    let parts: Vec<String> = via
+        .iter()
+        .map(|(f, l)| format!("{}:{l}", f.display()))
+        .collect();
+    format!(" (included from {})", parts.join(", from "))
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -132,11 +162,9 @@ impl Zone {
         });
         let soa = soas.next();
         if let Some(extra) = soas.next() {
-            return Err(ZoneError::new(
-                &extra.file,
-                extra.line,
-                ZoneErrorKind::ExtraSoa,
-            ));
+            return Err(
+                ZoneError::new(&extra.file, extra.line, ZoneErrorKind::ExtraSoa).via(&extra.via),
+            );
         }
         let origin = match (origin, soa) {
             (Some(o), _) => o.to_lowercase(),
@@ -176,7 +204,7 @@ impl Zone {
                     owner: r.record.name.to_string(),
                     origin: origin.to_string(),
                 };
-                return Err(ZoneError::new(&r.file, r.line, kind));
+                return Err(ZoneError::new(&r.file, r.line, kind).via(&r.via));
             }
             if r.record.record_type() == RecordType::NS && r.record.name != origin {
                 zone.cuts.insert(LowerName::from(&r.record.name));
@@ -202,7 +230,7 @@ impl Zone {
             };
             if cname_clash {
                 let kind = ZoneErrorKind::CnameAndOtherData(r.record.name.to_string());
-                return Err(ZoneError::new(&r.file, r.line, kind));
+                return Err(ZoneError::new(&r.file, r.line, kind).via(&r.via));
             }
             let set = node.entry(rtype).or_default();
             if !set.iter().any(|x| x.data == r.record.data) {
@@ -257,7 +285,7 @@ impl Zone {
             rtype,
             cut: cut.to_string(),
         };
-        Err(ZoneError::new(&r.file, r.line, kind))
+        Err(ZoneError::new(&r.file, r.line, kind).via(&r.via))
     }
 
     fn index_existing(&mut self) {
@@ -469,5 +497,206 @@ impl ZoneSet {
 
     pub fn zones(&self) -> &[Zone] {
         &self.zones
+    }
+}
+
+/// Whether SOA serial `a` is greater than `b` in RFC 1982 §3.2 serial
+/// number arithmetic (32 bits: the difference must be under 2^31).
+pub fn serial_gt(a: u32, b: u32) -> bool {
+    a != b && a.wrapping_sub(b) < 0x8000_0000
+}
+
+fn serial_of(z: &Zone) -> Option<u32> {
+    match z.soa().map(|r| &r.data) {
+        Some(RData::SOA(soa)) => Some(soa.serial),
+        _ => None,
+    }
+}
+
+/// What a reload did with one zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReloadNote {
+    Added {
+        origin: String,
+        serial: u32,
+    },
+    Updated {
+        origin: String,
+        from: u32,
+        to: u32,
+    },
+    /// The file changed but its serial did not grow: the served copy stays.
+    Kept {
+        origin: String,
+        served: u32,
+        file: u32,
+    },
+    /// Loaded although its serial did not grow (SIGHUP).
+    Forced {
+        origin: String,
+        from: u32,
+        to: u32,
+    },
+    Removed {
+        origin: String,
+    },
+}
+
+impl std::fmt::Display for ReloadNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Added { origin, serial } => write!(f, "zone {origin} added (serial {serial})"),
+            Self::Updated { origin, from, to } => {
+                write!(f, "zone {origin} reloaded (serial {from} -> {to})")
+            }
+            Self::Kept {
+                origin,
+                served,
+                file,
+            } => write!(
+                f,
+                "zone {origin} not reloaded: the file's SOA serial {file} is not greater than \
+                 the served {served} (raise the serial, or send SIGHUP to load it anyway)"
+            ),
+            Self::Forced { origin, from, to } => write!(
+                f,
+                "zone {origin} reloaded on request although its serial did not grow ({from} -> {to})"
+            ),
+            Self::Removed { origin } => write!(f, "zone {origin} removed"),
+        }
+    }
+}
+
+impl ZoneSet {
+    /// The set to serve after reading the zone files again: a zone whose
+    /// SOA serial grew (RFC 1982) replaces the served copy; one whose
+    /// serial did not is kept as served, unless `force` (an operator's
+    /// SIGHUP); zones new in `fresh` are added and zones gone from it
+    /// removed. Zones with an unchanged serial and unchanged data are not
+    /// mentioned.
+    pub fn reload_from(&self, fresh: ZoneSet, force: bool) -> (ZoneSet, Vec<ReloadNote>) {
+        let mut notes = Vec::new();
+        let mut zones = Vec::new();
+        for new in fresh.zones {
+            let origin = new.origin.to_string();
+            let Some(old) = self.zones.iter().find(|z| z.origin == new.origin) else {
+                notes.push(ReloadNote::Added {
+                    origin,
+                    serial: serial_of(&new).unwrap_or(0),
+                });
+                zones.push(new);
+                continue;
+            };
+            let (from, to) = (serial_of(old).unwrap_or(0), serial_of(&new).unwrap_or(0));
+            if serial_gt(to, from) {
+                notes.push(ReloadNote::Updated { origin, from, to });
+                zones.push(new);
+            } else if old.all_records() == new.all_records() {
+                zones.push(old.clone());
+            } else if force {
+                notes.push(ReloadNote::Forced { origin, from, to });
+                zones.push(new);
+            } else {
+                notes.push(ReloadNote::Kept {
+                    origin,
+                    served: from,
+                    file: to,
+                });
+                zones.push(old.clone());
+            }
+        }
+        for old in &self.zones {
+            if !zones.iter().any(|z| z.origin == old.origin) {
+                notes.push(ReloadNote::Removed {
+                    origin: old.origin.to_string(),
+                });
+            }
+        }
+        (ZoneSet { zones }, notes)
+    }
+}
+
+#[cfg(test)]
+mod reload_tests {
+    use super::*;
+
+    fn zone(dir: &Path, origin: &str, serial: u32, www: &str) -> Zone {
+        let p = dir.join(format!("{origin}zone"));
+        let text = format!(
+            "$ORIGIN {origin}\n$TTL 60\n@ SOA ns h {serial} 3600 900 604800 60\n NS ns\nns A 192.0.2.1\nwww A {www}\n"
+        );
+        std::fs::write(&p, text).unwrap();
+        Zone::load(&p, None).unwrap()
+    }
+
+    #[test]
+    fn serial_arithmetic() {
+        for (a, b, gt) in [
+            (2, 1, true),
+            (1, 2, false),
+            (1, 1, false),
+            (0, u32::MAX, true),
+            (u32::MAX, 0, false),
+            (0x8000_0000, 0, false),
+            (0x7fff_ffff, 0, true),
+        ] {
+            assert_eq!(serial_gt(a, b), gt, "{a} > {b}");
+        }
+    }
+
+    #[test]
+    fn reload_takes_a_zone_only_when_its_serial_grows() {
+        let d = std::env::temp_dir().join(format!("tern-reload-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let served = ZoneSet::new(vec![
+            zone(&d, "a.test.", 5, "192.0.2.10"),
+            zone(&d, "b.test.", 5, "192.0.2.10"),
+            zone(&d, "c.test.", 5, "192.0.2.10"),
+        ])
+        .unwrap();
+        let fresh = || {
+            ZoneSet::new(vec![
+                zone(&d, "a.test.", 6, "192.0.2.11"),
+                zone(&d, "b.test.", 5, "192.0.2.11"),
+                zone(&d, "d.test.", 1, "192.0.2.11"),
+            ])
+            .unwrap()
+        };
+        let www = |set: &ZoneSet, o: &str| {
+            let n = Name::from_ascii(format!("www.{o}")).unwrap();
+            set.find(&n)
+                .and_then(|z| z.rrset(&n, RecordType::A))
+                .map(|r| r[0].data.to_string())
+        };
+        let (set, notes) = served.reload_from(fresh(), false);
+        assert_eq!(www(&set, "a.test."), Some("192.0.2.11".into()));
+        assert_eq!(www(&set, "b.test."), Some("192.0.2.10".into()));
+        assert_eq!(www(&set, "c.test."), None);
+        assert_eq!(www(&set, "d.test."), Some("192.0.2.11".into()));
+        assert!(notes.contains(&ReloadNote::Kept {
+            origin: "b.test.".into(),
+            served: 5,
+            file: 5
+        }));
+        assert!(notes
+            .iter()
+            .any(|n| matches!(n, ReloadNote::Updated { from: 5, to: 6, .. })));
+        assert!(notes
+            .iter()
+            .any(|n| matches!(n, ReloadNote::Removed { .. })));
+        assert!(notes
+            .iter()
+            .any(|n| matches!(n, ReloadNote::Added { serial: 1, .. })));
+        assert!(notes
+            .iter()
+            .any(|n| n.to_string().contains("not greater than")));
+        // SIGHUP loads it anyway.
+        let (set, notes) = served.reload_from(fresh(), true);
+        assert_eq!(www(&set, "b.test."), Some("192.0.2.11".into()));
+        assert!(notes.iter().any(|n| matches!(n, ReloadNote::Forced { .. })));
+        // Same serial, same data: nothing to say.
+        let (_, notes) = set.reload_from(fresh(), false);
+        assert!(notes.is_empty(), "{notes:?}");
+        let _ = std::fs::remove_dir_all(&d);
     }
 }

@@ -30,6 +30,8 @@ pub struct SourcedRecord {
     pub record: Record,
     pub file: PathBuf,
     pub line: usize,
+    /// The `$INCLUDE`s that led to `file` (including file, line), innermost first.
+    pub via: Vec<(PathBuf, usize)>,
 }
 
 /// One logical entry of a master file: a physical line, or several joined
@@ -102,6 +104,8 @@ struct State {
     default_ttl: Option<u32>,
     last_ttl: Option<u32>,
     last_owner: Option<Name>,
+    /// The `$INCLUDE`s being read (including file, line), outermost first.
+    includes: Vec<(PathBuf, usize)>,
 }
 
 /// Reads a zone file (following `$INCLUDE`s) into sourced records.
@@ -124,6 +128,7 @@ pub fn read_zone_file_with_ttl(
         default_ttl,
         last_ttl: None,
         last_owner: None,
+        includes: Vec::new(),
     };
     let mut out = Vec::new();
     read_into(path, &mut state, &mut out, 0)?;
@@ -186,7 +191,11 @@ fn read_into(
                         .map_err(|e| err(syntax(&format!("bad $INCLUDE origin {o}: {e}"))))?;
                     state.origin = Some(parsed);
                 }
-                read_into(&target, state, out, depth + 1)?;
+                state.includes.push((path.to_path_buf(), entry.line));
+                let read = read_into(&target, state, out, depth + 1);
+                state.includes.pop();
+                // Errors inside the included file name it; say where it was included.
+                read.map_err(|e| e.via(&[(path.to_path_buf(), entry.line)]))?;
                 // RFC 1035 §5.1: the include does not change the parent's origin.
                 state.origin = saved_origin;
                 state.last_owner = saved_owner;
@@ -202,6 +211,7 @@ fn read_into(
                     record,
                     file: path.to_path_buf(),
                     line: entry.line,
+                    via: state.includes.iter().rev().cloned().collect(),
                 });
             }
         }
@@ -274,6 +284,14 @@ fn syntax_owned(message: String) -> ZoneErrorKind {
 /// Parses one record entry with hickory-proto, in a small synthetic file
 /// that restates the origin, the TTL in force and the owner when blank.
 fn parse_plain(entry: &Entry, state: &State) -> Result<Record, ZoneErrorKind> {
+    if state.origin.is_none() {
+        if let Some(name) = relative_name(&entry.text) {
+            return Err(syntax_owned(format!(
+                "{name} is a relative name but no $ORIGIN is in force \
+                 (write it absolute, ending in '.', or add $ORIGIN)"
+            )));
+        }
+    }
     let mut text = String::new();
     if let Some(origin) = &state.origin {
         text.push_str(&format!("$ORIGIN {}\n", fqdn_text(origin)));
@@ -303,6 +321,43 @@ fn parse_plain(entry: &Entry, state: &State) -> Result<Record, ZoneErrorKind> {
         (None, _) => Err(syntax("no record found")),
         (Some(_), Some(_)) => Err(syntax("more than one record in one entry")),
     }
+}
+
+/// The first relative name (owner, or a name field of NS, CNAME, PTR,
+/// DNAME, MX, SRV, SOA) in a record entry, or `@`; None if all are absolute.
+fn relative_name(text: &str) -> Option<String> {
+    let clean = text.replace(['(', ')'], " ");
+    let words: Vec<&str> = clean.split_whitespace().collect();
+    let relative = |w: &&str| *w == "@" || !w.ends_with('.');
+    let mut i = 0;
+    if !text.starts_with([' ', '\t']) {
+        let owner = words.first()?;
+        if relative(owner) {
+            return Some((*owner).to_string());
+        }
+        i = 1;
+    }
+    // Up to two of TTL and class, then the type.
+    for _ in 0..2 {
+        let w = words.get(i)?;
+        let class = matches!(w.to_ascii_uppercase().as_str(), "IN" | "CH" | "HS" | "CS");
+        if class || parse_ttl(w).is_ok() {
+            i += 1;
+        }
+    }
+    let rtype = words.get(i)?.to_ascii_uppercase();
+    let fields: &[usize] = match rtype.as_str() {
+        "NS" | "CNAME" | "PTR" | "DNAME" => &[0],
+        "MX" => &[1],
+        "SRV" => &[3],
+        "SOA" => &[0, 1],
+        _ => &[],
+    };
+    fields
+        .iter()
+        .filter_map(|f| words.get(i + 1 + f))
+        .find(|w| relative(w))
+        .map(|w| (*w).to_string())
 }
 
 fn fqdn_text(name: &Name) -> String {

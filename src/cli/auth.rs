@@ -1,9 +1,12 @@
 //! `tern auth --zones DIR|FILE… --listen ADDR…`: serve zone files
 //! authoritatively over UDP and TCP (RFC 1035 §4.2) until Ctrl-C or
 //! SIGTERM. A zone that fails its load checks stops the server starting.
-//! On SIGHUP, and when a zone file (or a zones directory's listing)
-//! changes, the zones are read again; if any fails its checks, the error
-//! is logged and the zones already served stay.
+//! When a zone file (or a zones directory's listing) changes, the zones
+//! are read again and a zone replaces the served copy only if its SOA
+//! serial grew (RFC 1982); otherwise the served copy stays and that is
+//! logged. SIGHUP reads them again and loads changed zones whatever their
+//! serial. If any zone fails its checks, the error is logged and the zones
+//! already served stay. AXFR goes only to `--allow-transfer` networks.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,6 +26,10 @@ pub struct AuthArgs {
     /// Addresses to serve on, UDP and TCP (port 53 when omitted).
     #[arg(long, num_args = 1.., value_parser = parse_listen, default_value = "127.0.0.1:53")]
     pub listen: Vec<SocketAddr>,
+    /// Networks allowed to transfer zones (AXFR over TCP), e.g.
+    /// `127.0.0.0/8`; everyone else gets REFUSED. Default: nobody.
+    #[arg(long = "allow-transfer", num_args = 1.., value_parser = crate::auth::server::parse_net)]
+    pub allow_transfer: Vec<ipnet::IpNet>,
     /// CDN policy file (default: `cdn.toml` inside a zones directory, if any).
     #[arg(long)]
     pub cdn: Option<PathBuf>,
@@ -68,6 +75,7 @@ fn run_inner(args: AuthArgs) -> anyhow::Result<()> {
     rt.block_on(async move {
         let dynamic = crate::auth::load_dynamic(cdn_path.as_deref()).map_err(anyhow::Error::msg)?;
         let server = Arc::new(AuthServer::new("auth", zones.clone(), dynamic));
+        server.set_allow_transfer(args.allow_transfer.clone());
         let (udp, tcp) = bind(&args.listen)
             .await
             .with_context(|| format!("binding {:?}", args.listen))?;
@@ -102,7 +110,8 @@ fn run_inner(args: AuthArgs) -> anyhow::Result<()> {
 /// How often zone files are looked at for changes.
 const WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Reads the zones again on SIGHUP and when `fingerprint` changes.
+/// Reads the zones again on SIGHUP and when `fingerprint` changes; see
+/// `ZoneSet::reload_from` for which zones are taken.
 fn spawn_reloads(server: Arc<AuthServer>, paths: Vec<PathBuf>) {
     let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(h) => Some(h),
@@ -131,11 +140,17 @@ fn spawn_reloads(server: Arc<AuthServer>, paths: Vec<PathBuf>) {
             let loading = paths.clone();
             let loaded = tokio::task::spawn_blocking(move || ZoneSet::load_paths(&loading)).await;
             match loaded {
-                Ok(Ok(zones)) => {
-                    let n = zones.zones().len();
+                Ok(Ok(fresh)) => {
+                    let (zones, notes) = server.zones().reload_from(fresh, signalled);
                     server.replace_zones(Arc::new(zones));
-                    tracing::info!(zones = n, "{why}: zones reloaded");
-                    eprintln!("tern auth: {why}: {n} zones reloaded");
+                    if notes.is_empty() {
+                        tracing::info!("{why}: no zone changed");
+                        eprintln!("tern auth: {why}: no zone changed");
+                    }
+                    for n in notes {
+                        tracing::info!("{why}: {n}");
+                        eprintln!("tern auth: {why}: {n}");
+                    }
                 }
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "{why}: zones not reloaded; the old ones stay");

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod check;
 pub mod ctl;
 pub mod dig;
+pub mod experiment;
 pub mod lab;
 pub mod serve;
 
@@ -37,6 +38,8 @@ pub enum Command {
     Lab(lab::LabArgs),
     /// Control a running `tern serve` over its control socket.
     Ctl(ctl::CtlArgs),
+    /// Run a scripted client population and timeline against a lab.
+    Experiment(experiment::ExperimentArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -47,6 +50,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Auth(a) => auth::run(a),
         Command::Lab(a) => lab::run(a),
         Command::Ctl(a) => ctl::run(a),
+        Command::Experiment(a) => experiment::run(a),
     }
 }
 

@@ -93,6 +93,9 @@ pub struct ServerSection {
     pub cdn: Option<PathBuf>,
     #[serde(default)]
     pub faults: Faults,
+    /// Networks allowed to transfer this server's zones (AXFR); none by default.
+    #[serde(default)]
+    pub allow_transfer: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -126,6 +129,7 @@ pub struct ServerSpec {
     pub zones: Vec<PathBuf>,
     pub cdn: Option<PathBuf>,
     pub faults: Faults,
+    pub allow_transfer: Vec<ipnet::IpNet>,
 }
 
 /// The name of the lab file inside a lab directory.
@@ -196,6 +200,12 @@ impl LabSpec {
                 }
                 addresses.push(addr);
             }
+            let mut allow_transfer = Vec::new();
+            for n in &s.allow_transfer {
+                let net = crate::auth::server::parse_net(n)
+                    .map_err(|m| invalid(n, format!("server {}: allow_transfer: {m}", s.name)))?;
+                allow_transfer.push(net);
+            }
             if addresses.is_empty() || s.zones.is_empty() {
                 return Err(invalid(
                     &s.name,
@@ -208,6 +218,7 @@ impl LabSpec {
                 zones: s.zones.iter().map(|z| dir.join(z)).collect(),
                 cdn: s.cdn.map(|c| dir.join(c)),
                 faults: s.faults,
+                allow_transfer,
             });
         }
         Ok(LabSpec {

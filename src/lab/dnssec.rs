@@ -101,6 +101,7 @@ pub fn sign_lab(zones: &[Zone], now: u32) -> Result<SignedLab, LabError> {
                 record,
                 file: z.source().to_path_buf(),
                 line: 0,
+                via: Vec::new(),
             })
             .collect();
         let signed = Zone::from_records(z.source(), Some(origin.clone()), sourced)?;

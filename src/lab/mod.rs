@@ -107,6 +107,7 @@ impl RunningLab {
             let server = Arc::new(AuthServer::new(&s.name, zones.clone(), dynamic));
             server.seed(spec.seed.wrapping_add(i as u64));
             server.set_faults(s.faults.clone());
+            server.set_allow_transfer(s.allow_transfer.clone());
             server.set_upward_referral(roots.clone());
             let (udp, tcp) = bind(&s.addresses).await.map_err(|e| LabError::Bind {
                 server: s.name.clone(),
@@ -204,6 +205,21 @@ impl RunningLab {
         self.apply_replicas(spec).await?;
         self.spec.replicas = spec.replicas.clone();
         Ok(changes)
+    }
+
+    /// Answers `server`'s dynamic names from the CDN policy file `cdn`
+    /// from now on (a new policy, TTL or weights); its health checks
+    /// start afresh.
+    pub fn replace_cdn(&mut self, server: &str, cdn: &Path) -> Result<(), LabError> {
+        let s = self
+            .servers
+            .iter_mut()
+            .find(|s| s.spec.name == server)
+            .ok_or_else(|| LabError::Other(format!("no server {server} in the lab")))?;
+        let dynamic = crate::auth::load_dynamic(Some(cdn)).map_err(LabError::Other)?;
+        s.server.replace_dynamic(dynamic);
+        s.spec.cdn = Some(cdn.to_path_buf());
+        Ok(())
     }
 
     pub fn hints_path(&self) -> &Path {

@@ -212,6 +212,7 @@ fn auth_server(origin: &str, apex: &Name, set: Vec<Record>) -> Result<Server, St
             record,
             file: Path::new("testkit").join(origin),
             line: 0,
+            via: Vec::new(),
         })
         .collect();
     let zone = AuthZone::from_records(Path::new("testkit"), Some(apex.clone()), sourced)

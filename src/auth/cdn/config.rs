@@ -156,6 +156,24 @@ fn default_count() -> usize {
 }
 
 /// A validated per-name policy.
+impl PolicyKind {
+    /// The name used in cdn.toml.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Closest => "closest",
+            Self::Subnet => "subnet",
+            Self::Geo => "geo",
+            Self::LowestLoad => "lowest-load",
+            Self::Live => "live",
+            Self::Fastest => "fastest",
+            Self::Weighted => "weighted",
+            Self::RoundRobin => "round-robin",
+            Self::Failover => "failover",
+            Self::Reflect => "reflect",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NamePolicy {
     pub name: Name,
