@@ -5,6 +5,7 @@ pub mod auth;
 pub mod check;
 pub mod ctl;
 pub mod dig;
+pub mod generate;
 pub mod lab;
 pub mod serve;
 
@@ -37,6 +38,10 @@ pub enum Command {
     Lab(lab::LabArgs),
     /// Control a running `tern serve` over its control socket.
     Ctl(ctl::CtlArgs),
+    /// Write the man pages and shell completions into a directory (for
+    /// packaging).
+    #[command(hide = true)]
+    Generate(generate::GenerateArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -47,6 +52,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Auth(a) => auth::run(a),
         Command::Lab(a) => lab::run(a),
         Command::Ctl(a) => ctl::run(a),
+        Command::Generate(a) => generate::run(a),
     }
 }
 
