@@ -37,10 +37,9 @@ pub fn run(args: GenerateArgs) -> ExitCode {
     }
 }
 
-/// The command as the man pages and completions show it: `tern dig`'s
-/// page carries dig's option list, which `tern dig -h` prints.
+/// The command the man pages and completions are made from.
 pub fn command() -> clap::Command {
-    super::Cli::command().mut_subcommand("dig", |c| c.after_long_help(crate::dig::help::HELP))
+    super::Cli::command()
 }
 
 /// Writes every page and completion file; returns their paths.
@@ -84,6 +83,21 @@ fn man_pages(cmd: &clap::Command, dir: &Path, files: &mut Vec<PathBuf>) -> anyho
     let path = page
         .generate_to(dir)
         .with_context(|| format!("writing the man page of {}", cmd.get_name()))?;
+    // `tern dig` parses its own, dig-style options: its page lists them as
+    // `tern dig -h` prints them.
+    if cmd.get_display_name() == Some("tern-dig") {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("appending to {}", path.display()))?;
+        let mut section = String::from(".SH \"DIG OPTIONS\"\n.nf\n");
+        for line in crate::dig::help::HELP.lines() {
+            section.push_str(&roff_text(line));
+            section.push('\n');
+        }
+        section.push_str(".fi\n");
+        f.write_all(section.as_bytes())?;
+    }
     files.push(path);
     Ok(())
 }
