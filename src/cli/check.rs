@@ -1,17 +1,26 @@
-//! `tern check --config FILE`: load and validate a configuration, print
-//! "ok" or the error (file:line: key: why), exit 0 or 1.
+//! `tern check FILE` (or `--config FILE`): load and validate a
+//! configuration, print "ok" or the error (file:line: key: why), exit 0
+//! or 1.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// Configuration file.
-    #[arg(long)]
-    pub config: std::path::PathBuf,
+    /// Configuration file to check.
+    #[arg(value_name = "FILE", required_unless_present = "config")]
+    pub file: Option<PathBuf>,
+    /// Configuration file to check (the same as FILE).
+    #[arg(long, value_name = "FILE", conflicts_with = "file")]
+    pub config: Option<PathBuf>,
 }
 
 pub fn run(args: CheckArgs) -> ExitCode {
-    match validate(&args.config) {
+    let Some(path) = args.file.or(args.config) else {
+        eprintln!("tern check: no configuration file given");
+        return ExitCode::from(2);
+    };
+    match validate(&path) {
         Ok(_) => {
             println!("ok");
             ExitCode::SUCCESS

@@ -6,6 +6,7 @@ pub mod check;
 pub mod ctl;
 pub mod dig;
 pub mod experiment;
+pub mod generate;
 pub mod lab;
 pub mod serve;
 
@@ -40,6 +41,10 @@ pub enum Command {
     Ctl(ctl::CtlArgs),
     /// Run a scripted client population and timeline against a lab.
     Experiment(experiment::ExperimentArgs),
+    /// Write the man pages and shell completions into a directory (for
+    /// packaging).
+    #[command(hide = true)]
+    Generate(generate::GenerateArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -51,6 +56,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Lab(a) => lab::run(a),
         Command::Ctl(a) => ctl::run(a),
         Command::Experiment(a) => experiment::run(a),
+        Command::Generate(a) => generate::run(a),
     }
 }
 

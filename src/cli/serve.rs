@@ -21,15 +21,24 @@ use crate::upstream::net::NetTransport;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Configuration file (default: built-in defaults).
-    #[arg(long)]
+    /// Configuration file; keys it leaves out keep their defaults
+    /// (docs/configuration.md) [default: none, every key at its default]
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address to listen on, UDP and TCP (repeatable; replaces server.listen).
+    /// Address to listen on, UDP and TCP; repeatable; replaces
+    /// server.listen; a bare address means port 53 [default: server.listen,
+    /// 127.0.0.1:53]
     #[arg(long = "listen", value_name = "ADDR")]
     pub listen: Vec<String>,
-    /// Root hints file in zone-file syntax (replaces resolver.root_hints).
+    /// Root hints file in zone-file syntax; replaces resolver.root_hints
+    /// [default: resolver.root_hints, the built-in root servers]
     #[arg(long, value_name = "FILE")]
     pub root_hints: Option<PathBuf>,
+    /// Log filter: a level (off, error, warn, info, debug, trace) or
+    /// TARGET=LEVEL directives such as "tern=debug,warn"; replaces
+    /// log.level; RUST_LOG, when set, still wins [default: log.level, info]
+    #[arg(long, value_name = "LEVEL")]
+    pub log: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -53,6 +62,18 @@ fn apply_flags(config: &mut Config, args: &ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(hints) = &args.root_hints {
         config.resolver.root_hints = Some(hints.clone());
+    }
+    if let Some(level) = &args.log {
+        // An unknown level is an error here as in log.level, not a
+        // silent fallback to "info" or a target name.
+        if let Some(word) = crate::config::load::unknown_level(level) {
+            anyhow::bail!(
+                "bad --log filter {level:?}: unknown level {word:?}: use off, error, warn, info, debug or trace, or TARGET=LEVEL"
+            );
+        }
+        tracing_subscriber::EnvFilter::try_new(level)
+            .with_context(|| format!("bad --log filter {level:?}"))?;
+        config.log.level = level.clone();
     }
     Ok(())
 }

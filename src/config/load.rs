@@ -864,7 +864,7 @@ impl Ctx<'_> {
 /// The first directive of a log filter that is a bare word but not a level
 /// (`"verbose"`): the filter syntax would take it for a target name and
 /// log everything of that target, surely not what was meant.
-fn unknown_level(filter: &str) -> Option<String> {
+pub fn unknown_level(filter: &str) -> Option<String> {
     const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
     filter
         .split(',')

@@ -6,6 +6,7 @@
 //! in the repository lists every key with its default.
 
 pub mod file;
+pub mod keys;
 pub mod load;
 pub mod local;
 pub mod rpz;

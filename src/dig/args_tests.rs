@@ -162,6 +162,65 @@ fn errors_look_like_digs() {
 }
 
 #[test]
+fn options_dig_has_and_tern_lacks_say_not_supported() {
+    let table: &[(&str, &str)] = &[
+        ("+tls x", "+tls: not supported"),
+        ("+notls x", "+tls: not supported"),
+        ("+https=/dns-query x", "+https: not supported"),
+        ("+nssearch x", "+nssearch: not supported"),
+        ("+split=8 x", "+split: not supported"),
+        ("+ednsflags=0x80 x", "+ednsflags: not supported"),
+        ("+CRYPTO x", "+crypto: not supported"),
+        ("x +idnin", "+idnin: not supported"),
+        ("-y hmac-sha256:key:c2VjcmV0 x", "-y: not supported"),
+        ("-k /etc/key x", "-k: not supported"),
+    ];
+    for (line, want) in table {
+        let err = parse(&words(line)).expect_err(line);
+        assert_eq!(err.exit, 1, "{line}");
+        assert_eq!(err.stderr, *want, "{line}");
+        assert!(!err.stderr.contains("Invalid option"), "{line}");
+    }
+    // Still typos: near misses of those names are not claimed.
+    let err = parse(&words("+tlsx x")).unwrap_err();
+    assert!(err.stderr.starts_with("Invalid option: +tlsx"), "{err:?}");
+    // What dig 9.18 only warns about as deprecated, tern's dig too.
+    let inv = run("+sigchase +notopdown x");
+    assert_eq!(
+        inv.warnings,
+        [
+            ";; +sigchase option is deprecated",
+            ";; +topdown option is deprecated"
+        ]
+    );
+    assert_eq!(inv.lookups.len(), 1);
+}
+
+#[test]
+fn ixfr_takes_a_serial_as_dig_does() {
+    let inv = run("@10.0.0.1 example IXFR=2026120701");
+    let l = &inv.lookups[0];
+    assert_eq!(l.qtype, 251);
+    assert_eq!(l.flags.extra.ixfr_serial, Some(2_026_120_701));
+    let inv = run("-t ixfr=7 example");
+    assert_eq!(inv.lookups[0].qtype, 251);
+    assert_eq!(inv.lookups[0].flags.extra.ixfr_serial, Some(7));
+    // A bare IXFR has no serial: dig warns and skips the word.
+    let inv = run("example IXFR");
+    assert_eq!(inv.warnings, [";; Warning, ixfr requires a serial number"]);
+    assert_eq!(inv.lookups[0].qtype, 1);
+    let inv = run("-t ixfr example");
+    assert_eq!(inv.warnings, [";; Warning, ignoring invalid type ixfr"]);
+    assert_eq!(inv.lookups[0].qtype, 1);
+    // A serial that is not a number, or too large, is fatal (exit 1).
+    for line in ["example ixfr=x", "-t ixfr=4294967296 example"] {
+        let err = parse(&words(line)).expect_err(line);
+        assert_eq!(err.exit, 1, "{line}");
+        assert_eq!(err.stderr, "dig: Couldn't parse serial number", "{line}");
+    }
+}
+
+#[test]
 fn help_and_version() {
     assert_eq!(parse(&words("x -h")), Ok(Parsed::Help));
     assert_eq!(parse(&words("-v")), Ok(Parsed::Version));

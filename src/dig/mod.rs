@@ -198,7 +198,8 @@ pub fn run(argv: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             .as_deref()
             .filter(|_| !l.flags.json && !l.flags.yaml)
             .map(|text| Banner { text, full: i == 0 });
-        let code = if l.qtype == types::TYPE_AXFR && !l.flags.trace {
+        let transfer = l.qtype == types::TYPE_AXFR || l.qtype == types::TYPE_IXFR;
+        let code = if transfer && !l.flags.trace {
             xfr::run(l, banner, *print_cmd, out)
         } else if l.flags.trace && l.flags.engine {
             engine_trace::run(l, banner.filter(|_| *print_cmd), out)

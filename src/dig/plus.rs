@@ -4,7 +4,9 @@
 
 use std::net::IpAddr;
 
-use super::args::{current, invalid, parse_u32, ArgError, Invocation, Lookup, Subnet};
+use super::args::{
+    current, invalid, not_supported, parse_u32, ArgError, Invocation, Lookup, Subnet,
+};
 
 /// Boolean `+options`: (name, shortest accepted prefix).
 const BOOLEANS: &[(&str, usize)] = &[
@@ -70,6 +72,51 @@ const VALUED: &[(&str, usize)] = &[
     ("tries", 3),
 ];
 
+/// dig 9.18 options tern's dig does not have, by their full names (with or
+/// without `no` and `=value`): they are answered "not supported" rather
+/// than "Invalid option".
+const UNSUPPORTED: &[&str] = &[
+    "badcookie",
+    "crypto",
+    "dns64prefix",
+    "domain",
+    "ednsflags",
+    "ednsnegotiation",
+    "http-plain",
+    "http-plain-get",
+    "http-plain-post",
+    "https",
+    "https-get",
+    "https-post",
+    "idnin",
+    "idnout",
+    "ndots",
+    "nssearch",
+    "onesoa",
+    "rrcomments",
+    "showbadcookie",
+    "showsearch",
+    "split",
+    "tls",
+    "tls-ca",
+    "tls-certfile",
+    "tls-hostname",
+    "tls-keyfile",
+];
+
+/// Options dig 9.18 still accepts only to warn that they are deprecated
+/// (and then ignores); tern's dig does the same.
+const DEPRECATED: &[&str] = &["mapped", "sigchase", "topdown", "trusted-key", "unexpected"];
+
+/// The unsupported option `word` names (`tls`, `notls`), if any.
+fn unsupported(word: &str) -> Option<&'static str> {
+    let bare = word
+        .strip_prefix("no")
+        .filter(|rest| UNSUPPORTED.contains(rest));
+    let bare = bare.unwrap_or(word);
+    UNSUPPORTED.iter().copied().find(|u| *u == bare)
+}
+
 fn lookup_name(table: &[(&'static str, usize)], word: &str) -> Option<&'static str> {
     let word = word.to_ascii_lowercase();
     table
@@ -84,6 +131,15 @@ pub(crate) fn plus_option(inv: &mut Invocation, opt: &str, arg: &str) -> Result<
         None => (opt, None),
     };
     let lower = word.to_ascii_lowercase();
+    if let Some(name) = unsupported(&lower) {
+        return Err(not_supported(&format!("+{name}")));
+    }
+    let undone = lower.strip_prefix("no").unwrap_or(&lower);
+    if let Some(name) = DEPRECATED.iter().find(|d| **d == lower || **d == undone) {
+        inv.warnings
+            .push(format!(";; +{name} option is deprecated"));
+        return Ok(());
+    }
     let (state, bare) = match lower.strip_prefix("no") {
         // "+nsid" and "+nocmd" both start with "n": only strip a real "no".
         Some(rest)

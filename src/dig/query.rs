@@ -11,10 +11,12 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::opt::EdnsOption;
-use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_proto::rr::rdata::SOA;
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::args::Subnet;
 use super::msg::u16_at;
+use super::types::TYPE_IXFR;
 
 /// EDNS option codes (IANA "DNS EDNS0 Option Codes").
 pub const OPT_NSID: u16 = 3;
@@ -60,6 +62,9 @@ pub struct Extras {
     pub opcode: Option<u8>,
     /// `+edns=N`: the EDNS version.
     pub edns_version: u8,
+    /// `IXFR=N`: the serial the transfer starts from, sent as an SOA in
+    /// the authority section (RFC 1995 §3).
+    pub ixfr_serial: Option<u32>,
 }
 
 /// Why a query could not be built.
@@ -175,6 +180,15 @@ pub fn build_with_padding(id: u16, spec: &QuerySpec, pad: usize) -> Result<Vec<u
         let mut q = Query::query(name, RecordType::from(spec.qtype));
         q.set_query_class(DNSClass::from(spec.qclass));
         m.add_query(q);
+    }
+    if let Some(serial) = spec.extra.ixfr_serial.filter(|_| spec.qtype == TYPE_IXFR) {
+        // As dig: the zone's SOA with only the serial filled in.
+        let soa = SOA::new(Name::root(), Name::root(), serial, 0, 0, 0, 0);
+        m.add_authority(Record::from_rdata(
+            parse_name(&spec.name)?,
+            0,
+            RData::SOA(soa),
+        ));
     }
     if spec.edns {
         let mut edns = Edns::new();
@@ -509,6 +523,25 @@ mod tests {
     }
 
     #[test]
+    fn ixfr_query_carries_the_serial_in_an_authority_soa() {
+        let mut sp = spec("example.");
+        sp.qtype = TYPE_IXFR;
+        sp.extra.ixfr_serial = Some(2026);
+        let v = crate::dig::msg::parse(&build(1, &sp).unwrap()).unwrap();
+        assert_eq!(v.counts[2], 1);
+        let soa = &v.authorities[0];
+        assert_eq!(soa.rtype, crate::dig::types::TYPE_SOA);
+        assert_eq!(
+            crate::dig::msg::u32_at(&v.bytes, soa.rdata_offset + 2),
+            Some(2026)
+        );
+        // Not for other types, even with a serial set.
+        sp.qtype = 1;
+        let v = crate::dig::msg::parse(&build(1, &sp).unwrap()).unwrap();
+        assert_eq!(v.counts[2], 0);
+    }
+
+    #[test]
     fn extras_shape_the_query() {
         let mut sp = spec("www.example");
         sp.extra = Extras {
@@ -518,6 +551,7 @@ mod tests {
             zflag: true,
             opcode: Some(4),
             edns_version: 0,
+            ixfr_serial: None,
         };
         let bytes = build(9, &sp).unwrap();
         assert_eq!(bytes.len() % 128, 0);

@@ -105,6 +105,7 @@ pub const TYPE_PTR: u16 = 12;
 pub const TYPE_AAAA: u16 = 28;
 pub const TYPE_OPT: u16 = 41;
 pub const TYPE_AXFR: u16 = 252;
+pub const TYPE_IXFR: u16 = 251;
 pub const TYPE_DS: u16 = 43;
 pub const TYPE_RRSIG: u16 = 46;
 pub const CLASS_IN: u16 = 1;

@@ -1,5 +1,6 @@
-//! `AXFR`: a zone transfer over TCP (RFC 5936 §2.2: one query, replies
-//! until the closing SOA) printed as dig prints it — records only unless
+//! `AXFR` and `IXFR=N`: a zone transfer over TCP (RFC 5936 §2.2: one
+//! query, replies until the closing SOA; RFC 1995 §4 for the incremental
+//! form) printed as dig prints it — records only unless
 //! +comments/+question, `; Transfer failed.` on an error RCODE, and the
 //! `;; XFR size: N records (messages M, bytes B)` statistics line.
 
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::args::Lookup;
 use super::msg::View;
 use super::query::{self, hash_addr};
-use super::types::TYPE_SOA;
+use super::types::{TYPE_IXFR, TYPE_SOA};
 use super::{format, msg, spec_of, Banner, Server, EXIT_INTERNAL, EXIT_NO_REPLY, EXIT_OK};
 
 /// Messages one transfer may take (a bound on memory and time).
@@ -22,11 +23,95 @@ enum Stop {
     TooMany,
 }
 
-/// Reads framed messages until the closing SOA; `each` sees every message
-/// and returns false to stop (an error RCODE).
+/// Where in a transfer's stream of records we are, to know its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Nothing yet: the first record is the zone's current SOA.
+    Start,
+    /// IXFR, after the first SOA: the second record tells the form.
+    Second,
+    /// AXFR form: the next SOA closes the transfer.
+    Full,
+    /// IXFR difference sequence: deleted records after the old SOA.
+    Deleting,
+    /// IXFR difference sequence: added records after the new SOA.
+    Adding,
+    Done,
+}
+
+/// Follows the records of a transfer to find its end: AXFR (and an IXFR
+/// answered in full) ends at the second SOA; an incremental IXFR is
+/// `SOA(new) [SOA(old) deleted SOA(next) added]... SOA(new)` and ends at
+/// an SOA with the new serial where a difference sequence would start; an
+/// IXFR from a serial not older than the zone's is the one SOA.
+#[derive(Debug)]
+struct Progress {
+    /// The IXFR's serial; None for AXFR.
+    ixfr: Option<u32>,
+    state: State,
+    new_serial: u32,
+}
+
+impl Progress {
+    fn new(ixfr: Option<u32>) -> Self {
+        Progress {
+            ixfr,
+            state: State::Start,
+            new_serial: 0,
+        }
+    }
+
+    fn record(&mut self, v: &View, r: &msg::Record) {
+        self.step((r.rtype == TYPE_SOA).then(|| soa_serial(&v.bytes, r.rdata_offset)));
+    }
+
+    /// One record: `Some(serial)` for an SOA (its serial, if readable),
+    /// `None` for any other type.
+    fn step(&mut self, soa: Option<Option<u32>>) {
+        self.state = match (self.state, soa) {
+            (State::Start, Some(serial)) => {
+                self.new_serial = serial.unwrap_or(0);
+                match self.ixfr {
+                    None => State::Full,
+                    // Up to date: the answer is this one SOA.
+                    Some(have) if serial_le(self.new_serial, have) => State::Done,
+                    Some(_) => State::Second,
+                }
+            }
+            (State::Start, None) => State::Full,
+            (State::Second, None) => State::Full,
+            (State::Full, Some(_)) => State::Done,
+            (State::Deleting, Some(_)) => State::Adding,
+            (State::Second | State::Adding, Some(serial)) => {
+                if serial == Some(self.new_serial) {
+                    State::Done
+                } else {
+                    State::Deleting
+                }
+            }
+            (state, _) => state,
+        };
+    }
+}
+
+/// RFC 1982 serial comparison: `a` is not newer than `b`.
+fn serial_le(a: u32, b: u32) -> bool {
+    a == b || b.wrapping_sub(a) < 0x8000_0000
+}
+
+/// The serial of the SOA record whose RDATA starts at `pos`.
+fn soa_serial(bytes: &[u8], pos: usize) -> Option<u32> {
+    let (_, after_mname) = msg::read_name(bytes, pos).ok()?;
+    let (_, after_rname) = msg::read_name(bytes, after_mname).ok()?;
+    msg::u32_at(bytes, after_rname)
+}
+
+/// Reads framed messages until the transfer is complete; `each` sees every
+/// message and returns false to stop (an error RCODE).
 fn transfer(
     server: &Server,
     query: &[u8],
+    ixfr: Option<u32>,
     timeout: Duration,
     each: &mut dyn FnMut(View, usize) -> bool,
 ) -> Result<(), Stop> {
@@ -37,7 +122,7 @@ fn transfer(
     let mut framed = len.to_be_bytes().to_vec();
     framed.extend_from_slice(query);
     s.write_all(&framed).map_err(Stop::Io)?;
-    let mut soas = 0;
+    let mut progress = Progress::new(ixfr);
     for _ in 0..MAX_MESSAGES {
         let mut lenbuf = [0u8; 2];
         s.read_exact(&mut lenbuf).map_err(Stop::Io)?;
@@ -47,16 +132,19 @@ fn transfer(
         let Ok(v) = msg::parse(&body) else {
             return Err(Stop::Io(std::io::Error::other("malformed message")));
         };
-        soas += v.answers.iter().filter(|r| r.rtype == TYPE_SOA).count();
+        for r in &v.answers {
+            progress.record(&v, r);
+        }
         let ok = v.rcode() == 0;
-        if !each(v, size) || !ok || soas >= 2 {
+        let done = progress.state == State::Done;
+        if !each(v, size) || !ok || done {
             return Ok(());
         }
     }
     Err(Stop::TooMany)
 }
 
-/// Runs one AXFR lookup; returns dig's exit status.
+/// Runs one AXFR or IXFR lookup; returns dig's exit status.
 pub fn run(l: &Lookup, banner: Option<Banner<'_>>, print_cmd: bool, out: &mut dyn Write) -> u8 {
     let mut l = l.clone();
     // dig: a transfer shows neither comments nor the question unless asked.
@@ -119,7 +207,8 @@ pub fn run(l: &Lookup, banner: Option<Banner<'_>>, print_cmd: bool, out: &mut dy
             let _ = write!(out, "{s}");
             !failed
         };
-        match transfer(server, &query_bytes, timeout, &mut each) {
+        let ixfr = spec.extra.ixfr_serial.filter(|_| l.qtype == TYPE_IXFR);
+        match transfer(server, &query_bytes, ixfr, timeout, &mut each) {
             Ok(()) => {
                 if l.flags.stats && !l.flags.short && !failed {
                     let _ = write!(
@@ -155,4 +244,56 @@ pub fn run(l: &Lookup, banner: Option<Banner<'_>>, print_cmd: bool, out: &mut dy
         }
     }
     EXIT_NO_REPLY
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds records (Some(serial) = SOA, None = other) until done;
+    /// returns how many were read.
+    fn read(ixfr: Option<u32>, records: &[Option<u32>]) -> Option<usize> {
+        let mut p = Progress::new(ixfr);
+        for (i, r) in records.iter().enumerate() {
+            p.step(r.map(Some));
+            if p.state == State::Done {
+                return Some(i + 1);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn transfers_end_where_their_form_says() {
+        // AXFR: SOA, data, SOA.
+        assert_eq!(read(None, &[Some(5), None, None, Some(5), None]), Some(4));
+        // IXFR from the current serial or a newer one: the one SOA.
+        assert_eq!(read(Some(5), &[Some(5), None]), Some(1));
+        assert_eq!(read(Some(7), &[Some(5), None]), Some(1));
+        // IXFR answered in full: as AXFR.
+        assert_eq!(read(Some(1), &[Some(5), None, Some(5), None]), Some(3));
+        // Incremental: new, [old, deleted, next, added]..., new. The new
+        // serial as a sequence's target SOA does not end it.
+        let seq = [
+            Some(5),
+            Some(3),
+            None,
+            Some(4),
+            None,
+            Some(4),
+            None,
+            Some(5),
+            None,
+            Some(5),
+        ];
+        assert_eq!(read(Some(3), &seq), Some(10));
+        // A sequence with nothing deleted or added.
+        assert_eq!(
+            read(Some(3), &[Some(5), Some(3), Some(5), Some(5)]),
+            Some(4)
+        );
+        // Serial arithmetic wraps (RFC 1982): 1 is newer than 4294967295.
+        assert_eq!(read(Some(1), &[Some(u32::MAX), None]), Some(1));
+        assert_eq!(read(Some(u32::MAX), &[Some(1), None, Some(1)]), Some(3));
+    }
 }

@@ -50,6 +50,19 @@ impl Nsd {
     /// Starts NSD on `ip:port` serving `zones` (origin, zone-file text);
     /// `extra` goes into the `server:` clause.
     pub fn start(tag: &str, ip: &str, port: u16, zones: &[(&str, &str)], extra: &str) -> Nsd {
+        Nsd::start_with(tag, ip, port, zones, extra, "")
+    }
+
+    /// As `start`, with `zone_extra` in every `zone:` clause (e.g.
+    /// `provide-xfr`).
+    pub fn start_with(
+        tag: &str,
+        ip: &str,
+        port: u16,
+        zones: &[(&str, &str)],
+        extra: &str,
+        zone_extra: &str,
+    ) -> Nsd {
         let dir = temp_dir(tag);
         let d = dir.display();
         let mut conf = format!(
@@ -63,7 +76,7 @@ impl Nsd {
             let file = format!("zone{i}.zone");
             std::fs::write(dir.join(&file), text).unwrap();
             conf.push_str(&format!(
-                "zone:\n  name: \"{origin}\"\n  zonefile: \"{file}\"\n"
+                "zone:\n  name: \"{origin}\"\n  zonefile: \"{file}\"\n{zone_extra}"
             ));
         }
         let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
