@@ -639,3 +639,69 @@ async fn rd_zero_is_served_from_cache_only() {
     assert_eq!(addrs(&hit), vec!["192.0.2.80"]);
     assert!(matches!(hit.answers[0].data, RData::A(_)));
 }
+
+/// Names below an empty non-terminal (as under a wildcard at
+/// `*.edge.other.test`): the NODATA the zone's servers gave the minimised
+/// `edge.other.test` is cached, so each later name costs one upstream
+/// query (the full name), not two.
+#[tokio::test]
+async fn empty_non_terminal_nodata_is_reused_under_qname_minimisation() {
+    let (r, net, _) = setup();
+    let mut zones = tern::testkit::small_tree()
+        .into_iter()
+        .find(|(ip, _)| *ip == "198.51.100.5")
+        .unwrap()
+        .1;
+    zones[0].records.extend(
+        Zone::parse(
+            "other.test.",
+            "a.edge 300 A 192.0.2.99\nb.edge 300 A 192.0.2.99\n\
+             c.edge 300 A 192.0.2.99\nd.edge 300 A 192.0.2.99\n",
+        )
+        .unwrap()
+        .records,
+    );
+    net.add(
+        "198.51.100.5",
+        Server {
+            zones,
+            ..Server::default()
+        },
+    );
+    let first = r
+        .resolve(&Request::new(n("a.edge.other.test."), RecordType::A))
+        .await;
+    assert_eq!(
+        addrs(&first),
+        ["192.0.2.99"],
+        "{:?} {:?}",
+        first.rcode,
+        first.trace
+    );
+    let asked = |net: &TestNet| {
+        net.sent()
+            .into_iter()
+            .filter(|s| s.server.ip().to_string() == "198.51.100.5")
+            .map(|s| s.qname)
+            .collect::<Vec<_>>()
+    };
+    // The first name: the minimised edge.other.test, then the full name.
+    assert_eq!(
+        asked(&net),
+        [n("edge.other.test."), n("a.edge.other.test.")]
+    );
+    for (i, label) in ["b", "c", "d"].iter().enumerate() {
+        let name = format!("{label}.edge.other.test.");
+        let res = r.resolve(&Request::new(n(&name), RecordType::A)).await;
+        assert_eq!(addrs(&res), ["192.0.2.99"], "{:?}", res.trace);
+        assert_eq!(asked(&net).len(), 3 + i, "{name}: {:?}", asked(&net));
+        assert_eq!(asked(&net).last(), Some(&n(&name)));
+    }
+    // The cached NODATA answers the empty non-terminal's own question.
+    let ent = r
+        .resolve(&Request::new(n("edge.other.test."), RecordType::A))
+        .await;
+    assert_eq!(ent.rcode, ResponseCode::NoError);
+    assert!(ent.answers.is_empty());
+    assert_eq!(asked(&net).len(), 5);
+}

@@ -268,6 +268,19 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         })
     }
 
+    /// Whether the cache holds a live NODATA for (`name`, A) whose SOA is
+    /// that of `zone`: the zone's servers said the name has no address and
+    /// is no zone cut.
+    fn cached_nodata_in(&self, name: &Name, class: DNSClass, zone: &Name) -> bool {
+        let key = Key::RRset(name.clone(), RecordType::A, class);
+        match self.cache.get(&key, self.clock.now()) {
+            Some(Cached::NoData(soa)) => soa
+                .iter()
+                .any(|r| r.record_type() == RecordType::SOA && r.name == *zone),
+            _ => false,
+        }
+    }
+
     pub(super) async fn iterate_from(
         &self,
         mut zs: ZoneServers,
@@ -330,6 +343,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             } else {
                 (name.clone(), qtype)
             };
+            // A minimised name these servers answered NODATA for lately,
+            // from this very zone (an empty non-terminal, or a name with
+            // no address): no zone cut there, so the next label is asked
+            // at once instead of the same question again.
+            if minimised && self.cached_nodata_in(&sname, class, &zs.zone) {
+                st.note(|| format!("{sname}: NODATA from {} cached, going on down", zs.zone));
+                labels = labels.saturating_add(1);
+                continue;
+            }
             let (mut msg, from) = match self
                 .query_zone(&mut zs, &sname, stype, class, st, path, &mut failed)
                 .await
@@ -515,7 +537,17 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     labels = child.num_labels().saturating_add(1);
                     failed.clear();
                 }
-                Kind::NoData | Kind::Answer if minimised => {
+                Kind::NoData if minimised => {
+                    // No zone cut at this name: the same servers go on. The
+                    // NODATA is kept (unless the answer holds for one
+                    // client subnet), so the next name below it skips this
+                    // question.
+                    if st.scope() == 0 {
+                        self.cache_negative(&msg, &sname, stype, class, false);
+                    }
+                    labels = labels.saturating_add(1);
+                }
+                Kind::Answer if minimised => {
                     // No zone cut at this name: the same servers go on.
                     labels = labels.saturating_add(1);
                 }
