@@ -35,8 +35,21 @@ pub use rank::Rank;
 /// different names do not contend.
 const SHARDS: usize = 16;
 
-/// Bookkeeping bytes charged per entry on top of its records.
-const ENTRY_OVERHEAD: usize = 96;
+/// `cache.max_bytes` bounds the record cache and the front end's packet
+/// cache together: the packet cache has 1/8 of it, the records the rest.
+pub const PACKET_CACHE_SHARE: u64 = 8;
+
+/// The part of `cache.max_bytes` the record cache may use.
+pub fn record_budget(max_bytes: u64) -> u64 {
+    max_bytes - max_bytes / PACKET_CACHE_SHARE
+}
+
+/// What an entry costs besides its records' own memory: the LRU node
+/// holding key and entry with its two links, and the hash table's slot
+/// (a key reference and a node pointer, at the table's load factor).
+/// Measured against the heap in `tests/cache_memory.rs`.
+const ENTRY_OVERHEAD: usize =
+    std::mem::size_of::<Key>() + std::mem::size_of::<Entry>() + 2 * 8 + 32;
 
 /// What a cache key points at.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -491,7 +504,9 @@ fn remaining_secs(expires_at: Mono, now: Mono) -> u32 {
     u32::try_from(secs).unwrap_or(u32::MAX)
 }
 
-/// A rough size of a key and value, for the memory bound.
+/// The memory a key and value take beyond `ENTRY_OVERHEAD`: the heap
+/// parts of the key's name, and each record as stored (its full size in
+/// the RRset's vector, plus what its names and data put on the heap).
 fn value_bytes(key: &Key, value: &Cached) -> usize {
     let key_bytes = match key {
         Key::RRset(n, _, _)
@@ -502,7 +517,7 @@ fn value_bytes(key: &Key, value: &Cached) -> usize {
         | Key::Sigs(n, _, _)
         | Key::Status(n, _, _)
         | Key::Proof(n, _, _)
-        | Key::ZoneKeys(n) => n.len(),
+        | Key::ZoneKeys(n) => name_heap(n),
     };
     let records: Box<dyn Iterator<Item = &Record>> = match value {
         Cached::RRset(rs) | Cached::NoData(rs) | Cached::NxDomain(rs) => Box::new(rs.iter()),
@@ -513,21 +528,36 @@ fn value_bytes(key: &Key, value: &Cached) -> usize {
     key_bytes + records.map(record_bytes).sum::<usize>()
 }
 
+/// Heap bytes of a name: none while its labels fit the inline buffers
+/// (32 bytes of label data, 24 labels), else both buffers' contents.
+fn name_heap(n: &Name) -> usize {
+    let labels = usize::from(n.num_labels());
+    let data = n.len().saturating_sub(labels);
+    let mut heap = 0;
+    if data > 32 {
+        heap += data;
+    }
+    if labels > 24 {
+        heap += labels;
+    }
+    heap
+}
+
 fn record_bytes(r: &Record) -> usize {
     let rdata = match &r.data {
-        RData::A(_) => 4,
-        RData::AAAA(_) => 16,
-        RData::NS(n) => n.0.len(),
-        RData::CNAME(n) => n.0.len(),
-        RData::PTR(n) => n.0.len(),
-        RData::SOA(s) => s.mname.len() + s.rname.len() + 20,
-        RData::MX(m) => m.exchange.len() + 2,
-        RData::TXT(t) => t.txt_data.iter().map(|d| d.len() + 1).sum(),
+        RData::A(_) | RData::AAAA(_) => 0,
+        RData::NS(n) => name_heap(&n.0),
+        RData::CNAME(n) => name_heap(&n.0),
+        RData::PTR(n) => name_heap(&n.0),
+        RData::SOA(s) => name_heap(&s.mname) + name_heap(&s.rname),
+        RData::MX(m) => name_heap(&m.exchange),
+        // A boxed slice of boxed strings.
+        RData::TXT(t) => t.txt_data.iter().map(|d| d.len() + 16).sum(),
         // Signatures and keys: RSA ones run to a few hundred bytes.
-        RData::DNSSEC(_) => 200,
+        RData::DNSSEC(_) => 300,
         _ => 64,
     };
-    48 + r.name.len() + rdata
+    std::mem::size_of::<Record>() + name_heap(&r.name) + rdata
 }
 
 #[cfg(test)]

@@ -308,7 +308,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             auth_zones,
             anchors: Arc::new(anchors),
             autotrust,
-            cache: Arc::new(Cache::new(config.cache.clone())),
+            cache: Arc::new(Cache::new(crate::config::CacheConfig {
+                max_bytes: crate::cache::record_budget(config.cache.max_bytes),
+                ..config.cache.clone()
+            })),
             subnet_cache: Arc::new(crate::cache::subnet::SubnetCache::new(
                 config.resolver.client_subnet_cache_entries,
             )),

@@ -14,6 +14,7 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode}
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption, NSIDPayload};
 use hickory_proto::rr::{DNSClass, RecordType};
 
+use crate::cache::PACKET_CACHE_SHARE;
 use crate::clock::{Clock, Mono};
 use crate::config::local::LocalZoneType;
 use crate::config::AclAction;
@@ -44,9 +45,6 @@ const EDE_STALE_NXDOMAIN: u16 = 19;
 
 /// Largest TCP message (RFC 1035 §4.2.2 two-byte length).
 const TCP_MAX: usize = 65_535;
-
-/// The packet cache's share of the record cache's memory budget (1/8).
-const PACKET_CACHE_SHARE: u64 = 8;
 
 pub struct Handler<T: Transport, C: Clock> {
     resolver: Arc<Resolver<T, C>>,
