@@ -34,6 +34,25 @@ pub struct Config {
     pub metrics: MetricsConfig,
 }
 
+/// The line (from 1) at byte `offset` of `text`; 0 when past its end.
+pub fn line_at(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(0, |t| t.matches('\n').count() + 1)
+}
+
+/// The line of a TOML parse error in `text` (0 when it has no position).
+pub fn toml_error_line(text: &str, e: &toml::de::Error) -> usize {
+    e.span().map_or(0, |s| line_at(text, s.start))
+}
+
+/// The first line of `text` mentioning `needle`, for errors found after
+/// parsing (0 when none does).
+pub fn line_mentioning(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map_or(0, |i| i + 1)
+}
+
 impl ResolverConfig {
     /// Whether EDNS Client Subnet is sent anywhere.
     pub fn client_subnet(&self) -> bool {

@@ -244,17 +244,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Experiment, ExperimentError> {
         message,
     };
     let f: File = toml::from_str(text).map_err(|e| {
-        let line = e
-            .span()
-            .and_then(|s| text.get(..s.start))
-            .map_or(0, |t| t.matches('\n').count() + 1);
-        err(line, e.message().to_string())
+        err(
+            crate::config::toml_error_line(text, &e),
+            e.message().to_string(),
+        )
     })?;
-    let line_of = |needle: &str| {
-        text.lines()
-            .position(|l| l.contains(needle))
-            .map_or(0, |i| i + 1)
-    };
+    let line_of = |needle: &str| crate::config::line_mentioning(text, needle);
     // The line of the n-th `[[section]]` header.
     let nth_line = |header: &str, n: usize| {
         text.lines()

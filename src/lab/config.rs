@@ -151,7 +151,7 @@ impl LabSpec {
         })?;
         let parsed: LabFile = toml::from_str(&text).map_err(|e| LabError::Invalid {
             file: file.clone(),
-            line: e.span().map_or(0, |s| line_of(&text, s.start)),
+            line: crate::config::toml_error_line(&text, &e),
             message: e.message().to_string(),
         })?;
         let invalid = |key: &str, message: String| LabError::Invalid {
@@ -243,14 +243,7 @@ pub fn parse_addr(s: &str, default_port: u16) -> Result<SocketAddr, String> {
         .map_err(|_| format!("{s} is not an address"))
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset)
-        .map_or(0, |t| t.matches('\n').count() + 1)
-}
-
 /// The first line mentioning `needle` (for semantic errors after parsing).
 fn find_line(text: &str, needle: &str) -> usize {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .map_or(0, |i| i + 1)
+    crate::config::line_mentioning(text, needle)
 }

@@ -207,17 +207,12 @@ impl CdnConfig {
         };
         let text = std::fs::read_to_string(path).map_err(|e| err(0, e.to_string()))?;
         let file: CdnFile = toml::from_str(&text).map_err(|e| {
-            let line = e
-                .span()
-                .and_then(|s| text.get(..s.start))
-                .map_or(0, |t| t.matches('\n').count() + 1);
-            err(line, e.message().to_string())
+            err(
+                crate::config::toml_error_line(&text, &e),
+                e.message().to_string(),
+            )
         })?;
-        let line_of = |needle: &str| {
-            text.lines()
-                .position(|l| l.contains(needle))
-                .map_or(0, |i| i + 1)
-        };
+        let line_of = |needle: &str| crate::config::line_mentioning(&text, needle);
         let h = &file.health;
         if h.http_path.as_ref().is_some_and(|p| !p.starts_with('/')) {
             return Err(err(
