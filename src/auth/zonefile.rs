@@ -144,6 +144,25 @@ fn read_text(path: &Path) -> Result<String, ZoneError> {
     std::fs::read_to_string(path).map_err(io_err)
 }
 
+/// Reads zone-file text as if it were the file `path`, without following
+/// `$INCLUDE` (an error): for fuzzing the reader on text from memory.
+pub fn read_zone_text(
+    text: &str,
+    path: &Path,
+    origin: Option<Name>,
+) -> Result<Vec<SourcedRecord>, ZoneError> {
+    let mut state = State {
+        origin,
+        default_ttl: None,
+        last_ttl: None,
+        last_owner: None,
+        includes: Vec::new(),
+    };
+    let mut out = Vec::new();
+    read_entries(text, path, &mut state, &mut out, MAX_INCLUDE_DEPTH)?;
+    Ok(out)
+}
+
 fn read_into(
     path: &Path,
     state: &mut State,
@@ -151,7 +170,17 @@ fn read_into(
     depth: usize,
 ) -> Result<(), ZoneError> {
     let text = read_text(path)?;
-    for entry in split_entries(&text) {
+    read_entries(&text, path, state, out, depth)
+}
+
+fn read_entries(
+    text: &str,
+    path: &Path,
+    state: &mut State,
+    out: &mut Vec<SourcedRecord>,
+    depth: usize,
+) -> Result<(), ZoneError> {
+    for entry in split_entries(text) {
         let err = |kind| ZoneError::new(path, entry.line, kind);
         let trimmed = entry.text.trim_start();
         let mut words = trimmed.split_whitespace();

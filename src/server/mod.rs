@@ -22,7 +22,7 @@ pub mod privileges;
 pub mod querylog;
 pub mod ratelimit;
 pub mod stats;
-mod tcp;
+pub(crate) mod tcp;
 mod udp;
 
 use std::future::Future;

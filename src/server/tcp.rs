@@ -176,7 +176,7 @@ pub(crate) async fn accept_loop<T: Transport, C: Clock>(
 }
 
 /// Takes one complete frame off the front of `buf`, if there is one.
-fn take_frame(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+pub(crate) fn take_frame(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
     let len = match buf.as_slice() {
         [a, b, ..] => usize::from(u16::from_be_bytes([*a, *b])),
         _ => return None,
