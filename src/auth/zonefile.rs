@@ -7,6 +7,7 @@
 //! refuses (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, DS and their kin) by
 //! `dnssec_text`.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use hickory_proto::rr::{Name, Record};
@@ -141,7 +142,16 @@ fn read_text(path: &Path) -> Result<String, ZoneError> {
     if meta.len() > MAX_FILE_BYTES {
         return Err(ZoneError::new(path, 0, ZoneErrorKind::TooLarge));
     }
-    std::fs::read_to_string(path).map_err(io_err)
+    // The size a device or pipe reports (0) says nothing: read no more
+    // than the limit whatever it is (an `$INCLUDE /dev/zero` ends here).
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_string(&mut text))
+        .map_err(io_err)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(ZoneError::new(path, 0, ZoneErrorKind::TooLarge));
+    }
+    Ok(text)
 }
 
 /// Reads zone-file text as if it were the file `path`, without following
@@ -403,6 +413,18 @@ fn fqdn_text(name: &Name) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_endless_include_stops_at_the_size_limit() {
+        let dir = std::env::temp_dir().join(format!("tern-zonefile-zero-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("zero.zone");
+        std::fs::write(&path, "$INCLUDE /dev/zero\n").unwrap();
+        let err = read_zone_file(&path, None).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(matches!(err.kind, ZoneErrorKind::TooLarge), "{err}");
+        assert_eq!(err.file, Path::new("/dev/zero"));
+    }
 
     #[test]
     fn entries_join_parentheses_and_drop_comments() {
