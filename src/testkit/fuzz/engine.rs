@@ -12,7 +12,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
@@ -125,6 +125,30 @@ impl Transport for Scripted {
     }
 }
 
+type Shared = (
+    Handler<Arc<Scripted>, Arc<ManualClock>>,
+    Arc<Scripted>,
+    Arc<ManualClock>,
+);
+
+static ENGINE_LOCK: Mutex<()> = Mutex::new(());
+
+fn shared() -> &'static Shared {
+    static S: OnceLock<Shared> = OnceLock::new();
+    S.get_or_init(|| {
+        let clock = Arc::new(ManualClock::new(1_700_000_000));
+        let net = Arc::new(Scripted {
+            script: Mutex::new((Vec::new(), 0)),
+            clock: clock.clone(),
+            exchanges: AtomicU32::new(0),
+        });
+        let config = Arc::new(Config::without_validation());
+        let resolver =
+            Resolver::with_hints(config, super::small_hints(), net.clone(), clock.clone());
+        (Handler::new(Arc::new(resolver)), net, clock)
+    })
+}
+
 /// The client query the first two bytes choose.
 fn client_query(sel: u8, flags: u8) -> Option<Vec<u8>> {
     let name = QNAMES.get(usize::from(sel) % QNAMES.len())?;
@@ -154,16 +178,21 @@ pub fn engine_play(data: &[u8]) -> Option<Message> {
     };
     let rt = super::runtime()?;
     let query = client_query(sel, flags)?;
-    let clock = Arc::new(ManualClock::new(1_700_000_000));
-    let net = Arc::new(Scripted {
-        script: Mutex::new((script.to_vec(), 0)),
-        clock: clock.clone(),
-        exchanges: AtomicU32::new(0),
-    });
-    let config = Arc::new(Config::without_validation());
-    let budget = config.resolver.max_upstream_queries;
-    let resolver = Resolver::with_hints(config, super::small_hints(), net.clone(), clock);
-    let handler = Handler::new(Arc::new(resolver));
+    // One resolver for the whole run (building the front end's local
+    // zones costs more than a resolution), its state reset per input: the
+    // cache and server selection cleared, and a day passed on the clock
+    // (remembered failures and hold-downs expire). A lock keeps inputs
+    // replayed from parallel tests apart.
+    let (handler, net, clock) = shared();
+    let _one_at_a_time = ENGINE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    clock.advance(Duration::from_secs(86_400));
+    handler.resolver().cache().clear();
+    handler.resolver().selection().clear();
+    if let Ok(mut s) = net.script.lock() {
+        *s = (script.to_vec(), 0);
+    }
+    net.exchanges.store(0, Ordering::SeqCst);
+    let budget = handler.resolver().config().resolver.max_upstream_queries;
     let client = SocketAddr::from(([127, 0, 0, 1], 5353));
     let reply = rt.block_on(handler.handle(&query, client, Protocol::Udp));
     let sent = net.exchanges.load(Ordering::SeqCst);
