@@ -78,6 +78,13 @@ pub fn encode_limited(message: &Message, limit: usize) -> Option<Vec<u8>> {
     }
     // Even the question and OPT do not fit: drop OPT.
     t.edns = None;
+    let bytes = encode(&t)?;
+    if bytes.len() <= limit {
+        return Some(bytes);
+    }
+    // Not even the question section fits (a query of many questions,
+    // answered FORMERR with them echoed): the header alone, TC=1.
+    t.queries.clear();
     encode(&t)
 }
 
@@ -149,6 +156,22 @@ mod tests {
         assert!(back.metadata.truncation);
         assert!(back.answers.is_empty());
         assert_eq!(back.queries.len(), 1);
+    }
+
+    #[test]
+    fn questions_too_long_for_the_limit_leave_the_header() {
+        let mut m = Message::new(9, MessageType::Response, OpCode::Query);
+        for i in 0..9 {
+            let name = Name::from_ascii(format!("{i}{}.{i}.", "a".repeat(60))).unwrap();
+            m.add_query(Query::query(name, RecordType::A));
+        }
+        m.metadata.response_code = hickory_proto::op::ResponseCode::FormErr;
+        let bytes = encode_limited(&m, 512).unwrap();
+        assert!(bytes.len() <= 512, "{} bytes", bytes.len());
+        let back = parse(&bytes).unwrap();
+        assert_eq!(back.metadata.id, 9);
+        assert!(back.metadata.truncation);
+        assert!(back.queries.is_empty());
     }
 
     #[test]
