@@ -3,7 +3,9 @@
 //! SIGKILL and many unique names. Each test prints its figures (counts,
 //! resident memory, time to serve again); none asserts a timing. The
 //! default counts keep `cargo test` short; `TERN_RELIABILITY_LONG=1` runs
-//! the full sizes (100 k hostile packets per transport, 5 M names).
+//! the full sizes (100 k hostile packets per transport, 5 M names);
+//! `TERN_RELIABILITY_NAMES=N` sets the unique-name count and
+//! `TERN_RELIABILITY_SAMPLES=1` prints its resident-memory samples.
 //!
 //! Addresses: `127.120.<n>.x`, one `n` per test (see `Net`).
 
