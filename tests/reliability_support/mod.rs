@@ -352,12 +352,28 @@ impl Drop for Auth {
     }
 }
 
-/// A per-test scratch directory, emptied first.
-pub fn scratch(tag: &str) -> PathBuf {
+/// A per-test scratch directory, emptied first and removed when dropped
+/// (declare it before the servers that use it).
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn scratch(tag: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("tern-reliability-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
 }
 
 /// A `tern serve` on `net.tern()` with the root of `net` as its hints,
