@@ -46,8 +46,13 @@ fn tree() -> NsdTree {
 
 /// The same tree on other addresses (one set per test).
 fn tree_at(root: &str, alpha: &str) -> NsdTree {
+    tree_with(root, alpha, "")
+}
+
+/// `tree_at` with `extra` records in alpha.
+fn tree_with(root: &str, alpha: &str, extra: &str) -> NsdTree {
     let root_zone = ROOT.replace("127.94.0.1", root).replace(ALPHA_NS, alpha);
-    let alpha_zone = ALPHA.replace(ALPHA_NS, alpha);
+    let alpha_zone = ALPHA.replace(ALPHA_NS, alpha) + extra;
     NsdTree::start(&[
         NsdServer::new("a.root.", &[root], &[(".", &root_zone)]),
         NsdServer::new("ns.nic.alpha.", &[alpha], &[("alpha.", &alpha_zone)]),
@@ -841,17 +846,11 @@ fn metric(samples: &[prometheus_parse::Sample], name: &str, label: Option<(&str,
 #[test]
 fn metrics_are_scraped_parsed_and_move_with_traffic() {
     // alpha. delegates dead.alpha. to a server that never answers.
-    let root = "127.94.10.1";
-    let alpha = "127.94.11.1";
-    let root_zone = ROOT.replace("127.94.0.1", root).replace(ALPHA_NS, alpha);
-    let alpha_zone = format!(
-        "{}dead.alpha. NS ns.dead.alpha.\nns.dead.alpha. A 127.94.12.1\n",
-        ALPHA.replace(ALPHA_NS, alpha)
+    let tree = tree_with(
+        "127.94.10.1",
+        "127.94.11.1",
+        "dead.alpha. NS ns.dead.alpha.\nns.dead.alpha. A 127.94.12.1\n",
     );
-    let tree = NsdTree::start(&[
-        NsdServer::new("a.root.", &[root], &[(".", &root_zone)]),
-        NsdServer::new("ns.nic.alpha.", &[alpha], &[("alpha.", &alpha_zone)]),
-    ]);
     let addr: SocketAddr = "127.94.9.11:5394".parse().unwrap();
     let metrics: SocketAddr = "127.94.9.11:9153".parse().unwrap();
     let socket = tree.dir().join("control.socket");
@@ -911,17 +910,11 @@ fn metrics_are_scraped_parsed_and_move_with_traffic() {
 fn an_upstream_problem_leaves_one_info_line() {
     // dead.alpha.'s only server never answers; the resolver tries it
     // `upstream.retries` times in one resolution, and more clients ask.
-    let root = "127.94.13.1";
-    let alpha = "127.94.14.1";
-    let root_zone = ROOT.replace("127.94.0.1", root).replace(ALPHA_NS, alpha);
-    let alpha_zone = format!(
-        "{}dead.alpha. NS ns.dead.alpha.\nns.dead.alpha. A 127.94.15.1\n",
-        ALPHA.replace(ALPHA_NS, alpha)
+    let tree = tree_with(
+        "127.94.13.1",
+        "127.94.14.1",
+        "dead.alpha. NS ns.dead.alpha.\nns.dead.alpha. A 127.94.15.1\n",
     );
-    let tree = NsdTree::start(&[
-        NsdServer::new("a.root.", &[root], &[(".", &root_zone)]),
-        NsdServer::new("ns.nic.alpha.", &[alpha], &[("alpha.", &alpha_zone)]),
-    ]);
     let addr: SocketAddr = "127.94.9.12:5394".parse().unwrap();
     let socket = tree.dir().join("control.socket");
     let conf = tree.dir().join("tern.toml");
@@ -966,18 +959,12 @@ fn an_upstream_problem_leaves_one_info_line() {
 
 #[test]
 fn rebinding_filter_removes_private_addresses_outside_allowed_domains() {
-    let root = "127.94.16.1";
-    let alpha = "127.94.17.1";
-    let root_zone = ROOT.replace("127.94.0.1", root).replace(ALPHA_NS, alpha);
-    let alpha_zone = format!(
-        "{}evil.alpha. A 10.0.0.1\nevil.alpha. A 192.0.2.20\nonly.alpha. A 192.168.1.1\n\
+    let tree = tree_with(
+        "127.94.16.1",
+        "127.94.17.1",
+        "evil.alpha. A 10.0.0.1\nevil.alpha. A 192.0.2.20\nonly.alpha. A 192.168.1.1\n\
          nas.intranet.alpha. A 10.1.1.1\n",
-        ALPHA.replace(ALPHA_NS, alpha)
     );
-    let tree = NsdTree::start(&[
-        NsdServer::new("a.root.", &[root], &[(".", &root_zone)]),
-        NsdServer::new("ns.nic.alpha.", &[alpha], &[("alpha.", &alpha_zone)]),
-    ]);
     let addr: SocketAddr = "127.94.9.13:5394".parse().unwrap();
     let socket = tree.dir().join("control.socket");
     let conf = tree.dir().join("tern.toml");
