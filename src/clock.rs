@@ -106,3 +106,20 @@ mod tests {
         assert_eq!(c.unix_secs(), 1_001);
     }
 }
+
+/// A duration in milliseconds to a tenth, for logs (`rtt_ms=200.5`).
+pub fn tenths_ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tenths_tests {
+    use super::*;
+
+    #[test]
+    fn milliseconds_keep_one_decimal() {
+        assert_eq!(tenths_ms(Duration::from_micros(200_549)), 200.5);
+        assert_eq!(tenths_ms(Duration::from_micros(12)), 0.0);
+        assert_eq!(tenths_ms(Duration::from_secs(2)), 2000.0);
+    }
+}

@@ -440,7 +440,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 .await;
             let after = self.clock.now();
             let rtt = after.saturating_sub(now);
-            span.record("rtt_ms", rtt.as_millis() as u64);
+            span.record("rtt_ms", crate::clock::tenths_ms(rtt));
             let reply = match result {
                 Ok(m) => m,
                 Err(failure) => {
@@ -481,7 +481,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 }
             };
             self.selection.on_reply(addr, rtt, after);
-            tracing::debug!(server = %addr, zone = %zs.zone, rtt_ms = rtt.as_millis() as u64, "upstream reply");
+            tracing::debug!(server = %addr, zone = %zs.zone, rtt_ms = crate::clock::tenths_ms(rtt), "upstream reply");
             st.record(|| TraceEvent::Reply {
                 server: addr,
                 rtt,

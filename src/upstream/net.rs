@@ -65,7 +65,7 @@ impl Transport for NetTransport {
                 Protocol::Tcp => tcp_exchange(query).await,
             };
             let span = tracing::Span::current();
-            span.record("rtt_ms", started.elapsed().as_secs_f64() * 1000.0);
+            span.record("rtt_ms", crate::clock::tenths_ms(started.elapsed()));
             if let Err(e) = &result {
                 tracing::debug!(error = %e, "upstream exchange failed");
             }
