@@ -104,12 +104,14 @@ impl SubnetCache {
         if entries.is_empty() {
             return None;
         }
-        let name = name.to_lowercase();
+        // One key, its network narrowed step by step (no name copy per
+        // prefix tried).
+        let mut key = (name.to_lowercase(), qtype, class, network(addr, longest)?);
         for prefix in (1..=longest).rev() {
             let Some(net) = network(addr, prefix) else {
                 continue;
             };
-            let key = (name.clone(), qtype, class, net);
+            key.3 = net;
             let Some(e) = entries.get(&key) else {
                 continue;
             };

@@ -7,7 +7,7 @@
 //! the background refreshes that prefetch and serve-stale ask for are
 //! spawned here, as the engine spawns nothing.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
@@ -653,14 +653,11 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         if !cfg.client_subnet() {
             return None;
         }
-        let longest = |ip: IpAddr| match ip {
-            IpAddr::V4(_) => cfg.client_subnet_ipv4_prefix,
-            IpAddr::V6(_) => cfg.client_subnet_ipv6_prefix,
-        };
+        // ClientNet::new cuts either to the configured longest prefix.
         let net = match client_ecs(query) {
             Some(o) if o.source_prefix() == 0 => return None,
             Some(o) => ClientNet::new(o.addr(), o.source_prefix(), cfg),
-            None => ClientNet::new(client.ip(), longest(client.ip()), cfg),
+            None => ClientNet::new(client.ip(), u8::MAX, cfg),
         };
         (net.prefix > 0).then_some(net)
     }
