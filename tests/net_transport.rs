@@ -13,6 +13,7 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tern::upstream::net::NetTransport;
+use tern::upstream::udp_pool::PoolLimits;
 use tern::upstream::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
@@ -111,6 +112,77 @@ async fn fresh_id_and_port_per_query() {
     }
     assert!(ids.len() >= 7, "{ids:?}");
     assert!(ports.len() >= 7, "{ports:?}");
+}
+
+/// One pooled exchange: the server answers with `marker`; returns the
+/// client's source port.
+async fn pooled_exchange(
+    transport: &NetTransport,
+    server: &UdpSocket,
+    timeout_ms: u64,
+    marker_byte: Option<u8>,
+) -> (u16, Result<Message, UpstreamFailure>) {
+    let addr = server.local_addr().unwrap();
+    let t = transport.clone();
+    let task =
+        tokio::spawn(async move { t.exchange(upstream(addr, Protocol::Udp, timeout_ms)).await });
+    let mut buf = [0u8; 512];
+    let (n, client) = server.recv_from(&mut buf).await.unwrap();
+    let q = Message::from_vec(&buf[..n]).unwrap();
+    if let Some(m) = marker_byte {
+        server.send_to(&reply(&q, m), client).await.unwrap();
+    }
+    (client.port(), task.await.unwrap())
+}
+
+#[tokio::test]
+async fn pooled_sockets_are_reused_a_bounded_number_of_times() {
+    let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let transport = NetTransport::with_pool(PoolLimits { idle: 1, uses: 3 });
+    let mut ports = Vec::new();
+    for i in 0..6u8 {
+        let (port, got) = pooled_exchange(&transport, &server, 2000, Some(i)).await;
+        assert_eq!(marker(&got.unwrap()), i);
+        ports.push(port);
+        let idle = transport.pool().idle(server.local_addr().unwrap());
+        // After its third exchange a socket is closed, not kept.
+        assert_eq!(idle, usize::from(i % 3 != 2), "after exchange {i}");
+    }
+    assert!(ports[0] == ports[1] && ports[1] == ports[2], "{ports:?}");
+    assert!(ports[3] == ports[4] && ports[4] == ports[5], "{ports:?}");
+}
+
+#[tokio::test]
+async fn a_late_duplicate_on_a_pooled_socket_is_not_the_next_answer() {
+    let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let transport = NetTransport::with_pool(PoolLimits { idle: 1, uses: 10 });
+    let (port, got) = pooled_exchange(&transport, &server, 2000, Some(1)).await;
+    let first = got.unwrap();
+    // The server repeats its answer late, after the exchange ended.
+    let client = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    server
+        .send_to(&first.to_vec().unwrap(), client)
+        .await
+        .unwrap();
+    server
+        .send_to(&first.to_vec().unwrap(), client)
+        .await
+        .unwrap();
+    let (again, got) = pooled_exchange(&transport, &server, 2000, Some(2)).await;
+    assert_eq!(again, port, "the socket was reused");
+    assert_eq!(marker(&got.unwrap()), 2);
+}
+
+#[tokio::test]
+async fn a_socket_that_timed_out_is_not_reused() {
+    let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let transport = NetTransport::with_pool(PoolLimits { idle: 4, uses: 10 });
+    let (_, got) = pooled_exchange(&transport, &server, 100, None).await;
+    assert_eq!(got.unwrap_err(), UpstreamFailure::Timeout);
+    assert_eq!(transport.pool().idle(server.local_addr().unwrap()), 0);
+    let (_, got) = pooled_exchange(&transport, &server, 2000, Some(5)).await;
+    assert_eq!(marker(&got.unwrap()), 5);
+    assert_eq!(transport.pool().idle(server.local_addr().unwrap()), 1);
 }
 
 #[tokio::test]

@@ -18,6 +18,7 @@ use crate::server::{self, Handler};
 use crate::server::{cache_file, privileges};
 use crate::upstream::counting::{Counting, UpstreamCounters};
 use crate::upstream::net::NetTransport;
+use crate::upstream::udp_pool::PoolLimits;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -119,7 +120,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let resolver = Resolver::with_hints(
             config.clone(),
             hints,
-            Counting::new(NetTransport::new(), upstream.clone()),
+            Counting::new(
+                NetTransport::with_pool(PoolLimits {
+                    idle: config.upstream.udp_socket_pool,
+                    uses: config.upstream.udp_socket_uses,
+                }),
+                upstream.clone(),
+            ),
             SystemClock::new(),
         );
         let resolver = Arc::new(
@@ -284,6 +291,11 @@ fn needs_restart(running: &Config, new: &Config) -> Vec<String> {
                 || a.ratelimit_slip != b.ratelimit_slip
                 || a.ratelimit_ipv4_prefix != b.ratelimit_ipv4_prefix
                 || a.ratelimit_ipv6_prefix != b.ratelimit_ipv6_prefix,
+        ),
+        (
+            "upstream.udp_socket_pool",
+            running.upstream.udp_socket_pool != new.upstream.udp_socket_pool
+                || running.upstream.udp_socket_uses != new.upstream.udp_socket_uses,
         ),
         ("[control]", differs(&running.control, &new.control)),
         ("[metrics]", differs(&running.metrics, &new.metrics)),

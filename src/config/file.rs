@@ -336,6 +336,10 @@ pub struct FileUpstream {
     pub tcp: S<bool>,
     #[serde(default)]
     pub retries: S<i64>,
+    #[serde(default)]
+    pub udp_socket_pool: S<i64>,
+    #[serde(default)]
+    pub udp_socket_uses: S<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -739,6 +739,18 @@ impl Ctx<'_> {
             ipv6: flag(&f.ipv6, d.ipv6),
             tcp: flag(&f.tcp, d.tcp),
             retries: self.int(&f.retries, "upstream.retries", 1..=20, d.retries)?,
+            udp_socket_pool: self.int(
+                &f.udp_socket_pool,
+                "upstream.udp_socket_pool",
+                0..=65_536,
+                d.udp_socket_pool,
+            )?,
+            udp_socket_uses: self.int(
+                &f.udp_socket_uses,
+                "upstream.udp_socket_uses",
+                1..=1_000,
+                d.udp_socket_uses,
+            )?,
         };
         if !u.ipv4 && !u.ipv6 {
             let span = f.ipv4.as_ref().map(|v| v.span()).unwrap_or(0..0);

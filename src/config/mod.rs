@@ -384,6 +384,11 @@ pub struct UpstreamConfig {
     /// Timeouts or network errors accepted from a zone's only server
     /// before giving up on it (Unbound's `outbound-msg-retry`).
     pub retries: u32,
+    /// Idle UDP sockets kept per address family for upstream queries
+    /// (`upstream::udp_pool`); 0 = a fresh socket per query.
+    pub udp_socket_pool: usize,
+    /// Upstream queries one pooled UDP socket sends before it is closed.
+    pub udp_socket_uses: u32,
 }
 
 /// The control channel (`[control]`, `tern ctl`).
@@ -557,6 +562,8 @@ impl Default for UpstreamConfig {
             ipv6: true,
             tcp: false,
             retries: 5,
+            udp_socket_pool: 256,
+            udp_socket_uses: 16,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The real transport: UDP from a fresh random source port per query, TCP
+//! The real transport: UDP from a random source port (`udp_pool`), TCP
 //! with RFC 1035 §4.2.2 length framing, a random ID from the OS CSPRNG, and
 //! a reply accepted only when its source, ID and question match (RFC 5452
 //! §9.1). A reply from another source or with another ID is dropped and
@@ -15,17 +15,18 @@
 //! to fall back.
 
 use std::io::ErrorKind;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::Name;
 use rand::TryRngCore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant as TokioInstant};
 use tracing::Instrument;
 
+use super::udp_pool::{PoolLimits, UdpPool};
 use super::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
 use crate::wire;
 
@@ -35,15 +36,28 @@ use crate::wire;
 /// tried). Zeroing 64 KiB per exchange was 5 % of a cold resolution.
 const UDP_BUFFER: usize = 4096;
 
-/// Sockets for `tern serve`; stateless, one fresh socket per exchange.
+/// Sockets for `tern serve`: UDP from a pool of randomly bound sockets,
+/// a fresh TCP connection per exchange.
 #[derive(Debug, Clone, Default)]
 pub struct NetTransport {
-    _private: (),
+    udp: Arc<UdpPool>,
 }
 
 impl NetTransport {
+    /// With the default pool (`PoolLimits::default()`).
     pub fn new() -> Self {
-        Self::default()
+        Self::with_pool(PoolLimits::default())
+    }
+
+    pub fn with_pool(limits: PoolLimits) -> Self {
+        Self {
+            udp: Arc::new(UdpPool::new(limits)),
+        }
+    }
+
+    /// The UDP socket pool (tests and metrics).
+    pub fn pool(&self) -> &UdpPool {
+        &self.udp
     }
 }
 
@@ -61,7 +75,7 @@ impl Transport for NetTransport {
         async move {
             let started = Instant::now();
             let result = match query.protocol {
-                Protocol::Udp => udp_exchange(query).await,
+                Protocol::Udp => udp_exchange(&self.udp, query).await,
                 Protocol::Tcp => tcp_exchange(query).await,
             };
             let span = tracing::Span::current();
@@ -136,23 +150,25 @@ fn io_failure(e: &std::io::Error) -> UpstreamFailure {
     UpstreamFailure::Network(e.kind())
 }
 
-async fn udp_exchange(query: UpstreamQuery) -> Result<Message, UpstreamFailure> {
+async fn udp_exchange(pool: &UdpPool, query: UpstreamQuery) -> Result<Message, UpstreamFailure> {
     let deadline = TokioInstant::now() + query.timeout;
     let (sent, bytes) = prepare(&query)?;
-    let local: SocketAddr = if query.server.is_ipv4() {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    // Port 0: the kernel picks a random ephemeral source port per socket.
-    let socket = UdpSocket::bind(local).await.map_err(|e| io_failure(&e))?;
-    // Connecting makes the kernel drop other sources and report ICMP
-    // unreachables; the source is still checked below.
-    socket
-        .connect(query.server)
-        .await
-        .map_err(|e| io_failure(&e))?;
-    socket.send(&bytes).await.map_err(|e| io_failure(&e))?;
+    let pooled = pool.take(query.server).await.map_err(|e| io_failure(&e))?;
+    let result = udp_send_and_wait(pooled.socket(), &query, &sent, &bytes, deadline).await;
+    pool.give_back(pooled, query.server, result.is_ok());
+    result
+}
+
+/// Send on a socket connected to the server and wait for the reply that
+/// matches; the source is checked as well, whatever the socket filters.
+async fn udp_send_and_wait(
+    socket: &tokio::net::UdpSocket,
+    query: &UpstreamQuery,
+    sent: &Message,
+    bytes: &[u8],
+    deadline: TokioInstant,
+) -> Result<Message, UpstreamFailure> {
+    socket.send(bytes).await.map_err(|e| io_failure(&e))?;
     let mut buf = vec![0u8; UDP_BUFFER];
     let mut saw_malformed = false;
     loop {
@@ -169,8 +185,8 @@ async fn udp_exchange(query: UpstreamQuery) -> Result<Message, UpstreamFailure> 
         }
         let data = buf.get(..len).unwrap_or(&[]);
         match wire::parse_reply(data).map(|r| r.message) {
-            Ok(reply) if reply_matches(&sent, &reply) => return Ok(reply),
-            Ok(reply) if ours(&sent, &reply) => return Err(UpstreamFailure::WrongQuestion),
+            Ok(reply) if reply_matches(sent, &reply) => return Ok(reply),
+            Ok(reply) if ours(sent, &reply) => return Err(UpstreamFailure::WrongQuestion),
             Ok(_) => tracing::debug!("dropped reply with the wrong ID"),
             Err(_) => saw_malformed |= looks_like_ours(data, sent.metadata.id),
         }
