@@ -670,11 +670,13 @@ impl<T: Transport, C: Clock> Handler<T, C> {
     async fn resolve_bounded(&self, request: &Request) -> Resolution {
         let limit = self.client_deadline;
         let rt = tokio::runtime::Handle::try_current();
+        // The engine's future is tens of kilobytes: boxed here, so the
+        // handler's own future (spawned and moved per query) stays small.
         let (false, Ok(rt)) = (limit.is_zero(), rt) else {
-            return self.resolver.resolve_after_miss(request).await;
+            return Box::pin(self.resolver.resolve_after_miss(request)).await;
         };
         let Ok(permit) = self.detached.clone().try_acquire_owned() else {
-            return self.resolver.resolve_after_miss(request).await;
+            return Box::pin(self.resolver.resolve_after_miss(request)).await;
         };
         let resolver = self.resolver.clone();
         let req = request.clone();
@@ -753,7 +755,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                 ..request
             };
             let res = if next.recursion_desired {
-                self.resolver.resolve(&next).await
+                Box::pin(self.resolver.resolve(&next)).await
             } else {
                 // RD=0: the target from the cache if it is there, else the
                 // local CNAME alone (no referral after an answer).
@@ -895,9 +897,9 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                 ..request.clone()
             };
             let more = if passthru || engine_off {
-                crate::engine::without_policy(self.resolver.resolve(&next)).await
+                Box::pin(crate::engine::without_policy(self.resolver.resolve(&next))).await
             } else {
-                self.resolver.resolve(&next).await
+                Box::pin(self.resolver.resolve(&next)).await
             };
             // Each stop is counted, so that this ends.
             handled.push(next.name.clone());
