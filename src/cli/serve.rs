@@ -116,6 +116,20 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         for addr in sockets.local_addrs() {
             tracing::info!(%addr, "listening (udp, tcp)");
         }
+        let certs = server::tls::Certs::load(&config.tls)?;
+        let encrypted = match &certs {
+            Some(c) => Some(server::tls::bind(&config.tls, c.clone())?),
+            None => None,
+        };
+        if let Some(enc) = &encrypted {
+            let (dot, doh) = enc.local_addrs();
+            for addr in dot {
+                tracing::info!(%addr, "listening (dns over tls)");
+            }
+            for addr in doh {
+                tracing::info!(%addr, path = %config.tls.https_path, "listening (dns over https)");
+            }
+        }
         let upstream = Arc::new(UpstreamCounters::default());
         let resolver = Resolver::with_hints(
             config.clone(),
@@ -145,7 +159,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let reload: Arc<ReloadFn> = {
             let current = current.clone();
             let args = Arc::new(args);
-            Arc::new(move || reload(&current, &args))
+            let certs = certs.clone();
+            Arc::new(move || reload(&current, &args, certs.as_deref()))
         };
         spawn_sighup(reload.clone());
         // RFC 5011 probes (engine/autotrust.rs): a due trust point is
@@ -178,7 +193,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tokio::spawn(Arc::new(control).serve(listener));
         }
         drop_privileges(&config, control_path.as_deref())?;
-        server::run_current(current.clone(), sockets.udp, sockets.tcp, shutdown_signal()).await;
+        server::run_with_tls(
+            current.clone(),
+            sockets.udp,
+            sockets.tcp,
+            encrypted,
+            shutdown_signal(),
+        )
+        .await;
         let resolver = current.load_full().resolver().clone();
         if let Some(path) = &resolver.config().cache.save_file {
             match cache_file::save(resolver.cache(), resolver.clock().now(), path) {
@@ -202,12 +224,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// resolver and front end are built from it, keeping the cache (unless
 /// `[cache]` changed), what is known of servers (unless `[upstream]`
 /// changed) and the counters. Local zones, auth zones, policy zones and
-/// trust anchors are read again. What is bound at start (listen addresses,
+/// trust anchors are read again, and so are the `[tls]` certificate and
+/// key (new connections present the new certificate). What is bound at start (listen addresses,
 /// listener limits, rate limit, user, control socket, metrics address)
 /// waits for a restart; the reply names it.
 fn reload<C: crate::clock::Clock + Clone>(
     current: &server::Current<Counting<NetTransport>, C>,
     args: &ServeArgs,
+    certs: Option<&server::tls::Certs>,
 ) -> Result<String, String> {
     let Some(path) = &args.config else {
         return Err("tern serve was started without --config: nothing to re-read".to_string());
@@ -222,6 +246,9 @@ fn reload<C: crate::clock::Clock + Clone>(
         Some(p) => RootHints::from_file(p).map_err(|e| refused(e.to_string()))?,
         None => RootHints::built_in(),
     };
+    if let Some(certs) = certs {
+        certs.reload(&new.tls).map_err(|e| refused(e.to_string()))?;
+    }
     let old = current.load_full();
     let running = old.resolver().config().clone();
     let log = super::set_log_level(&log_filter(&new.log)).map_err(refused)?;
@@ -237,6 +264,9 @@ fn reload<C: crate::clock::Clock + Clone>(
     });
     if log {
         out.push_str(", log level applied");
+    }
+    if certs.is_some() {
+        out.push_str(", tls certificate re-read");
     }
     if !waiting.is_empty() {
         out.push_str(&format!(
@@ -298,6 +328,14 @@ fn needs_restart(running: &Config, new: &Config) -> Vec<String> {
                 || running.upstream.udp_socket_uses != new.upstream.udp_socket_uses,
         ),
         ("[control]", differs(&running.control, &new.control)),
+        (
+            "[tls] listeners and limits",
+            running.tls.listen != new.tls.listen
+                || running.tls.https_listen != new.tls.https_listen
+                || running.tls.max_connections != new.tls.max_connections
+                || running.tls.max_connections_per_client != new.tls.max_connections_per_client
+                || running.tls.idle_timeout != new.tls.idle_timeout,
+        ),
         ("[metrics]", differs(&running.metrics, &new.metrics)),
     ] {
         if changed {
