@@ -18,6 +18,7 @@ use crate::server::{self, Handler};
 use crate::server::{cache_file, privileges};
 use crate::upstream::counting::{Counting, UpstreamCounters};
 use crate::upstream::net::NetTransport;
+use crate::upstream::tls::{self as upstream_tls, TlsForwarders};
 use crate::upstream::udp_pool::PoolLimits;
 
 #[derive(Debug, clap::Args)]
@@ -131,16 +132,18 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         }
         let upstream = Arc::new(UpstreamCounters::default());
+        let forwarders = TlsForwarders::new(
+            NetTransport::with_pool(PoolLimits {
+                idle: config.upstream.udp_socket_pool,
+                uses: config.upstream.udp_socket_uses,
+            }),
+            upstream_tls::routes(&config).map_err(anyhow::Error::msg)?,
+        );
+        let tls_routes = forwarders.routes_handle();
         let resolver = Resolver::with_hints(
             config.clone(),
             hints,
-            Counting::new(
-                NetTransport::with_pool(PoolLimits {
-                    idle: config.upstream.udp_socket_pool,
-                    uses: config.upstream.udp_socket_uses,
-                }),
-                upstream.clone(),
-            ),
+            Counting::new(forwarders, upstream.clone()),
             SystemClock::new(),
         );
         let resolver = Arc::new(
@@ -160,7 +163,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let current = current.clone();
             let args = Arc::new(args);
             let certs = certs.clone();
-            Arc::new(move || reload(&current, &args, certs.as_deref()))
+            Arc::new(move || reload(&current, &args, certs.as_deref(), &tls_routes))
         };
         spawn_sighup(reload.clone());
         // RFC 5011 probes (engine/autotrust.rs): a due trust point is
@@ -229,9 +232,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// listener limits, rate limit, user, control socket, metrics address)
 /// waits for a restart; the reply names it.
 fn reload<C: crate::clock::Clock + Clone>(
-    current: &server::Current<Counting<NetTransport>, C>,
+    current: &server::Current<Counting<TlsForwarders<NetTransport>>, C>,
     args: &ServeArgs,
     certs: Option<&server::tls::Certs>,
+    tls_routes: &arc_swap::ArcSwap<upstream_tls::Routes>,
 ) -> Result<String, String> {
     let Some(path) = &args.config else {
         return Err("tern serve was started without --config: nothing to re-read".to_string());
@@ -246,9 +250,11 @@ fn reload<C: crate::clock::Clock + Clone>(
         Some(p) => RootHints::from_file(p).map_err(|e| refused(e.to_string()))?,
         None => RootHints::built_in(),
     };
+    let routes = upstream_tls::routes(&new).map_err(refused)?;
     if let Some(certs) = certs {
         certs.reload(&new.tls).map_err(|e| refused(e.to_string()))?;
     }
+    tls_routes.store(Arc::new(routes));
     let old = current.load_full();
     let running = old.resolver().config().clone();
     let log = super::set_log_level(&log_filter(&new.log)).map_err(refused)?;

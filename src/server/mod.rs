@@ -41,6 +41,7 @@ use crate::clock::Clock;
 use crate::upstream::Transport;
 
 pub use bind::{bind, BindError, Sockets};
+pub use doh::DNS_MESSAGE;
 pub use handler::Handler;
 
 /// Extra time granted to in-flight queries on shutdown beyond the query
