@@ -523,13 +523,18 @@ fn doh_answers_http_errors_and_applies_access_control() {
     let dir = scratch("http");
     let c = certs(&dir, "127.201.5.1");
     // Clients connect from 127.0.0.1, which this server refuses.
+    let control = dir.join("control.socket");
     let _tern = start_tern(
         &dir,
         &c,
         "127.201.5.1:5300".parse().unwrap(),
         "https_listen = [\"127.201.5.1:8443\"]\nlisten = [\"127.201.5.1:8853\"]",
-        "access_control = [{ net = \"127.0.0.1/32\", action = \"refuse\" }, \
-         { net = \"127.0.0.0/8\", action = \"allow\" }]",
+        &format!(
+            "access_control = [{{ net = \"127.0.0.1/32\", action = \"refuse\" }}, \
+             {{ net = \"127.0.0.0/8\", action = \"allow\" }}]\n\
+             [control]\nsocket = \"{}\"",
+            control.display()
+        ),
     );
     let doh: SocketAddr = "127.201.5.1:8443".parse().unwrap();
     let get = |target: &str| {
@@ -577,6 +582,30 @@ fn doh_answers_http_errors_and_applies_access_control() {
         assert!(t.contains("status: REFUSED"), "{mode}: {t}");
         assert!(!t.contains(ANSWER), "{mode}: {t}");
     }
+    // The replies are counted, with TCP's, and by encrypted transport.
+    let out = run(
+        env!("CARGO_BIN_EXE_tern"),
+        &strs(&["ctl", "--socket", &control.display().to_string(), "stats"]),
+    );
+    let t = text(&out);
+    let count = |key: &str| -> u64 {
+        t.lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once([' ', '=', ':'])?;
+                (k.trim() == key)
+                    .then(|| v.trim().trim_start_matches(['=', ':']).trim().parse().ok())?
+            })
+            .unwrap_or_else(|| panic!("no {key} in:\n{t}"))
+    };
+    // One udp readiness query or more, two DoH replies, one DoT reply.
+    assert_eq!(count("queries.tcp.https"), 2, "{t}");
+    assert_eq!(count("queries.tcp.tls"), 1, "{t}");
+    assert_eq!(count("queries.tcp"), 3, "{t}");
+    assert_eq!(
+        count("queries.rcode.REFUSED") - count("queries.udp"),
+        3,
+        "{t}"
+    );
 }
 
 /// Unbound serving DNS over TLS only, killed on drop.

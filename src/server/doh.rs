@@ -205,6 +205,7 @@ async fn request<T: Transport, C: Clock>(
         };
     };
     let reply = super::padding::pad_reply(&handler, &query, reply);
+    handler.stats().encrypted(true);
     let max_age = min_ttl(&reply);
     let mut r = Response::new(Full::new(Bytes::from(reply)));
     r.headers_mut()

@@ -322,6 +322,9 @@ pub(crate) async fn serve_connection<T: Transport, C: Clock, S>(
                     let mut reply = handler.handle(&msg, client, Protocol::Tcp).await;
                     if kind == Stream::Tls {
                         reply = reply.map(|r| super::padding::pad_reply(&handler, &msg, r));
+                        if reply.is_some() {
+                            handler.stats().encrypted(false);
+                        }
                     }
                     let _ = tx.send(reply).await;
                     drop(permit);
