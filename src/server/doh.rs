@@ -204,7 +204,7 @@ async fn request<T: Transport, C: Clock>(
             _ => status(StatusCode::BAD_REQUEST),
         };
     };
-    let reply = super::padding::pad_reply(&handler, &query, reply);
+    let reply = super::padding::pad_reply(&handler, &query, reply, true);
     handler.stats().encrypted(true);
     let max_age = min_ttl(&reply);
     let mut r = Response::new(Full::new(Bytes::from(reply)));

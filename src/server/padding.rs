@@ -1,4 +1,5 @@
-//! EDNS(0) padding (RFC 7830) of replies sent over encrypted transports.
+//! EDNS(0) padding (RFC 7830) of replies sent over encrypted transports,
+//! and their keepalive option (RFC 7828) made right for them.
 //!
 //! RFC 8467 §4.1 recommends the Block-Length Padding strategy: a server
 //! that receives a query with the Padding option pads the reply to the
@@ -74,18 +75,51 @@ fn insert_padding(m: &mut Message, fill: usize) {
     }
 }
 
-/// The reply to an encrypted query as sent: padded when the query asked
-/// for it and `tls.padding` is on.
+/// The reply to an encrypted query as sent. The handler wrote it as for
+/// TCP; over DoT the keepalive option (RFC 7828) announces the encrypted
+/// pool's idle timeout instead of TCP's; over DoH it is removed (the
+/// option describes a DNS stream connection, and a DoH connection's life
+/// is HTTP's business).
+/// Then it is padded when the query asked for it and `tls.padding` is on.
 pub fn pad_reply<T: Transport, C: Clock>(
     handler: &Handler<T, C>,
     query: &[u8],
     reply: Vec<u8>,
+    https: bool,
 ) -> Vec<u8> {
-    if handler.resolver().config().tls.padding && query_asks(query) {
+    let config = handler.resolver().config();
+    let keepalive = config.server.edns_tcp_keepalive;
+    let reply = if keepalive {
+        rewrite_keepalive(reply, (!https).then_some(config.tls.idle_timeout))
+    } else {
+        reply
+    };
+    if config.tls.padding && query_asks(query) {
         pad(reply, RESPONSE_BLOCK)
     } else {
         reply
     }
+}
+
+/// `reply` with its keepalive option set to `idle`, or removed (None);
+/// unchanged when it has none.
+fn rewrite_keepalive(reply: Vec<u8>, idle: Option<std::time::Duration>) -> Vec<u8> {
+    let code = EdnsCode::from(super::keepalive::KEEPALIVE_CODE);
+    let Ok(mut m) = wire::parse(&reply) else {
+        return reply;
+    };
+    if m.edns.as_ref().is_none_or(|e| e.option(code).is_none()) {
+        return reply;
+    }
+    match idle {
+        Some(idle) => super::keepalive::add(&mut m, idle),
+        None => {
+            if let Some(e) = m.edns.as_mut() {
+                e.options_mut().remove(code);
+            }
+        }
+    }
+    wire::encode(&m).unwrap_or(reply)
 }
 
 #[cfg(test)]
@@ -130,6 +164,28 @@ mod tests {
         let once = pad(reply(3, true), RESPONSE_BLOCK);
         let twice = pad(once.clone(), RESPONSE_BLOCK);
         assert_eq!(once.len(), twice.len());
+    }
+
+    #[test]
+    fn keepalive_is_rewritten_or_removed() {
+        let mut m = wire::parse(&reply(1, true)).unwrap();
+        crate::server::keepalive::add(&mut m, std::time::Duration::from_secs(10));
+        let with = m.to_vec().unwrap();
+        let code = EdnsCode::from(crate::server::keepalive::KEEPALIVE_CODE);
+        let option = |bytes: &[u8]| {
+            let m = wire::parse(bytes).unwrap();
+            m.edns
+                .unwrap()
+                .option(code)
+                .map(|o| Vec::<u8>::try_from(o).unwrap())
+        };
+        assert_eq!(option(&with), Some(vec![0, 100]));
+        let dot = rewrite_keepalive(with.clone(), Some(std::time::Duration::from_secs(3)));
+        assert_eq!(option(&dot), Some(vec![0, 30]));
+        let doh = rewrite_keepalive(with, None);
+        assert_eq!(option(&doh), None);
+        let without = reply(1, true);
+        assert_eq!(rewrite_keepalive(without.clone(), None), without);
     }
 
     #[test]

@@ -321,7 +321,7 @@ pub(crate) async fn serve_connection<T: Transport, C: Clock, S>(
                 async move {
                     let mut reply = handler.handle(&msg, client, Protocol::Tcp).await;
                     if kind == Stream::Tls {
-                        reply = reply.map(|r| super::padding::pad_reply(&handler, &msg, r));
+                        reply = reply.map(|r| super::padding::pad_reply(&handler, &msg, r, false));
                         if reply.is_some() {
                             handler.stats().encrypted(false);
                         }
