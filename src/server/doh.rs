@@ -44,6 +44,10 @@ const MAX_MESSAGE: usize = 65_535;
 /// How long a connection told to close may take to finish its replies.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
+/// HTTP/2 streams (queries) one connection may have open at once, as
+/// many as a DoT or TCP connection may have pipelined.
+const MAX_STREAMS: u32 = 32;
+
 /// What the idle watchdog of one connection sees.
 struct Activity {
     in_flight: AtomicUsize,
@@ -98,7 +102,8 @@ pub(crate) async fn serve<T: Transport, C: Clock, S>(
             }
         })
     };
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http2().max_concurrent_streams(MAX_STREAMS);
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     let mut stop = shared.stop.clone();
@@ -197,6 +202,10 @@ async fn request<T: Transport, C: Clock>(
                 .insert(ALLOW, HeaderValue::from_static("GET, POST"));
             return r;
         }
+    };
+    // The same bound on queries in progress as every other listener.
+    let Ok(_permit) = shared.queries.clone().acquire_owned().await else {
+        return status(StatusCode::SERVICE_UNAVAILABLE);
     };
     let Some(reply) = handler.handle(&query, client, Protocol::Tcp).await else {
         return match handler.acl().check(client.ip()) {

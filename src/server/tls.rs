@@ -310,3 +310,69 @@ async fn connection<T: Transport, C: Clock>(
     }
     shared.tls.table.remove(id);
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+
+    fn dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("tern-tls-{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn unusable_files_name_the_key_and_the_file() {
+        let d = dir("errors");
+        let missing = d.join("missing.pem");
+        let e = load_certified_key(&missing, &missing).unwrap_err();
+        assert_eq!(e.key, "tls.cert_file");
+        assert!(e.to_string().contains("missing.pem"), "{e}");
+        let certs = crate::lab::certs::generate(&d, &["a.example".to_string()]).unwrap();
+        // A certificate file given as the key: no private key in it.
+        let e = load_certified_key(&certs.cert, &certs.cert).unwrap_err();
+        assert_eq!(e.key, "tls.key_file");
+        // Another pair's key does not match.
+        let other =
+            crate::lab::certs::generate(&dir("errors-other"), &["b.example".to_string()]).unwrap();
+        let e = load_certified_key(&certs.cert, &other.key).unwrap_err();
+        assert_eq!(e.key, "tls.key_file");
+        assert!(e.to_string().contains("does not match"), "{e}");
+        let e = load_certified_key(&certs.key, &certs.key).unwrap_err();
+        assert_eq!(e.key, "tls.cert_file");
+        assert!(load_certified_key(&certs.cert, &certs.key).is_ok());
+        let _ = std::fs::remove_dir_all(&d);
+        let _ = std::fs::remove_dir_all(dir("errors-other"));
+    }
+
+    #[test]
+    fn a_reload_that_fails_keeps_the_certificate() {
+        let d = dir("reload");
+        let c = crate::lab::certs::generate(&d, &["a.example".to_string()]).unwrap();
+        let config = TlsConfig {
+            cert_file: Some(c.cert.clone()),
+            key_file: Some(c.key.clone()),
+            listen: vec!["127.0.0.1:853".parse().unwrap()],
+            ..TlsConfig::default()
+        };
+        let certs = Certs::load(&config).unwrap().unwrap();
+        let before = certs.current.load_full();
+        let broken = TlsConfig {
+            key_file: Some(d.join("nothing.pem")),
+            ..config.clone()
+        };
+        assert!(certs.reload(&broken).is_err());
+        assert!(Arc::ptr_eq(&before, &certs.current.load_full()));
+        assert!(certs.reload(&config).is_ok());
+        assert!(!Arc::ptr_eq(&before, &certs.current.load_full()));
+        // No listener: nothing is loaded.
+        let off = TlsConfig {
+            listen: Vec::new(),
+            ..config
+        };
+        assert!(Certs::load(&off).unwrap().is_none());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}

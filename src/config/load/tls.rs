@@ -170,3 +170,106 @@ impl Ctx<'_> {
         Ok(Some(ForwardTls { name, ca_file }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use crate::config::{load_str, ConfigError};
+
+    fn err(text: &str) -> ConfigError {
+        load_str(text, "t.toml").unwrap_err()
+    }
+
+    #[test]
+    fn listeners_take_default_ports_and_need_a_certificate() {
+        let c = load_str(
+            "[tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\nlisten = [\"127.0.0.1\", \"[::1]:8853\"]\n\
+             https_listen = [\"127.0.0.1\"]\nhttps_path = \"/q\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            c.tls.listen,
+            vec![
+                "127.0.0.1:853".parse().unwrap(),
+                "[::1]:8853".parse().unwrap()
+            ]
+        );
+        assert_eq!(c.tls.https_listen, vec!["127.0.0.1:443".parse().unwrap()]);
+        assert_eq!(c.tls.https_path, "/q");
+        assert!(c.tls.enabled());
+        let e = err("[tls]\nlisten = [\"127.0.0.1\"]\nkey_file = \"k.pem\"\n");
+        assert_eq!(e.key(), Some("tls.cert_file"));
+        assert_eq!(e.line(), Some(2));
+        assert!(e.to_string().starts_with("t.toml:2: tls.cert_file:"), "{e}");
+        let e = err("[tls]\ncert_file = \"c.pem\"\nhttps_listen = [\"127.0.0.1\"]\n");
+        assert_eq!(e.key(), Some("tls.key_file"));
+        // Without listeners the files are not needed.
+        assert!(!load_str("[tls]\npadding = false\n", "t.toml")
+            .unwrap()
+            .tls
+            .enabled());
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (text, key) in [
+            ("[tls]\nlisten = [\"nope\"]\n", "tls.listen"),
+            ("[tls]\nhttps_path = \"dns-query\"\n", "tls.https_path"),
+            ("[tls]\nhttps_path = \"/q?x=1\"\n", "tls.https_path"),
+            ("[tls]\nidle_timeout_ms = 0\n", "tls.idle_timeout_ms"),
+            (
+                "[tls]\nhandshake_timeout_ms = 600000\n",
+                "tls.handshake_timeout_ms",
+            ),
+            ("[tls]\nmax_connections = 0\n", "tls.max_connections"),
+            (
+                "[tls]\nlisten = [\"127.0.0.1:1\"]\nhttps_listen = [\"127.0.0.1:1\"]\n",
+                "tls.https_listen",
+            ),
+        ] {
+            assert_eq!(err(text).key(), Some(key), "{text}");
+        }
+    }
+
+    #[test]
+    fn forward_zones_over_tls_need_a_name_and_use_port_853() {
+        let c = load_str(
+            "[[resolver.forward_zone]]\nname = \".\"\naddrs = [\"192.0.2.1\", \"192.0.2.2:8853\"]\n\
+             tls = true\ntls_name = \"dns.example\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let z = &c.resolver.forward_zones[0];
+        assert_eq!(
+            z.addrs,
+            vec![
+                "192.0.2.1:853".parse().unwrap(),
+                "192.0.2.2:8853".parse().unwrap()
+            ]
+        );
+        let tls = z.tls.as_ref().unwrap();
+        assert_eq!(tls.name, "dns.example");
+        assert_eq!(tls.ca_file, None);
+        // Without tls the port stays 53.
+        let c = load_str(
+            "[[resolver.forward_zone]]\nname = \".\"\naddrs = [\"192.0.2.1\"]\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            c.resolver.forward_zones[0].addrs,
+            vec!["192.0.2.1:53".parse().unwrap()]
+        );
+        assert!(c.resolver.forward_zones[0].tls.is_none());
+        for text in [
+            "[[resolver.forward_zone]]\nname = \".\"\naddrs = [\"192.0.2.1\"]\ntls = true\n",
+            "[[resolver.forward_zone]]\nname = \".\"\naddrs = [\"192.0.2.1\"]\ntls_name = \"x.example\"\n",
+            "[[resolver.forward_zone]]\nname = \".\"\nhosts = [\"ns.example\"]\ntls = true\ntls_name = \"x.example\"\n",
+        ] {
+            let e = err(text);
+            assert_eq!(e.key(), Some("resolver.forward_zone"), "{text}");
+        }
+    }
+}
