@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::rdata::opt::EdnsOption;
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
 use tern::lab::certs::{generate, LabCerts};
 
@@ -305,8 +305,8 @@ fn replies_are_padded_to_468_byte_blocks_only_when_asked() {
         &dir,
         &c,
         "127.201.7.1:5300".parse().unwrap(),
-        "listen = [\"127.201.7.1:8853\"]",
-        "",
+        "listen = [\"127.201.7.1:8853\"]\nidle_timeout_ms = 2500",
+        "edns_tcp_keepalive = true",
     );
     let mut s = tls_connect(
         "127.201.7.1:8853".parse().unwrap(),
@@ -319,11 +319,14 @@ fn replies_are_padded_to_468_byte_blocks_only_when_asked() {
     let plain = dot_exchange(&mut s, &query_bytes("www.enc.test.", false));
     assert!(plain.len() < 468, "{} bytes", plain.len());
     let m = Message::from_vec(&plain).unwrap();
-    assert!(m
-        .edns
-        .unwrap()
-        .option(hickory_proto::rr::rdata::opt::EdnsCode::Padding)
-        .is_none());
+    let edns = m.edns.unwrap();
+    assert!(edns.option(EdnsCode::Padding).is_none());
+    // The keepalive option (RFC 7828) gives the encrypted pool's idle
+    // timeout, 2.5 s here, in units of 100 ms (TCP's is 10 s).
+    let keepalive = edns
+        .option(EdnsCode::from(11))
+        .expect("no keepalive option");
+    assert_eq!(Vec::<u8>::try_from(keepalive).unwrap(), vec![0, 25]);
     // UDP replies are never padded.
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(PATIENCE)).unwrap();
