@@ -744,3 +744,52 @@ fn write_hints(dir: &Path) -> PathBuf {
     std::fs::write(&p, ". 3600000 NS a.root.\na.root. 3600000 A 127.201.6.99\n").unwrap();
     p
 }
+
+#[test]
+fn tern_check_and_serve_name_the_key_and_file_of_a_bad_certificate() {
+    let dir = scratch("check");
+    let c = certs(&dir, "127.201.8.1");
+    let other = generate(&scratch("check-other"), &["x.enc.test".to_string()]).unwrap();
+    let conf = dir.join("tern.toml");
+    for (cert, key, want_key, want_file) in [
+        (
+            dir.join("absent.pem"),
+            c.key.clone(),
+            "tls.cert_file",
+            "absent.pem",
+        ),
+        (
+            c.cert.clone(),
+            other.key.clone(),
+            "tls.key_file",
+            "tls-key.pem",
+        ),
+    ] {
+        std::fs::write(
+            &conf,
+            format!(
+                "[server]\nlisten = [\"127.201.8.1:5300\"]\n[tls]\ncert_file = \"{}\"\n\
+                 key_file = \"{}\"\nlisten = [\"127.201.8.1:8853\"]\n",
+                cert.display(),
+                key.display()
+            ),
+        )
+        .unwrap();
+        for sub in ["check", "serve"] {
+            let mut args = vec![sub.to_string()];
+            if sub == "serve" {
+                args.push("--config".to_string());
+            }
+            args.push(conf.display().to_string());
+            let out = run(env!("CARGO_BIN_EXE_tern"), &args);
+            let t = text(&out);
+            assert!(!out.status.success(), "tern {sub} accepted it: {t}");
+            assert!(
+                t.contains(want_key) && t.contains(want_file),
+                "tern {sub}: {t}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(scratch("check-other"));
+}
