@@ -41,6 +41,7 @@ fn forward(name: &str, first: bool, tcp: bool) -> ForwardZone {
         first,
         tcp,
         no_cache: false,
+        tls: None,
     }
 }
 

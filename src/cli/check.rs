@@ -48,6 +48,8 @@ pub fn validate(path: &std::path::Path) -> Result<crate::config::Config, String>
             .map_err(|e| format!("{file}: dnssec: {e}"))?;
     }
     crate::rpz::Rpz::load(&config.rpz).map_err(|e| format!("{file}: {e}"))?;
+    crate::server::tls::Certs::load(&config.tls).map_err(|e| format!("{file}: {e}"))?;
+    crate::upstream::tls::routes(&config).map_err(|e| format!("{file}: {e}"))?;
     if let Some(user) = &config.server.user {
         crate::server::privileges::lookup(user, config.server.group.as_deref())
             .map_err(|e| format!("{file}: {e}"))?;

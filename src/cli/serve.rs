@@ -18,6 +18,7 @@ use crate::server::{self, Handler};
 use crate::server::{cache_file, privileges};
 use crate::upstream::counting::{Counting, UpstreamCounters};
 use crate::upstream::net::NetTransport;
+use crate::upstream::tls::{self as upstream_tls, TlsForwarders};
 use crate::upstream::udp_pool::PoolLimits;
 
 #[derive(Debug, clap::Args)]
@@ -116,17 +117,33 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         for addr in sockets.local_addrs() {
             tracing::info!(%addr, "listening (udp, tcp)");
         }
+        let certs = server::tls::Certs::load(&config.tls)?;
+        let encrypted = match &certs {
+            Some(c) => Some(server::tls::bind(&config.tls, c.clone())?),
+            None => None,
+        };
+        if let Some(enc) = &encrypted {
+            let (dot, doh) = enc.local_addrs();
+            for addr in dot {
+                tracing::info!(%addr, "listening (dns over tls)");
+            }
+            for addr in doh {
+                tracing::info!(%addr, path = %config.tls.https_path, "listening (dns over https)");
+            }
+        }
         let upstream = Arc::new(UpstreamCounters::default());
+        let forwarders = TlsForwarders::new(
+            NetTransport::with_pool(PoolLimits {
+                idle: config.upstream.udp_socket_pool,
+                uses: config.upstream.udp_socket_uses,
+            }),
+            upstream_tls::routes(&config).map_err(anyhow::Error::msg)?,
+        );
+        let tls_routes = forwarders.routes_handle();
         let resolver = Resolver::with_hints(
             config.clone(),
             hints,
-            Counting::new(
-                NetTransport::with_pool(PoolLimits {
-                    idle: config.upstream.udp_socket_pool,
-                    uses: config.upstream.udp_socket_uses,
-                }),
-                upstream.clone(),
-            ),
+            Counting::new(forwarders, upstream.clone()),
             SystemClock::new(),
         );
         let resolver = Arc::new(
@@ -145,7 +162,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let reload: Arc<ReloadFn> = {
             let current = current.clone();
             let args = Arc::new(args);
-            Arc::new(move || reload(&current, &args))
+            let certs = certs.clone();
+            Arc::new(move || reload(&current, &args, certs.as_deref(), &tls_routes))
         };
         spawn_sighup(reload.clone());
         // RFC 5011 probes (engine/autotrust.rs): a due trust point is
@@ -178,7 +196,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tokio::spawn(Arc::new(control).serve(listener));
         }
         drop_privileges(&config, control_path.as_deref())?;
-        server::run_current(current.clone(), sockets.udp, sockets.tcp, shutdown_signal()).await;
+        server::run_with_tls(
+            current.clone(),
+            sockets.udp,
+            sockets.tcp,
+            encrypted,
+            shutdown_signal(),
+        )
+        .await;
         let resolver = current.load_full().resolver().clone();
         if let Some(path) = &resolver.config().cache.save_file {
             match cache_file::save(resolver.cache(), resolver.clock().now(), path) {
@@ -202,12 +227,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// resolver and front end are built from it, keeping the cache (unless
 /// `[cache]` changed), what is known of servers (unless `[upstream]`
 /// changed) and the counters. Local zones, auth zones, policy zones and
-/// trust anchors are read again. What is bound at start (listen addresses,
+/// trust anchors are read again, and so are the `[tls]` certificate and
+/// key (new connections present the new certificate). What is bound at start (listen addresses,
 /// listener limits, rate limit, user, control socket, metrics address)
 /// waits for a restart; the reply names it.
 fn reload<C: crate::clock::Clock + Clone>(
-    current: &server::Current<Counting<NetTransport>, C>,
+    current: &server::Current<Counting<TlsForwarders<NetTransport>>, C>,
     args: &ServeArgs,
+    certs: Option<&server::tls::Certs>,
+    tls_routes: &arc_swap::ArcSwap<upstream_tls::Routes>,
 ) -> Result<String, String> {
     let Some(path) = &args.config else {
         return Err("tern serve was started without --config: nothing to re-read".to_string());
@@ -222,6 +250,11 @@ fn reload<C: crate::clock::Clock + Clone>(
         Some(p) => RootHints::from_file(p).map_err(|e| refused(e.to_string()))?,
         None => RootHints::built_in(),
     };
+    let routes = upstream_tls::routes(&new).map_err(refused)?;
+    if let Some(certs) = certs {
+        certs.reload(&new.tls).map_err(|e| refused(e.to_string()))?;
+    }
+    tls_routes.store(Arc::new(routes));
     let old = current.load_full();
     let running = old.resolver().config().clone();
     let log = super::set_log_level(&log_filter(&new.log)).map_err(refused)?;
@@ -237,6 +270,9 @@ fn reload<C: crate::clock::Clock + Clone>(
     });
     if log {
         out.push_str(", log level applied");
+    }
+    if certs.is_some() {
+        out.push_str(", tls certificate re-read");
     }
     if !waiting.is_empty() {
         out.push_str(&format!(
@@ -298,6 +334,14 @@ fn needs_restart(running: &Config, new: &Config) -> Vec<String> {
                 || running.upstream.udp_socket_uses != new.upstream.udp_socket_uses,
         ),
         ("[control]", differs(&running.control, &new.control)),
+        (
+            "[tls] listeners and limits",
+            running.tls.listen != new.tls.listen
+                || running.tls.https_listen != new.tls.https_listen
+                || running.tls.max_connections != new.tls.max_connections
+                || running.tls.max_connections_per_client != new.tls.max_connections_per_client
+                || running.tls.idle_timeout != new.tls.idle_timeout,
+        ),
         ("[metrics]", differs(&running.metrics, &new.metrics)),
     ] {
         if changed {

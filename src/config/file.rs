@@ -30,6 +30,33 @@ pub struct FileConfig {
     pub control: Option<FileControl>,
     #[serde(default)]
     pub metrics: Option<FileMetrics>,
+    #[serde(default)]
+    pub tls: Option<FileTls>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTls {
+    #[serde(default)]
+    pub cert_file: S<String>,
+    #[serde(default)]
+    pub key_file: S<String>,
+    #[serde(default)]
+    pub listen: S<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub https_listen: S<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub https_path: S<String>,
+    #[serde(default)]
+    pub max_connections: S<i64>,
+    #[serde(default)]
+    pub max_connections_per_client: S<i64>,
+    #[serde(default)]
+    pub idle_timeout_ms: S<i64>,
+    #[serde(default)]
+    pub handshake_timeout_ms: S<i64>,
+    #[serde(default)]
+    pub padding: S<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -276,6 +303,12 @@ pub struct FileForwardZone {
     pub tcp: S<bool>,
     #[serde(default)]
     pub no_cache: S<bool>,
+    #[serde(default)]
+    pub tls: S<bool>,
+    #[serde(default)]
+    pub tls_name: S<String>,
+    #[serde(default)]
+    pub tls_ca_file: S<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -25,6 +25,7 @@ use toml::Spanned;
 mod lists;
 mod local;
 mod rpz;
+pub mod tls;
 
 /// Why a configuration was rejected. `Parse` and `Invalid` carry the file,
 /// the 1-based line and the dotted key (`server.max_udp_payload`).
@@ -108,6 +109,20 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
                 zone.zonefile = dir.join(&zone.zonefile);
             }
         }
+        let forward_cas = config
+            .resolver
+            .forward_zones
+            .iter_mut()
+            .filter_map(|z| z.tls.as_mut().and_then(|t| t.ca_file.as_mut()));
+        let tls = &mut config.tls;
+        for file in forward_cas
+            .chain(tls.cert_file.as_mut())
+            .chain(tls.key_file.as_mut())
+        {
+            if file.is_relative() {
+                *file = dir.join(&*file);
+            }
+        }
         let dnssec = &mut config.dnssec;
         for file in dnssec
             .trust_anchor_files
@@ -147,6 +162,7 @@ pub fn load_str(text: &str, file_label: &str) -> Result<Config, ConfigError> {
                 .map(PathBuf::from),
         },
         metrics: ctx.metrics(file.metrics.as_ref())?,
+        tls: ctx.tls(file.tls.as_ref())?,
     })
 }
 

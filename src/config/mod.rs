@@ -10,8 +10,10 @@ pub mod keys;
 pub mod load;
 pub mod local;
 pub mod rpz;
+pub mod tls;
 
 pub use load::{load_file, load_str, ConfigError};
+pub use tls::TlsConfig;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,6 +34,8 @@ pub struct Config {
     pub rpz: Vec<rpz::RpzZone>,
     pub control: ControlConfig,
     pub metrics: MetricsConfig,
+    /// DNS over TLS and HTTPS for clients (`[tls]`).
+    pub tls: TlsConfig,
 }
 
 /// The line (from 1) at byte `offset` of `text`; 0 when past its end.
@@ -309,8 +313,21 @@ pub struct ForwardZone {
     pub first: bool,
     /// Always TCP to these forwarders (Unbound's `forward-tcp-upstream`).
     pub tcp: bool,
+    /// DNS over TLS to these forwarders (Unbound's `forward-tls-upstream`),
+    /// with the name their certificate must carry and the roots it must
+    /// chain to (None: the system's).
+    pub tls: Option<ForwardTls>,
     /// Nothing in this zone is cached (Unbound's `forward-no-cache`).
     pub no_cache: bool,
+}
+
+/// How a forward zone's forwarders are reached over TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardTls {
+    /// The name the forwarders' certificates must be valid for.
+    pub name: String,
+    /// A PEM file of trusted roots; None = the system's root store.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The cache (`[cache]`).

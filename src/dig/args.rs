@@ -89,6 +89,8 @@ pub struct Flags {
     pub expire: bool,
     pub keepalive: bool,
     pub extra: super::query::Extras,
+    /// `+tls`, `+https` and their settings.
+    pub encryption: super::encrypted::Encryption,
 }
 
 impl Default for Flags {
@@ -138,6 +140,7 @@ impl Default for Flags {
             expire: false,
             keepalive: false,
             extra: super::query::Extras::default(),
+            encryption: super::encrypted::Encryption::default(),
         }
     }
 }
@@ -156,6 +159,8 @@ pub struct Lookup {
     /// "; (N servers found)").
     pub global_servers: bool,
     pub port: u16,
+    /// Whether `-p` was given (else `+tls` and `+https` pick the port).
+    pub port_set: bool,
     pub family: Family,
     pub source: Option<IpAddr>,
     pub flags: Flags,
@@ -171,6 +176,7 @@ impl Default for Lookup {
             servers: Vec::new(),
             global_servers: false,
             port: 53,
+            port_set: false,
             family: Family::Any,
             source: None,
             flags: Flags::default(),
@@ -464,6 +470,7 @@ fn dash_option(
             let port =
                 parse_u32("port number", &v, 65_535).map_err(|e| ArgError { exit: 1, ..e })?;
             current(inv).port = port as u16;
+            current(inv).port_set = true;
         }
         't' => {
             let v = value(next)?;

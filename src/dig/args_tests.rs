@@ -164,9 +164,9 @@ fn errors_look_like_digs() {
 #[test]
 fn options_dig_has_and_tern_lacks_say_not_supported() {
     let table: &[(&str, &str)] = &[
-        ("+tls x", "+tls: not supported"),
-        ("+notls x", "+tls: not supported"),
-        ("+https=/dns-query x", "+https: not supported"),
+        ("+tls-certfile=/c.pem x", "+tls-certfile: not supported"),
+        ("+notls-keyfile x", "+tls-keyfile: not supported"),
+        ("+http-plain x", "+http-plain: not supported"),
         ("+nssearch x", "+nssearch: not supported"),
         ("+split=8 x", "+split: not supported"),
         ("+ednsflags=0x80 x", "+ednsflags: not supported"),
@@ -181,6 +181,20 @@ fn options_dig_has_and_tern_lacks_say_not_supported() {
         assert_eq!(err.stderr, *want, "{line}");
         assert!(!err.stderr.contains("Invalid option"), "{line}");
     }
+    // +tls and +https are tern's now, with their settings and ports.
+    let inv = run("@127.0.0.1 +tls +tls-ca=/ca.pem +tls-hostname=dns.example x");
+    let e = &inv.lookups[0].flags.encryption;
+    assert_eq!(e.mode, Some(crate::dig::encrypted::Mode::Tls));
+    assert!(e.verify);
+    assert_eq!(e.hostname.as_deref(), Some("dns.example"));
+    let inv = run("-p 8443 +https=/q x");
+    assert!(inv.lookups[0].port_set);
+    assert_eq!(inv.lookups[0].port, 8443);
+    let err = parse(&words("+https=q x")).unwrap_err();
+    assert!(
+        err.stderr.starts_with("Invalid option: +https=q"),
+        "{err:?}"
+    );
     // Still typos: near misses of those names are not claimed.
     let err = parse(&words("+tlsx x")).unwrap_err();
     assert!(err.stderr.starts_with("Invalid option: +tlsx"), "{err:?}");

@@ -386,10 +386,9 @@ pub fn query_time(rtt: std::time::Duration, usec: bool) -> String {
     }
 }
 
-pub fn stats_text(time: &str, server: &str, tcp: bool, when: &str, size: usize) -> String {
+pub fn stats_text(time: &str, server: &str, proto: &str, when: &str, size: usize) -> String {
     format!(
-        ";; Query time: {time}\n;; SERVER: {server} ({})\n;; WHEN: {when}\n;; MSG SIZE  rcvd: {size}\n\n",
-        if tcp { "TCP" } else { "UDP" }
+        ";; Query time: {time}\n;; SERVER: {server} ({proto})\n;; WHEN: {when}\n;; MSG SIZE  rcvd: {size}\n\n"
     )
 }
 

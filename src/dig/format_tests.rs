@@ -124,7 +124,7 @@ fn stats_block() {
     assert_eq!(query_time(d, false), "2 msec");
     assert_eq!(query_time(d, true), "2345 usec");
     assert_eq!(
-        stats_text("3 msec", "127.0.0.1#53(127.0.0.1)", false, "W", 90),
+        stats_text("3 msec", "127.0.0.1#53(127.0.0.1)", "UDP", "W", 90),
         ";; Query time: 3 msec\n;; SERVER: 127.0.0.1#53(127.0.0.1) (UDP)\n;; WHEN: W\n;; MSG SIZE  rcvd: 90\n\n"
     );
 }

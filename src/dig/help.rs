@@ -48,6 +48,9 @@ Where:  domain	  is in the Domain Name System
                  +[no]expire         (Request time to expire)
                  +[no]header-only    (Send query without a question section)
                  +hints=file         (Root hints for +trace)
+                 +[no]https[=###]    (DNS-over-HTTPS mode) [/dns-query]
+                 +[no]https-get[=###] (DNS-over-HTTPS mode, GET)
+                 +[no]https-post[=###] (DNS-over-HTTPS mode, POST)
                  +[no]identify       (ID responders in short answers)
                  +[no]ignore         (Don't revert to TCP for TC responses.)
                  +[no]json           (Print each message as RFC 8427 JSON)
@@ -70,6 +73,10 @@ Where:  domain	  is in the Domain Name System
                  +[no]tcflag         (Set TC flag in query)
                  +[no]tcp            (TCP mode (+[no]vc))
                  +timeout=###        (Set query timeout) [5]
+                 +[no]tls            (DNS-over-TLS mode)
+                 +[no]tls-ca[=file]  (Check the server's certificate, with
+                                      file's CAs or the system's)
+                 +[no]tls-hostname=hostname (Name the certificate must carry)
                  +[no]trace          (Trace delegation down from root [implies
                                       +dnssec])
                  +tries=###          (Set number of UDP attempts) [3]

@@ -5,6 +5,7 @@
 
 pub mod args;
 pub mod dnssec;
+pub mod encrypted;
 pub mod engine_trace;
 pub mod engine_validation;
 pub mod format;
@@ -59,6 +60,11 @@ pub struct Server {
 
 /// Resolves `@server` arguments (addresses or host names) or the default.
 pub(crate) fn servers_of(l: &Lookup) -> Result<Vec<Server>, String> {
+    let port = match l.flags.encryption.default_port() {
+        Some(p) if !l.port_set => p,
+        _ => l.port,
+    };
+    let l = &Lookup { port, ..l.clone() };
     let mut out = Vec::new();
     if l.servers.is_empty() {
         let text = std::fs::read_to_string(RESOLV_CONF).unwrap_or_default();
@@ -384,7 +390,7 @@ fn one_lookup(
         return EXIT_NO_REPLY;
     }
     // Over TCP each failed try already said so (dig prints no banner then).
-    if !opts.tcp {
+    if !opts.tcp && l.flags.encryption.mode.is_none() {
         if let Some(b) = pending.take() {
             let _ = write!(out, "{b}");
         }
@@ -431,6 +437,9 @@ fn fetch(
     let mut log = |line: String| {
         let _ = writeln!(out, "{line}");
     };
+    if l.flags.encryption.mode.is_some() {
+        return encrypted_exchange(l, server, query, name, opts, &mut log);
+    }
     let reply = query::exchange(server.addr, query, name, opts, &mut log)?;
     let tc = reply.bytes.get(2).is_some_and(|b| b & 0x02 != 0);
     if !tc || reply.tcp || l.flags.ignore {
@@ -450,6 +459,44 @@ fn fetch(
         let _ = writeln!(out, "{line}");
     };
     query::exchange(server.addr, query, name, &tcp_opts, &mut log)
+}
+
+/// `fetch` over TLS or HTTPS: each failed try is reported as dig
+/// reports a failed TCP connection.
+fn encrypted_exchange(
+    l: &Lookup,
+    server: &Server,
+    query: &[u8],
+    name: &str,
+    opts: &SendOpts,
+    log: &mut dyn FnMut(String),
+) -> Option<query::Reply> {
+    let e = &l.flags.encryption;
+    for _ in 0..opts.tries.max(1) {
+        let result = match e.mode {
+            Some(encrypted::Mode::Https { .. }) => {
+                encrypted::https_try(server.addr, query, opts.timeout, e)
+            }
+            _ => encrypted::tls_try(server.addr, query, opts.timeout, e, log),
+        };
+        match result {
+            Ok(r) => return Some(r),
+            Err(f) => {
+                log(format!(
+                    ";; Connection to {}({}) for {name} failed: {f}.",
+                    query::hash_addr(&server.addr),
+                    server.addr.ip()
+                ));
+                if matches!(f, query::TryFailure::Other(_)) {
+                    // A refused certificate or an HTTP error will not
+                    // change on the next try.
+                    break;
+                }
+            }
+        }
+    }
+    log(";; no servers could be reached".into());
+    None
 }
 
 /// The server's EDNS version when it answered BADVERS (RFC 6891 §6.1.3).
@@ -543,7 +590,7 @@ fn print_reply(
     if f.json || f.yaml {
         let ctx = json::Context {
             server: Some(query::hash_addr(&server.addr)),
-            protocol: Some(if reply.tcp { "TCP" } else { "UDP" }),
+            protocol: Some(reply.proto),
             query_time_ms: Some(reply.rtt.as_millis()),
             unix_time: Some(now),
             date: Some(format::when_text(now)),
@@ -586,7 +633,7 @@ fn print_reply(
         s.push_str(&format::stats_text(
             &format::query_time(reply.rtt, f.usec),
             &server_text,
-            reply.tcp,
+            reply.proto,
             &format::when_text(now),
             reply.bytes.len(),
         ));

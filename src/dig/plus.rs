@@ -85,9 +85,6 @@ const UNSUPPORTED: &[&str] = &[
     "http-plain",
     "http-plain-get",
     "http-plain-post",
-    "https",
-    "https-get",
-    "https-post",
     "idnin",
     "idnout",
     "ndots",
@@ -97,10 +94,7 @@ const UNSUPPORTED: &[&str] = &[
     "showbadcookie",
     "showsearch",
     "split",
-    "tls",
-    "tls-ca",
     "tls-certfile",
-    "tls-hostname",
     "tls-keyfile",
 ];
 
@@ -133,6 +127,10 @@ pub(crate) fn plus_option(inv: &mut Invocation, opt: &str, arg: &str) -> Result<
     let lower = word.to_ascii_lowercase();
     if let Some(name) = unsupported(&lower) {
         return Err(not_supported(&format!("+{name}")));
+    }
+    let encryption = &mut current(inv).flags.encryption;
+    if let Some(r) = super::encrypted::option(encryption, &lower, value) {
+        return r.map_err(|_| invalid(arg));
     }
     let undone = lower.strip_prefix("no").unwrap_or(&lower);
     if let Some(name) = DEPRECATED.iter().find(|d| **d == lower || **d == undone) {

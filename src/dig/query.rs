@@ -237,6 +237,8 @@ pub struct Reply {
     pub bytes: Vec<u8>,
     pub rtt: Duration,
     pub tcp: bool,
+    /// "UDP", "TCP", "TLS" or "HTTPS", as dig names it.
+    pub proto: &'static str,
 }
 
 /// Why one try failed, in dig's words.
@@ -376,6 +378,7 @@ pub fn udp_try(
                     bytes: bytes.to_vec(),
                     rtt: start.elapsed(),
                     tcp: false,
+                    proto: "UDP",
                 });
             }
         }
@@ -427,6 +430,7 @@ pub fn tcp_try(
                     bytes: body,
                     rtt: start.elapsed(),
                     tcp: true,
+                    proto: "TCP",
                 });
             }
         }

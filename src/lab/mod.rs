@@ -5,6 +5,7 @@
 //! and a resolver configuration to a run directory, starts `tern serve`
 //! against them, and applies fault changes when the lab file changes.
 
+pub mod certs;
 pub mod config;
 pub mod dnssec;
 pub mod replica;
@@ -26,6 +27,11 @@ use crate::auth::ZoneSet;
 
 /// TTL written on root hints (the customary 3600000 of named.root).
 const HINTS_TTL: u32 = 3_600_000;
+
+/// The lab resolver's DNS over TLS port (on its listen address).
+pub const LAB_DOT_PORT: u16 = 5853;
+/// The lab resolver's DNS over HTTPS port (path /dns-query).
+pub const LAB_DOH_PORT: u16 = 5443;
 
 /// How to start a lab.
 #[derive(Debug, Clone, Default)]
@@ -56,6 +62,8 @@ pub struct RunningLab {
     resolver_config: PathBuf,
     /// The root trust anchor file (`--dnssec` only).
     anchor: Option<PathBuf>,
+    /// The CA and server certificate of the resolver's DoT and DoH.
+    certs: certs::LabCerts,
     resolver: Option<Child>,
 }
 
@@ -85,10 +93,15 @@ impl RunningLab {
             Some(text) => Some(dnssec::write_anchor(&run_dir, text)?),
             None => None,
         };
+        let names = vec![
+            certs::LAB_SERVER_NAME.to_string(),
+            spec.resolver_listen.ip().to_string(),
+        ];
+        let certs = certs::generate(&run_dir, &names).map_err(LabError::Other)?;
         let resolver_config = run_dir.join("tern.toml");
         std::fs::write(
             &resolver_config,
-            resolver_toml(&spec, &hints, anchor.as_deref()),
+            resolver_toml(&spec, &hints, anchor.as_deref(), &certs),
         )
         .map_err(io)?;
 
@@ -100,6 +113,7 @@ impl RunningLab {
             hints,
             resolver_config,
             anchor,
+            certs,
             resolver: None,
         };
         for (i, (s, zones)) in loaded.into_iter().enumerate() {
@@ -243,6 +257,21 @@ impl RunningLab {
         self.spec.resolver_listen
     }
 
+    /// Where the resolver serves DNS over TLS.
+    pub fn dot_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.spec.resolver_listen.ip(), LAB_DOT_PORT)
+    }
+
+    /// Where the resolver serves DNS over HTTPS (path /dns-query).
+    pub fn doh_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.spec.resolver_listen.ip(), LAB_DOH_PORT)
+    }
+
+    /// The CA file that the resolver's certificate chains to.
+    pub fn tls_ca_path(&self) -> &Path {
+        &self.certs.ca
+    }
+
     /// The child resolver's exit status, if it has exited.
     pub fn resolver_exited(&mut self) -> Option<std::process::ExitStatus> {
         self.resolver
@@ -297,6 +326,13 @@ impl RunningLab {
                     self.resolver_config.display(),
                     self.run_dir.join("resolver.log").display()
                 );
+                let _ = writeln!(
+                    out,
+                    "  encrypted:  dns over tls on {}, https://{}/dns-query",
+                    self.dot_addr(),
+                    self.doh_addr()
+                );
+                let _ = writeln!(out, "  tls ca: {}", self.certs.ca.display());
             }
             None => {
                 let _ = writeln!(out, "  resolver:   not started");
@@ -309,6 +345,20 @@ impl RunningLab {
                 "  tern dig @{} -p {} www.example.lab",
                 a.ip(),
                 a.port()
+            );
+            let ca = self.certs.ca.display();
+            let (dot, doh) = (self.dot_addr(), self.doh_addr());
+            let _ = writeln!(
+                out,
+                "  tern dig @{} -p {} +tls +tls-ca={ca} www.example.lab",
+                dot.ip(),
+                dot.port()
+            );
+            let _ = writeln!(
+                out,
+                "  kdig @{} -p {} +https +tls-ca={ca} www.example.lab",
+                doh.ip(),
+                doh.port()
             );
         }
         // Ask authoritative servers directly too (the CDN one with ECS).
@@ -463,8 +513,20 @@ fn toml_string(p: &Path) -> String {
 /// The resolver configuration for the lab (keys of config/tern.toml).
 /// The built-in root keys can never validate the lab's own root, so
 /// without an anchor validation is off.
-fn resolver_toml(spec: &LabSpec, hints: &Path, anchor: Option<&Path>) -> String {
+fn resolver_toml(
+    spec: &LabSpec,
+    hints: &Path,
+    anchor: Option<&Path>,
+    certs: &certs::LabCerts,
+) -> String {
     let listen = spec.resolver_listen;
+    let tls = format!(
+        "[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\nlisten = [\"{}\"]\nhttps_listen = [\"{}\"]\n",
+        toml_string(&certs.cert),
+        toml_string(&certs.key),
+        SocketAddr::new(listen.ip(), LAB_DOT_PORT),
+        SocketAddr::new(listen.ip(), LAB_DOH_PORT),
+    );
     let hints = toml_string(hints);
     let dnssec = match anchor {
         Some(a) => format!(
@@ -484,6 +546,6 @@ fn resolver_toml(spec: &LabSpec, hints: &Path, anchor: Option<&Path>) -> String 
         format!("client_subnet_zones = [{}]\n", zones.join(", "))
     };
     format!(
-        "# written by tern lab\n[server]\nlisten = [\"{listen}\"]\n\n[resolver]\nroot_hints = \"{hints}\"\n{ecs}\n{dnssec}"
+        "# written by tern lab\n[server]\nlisten = [\"{listen}\"]\n\n[resolver]\nroot_hints = \"{hints}\"\n{ecs}\n{dnssec}\n{tls}"
     )
 }

@@ -139,7 +139,7 @@ fn udp_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
     UdpSocket::from_std(s.into())
 }
 
-fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+pub(crate) fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {
     let s = new_socket(addr, Type::STREAM, SockProto::TCP)?;
     s.set_reuse_address(true)?;
     s.bind(&addr.into())?;

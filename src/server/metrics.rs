@@ -86,6 +86,12 @@ const FAMILIES: &[Family] = &[
         Source::Keys(&[("queries.udp", "udp"), ("queries.tcp", "tcp")]),
     ),
     counter(
+        "tern_encrypted_queries",
+        "Client queries answered over DNS over TLS or HTTPS (also counted in tern_queries_total{protocol=\"tcp\"})",
+        "transport",
+        Source::Keys(&[("queries.tcp.tls", "tls"), ("queries.tcp.https", "https")]),
+    ),
+    counter(
         "tern_queries_by_type",
         "Client queries answered, by query type",
         "qtype",

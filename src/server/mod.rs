@@ -1,5 +1,6 @@
 //! The client-facing front end: UDP and TCP listeners (RFC 7766 framing,
-//! idle timeout, connection cap), access control, graceful drain.
+//! idle timeout, connection cap), DNS over TLS and HTTPS (`tls`, `doh`),
+//! access control, graceful drain.
 //!
 //! `run` takes already-bound sockets (see `bind`) and a shutdown future, so
 //! tests run it on `127.0.0.1:0` and `tern serve` on the configured
@@ -13,16 +14,19 @@ pub mod cache_file;
 pub mod chaos;
 pub mod control;
 pub mod cookie;
+mod doh;
 pub mod handler;
 pub mod keepalive;
 pub mod local;
 pub mod metrics;
 pub mod packet_cache;
+pub mod padding;
 pub mod privileges;
 pub mod querylog;
 pub mod ratelimit;
 pub mod stats;
 pub(crate) mod tcp;
+pub mod tls;
 mod udp;
 
 use std::future::Future;
@@ -37,6 +41,7 @@ use crate::clock::Clock;
 use crate::upstream::Transport;
 
 pub use bind::{bind, BindError, Sockets};
+pub use doh::DNS_MESSAGE;
 pub use handler::Handler;
 
 /// Extra time granted to in-flight queries on shutdown beyond the query
@@ -52,14 +57,10 @@ pub(crate) struct Shared<T: Transport, C: Clock> {
     pub handler: Arc<Current<T, C>>,
     /// Permits for client queries in progress (server.max_concurrent_queries).
     pub queries: Arc<Semaphore>,
-    /// Permits for open TCP connections (server.tcp_max_connections).
-    pub connections: Arc<Semaphore>,
-    /// The open TCP connections, to close the longest idle under pressure.
-    pub conns: tcp::ConnTable,
-    pub tcp_max: usize,
-    /// Connections allowed per client address; 0 = no limit.
-    pub tcp_per_client: usize,
-    pub tcp_idle: Duration,
+    /// Client TCP connections (server.tcp_max_connections and friends).
+    pub tcp: tcp::Pool,
+    /// DoT and DoH connections (tls.max_connections and friends).
+    pub tls: tcp::Pool,
     /// Flips to true once shutdown starts.
     pub stop: watch::Receiver<bool>,
     /// The per-client UDP rate limit (server.ratelimit), if set.
@@ -87,18 +88,37 @@ pub async fn run_current<T: Transport, C: Clock>(
     tcp: Vec<TcpListener>,
     shutdown: impl Future,
 ) {
+    run_with_tls(handler, udp, tcp, None, shutdown).await
+}
+
+/// `run_current` with DoT and DoH listeners as well (`tls::bind`).
+pub async fn run_with_tls<T: Transport, C: Clock>(
+    handler: Arc<Current<T, C>>,
+    udp: Vec<UdpSocket>,
+    tcp: Vec<TcpListener>,
+    encrypted: Option<tls::Encrypted>,
+    shutdown: impl Future,
+) {
     let config = handler.load().resolver().config().clone();
     let max_queries = config.server.max_concurrent_queries.max(1);
-    let max_conns = config.server.tcp_max_connections.max(1);
+    let s = &config.server;
+    let t = &config.tls;
     let (stop_tx, stop_rx) = watch::channel(false);
     let shared = Arc::new(Shared {
         handler,
         queries: Arc::new(Semaphore::new(max_queries)),
-        connections: Arc::new(Semaphore::new(max_conns)),
-        conns: tcp::ConnTable::default(),
-        tcp_max: max_conns,
-        tcp_per_client: config.server.tcp_max_connections_per_client,
-        tcp_idle: config.server.tcp_idle_timeout,
+        tcp: tcp::Pool::new(
+            s.tcp_max_connections,
+            s.tcp_max_connections_per_client,
+            s.tcp_idle_timeout,
+            "tcp",
+        ),
+        tls: tcp::Pool::new(
+            t.max_connections,
+            t.max_connections_per_client,
+            t.idle_timeout,
+            "tls",
+        ),
         stop: stop_rx,
         ratelimit: ratelimit::RateLimit::from_config(&config.server),
     });
@@ -109,15 +129,20 @@ pub async fn run_current<T: Transport, C: Clock>(
     for listener in tcp {
         loops.spawn(tcp::accept_loop(shared.clone(), listener));
     }
+    if let Some(enc) = encrypted {
+        tls::spawn_listeners(&shared, enc, &mut loops);
+    }
     shutdown.await;
     tracing::info!("shutting down: draining queries in flight");
     let _ = stop_tx.send(true);
     while loops.join_next().await.is_some() {}
     let drain = async {
         let q = u32::try_from(max_queries).unwrap_or(u32::MAX);
-        let c = u32::try_from(max_conns).unwrap_or(u32::MAX);
         let _queries = shared.queries.acquire_many(q).await;
-        let _conns = shared.connections.acquire_many(c).await;
+        for pool in [&shared.tcp, &shared.tls] {
+            let c = u32::try_from(pool.max).unwrap_or(u32::MAX);
+            let _conns = pool.permits.acquire_many(c).await;
+        }
     };
     let limit = config.resolver.query_timeout + DRAIN_SLACK;
     if tokio::time::timeout(limit, drain).await.is_err() {

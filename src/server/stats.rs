@@ -70,6 +70,9 @@ const RCODE_NAMES: [&str; RCODES] = [
 pub struct Stats {
     udp: AtomicU64,
     tcp: AtomicU64,
+    /// The DoT and DoH replies among those counted as TCP.
+    tls: AtomicU64,
+    https: AtomicU64,
     cache_hits: AtomicU64,
     cache_misses: AtomicU64,
     secure: AtomicU64,
@@ -98,6 +101,8 @@ impl Default for Stats {
         Self {
             udp: AtomicU64::new(0),
             tcp: AtomicU64::new(0),
+            tls: AtomicU64::new(0),
+            https: AtomicU64::new(0),
             cache_hits: AtomicU64::new(0),
             cache_misses: AtomicU64::new(0),
             secure: AtomicU64::new(0),
@@ -135,6 +140,15 @@ impl Stats {
         {
             c.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Counts a reply sent over DNS over TLS (false) or HTTPS (true); it
+    /// was counted as TCP by `reply` too.
+    pub fn encrypted(&self, https: bool) {
+        match https {
+            true => self.https.fetch_add(1, Ordering::Relaxed),
+            false => self.tls.fetch_add(1, Ordering::Relaxed),
+        };
     }
 
     /// Counts an answer taken from the cache (true) or not (false).
@@ -191,6 +205,8 @@ impl Stats {
         out.insert("queries.total".to_string(), udp + tcp);
         out.insert("queries.udp".to_string(), udp);
         out.insert("queries.tcp".to_string(), tcp);
+        out.insert("queries.tcp.tls".to_string(), get(&self.tls));
+        out.insert("queries.tcp.https".to_string(), get(&self.https));
         out.insert("cache.hits".to_string(), get(&self.cache_hits));
         out.insert("cache.misses".to_string(), get(&self.cache_misses));
         out.insert("dnssec.secure".to_string(), get(&self.secure));

@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{sleep, timeout, Instant};
 use tracing::Instrument;
 
@@ -64,7 +64,7 @@ pub(crate) struct ConnTable {
 impl ConnTable {
     /// Adds a connection (idle until its first query); its id and the
     /// signal that asks it to close.
-    fn register(&self, client: IpAddr) -> (u64, Arc<Notify>) {
+    pub(crate) fn register(&self, client: IpAddr) -> (u64, Arc<Notify>) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let close = Arc::new(Notify::new());
         if let Ok(mut m) = self.conns.lock() {
@@ -80,14 +80,14 @@ impl ConnTable {
         (id, close)
     }
 
-    fn remove(&self, id: u64) {
+    pub(crate) fn remove(&self, id: u64) {
         if let Ok(mut m) = self.conns.lock() {
             m.remove(&id);
         }
     }
 
     /// Marks a connection busy (a query pending) or idle from now.
-    fn set_idle(&self, id: u64, idle: bool) {
+    pub(crate) fn set_idle(&self, id: u64, idle: bool) {
         if let Ok(mut m) = self.conns.lock() {
             if let Some(c) = m.get_mut(&id) {
                 c.idle_since = idle.then(Instant::now);
@@ -101,7 +101,7 @@ impl ConnTable {
     }
 
     /// Open connections from `client`.
-    fn count_for(&self, client: IpAddr) -> usize {
+    pub(crate) fn count_for(&self, client: IpAddr) -> usize {
         self.conns
             .lock()
             .map_or(0, |m| m.values().filter(|c| c.client == client).count())
@@ -109,7 +109,7 @@ impl ConnTable {
 
     /// Asks the longest-idle connection to close; false when every
     /// connection has a query pending.
-    fn evict_longest_idle(&self) -> bool {
+    pub(crate) fn evict_longest_idle(&self) -> bool {
         let Ok(mut m) = self.conns.lock() else {
             return false;
         };
@@ -126,6 +126,94 @@ impl ConnTable {
             c.close.notify_one();
         }
         true
+    }
+}
+
+/// The limits of one kind of client connection (plain TCP, or DoT and
+/// DoH together) and the connections open under them.
+pub(crate) struct Pool {
+    /// One permit per open connection.
+    pub permits: Arc<Semaphore>,
+    /// The open connections, to close the longest idle under pressure.
+    pub table: ConnTable,
+    pub max: usize,
+    /// Connections allowed per client address; 0 = no limit.
+    pub per_client: usize,
+    pub idle: Duration,
+    /// "tcp" or "tls", for logs.
+    pub label: &'static str,
+}
+
+impl Pool {
+    pub(crate) fn new(max: usize, per_client: usize, idle: Duration, label: &'static str) -> Self {
+        let max = max.max(1);
+        Pool {
+            permits: Arc::new(Semaphore::new(max)),
+            table: ConnTable::default(),
+            max,
+            per_client,
+            idle,
+            label,
+        }
+    }
+
+    /// A slot for a new connection from `client`: None when the client
+    /// holds its share already, or every slot is busy.
+    pub(crate) async fn admit(&self, client: SocketAddr) -> Option<OwnedSemaphorePermit> {
+        let label = self.label;
+        if self.per_client > 0 && self.table.count_for(client.ip()) >= self.per_client {
+            tracing::debug!(%client, label, "connections per client reached; closed");
+            return None;
+        }
+        match self.permits.clone().try_acquire_owned() {
+            Ok(p) => Some(p),
+            Err(_) if self.table.evict_longest_idle() => {
+                tracing::debug!(%client, label, "connection cap reached; longest-idle closed");
+                match timeout(EVICT_WAIT, self.permits.clone().acquire_owned()).await {
+                    Ok(Ok(p)) => Some(p),
+                    _ => None,
+                }
+            }
+            Err(_) => {
+                tracing::debug!(%client, label, "connection cap reached, all busy; closed");
+                None
+            }
+        }
+    }
+
+    /// The idle timeout now: the configured one, or at most
+    /// `PRESSURE_IDLE` while more than half the slots are in use.
+    pub(crate) fn idle_timeout(&self) -> Duration {
+        if self.table.len() * 2 > self.max {
+            self.idle.min(PRESSURE_IDLE)
+        } else {
+            self.idle
+        }
+    }
+}
+
+/// Which front end a stream connection belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stream {
+    /// Plain TCP (RFC 7766).
+    Tcp,
+    /// DNS over TLS (RFC 7858): same framing, its own pool, replies padded.
+    Tls,
+}
+
+impl Stream {
+    pub(crate) fn pool<T: Transport, C: Clock>(self, shared: &Shared<T, C>) -> &Pool {
+        match self {
+            Stream::Tcp => &shared.tcp,
+            Stream::Tls => &shared.tls,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Stream::Tcp => "tcp",
+            Stream::Tls => "tls",
+        }
     }
 }
 
@@ -147,31 +235,18 @@ pub(crate) async fn accept_loop<T: Transport, C: Clock>(
                 continue;
             }
         };
-        if shared.tcp_per_client > 0 && shared.conns.count_for(client.ip()) >= shared.tcp_per_client
-        {
-            tracing::debug!(%client, "tcp connections per client reached; closed");
+        let Some(permit) = shared.tcp.admit(client).await else {
             drop(stream);
             continue;
-        }
-        let permit = match shared.connections.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) if shared.conns.evict_longest_idle() => {
-                tracing::debug!(%client, "tcp connection cap reached; longest-idle closed");
-                match timeout(EVICT_WAIT, shared.connections.clone().acquire_owned()).await {
-                    Ok(Ok(p)) => p,
-                    _ => {
-                        drop(stream);
-                        continue;
-                    }
-                }
-            }
-            Err(_) => {
-                tracing::debug!(%client, "tcp connection cap reached, all busy; closed");
-                drop(stream);
-                continue;
-            }
         };
-        tokio::spawn(connection(shared.clone(), stream, client, permit));
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(connection(
+            shared.clone(),
+            Stream::Tcp,
+            stream,
+            client,
+            permit,
+        ));
     }
 }
 
@@ -186,44 +261,44 @@ pub(crate) fn take_frame(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
     Some(frame)
 }
 
-async fn connection<T: Transport, C: Clock>(
+/// Serves one connection (plain, or TLS after its handshake) until it
+/// closes, holding its slot in the pool.
+pub(crate) async fn connection<T: Transport, C: Clock, S>(
     shared: Arc<Shared<T, C>>,
-    stream: TcpStream,
+    kind: Stream,
+    stream: S,
     client: SocketAddr,
     _permit: OwnedSemaphorePermit,
-) {
-    let _ = stream.set_nodelay(true);
-    let (id, close) = shared.conns.register(client.ip());
-    serve_connection(&shared, stream, client, id, &close).await;
-    shared.conns.remove(id);
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let pool = kind.pool(&shared);
+    let (id, close) = pool.table.register(client.ip());
+    serve_connection(&shared, kind, stream, client, id, &close).await;
+    kind.pool(&shared).table.remove(id);
 }
 
-/// The idle timeout now: the configured one, or at most `PRESSURE_IDLE`
-/// while more than half the connection slots are in use.
-fn idle_timeout<T: Transport, C: Clock>(shared: &Shared<T, C>) -> Duration {
-    if shared.conns.len() * 2 > shared.tcp_max {
-        shared.tcp_idle.min(PRESSURE_IDLE)
-    } else {
-        shared.tcp_idle
-    }
-}
-
-async fn serve_connection<T: Transport, C: Clock>(
+/// Serves an open connection registered in its pool as `id`.
+pub(crate) async fn serve_connection<T: Transport, C: Clock, S>(
     shared: &Arc<Shared<T, C>>,
-    stream: TcpStream,
+    kind: Stream,
+    stream: S,
     client: SocketAddr,
     id: u64,
     close: &Notify,
-) {
-    let (mut rd, mut wr) = stream.into_split();
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let pool = kind.pool(shared);
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::channel::<Option<Vec<u8>>>(MAX_PIPELINED);
     let mut inbuf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; READ_CHUNK];
     let mut outstanding = 0usize;
     let mut reading = true;
     let mut stop = shared.stop.clone();
-    let idle_for = shared.tcp_idle;
-    let idle = sleep(idle_timeout(shared));
+    let idle_for = pool.idle;
+    let idle = sleep(pool.idle_timeout());
     tokio::pin!(idle);
     loop {
         while reading && outstanding < MAX_PIPELINED {
@@ -235,20 +310,26 @@ async fn serve_connection<T: Transport, C: Clock>(
             };
             // Only whole messages count as activity, so a client dripping
             // bytes cannot hold the connection open forever.
-            idle.as_mut().reset(Instant::now() + idle_timeout(shared));
+            idle.as_mut().reset(Instant::now() + pool.idle_timeout());
             if outstanding == 0 {
-                shared.conns.set_idle(id, false);
+                pool.table.set_idle(id, false);
             }
             outstanding += 1;
             let handler = shared.handler.load_full();
             let tx = tx.clone();
             tokio::spawn(
                 async move {
-                    let reply = handler.handle(&msg, client, Protocol::Tcp).await;
+                    let mut reply = handler.handle(&msg, client, Protocol::Tcp).await;
+                    if kind == Stream::Tls {
+                        reply = reply.map(|r| super::padding::pad_reply(&handler, &msg, r, false));
+                        if reply.is_some() {
+                            handler.stats().encrypted(false);
+                        }
+                    }
                     let _ = tx.send(reply).await;
                     drop(permit);
                 }
-                .instrument(query_span(client, "tcp")),
+                .instrument(query_span(client, kind.label())),
             );
         }
         if !reading && outstanding == 0 {
@@ -267,16 +348,16 @@ async fn serve_connection<T: Transport, C: Clock>(
                     }
                 }
                 if outstanding == 0 {
-                    shared.conns.set_idle(id, true);
+                    pool.table.set_idle(id, true);
                 }
-                idle.as_mut().reset(Instant::now() + idle_timeout(shared));
+                idle.as_mut().reset(Instant::now() + pool.idle_timeout());
             },
             _ = &mut idle, if outstanding == 0 => {
-                tracing::debug!(%client, "tcp connection idle; closed");
+                tracing::debug!(%client, proto = kind.label(), "connection idle; closed");
                 break;
             },
             _ = close.notified(), if outstanding == 0 => {
-                tracing::debug!(%client, "tcp connection closed for a new one");
+                tracing::debug!(%client, proto = kind.label(), "connection closed for a new one");
                 break;
             },
             _ = super::stopped(&mut stop), if reading => reading = false,
@@ -287,11 +368,7 @@ async fn serve_connection<T: Transport, C: Clock>(
 
 /// Writes one length-prefixed message; false when the client is gone or
 /// too slow to take it within `limit`.
-async fn write_frame(
-    wr: &mut tokio::net::tcp::OwnedWriteHalf,
-    bytes: &[u8],
-    limit: Duration,
-) -> bool {
+async fn write_frame<W: AsyncWrite + Unpin>(wr: &mut W, bytes: &[u8], limit: Duration) -> bool {
     let Ok(len) = u16::try_from(bytes.len()) else {
         return true;
     };

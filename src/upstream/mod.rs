@@ -12,6 +12,7 @@ pub mod counting;
 pub mod nat64;
 pub mod net;
 pub mod selection;
+pub mod tls;
 pub mod udp_pool;
 
 use std::future::Future;

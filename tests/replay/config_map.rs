@@ -465,6 +465,7 @@ pub fn build(lines: &[ConfigLine]) -> Result<Mapped, Unsupported> {
                     first: false,
                     tcp: false,
                     no_cache: false,
+                    tls: None,
                 });
             }
             ("forward-zone", key) => {

@@ -96,6 +96,13 @@ impl Ctx<'_> {
             let name = parse_zone_name(text).ok_or_else(|| {
                 self.invalid(z.name.span(), key, format!("bad zone name {text:?}"))
             })?;
+            let tls = self.forward_tls(z)?;
+            // DNS over TLS has its own port (RFC 7858 §3.1).
+            let port = if tls.is_some() {
+                super::tls::DOT_PORT
+            } else {
+                53
+            };
             let mut addrs = Vec::new();
             for a in z
                 .addrs
@@ -103,7 +110,7 @@ impl Ctx<'_> {
                 .map(|v| v.get_ref().as_slice())
                 .unwrap_or(&[])
             {
-                let addr = socket_addr(a.get_ref()).ok_or_else(|| {
+                let addr = super::tls::addr_with_port(a.get_ref(), port).ok_or_else(|| {
                     self.invalid(a.span(), key, format!("bad address {:?}", a.get_ref()))
                 })?;
                 addrs.push(addr);
@@ -139,6 +146,7 @@ impl Ctx<'_> {
                 first: flag(&z.first, false),
                 tcp: flag(&z.tcp, false),
                 no_cache: flag(&z.no_cache, false),
+                tls,
             });
         }
         Ok(out)
