@@ -81,10 +81,15 @@ fn main() {
         let Some(q) = queries.get(i % queries.len()) else {
             break;
         };
+        // As the UDP front end does: a packet-cache hit is answered without
+        // a future; a miss runs the handler's future boxed, as a spawn would.
         let reply = if full {
-            rt.block_on(handler.handle_uncached(q, client, Protocol::Udp))
+            rt.block_on(Box::pin(handler.handle_uncached(q, client, Protocol::Udp)))
         } else {
-            rt.block_on(handler.handle(q, client, Protocol::Udp))
+            match handler.try_cached(q, client, Protocol::Udp) {
+                Some(r) => Some(r),
+                None => rt.block_on(Box::pin(handler.handle_uncached(q, client, Protocol::Udp))),
+            }
         };
         if let Some(r) = reply {
             bytes += r.len();

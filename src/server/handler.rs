@@ -30,6 +30,7 @@ use crate::server::packet_cache::{PacketCache, QueryKey};
 use crate::server::querylog;
 use crate::upstream::{Protocol, Transport};
 use crate::wire;
+use futures_util::FutureExt;
 
 /// Size of a DNS header (RFC 1035 §4.1.1).
 const HEADER_LEN: usize = 12;
@@ -678,18 +679,25 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         let Ok(permit) = self.detached.clone().try_acquire_owned() else {
             return Box::pin(self.resolver.resolve_after_miss(request)).await;
         };
+        // Run in this task; only a resolution that outlives the client's
+        // deadline is handed to a task of its own, to finish and fill the
+        // cache (a spawn per miss cost a task and a wake-up per query).
         let resolver = self.resolver.clone();
         let req = request.clone();
-        let task = rt.spawn(async move {
+        let mut work = Box::pin(async move {
             let _permit = permit;
             resolver.resolve_after_miss(&req).await
         });
-        match tokio::time::timeout(limit, task).await {
+        // A panic in the engine (there should be none) is a SERVFAIL for
+        // this client, as it was when every resolution had its own task.
+        let guarded = std::panic::AssertUnwindSafe(&mut work).catch_unwind();
+        match tokio::time::timeout(limit, guarded).await {
             Ok(Ok(res)) => res,
             Ok(Err(_)) => {
                 Resolution::failed(Failure::Internal("resolution task failed"), Vec::new())
             }
             Err(_) => {
+                drop(rt.spawn(work));
                 let ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
                 tracing::debug!(qname = %request.name, qtype = %request.qtype, ms, "client deadline: SERVFAIL, resolution goes on");
                 let waiting = self.resolver.waiting_on(request);
