@@ -13,8 +13,8 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode}
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
+use super::loaded::{label_count, Node, Zone, ZoneSet};
 use super::signed;
-use super::zone::{label_count, Node, Zone, ZoneSet};
 
 /// Our advertised EDNS UDP payload (DNS Flag Day 2020 recommendation).
 pub const EDNS_PAYLOAD: u16 = 1232;
