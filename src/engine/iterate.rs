@@ -5,9 +5,7 @@
 //! sequences; the decisions live in `classify`, `selection` and `cache`.
 
 use std::collections::HashSet;
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
@@ -18,77 +16,10 @@ use crate::engine::classify::{classify, scrub, Kind};
 use crate::engine::harden::{limit_ns_sets, PrivatePolicy};
 use crate::engine::problems::Problem;
 use crate::engine::state::{LookupPath, QueryState};
+use crate::engine::step::{BoxStep, Step, ZoneServers};
 use crate::engine::store::{soa_of, AnswerFrom};
 use crate::engine::{Failure, Resolver, TraceEvent};
 use crate::upstream::Transport;
-
-/// The result of looking up one (name, type).
-#[derive(Debug, Clone)]
-pub enum Step {
-    /// Data for the name, possibly after CNAMEs inside one zone.
-    Answer(Vec<Record>),
-    /// A CNAME chain (records) whose target lies elsewhere.
-    Alias(Vec<Record>, Name),
-    /// The name does not exist (chain so far, SOA).
-    NxDomain(Vec<Record>, Vec<Record>),
-    /// No data of that type (chain so far, SOA).
-    NoData(Vec<Record>, Vec<Record>),
-    /// The DNAME substitution overflows (RFC 6672 §2.2); the DNAME.
-    YxDomain(Vec<Record>),
-    Fail(Failure),
-}
-
-/// A zone and the servers we know for it.
-#[derive(Debug, Clone, Default)]
-pub struct ZoneServers {
-    pub zone: Name,
-    /// NS names (None for configured stub addresses) with known addresses.
-    pub ns: Vec<(Option<Name>, Vec<IpAddr>)>,
-    /// Configured server addresses with their ports (stub and forward
-    /// zones); any other address is reached on port 53.
-    pub configured: Vec<SocketAddr>,
-    /// Forwarders: queries carry RD=1 (RFC 1034 §4.3.1).
-    pub recursive: bool,
-    /// Queries start over TCP (forward-tcp-upstream).
-    pub tcp: bool,
-    /// The zone is an auth zone: its local copy answers, no server is
-    /// asked (`authzone`).
-    pub local: bool,
-}
-
-impl ZoneServers {
-    pub(super) fn addrs(&self) -> Vec<SocketAddr> {
-        let mut out: Vec<SocketAddr> = Vec::new();
-        for (_, ips) in &self.ns {
-            for ip in ips {
-                let mut all: Vec<SocketAddr> = self
-                    .configured
-                    .iter()
-                    .filter(|sa| sa.ip() == *ip)
-                    .copied()
-                    .collect();
-                if all.is_empty() {
-                    all.push(SocketAddr::new(*ip, 53));
-                }
-                for sa in all {
-                    if !out.contains(&sa) {
-                        out.push(sa);
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    pub(super) fn name_of(&self, addr: &SocketAddr) -> Option<Name> {
-        self.ns
-            .iter()
-            .find(|(_, ips)| ips.contains(&addr.ip()))
-            .and_then(|(n, _)| n.clone())
-    }
-}
-
-pub(super) type BoxStep<'a> = Pin<Box<dyn Future<Output = Step> + Send + 'a>>;
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
     /// What the cache knows about (name, type): only data trusted enough to

@@ -17,8 +17,8 @@ use crate::authzone::{DnssecCheck, LocalCopy};
 use crate::cache::{Key, Rank};
 use crate::clock::Clock;
 use crate::dnssec::Security;
-use crate::engine::iterate::ZoneServers;
 use crate::engine::state::{LookupPath, QueryState};
+use crate::engine::step::ZoneServers;
 use crate::engine::{Failure, Resolver};
 use crate::upstream::Transport;
 

@@ -21,6 +21,7 @@ mod problems;
 mod referral_path;
 mod stale;
 pub mod state;
+pub mod step;
 mod store;
 pub mod trace;
 pub mod validate;
@@ -42,8 +43,8 @@ pub use hints::RootHints;
 pub use trace::TraceEvent;
 
 use inflight::{Inflight, InflightKey, Role};
-use iterate::Step;
 use state::{LookupPath, QueryState};
+use step::Step;
 
 /// One client question, as the engine sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -14,8 +14,8 @@ use crate::cache::{Cached, Key, Rank};
 use crate::clock::Clock;
 use crate::engine::classify::{classify, scrub, Kind};
 use crate::engine::harden::limit_ns_sets;
-use crate::engine::iterate::ZoneServers;
 use crate::engine::state::{LookupPath, QueryState};
+use crate::engine::step::ZoneServers;
 use crate::engine::Resolver;
 use crate::upstream::Transport;
 

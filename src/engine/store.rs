@@ -16,7 +16,7 @@ use crate::cache::rank::Section;
 use crate::cache::{Cached, Hit, Key, Rank};
 use crate::clock::Clock;
 use crate::engine::classify::{follow_chain, ChainEnd};
-use crate::engine::iterate::Step;
+use crate::engine::step::Step;
 use crate::engine::Resolver;
 use crate::upstream::Transport;
 
