@@ -16,7 +16,7 @@ use crate::clock::Clock;
 use crate::config::{ForwardZone, StubZone};
 use crate::engine::classify::{classify, follow_chain, scrub, ChainEnd, Kind};
 use crate::engine::state::{LookupPath, QueryState};
-use crate::engine::step::{Step, ZoneServers};
+use crate::engine::step::{Question, Step, ZoneServers};
 use crate::engine::store::{group_rrsets, soa_of};
 use crate::engine::{Failure, Resolver, TraceEvent};
 use crate::upstream::Transport;
@@ -167,7 +167,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let mut failed = HashSet::new();
         loop {
             let (mut msg, from) = match self
-                .query_zone(&mut zs, name, qtype, class, st, path, &mut failed)
+                .query_zone(
+                    &mut zs,
+                    Question::new(name, qtype, class),
+                    st,
+                    path,
+                    &mut failed,
+                )
                 .await
             {
                 Ok(r) => r,
@@ -337,7 +343,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let mut failed = HashSet::new();
         let zone = &stub.name;
         if let Ok((mut msg, _)) = self
-            .query_zone(&mut zs, zone, RecordType::NS, class, st, path, &mut failed)
+            .query_zone(
+                &mut zs,
+                Question::new(zone, RecordType::NS, class),
+                st,
+                path,
+                &mut failed,
+            )
             .await
         {
             scrub(&mut msg, zone, zone, RecordType::NS, true);

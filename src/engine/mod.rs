@@ -5,7 +5,9 @@
 //! replay harness, fault tests, fuzzing and benches.
 
 mod autotrust;
+mod cached;
 pub mod classify;
+mod cut;
 mod dns64;
 pub mod ecs;
 mod exchange;
@@ -19,12 +21,14 @@ pub mod iterate;
 mod local_copy;
 mod problems;
 mod referral_path;
+mod send;
 mod stale;
 pub mod state;
 pub mod step;
 mod store;
 pub mod trace;
 pub mod validate;
+mod walk;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 
-use hickory_proto::rr::{Name, Record};
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 
 use crate::engine::Failure;
 
@@ -78,3 +78,17 @@ impl ZoneServers {
 }
 
 pub(super) type BoxStep<'a> = Pin<Box<dyn Future<Output = Step> + Send + 'a>>;
+
+/// One question asked of a zone's servers.
+#[derive(Debug, Clone, Copy)]
+pub struct Question<'a> {
+    pub name: &'a Name,
+    pub qtype: RecordType,
+    pub class: DNSClass,
+}
+
+impl<'a> Question<'a> {
+    pub fn new(name: &'a Name, qtype: RecordType, class: DNSClass) -> Self {
+        Self { name, qtype, class }
+    }
+}
