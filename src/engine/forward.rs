@@ -148,17 +148,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         st: &QueryState,
         path: &LookupPath,
     ) -> Step {
-        let ips = self.usable(fwd.addrs.iter().map(|a| a.ip()).collect());
-        let mut ns = vec![(None, ips)];
-        ns.extend(self.forward_hosts(fwd, st, path).await);
-        let mut zs = ZoneServers {
-            zone: fwd.name.clone(),
-            ns,
-            configured: fwd.addrs.clone(),
-            recursive: true,
-            tcp: fwd.tcp,
-            local: false,
-        };
+        let mut zs = self.forwarders(fwd, st, path).await;
         st.record(|| TraceEvent::StartAt {
             zone: zs.zone.clone(),
             servers: Vec::new(),
@@ -179,17 +169,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Ok(r) => r,
                 Err(f) => return Step::Fail(f),
             };
-            // An NS set above the forward zone in an otherwise empty
-            // reply is an upward referral: that forwarder is lame.
-            let upward = msg.answers.is_empty()
-                && msg
-                    .authorities
-                    .iter()
-                    .all(|r| r.record_type() != RecordType::SOA)
-                && msg
-                    .authorities
-                    .iter()
-                    .any(|r| r.record_type() == RecordType::NS && !fwd.name.zone_of(&r.name));
+            let upward = upward_referral(&msg, &fwd.name);
             crate::engine::store::scrub_signed(
                 &mut msg,
                 &fwd.name,
@@ -217,22 +197,49 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
             self.keep_forwarder_ns(&msg, &fwd.name);
             self.stash_sigs(&msg);
-            return match kind {
-                Kind::Answer => self.take_answer_from(&msg, name, qtype, class, st.leeway, true),
-                Kind::NxDomain => {
-                    self.cache_negative(&msg, name, qtype, class, true);
-                    Step::NxDomain(Vec::new(), self.negative_soa(&msg))
-                }
-                Kind::NoData => {
-                    self.cache_negative(&msg, name, qtype, class, false);
-                    Step::NoData(Vec::new(), self.negative_soa(&msg))
-                }
-                Kind::YxDomain => Step::YxDomain(dnames(&msg)),
-                // Referrals and empty replies are answers without data.
-                Kind::Referral { .. } | Kind::Lame | Kind::Rcode(_) => {
-                    Step::NoData(Vec::new(), Vec::new())
-                }
-            };
+            return self.forwarded_step(&msg, kind, Question::new(name, qtype, class), st);
+        }
+    }
+
+    /// A forward zone's servers: its configured addresses and the
+    /// addresses of its configured host names.
+    async fn forwarders(
+        &self,
+        fwd: &ForwardZone,
+        st: &QueryState,
+        path: &LookupPath,
+    ) -> ZoneServers {
+        let ips = self.usable(fwd.addrs.iter().map(|a| a.ip()).collect());
+        let mut ns = vec![(None, ips)];
+        ns.extend(self.forward_hosts(fwd, st, path).await);
+        ZoneServers {
+            zone: fwd.name.clone(),
+            ns,
+            configured: fwd.addrs.clone(),
+            recursive: true,
+            tcp: fwd.tcp,
+            local: false,
+        }
+    }
+
+    /// The step a forwarder's (cached) reply gives.
+    fn forwarded_step(&self, msg: &Message, kind: Kind, q: Question<'_>, st: &QueryState) -> Step {
+        let (name, qtype, class) = (q.name, q.qtype, q.class);
+        match kind {
+            Kind::Answer => self.take_answer_from(msg, name, qtype, class, st.leeway, true),
+            Kind::NxDomain => {
+                self.cache_negative(msg, name, qtype, class, true);
+                Step::NxDomain(Vec::new(), self.negative_soa(msg))
+            }
+            Kind::NoData => {
+                self.cache_negative(msg, name, qtype, class, false);
+                Step::NoData(Vec::new(), self.negative_soa(msg))
+            }
+            Kind::YxDomain => Step::YxDomain(dnames(msg)),
+            // Referrals and empty replies are answers without data.
+            Kind::Referral { .. } | Kind::Lame | Kind::Rcode(_) => {
+                Step::NoData(Vec::new(), Vec::new())
+            }
         }
     }
 
@@ -436,4 +443,18 @@ fn ds_cut_start(name: &Name, qtype: RecordType) -> Name {
     } else {
         name.clone()
     }
+}
+
+/// An NS set above the forward zone in an otherwise empty reply is an
+/// upward referral: that forwarder is lame.
+fn upward_referral(msg: &Message, zone: &Name) -> bool {
+    msg.answers.is_empty()
+        && msg
+            .authorities
+            .iter()
+            .all(|r| r.record_type() != RecordType::SOA)
+        && msg
+            .authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::NS && !zone.zone_of(&r.name))
 }
