@@ -15,7 +15,7 @@ use crate::engine::harden::{limit_ns_sets, PrivatePolicy};
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::step::{Question, Step, ZoneServers};
 use crate::engine::store::{soa_of, AnswerFrom};
-use crate::engine::walk::{judge, Ask, Down, Facts, Full, Keep, Verdict, Walk};
+use crate::engine::walk::{judge, Ask, Down, Facts, Full, Then, Verdict, Walk};
 use crate::engine::{Failure, Resolver, TraceEvent};
 use crate::upstream::Transport;
 
@@ -239,58 +239,39 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         cx: &WalkCx<'_>,
     ) -> Option<Step> {
         let (st, q) = (cx.st, cx.q);
-        match verdict {
-            Verdict::FullName(why) => {
-                st.note(|| match why {
-                    Full::Rcode(rcode) => {
-                        format!("{rcode} to a minimised query: asking for the full name")
-                    }
-                    Full::NxDomain => {
-                        "NXDOMAIN to a minimised query: asking for the full name (relaxed)".into()
-                    }
-                    Full::Lame => format!(
-                        "{}: lame reply to a minimised query: asking for the full name",
-                        ask.name
-                    ),
-                });
-                w.ask_full_name();
-            }
-            Verdict::Down(why) => {
-                match why {
-                    Down::EmptyAa => st.note(|| {
-                        format!("{}: empty AA reply without SOA, going on down", ask.name)
-                    }),
-                    // The NODATA is kept (unless the answer holds for one
-                    // client subnet), so the next name below it skips
-                    // this question.
-                    Down::NoData if st.scope() == 0 => {
-                        self.cache_negative(&msg, &ask.name, ask.qtype, q.class, false)
-                    }
-                    Down::NoData | Down::Answer => {}
+        note_verdict(&verdict, ask, st);
+        match w.take(&verdict, from, self.config.resolver.max_referrals) {
+            Then::Continue => None,
+            // The NODATA is kept (unless the answer holds for one client
+            // subnet), so the next name below it skips this question.
+            Then::KeepNoData => {
+                if st.scope() == 0 {
+                    self.cache_negative(&msg, &ask.name, ask.qtype, q.class, false);
                 }
-                w.descend();
+                None
             }
-            Verdict::ServerFailed { problem, keep } => {
+            Then::ServerFailed {
+                problem,
+                keep_reply,
+            } => {
                 self.problems
                     .server(from, &w.zs.zone, problem, self.clock.now());
-                match keep {
-                    Keep::RecursiveAnswer => w.rec_lame = Some(msg),
-                    Keep::EmptyAa => w.empty_aa = true,
-                    Keep::Nothing => {}
+                if keep_reply {
+                    w.rec_lame = Some(msg);
                 }
-                w.failed.insert(from);
+                None
             }
-            Verdict::NoDsAtParent { child } => {
-                st.note(|| "a referral in reply to a DS question: no DS at the parent");
-                self.cache_referral(&msg, &child);
-                return Some(Step::NoData(Vec::new(), self.negative_soa(&msg)));
-            }
-            Verdict::Referral { child } => {
-                return self.follow_referral(w, &msg, child, ask, cx).await
-            }
-            end => return Some(self.finish_walk(end, &msg, &w.zs.zone, cx)),
+            Then::TooDeep => Some(Step::Fail(Failure::Depth)),
+            Then::Referral { child } => self.follow_referral(w, &msg, child, ask, cx).await,
+            Then::Finish => match verdict {
+                Verdict::NoDsAtParent { child } => {
+                    st.note(|| "a referral in reply to a DS question: no DS at the parent");
+                    self.cache_referral(&msg, &child);
+                    Some(Step::NoData(Vec::new(), self.negative_soa(&msg)))
+                }
+                end => Some(self.finish_walk(end, &msg, &w.zs.zone, cx)),
+            },
         }
-        None
     }
 
     /// Follows a referral to `child` (the parent's NS set, or with
@@ -304,10 +285,6 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         cx: &WalkCx<'_>,
     ) -> Option<Step> {
         let cfg = &self.config.resolver;
-        w.referrals += 1;
-        if w.referrals > cfg.max_referrals {
-            return Some(Step::Fail(Failure::Depth));
-        }
         self.cache_referral(msg, &child);
         let mut zs = self.servers_from_referral(msg, &child, cx.q.class);
         if cfg.harden_referral_path && !(ask.qtype == RecordType::NS && ask.name == child) {
@@ -398,6 +375,26 @@ struct WalkCx<'a> {
     q: Question<'a>,
     st: &'a QueryState,
     path: &'a LookupPath,
+}
+
+/// Says why the walk changes course on a verdict.
+fn note_verdict(verdict: &Verdict, ask: &Ask, st: &QueryState) {
+    match verdict {
+        Verdict::FullName(why) => st.note(|| match why {
+            Full::Rcode(rcode) => format!("{rcode} to a minimised query: asking for the full name"),
+            Full::NxDomain => {
+                "NXDOMAIN to a minimised query: asking for the full name (relaxed)".into()
+            }
+            Full::Lame => format!(
+                "{}: lame reply to a minimised query: asking for the full name",
+                ask.name
+            ),
+        }),
+        Verdict::Down(Down::EmptyAa) => {
+            st.note(|| format!("{}: empty AA reply without SOA, going on down", ask.name))
+        }
+        _ => {}
+    }
 }
 
 /// The trace event for starting at a zone's servers.

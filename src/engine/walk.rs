@@ -1,9 +1,10 @@
 //! The walk through one zone's servers towards an answer, as plain data
 //! and pure decisions: which name to ask next (QNAME minimisation, RFC
 //! 9156, relaxed as Unbound's), what a classified reply means for the walk
-//! (go one label down, ask the full name, try another server, follow a
-//! referral, finish), and the last resorts kept when every server is lame.
-//! `iterate.rs` does the sending and caching these decisions call for.
+//! (`judge`: go one label down, ask the full name, try another server,
+//! follow a referral, finish), how the walk moves on by it (`Walk::take`),
+//! and the last resorts kept when every server is lame. `iterate.rs` does
+//! the sending, caching and tracing these decisions call for.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -24,7 +25,7 @@ pub(super) struct Walk {
     qmin: bool,
     /// Labels of the name shown to the zone's servers.
     labels: u8,
-    pub referrals: u32,
+    referrals: u32,
     /// Servers of the zone that failed this step.
     pub failed: HashSet<SocketAddr>,
     /// The parent's delegation has been tried (once per walk).
@@ -102,6 +103,24 @@ pub(super) enum Verdict {
     NoData,
     Answer,
     YxDomain,
+}
+
+/// What the resolver does once the walk has taken in a verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Then {
+    /// Ask the walk's next question.
+    Continue,
+    /// Keep the reply as NODATA for the minimised name, then go on.
+    KeepNoData,
+    /// Note the server's problem (keeping its reply as the last resort
+    /// when `keep_reply`), then ask the others.
+    ServerFailed { problem: Problem, keep_reply: bool },
+    /// Follow the referral to `child`.
+    Referral { child: Name },
+    /// Too many referrals: the walk fails.
+    TooDeep,
+    /// The reply ends the walk.
+    Finish,
 }
 
 /// The facts of a reply a verdict rests on besides its classification.
@@ -195,6 +214,52 @@ impl Walk {
     }
 }
 
+impl Walk {
+    /// Moves the walk on by a verdict on a reply from `from`: one label
+    /// down, the full name from now on, the server counted out, or one
+    /// referral more (at most `max_referrals`).
+    pub fn take(&mut self, verdict: &Verdict, from: SocketAddr, max_referrals: u32) -> Then {
+        match verdict {
+            Verdict::FullName(_) => {
+                self.ask_full_name();
+                Then::Continue
+            }
+            Verdict::Down(why) => {
+                self.descend();
+                match why {
+                    Down::NoData => Then::KeepNoData,
+                    Down::EmptyAa | Down::Answer => Then::Continue,
+                }
+            }
+            Verdict::ServerFailed { problem, keep } => {
+                if *keep == Keep::EmptyAa {
+                    self.empty_aa = true;
+                }
+                self.failed.insert(from);
+                Then::ServerFailed {
+                    problem: *problem,
+                    keep_reply: *keep == Keep::RecursiveAnswer,
+                }
+            }
+            Verdict::Referral { child } => {
+                self.referrals += 1;
+                if self.referrals > max_referrals {
+                    Then::TooDeep
+                } else {
+                    Then::Referral {
+                        child: child.clone(),
+                    }
+                }
+            }
+            Verdict::NoDsAtParent { .. }
+            | Verdict::NxDomain
+            | Verdict::NoData
+            | Verdict::Answer
+            | Verdict::YxDomain => Then::Finish,
+        }
+    }
+}
+
 /// What a reply classified `kind` means, for a question `ask` on the way
 /// to (`name`, …).
 pub(super) fn judge(kind: Kind, ask: &Ask, name: &Name, facts: Facts) -> Verdict {
@@ -236,224 +301,4 @@ pub(super) fn judge(kind: Kind, ask: &Ask, name: &Name, facts: Facts) -> Verdict
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn n(s: &str) -> Name {
-        Name::from_ascii(s).unwrap()
-    }
-
-    fn zone(s: &str) -> ZoneServers {
-        ZoneServers {
-            zone: n(s),
-            ..ZoneServers::default()
-        }
-    }
-
-    const NOERROR: Facts = Facts {
-        authoritative: false,
-        recursion_available: false,
-        rcode: ResponseCode::NoError,
-        no_answers: true,
-        carried_ns: false,
-    };
-
-    #[test]
-    fn minimisation_shows_one_label_more_per_step() {
-        let name = n("www.a.example.com.");
-        let mut w = Walk::new(zone("."), true);
-        let steps: Vec<(String, RecordType, bool)> = (0..5)
-            .map(|_| {
-                let a = w.ask(&name, RecordType::AAAA);
-                w.descend();
-                (a.name.to_string(), a.qtype, a.minimised)
-            })
-            .collect();
-        let want = [
-            ("com.", RecordType::A, true),
-            ("example.com.", RecordType::A, true),
-            ("a.example.com.", RecordType::A, true),
-            ("www.a.example.com.", RecordType::AAAA, false),
-            ("www.a.example.com.", RecordType::AAAA, false),
-        ];
-        let want: Vec<(String, RecordType, bool)> = want
-            .iter()
-            .map(|(s, t, m)| (s.to_string(), *t, *m))
-            .collect();
-        assert_eq!(steps, want);
-    }
-
-    #[test]
-    fn entering_a_zone_restarts_below_its_cut_and_forgets_failures() {
-        let name = n("www.a.example.com.");
-        let mut w = Walk::new(zone("."), true);
-        w.failed.insert("192.0.2.1:53".parse().unwrap());
-        w.enter(zone("example.com."), &n("example.com."));
-        assert!(w.failed.is_empty());
-        assert_eq!(w.ask(&name, RecordType::MX).name, n("a.example.com."));
-        // Other servers for the same zone keep the name shown.
-        w.descend();
-        w.failed.insert("192.0.2.1:53".parse().unwrap());
-        w.switch_servers(zone("example.com."));
-        assert!(w.failed.is_empty());
-        assert_eq!(w.ask(&name, RecordType::MX).name, name);
-    }
-
-    #[test]
-    fn without_minimisation_the_full_question_is_asked() {
-        let name = n("www.example.com.");
-        let mut w = Walk::new(zone("."), false);
-        assert_eq!(
-            w.ask(&name, RecordType::TXT),
-            Ask {
-                name: name.clone(),
-                qtype: RecordType::TXT,
-                minimised: false
-            }
-        );
-        let mut q = Walk::new(zone("."), true);
-        q.ask_full_name();
-        assert_eq!(q.ask(&name, RecordType::TXT), w.ask(&name, RecordType::TXT));
-        w.descend();
-        assert!(!w.ask(&name, RecordType::TXT).minimised);
-    }
-
-    fn min() -> Ask {
-        Ask {
-            name: n("example.com."),
-            qtype: RecordType::A,
-            minimised: true,
-        }
-    }
-
-    fn full(qtype: RecordType) -> Ask {
-        Ask {
-            name: n("www.example.com."),
-            qtype,
-            minimised: false,
-        }
-    }
-
-    const AA: Facts = Facts {
-        authoritative: true,
-        ..NOERROR
-    };
-    const AA_NS: Facts = Facts {
-        carried_ns: true,
-        ..AA
-    };
-    const RA: Facts = Facts {
-        recursion_available: true,
-        ..NOERROR
-    };
-
-    fn check(cases: Vec<(Kind, Ask, Facts, Verdict)>) {
-        let name = n("www.example.com.");
-        for (kind, ask, facts, want) in cases {
-            let got = judge(kind.clone(), &ask, &name, facts);
-            assert_eq!(got, want, "{kind:?} to {ask:?} with {facts:?}");
-        }
-    }
-
-    fn referral(s: &str) -> Kind {
-        Kind::Referral { child: n(s) }
-    }
-
-    #[test]
-    fn minimised_questions_go_down_or_ask_the_full_name() {
-        let refused = ResponseCode::Refused;
-        check(vec![
-            (
-                Kind::Rcode(refused),
-                min(),
-                NOERROR,
-                Verdict::FullName(Full::Rcode(refused)),
-            ),
-            (Kind::NxDomain, min(), AA, Verdict::FullName(Full::NxDomain)),
-            (Kind::Lame, min(), AA, Verdict::Down(Down::EmptyAa)),
-            (Kind::Lame, min(), AA_NS, Verdict::FullName(Full::Lame)),
-            (Kind::Lame, min(), NOERROR, Verdict::FullName(Full::Lame)),
-            (Kind::NoData, min(), AA, Verdict::Down(Down::NoData)),
-            (Kind::Answer, min(), AA, Verdict::Down(Down::Answer)),
-        ]);
-    }
-
-    #[test]
-    fn useless_servers_are_noted_with_what_they_leave() {
-        let failed = |problem, keep| Verdict::ServerFailed { problem, keep };
-        let servfail = Facts {
-            rcode: ResponseCode::ServFail,
-            ..RA
-        };
-        let a = || full(RecordType::A);
-        check(vec![
-            (
-                Kind::Rcode(ResponseCode::Refused),
-                a(),
-                NOERROR,
-                failed(Problem::Refused, Keep::Nothing),
-            ),
-            (
-                Kind::Rcode(ResponseCode::ServFail),
-                a(),
-                servfail,
-                failed(Problem::ServFail, Keep::Nothing),
-            ),
-            (
-                Kind::Rcode(ResponseCode::NotImp),
-                a(),
-                NOERROR,
-                failed(Problem::OtherRcode, Keep::Nothing),
-            ),
-            (
-                Kind::Lame,
-                a(),
-                RA,
-                failed(Problem::Lame, Keep::RecursiveAnswer),
-            ),
-            (Kind::Lame, a(), AA, failed(Problem::Lame, Keep::EmptyAa)),
-            (Kind::Lame, a(), AA_NS, failed(Problem::Lame, Keep::Nothing)),
-        ]);
-    }
-
-    #[test]
-    fn referrals_and_final_answers() {
-        let www = n("www.example.com.");
-        let a = || full(RecordType::A);
-        let ds = || full(RecordType::DS);
-        check(vec![
-            (
-                referral("example.com."),
-                min(),
-                NOERROR,
-                Verdict::Referral {
-                    child: n("example.com."),
-                },
-            ),
-            (
-                referral("www.example.com."),
-                ds(),
-                NOERROR,
-                Verdict::NoDsAtParent { child: www.clone() },
-            ),
-            (
-                referral("example.com."),
-                ds(),
-                NOERROR,
-                Verdict::Referral {
-                    child: n("example.com."),
-                },
-            ),
-            (
-                referral("www.example.com."),
-                a(),
-                NOERROR,
-                Verdict::Referral { child: www },
-            ),
-            (Kind::NxDomain, a(), AA, Verdict::NxDomain),
-            (Kind::NoData, a(), AA, Verdict::NoData),
-            (Kind::Answer, a(), AA, Verdict::Answer),
-            (Kind::YxDomain, a(), AA, Verdict::YxDomain),
-        ]);
-    }
-}
+mod tests;
