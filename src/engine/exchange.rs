@@ -6,7 +6,6 @@
 
 use std::collections::HashSet;
 
-use rand::seq::SliceRandom;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
@@ -153,7 +152,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             // try those anyway, in random order, rather than fail (the try
             // limit and the query deadline bound it).
             order = candidates;
-            order.shuffle(&mut rand::rng());
+            self.selection.shuffle(&mut order);
         }
         Ok(order)
     }
