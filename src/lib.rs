@@ -19,3 +19,4 @@ pub mod server;
 pub mod testkit;
 pub mod upstream;
 pub mod wire;
+pub mod zone;

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use common::nsd::{udp_query, NsdServer, NsdTree};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
-use tern::auth::answer::make_query;
+use tern::zone::answer::make_query;
 
 const ROOT: &str = "$TTL 86400
 . IN SOA a.root.anyzone. hostmaster.anyzone. 1 1800 900 604800 86400

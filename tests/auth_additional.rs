@@ -19,8 +19,8 @@ use std::time::Duration;
 use common::nsd::{udp_query, NsdServer, NsdTree};
 use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use tern::auth::answer::{answer, make_query};
-use tern::auth::{Zone, ZoneSet};
+use tern::zone::answer::{answer, make_query};
+use tern::zone::{Zone, ZoneSet};
 
 const ROOT: &str = "$ORIGIN .
 $TTL 86400

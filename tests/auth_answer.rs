@@ -14,8 +14,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
-use tern::auth::answer::{answer, axfr, make_query};
-use tern::auth::{Zone, ZoneSet};
+use tern::zone::answer::{answer, axfr, make_query};
+use tern::zone::{Zone, ZoneSet};
 
 const EXAMPLE: &str = "$ORIGIN example.lab.
 $TTL 300

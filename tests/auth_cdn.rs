@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{Name, RData, RecordType};
-use tern::auth::answer::{answer, make_query, ClientView, DynamicSource};
 use tern::auth::cdn::CdnSource;
-use tern::auth::{Zone, ZoneSet};
+use tern::zone::answer::{answer, make_query, ClientView, DynamicSource};
+use tern::zone::{Zone, ZoneSet};
 
 const ZONE: &str = "$ORIGIN cdn.lab.
 $TTL 300

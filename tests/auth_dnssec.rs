@@ -24,10 +24,10 @@ use hickory_proto::dnssec::rdata::DNSSECRData;
 use hickory_proto::dnssec::{Algorithm, PublicKey, Verifier};
 use hickory_proto::op::{Edns, Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use tern::auth::answer::{answer, make_query};
-use tern::auth::zonefile::read_zone_file;
-use tern::auth::{Zone, ZoneSet};
 use tern::dnssec::sign::{sign_zone, ZoneKeys};
+use tern::zone::answer::{answer, make_query};
+use tern::zone::file::read_zone_file;
+use tern::zone::{Zone, ZoneSet};
 
 const ZONE: &str = "$ORIGIN example.test.
 $TTL 3600

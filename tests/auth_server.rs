@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
-use tern::auth::answer::make_query;
 use tern::auth::faults::Faults;
 use tern::auth::server::AuthServer;
-use tern::auth::ZoneSet;
+use tern::zone::answer::make_query;
+use tern::zone::ZoneSet;
 
 const ZONE: &str = "$ORIGIN srv.lab.
 $TTL 300

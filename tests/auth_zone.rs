@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use hickory_proto::rr::{Name, RecordType};
-use tern::auth::{Zone, ZoneErrorKind, ZoneSet};
+use tern::zone::{Zone, ZoneErrorKind, ZoneSet};
 
 fn dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("tern-auth-zone-{}-{tag}", std::process::id()));

@@ -22,7 +22,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
 use lab_support::*;
-use tern::auth::answer::make_query;
+use tern::zone::answer::make_query;
 
 const RESOLVER_MOVED: &str = "127.157.255.1:53";
 

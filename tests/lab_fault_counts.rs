@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 use lab_support::*;
-use tern::auth::answer::make_query;
+use tern::zone::answer::make_query;
 
 const RESOLVER: &str = "127.175.255.1:53";
 const SERVER: &str = "127.175.10.1:53";

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RecordType};
 use lab_support::*;
-use tern::auth::answer::make_query;
+use tern::zone::answer::make_query;
 
 /// Sets `faults = {...}` on the named server's section of lab.toml.
 fn set_faults(lab: &str, server: &str, faults: &str) -> String {

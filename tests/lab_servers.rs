@@ -17,8 +17,8 @@ use std::time::Duration;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 use lab_support::lab_copy;
-use tern::auth::answer::make_query;
 use tern::lab::{LabError, LabSpec, RunningLab, StartOptions};
+use tern::zone::answer::make_query;
 
 fn ask(server: &str, name: &str, t: RecordType) -> Option<Message> {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -46,7 +46,6 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -56,30 +55,8 @@ use runner::{Options, Outcome};
 /// hung (its thread is abandoned).
 const SCENARIO_WALL_LIMIT: Duration = Duration::from_secs(30);
 
-/// Runs of a passing scenario before its pass counts (see `run_stable`).
-const PASS_REPEATS: usize = 12;
-
 /// Our scenario that must fail once negative caching is broken.
 const MUST_FAIL_SCENARIO: &str = "tern_negcache_expiry";
-
-/// Engine tracing is shown only for the first run of a scenario.
-static SHOW_TRACE: AtomicBool = AtomicBool::new(true);
-
-/// Stdout while `SHOW_TRACE` is set, nothing otherwise.
-struct GatedStdout;
-
-impl std::io::Write for GatedStdout {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if SHOW_TRACE.load(Ordering::Relaxed) {
-            std::io::stdout().write(buf)
-        } else {
-            Ok(buf.len())
-        }
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stdout().flush()
-    }
-}
 
 thread_local! {
     static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
@@ -193,39 +170,6 @@ fn run_contained(name: &str, path: &Path, opts: &Options) -> Outcome {
     }
 }
 
-/// A pass counts only if it repeats: the engine breaks ties between equally
-/// good servers at random, so an order-dependent scenario must not enter
-/// (or stay in) the expected-pass list by luck.
-fn run_stable(name: &str, path: &Path, opts: &Options) -> Outcome {
-    let first = run_contained(name, path, opts);
-    if first != Outcome::Pass {
-        return first;
-    }
-    let quiet = Options {
-        verbose: false,
-        ..opts.clone()
-    };
-    SHOW_TRACE.store(false, Ordering::Relaxed);
-    let mut outcome = Outcome::Pass;
-    for i in 2..=PASS_REPEATS {
-        match run_contained(name, path, &quiet) {
-            Outcome::Pass => {}
-            Outcome::Fail(r) => {
-                outcome = Outcome::Fail(format!(
-                    "order-dependent: passed, then failed on run {i}: {r}"
-                ));
-                break;
-            }
-            Outcome::Skip(r) => {
-                outcome = Outcome::Skip(r);
-                break;
-            }
-        }
-    }
-    SHOW_TRACE.store(true, Ordering::Relaxed);
-    outcome
-}
-
 fn family(name: &str) -> &str {
     name.split('_').next().unwrap_or(name)
 }
@@ -299,7 +243,7 @@ fn main() -> ExitCode {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(level))
             .with_ansi(false)
-            .with_writer(|| GatedStdout)
+            .with_writer(std::io::stdout)
             .try_init();
     }
 
@@ -340,7 +284,7 @@ fn main() -> ExitCode {
         if verbose {
             println!("== {} ({})", s.name, s.path.display());
         }
-        let o = run_stable(&s.name, &s.path, &opts);
+        let o = run_contained(&s.name, &s.path, &opts);
         if verbose {
             println!("== {}: {:?}", s.name, o);
         }

@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 
-use super::zone::ZoneSet;
+use crate::zone::ZoneSet;
 
 /// Longest delay a fault may add (keeps a typo from hanging a lab).
 pub const MAX_DELAY_MS: u64 = 60_000;

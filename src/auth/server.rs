@@ -19,10 +19,10 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
-use super::answer::{answer, axfr, reply_skeleton, DynamicSource, EDNS_PAYLOAD};
 use super::faults::{rng, Faults, Verdict};
-use super::zone::ZoneSet;
 use crate::wire;
+use crate::zone::answer::{answer, axfr, reply_skeleton, DynamicSource, EDNS_PAYLOAD};
+use crate::zone::ZoneSet;
 
 /// UDP replies being prepared at once (delayed ones included); more are dropped.
 const MAX_UDP_IN_FLIGHT: usize = 4096;

@@ -8,7 +8,7 @@
 //! `fallback_enabled` the resolver then asks the zone's servers, without
 //! it names in the zone fail.
 //!
-//! Answers are made by `auth::answer` over the copy, so referrals to
+//! Answers are made by `zone::answer` over the copy, so referrals to
 //! delegations inside it, CNAMEs, wildcards and the DNSSEC records of a
 //! signed zone come out as an authoritative server would send them.
 
@@ -20,9 +20,9 @@ use std::sync::{Arc, Mutex};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
-use crate::auth::zonefile::{read_zone_file_with_ttl, SourcedRecord};
-use crate::auth::{Zone, ZoneError, ZoneSet};
 use crate::config::AuthZone;
+use crate::zone::file::{read_zone_file_with_ttl, SourcedRecord};
+use crate::zone::{Zone, ZoneError, ZoneSet};
 
 /// The address a copy's replies are said to come from: `::` with a port
 /// of its own per zone, which no real server has (the engine's per-server
@@ -158,7 +158,7 @@ impl LocalCopy {
     /// server would), or None when the copy is unusable.
     pub fn answer(&self, query: &Message) -> Option<Message> {
         let zones = self.zones.as_ref()?;
-        Some(crate::auth::answer::answer(
+        Some(crate::zone::answer::answer(
             zones,
             query,
             self.address.ip(),

@@ -13,8 +13,8 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 use sha2::{Digest, Sha384, Sha512};
 
-use crate::auth::Zone;
 use crate::dnssec::nsec::canonical_cmp;
+use crate::zone::Zone;
 
 /// The ZONEMD type code (RFC 8976 §2; hickory has no name for it).
 pub const ZONEMD: RecordType = RecordType::Unknown(63);

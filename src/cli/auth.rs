@@ -16,7 +16,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::auth::server::{bind, AuthServer};
-use crate::auth::ZoneSet;
+use crate::zone::ZoneSet;
 
 #[derive(Debug, clap::Args)]
 pub struct AuthArgs {

@@ -46,30 +46,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         res: Resolution,
         peek: bool,
     ) -> Option<Resolution> {
-        if !self.dns64_question(request) {
+        let Some(end) = self.synthesis_target(request, &res) else {
             return Some(res);
-        }
-        if request.qtype == RecordType::PTR {
-            return Some(res);
-        }
-        let prefix = self.config.resolver.dns64_prefix;
-        if res.failure.is_some() || res.rcode != ResponseCode::NoError {
-            return Some(res);
-        }
-        let end = chain_end(&res.answers, &request.name);
-        let usable_aaaa = res
-            .answers
-            .iter()
-            .any(|r| r.name == end && matches!(&r.data, RData::AAAA(a) if !excluded(a.0)));
-        let ignored = self
-            .config
-            .resolver
-            .dns64_ignore_aaaa
-            .iter()
-            .any(|z| z.zone_of(&end));
-        if usable_aaaa && !ignored && !self.config.resolver.dns64_synthall {
-            return Some(res);
-        }
+        };
         let a_request = Request {
             name: end.clone(),
             qtype: RecordType::A,
@@ -84,35 +63,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             // No A either: the AAAA answer (NODATA) stands.
             return Some(res);
         }
-        // A CNAME chain met on the way to the A records goes along.
-        let a_end = chain_end(&a_res.answers, &end);
-        let negative_ttl = res
-            .authorities
-            .iter()
-            .find_map(|r| match &r.data {
-                RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
-                _ => None,
-            })
-            .unwrap_or(u32::MAX);
-        let mut synthesised: Vec<Record> = Vec::new();
-        for r in &a_res.answers {
-            match &r.data {
-                RData::CNAME(_) if r.name != request.name => synthesised.push(r.clone()),
-                RData::A(a) if r.name == a_end => {
-                    let Some(v6) = nat64::synthesize(prefix, a.0) else {
-                        continue;
-                    };
-                    let mut rec = Record::from_rdata(
-                        r.name.clone(),
-                        r.ttl.min(negative_ttl),
-                        RData::AAAA(AAAA(v6)),
-                    );
-                    rec.dns_class = DNSClass::IN;
-                    synthesised.push(rec);
-                }
-                _ => {}
-            }
-        }
+        let synthesised = self.synthesised(&a_res, &end, &request.name, negative_ttl(&res));
         if !synthesised
             .iter()
             .any(|r| r.record_type() == RecordType::AAAA)
@@ -146,6 +97,68 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             security,
             ..res
         })
+    }
+
+    /// Where the AAAA answer to `request` ends, when DNS64 must make AAAA
+    /// records for it there (RFC 6147 §5.1): a DNS64 question answered
+    /// without an AAAA record it may use (one outside the excluded ranges,
+    /// not in a zone whose AAAA records are ignored), or with synthall.
+    fn synthesis_target(&self, request: &Request, res: &Resolution) -> Option<Name> {
+        if !self.dns64_question(request) || request.qtype == RecordType::PTR {
+            return None;
+        }
+        if res.failure.is_some() || res.rcode != ResponseCode::NoError {
+            return None;
+        }
+        let end = chain_end(&res.answers, &request.name);
+        let usable_aaaa = res
+            .answers
+            .iter()
+            .any(|r| r.name == end && matches!(&r.data, RData::AAAA(a) if !excluded(a.0)));
+        let ignored = self
+            .config
+            .resolver
+            .dns64_ignore_aaaa
+            .iter()
+            .any(|z| z.zone_of(&end));
+        if usable_aaaa && !ignored && !self.config.resolver.dns64_synthall {
+            return None;
+        }
+        Some(end)
+    }
+
+    /// AAAA records made from the A records at the end of `a_res`'s chain
+    /// from `end`, no longer lived than the AAAA denial (`negative_ttl`);
+    /// a CNAME chain met on the way to them goes along.
+    fn synthesised(
+        &self,
+        a_res: &Resolution,
+        end: &Name,
+        qname: &Name,
+        negative_ttl: u32,
+    ) -> Vec<Record> {
+        let prefix = self.config.resolver.dns64_prefix;
+        let a_end = chain_end(&a_res.answers, end);
+        let mut synthesised: Vec<Record> = Vec::new();
+        for r in &a_res.answers {
+            match &r.data {
+                RData::CNAME(_) if r.name != *qname => synthesised.push(r.clone()),
+                RData::A(a) if r.name == a_end => {
+                    let Some(v6) = nat64::synthesize(prefix, a.0) else {
+                        continue;
+                    };
+                    let mut rec = Record::from_rdata(
+                        r.name.clone(),
+                        r.ttl.min(negative_ttl),
+                        RData::AAAA(AAAA(v6)),
+                    );
+                    rec.dns_class = DNSClass::IN;
+                    synthesised.push(rec);
+                }
+                _ => {}
+            }
+        }
+        synthesised
     }
 
     /// A PTR question for an address in the prefix is answered with the
@@ -244,6 +257,18 @@ fn reverse_v6(name: &Name) -> Option<Ipv6Addr> {
 fn reverse_v4(v4: Ipv4Addr) -> Option<Name> {
     let [a, b, c, d] = v4.octets();
     Name::from_ascii(format!("{d}.{c}.{b}.{a}.in-addr.arpa.")).ok()
+}
+
+/// The TTL of the AAAA denial: its SOA's TTL capped by MINIMUM (RFC 2308
+/// §5), or no limit without one.
+fn negative_ttl(res: &Resolution) -> u32 {
+    res.authorities
+        .iter()
+        .find_map(|r| match &r.data {
+            RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
+            _ => None,
+        })
+        .unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

@@ -15,8 +15,8 @@ use crate::cache::{Cached, Key, Rank};
 use crate::clock::Clock;
 use crate::config::{ForwardZone, StubZone};
 use crate::engine::classify::{classify, follow_chain, scrub, ChainEnd, Kind};
-use crate::engine::iterate::{Step, ZoneServers};
 use crate::engine::state::{LookupPath, QueryState};
+use crate::engine::step::{Question, Step, ZoneServers};
 use crate::engine::store::{group_rrsets, soa_of};
 use crate::engine::{Failure, Resolver, TraceEvent};
 use crate::upstream::Transport;
@@ -148,17 +148,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         st: &QueryState,
         path: &LookupPath,
     ) -> Step {
-        let ips = self.usable(fwd.addrs.iter().map(|a| a.ip()).collect());
-        let mut ns = vec![(None, ips)];
-        ns.extend(self.forward_hosts(fwd, st, path).await);
-        let mut zs = ZoneServers {
-            zone: fwd.name.clone(),
-            ns,
-            configured: fwd.addrs.clone(),
-            recursive: true,
-            tcp: fwd.tcp,
-            local: false,
-        };
+        let mut zs = self.forwarders(fwd, st, path).await;
         st.record(|| TraceEvent::StartAt {
             zone: zs.zone.clone(),
             servers: Vec::new(),
@@ -167,23 +157,19 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let mut failed = HashSet::new();
         loop {
             let (mut msg, from) = match self
-                .query_zone(&mut zs, name, qtype, class, st, path, &mut failed)
+                .query_zone(
+                    &mut zs,
+                    Question::new(name, qtype, class),
+                    st,
+                    path,
+                    &mut failed,
+                )
                 .await
             {
                 Ok(r) => r,
                 Err(f) => return Step::Fail(f),
             };
-            // An NS set above the forward zone in an otherwise empty
-            // reply is an upward referral: that forwarder is lame.
-            let upward = msg.answers.is_empty()
-                && msg
-                    .authorities
-                    .iter()
-                    .all(|r| r.record_type() != RecordType::SOA)
-                && msg
-                    .authorities
-                    .iter()
-                    .any(|r| r.record_type() == RecordType::NS && !fwd.name.zone_of(&r.name));
+            let upward = upward_referral(&msg, &fwd.name);
             crate::engine::store::scrub_signed(
                 &mut msg,
                 &fwd.name,
@@ -211,22 +197,49 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
             self.keep_forwarder_ns(&msg, &fwd.name);
             self.stash_sigs(&msg);
-            return match kind {
-                Kind::Answer => self.take_answer_from(&msg, name, qtype, class, st.leeway, true),
-                Kind::NxDomain => {
-                    self.cache_negative(&msg, name, qtype, class, true);
-                    Step::NxDomain(Vec::new(), self.negative_soa(&msg))
-                }
-                Kind::NoData => {
-                    self.cache_negative(&msg, name, qtype, class, false);
-                    Step::NoData(Vec::new(), self.negative_soa(&msg))
-                }
-                Kind::YxDomain => Step::YxDomain(dnames(&msg)),
-                // Referrals and empty replies are answers without data.
-                Kind::Referral { .. } | Kind::Lame | Kind::Rcode(_) => {
-                    Step::NoData(Vec::new(), Vec::new())
-                }
-            };
+            return self.forwarded_step(&msg, kind, Question::new(name, qtype, class), st);
+        }
+    }
+
+    /// A forward zone's servers: its configured addresses and the
+    /// addresses of its configured host names.
+    async fn forwarders(
+        &self,
+        fwd: &ForwardZone,
+        st: &QueryState,
+        path: &LookupPath,
+    ) -> ZoneServers {
+        let ips = self.usable(fwd.addrs.iter().map(|a| a.ip()).collect());
+        let mut ns = vec![(None, ips)];
+        ns.extend(self.forward_hosts(fwd, st, path).await);
+        ZoneServers {
+            zone: fwd.name.clone(),
+            ns,
+            configured: fwd.addrs.clone(),
+            recursive: true,
+            tcp: fwd.tcp,
+            local: false,
+        }
+    }
+
+    /// The step a forwarder's (cached) reply gives.
+    fn forwarded_step(&self, msg: &Message, kind: Kind, q: Question<'_>, st: &QueryState) -> Step {
+        let (name, qtype, class) = (q.name, q.qtype, q.class);
+        match kind {
+            Kind::Answer => self.take_answer_from(msg, name, qtype, class, st.leeway, true),
+            Kind::NxDomain => {
+                self.cache_negative(msg, name, qtype, class, true);
+                Step::NxDomain(Vec::new(), self.negative_soa(msg))
+            }
+            Kind::NoData => {
+                self.cache_negative(msg, name, qtype, class, false);
+                Step::NoData(Vec::new(), self.negative_soa(msg))
+            }
+            Kind::YxDomain => Step::YxDomain(dnames(msg)),
+            // Referrals and empty replies are answers without data.
+            Kind::Referral { .. } | Kind::Lame | Kind::Rcode(_) => {
+                Step::NoData(Vec::new(), Vec::new())
+            }
         }
     }
 
@@ -337,7 +350,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let mut failed = HashSet::new();
         let zone = &stub.name;
         if let Ok((mut msg, _)) = self
-            .query_zone(&mut zs, zone, RecordType::NS, class, st, path, &mut failed)
+            .query_zone(
+                &mut zs,
+                Question::new(zone, RecordType::NS, class),
+                st,
+                path,
+                &mut failed,
+            )
             .await
         {
             scrub(&mut msg, zone, zone, RecordType::NS, true);
@@ -424,4 +443,18 @@ fn ds_cut_start(name: &Name, qtype: RecordType) -> Name {
     } else {
         name.clone()
     }
+}
+
+/// An NS set above the forward zone in an otherwise empty reply is an
+/// upward referral: that forwarder is lame.
+fn upward_referral(msg: &Message, zone: &Name) -> bool {
+    msg.answers.is_empty()
+        && msg
+            .authorities
+            .iter()
+            .all(|r| r.record_type() != RecordType::SOA)
+        && msg
+            .authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::NS && !zone.zone_of(&r.name))
 }

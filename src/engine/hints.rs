@@ -47,7 +47,7 @@ pub enum HintsError {
     Empty { file: String },
     /// A syntax error, naming the file and line.
     #[error(transparent)]
-    Zone(#[from] crate::auth::zone::ZoneError),
+    Zone(#[from] crate::zone::ZoneError),
 }
 
 impl RootHints {
@@ -67,7 +67,7 @@ impl RootHints {
     /// Reads a hints file in zone-file syntax (NS records at `.` and the
     /// A/AAAA records of those names).
     pub fn from_file(path: &Path) -> Result<Self, HintsError> {
-        let records = crate::auth::zonefile::read_zone_file(path, Some(Name::root()))?;
+        let records = crate::zone::file::read_zone_file(path, Some(Name::root()))?;
         Self::from_records(
             records.into_iter().map(|s| s.record),
             &path.display().to_string(),

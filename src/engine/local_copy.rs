@@ -17,8 +17,8 @@ use crate::authzone::{DnssecCheck, LocalCopy};
 use crate::cache::{Key, Rank};
 use crate::clock::Clock;
 use crate::dnssec::Security;
-use crate::engine::iterate::ZoneServers;
 use crate::engine::state::{LookupPath, QueryState};
+use crate::engine::step::ZoneServers;
 use crate::engine::{Failure, Resolver};
 use crate::upstream::Transport;
 
@@ -133,7 +133,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// Caches the copy's apex NS set, unless one is cached: the cut a
     /// walk down would have learnt from the parent's referral, which the
     /// validator reads to tell which zone unsigned data belongs to.
-    fn note_copy_cut(&self, zone: Option<&crate::auth::Zone>, apex: &Name, class: DNSClass) {
+    fn note_copy_cut(&self, zone: Option<&crate::zone::Zone>, apex: &Name, class: DNSClass) {
         let now = self.clock.now();
         let key = Key::RRset(apex.clone(), RecordType::NS, class);
         if self.cache.get(&key, now).is_some() {

@@ -14,8 +14,8 @@ use crate::cache::{Cached, Key, Rank};
 use crate::clock::Clock;
 use crate::engine::classify::{classify, scrub, Kind};
 use crate::engine::harden::limit_ns_sets;
-use crate::engine::iterate::ZoneServers;
 use crate::engine::state::{LookupPath, QueryState};
+use crate::engine::step::{Question, ZoneServers};
 use crate::engine::Resolver;
 use crate::upstream::Transport;
 
@@ -40,7 +40,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         st.note(|| format!("hardened referral path: asking {child} for its own NS set"));
         let mut failed = HashSet::new();
         let (mut msg, _) = self
-            .query_zone(zs, &child, RecordType::NS, class, st, path, &mut failed)
+            .query_zone(
+                zs,
+                Question::new(&child, RecordType::NS, class),
+                st,
+                path,
+                &mut failed,
+            )
             .await
             .ok()?;
         limit_ns_sets(&mut msg, self.config.resolver.max_ns_per_set as usize);

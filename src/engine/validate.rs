@@ -12,22 +12,28 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hickory_proto::dnssec::rdata::DNSSECRData;
+use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::cache::{Cached, Key, Rank};
 use crate::clock::Clock;
 use crate::dnssec::verify;
-use crate::dnssec::{nsec3, Bogus, BogusKind, Budget, Security, ZoneKeys};
-use crate::engine::classify::{dname_substitute, dname_target};
+use crate::dnssec::{Bogus, BogusKind, Budget, Security, ZoneKeys};
 use crate::engine::store::group_rrsets;
 use crate::engine::{Failure, Request, Resolution, Resolver, TraceEvent};
 use crate::upstream::Transport;
 
 mod chain;
 mod denial;
+mod records;
 pub(crate) mod retry;
+
+pub(crate) use records::chain_end;
+use records::{
+    covered, ends_in, is_proper_ancestor, nsec3_security, sig_labels, signer, sigs_in,
+    synthesised_by_dname,
+};
 
 /// How long an insecure result without a TTL of its own is kept.
 const INSECURE_TTL: u32 = 300;
@@ -419,18 +425,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let now = self.unix_now();
         // The answer section, RRset by RRset (each alias may be signed by
         // another zone); for a referral from the cache (RD=0), its NS set.
-        let referral = res.answers.is_empty()
-            && res.rcode == ResponseCode::NoError
-            && !res.authorities.iter().any(|r| {
-                matches!(
-                    r.record_type(),
-                    RecordType::SOA | RecordType::NSEC | RecordType::NSEC3
-                )
-            })
-            && res
-                .authorities
-                .iter()
-                .any(|r| r.record_type() == RecordType::NS);
+        let referral = is_referral(res);
         let checked: Vec<Record> = if referral {
             res.authorities
                 .iter()
@@ -441,72 +436,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             res.answers.clone()
         };
         for rrset in group_rrsets(&checked) {
-            let Some(first) = rrset.first() else { continue };
-            let (name, t) = (first.name.clone(), first.record_type());
-            if t == RecordType::CNAME && synthesised_by_dname(&res.answers, &name) {
-                // A CNAME made from a DNAME carries no signature; the
-                // DNAME it came from is checked (RFC 6672 §5.3.1).
-                continue;
-            }
-            let sigs = sigs_in(&res.answers, &name, t)
-                .or_else(|| Some(self.sigs_of(&name, t)))
-                .unwrap_or_default();
-            let zone = match signer(&sigs) {
-                Some(z) => z,
-                None => self.zone_of_unsigned(&name, t),
-            };
-            let (keys, kttl) = self.zone_keys(&zone, budget, 0).await;
-            match keys {
-                ZoneKeys::Insecure(why) => {
-                    budget.step(|| format!("{name} {t}: insecure ({why})"));
-                    v.add(Security::Insecure, kttl)
-                }
-                ZoneKeys::Unsupported(b) => {
-                    budget.step(|| format!("{name} {t}: insecure ({b})"));
-                    v.add(Security::Unsupported(b), kttl)
-                }
-                ZoneKeys::Bogus(b) => v.add(Security::Bogus(b), 0),
-                ZoneKeys::Secure(keys) => {
-                    match verify::verify_rrset(
-                        &rrset,
-                        &sigs,
-                        &keys,
-                        &zone,
-                        now,
-                        &self.verify_options(),
-                        budget,
-                    ) {
-                        Ok(ok) if t == RecordType::DNAME && ok.wildcard.is_some() => {
-                            // A DNAME is never the product of a wildcard
-                            // (RFC 6672 §3.3; RFC 4592 §4.4).
-                            v.add(
-                                Security::Bogus(Bogus::new(
-                                    BogusKind::Bogus,
-                                    format!("DNAME {name} is signed as a wildcard expansion"),
-                                )),
-                                0,
-                            );
-                        }
-                        Ok(ok) => {
-                            budget.step(|| {
-                                format!(
-                                    "RRSIG over {name} {t} by {zone} (key {}, algorithm {}) verifies",
-                                    ok.key_tag, ok.algorithm
-                                )
-                            });
-                            v.add(Security::Secure, ok.ttl.min(kttl));
-                            if let Some(wild) = ok.wildcard {
-                                let proof = self.answer_proof(&name, t);
-                                let s = self
-                                    .check_wildcard(&name, &wild, &zone, &keys, &proof, budget)
-                                    .await;
-                                v.add(s, u32::MAX);
-                            }
-                        }
-                        Err(b) => v.add(Security::Bogus(b), 0),
-                    }
-                }
-            }
+            self.check_rrset(&rrset, &res.answers, budget, now, &mut v)
+                .await;
             if v.bogus() {
                 return v;
             }
@@ -530,6 +461,119 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         }
         v
     }
+
+    /// Validates one RRset of the answer (`answers`, where its RRSIGs
+    /// may be) with the keys of the zone that signed it.
+    async fn check_rrset(
+        &self,
+        rrset: &[Record],
+        answers: &[Record],
+        budget: &mut Budget,
+        now: u32,
+        v: &mut Verdict,
+    ) {
+        let Some(first) = rrset.first() else { return };
+        let (name, t) = (first.name.clone(), first.record_type());
+        if t == RecordType::CNAME && synthesised_by_dname(answers, &name) {
+            // A CNAME made from a DNAME carries no signature; the DNAME it
+            // came from is checked (RFC 6672 §5.3.1).
+            return;
+        }
+        let sigs = sigs_in(answers, &name, t)
+            .or_else(|| Some(self.sigs_of(&name, t)))
+            .unwrap_or_default();
+        let zone = match signer(&sigs) {
+            Some(z) => z,
+            None => self.zone_of_unsigned(&name, t),
+        };
+        let (keys, kttl) = self.zone_keys(&zone, budget, 0).await;
+        match keys {
+            ZoneKeys::Insecure(why) => {
+                budget.step(|| format!("{name} {t}: insecure ({why})"));
+                v.add(Security::Insecure, kttl)
+            }
+            ZoneKeys::Unsupported(b) => {
+                budget.step(|| format!("{name} {t}: insecure ({b})"));
+                v.add(Security::Unsupported(b), kttl)
+            }
+            ZoneKeys::Bogus(b) => v.add(Security::Bogus(b), 0),
+            ZoneKeys::Secure(keys) => {
+                let signed = Signed {
+                    rrset,
+                    sigs: &sigs,
+                    zone: &zone,
+                    keys: &keys,
+                    keys_ttl: kttl,
+                };
+                self.check_signed(signed, budget, now, v).await
+            }
+        }
+    }
+
+    /// Verifies an RRset's RRSIGs with its zone's keys; a wildcard
+    /// expansion also needs its proof that no closer name exists.
+    async fn check_signed(&self, s: Signed<'_>, budget: &mut Budget, now: u32, v: &mut Verdict) {
+        let Some(first) = s.rrset.first() else { return };
+        let (name, t, zone) = (&first.name, first.record_type(), s.zone);
+        let opts = self.verify_options();
+        match verify::verify_rrset(s.rrset, s.sigs, s.keys, zone, now, &opts, budget) {
+            Ok(ok) if t == RecordType::DNAME && ok.wildcard.is_some() => {
+                // A DNAME is never the product of a wildcard (RFC 6672
+                // §3.3; RFC 4592 §4.4).
+                v.add(
+                    Security::Bogus(Bogus::new(
+                        BogusKind::Bogus,
+                        format!("DNAME {name} is signed as a wildcard expansion"),
+                    )),
+                    0,
+                );
+            }
+            Ok(ok) => {
+                budget.step(|| {
+                    format!(
+                        "RRSIG over {name} {t} by {zone} (key {}, algorithm {}) verifies",
+                        ok.key_tag, ok.algorithm
+                    )
+                });
+                v.add(Security::Secure, ok.ttl.min(s.keys_ttl));
+                if let Some(wild) = ok.wildcard {
+                    let proof = self.answer_proof(name, t);
+                    let w = self
+                        .check_wildcard(name, &wild, zone, s.keys, &proof, budget)
+                        .await;
+                    v.add(w, u32::MAX);
+                }
+            }
+            Err(b) => v.add(Security::Bogus(b), 0),
+        }
+    }
+}
+
+/// An RRset with its RRSIGs and the keys of the zone that signed it.
+struct Signed<'a> {
+    rrset: &'a [Record],
+    sigs: &'a [Record],
+    zone: &'a Name,
+    keys: &'a [DNSKEY],
+    /// How long the keys are good for.
+    keys_ttl: u32,
+}
+
+/// Whether a resolution is a referral from the cache (RD=0): no answer,
+/// no SOA or denial records, an NS set.
+fn is_referral(res: &Resolution) -> bool {
+    res.answers.is_empty()
+        && res.rcode == ResponseCode::NoError
+        && !res.authorities.iter().any(|r| {
+            matches!(
+                r.record_type(),
+                RecordType::SOA | RecordType::NSEC | RecordType::NSEC3
+            )
+        })
+        && res
+            .authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::NS)
 }
 
 /// Applies a status to a resolution: AD material, or SERVFAIL when bogus.
@@ -542,103 +586,4 @@ fn apply(res: Resolution, security: Security) -> Resolution {
         },
         s => Resolution { security: s, ..res },
     }
-}
-
-fn nsec3_security(r: Result<nsec3::Nsec3Result, Bogus>) -> Security {
-    match r {
-        Ok(nsec3::Nsec3Result::Secure) => Security::Secure,
-        Ok(nsec3::Nsec3Result::Insecure(_)) => Security::Insecure,
-        Err(b) => Security::Bogus(b),
-    }
-}
-
-/// The type an RRSIG record covers.
-fn covered(r: &Record) -> Option<RecordType> {
-    match &r.data {
-        RData::DNSSEC(DNSSECRData::RRSIG(sig)) => Some(sig.input().type_covered),
-        _ => None,
-    }
-}
-
-/// The RRSIGs in `records` covering (name, type); None when there are none.
-fn sigs_in(records: &[Record], name: &Name, t: RecordType) -> Option<Vec<Record>> {
-    let sigs: Vec<Record> = records
-        .iter()
-        .filter(|r| covered(r) == Some(t) && r.name == *name)
-        .cloned()
-        .collect();
-    (!sigs.is_empty()).then_some(sigs)
-}
-
-/// The signer named by RRSIGs (the first one's).
-fn signer(sigs: &[Record]) -> Option<Name> {
-    sigs.iter().find_map(|r| match &r.data {
-        RData::DNSSEC(DNSSECRData::RRSIG(sig)) => Some(sig.input().signer_name.clone()),
-        _ => None,
-    })
-}
-
-/// The smallest labels field among RRSIGs: below the owner's label count
-/// it says the RRset was expanded from a wildcard (RFC 4034 §3.1.3).
-fn sig_labels(sigs: &[Record]) -> u8 {
-    sigs.iter()
-        .filter_map(|r| match &r.data {
-            RData::DNSSEC(DNSSECRData::RRSIG(sig)) => Some(sig.input().num_labels),
-            _ => None,
-        })
-        .min()
-        .unwrap_or(u8::MAX)
-}
-
-fn is_proper_ancestor(parent: &Name, child: &Name) -> bool {
-    parent.num_labels() < child.num_labels() && parent.zone_of(child)
-}
-
-/// Whether the CNAME at `name` in `answers` is exactly what a DNAME above
-/// it synthesises (RFC 6672 §2.2: the owner's suffix replaced by the
-/// DNAME's target); only such a CNAME may come unsigned.
-fn synthesised_by_dname(answers: &[Record], name: &Name) -> bool {
-    let target = answers.iter().find_map(|r| match &r.data {
-        RData::CNAME(c) if r.name == *name => Some(&c.0),
-        _ => None,
-    });
-    let Some(target) = target else {
-        return false;
-    };
-    answers.iter().any(|r| {
-        if r.record_type() != RecordType::DNAME || !is_proper_ancestor(&r.name, name) {
-            return false;
-        }
-        dname_target(r)
-            .and_then(|to| dname_substitute(name, &r.name, &to))
-            .is_some_and(|synth| synth == *target)
-    })
-}
-
-/// Where a chain of CNAMEs starting at `name` ends.
-pub(crate) fn chain_end(answers: &[Record], name: &Name) -> Name {
-    let mut cur = name.clone();
-    for _ in 0..answers.len() {
-        let next = answers.iter().find_map(|r| match &r.data {
-            RData::CNAME(c) if r.name == cur => Some(c.0.clone()),
-            _ => None,
-        });
-        match next {
-            Some(n) => cur = n,
-            None => break,
-        }
-    }
-    cur
-}
-
-/// Whether the answer holds data of the type asked at the chain's end.
-fn ends_in(answers: &[Record], request: &Request) -> bool {
-    // ANY is answered by whatever the name holds, a CNAME included.
-    if request.qtype == RecordType::ANY && answers.iter().any(|r| r.name == request.name) {
-        return true;
-    }
-    let end = chain_end(answers, &request.name);
-    answers.iter().any(|r| {
-        r.name == end && (r.record_type() == request.qtype || request.qtype == RecordType::ANY)
-    }) || (request.qtype == RecordType::CNAME && !answers.is_empty())
 }

@@ -12,9 +12,9 @@ use ipnet::IpNet;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
-use crate::auth::answer::make_query;
 use crate::dig::args::Subnet;
 use crate::dig::query::{subnet_option, OPT_SUBNET};
+use crate::zone::answer::make_query;
 
 /// What came back for one query.
 #[derive(Debug, Clone)]

@@ -24,7 +24,7 @@ pub enum LabError {
         message: String,
     },
     #[error(transparent)]
-    Zone(#[from] crate::auth::ZoneError),
+    Zone(#[from] crate::zone::ZoneError),
     #[error("server {server}: cannot bind {addr}: {error}")]
     Bind {
         server: String,

@@ -21,9 +21,9 @@ use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::LabError;
-use crate::auth::zonefile::SourcedRecord;
-use crate::auth::Zone;
 use crate::dnssec::sign::{sign_zone, SignError, ZoneKeys};
+use crate::zone::file::SourcedRecord;
+use crate::zone::Zone;
 
 /// The zone left unsigned (an insecure delegation from `net.`).
 pub const UNSIGNED_ZONE: &str = "cdn.net.";
@@ -155,7 +155,7 @@ pub fn write_anchor(run_dir: &std::path::Path, text: &str) -> Result<PathBuf, La
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::ZoneSet;
+    use crate::zone::ZoneSet;
     use std::path::Path;
 
     #[test]

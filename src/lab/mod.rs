@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 pub use config::{LabError, LabSpec, ServerSpec};
 
 use crate::auth::server::{bind, AuthServer};
-use crate::auth::ZoneSet;
+use crate::zone::ZoneSet;
 
 /// TTL written on root hints (the customary 3600000 of named.root).
 const HINTS_TTL: u32 = 3_600_000;
@@ -476,7 +476,7 @@ fn root_hints(records: &[Record]) -> String {
 /// Signs each zone once (servers share zones by origin) and gives every
 /// server the signed copies; returns the trust anchor text.
 fn sign_loaded(loaded: &mut [(ServerSpec, Arc<ZoneSet>)]) -> Result<String, LabError> {
-    let mut unique: Vec<crate::auth::Zone> = Vec::new();
+    let mut unique: Vec<crate::zone::Zone> = Vec::new();
     for z in loaded.iter().flat_map(|(_, set)| set.zones()) {
         if !unique.iter().any(|u| u.origin() == z.origin()) {
             unique.push(z.clone());

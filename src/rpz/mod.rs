@@ -32,9 +32,9 @@ use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use ipnet::IpNet;
 
-use crate::auth::zone::{ZoneError, ZoneErrorKind};
-use crate::auth::zonefile::read_zone_file_with_ttl;
 use crate::config::rpz::{RpzOverride, RpzZone};
+use crate::zone::file::read_zone_file_with_ttl;
+use crate::zone::{ZoneError, ZoneErrorKind};
 
 /// TTL of policy records written without one (Unbound's default).
 const DEFAULT_TTL: u32 = 3600;

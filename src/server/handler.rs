@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption, NSIDPayload};
 use hickory_proto::rr::{DNSClass, RecordType};
 
@@ -468,32 +468,23 @@ impl<T: Transport, C: Clock> Handler<T, C> {
 
     /// A reply header for `query` with the question copied.
     fn reply_skeleton(&self, query: &Message, rcode: ResponseCode) -> Message {
-        let mut m = Message::new(
-            query.metadata.id,
-            MessageType::Response,
-            query.metadata.op_code,
-        );
-        m.metadata.recursion_desired = query.metadata.recursion_desired;
-        m.metadata.checking_disabled = query.metadata.checking_disabled;
+        let mut m = wire::reply_skeleton(query, self.resolver.config().server.max_udp_payload);
         // Refusals and format errors answer nothing, so (as Unbound does)
         // they do not advertise recursion.
         m.metadata.recursion_available =
             !matches!(rcode, ResponseCode::Refused | ResponseCode::FormErr);
         m.metadata.response_code = rcode;
-        m.queries = query.queries.clone();
-        if let Some(e) = &query.edns {
-            let mut edns = Edns::new();
-            edns.set_max_payload(self.resolver.config().server.max_udp_payload);
-            edns.set_dnssec_ok(e.flags().dnssec_ok);
-            // RFC 5001 §2.1: the identifier goes only to clients that ask.
-            if let Some(id) = &self.resolver.config().server.nsid {
-                if e.option(EdnsCode::NSID).is_some() {
-                    if let Ok(payload) = NSIDPayload::new(id.clone()) {
-                        edns.options_mut().insert(EdnsOption::NSID(payload));
-                    }
+        // RFC 5001 §2.1: the identifier goes only to clients that ask.
+        if let (Some(id), Some(e), Some(edns)) = (
+            &self.resolver.config().server.nsid,
+            &query.edns,
+            m.edns.as_mut(),
+        ) {
+            if e.option(EdnsCode::NSID).is_some() {
+                if let Ok(payload) = NSIDPayload::new(id.clone()) {
+                    edns.options_mut().insert(EdnsOption::NSID(payload));
                 }
             }
-            m.edns = Some(edns);
         }
         m
     }

@@ -5,7 +5,7 @@
 //! `ManualClock`, and a log of every query the engine sent.
 //!
 //! It is deliberately small: the real authoritative server is `auth/`. A
-//! server given `auth` zones answers through `auth::answer` instead, so
+//! server given `auth` zones answers through `zone::answer` instead, so
 //! DO=1 queries to signed zones get their RRSIGs and denial proofs (RFC
 //! 4035 §3.1); `signed` builds such a network.
 
@@ -182,9 +182,9 @@ pub struct Server {
     /// Records a server adds to the authority section (a forwarder's NS
     /// set riding along with its answers).
     pub extra_authorities: Vec<Record>,
-    /// Zones answered by the real authoritative code (`auth::answer`),
+    /// Zones answered by the real authoritative code (`zone::answer`),
     /// DNSSEC records included with DO=1; when set, `zones` is unused.
-    pub auth: Option<Arc<crate::auth::ZoneSet>>,
+    pub auth: Option<Arc<crate::zone::ZoneSet>>,
 }
 
 /// What the engine sent.
@@ -292,7 +292,7 @@ impl TestNet {
                 if let Some(set) = &server.auth {
                     // The auth code echoes ID, question and OPT (with DO).
                     let source = IpAddr::from([127, 0, 0, 1]);
-                    let mut m = crate::auth::answer::answer(set, &q.message, source, None);
+                    let mut m = crate::zone::answer::answer(set, &q.message, source, None);
                     add_ns_addresses(&mut m, set);
                     add_extras(&mut m, &server);
                     return Ok(m);
@@ -322,10 +322,10 @@ impl TestNet {
 }
 
 /// Additional section processing for NS answers (RFC 1034 §4.3.2 step
-/// 6) across every zone of the scripted server: `auth::answer` adds the
+/// 6) across every zone of the scripted server: `zone::answer` adds the
 /// addresses its answering zone holds; this adds those another zone of the
 /// same server holds.
-fn add_ns_addresses(m: &mut Message, set: &crate::auth::ZoneSet) {
+fn add_ns_addresses(m: &mut Message, set: &crate::zone::ZoneSet) {
     let targets: Vec<Name> = m
         .answers
         .iter()

@@ -1,7 +1,7 @@
 //! A signed scripted network for validator tests and benches (RFC
 //! 4033-4035): the root, `test.` and three zones below it, every signed
 //! zone signed by `dnssec::sign` with its DS in the parent and the root's
-//! KSK as the trust anchor. Servers answer through `auth::answer`, so DO=1
+//! KSK as the trust anchor. Servers answer through `zone::answer`, so DO=1
 //! queries get RRSIGs, NSEC proofs and DS (or no-DS proofs) in referrals.
 //!
 //! - `example.test.` (198.51.100.3): signed; `bogus.example.test` A has
@@ -31,11 +31,11 @@ use hickory_proto::dnssec::{Algorithm, DigestType, PublicKeyBuf};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::{small_hints, Server, SmallResolver, TestNet};
-use crate::auth::zonefile::SourcedRecord;
-use crate::auth::{Zone as AuthZone, ZoneSet};
 use crate::clock::ManualClock;
 use crate::config::{Config, DnssecConfig};
 use crate::dnssec::sign::{sign_rrset, sign_zone, ZoneKeys, ZSK_FLAGS};
+use crate::zone::file::SourcedRecord;
+use crate::zone::{Zone as AuthZone, ZoneSet};
 
 /// The wall clock the network is signed for.
 pub const UNIX_NOW: u64 = 1_700_000_000;
@@ -204,7 +204,7 @@ impl SignedNet {
     }
 }
 
-/// A server answering `set` (the zone `apex`) through `auth::answer`.
+/// A server answering `set` (the zone `apex`) through `zone::answer`.
 fn auth_server(origin: &str, apex: &Name, set: Vec<Record>) -> Result<Server, String> {
     let sourced = set
         .into_iter()
@@ -372,8 +372,8 @@ fn anchor_line(root: &ZoneKeys) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::answer::make_query;
     use crate::upstream::{Protocol, Transport, UpstreamQuery};
+    use crate::zone::answer::make_query;
     use std::time::Duration;
 
     fn ask(net: &TestNet, ip: &str, qname: &str, t: RecordType) -> hickory_proto::op::Message {

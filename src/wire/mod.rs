@@ -98,6 +98,28 @@ pub fn error_reply(id: u16, opcode: u8, recursion_desired: bool, rcode: Response
     m
 }
 
+/// A response header echoing the query (ID, opcode, RD, CD, question),
+/// with an OPT of our `max_payload` and the query's DO bit when the query
+/// had one (RFC 6891 §7, RFC 3225 §3). Callers set the RCODE and flags.
+pub fn reply_skeleton(query: &Message, max_payload: u16) -> Message {
+    let mut reply = Message::new(
+        query.metadata.id,
+        MessageType::Response,
+        query.metadata.op_code,
+    );
+    reply.metadata.recursion_desired = query.metadata.recursion_desired;
+    reply.metadata.checking_disabled = query.metadata.checking_disabled;
+    reply.queries = query.queries.clone();
+    if let Some(q) = &query.edns {
+        let mut e = Edns::new();
+        e.set_max_payload(max_payload);
+        e.set_version(0);
+        e.set_dnssec_ok(q.flags().dnssec_ok);
+        reply.edns = Some(e);
+    }
+    reply
+}
+
 /// The client's UDP payload limit: its EDNS size (at least 512), or 512
 /// without EDNS (RFC 6891 §6.2.3, §6.2.5).
 pub fn client_udp_limit(query: &Message, our_max: u16) -> usize {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
-use tern::auth::answer::make_query;
+use tern::zone::answer::make_query;
 
 /// The resolver address the tests give the lab (not the default 5300).
 pub const RESOLVER: &str = "127.153.255.1:53";

@@ -47,7 +47,7 @@ use tern::config::DnssecConfig;
 
 use super::parser::{ConfigLine, Scenario, Unsupported};
 use super::records::{self, TextState};
-use tern::auth::dnssec_text::unix_time;
+use tern::zone::dnssec_text::unix_time;
 
 /// What signature validity is checked against.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

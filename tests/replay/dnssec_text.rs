@@ -1,5 +1,5 @@
 //! DNSSEC rdata text for replay scenarios, read by the library's
-//! `tern::auth::dnssec_text` (DNSKEY, CDNSKEY, KEY, RRSIG, SIG, NSEC, DS,
+//! `tern::zone::dnssec_text` (DNSKEY, CDNSKEY, KEY, RRSIG, SIG, NSEC, DS,
 //! CDS, NSEC3, NSEC3PARAM; RFC 4034, RFC 5155). This file only strips
 //! parentheses, reads names as the harness does (`records::name_in`:
 //! `@`, escapes, case kept) and checks the reader against hickory.
@@ -10,7 +10,7 @@
 
 use hickory_proto::rr::{Name, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
-use tern::auth::dnssec_text as lib;
+use tern::zone::dnssec_text as lib;
 
 use super::records::name_in;
 

@@ -81,7 +81,7 @@ pub fn join_parentheses<'a>(
 
 /// A record type by mnemonic or as `TYPEnnn` (RFC 3597 §5).
 pub fn parse_type(s: &str) -> Option<RecordType> {
-    tern::auth::dnssec_text::parse_type(s).ok()
+    tern::zone::dnssec_text::parse_type(s).ok()
 }
 
 /// A class by mnemonic or as `CLASSnnn`.

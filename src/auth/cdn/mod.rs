@@ -22,8 +22,8 @@ use tokio::task::JoinHandle;
 pub use config::{CdnConfig, CdnError, PolicyKind};
 use policy::{select, Inputs, PolicyState};
 
-use super::answer::{ClientView, DynamicAnswer, DynamicSource};
 use super::faults::rng;
+use crate::zone::answer::{ClientView, DynamicAnswer, DynamicSource};
 
 /// One replica's health as the checker sees it.
 #[derive(Debug, Clone)]

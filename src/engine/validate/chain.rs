@@ -111,22 +111,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let now = self.unix_now();
         let opts = self.verify_options();
         if anchor_zone == *zone {
-            let (dnskeys, sigs, ttl) = self.fetch_rrset(zone, RecordType::DNSKEY).await;
-            if dnskeys.is_empty() {
-                return bogus(
-                    BogusKind::DnskeyMissing,
-                    format!("no DNSKEY for the trust anchor {zone}"),
-                );
-            }
-            budget.step(|| format!("{zone} is a trust anchor: checking its DNSKEY set"));
-            // RFC 5011 trust points judge their own DNSKEY sets (engine/autotrust.rs).
-            let check = match self.autotrust_keys(zone, &dnskeys, &sigs, &opts, budget) {
-                Some(check) => check,
-                None => self
-                    .anchors
-                    .verify_keys(zone, &dnskeys, &sigs, now, &opts, budget),
-            };
-            return key_check(check, ttl);
+            return self.anchor_keys(zone, budget, now, &opts).await;
         }
         // An NSEC at the zone's name seen in a signed reply may already
         // prove the delegation insecure (RFC 4035 §5.2), as Unbound uses
@@ -151,7 +136,51 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if ds_records.is_empty() {
             return self.no_ds(zone, &ds_res, budget, depth).await;
         }
-        let ds_sigs = sigs_in(&ds_res.answers, zone, RecordType::DS).unwrap_or_default();
+        self.keys_from_ds(zone, &ds_res.answers, ds_records, budget, depth, now)
+            .await
+    }
+
+    /// The keys of a trust anchor's own zone: its DNSKEY set checked
+    /// against the anchor (or, for an RFC 5011 trust point, by it).
+    async fn anchor_keys(
+        &self,
+        zone: &Name,
+        budget: &mut Budget,
+        now: u32,
+        opts: &verify::VerifyOptions,
+    ) -> (ZoneKeys, u32) {
+        let (dnskeys, sigs, ttl) = self.fetch_rrset(zone, RecordType::DNSKEY).await;
+        if dnskeys.is_empty() {
+            return bogus(
+                BogusKind::DnskeyMissing,
+                format!("no DNSKEY for the trust anchor {zone}"),
+            );
+        }
+        budget.step(|| format!("{zone} is a trust anchor: checking its DNSKEY set"));
+        // RFC 5011 trust points judge their own DNSKEY sets (engine/autotrust.rs).
+        let check = match self.autotrust_keys(zone, &dnskeys, &sigs, opts, budget) {
+            Some(check) => check,
+            None => self
+                .anchors
+                .verify_keys(zone, &dnskeys, &sigs, now, opts, budget),
+        };
+        key_check(check, ttl)
+    }
+
+    /// The keys of a zone with a DS set at its parent (`ds_answers` the
+    /// parent's reply, `ds_records` its DS records): the DS set verified
+    /// with the parent's keys, then the zone's DNSKEY set matched to it.
+    async fn keys_from_ds(
+        &self,
+        zone: &Name,
+        ds_answers: &[Record],
+        ds_records: Vec<Record>,
+        budget: &mut Budget,
+        depth: u32,
+        now: u32,
+    ) -> (ZoneKeys, u32) {
+        let opts = self.verify_options();
+        let ds_sigs = sigs_in(ds_answers, zone, RecordType::DS).unwrap_or_default();
         let parent = match signer(&ds_sigs) {
             Some(s) => s,
             None => self.zone_of_unsigned(zone, RecordType::DS),

@@ -79,21 +79,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             Err(b) => return Security::Bogus(b),
         };
         let nx = res.rcode == ResponseCode::NXDomain;
-        let s = self.judge_denial(qname, qtype, nx, &zone, &nsecs, &nsec3s, budget);
+        let s = self.judge_denial(qname, qtype, nx, &zone, (&nsecs, &nsec3s), budget);
         budget.step(|| {
             let what = if nx { "NXDOMAIN" } else { "NODATA" };
             let by = if nsecs.is_empty() { "NSEC3" } else { "NSEC" };
-            match &s {
-                Security::Secure => {
-                    format!("{what} for {qname} {qtype} proven by the {by} records of {zone}")
-                }
-                Security::Insecure => {
-                    format!("{what} for {qname} {qtype}: insecure (opt-out or NSEC3 iterations)")
-                }
-                Security::Unsupported(b) => format!("{what} for {qname} {qtype}: insecure ({b})"),
-                Security::Bogus(b) => format!("{what} for {qname} {qtype}: bogus: {b}"),
-                Security::Unchecked => format!("{what} for {qname} {qtype}: not checked"),
-            }
+            denial_text(&s, what, by, qname, qtype, &zone)
         });
         if s == Security::Secure {
             self.remember_denial(&zone, auth);
@@ -142,15 +132,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     }
 
     /// Which denial the verified records prove, if the one needed.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn judge_denial(
         &self,
         qname: &Name,
         qtype: RecordType,
         nx: bool,
         zone: &Name,
-        nsecs: &[(Name, NSEC)],
-        nsec3s: &[(Name, NSEC3)],
+        (nsecs, nsec3s): Verified<'_>,
         budget: &mut Budget,
     ) -> Security {
         if !nsecs.is_empty() {
@@ -253,5 +241,32 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     .insert_nsec3(zone, soa.clone(), r.clone(), sigs, ttl, now);
             }
         }
+    }
+}
+
+/// The verified NSEC records (by the owner they speak for) and NSEC3
+/// records of a denial.
+type Verified<'a> = (&'a [(Name, NSEC)], &'a [(Name, NSEC3)]);
+
+/// The trace line for a checked denial (`what`: NXDOMAIN or NODATA,
+/// `by`: the kind of records that prove it).
+fn denial_text(
+    s: &Security,
+    what: &str,
+    by: &str,
+    qname: &Name,
+    qtype: RecordType,
+    zone: &Name,
+) -> String {
+    match s {
+        Security::Secure => {
+            format!("{what} for {qname} {qtype} proven by the {by} records of {zone}")
+        }
+        Security::Insecure => {
+            format!("{what} for {qname} {qtype}: insecure (opt-out or NSEC3 iterations)")
+        }
+        Security::Unsupported(b) => format!("{what} for {qname} {qtype}: insecure ({b})"),
+        Security::Bogus(b) => format!("{what} for {qname} {qtype}: bogus: {b}"),
+        Security::Unchecked => format!("{what} for {qname} {qtype}: not checked"),
     }
 }

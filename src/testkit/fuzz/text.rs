@@ -39,8 +39,8 @@ pub fn zone_file(data: &[u8]) {
     let path = Path::new("fuzz.zone");
     let origin = Name::from_ascii("example.test.").ok();
     let lines = text.lines().count() + 1;
-    let checked = crate::auth::zonefile::read_zone_text(text, path, origin.clone())
-        .and_then(|records| crate::auth::Zone::from_records(path, origin, records));
+    let checked = crate::zone::file::read_zone_text(text, path, origin.clone())
+        .and_then(|records| crate::zone::Zone::from_records(path, origin, records));
     match checked {
         Ok(zone) => {
             let apex = zone.origin().clone();

@@ -17,7 +17,7 @@ use hickory_proto::rr::{RData, RecordType};
 use hickory_proto::serialize::binary::{BinDecoder, Restrict};
 
 use super::dnssec_text::{hex_decode, is_dnssec_type, parse_rdata, parse_type};
-use super::zone::{ZoneError, ZoneErrorKind};
+use super::loaded::{ZoneError, ZoneErrorKind};
 
 /// Deepest `$INCLUDE` nesting accepted (a loop guard; NSD uses a similar cap).
 const MAX_INCLUDE_DEPTH: usize = 8;

@@ -11,7 +11,7 @@ use hickory_proto::dnssec::Nsec3HashAlgorithm;
 use hickory_proto::rr::{Name, Record, RecordType};
 
 use super::dnssec_text::base32hex_encode;
-use super::zone::{label_count, Zone};
+use super::loaded::{label_count, Zone};
 
 /// The RRSIGs for answer records (one RRset per type, all owned by
 /// `qname`); `wildcard` is the owner they were expanded from, whose

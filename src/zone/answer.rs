@@ -13,8 +13,8 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode}
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
+use super::loaded::{label_count, Node, Zone, ZoneSet};
 use super::signed;
-use super::zone::{label_count, Node, Zone, ZoneSet};
 
 /// Our advertised EDNS UDP payload (DNS Flag Day 2020 recommendation).
 pub const EDNS_PAYLOAD: u16 = 1232;
@@ -116,22 +116,7 @@ pub fn answer(
 
 /// A response header echoing the query, with our OPT when the query had one.
 pub(crate) fn reply_skeleton(query: &Message) -> Message {
-    let mut reply = Message::new(
-        query.metadata.id,
-        MessageType::Response,
-        query.metadata.op_code,
-    );
-    reply.metadata.recursion_desired = query.metadata.recursion_desired;
-    reply.metadata.checking_disabled = query.metadata.checking_disabled;
-    reply.queries = query.queries.clone();
-    if let Some(q) = &query.edns {
-        let mut e = Edns::new();
-        e.set_max_payload(EDNS_PAYLOAD);
-        e.set_version(0);
-        e.set_dnssec_ok(q.flags().dnssec_ok);
-        reply.edns = Some(e);
-    }
-    reply
+    crate::wire::reply_skeleton(query, EDNS_PAYLOAD)
 }
 
 fn ecs_of(edns: &Edns) -> Option<ClientSubnet> {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use hickory_proto::dnssec::rdata::DNSSECRData;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
-use super::zonefile::{read_zone_file, SourcedRecord};
+use super::file::{read_zone_file, SourcedRecord};
 
 /// Why a zone could not be loaded, with the file and line to look at.
 /// When the file was reached through `$INCLUDE`, `via` holds each

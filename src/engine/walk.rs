@@ -1,0 +1,304 @@
+//! The walk through one zone's servers towards an answer, as plain data
+//! and pure decisions: which name to ask next (QNAME minimisation, RFC
+//! 9156, relaxed as Unbound's), what a classified reply means for the walk
+//! (`judge`: go one label down, ask the full name, try another server,
+//! follow a referral, finish), how the walk moves on by it (`Walk::take`),
+//! and the last resorts kept when every server is lame. `iterate.rs` does
+//! the sending, caching and tracing these decisions call for.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{Name, RecordType};
+
+use crate::engine::classify::Kind;
+use crate::engine::problems::Problem;
+use crate::engine::step::ZoneServers;
+
+/// Where the walk stands: the zone and servers asked, how much of the
+/// name they are shown, and what this zone step has learned so far.
+pub(super) struct Walk {
+    pub zs: ZoneServers,
+    /// Still minimising (turned off for the rest of the walk when a
+    /// minimised question goes wrong).
+    qmin: bool,
+    /// Labels of the name shown to the zone's servers.
+    labels: u8,
+    referrals: u32,
+    /// Servers of the zone that failed this step.
+    pub failed: HashSet<SocketAddr>,
+    /// The parent's delegation has been tried (once per walk).
+    pub tried_parent_side: bool,
+    /// The delegation has been asked of the parent again (once per walk).
+    pub restarted_above: bool,
+    /// A recursive server's answer, used only if no authoritative one
+    /// can be had.
+    pub rec_lame: Option<Message>,
+    /// Some server gave an authoritative empty reply without SOA.
+    pub empty_aa: bool,
+}
+
+/// The question the walk asks next.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Ask {
+    pub name: Name,
+    pub qtype: RecordType,
+    /// A shortened name (asked for A), not the client's question.
+    pub minimised: bool,
+}
+
+/// Why the walk goes one label further down with the same servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Down {
+    /// An authoritative empty reply without SOA: no cut here, as NODATA
+    /// would say (Unbound types it so).
+    EmptyAa,
+    /// NODATA: no zone cut at this name.
+    NoData,
+    /// Data at the name: no zone cut here either.
+    Answer,
+}
+
+/// Why a minimised question is asked again with the full name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Full {
+    Rcode(ResponseCode),
+    /// NXDOMAIN to a minimised name: asked again (relaxed minimisation).
+    NxDomain,
+    /// Nothing useful for the minimised name (RFC 9156 §3).
+    Lame,
+}
+
+/// What a useless reply leaves for the last resort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Keep {
+    Nothing,
+    /// A recursive server's cached answer (RA=1).
+    RecursiveAnswer,
+    /// An authoritative empty reply, read as NODATA if nothing better.
+    EmptyAa,
+}
+
+/// What one classified reply means for the walk.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Verdict {
+    Down(Down),
+    FullName(Full),
+    /// The server is no use for this question: another one is asked.
+    ServerFailed {
+        problem: Problem,
+        keep: Keep,
+    },
+    /// A DS question answered with a referral to that very name: the
+    /// parent has no DS to give (an unsigned parent); NODATA, as Unbound
+    /// reads it.
+    NoDsAtParent {
+        child: Name,
+    },
+    Referral {
+        child: Name,
+    },
+    NxDomain,
+    NoData,
+    Answer,
+    YxDomain,
+}
+
+/// What the resolver does once the walk has taken in a verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Then {
+    /// Ask the walk's next question.
+    Continue,
+    /// Keep the reply as NODATA for the minimised name, then go on.
+    KeepNoData,
+    /// Note the server's problem (keeping its reply as the last resort
+    /// when `keep_reply`), then ask the others.
+    ServerFailed { problem: Problem, keep_reply: bool },
+    /// Follow the referral to `child`.
+    Referral { child: Name },
+    /// Too many referrals: the walk fails.
+    TooDeep,
+    /// The reply ends the walk.
+    Finish,
+}
+
+/// The facts of a reply a verdict rests on besides its classification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Facts {
+    pub authoritative: bool,
+    pub recursion_available: bool,
+    pub rcode: ResponseCode,
+    pub no_answers: bool,
+    /// The reply carried an NS set before scrubbing (an upward or
+    /// sideways referral is lame even as a last resort).
+    pub carried_ns: bool,
+}
+
+impl Facts {
+    pub fn of(msg: &Message, carried_ns: bool) -> Self {
+        Self {
+            authoritative: msg.metadata.authoritative,
+            recursion_available: msg.metadata.recursion_available,
+            rcode: msg.metadata.response_code,
+            no_answers: msg.answers.is_empty(),
+            carried_ns,
+        }
+    }
+
+    /// An authoritative empty NOERROR reply that named no servers.
+    fn empty_aa(&self) -> bool {
+        self.authoritative
+            && !self.carried_ns
+            && self.rcode == ResponseCode::NoError
+            && self.no_answers
+    }
+}
+
+impl Walk {
+    pub fn new(zs: ZoneServers, qmin: bool) -> Self {
+        let labels = zs.zone.num_labels().saturating_add(1);
+        Self {
+            zs,
+            qmin,
+            labels,
+            referrals: 0,
+            failed: HashSet::new(),
+            tried_parent_side: false,
+            restarted_above: false,
+            rec_lame: None,
+            empty_aa: false,
+        }
+    }
+
+    /// The question for the zone's servers: the name cut to one label
+    /// below the zone (asked for A) while minimising, else the full one.
+    pub fn ask(&self, name: &Name, qtype: RecordType) -> Ask {
+        if self.qmin && self.labels < name.num_labels() {
+            Ask {
+                name: name.trim_to(usize::from(self.labels)),
+                qtype: RecordType::A,
+                minimised: true,
+            }
+        } else {
+            Ask {
+                name: name.clone(),
+                qtype,
+                minimised: false,
+            }
+        }
+    }
+
+    /// No zone cut at the name asked: one label more, same servers.
+    pub fn descend(&mut self) {
+        self.labels = self.labels.saturating_add(1);
+    }
+
+    pub fn ask_full_name(&mut self) {
+        self.qmin = false;
+    }
+
+    /// Goes on with the servers of the zone `cut`, showing them one label
+    /// below it.
+    pub fn enter(&mut self, zs: ZoneServers, cut: &Name) {
+        self.labels = cut.num_labels().saturating_add(1);
+        self.zs = zs;
+        self.failed.clear();
+    }
+
+    /// Other servers for the same zone (the parent's delegation): the
+    /// name shown stays.
+    pub fn switch_servers(&mut self, zs: ZoneServers) {
+        self.zs = zs;
+        self.failed.clear();
+    }
+}
+
+impl Walk {
+    /// Moves the walk on by a verdict on a reply from `from`: one label
+    /// down, the full name from now on, the server counted out, or one
+    /// referral more (at most `max_referrals`).
+    pub fn take(&mut self, verdict: &Verdict, from: SocketAddr, max_referrals: u32) -> Then {
+        match verdict {
+            Verdict::FullName(_) => {
+                self.ask_full_name();
+                Then::Continue
+            }
+            Verdict::Down(why) => {
+                self.descend();
+                match why {
+                    Down::NoData => Then::KeepNoData,
+                    Down::EmptyAa | Down::Answer => Then::Continue,
+                }
+            }
+            Verdict::ServerFailed { problem, keep } => {
+                if *keep == Keep::EmptyAa {
+                    self.empty_aa = true;
+                }
+                self.failed.insert(from);
+                Then::ServerFailed {
+                    problem: *problem,
+                    keep_reply: *keep == Keep::RecursiveAnswer,
+                }
+            }
+            Verdict::Referral { child } => {
+                self.referrals += 1;
+                if self.referrals > max_referrals {
+                    Then::TooDeep
+                } else {
+                    Then::Referral {
+                        child: child.clone(),
+                    }
+                }
+            }
+            Verdict::NoDsAtParent { .. }
+            | Verdict::NxDomain
+            | Verdict::NoData
+            | Verdict::Answer
+            | Verdict::YxDomain => Then::Finish,
+        }
+    }
+}
+
+/// What a reply classified `kind` means, for a question `ask` on the way
+/// to (`name`, …).
+pub(super) fn judge(kind: Kind, ask: &Ask, name: &Name, facts: Facts) -> Verdict {
+    let minimised = ask.minimised;
+    match kind {
+        Kind::Rcode(rcode) if minimised => Verdict::FullName(Full::Rcode(rcode)),
+        Kind::NxDomain if minimised => Verdict::FullName(Full::NxDomain),
+        Kind::Lame if minimised && facts.empty_aa() => Verdict::Down(Down::EmptyAa),
+        Kind::Lame if minimised => Verdict::FullName(Full::Lame),
+        Kind::Rcode(_) | Kind::Lame => {
+            let problem = match kind {
+                Kind::Rcode(ResponseCode::Refused) => Problem::Refused,
+                Kind::Rcode(ResponseCode::ServFail) => Problem::ServFail,
+                Kind::Rcode(_) => Problem::OtherRcode,
+                _ => Problem::Lame,
+            };
+            let keep = if facts.recursion_available
+                && (!facts.no_answers || facts.rcode == ResponseCode::NoError)
+            {
+                Keep::RecursiveAnswer
+            } else if facts.empty_aa() {
+                Keep::EmptyAa
+            } else {
+                Keep::Nothing
+            };
+            Verdict::ServerFailed { problem, keep }
+        }
+        Kind::Referral { child } if ask.qtype == RecordType::DS && child == *name => {
+            Verdict::NoDsAtParent { child }
+        }
+        Kind::Referral { child } => Verdict::Referral { child },
+        Kind::NoData if minimised => Verdict::Down(Down::NoData),
+        Kind::Answer if minimised => Verdict::Down(Down::Answer),
+        Kind::NxDomain => Verdict::NxDomain,
+        Kind::NoData => Verdict::NoData,
+        Kind::Answer => Verdict::Answer,
+        Kind::YxDomain => Verdict::YxDomain,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,300 @@
+//! Table tests for the zone walk: the questions it asks, the verdicts
+//! on replies, and how each verdict moves it.
+
+use super::*;
+
+fn n(s: &str) -> Name {
+    Name::from_ascii(s).unwrap()
+}
+
+fn zone(s: &str) -> ZoneServers {
+    ZoneServers {
+        zone: n(s),
+        ..ZoneServers::default()
+    }
+}
+
+const NOERROR: Facts = Facts {
+    authoritative: false,
+    recursion_available: false,
+    rcode: ResponseCode::NoError,
+    no_answers: true,
+    carried_ns: false,
+};
+
+#[test]
+fn minimisation_shows_one_label_more_per_step() {
+    let name = n("www.a.example.com.");
+    let mut w = Walk::new(zone("."), true);
+    let steps: Vec<(String, RecordType, bool)> = (0..5)
+        .map(|_| {
+            let a = w.ask(&name, RecordType::AAAA);
+            w.descend();
+            (a.name.to_string(), a.qtype, a.minimised)
+        })
+        .collect();
+    let want = [
+        ("com.", RecordType::A, true),
+        ("example.com.", RecordType::A, true),
+        ("a.example.com.", RecordType::A, true),
+        ("www.a.example.com.", RecordType::AAAA, false),
+        ("www.a.example.com.", RecordType::AAAA, false),
+    ];
+    let want: Vec<(String, RecordType, bool)> = want
+        .iter()
+        .map(|(s, t, m)| (s.to_string(), *t, *m))
+        .collect();
+    assert_eq!(steps, want);
+}
+
+#[test]
+fn entering_a_zone_restarts_below_its_cut_and_forgets_failures() {
+    let name = n("www.a.example.com.");
+    let mut w = Walk::new(zone("."), true);
+    w.failed.insert("192.0.2.1:53".parse().unwrap());
+    w.enter(zone("example.com."), &n("example.com."));
+    assert!(w.failed.is_empty());
+    assert_eq!(w.ask(&name, RecordType::MX).name, n("a.example.com."));
+    // Other servers for the same zone keep the name shown.
+    w.descend();
+    w.failed.insert("192.0.2.1:53".parse().unwrap());
+    w.switch_servers(zone("example.com."));
+    assert!(w.failed.is_empty());
+    assert_eq!(w.ask(&name, RecordType::MX).name, name);
+}
+
+#[test]
+fn without_minimisation_the_full_question_is_asked() {
+    let name = n("www.example.com.");
+    let mut w = Walk::new(zone("."), false);
+    assert_eq!(
+        w.ask(&name, RecordType::TXT),
+        Ask {
+            name: name.clone(),
+            qtype: RecordType::TXT,
+            minimised: false
+        }
+    );
+    let mut q = Walk::new(zone("."), true);
+    q.ask_full_name();
+    assert_eq!(q.ask(&name, RecordType::TXT), w.ask(&name, RecordType::TXT));
+    w.descend();
+    assert!(!w.ask(&name, RecordType::TXT).minimised);
+}
+
+fn min() -> Ask {
+    Ask {
+        name: n("example.com."),
+        qtype: RecordType::A,
+        minimised: true,
+    }
+}
+
+fn full(qtype: RecordType) -> Ask {
+    Ask {
+        name: n("www.example.com."),
+        qtype,
+        minimised: false,
+    }
+}
+
+const AA: Facts = Facts {
+    authoritative: true,
+    ..NOERROR
+};
+const AA_NS: Facts = Facts {
+    carried_ns: true,
+    ..AA
+};
+const RA: Facts = Facts {
+    recursion_available: true,
+    ..NOERROR
+};
+
+fn check(cases: Vec<(Kind, Ask, Facts, Verdict)>) {
+    let name = n("www.example.com.");
+    for (kind, ask, facts, want) in cases {
+        let got = judge(kind.clone(), &ask, &name, facts);
+        assert_eq!(got, want, "{kind:?} to {ask:?} with {facts:?}");
+    }
+}
+
+fn referral(s: &str) -> Kind {
+    Kind::Referral { child: n(s) }
+}
+
+#[test]
+fn minimised_questions_go_down_or_ask_the_full_name() {
+    let refused = ResponseCode::Refused;
+    check(vec![
+        (
+            Kind::Rcode(refused),
+            min(),
+            NOERROR,
+            Verdict::FullName(Full::Rcode(refused)),
+        ),
+        (Kind::NxDomain, min(), AA, Verdict::FullName(Full::NxDomain)),
+        (Kind::Lame, min(), AA, Verdict::Down(Down::EmptyAa)),
+        (Kind::Lame, min(), AA_NS, Verdict::FullName(Full::Lame)),
+        (Kind::Lame, min(), NOERROR, Verdict::FullName(Full::Lame)),
+        (Kind::NoData, min(), AA, Verdict::Down(Down::NoData)),
+        (Kind::Answer, min(), AA, Verdict::Down(Down::Answer)),
+    ]);
+}
+
+#[test]
+fn useless_servers_are_noted_with_what_they_leave() {
+    let failed = |problem, keep| Verdict::ServerFailed { problem, keep };
+    let servfail = Facts {
+        rcode: ResponseCode::ServFail,
+        ..RA
+    };
+    let a = || full(RecordType::A);
+    check(vec![
+        (
+            Kind::Rcode(ResponseCode::Refused),
+            a(),
+            NOERROR,
+            failed(Problem::Refused, Keep::Nothing),
+        ),
+        (
+            Kind::Rcode(ResponseCode::ServFail),
+            a(),
+            servfail,
+            failed(Problem::ServFail, Keep::Nothing),
+        ),
+        (
+            Kind::Rcode(ResponseCode::NotImp),
+            a(),
+            NOERROR,
+            failed(Problem::OtherRcode, Keep::Nothing),
+        ),
+        (
+            Kind::Lame,
+            a(),
+            RA,
+            failed(Problem::Lame, Keep::RecursiveAnswer),
+        ),
+        (Kind::Lame, a(), AA, failed(Problem::Lame, Keep::EmptyAa)),
+        (Kind::Lame, a(), AA_NS, failed(Problem::Lame, Keep::Nothing)),
+    ]);
+}
+
+#[test]
+fn referrals_and_final_answers() {
+    let www = n("www.example.com.");
+    let a = || full(RecordType::A);
+    let ds = || full(RecordType::DS);
+    check(vec![
+        (
+            referral("example.com."),
+            min(),
+            NOERROR,
+            Verdict::Referral {
+                child: n("example.com."),
+            },
+        ),
+        (
+            referral("www.example.com."),
+            ds(),
+            NOERROR,
+            Verdict::NoDsAtParent { child: www.clone() },
+        ),
+        (
+            referral("example.com."),
+            ds(),
+            NOERROR,
+            Verdict::Referral {
+                child: n("example.com."),
+            },
+        ),
+        (
+            referral("www.example.com."),
+            a(),
+            NOERROR,
+            Verdict::Referral { child: www },
+        ),
+        (Kind::NxDomain, a(), AA, Verdict::NxDomain),
+        (Kind::NoData, a(), AA, Verdict::NoData),
+        (Kind::Answer, a(), AA, Verdict::Answer),
+        (Kind::YxDomain, a(), AA, Verdict::YxDomain),
+    ]);
+}
+
+#[test]
+fn verdicts_move_the_walk() {
+    let name = n("www.a.example.com.");
+    let from: SocketAddr = "192.0.2.1:53".parse().unwrap();
+    let mut w = Walk::new(zone("."), true);
+    // One label down per "no cut here", NODATA kept on the way.
+    assert_eq!(
+        w.take(&Verdict::Down(Down::Answer), from, 5),
+        Then::Continue
+    );
+    assert_eq!(
+        w.take(&Verdict::Down(Down::NoData), from, 5),
+        Then::KeepNoData
+    );
+    assert_eq!(w.ask(&name, RecordType::MX).name, n("a.example.com."));
+    // A useless server is counted out; what it leaves is kept.
+    let lame = Verdict::ServerFailed {
+        problem: Problem::Lame,
+        keep: Keep::EmptyAa,
+    };
+    let then = w.take(&lame, from, 5);
+    assert_eq!(
+        then,
+        Then::ServerFailed {
+            problem: Problem::Lame,
+            keep_reply: false
+        }
+    );
+    assert!(w.failed.contains(&from) && w.empty_aa);
+    let recursive = Verdict::ServerFailed {
+        problem: Problem::Lame,
+        keep: Keep::RecursiveAnswer,
+    };
+    assert!(matches!(
+        w.take(&recursive, from, 5),
+        Then::ServerFailed {
+            keep_reply: true,
+            ..
+        }
+    ));
+    // A minimised question gone wrong: the full name from now on.
+    assert_eq!(
+        w.take(&Verdict::FullName(Full::Lame), from, 5),
+        Then::Continue
+    );
+    assert_eq!(w.ask(&name, RecordType::MX).name, name);
+    // Final verdicts leave the walk as it is.
+    for end in [
+        Verdict::Answer,
+        Verdict::NoData,
+        Verdict::NxDomain,
+        Verdict::YxDomain,
+    ] {
+        assert_eq!(w.take(&end, from, 5), Then::Finish);
+    }
+}
+
+#[test]
+fn referrals_are_followed_up_to_the_limit() {
+    let from: SocketAddr = "192.0.2.1:53".parse().unwrap();
+    let mut w = Walk::new(zone("."), true);
+    let referral = |z: &str| Verdict::Referral { child: n(z) };
+    let taken: Vec<Then> = ["com.", "example.com.", "a.example.com."]
+        .iter()
+        .map(|z| w.take(&referral(z), from, 2))
+        .collect();
+    assert_eq!(
+        taken,
+        vec![
+            Then::Referral { child: n("com.") },
+            Then::Referral {
+                child: n("example.com.")
+            },
+            Then::TooDeep,
+        ]
+    );
+}
