@@ -305,6 +305,7 @@ fn ctl_status_stats_flush_and_lookup() {
         "{trace}"
     );
     assert!(trace.contains("rcode NOERROR"), "{trace}");
+    assert!(trace.contains("for www.alpha. A: an answer"), "{trace}");
     assert!(trace.contains("192.0.2.10"), "{trace}");
     assert!(alpha_queries(&tree) > asked);
 

@@ -205,18 +205,10 @@ pub fn opcode_name(op: u8) -> String {
 }
 
 pub fn rcode_name(rcode: u16) -> String {
-    const NAMES: [&str; 11] = [
-        "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
-        "NXRRSET", "NOTAUTH", "NOTZONE",
-    ];
-    match rcode {
-        0..=10 => NAMES
-            .get(usize::from(rcode))
-            .map_or_else(|| rcode.to_string(), |s| (*s).to_string()),
-        11..=15 => format!("RESERVED{rcode}"),
-        16 => "BADVERS".into(),
-        23 => "BADCOOKIE".into(),
-        n => n.to_string(),
+    match crate::wire::rcode_mnemonic(rcode) {
+        Some(name) => name.to_string(),
+        None if (11..=15).contains(&rcode) => format!("RESERVED{rcode}"),
+        None => rcode.to_string(),
     }
 }
 

@@ -37,6 +37,25 @@ pub enum Kind {
     Rcode(ResponseCode),
 }
 
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kind::Answer => f.write_str("an answer"),
+            Kind::NxDomain => f.write_str("NXDOMAIN (the name does not exist)"),
+            Kind::NoData => f.write_str("NODATA (the name has no data of that type)"),
+            Kind::Referral { child } => write!(f, "a referral to {child}"),
+            Kind::Lame => f.write_str(
+                "a lame reply (a referral up or sideways, or an empty non-authoritative answer)",
+            ),
+            Kind::YxDomain => f.write_str("YXDOMAIN (a DNAME makes the name too long)"),
+            Kind::Rcode(rcode) => match crate::wire::rcode_mnemonic(u16::from(*rcode)) {
+                Some(name) => write!(f, "rcode {name}"),
+                None => write!(f, "rcode {}", u16::from(*rcode)),
+            },
+        }
+    }
+}
+
 /// Classifies a scrubbed reply from a server of `zone` to (`qname`, `qtype`).
 pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> Kind {
     let rcode = msg.metadata.response_code;

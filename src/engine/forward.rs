@@ -182,7 +182,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             // AA=0 is how a good one looks, not lameness.
             msg.metadata.recursion_available = false;
             let kind = classify(&msg, &fwd.name, name, qtype);
-            st.note(|| format!("forwarder {from} for {name} {qtype}: {kind:?}"));
+            st.note(|| format!("forwarder {from} for {name} {qtype}: {kind}"));
             let server_failed = match kind {
                 Kind::Rcode(_) => true,
                 Kind::Referral { .. } | Kind::Lame => upward,

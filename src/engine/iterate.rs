@@ -77,7 +77,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 self.stash_sigs(&msg);
             }
             st.record(|| {
-                TraceEvent::Note(format!("{from} for {} {}: {kind:?}", ask.name, ask.qtype))
+                TraceEvent::Note(format!("{from} for {} {}: {kind}", ask.name, ask.qtype))
             });
             let verdict = judge(kind, &ask, name, Facts::of(&msg, carried_ns));
             if let Some(step) = self.follow(&mut w, verdict, (msg, from), &ask, &cx).await {

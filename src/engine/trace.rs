@@ -44,3 +44,52 @@ pub enum TraceEvent {
     /// Any other decision worth showing.
     Note(String),
 }
+
+/// One line of plain text per event, as the control channel's `trace`
+/// prints it.
+impl std::fmt::Display for TraceEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
+        match self {
+            TraceEvent::CacheHit { name, qtype } => write!(f, "cache hit: {name} {qtype}"),
+            TraceEvent::StartAt { zone, servers } => {
+                write!(f, "start at zone {zone} (")?;
+                for (i, s) in servers.iter().enumerate() {
+                    write!(f, "{}{s}", if i == 0 { "" } else { " " })?;
+                }
+                f.write_str(")")
+            }
+            TraceEvent::Query {
+                zone,
+                server,
+                server_name,
+                qname,
+                qtype,
+                protocol,
+                reason,
+            } => {
+                f.write_str("asking ")?;
+                if let Some(n) = server_name {
+                    write!(f, "{n} ")?;
+                }
+                let proto = match protocol {
+                    Protocol::Udp => "udp",
+                    Protocol::Tcp => "tcp",
+                };
+                write!(
+                    f,
+                    "{server} for {qname} {qtype} in zone {zone} over {proto}: {reason}"
+                )
+            }
+            TraceEvent::Reply {
+                server, rtt, kind, ..
+            } => write!(f, "reply from {server} in {:.1} ms: {kind}", ms(rtt)),
+            TraceEvent::Failed {
+                server,
+                failure,
+                rto,
+            } => write!(f, "{failure} from {server}; next timeout {:.1} ms", ms(rto)),
+            TraceEvent::Note(n) => f.write_str(n),
+        }
+    }
+}

@@ -97,13 +97,7 @@ pub async fn ask(
 
 /// The mnemonic of an RCODE (RFC 1035 §4.1.1, RFC 2136 §2.2).
 pub fn rcode_text(code: u16) -> String {
-    let known = [
-        "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
-        "NXRRSET", "NOTAUTH", "NOTZONE",
-    ];
-    known
-        .get(usize::from(code))
-        .map_or_else(|| format!("RCODE{code}"), |s| (*s).to_string())
+    crate::wire::rcode_mnemonic(code).map_or_else(|| format!("RCODE{code}"), str::to_string)
 }
 
 /// The A addresses in the answer section (the end of any CNAME chain).

@@ -23,7 +23,7 @@ use tokio::net::{UnixListener, UnixStream};
 use crate::cache::admin::{key_name, key_type, Listed};
 use crate::cache::{Cached, Key};
 use crate::clock::Clock;
-use crate::engine::{Request, TraceEvent};
+use crate::engine::Request;
 use crate::server::{cache_file, Handler};
 use crate::upstream::counting::UpstreamCounters;
 use crate::upstream::Transport;
@@ -267,7 +267,7 @@ impl<T: Transport, C: Clock> Control<T, C> {
         let res = self.handler().resolver().resolve(&request).await;
         let mut out = String::new();
         for ev in &res.trace {
-            out.push_str(&trace_line(ev));
+            out.push_str(&ev.to_string());
             out.push('\n');
         }
         match &res.failure {
@@ -464,50 +464,6 @@ fn describe(out: &mut String, e: &Listed) {
                 out.push_str(&format!("  {r}\n"));
             }
         }
-    }
-}
-
-/// One engine step, on one line.
-fn trace_line(ev: &TraceEvent) -> String {
-    match ev {
-        TraceEvent::CacheHit { name, qtype } => format!("cache hit: {name} {qtype}"),
-        TraceEvent::StartAt { zone, servers } => {
-            let list: Vec<String> = servers.iter().map(ToString::to_string).collect();
-            format!("start at zone {zone} ({})", list.join(" "))
-        }
-        TraceEvent::Query {
-            zone,
-            server,
-            server_name,
-            qname,
-            qtype,
-            protocol,
-            reason,
-        } => {
-            let label = server_name
-                .as_ref()
-                .map(|n| format!("{n} "))
-                .unwrap_or_default();
-            format!(
-                "asking {label}{server} for {qname} {qtype} in zone {zone} over {}: {reason}",
-                format!("{protocol:?}").to_lowercase()
-            )
-        }
-        TraceEvent::Reply {
-            server, rtt, kind, ..
-        } => format!(
-            "reply from {server} in {:.1} ms: {kind}",
-            rtt.as_secs_f64() * 1000.0
-        ),
-        TraceEvent::Failed {
-            server,
-            failure,
-            rto,
-        } => format!(
-            "{failure} from {server}; next timeout {:.1} ms",
-            rto.as_secs_f64() * 1000.0
-        ),
-        TraceEvent::Note(n) => n.clone(),
     }
 }
 

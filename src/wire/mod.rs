@@ -98,6 +98,20 @@ pub fn error_reply(id: u16, opcode: u8, recursion_desired: bool, rcode: Response
     m
 }
 
+/// The mnemonic of an RCODE (RFC 1035 §4.1.1, RFC 2136 §2.2, RFC 6891
+/// §9, RFC 7873 §8), None for a code without one.
+pub fn rcode_mnemonic(rcode: u16) -> Option<&'static str> {
+    const NAMES: [&str; 11] = [
+        "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
+        "NXRRSET", "NOTAUTH", "NOTZONE",
+    ];
+    match rcode {
+        16 => Some("BADVERS"),
+        23 => Some("BADCOOKIE"),
+        n => NAMES.get(usize::from(n)).copied(),
+    }
+}
+
 /// A response header echoing the query (ID, opcode, RD, CD, question),
 /// with an OPT of our `max_payload` and the query's DO bit when the query
 /// had one (RFC 6891 §7, RFC 3225 §3). Callers set the RCODE and flags.

@@ -314,3 +314,18 @@ fn scrub_drops_an_nsec_whose_next_name_leaves_the_zone() {
         .iter()
         .any(|r| r.record_type() == RecordType::SOA));
 }
+
+#[test]
+fn kinds_read_as_text_in_traces() {
+    let child = Kind::Referral {
+        child: n("example.com."),
+    };
+    assert_eq!(child.to_string(), "a referral to example.com.");
+    assert_eq!(Kind::Answer.to_string(), "an answer");
+    assert_eq!(
+        Kind::Rcode(ResponseCode::Refused).to_string(),
+        "rcode REFUSED"
+    );
+    assert!(Kind::NoData.to_string().starts_with("NODATA"));
+    assert!(!Kind::Lame.to_string().contains('{'));
+}
