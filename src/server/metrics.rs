@@ -205,6 +205,24 @@ const FAMILIES: &[Family] = &[
         "",
         Source::Key("dnssec.nsec3_hashes"),
     ),
+    counter(
+        "tern_shared_cache_events",
+        "Shared cache (Redis) lookups and writes, by outcome",
+        "event",
+        Source::Keys(&[
+            ("shared_cache.hits", "hit"),
+            ("shared_cache.misses", "miss"),
+            ("shared_cache.skips", "skip"),
+            ("shared_cache.errors", "error"),
+            ("shared_cache.dropped_writes", "dropped_write"),
+            ("shared_cache.writes", "write"),
+        ]),
+    ),
+    gauge(
+        "tern_shared_cache_breaker_open",
+        "1 while the shared cache's circuit breaker skips Redis",
+        "shared_cache.breaker_open",
+    ),
     gauge(
         "tern_uptime_seconds",
         "Seconds since tern serve started",
