@@ -131,7 +131,9 @@ pub fn key(prefix: &str, request: &Request) -> String {
 /// it must not be shared (a failure, stale or scoped data, a status not
 /// kept, or nothing left to live).
 pub fn encode(request: &Request, res: &Resolution, now_unix: u64) -> Option<(Vec<u8>, u64)> {
-    if res.failure.is_some() || res.stale || res.ecs_scope > 0 || request.subnet.is_some() {
+    // A scope above 0 holds for one client subnet only (RFC 7871 §7.3.1);
+    // scope 0 holds for every client, whatever subnet was sent.
+    if res.failure.is_some() || res.stale || res.ecs_scope > 0 {
         return None;
     }
     if !matches!(res.rcode, ResponseCode::NoError | ResponseCode::NXDomain) {
@@ -330,12 +332,10 @@ impl SharedCache {
         }
     }
 
-    /// Whether a question may be shared at all.
+    /// Whether a question may be shared at all. A client subnet does not
+    /// keep it out: only answers of scope 0 are stored.
     pub fn shares(request: &Request) -> bool {
-        request.recursion_desired
-            && !request.checking_disabled
-            && !request.full_trace
-            && request.subnet.is_none()
+        request.recursion_desired && !request.checking_disabled && !request.full_trace
     }
 
     /// The answer the shared cache holds for `request`, if it has a usable
