@@ -325,3 +325,80 @@ fn a_farm_shares_answers_survives_redis_and_never_serves_expired_data() {
     assert_eq!(stat(&farm, 2, "shared_cache.hits"), hits + 1);
     assert_eq!(upstream(&farm), n, "B took www.example.org from Redis");
 }
+
+/// The figure in docs/farm.md: upstream queries per answer for 1, 2 and 4
+/// resolvers on the same query stream, with Redis and without (Redis
+/// killed before the stream: every instance on its own). A measurement,
+/// run by hand:
+/// `cargo test --test lab_farm farm_figure -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn farm_figure() {
+    // 3 zones x (www + 9 names that do not exist), asked 4 times each,
+    // every round in another order; each query goes to an instance drawn
+    // by a fixed pseudo-random sequence, as ECMP or SO_REUSEPORT hash
+    // clients over instances.
+    let mut names = Vec::new();
+    for zone in ["example.com.", "example.net.", "example.org."] {
+        names.push(format!("www.{zone}"));
+        for k in 0..9 {
+            names.push(format!("n{k}.{zone}"));
+        }
+    }
+    let mut stream = Vec::new();
+    for round in 0..4 {
+        let mut r = names.clone();
+        r.rotate_left(round * 7);
+        if round == 1 {
+            r.reverse();
+        }
+        stream.extend(r);
+    }
+    println!(
+        "query stream: {} queries, {} names",
+        stream.len(),
+        names.len()
+    );
+    println!("instances | shared | upstream queries | per answer");
+    for n in [1usize, 2, 4] {
+        for shared in [false, true] {
+            let dir = farm_dir(&format!("figure-{n}-{shared}"));
+            let farm = start_farm(&dir, n);
+            let addrs: Vec<String> = (1..=n).map(|k| format!("127.211.255.{k}:53")).collect();
+            for a in &addrs {
+                wait_for(a, "www.example.lab.");
+            }
+            if !shared {
+                let pid = std::fs::read_to_string(farm.run.join("redis.pid")).unwrap();
+                Command::new("kill")
+                    .args(["-9", pid.trim()])
+                    .status()
+                    .unwrap();
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            let before = upstream(&farm);
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            for name in &stream {
+                // xorshift64: the same draw for every run.
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let m = ask(&addrs[(x % n as u64) as usize], name);
+                assert!(
+                    matches!(
+                        m.metadata.response_code,
+                        ResponseCode::NoError | ResponseCode::NXDomain
+                    ),
+                    "{name}: {:?}",
+                    m.metadata.response_code
+                );
+            }
+            let used = upstream(&farm) - before;
+            println!(
+                "{n} | {} | {used} | {:.2}",
+                if shared { "yes" } else { "no" },
+                used as f64 / stream.len() as f64
+            );
+        }
+    }
+}
