@@ -164,7 +164,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             // skipped like one that goes down later.
             let server = sc.server.clone();
             let store = crate::shared_cache::SharedCache::redis(sc)
-                .map_err(|e| anyhow::anyhow!("cache.shared.server {server}: {e}"))?;
+                .map_err(|e| anyhow::anyhow!("cache.shared ({server}): {e}"))?;
             tracing::info!(%server, "shared cache");
             handler = handler.with_shared_cache(store);
         }

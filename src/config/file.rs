@@ -365,6 +365,8 @@ pub struct FileSharedCache {
     #[serde(default)]
     pub tls: S<bool>,
     #[serde(default)]
+    pub tls_ca_file: S<String>,
+    #[serde(default)]
     pub write_queue: S<i64>,
     #[serde(default)]
     pub breaker_failures: S<i64>,

@@ -94,6 +94,16 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
                 *file = dir.join(&*file);
             }
         }
+        if let Some(ca) = config
+            .cache
+            .shared
+            .as_mut()
+            .and_then(|s| s.tls_ca_file.as_mut())
+        {
+            if ca.is_relative() {
+                *ca = dir.join(&*ca);
+            }
+        }
         if let Some(socket) = &mut config.control.socket {
             if socket.is_relative() {
                 *socket = dir.join(&*socket);
@@ -782,6 +792,7 @@ impl Ctx<'_> {
             username,
             password,
             tls: flag(&f.tls, d.tls),
+            tls_ca_file: text(&f.tls_ca_file).map(PathBuf::from),
             write_queue: self.int(
                 &f.write_queue,
                 "cache.shared.write_queue",

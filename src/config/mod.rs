@@ -397,6 +397,9 @@ pub struct SharedCacheConfig {
     /// Connect with TLS (`rediss://`), checking the server's certificate
     /// against the system roots.
     pub tls: bool,
+    /// With `tls`: PEM file of the CAs the server's certificate must chain
+    /// to; None = the system's roots.
+    pub tls_ca_file: Option<PathBuf>,
     /// Writes waiting for Redis at most; beyond, a write is dropped.
     pub write_queue: usize,
     /// Failures in a row that open the circuit breaker.
@@ -416,6 +419,7 @@ impl SharedCacheConfig {
             username: None,
             password: None,
             tls: false,
+            tls_ca_file: None,
             write_queue: 1024,
             breaker_failures: 3,
             breaker_retry: Duration::from_secs(5),

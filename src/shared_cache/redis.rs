@@ -40,7 +40,9 @@ impl RedisStore {
             ConnectionAddr::Tcp(host.to_string(), port)
         };
         let info: ConnectionInfo = addr.into_connection_info().map_err(failed)?;
-        let mut redis = info.redis_settings().clone();
+        // No CLIENT SETINFO after connecting: an ACL user may be allowed
+        // GET and SET only (docs/farm.md).
+        let mut redis = info.redis_settings().clone().set_skip_set_lib_name();
         if let Some(u) = &config.username {
             redis = redis.set_username(u);
         }
@@ -48,7 +50,18 @@ impl RedisStore {
             redis = redis.set_password(p);
         }
         let info = info.set_redis_settings(redis);
-        let client = Client::open(info).map_err(failed)?;
+        let client = match (&config.tls, &config.tls_ca_file) {
+            (true, Some(ca)) => {
+                let pem =
+                    std::fs::read(ca).map_err(|e| failed(format!("{}: {e}", ca.display())))?;
+                let certs = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                Client::build_with_tls(info, certs).map_err(failed)?
+            }
+            _ => Client::open(info).map_err(failed)?,
+        };
         let connect = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
             .set_response_timeout(Some(config.connect_timeout));
