@@ -430,6 +430,9 @@ mod tests {
             ("queries.rcode.NOERROR", 9),
             ("servfail.ede.22", 3),
             ("cache.entries", 11),
+            ("shared_cache.hits", 6),
+            ("shared_cache.skips", 8),
+            ("shared_cache.breaker_open", 1),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -448,6 +451,10 @@ mod tests {
             "# TYPE tern_cache_entries gauge",
             "tern_cache_entries 11",
             "tern_cache_hits_total 0",
+            "tern_shared_cache_events_total{event=\"hit\"} 6",
+            "tern_shared_cache_events_total{event=\"skip\"} 8",
+            "tern_shared_cache_events_total{event=\"dropped_write\"} 0",
+            "tern_shared_cache_breaker_open 1",
         ] {
             assert!(text.lines().any(|l| l == line), "{line:?} not in\n{text}");
         }
