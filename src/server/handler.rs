@@ -187,7 +187,10 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         };
         let clock = self.resolver.clock();
         let validating = self.resolver.config().dnssec.validate;
-        if let Some(hit) = shared.lookup(request, clock.unix_secs(), validating).await {
+        // Boxed like the engine's futures (see resolve_bounded): the
+        // handler's own future stays small when no shared cache is set.
+        let lookup = Box::pin(shared.lookup(request, clock.unix_secs(), validating));
+        if let Some(hit) = lookup.await {
             let ok = packet_cacheable(&hit, request.qtype);
             return (hit, ok);
         }
