@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use tern::clock::ManualClock;
 use tern::config::SharedCacheConfig;
 use tern::dnssec::Security;
 use tern::engine::{Failure, Request, Resolution};
@@ -88,7 +89,7 @@ const NOW: u64 = 1_800_000_000;
 
 /// Offers an answer, waits for the write, and looks it up.
 async fn round_trip(shared: &Arc<SharedCache>) -> bool {
-    shared.offer(&request(), &answer(300), NOW);
+    shared.offer(&request(), &answer(300));
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let c = shared.read();
@@ -100,8 +101,13 @@ async fn round_trip(shared: &Arc<SharedCache>) -> bool {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let hit = shared.lookup(&request(), NOW + 1, true).await;
-    hit.is_some_and(|r| r.answers.first().is_some_and(|a| a.ttl == 299))
+    let hit = shared.lookup(&request(), true).await;
+    hit.is_some_and(|r| r.answers.first().is_some_and(|a| a.ttl == 300))
+}
+
+/// A shared cache on Redis whose clock stands at NOW.
+fn open(config: SharedCacheConfig) -> Arc<SharedCache> {
+    SharedCache::redis(config, Arc::new(ManualClock::new(NOW))).unwrap()
 }
 
 fn config(server: &str) -> SharedCacheConfig {
@@ -135,26 +141,24 @@ async fn an_acl_user_with_get_and_set_only_is_enough_and_a_wrong_password_is_cou
             "+set",
         ],
     );
-    let good = SharedCache::redis(SharedCacheConfig {
+    let good = open(SharedCacheConfig {
         username: Some("tern".into()),
         password: Some("s3cret-for-tern".into()),
         ..config("127.211.250.1:6379")
-    })
-    .unwrap();
+    });
     assert!(round_trip(&good).await, "{:?}", good.read());
     assert_eq!(good.read()["shared_cache.hits"], 1);
 
-    let bad = SharedCache::redis(SharedCacheConfig {
+    let bad = open(SharedCacheConfig {
         username: Some("tern".into()),
         password: Some("wrong".into()),
         ..config("127.211.250.1:6379")
-    })
-    .unwrap();
-    assert!(bad.lookup(&request(), NOW + 1, true).await.is_none());
+    });
+    assert!(bad.lookup(&request(), true).await.is_none());
     assert_eq!(bad.read()["shared_cache.errors"], 1, "{:?}", bad.read());
     // Without credentials: the default user is off.
-    let none = SharedCache::redis(config("127.211.250.1:6379")).unwrap();
-    assert!(none.lookup(&request(), NOW + 1, true).await.is_none());
+    let none = open(config("127.211.250.1:6379"));
+    assert!(none.lookup(&request(), true).await.is_none());
     assert_eq!(none.read()["shared_cache.errors"], 1, "{:?}", none.read());
 }
 
@@ -186,12 +190,11 @@ async fn tls_with_a_private_ca() {
             "no",
         ],
     );
-    let shared = SharedCache::redis(SharedCacheConfig {
+    let shared = open(SharedCacheConfig {
         tls: true,
         tls_ca_file: Some(certs.ca.clone()),
         ..config("127.211.250.2:6380")
-    })
-    .unwrap();
+    });
     assert!(round_trip(&shared).await, "{:?}", shared.read());
 
     // The system's roots do not know the lab's CA; plain TCP to a TLS port
@@ -203,8 +206,8 @@ async fn tls_with_a_private_ca() {
         },
         config("127.211.250.2:6380"),
     ] {
-        let other = SharedCache::redis(cfg).unwrap();
-        assert!(other.lookup(&request(), NOW + 1, true).await.is_none());
+        let other = open(cfg);
+        assert!(other.lookup(&request(), true).await.is_none());
         assert_eq!(other.read()["shared_cache.errors"], 1, "{:?}", other.read());
     }
 }

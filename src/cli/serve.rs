@@ -163,7 +163,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             // Connected on first use: a Redis that is down at start is
             // skipped like one that goes down later.
             let server = sc.server.clone();
-            let store = crate::shared_cache::SharedCache::redis(sc)
+            let clock = Arc::new(SystemClock::new());
+            let store = crate::shared_cache::SharedCache::redis(sc, clock)
                 .map_err(|e| anyhow::anyhow!("cache.shared ({server}): {e}"))?;
             tracing::info!(%server, "shared cache");
             handler = handler.with_shared_cache(store);

@@ -730,14 +730,9 @@ impl Ctx<'_> {
         Ok(c)
     }
 
-    /// `[cache.shared]`: a server address is required.
-    fn shared_cache(&self, f: &super::file::FileSharedCache) -> R<super::SharedCacheConfig> {
-        let text = |v: &S<String>| {
-            v.as_ref()
-                .map(|s| s.get_ref().clone())
-                .filter(|s| !s.is_empty())
-        };
-        let server = match &f.server {
+    /// `cache.shared.server`: required, `host:port`.
+    fn shared_server(&self, f: &super::file::FileSharedCache) -> R<String> {
+        match &f.server {
             Some(s) if !s.get_ref().trim().is_empty() => {
                 let addr = s.get_ref().trim();
                 let ok = addr
@@ -750,17 +745,27 @@ impl Ctx<'_> {
                         format!("{addr:?} is not host:port"),
                     ));
                 }
-                addr.to_string()
+                Ok(addr.to_string())
             }
             _ => {
                 let at = self.text.find("[cache.shared]").unwrap_or(0);
-                return Err(self.invalid(
+                Err(self.invalid(
                     at..at,
                     "cache.shared.server",
                     "[cache.shared] needs a server (host:port)",
-                ));
+                ))
             }
+        }
+    }
+
+    /// `[cache.shared]` (docs/farm.md).
+    fn shared_cache(&self, f: &super::file::FileSharedCache) -> R<super::SharedCacheConfig> {
+        let text = |v: &S<String>| {
+            v.as_ref()
+                .map(|s| s.get_ref().clone())
+                .filter(|s| !s.is_empty())
         };
+        let server = self.shared_server(f)?;
         let d = super::SharedCacheConfig::new(server);
         let password = text(&f.password);
         let username = text(&f.username);

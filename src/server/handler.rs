@@ -185,18 +185,17 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         let Some(shared) = &self.shared else {
             return (self.resolve_bounded(request).await, false);
         };
-        let clock = self.resolver.clock();
         let validating = self.resolver.config().dnssec.validate;
         // Boxed like the engine's futures (see resolve_bounded): the
         // handler's own future stays small when no shared cache is set.
-        let lookup = Box::pin(shared.lookup(request, clock.unix_secs(), validating));
+        let lookup = Box::pin(shared.lookup(request, validating));
         if let Some(hit) = lookup.await {
             let ok = packet_cacheable(&hit, request.qtype);
             return (hit, ok);
         }
         let res = self.resolve_bounded(request).await;
         if !res.from_cache {
-            shared.offer(request, &res, clock.unix_secs());
+            shared.offer(request, &res);
         }
         (res, false)
     }

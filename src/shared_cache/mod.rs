@@ -30,7 +30,7 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::Record;
 
 use crate::cache::rank::Rank;
-use crate::clock::Mono;
+use crate::clock::Clock;
 use crate::config::SharedCacheConfig;
 use crate::dnssec::Security;
 use crate::engine::{Request, Resolution};
@@ -274,20 +274,28 @@ fn bump(c: &AtomicU64) {
 pub struct SharedCache {
     config: SharedCacheConfig,
     store: Arc<dyn Store>,
+    /// Expiry is checked against its wall clock, the breaker runs on its
+    /// monotonic one.
+    clock: Arc<dyn Clock>,
     breaker: Mutex<Breaker>,
     counters: Arc<Counters>,
     writes: tokio::sync::mpsc::Sender<(String, Vec<u8>, u64)>,
 }
 
 impl SharedCache {
-    /// A shared cache over `store`; its writer runs on the current tokio
-    /// runtime.
-    pub fn new(config: SharedCacheConfig, store: Arc<dyn Store>) -> Arc<Self> {
+    /// A shared cache over `store`, timed by `clock`; its writer runs on
+    /// the current tokio runtime.
+    pub fn new(
+        config: SharedCacheConfig,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Self> {
         let (tx, mut rx) = tokio::sync::mpsc::channel(config.write_queue.max(1));
         let shared = Arc::new(Self {
             breaker: Mutex::new(Breaker::new(config.breaker_failures, config.breaker_retry)),
             config,
             store,
+            clock,
             counters: Arc::new(Counters::default()),
             writes: tx,
         });
@@ -302,16 +310,12 @@ impl SharedCache {
     }
 
     /// A shared cache on Redis, as configured.
-    pub fn redis(config: SharedCacheConfig) -> Result<Arc<Self>, StoreError> {
+    pub fn redis(
+        config: SharedCacheConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, StoreError> {
         let store = redis::RedisStore::new(&config)?;
-        Ok(Self::new(config, Arc::new(store)))
-    }
-
-    fn mono() -> Mono {
-        // The breaker's own time: the front end's clock is for answers; a
-        // monotonic instant is what "skip for a while" needs.
-        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-        START.get_or_init(std::time::Instant::now).elapsed()
+        Ok(Self::new(config, Arc::new(store), clock))
     }
 
     fn breaker(&self) -> std::sync::MutexGuard<'_, Breaker> {
@@ -322,7 +326,7 @@ impl SharedCache {
     }
 
     fn outcome(&self, ok: bool) {
-        let now = Self::mono();
+        let now = self.clock.now();
         let mut b = self.breaker();
         if ok {
             b.success();
@@ -340,16 +344,11 @@ impl SharedCache {
 
     /// The answer the shared cache holds for `request`, if it has a usable
     /// one within the lookup deadline.
-    pub async fn lookup(
-        &self,
-        request: &Request,
-        now_unix: u64,
-        validating: bool,
-    ) -> Option<Resolution> {
+    pub async fn lookup(&self, request: &Request, validating: bool) -> Option<Resolution> {
         if !Self::shares(request) {
             return None;
         }
-        if !self.breaker().allow(Self::mono()) {
+        if !self.breaker().allow(self.clock.now()) {
             bump(&self.counters.skips);
             return None;
         }
@@ -373,7 +372,7 @@ impl SharedCache {
         let res = got
             .as_deref()
             .and_then(decode)
-            .and_then(|s| answer(request, s, now_unix, validating));
+            .and_then(|s| answer(request, s, self.clock.unix_secs(), validating));
         bump(if res.is_some() {
             &self.counters.hits
         } else {
@@ -384,11 +383,11 @@ impl SharedCache {
 
     /// Queues `res` for writing (never waits; dropped when the queue is
     /// full or the breaker is open).
-    pub fn offer(&self, request: &Request, res: &Resolution, now_unix: u64) {
+    pub fn offer(&self, request: &Request, res: &Resolution) {
         if !Self::shares(request) {
             return;
         }
-        let Some((value, ttl)) = encode(request, res, now_unix) else {
+        let Some((value, ttl)) = encode(request, res, self.clock.unix_secs()) else {
             return;
         };
         if !self.breaker().allow_write() {

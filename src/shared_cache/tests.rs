@@ -208,28 +208,38 @@ async fn settle(shared: &SharedCache) {
     }
 }
 
+fn clock() -> Arc<crate::clock::ManualClock> {
+    Arc::new(crate::clock::ManualClock::new(T0))
+}
+
 #[tokio::test]
 async fn a_written_answer_is_found_and_a_down_store_is_skipped() {
     let store = Arc::new(MapStore::default());
-    let shared = SharedCache::new(config(), store.clone());
+    let clock = clock();
+    let shared = SharedCache::new(config(), store.clone(), clock.clone());
     let q = req("www.example.");
-    assert!(shared.lookup(&q, T0, true).await.is_none());
-    shared.offer(&q, &answer_res(300, Security::Insecure), T0);
+    assert!(shared.lookup(&q, true).await.is_none());
+    shared.offer(&q, &answer_res(300, Security::Insecure));
     settle(&shared).await;
-    assert!(shared.lookup(&q, T0 + 1, true).await.is_some());
+    clock.advance(Duration::from_secs(1));
+    let hit = shared.lookup(&q, true).await;
+    assert_eq!(hit.map(|h| h.answers[0].ttl), Some(299));
     store.down.store(true, Ordering::Relaxed);
-    assert!(shared.lookup(&q, T0 + 1, true).await.is_none());
-    assert!(shared.lookup(&q, T0 + 1, true).await.is_none());
+    assert!(shared.lookup(&q, true).await.is_none());
+    assert!(shared.lookup(&q, true).await.is_none());
     // Two errors opened the breaker: the store is not asked now.
-    assert!(shared.lookup(&q, T0 + 1, true).await.is_none());
+    assert!(shared.lookup(&q, true).await.is_none());
     let c = shared.read();
     assert_eq!(c.get("shared_cache.errors"), Some(&2));
     assert_eq!(c.get("shared_cache.skips"), Some(&1));
     assert_eq!(c.get("shared_cache.breaker_open"), Some(&1));
     assert_eq!(c.get("shared_cache.hits"), Some(&1));
     store.down.store(false, Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_millis(60)).await;
-    assert!(shared.lookup(&q, T0 + 1, true).await.is_some(), "the probe");
+    clock.advance(Duration::from_millis(40));
+    assert!(shared.lookup(&q, true).await.is_none(), "still open");
+    assert_eq!(shared.read().get("shared_cache.skips"), Some(&2));
+    clock.advance(Duration::from_millis(20));
+    assert!(shared.lookup(&q, true).await.is_some(), "the probe");
     assert_eq!(shared.read().get("shared_cache.breaker_open"), Some(&0));
 }
 
@@ -240,13 +250,12 @@ async fn a_full_write_queue_drops_and_counts() {
         write_queue: 2,
         ..config()
     };
-    let shared = SharedCache::new(cfg, store);
+    let shared = SharedCache::new(cfg, store, clock());
     // The writer task cannot run before this test yields.
     for i in 0..5 {
         shared.offer(
             &req(&format!("n{i}.example.")),
             &answer_res(300, Security::Insecure),
-            T0,
         );
     }
     assert_eq!(shared.read().get("shared_cache.dropped_writes"), Some(&3));
