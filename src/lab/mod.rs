@@ -413,6 +413,14 @@ impl RunningLab {
                 a.ip(),
                 a.port()
             );
+            for m in &self.farm {
+                let _ = writeln!(
+                    out,
+                    "  tern dig @{} -p {} www.example.lab",
+                    m.addr.ip(),
+                    m.addr.port()
+                );
+            }
             let ca = self.certs.ca.display();
             let (dot, doh) = (self.dot_addr(), self.doh_addr());
             let _ = writeln!(
