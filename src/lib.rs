@@ -16,6 +16,7 @@ pub mod experiment;
 pub mod lab;
 pub mod rpz;
 pub mod server;
+pub mod shared_cache;
 pub mod testkit;
 pub mod upstream;
 pub mod wire;

@@ -801,3 +801,34 @@ fn rpz_tables_load_and_errors_name_line_and_key() {
         assert_eq!(e.key(), Some(key), "{text}: {e}");
     }
 }
+
+#[test]
+fn shared_cache_keys_are_read_and_checked() {
+    let c = load_str(
+        "[cache.shared]\nserver = \"127.0.0.1:6379\"\nlookup_timeout_ms = 15\nusername = \"tern\"\npassword = \"s3cret\"\n",
+        "t.toml",
+    )
+    .unwrap();
+    let s = c.cache.shared.unwrap();
+    assert_eq!(s.server, "127.0.0.1:6379");
+    assert_eq!(s.lookup_timeout, std::time::Duration::from_millis(15));
+    assert_eq!(s.username.as_deref(), Some("tern"));
+    assert_eq!(s.key_prefix, "tern:");
+    assert!(load_str("", "t.toml").unwrap().cache.shared.is_none());
+
+    let e = err("[cache]\nmin_ttl = 0\n\n[cache.shared]\nkey_prefix = \"x:\"\n");
+    assert_eq!(e.line(), Some(4), "{e}");
+    assert_eq!(e.key(), Some("cache.shared.server"), "{e}");
+    let e = err("[cache.shared]\nserver = \"localhost\"\n");
+    assert!(
+        e.to_string()
+            .starts_with("bad.toml:2: cache.shared.server:"),
+        "{e}"
+    );
+    let e = err("[cache.shared]\nserver = \"127.0.0.1:6379\"\nlookup_timeout_ms = 0\n");
+    assert_eq!(e.key(), Some("cache.shared.lookup_timeout_ms"), "{e}");
+    let e = err("[cache.shared]\nserver = \"127.0.0.1:6379\"\nusername = \"u\"\n");
+    assert_eq!(e.key(), Some("cache.shared.username"), "{e}");
+    let e = err("[cache.shared]\nserver = \"127.0.0.1:6379\"\nservre = \"x\"\n");
+    assert_eq!(e.key(), Some("cache.shared.servre"), "{e}");
+}

@@ -116,7 +116,8 @@ fn inline_tables(comment: &str) -> Vec<toml::Value> {
 }
 
 /// The keys config/tern.toml shows: those set, plus those in its commented
-/// examples: `# [[resolver.stub_zone]]` followed by `# key = value` lines,
+/// examples: `# [[resolver.stub_zone]]` (or `# [cache.shared]`) followed by
+/// `# key = value` lines,
 /// and inline tables (`{ net = ..., text = ... }`) in the comment above a
 /// key, which show that key's entries.
 fn shipped_keys(text: &str) -> (BTreeSet<String>, toml::Value) {
@@ -132,7 +133,13 @@ fn shipped_keys(text: &str) -> (BTreeSet<String>, toml::Value) {
         let trimmed = line.trim();
         if let Some(comment) = trimmed.strip_prefix('#') {
             let comment = comment.trim();
-            if comment.starts_with("[[") && comment.ends_with("]]") {
+            let header = comment.starts_with('[')
+                && comment.ends_with(']')
+                && comment
+                    .trim_matches(|c| c == '[' || c == ']')
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+            if header {
                 let path = comment.trim_matches(|c| c == '[' || c == ']').to_string();
                 keys.insert(path.clone());
                 block = Some(path);

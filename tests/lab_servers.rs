@@ -50,6 +50,7 @@ async fn zones_lab_serves_the_delegation_chain_and_applies_faults() {
         resolver_exe: None,
         run_dir: Some(dir.join("run")),
         dnssec: false,
+        farm: 0,
     };
     let mut lab = RunningLab::start(spec, opts).await.unwrap();
     let hints = std::fs::read_to_string(lab.hints_path()).unwrap();

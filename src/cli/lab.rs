@@ -26,6 +26,10 @@ pub struct LabArgs {
     /// resolver (bogus.example.lab is bogus, cdn.net insecure).
     #[arg(long)]
     pub dnssec: bool,
+    /// Start Debian's redis-server on loopback and N resolvers sharing it
+    /// as their cache, each on its own address (docs/farm.md).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub farm: Option<u16>,
     /// Log level filter (e.g. `info`, `tern=debug`).
     #[arg(long, default_value = "info")]
     pub log: String,
@@ -64,6 +68,7 @@ fn run_inner(args: LabArgs) -> anyhow::Result<()> {
             resolver_exe: exe,
             run_dir: args.run_dir,
             dnssec: args.dnssec,
+            farm: args.farm.map_or(0, usize::from),
         };
         let mut lab = RunningLab::start(spec, opts).await?;
         print!("{}", lab.describe());

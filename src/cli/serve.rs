@@ -157,7 +157,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         }
         let deadline = resolver.config().server.client_timeout;
-        let handler = Arc::new(Handler::new(resolver).with_client_deadline(deadline));
+        let shared = resolver.config().cache.shared.clone();
+        let mut handler = Handler::new(resolver).with_client_deadline(deadline);
+        if let Some(sc) = shared {
+            // Connected on first use: a Redis that is down at start is
+            // skipped like one that goes down later.
+            let server = sc.server.clone();
+            let clock = Arc::new(SystemClock::new());
+            let store = crate::shared_cache::SharedCache::redis(sc, clock)
+                .map_err(|e| anyhow::anyhow!("cache.shared ({server}): {e}"))?;
+            tracing::info!(%server, "shared cache");
+            handler = handler.with_shared_cache(store);
+        }
+        let handler = Arc::new(handler);
         let current = Arc::new(server::Current::new(handler));
         let reload: Arc<ReloadFn> = {
             let current = current.clone();

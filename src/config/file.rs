@@ -342,6 +342,36 @@ pub struct FileCache {
     pub prefetch: S<bool>,
     #[serde(default)]
     pub save_file: S<String>,
+    #[serde(default)]
+    pub shared: Option<FileSharedCache>,
+}
+
+/// `[cache.shared]`: a Redis server shared by several resolvers.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSharedCache {
+    #[serde(default)]
+    pub server: S<String>,
+    #[serde(default)]
+    pub key_prefix: S<String>,
+    #[serde(default)]
+    pub lookup_timeout_ms: S<i64>,
+    #[serde(default)]
+    pub connect_timeout_ms: S<i64>,
+    #[serde(default)]
+    pub username: S<String>,
+    #[serde(default)]
+    pub password: S<String>,
+    #[serde(default)]
+    pub tls: S<bool>,
+    #[serde(default)]
+    pub tls_ca_file: S<String>,
+    #[serde(default)]
+    pub write_queue: S<i64>,
+    #[serde(default)]
+    pub breaker_failures: S<i64>,
+    #[serde(default)]
+    pub breaker_retry_ms: S<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

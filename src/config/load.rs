@@ -94,6 +94,16 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
                 *file = dir.join(&*file);
             }
         }
+        if let Some(ca) = config
+            .cache
+            .shared
+            .as_mut()
+            .and_then(|s| s.tls_ca_file.as_mut())
+        {
+            if ca.is_relative() {
+                *ca = dir.join(&*ca);
+            }
+        }
         if let Some(socket) = &mut config.control.socket {
             if socket.is_relative() {
                 *socket = dir.join(&*socket);
@@ -688,6 +698,11 @@ impl Ctx<'_> {
                 .map(|s| s.get_ref().trim())
                 .filter(|s| !s.is_empty())
                 .map(PathBuf::from),
+            shared: f
+                .shared
+                .as_ref()
+                .map(|s| self.shared_cache(s))
+                .transpose()?,
         };
         if c.max_negative_ttl < c.min_negative_ttl {
             let (span, key) = first_span(&[
@@ -713,6 +728,96 @@ impl Ctx<'_> {
             ));
         }
         Ok(c)
+    }
+
+    /// `cache.shared.server`: required, `host:port`.
+    fn shared_server(&self, f: &super::file::FileSharedCache) -> R<String> {
+        match &f.server {
+            Some(s) if !s.get_ref().trim().is_empty() => {
+                let addr = s.get_ref().trim();
+                let ok = addr
+                    .rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+                if !ok {
+                    return Err(self.invalid(
+                        s.span(),
+                        "cache.shared.server",
+                        format!("{addr:?} is not host:port"),
+                    ));
+                }
+                Ok(addr.to_string())
+            }
+            _ => {
+                let at = self.text.find("[cache.shared]").unwrap_or(0);
+                Err(self.invalid(
+                    at..at,
+                    "cache.shared.server",
+                    "[cache.shared] needs a server (host:port)",
+                ))
+            }
+        }
+    }
+
+    /// `[cache.shared]` (docs/farm.md).
+    fn shared_cache(&self, f: &super::file::FileSharedCache) -> R<super::SharedCacheConfig> {
+        let text = |v: &S<String>| {
+            v.as_ref()
+                .map(|s| s.get_ref().clone())
+                .filter(|s| !s.is_empty())
+        };
+        let server = self.shared_server(f)?;
+        let d = super::SharedCacheConfig::new(server);
+        let password = text(&f.password);
+        let username = text(&f.username);
+        if let (Some(u), None) = (&f.username, &password) {
+            return Err(self.invalid(
+                u.span(),
+                "cache.shared.username",
+                "a username needs a password",
+            ));
+        }
+        Ok(super::SharedCacheConfig {
+            key_prefix: f
+                .key_prefix
+                .as_ref()
+                .map(|s| s.get_ref().clone())
+                .unwrap_or(d.key_prefix.clone()),
+            lookup_timeout: self.ms(
+                &f.lookup_timeout_ms,
+                "cache.shared.lookup_timeout_ms",
+                1..=10_000,
+                d.lookup_timeout,
+            )?,
+            connect_timeout: self.ms(
+                &f.connect_timeout_ms,
+                "cache.shared.connect_timeout_ms",
+                1..=60_000,
+                d.connect_timeout,
+            )?,
+            username,
+            password,
+            tls: flag(&f.tls, d.tls),
+            tls_ca_file: text(&f.tls_ca_file).map(PathBuf::from),
+            write_queue: self.int(
+                &f.write_queue,
+                "cache.shared.write_queue",
+                1..=1_000_000,
+                d.write_queue,
+            )?,
+            breaker_failures: self.int(
+                &f.breaker_failures,
+                "cache.shared.breaker_failures",
+                1..=1000,
+                d.breaker_failures,
+            )?,
+            breaker_retry: self.ms(
+                &f.breaker_retry_ms,
+                "cache.shared.breaker_retry_ms",
+                10..=3_600_000,
+                d.breaker_retry,
+            )?,
+            ..d
+        })
     }
 
     fn upstream(&self, f: Option<&super::file::FileUpstream>) -> R<UpstreamConfig> {

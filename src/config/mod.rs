@@ -372,6 +372,59 @@ pub struct CacheConfig {
     /// Where `tern serve` writes the cache on a clean shutdown and reads
     /// it back at start; None (the default) = not kept across restarts.
     pub save_file: Option<PathBuf>,
+    /// A second-level cache in Redis shared with other resolvers
+    /// (`[cache.shared]`, docs/farm.md); None (the default) = off.
+    pub shared: Option<SharedCacheConfig>,
+}
+
+/// `[cache.shared]`: where the shared cache lives and how long tern waits
+/// for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedCacheConfig {
+    /// The Redis server, `host:port`.
+    pub server: String,
+    /// Put in front of every key, so that several farms (or other users)
+    /// can share one Redis.
+    pub key_prefix: String,
+    /// The longest a lookup waits for Redis before resolving on its own.
+    pub lookup_timeout: Duration,
+    /// The longest a connection attempt waits.
+    pub connect_timeout: Duration,
+    /// Redis ACL user (None: the default user).
+    pub username: Option<String>,
+    /// Password of that user (None: no AUTH).
+    pub password: Option<String>,
+    /// Connect with TLS (`rediss://`), checking the server's certificate
+    /// against the system roots.
+    pub tls: bool,
+    /// With `tls`: PEM file of the CAs the server's certificate must chain
+    /// to; None = the system's roots.
+    pub tls_ca_file: Option<PathBuf>,
+    /// Writes waiting for Redis at most; beyond, a write is dropped.
+    pub write_queue: usize,
+    /// Failures in a row that open the circuit breaker.
+    pub breaker_failures: u32,
+    /// How long an open breaker skips Redis before it tries again.
+    pub breaker_retry: Duration,
+}
+
+impl SharedCacheConfig {
+    /// The defaults for a server address.
+    pub fn new(server: impl Into<String>) -> Self {
+        Self {
+            server: server.into(),
+            key_prefix: "tern:".to_string(),
+            lookup_timeout: Duration::from_millis(20),
+            connect_timeout: Duration::from_millis(500),
+            username: None,
+            password: None,
+            tls: false,
+            tls_ca_file: None,
+            write_queue: 1024,
+            breaker_failures: 3,
+            breaker_retry: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Upstream exchange timing (`[upstream]`).
@@ -561,6 +614,7 @@ impl Default for CacheConfig {
             ede_serve_expired: true,
             prefetch: false,
             save_file: None,
+            shared: None,
         }
     }
 }

@@ -188,6 +188,7 @@ pub async fn run(
         resolver_exe: Some(resolver_exe.to_path_buf()),
         run_dir: Some(out.join("run")),
         dnssec: false,
+        farm: 0,
     };
     progress(&format!(
         "starting the lab from {} (resolver {})",

@@ -8,6 +8,7 @@
 pub mod certs;
 pub mod config;
 pub mod dnssec;
+pub mod farm;
 pub mod replica;
 
 use std::collections::HashMap;
@@ -43,6 +44,9 @@ pub struct StartOptions {
     pub run_dir: Option<PathBuf>,
     /// Sign every zone and make the resolver validate (`dnssec.rs`).
     pub dnssec: bool,
+    /// Start Redis and this many resolvers sharing it (`farm.rs`); 0 = the
+    /// one resolver, no Redis.
+    pub farm: usize,
 }
 
 struct RunningServer {
@@ -65,6 +69,10 @@ pub struct RunningLab {
     /// The CA and server certificate of the resolver's DoT and DoH.
     certs: certs::LabCerts,
     resolver: Option<Child>,
+    /// The farm's Redis and its address (`--farm`).
+    redis: Option<(Child, SocketAddr)>,
+    /// The farm's resolvers after the first.
+    farm: Vec<farm::Member>,
 }
 
 impl RunningLab {
@@ -99,11 +107,12 @@ impl RunningLab {
         ];
         let certs = certs::generate(&run_dir, &names).map_err(LabError::Other)?;
         let resolver_config = run_dir.join("tern.toml");
-        std::fs::write(
-            &resolver_config,
-            resolver_toml(&spec, &hints, anchor.as_deref(), &certs),
-        )
-        .map_err(io)?;
+        let redis_addr = SocketAddr::new(spec.resolver_listen.ip(), farm::LAB_REDIS_PORT);
+        let mut config_text = resolver_toml(&spec, &hints, anchor.as_deref(), &certs);
+        if opts.farm > 0 {
+            config_text.push_str(&farm::resolver_tables(redis_addr, &run_dir, 1));
+        }
+        std::fs::write(&resolver_config, config_text).map_err(io)?;
 
         let mut lab = RunningLab {
             spec: spec.clone(),
@@ -115,6 +124,8 @@ impl RunningLab {
             anchor,
             certs,
             resolver: None,
+            redis: None,
+            farm: Vec::new(),
         };
         for (i, (s, zones)) in loaded.into_iter().enumerate() {
             let dynamic = crate::auth::load_dynamic(s.cdn.as_deref()).map_err(LabError::Other)?;
@@ -137,10 +148,40 @@ impl RunningLab {
             });
         }
         lab.apply_replicas(&spec).await?;
+        if opts.farm > 0 {
+            let dir = lab.run_dir.clone();
+            let redis = tokio::task::spawn_blocking(move || farm::start_redis(redis_addr, &dir))
+                .await
+                .map_err(|e| LabError::Other(format!("starting redis-server: {e}")))??;
+            lab.redis = Some((redis, redis_addr));
+        }
         if let Some(exe) = opts.resolver_exe {
             lab.start_resolver(&exe)?;
+            for n in 2..=opts.farm {
+                lab.start_member(&exe, n, &certs_free_toml(&lab, redis_addr, n))?;
+            }
         }
         Ok(lab)
+    }
+
+    /// Starts the farm's resolver `n` (2 and up) with `config_text`.
+    fn start_member(&mut self, exe: &Path, n: usize, config_text: &str) -> Result<(), LabError> {
+        let config = self.run_dir.join(format!("tern-{n}.toml"));
+        let log = self.run_dir.join(format!("resolver-{n}.log"));
+        std::fs::write(&config, config_text)
+            .map_err(|e| LabError::Other(format!("{}: {e}", config.display())))?;
+        let child = farm::start_serve(exe, &config, &log)?;
+        let _ = std::fs::write(
+            self.run_dir.join(format!("resolver-{n}.pid")),
+            child.id().to_string(),
+        );
+        self.farm.push(farm::Member {
+            addr: farm::member_addr(self.spec.resolver_listen, n),
+            config,
+            log,
+            child,
+        });
+        Ok(())
     }
 
     fn start_resolver(&mut self, exe: &Path) -> Result<(), LabError> {
@@ -338,6 +379,32 @@ impl RunningLab {
                 let _ = writeln!(out, "  resolver:   not started");
             }
         }
+        if let Some((_, addr)) = &self.redis {
+            let _ = writeln!(
+                out,
+                "  redis:      redis-server on {addr} (dir {}, log {})",
+                self.run_dir.join("redis").display(),
+                self.run_dir.join("redis.log").display()
+            );
+            let _ = writeln!(
+                out,
+                "  farm:       resolver 1 on {a}, control {}",
+                self.run_dir.join("control-1.socket").display()
+            );
+        }
+        for (i, m) in self.farm.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "  resolver {}: tern serve on {} (config {}, log {}, control {})",
+                i + 2,
+                m.addr,
+                m.config.display(),
+                m.log.display(),
+                self.run_dir
+                    .join(format!("control-{}.socket", i + 2))
+                    .display()
+            );
+        }
         let _ = writeln!(out, "try:");
         if self.resolver.is_some() {
             let _ = writeln!(
@@ -346,6 +413,14 @@ impl RunningLab {
                 a.ip(),
                 a.port()
             );
+            for m in &self.farm {
+                let _ = writeln!(
+                    out,
+                    "  tern dig @{} -p {} www.example.lab",
+                    m.addr.ip(),
+                    m.addr.port()
+                );
+            }
             let ca = self.certs.ca.display();
             let (dot, doh) = (self.dot_addr(), self.doh_addr());
             let _ = writeln!(
@@ -396,6 +471,14 @@ impl RunningLab {
             h.abort();
         }
         if let Some(mut c) = self.resolver.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for mut m in self.farm.drain(..) {
+            let _ = m.child.kill();
+            let _ = m.child.wait();
+        }
+        if let Some((mut c, _)) = self.redis.take() {
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -501,6 +584,21 @@ fn sign_loaded(loaded: &mut [(ServerSpec, Arc<ZoneSet>)]) -> Result<String, LabE
         *set = Arc::new(ZoneSet::new(zones)?);
     }
     Ok(signed.anchor)
+}
+
+/// The configuration of the farm's resolver `n` (2 and up): the first's,
+/// on its own address, without DNS over TLS and HTTPS.
+fn certs_free_toml(lab: &RunningLab, redis: SocketAddr, n: usize) -> String {
+    let spec = LabSpec {
+        resolver_listen: farm::member_addr(lab.spec.resolver_listen, n),
+        ..lab.spec.clone()
+    };
+    let full = resolver_toml(&spec, &lab.hints, lab.anchor.as_deref(), &lab.certs);
+    let plain = match full.find("[tls]") {
+        Some(i) => full.get(..i).unwrap_or(&full).to_string(),
+        None => full,
+    };
+    plain + &farm::resolver_tables(redis, &lab.run_dir, n)
 }
 
 fn toml_string(p: &Path) -> String {

@@ -409,6 +409,9 @@ pub fn counters<T: Transport, C: Clock>(
         resolver.subnet_entries() as u64,
     );
     out.insert("inflight".to_string(), resolver.inflight_count() as u64);
+    if let Some(shared) = handler.shared_cache() {
+        out.extend(shared.read());
+    }
     out.insert("uptime_seconds".to_string(), started.elapsed().as_secs());
     out
 }

@@ -76,6 +76,9 @@ pub struct Handler<T: Transport, C: Clock> {
     stats: Arc<crate::server::stats::Stats>,
     /// `log.queries`, which a reload may turn on or off.
     log_queries: std::sync::atomic::AtomicBool,
+    /// The cache shared with other resolvers (`[cache.shared]`), asked
+    /// after a local miss; kept across reloads.
+    shared: Option<Arc<crate::shared_cache::SharedCache>>,
 }
 
 impl<T: Transport, C: Clock> Handler<T, C> {
@@ -134,6 +137,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             detached,
             stats: Default::default(),
             log_queries,
+            shared: None,
         }
     }
 
@@ -147,6 +151,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         let deadline = resolver.config().server.client_timeout;
         let mut next = Self::new(resolver).with_client_deadline(deadline);
         next.stats = self.stats.clone();
+        next.shared = self.shared.clone();
         if !configured {
             next.cookie_secret = self.cookie_secret;
         }
@@ -159,6 +164,40 @@ impl<T: Transport, C: Clock> Handler<T, C> {
     pub fn with_client_deadline(mut self, limit: std::time::Duration) -> Self {
         self.client_deadline = limit;
         self
+    }
+
+    /// Asks `shared` after each local cache miss, and offers it what was
+    /// resolved (docs/farm.md).
+    pub fn with_shared_cache(mut self, shared: Arc<crate::shared_cache::SharedCache>) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// The shared cache, if one is configured.
+    pub fn shared_cache(&self) -> Option<&Arc<crate::shared_cache::SharedCache>> {
+        self.shared.as_ref()
+    }
+
+    /// A local miss: the shared cache's answer, else a resolution (which is
+    /// then offered to the shared cache) and whether the reply may be a
+    /// packet cache entry.
+    async fn resolve_miss(&self, request: &Request) -> (Resolution, bool) {
+        let Some(shared) = &self.shared else {
+            return (self.resolve_bounded(request).await, false);
+        };
+        let validating = self.resolver.config().dnssec.validate;
+        // Boxed like the engine's futures (see resolve_bounded): the
+        // handler's own future stays small when no shared cache is set.
+        let lookup = Box::pin(shared.lookup(request, validating));
+        if let Some(hit) = lookup.await {
+            let ok = packet_cacheable(&hit, request.qtype);
+            return (hit, ok);
+        }
+        let res = self.resolve_bounded(request).await;
+        if !res.from_cache {
+            shared.offer(request, &res);
+        }
+        (res, false)
     }
 
     /// Turns the per-query log line on or off.
@@ -801,7 +840,8 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                 }
                 None => {
                     self.stats.cache(false);
-                    (self.resolve_bounded(request).await, None)
+                    let (res, ok) = self.resolve_miss(request).await;
+                    (res, ok.then_some((generation, before)))
                 }
             }
         };

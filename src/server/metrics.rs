@@ -205,6 +205,24 @@ const FAMILIES: &[Family] = &[
         "",
         Source::Key("dnssec.nsec3_hashes"),
     ),
+    counter(
+        "tern_shared_cache_events",
+        "Shared cache (Redis) lookups and writes, by outcome",
+        "event",
+        Source::Keys(&[
+            ("shared_cache.hits", "hit"),
+            ("shared_cache.misses", "miss"),
+            ("shared_cache.skips", "skip"),
+            ("shared_cache.errors", "error"),
+            ("shared_cache.dropped_writes", "dropped_write"),
+            ("shared_cache.writes", "write"),
+        ]),
+    ),
+    gauge(
+        "tern_shared_cache_breaker_open",
+        "1 while the shared cache's circuit breaker skips Redis",
+        "shared_cache.breaker_open",
+    ),
     gauge(
         "tern_uptime_seconds",
         "Seconds since tern serve started",
@@ -412,6 +430,9 @@ mod tests {
             ("queries.rcode.NOERROR", 9),
             ("servfail.ede.22", 3),
             ("cache.entries", 11),
+            ("shared_cache.hits", 6),
+            ("shared_cache.skips", 8),
+            ("shared_cache.breaker_open", 1),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -430,6 +451,10 @@ mod tests {
             "# TYPE tern_cache_entries gauge",
             "tern_cache_entries 11",
             "tern_cache_hits_total 0",
+            "tern_shared_cache_events_total{event=\"hit\"} 6",
+            "tern_shared_cache_events_total{event=\"skip\"} 8",
+            "tern_shared_cache_events_total{event=\"dropped_write\"} 0",
+            "tern_shared_cache_breaker_open 1",
         ] {
             assert!(text.lines().any(|l| l == line), "{line:?} not in\n{text}");
         }
