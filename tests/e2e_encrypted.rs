@@ -79,9 +79,15 @@ fn start_tern(dir: &Path, c: &LabCerts, udp: SocketAddr, tls: &str, extra: &str)
         ),
     )
     .unwrap();
+    serve(dir, &conf, udp, "www.enc.test.")
+}
+
+/// Runs `tern serve --config conf` and waits until it answers `probe`
+/// over UDP on `udp`.
+fn serve(dir: &Path, conf: &Path, udp: SocketAddr, probe: &str) -> Tern {
     let child = Command::new(env!("CARGO_BIN_EXE_tern"))
         .args(["serve", "--config"])
-        .arg(&conf)
+        .arg(conf)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -92,7 +98,7 @@ fn start_tern(dir: &Path, c: &LabCerts, udp: SocketAddr, tls: &str, extra: &str)
     };
     let deadline = Instant::now() + PATIENCE;
     while Instant::now() < deadline {
-        if udp_query(udp, "www.enc.test.", Duration::from_millis(300)).is_some() {
+        if udp_query(udp, probe, Duration::from_millis(300)).is_some() {
             return tern;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -714,27 +720,13 @@ fn start_tern_with_forward(dir: &Path, c: &LabCerts, forward: &str) -> Tern {
         ),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_tern"))
-        .args(["serve", "--config"])
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let tern = Tern {
-        child,
-        dir: dir.to_path_buf(),
-    };
-    let udp: SocketAddr = "127.201.6.1:5300".parse().unwrap();
-    let deadline = Instant::now() + PATIENCE;
-    while Instant::now() < deadline {
-        // localhost. is answered from built-in local data.
-        if udp_query(udp, "localhost.", Duration::from_millis(300)).is_some() {
-            return tern;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("tern serve did not answer on {udp}");
+    // localhost. is answered from built-in local data.
+    serve(
+        dir,
+        &conf,
+        "127.201.6.1:5300".parse().unwrap(),
+        "localhost.",
+    )
 }
 
 /// Root hints pointing at an address where nothing listens: everything

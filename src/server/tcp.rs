@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{sleep, timeout, Instant};
 use tracing::Instrument;
@@ -217,29 +217,42 @@ impl Stream {
     }
 }
 
+/// The next connection `pool` admits, with Nagle off; None once the
+/// server stops. Failed accepts (out of descriptors, …) are retried after a
+/// pause; a client over its limits is closed at once.
+pub(crate) async fn admitted(
+    listener: &TcpListener,
+    pool: &Pool,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = super::stopped(stop) => return None,
+        };
+        let (stream, client) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::debug!(error = %e, "accept failed");
+                sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let Some(permit) = pool.admit(client).await else {
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        return Some((stream, client, permit));
+    }
+}
+
 pub(crate) async fn accept_loop<T: Transport, C: Clock>(
     shared: Arc<Shared<T, C>>,
     listener: TcpListener,
 ) {
     let mut stop = shared.stop.clone();
-    loop {
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            _ = super::stopped(&mut stop) => return,
-        };
-        let (stream, client) = match accepted {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::debug!(error = %e, "tcp accept failed");
-                sleep(ACCEPT_BACKOFF).await;
-                continue;
-            }
-        };
-        let Some(permit) = shared.tcp.admit(client).await else {
-            drop(stream);
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
+    while let Some((stream, client, permit)) = admitted(&listener, &shared.tcp, &mut stop).await {
         tokio::spawn(connection(
             shared.clone(),
             Stream::Tcp,

@@ -237,24 +237,9 @@ async fn accept_loop<T: Transport, C: Clock>(
     kind: Kind,
 ) {
     let mut stop = shared.stop.clone();
-    loop {
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            _ = super::stopped(&mut stop) => return,
-        };
-        let (stream, client) = match accepted {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::debug!(error = %e, "tls accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                continue;
-            }
-        };
-        let Some(permit) = shared.tls.admit(client).await else {
-            drop(stream);
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
+    while let Some((stream, client, permit)) =
+        super::tcp::admitted(&listener, &shared.tls, &mut stop).await
+    {
         tokio::spawn(connection(
             shared.clone(),
             acceptor.clone(),
