@@ -143,12 +143,8 @@ pub fn text(res: &Resolution, l: &Lookup, validation: &Validation) -> String {
     let mut s = String::new();
     for ev in &res.trace {
         match ev {
-            TraceEvent::CacheHit { name, qtype } => {
-                s.push_str(&format!(";; cache hit: {name} {qtype}\n"));
-            }
-            TraceEvent::StartAt { zone, servers } => {
-                let list: Vec<String> = servers.iter().map(ToString::to_string).collect();
-                s.push_str(&format!(";; start at zone {zone} ({})\n", list.join(" ")));
+            TraceEvent::CacheHit { .. } | TraceEvent::StartAt { .. } | TraceEvent::Note(_) => {
+                s.push_str(&format!(";; {ev}\n"));
             }
             TraceEvent::Query {
                 zone,
@@ -203,7 +199,6 @@ pub fn text(res: &Resolution, l: &Lookup, validation: &Validation) -> String {
                     rto.as_millis()
                 ));
             }
-            TraceEvent::Note(n) => s.push_str(&format!(";; {n}\n")),
         }
     }
     match &res.failure {
