@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
 
-use super::query::{check, Reply, TryFailure, Verdict};
+use super::query::{takes, Reply, TryFailure};
 use crate::server::tls::{ALPN_DOT, ALPN_H2, ALPN_HTTP1};
 use crate::upstream::tls::{checking_config, opportunistic_config, roots};
 
@@ -199,19 +199,13 @@ pub fn tls_try(
         s.read_exact(&mut lenbuf).map_err(|err| io_failure(&err))?;
         let mut body = vec![0u8; usize::from(u16::from_be_bytes(lenbuf))];
         s.read_exact(&mut body).map_err(|err| io_failure(&err))?;
-        match check(query, &body) {
-            Verdict::Ignore(w) => warn(w),
-            v => {
-                if let Verdict::AcceptWarn(w) = v {
-                    warn(w);
-                }
-                return Ok(Reply {
-                    bytes: body,
-                    rtt: start.elapsed(),
-                    tcp: true,
-                    proto: "TLS",
-                });
-            }
+        if takes(query, &body, warn) {
+            return Ok(Reply {
+                bytes: body,
+                rtt: start.elapsed(),
+                tcp: true,
+                proto: "TLS",
+            });
         }
     }
 }

@@ -315,6 +315,22 @@ pub fn check(query: &[u8], reply: &[u8]) -> Verdict {
     Verdict::Accept
 }
 
+/// `check` with its warning given: true when `reply` is the answer to
+/// keep, false when it is ignored and the next message is to be read.
+pub fn takes(query: &[u8], reply: &[u8], warn: &mut dyn FnMut(String)) -> bool {
+    match check(query, reply) {
+        Verdict::Accept => true,
+        Verdict::AcceptWarn(w) => {
+            warn(w);
+            true
+        }
+        Verdict::Ignore(w) => {
+            warn(w);
+            false
+        }
+    }
+}
+
 /// `name/TYPE/CLASS` of a message's first question, as dig's warning
 /// writes it (no trailing dot).
 fn question_text(m: &[u8]) -> String {
@@ -368,19 +384,13 @@ pub fn udp_try(
             .map_err(|e| classify(&e))?;
         let n = sock.recv(&mut buf).map_err(|e| classify(&e))?;
         let bytes = buf.get(..n).unwrap_or(&[]);
-        match check(query, bytes) {
-            Verdict::Ignore(w) => warn(w),
-            v => {
-                if let Verdict::AcceptWarn(w) = v {
-                    warn(w);
-                }
-                return Ok(Reply {
-                    bytes: bytes.to_vec(),
-                    rtt: start.elapsed(),
-                    tcp: false,
-                    proto: "UDP",
-                });
-            }
+        if takes(query, bytes, warn) {
+            return Ok(Reply {
+                bytes: bytes.to_vec(),
+                rtt: start.elapsed(),
+                tcp: false,
+                proto: "UDP",
+            });
         }
     }
 }
@@ -420,19 +430,13 @@ pub fn tcp_try(
         s.set_read_timeout(Some(left(start)?))
             .map_err(|e| classify(&e))?;
         s.read_exact(&mut body).map_err(|e| classify(&e))?;
-        match check(query, &body) {
-            Verdict::Ignore(w) => warn(w),
-            v => {
-                if let Verdict::AcceptWarn(w) = v {
-                    warn(w);
-                }
-                return Ok(Reply {
-                    bytes: body,
-                    rtt: start.elapsed(),
-                    tcp: true,
-                    proto: "TCP",
-                });
-            }
+        if takes(query, &body, warn) {
+            return Ok(Reply {
+                bytes: body,
+                rtt: start.elapsed(),
+                tcp: true,
+                proto: "TCP",
+            });
         }
     }
 }
