@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use hickory_proto::op::{Message, MessageType, OpCode};
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 
+use super::store::Taking;
 use crate::cache::{Cached, Key};
 use crate::clock::Clock;
 use crate::engine::classify::{classify, scrub, Kind};
@@ -227,7 +228,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             limit_ns_sets(&mut msg, self.config.resolver.max_ns_per_set as usize);
             scrub(&mut msg, &root, &root, RecordType::NS, true);
             if classify(&msg, &root, &root, RecordType::NS) == Kind::Answer {
-                let _ = self.take_answer(&msg, &root, RecordType::NS, DNSClass::IN, st.leeway);
+                let _ = self.take_answer(
+                    &msg,
+                    Taking::of(&root, RecordType::NS, DNSClass::IN, st.leeway),
+                );
                 let mut primed = self.servers_from_referral_answer(&msg);
                 self.fill_from_hints(&mut primed);
                 if !primed.addrs().is_empty() {

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
+use super::store::Taking;
 use crate::cache::{Cached, Key, Rank};
 use crate::clock::Clock;
 use crate::config::{ForwardZone, StubZone};
@@ -226,7 +227,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     fn forwarded_step(&self, msg: &Message, kind: Kind, q: Question<'_>, st: &QueryState) -> Step {
         let (name, qtype, class) = (q.name, q.qtype, q.class);
         match kind {
-            Kind::Answer => self.take_answer_from(msg, name, qtype, class, st.leeway, true),
+            Kind::Answer => self.take_answer(
+                msg,
+                Taking {
+                    recursive: true,
+                    ..Taking::of(name, qtype, class, st.leeway)
+                },
+            ),
             Kind::NxDomain => {
                 self.cache_negative(msg, name, qtype, class, true);
                 Step::NxDomain(Vec::new(), self.negative_soa(msg))
@@ -362,7 +369,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             scrub(&mut msg, zone, zone, RecordType::NS, true);
             msg.metadata.recursion_available = false;
             if classify(&msg, zone, zone, RecordType::NS) == Kind::Answer {
-                let _ = self.take_answer(&msg, zone, RecordType::NS, class, st.leeway);
+                let _ = self.take_answer(&msg, Taking::of(zone, RecordType::NS, class, st.leeway));
                 let primed = self.servers_of_ns_set(zone, &msg.answers, &msg.additionals);
                 if !primed.ns.is_empty() {
                     return primed;

@@ -9,6 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
+use super::store::Taking;
 use crate::clock::Clock;
 use crate::engine::classify::{classify, Kind};
 use crate::engine::harden::{limit_ns_sets, PrivatePolicy};
@@ -186,7 +187,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
             Some(msg) => {
                 st.note(|| "every server is lame: using a recursive server's answer");
-                self.take_answer(&msg, q.name, q.qtype, q.class, st.leeway)
+                self.take_answer(&msg, Taking::of(q.name, q.qtype, q.class, st.leeway))
             }
             None => {
                 st.note(|| "every server is lame: an empty AA reply counts as NODATA");
@@ -323,7 +324,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     started: st.start,
                     scoped: st.scope() > 0,
                 };
-                self.take_answer_at(msg, from, q.name, q.qtype, q.class, st.leeway)
+                self.take_answer(
+                    msg,
+                    Taking {
+                        from: Some(from),
+                        ..Taking::of(q.name, q.qtype, q.class, st.leeway)
+                    },
+                )
             }
             _ => {
                 // YXDOMAIN: the DNAME that overflows is passed on.

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
+use super::store::Taking;
 use crate::cache::{Cached, Key, Rank};
 use crate::clock::Clock;
 use crate::engine::classify::{classify, scrub, Kind};
@@ -60,7 +61,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if classify(&msg, &child, &child, RecordType::NS) != Kind::Answer {
             return None;
         }
-        let _ = self.take_answer(&msg, &child, RecordType::NS, class, st.leeway);
+        let _ = self.take_answer(&msg, Taking::of(&child, RecordType::NS, class, st.leeway));
         let mut m = msg.clone();
         m.authorities = m.answers.clone();
         let servers = self.servers_from_referral(&m, &child, class);

@@ -26,70 +26,8 @@ mod records;
 pub(crate) use records::{denial_proof, group_rrsets, scrub_signed, soa_of};
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
-    /// Caches an authoritative server's answer and says where its chain
-    /// ends.
-    pub(super) fn take_answer(
-        &self,
-        msg: &Message,
-        name: &Name,
-        qtype: RecordType,
-        class: DNSClass,
-        leeway: Duration,
-    ) -> Step {
-        self.take_answer_from(msg, name, qtype, class, leeway, false)
-    }
-
-    /// `take_answer` for an answer from a server of `from.zone`: a
-    /// non-authoritative answer's NS set for that zone itself may then
-    /// refresh the cached one (with `trust_answer_ns`), and what rides
-    /// along cannot renew an RRset that was live when the resolution began.
-    pub(super) fn take_answer_at(
-        &self,
-        msg: &Message,
-        from: AnswerFrom<'_>,
-        name: &Name,
-        qtype: RecordType,
-        class: DNSClass,
-        leeway: Duration,
-    ) -> Step {
-        self.take_answer_in(
-            msg,
-            Taking {
-                name,
-                qtype,
-                class,
-                leeway,
-                recursive: false,
-                from: Some(from),
-            },
-        )
-    }
-
-    /// `take_answer`; `recursive` for a forwarder's reply (to RD=1), whose
-    /// whole chain is the answer: it resolved the aliases itself.
-    pub(super) fn take_answer_from(
-        &self,
-        msg: &Message,
-        name: &Name,
-        qtype: RecordType,
-        class: DNSClass,
-        leeway: Duration,
-        recursive: bool,
-    ) -> Step {
-        self.take_answer_in(
-            msg,
-            Taking {
-                name,
-                qtype,
-                class,
-                leeway,
-                recursive,
-                from: None,
-            },
-        )
-    }
-
-    fn take_answer_in(&self, msg: &Message, t: Taking<'_>) -> Step {
+    /// Caches an answer to the question `t` and says where its chain ends.
+    pub(super) fn take_answer(&self, msg: &Message, t: Taking<'_>) -> Step {
         let now = self.clock.now();
         if !msg.answers.is_empty() {
             // The name answers: an NXDOMAIN kept for it (expired, or it
@@ -416,15 +354,33 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 /// What an answer is taken for: the question, the prefetch leeway, and
 /// where the reply came from.
 #[derive(Clone, Copy)]
-struct Taking<'a> {
-    name: &'a Name,
-    qtype: RecordType,
-    class: DNSClass,
-    leeway: Duration,
+pub(super) struct Taking<'a> {
+    pub name: &'a Name,
+    pub qtype: RecordType,
+    pub class: DNSClass,
+    pub leeway: Duration,
     /// A forwarder's reply (to RD=1): its whole chain is the answer, as it
     /// resolved the aliases itself.
-    recursive: bool,
-    from: Option<AnswerFrom<'a>>,
+    pub recursive: bool,
+    /// An answer from a server of `from.zone`: a non-authoritative answer's
+    /// NS set for that zone itself may then refresh the cached one (with
+    /// `trust_answer_ns`), and what rides along cannot renew an RRset that
+    /// was live when the resolution began.
+    pub from: Option<AnswerFrom<'a>>,
+}
+
+impl<'a> Taking<'a> {
+    /// An answer to (`name`, `qtype`, `class`) from an authoritative server.
+    pub fn of(name: &'a Name, qtype: RecordType, class: DNSClass, leeway: Duration) -> Self {
+        Self {
+            name,
+            qtype,
+            class,
+            leeway,
+            recursive: false,
+            from: None,
+        }
+    }
 }
 
 /// After an alias, the data at its target is not taken from this reply but
