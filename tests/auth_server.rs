@@ -443,3 +443,68 @@ fn changed_zone_file_is_served_only_when_its_serial_grows() {
     assert!(line.contains("SIGHUP"), "{line}");
     assert_eq!(www_address(addr), "192.0.2.4");
 }
+
+/// `tern auth` is served by the resolver's front end: queries pipelined on
+/// one TCP connection are all answered (RFC 7766 §6.2.1.1); at the
+/// connection cap a new client is still served, idle ones making room
+/// (§6.2.3); SIGTERM drains and exits cleanly.
+#[test]
+fn binary_pipelines_tcp_and_stops_cleanly_on_sigterm() {
+    let d = zone_dir("pipeline", ZONE);
+    let listen = "127.77.1.6:53";
+    let mut k = start(&d, listen);
+    let mut s = TcpStream::connect(listen).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut frames = Vec::new();
+    for id in [101u16, 102, 103] {
+        let b = make_query(id, www(), RecordType::A, false)
+            .to_vec()
+            .unwrap();
+        frames.extend((b.len() as u16).to_be_bytes());
+        frames.extend(b);
+    }
+    // Three queries in one write: none waits for the one before.
+    s.write_all(&frames).unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len).unwrap();
+        let mut msg = vec![0u8; u16::from_be_bytes(len) as usize];
+        s.read_exact(&mut msg).unwrap();
+        let r = Message::from_vec(&msg).unwrap();
+        assert_eq!(r.answers.len(), 1);
+        ids.push(r.metadata.id);
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, [101, 102, 103]);
+    // Fill the 256 connection slots with idle clients; one more is served.
+    let idle: Vec<TcpStream> = (0..255)
+        .map(|_| TcpStream::connect(listen).unwrap())
+        .collect();
+    let r = tcp_query(
+        listen.parse().unwrap(),
+        &make_query(104, www(), RecordType::A, false),
+    );
+    assert_eq!(r.metadata.id, 104);
+    assert_eq!(r.answers.len(), 1);
+    drop(idle);
+    let term = Command::new("kill")
+        .args(["-TERM", &k.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = k.0.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tern auth still running after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    // The listener is gone: a new connection is refused.
+    assert!(TcpStream::connect(listen).is_err());
+}

@@ -1,12 +1,13 @@
-//! The authoritative server's network side: a UDP loop and a TCP loop with
-//! two-byte length framing (RFC 1035 §4.2, RFC 7766 §8) per bound socket,
-//! each packet passing through the server's fault settings before the pure
-//! answer function. Garbage in gives FORMERR or silence, never a panic.
-//! Work is bounded: in-flight UDP replies and TCP connections are capped,
-//! idle TCP connections time out. Zone transfers (AXFR, TCP only) go only
+//! The authoritative server: each message passes through the server's
+//! fault settings before the pure answer function, served by the same
+//! front end as the resolver (`server::serve`: UDP, TCP with pipelining,
+//! RFC 7766). Garbage in gives FORMERR or silence, never a panic. Work is
+//! bounded: replies in flight and TCP connections are capped, idle TCP
+//! connections time out, shutdown drains. Zone transfers (AXFR, TCP only) go only
 //! to clients in `allow_transfer` (none by default), as NSD's
 //! `provide-xfr` and BIND's `allow-transfer` gate them; others get REFUSED.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -14,24 +15,27 @@ use std::time::Duration;
 use hickory_proto::op::{MessageType, ResponseCode};
 use hickory_proto::rr::{Record, RecordType};
 use rand::rngs::StdRng;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 
 use super::faults::{rng, Faults, Verdict};
+use crate::clock::{Clock, Mono, SystemClock};
+use crate::server::{Limits, Service, Via};
 use crate::wire;
 use crate::zone::answer::{answer, axfr, reply_skeleton, DynamicSource, EDNS_PAYLOAD};
 use crate::zone::ZoneSet;
 
-/// UDP replies being prepared at once (delayed ones included); more are dropped.
-const MAX_UDP_IN_FLIGHT: usize = 4096;
-/// Open TCP connections per listener (RFC 7766 §6.2.2 asks for a limit).
+/// Replies being prepared at once (delayed ones included); more UDP
+/// queries are dropped, TCP ones wait.
+const MAX_IN_FLIGHT: usize = 4096;
+/// Open TCP connections (RFC 7766 §6.2.2 asks for a limit).
 const MAX_TCP_CONNECTIONS: usize = 256;
 /// A TCP connection with no new query for this long is closed (RFC 7766 §6.2.3).
 const TCP_IDLE: Duration = Duration::from_secs(10);
 /// Largest DNS message over TCP (two-byte length).
 const TCP_MAX: usize = 65_535;
+/// How long shutdown waits for replies still being made.
+const DRAIN: Duration = Duration::from_secs(2);
 
 /// One authoritative server: its zones, optional dynamic names, faults.
 pub struct AuthServer {
@@ -47,6 +51,7 @@ pub struct AuthServer {
     upward: RwLock<Vec<Record>>,
     /// Networks allowed to transfer zones (AXFR); empty: nobody.
     allow_transfer: RwLock<Vec<ipnet::IpNet>>,
+    clock: SystemClock,
 }
 
 impl AuthServer {
@@ -59,6 +64,7 @@ impl AuthServer {
             rng: Mutex::new(rng(0x7e57)),
             upward: RwLock::new(Vec::new()),
             allow_transfer: RwLock::new(Vec::new()),
+            clock: SystemClock::new(),
         }
     }
 
@@ -230,102 +236,58 @@ impl AuthServer {
         self.with_rng(|r| faults.delay(r))
     }
 
-    /// Starts a UDP loop per socket and a TCP loop per listener. Abort the
-    /// returned handles to stop serving.
-    pub fn spawn(
+    /// Serves on the sockets until `shutdown` completes, with the front
+    /// end every tern server has (`server::serve`): bounded queries in
+    /// flight, TCP pipelining, connection caps and idle timeouts, and a
+    /// bounded drain at the end.
+    pub async fn serve(
         self: &Arc<Self>,
         udp: Vec<UdpSocket>,
         tcp: Vec<TcpListener>,
-    ) -> Vec<JoinHandle<()>> {
-        let mut handles = Vec::new();
-        for s in udp {
-            handles.push(tokio::spawn(udp_loop(self.clone(), Arc::new(s))));
-        }
-        for l in tcp {
-            handles.push(tokio::spawn(tcp_loop(self.clone(), l)));
-        }
-        handles
+        shutdown: impl Future,
+    ) {
+        crate::server::serve(self.clone(), limits(), udp, tcp, shutdown).await
+    }
+
+    /// `serve` in a task of its own, until the handle is aborted.
+    pub fn spawn(self: &Arc<Self>, udp: Vec<UdpSocket>, tcp: Vec<TcpListener>) -> JoinHandle<()> {
+        let server = self.clone();
+        tokio::spawn(async move { server.serve(udp, tcp, std::future::pending::<()>()).await })
     }
 }
 
-async fn udp_loop(server: Arc<AuthServer>, sock: Arc<UdpSocket>) {
-    let limit = Arc::new(Semaphore::new(MAX_UDP_IN_FLIGHT));
-    let mut buf = vec![0u8; TCP_MAX];
-    loop {
-        let (n, peer) = match sock.recv_from(&mut buf).await {
-            Ok(x) => x,
-            Err(e) => {
-                // ICMP errors surface here on Linux; keep serving.
-                tracing::debug!(error = %e, "udp recv");
-                tokio::time::sleep(Duration::from_millis(1)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
-            continue;
-        };
-        let bytes = buf.get(..n).unwrap_or_default().to_vec();
-        let server = server.clone();
-        let sock = sock.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
+/// The authoritative server's limits: many replies at once (delayed ones
+/// included), a cap on TCP connections with an idle timeout (RFC 7766
+/// §6.2.2, §6.2.3); no rate limit and no encrypted listeners.
+fn limits() -> Limits {
+    Limits {
+        max_queries: MAX_IN_FLIGHT,
+        tcp: (MAX_TCP_CONNECTIONS, 0, TCP_IDLE),
+        tls: (1, 0, TCP_IDLE),
+        ratelimit: None,
+        drain: DRAIN,
+    }
+}
+
+impl Service for AuthServer {
+    fn answer(
+        self: &Arc<Self>,
+        query: Vec<u8>,
+        client: SocketAddr,
+        via: Via,
+    ) -> impl Future<Output = Vec<Vec<u8>>> + Send + 'static {
+        let server = self.clone();
+        async move {
             let delay = server.delay();
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            for out in server.respond(&bytes, peer, true) {
-                let _ = sock.send_to(&out, peer).await;
-            }
-        });
+            server.respond(&query, client, via == Via::Udp)
+        }
     }
-}
 
-async fn tcp_loop(server: Arc<AuthServer>, listener: TcpListener) {
-    let limit = Arc::new(Semaphore::new(MAX_TCP_CONNECTIONS));
-    loop {
-        let Ok((stream, peer)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        };
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
-            continue;
-        };
-        let server = server.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let _ = tcp_connection(server, stream, peer).await;
-        });
-    }
-}
-
-async fn tcp_connection(
-    server: Arc<AuthServer>,
-    mut stream: TcpStream,
-    peer: SocketAddr,
-) -> std::io::Result<()> {
-    loop {
-        let mut len = [0u8; 2];
-        match tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut len)).await {
-            Ok(Ok(_)) => {}
-            _ => return Ok(()),
-        }
-        let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        match tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut msg)).await {
-            Ok(Ok(_)) => {}
-            _ => return Ok(()),
-        }
-        let delay = server.delay();
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        for out in server.respond(&msg, peer, false) {
-            let Ok(n) = u16::try_from(out.len()) else {
-                continue;
-            };
-            let mut framed = n.to_be_bytes().to_vec();
-            framed.extend_from_slice(&out);
-            stream.write_all(&framed).await?;
-        }
+    fn now(&self) -> Mono {
+        self.clock.now()
     }
 }
 

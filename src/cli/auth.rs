@@ -84,7 +84,6 @@ fn run_inner(args: AuthArgs) -> anyhow::Result<()> {
             .filter_map(|s| s.local_addr().ok())
             .map(|a| a.to_string())
             .collect();
-        let handles = server.spawn(udp, tcp);
         spawn_reloads(server.clone(), args.zones.clone());
         for z in zones.zones() {
             eprintln!(
@@ -96,13 +95,17 @@ fn run_inner(args: AuthArgs) -> anyhow::Result<()> {
         eprintln!("tern auth: listening on {} (udp+tcp)", bound.join(", "));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("installing the SIGTERM handler")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
-            _ = term.recv() => {}
-        }
-        for h in handles {
-            h.abort();
-        }
+        let stop = async {
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => {
+                    if let Err(e) = r {
+                        tracing::warn!(error = %e, "waiting for Ctrl-C");
+                    }
+                }
+                _ = term.recv() => {}
+            }
+        };
+        server.serve(udp, tcp, stop).await;
         Ok(())
     })
 }

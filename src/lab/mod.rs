@@ -139,7 +139,7 @@ impl RunningLab {
                 addr: s.addresses.first().copied().unwrap_or(spec.resolver_listen),
                 error: e.to_string(),
             })?;
-            let handles = server.spawn(udp, tcp);
+            let handles = vec![server.spawn(udp, tcp)];
             lab.servers.push(RunningServer {
                 spec: s,
                 server,

@@ -30,7 +30,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::{query_span, Shared};
+use super::{query_span, Current, Shared};
 use crate::clock::Clock;
 use crate::config::AclAction;
 use crate::upstream::{Protocol, Transport};
@@ -69,7 +69,7 @@ impl Activity {
 /// Serves HTTP on one TLS connection until the client closes it, it has
 /// been idle too long, its slot is wanted, or the server stops.
 pub(crate) async fn serve<T: Transport, C: Clock, S>(
-    shared: &Arc<Shared<T, C>>,
+    shared: &Arc<Shared<Current<T, C>>>,
     stream: S,
     client: SocketAddr,
     id: u64,
@@ -157,11 +157,11 @@ pub fn dns_param(query: &str) -> Option<Vec<u8>> {
 
 /// One HTTP request: the DNS query out of it, the reply into the response.
 async fn request<T: Transport, C: Clock>(
-    shared: &Shared<T, C>,
+    shared: &Shared<Current<T, C>>,
     req: Request<Incoming>,
     client: SocketAddr,
 ) -> Response<Full<Bytes>> {
-    let handler = shared.handler.load_full();
+    let handler = shared.service.load_full();
     let config = handler.resolver().config().clone();
     if req.uri().path() != config.tls.https_path {
         return status(StatusCode::NOT_FOUND);

@@ -24,6 +24,7 @@ pub mod padding;
 pub mod privileges;
 pub mod querylog;
 pub mod ratelimit;
+mod service;
 pub mod stats;
 pub(crate) mod tcp;
 pub mod tls;
@@ -31,7 +32,6 @@ mod udp;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{watch, Semaphore};
@@ -43,18 +43,15 @@ use crate::upstream::Transport;
 pub use bind::{bind, BindError, Sockets};
 pub use doh::DNS_MESSAGE;
 pub use handler::Handler;
-
-/// Extra time granted to in-flight queries on shutdown beyond the query
-/// timeout (which already bounds every resolution).
-const DRAIN_SLACK: Duration = Duration::from_secs(1);
+pub use service::{Limits, Service, Via};
 
 /// The handler in service now: a reload puts a new one in place, and
 /// queries already running finish with the one they started with.
 pub type Current<T, C> = arc_swap::ArcSwap<Handler<T, C>>;
 
 /// What every listener task shares.
-pub(crate) struct Shared<T: Transport, C: Clock> {
-    pub handler: Arc<Current<T, C>>,
+pub(crate) struct Shared<S: Service> {
+    pub service: Arc<S>,
     /// Permits for client queries in progress (server.max_concurrent_queries).
     pub queries: Arc<Semaphore>,
     /// Client TCP connections (server.tcp_max_connections and friends).
@@ -99,28 +96,46 @@ pub async fn run_with_tls<T: Transport, C: Clock>(
     encrypted: Option<tls::Encrypted>,
     shutdown: impl Future,
 ) {
-    let config = handler.load().resolver().config().clone();
-    let max_queries = config.server.max_concurrent_queries.max(1);
-    let s = &config.server;
-    let t = &config.tls;
+    let limits = Limits::of(handler.load().resolver().config());
+    serve_with(handler, limits, udp, tcp, shutdown, |shared, loops| {
+        if let Some(enc) = encrypted {
+            tls::spawn_listeners(shared, enc, loops);
+        }
+    })
+    .await
+}
+
+/// Serves `service` on the given sockets under `limits` until `shutdown`
+/// completes, then drains as `run` does.
+pub async fn serve<S: Service>(
+    service: Arc<S>,
+    limits: Limits,
+    udp: Vec<UdpSocket>,
+    tcp: Vec<TcpListener>,
+    shutdown: impl Future,
+) {
+    serve_with(service, limits, udp, tcp, shutdown, |_, _| {}).await
+}
+
+/// `serve`, with `more` adding listeners of its own to the loops.
+async fn serve_with<S: Service>(
+    service: Arc<S>,
+    limits: Limits,
+    udp: Vec<UdpSocket>,
+    tcp: Vec<TcpListener>,
+    shutdown: impl Future,
+    more: impl FnOnce(&Arc<Shared<S>>, &mut JoinSet<()>),
+) {
+    let max_queries = limits.max_queries.max(1);
     let (stop_tx, stop_rx) = watch::channel(false);
+    let pool = |(max, per_client, idle), label| tcp::Pool::new(max, per_client, idle, label);
     let shared = Arc::new(Shared {
-        handler,
+        service,
         queries: Arc::new(Semaphore::new(max_queries)),
-        tcp: tcp::Pool::new(
-            s.tcp_max_connections,
-            s.tcp_max_connections_per_client,
-            s.tcp_idle_timeout,
-            "tcp",
-        ),
-        tls: tcp::Pool::new(
-            t.max_connections,
-            t.max_connections_per_client,
-            t.idle_timeout,
-            "tls",
-        ),
+        tcp: pool(limits.tcp, "tcp"),
+        tls: pool(limits.tls, "tls"),
         stop: stop_rx,
-        ratelimit: ratelimit::RateLimit::from_config(&config.server),
+        ratelimit: limits.ratelimit,
     });
     let mut loops = JoinSet::new();
     for socket in udp {
@@ -129,9 +144,7 @@ pub async fn run_with_tls<T: Transport, C: Clock>(
     for listener in tcp {
         loops.spawn(tcp::accept_loop(shared.clone(), listener));
     }
-    if let Some(enc) = encrypted {
-        tls::spawn_listeners(&shared, enc, &mut loops);
-    }
+    more(&shared, &mut loops);
     shutdown.await;
     tracing::info!("shutting down: draining queries in flight");
     let _ = stop_tx.send(true);
@@ -144,8 +157,7 @@ pub async fn run_with_tls<T: Transport, C: Clock>(
             let _conns = pool.permits.acquire_many(c).await;
         }
     };
-    let limit = config.resolver.query_timeout + DRAIN_SLACK;
-    if tokio::time::timeout(limit, drain).await.is_err() {
+    if tokio::time::timeout(limits.drain, drain).await.is_err() {
         tracing::warn!("drain timed out; abandoning queries still in flight");
     }
 }

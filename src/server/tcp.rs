@@ -21,9 +21,7 @@ use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{sleep, timeout, Instant};
 use tracing::Instrument;
 
-use super::{query_span, Shared};
-use crate::clock::Clock;
-use crate::upstream::{Protocol, Transport};
+use super::{query_span, Service, Shared, Via};
 
 /// Queries of one connection being resolved at once; further frames wait
 /// in the socket buffer (backpressure instead of memory growth).
@@ -202,7 +200,7 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
-    pub(crate) fn pool<T: Transport, C: Clock>(self, shared: &Shared<T, C>) -> &Pool {
+    pub(crate) fn pool<S: Service>(self, shared: &Shared<S>) -> &Pool {
         match self {
             Stream::Tcp => &shared.tcp,
             Stream::Tls => &shared.tls,
@@ -213,6 +211,13 @@ impl Stream {
         match self {
             Stream::Tcp => "tcp",
             Stream::Tls => "tls",
+        }
+    }
+
+    fn via(self) -> Via {
+        match self {
+            Stream::Tcp => Via::Tcp,
+            Stream::Tls => Via::Tls,
         }
     }
 }
@@ -247,10 +252,7 @@ pub(crate) async fn admitted(
     }
 }
 
-pub(crate) async fn accept_loop<T: Transport, C: Clock>(
-    shared: Arc<Shared<T, C>>,
-    listener: TcpListener,
-) {
+pub(crate) async fn accept_loop<S: Service>(shared: Arc<Shared<S>>, listener: TcpListener) {
     let mut stop = shared.stop.clone();
     while let Some((stream, client, permit)) = admitted(&listener, &shared.tcp, &mut stop).await {
         tokio::spawn(connection(
@@ -276,8 +278,8 @@ pub(crate) fn take_frame(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
 
 /// Serves one connection (plain, or TLS after its handshake) until it
 /// closes, holding its slot in the pool.
-pub(crate) async fn connection<T: Transport, C: Clock, S>(
-    shared: Arc<Shared<T, C>>,
+pub(crate) async fn connection<V: Service, S>(
+    shared: Arc<Shared<V>>,
     kind: Stream,
     stream: S,
     client: SocketAddr,
@@ -292,8 +294,8 @@ pub(crate) async fn connection<T: Transport, C: Clock, S>(
 }
 
 /// Serves an open connection registered in its pool as `id`.
-pub(crate) async fn serve_connection<T: Transport, C: Clock, S>(
-    shared: &Arc<Shared<T, C>>,
+pub(crate) async fn serve_connection<V: Service, S>(
+    shared: &Arc<Shared<V>>,
     kind: Stream,
     stream: S,
     client: SocketAddr,
@@ -304,7 +306,7 @@ pub(crate) async fn serve_connection<T: Transport, C: Clock, S>(
 {
     let pool = kind.pool(shared);
     let (mut rd, mut wr) = tokio::io::split(stream);
-    let (tx, mut rx) = mpsc::channel::<Option<Vec<u8>>>(MAX_PIPELINED);
+    let (tx, mut rx) = mpsc::channel::<Vec<Vec<u8>>>(MAX_PIPELINED);
     let mut inbuf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; READ_CHUNK];
     let mut outstanding = 0usize;
@@ -328,18 +330,11 @@ pub(crate) async fn serve_connection<T: Transport, C: Clock, S>(
                 pool.table.set_idle(id, false);
             }
             outstanding += 1;
-            let handler = shared.handler.load_full();
+            let answer = shared.service.answer(msg, client, kind.via());
             let tx = tx.clone();
             tokio::spawn(
                 async move {
-                    let mut reply = handler.handle(&msg, client, Protocol::Tcp).await;
-                    if kind == Stream::Tls {
-                        reply = reply.map(|r| super::padding::pad_reply(&handler, &msg, r, false));
-                        if reply.is_some() {
-                            handler.stats().encrypted(false);
-                        }
-                    }
-                    let _ = tx.send(reply).await;
+                    let _ = tx.send(answer.await).await;
                     drop(permit);
                 }
                 .instrument(query_span(client, kind.label())),
@@ -353,12 +348,14 @@ pub(crate) async fn serve_connection<T: Transport, C: Clock, S>(
                 Ok(0) | Err(_) => reading = false,
                 Ok(n) => inbuf.extend_from_slice(chunk.get(..n).unwrap_or(&[])),
             },
-            Some(reply) = rx.recv() => {
+            Some(replies) = rx.recv() => {
                 outstanding = outstanding.saturating_sub(1);
-                if let Some(bytes) = reply {
-                    if !write_frame(&mut wr, &bytes, idle_for).await {
-                        break;
-                    }
+                let mut written = true;
+                for bytes in &replies {
+                    written = written && write_frame(&mut wr, bytes, idle_for).await;
+                }
+                if !written {
+                    break;
                 }
                 if outstanding == 0 {
                     pool.table.set_idle(id, true);

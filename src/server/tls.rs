@@ -30,7 +30,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::bind::{tcp_listener, BindError};
 use super::tcp::{self, Stream};
-use super::Shared;
+use super::{Current, Shared};
 use crate::clock::Clock;
 use crate::config::TlsConfig;
 use crate::upstream::Transport;
@@ -196,7 +196,7 @@ pub fn bind(config: &TlsConfig, certs: Arc<Certs>) -> Result<Encrypted, BindErro
 }
 
 pub(crate) fn spawn_listeners<T: Transport, C: Clock>(
-    shared: &Arc<Shared<T, C>>,
+    shared: &Arc<Shared<Current<T, C>>>,
     enc: Encrypted,
     loops: &mut JoinSet<()>,
 ) {
@@ -231,7 +231,7 @@ enum Kind {
 }
 
 async fn accept_loop<T: Transport, C: Clock>(
-    shared: Arc<Shared<T, C>>,
+    shared: Arc<Shared<Current<T, C>>>,
     listener: TcpListener,
     acceptor: TlsAcceptor,
     kind: Kind,
@@ -255,7 +255,7 @@ async fn accept_loop<T: Transport, C: Clock>(
 /// early if the slot is wanted for a new connection), then DoT framing or
 /// HTTP.
 async fn connection<T: Transport, C: Clock>(
-    shared: Arc<Shared<T, C>>,
+    shared: Arc<Shared<Current<T, C>>>,
     acceptor: TlsAcceptor,
     kind: Kind,
     stream: TcpStream,
@@ -264,7 +264,7 @@ async fn connection<T: Transport, C: Clock>(
 ) {
     let (id, close) = shared.tls.table.register(client.ip());
     let limit = shared
-        .handler
+        .service
         .load()
         .resolver()
         .config()

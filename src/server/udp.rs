@@ -12,17 +12,12 @@ use tracing::Instrument;
 
 use super::packet_cache::MAX_REPLY;
 use super::ratelimit::{slip_reply, Verdict};
-use super::{query_span, Shared};
-use crate::clock::Clock;
-use crate::upstream::{Protocol, Transport};
+use super::{query_span, Service, Shared, Via};
 
 /// Largest datagram read; anything longer is cut and then fails to parse.
 const RECV_BUFFER: usize = 65_535;
 
-pub(crate) async fn serve<T: Transport, C: Clock>(
-    shared: Arc<Shared<T, C>>,
-    socket: Arc<UdpSocket>,
-) {
+pub(crate) async fn serve<S: Service>(shared: Arc<Shared<S>>, socket: Arc<UdpSocket>) {
     let mut stop = shared.stop.clone();
     let mut buf = vec![0u8; RECV_BUFFER];
     let mut reply = Vec::with_capacity(MAX_REPLY);
@@ -41,15 +36,14 @@ pub(crate) async fn serve<T: Transport, C: Clock>(
         };
         let datagram = buf.get(..len).unwrap_or(&[]);
         if let Some(limit) = &shared.ratelimit {
-            let now = shared.handler.load().resolver().clock().now();
-            match limit.check(client.ip(), now) {
+            match limit.check(client.ip(), shared.service.now()) {
                 Verdict::Allow => {}
                 Verdict::Drop => {
-                    shared.handler.load().stats().ratelimited(false);
+                    shared.service.ratelimited(false);
                     continue;
                 }
                 Verdict::Slip => {
-                    shared.handler.load().stats().ratelimited(true);
+                    shared.service.ratelimited(true);
                     if let Some(reply) = slip_reply(datagram) {
                         let _ = socket.try_send_to(&reply, client);
                     }
@@ -57,12 +51,7 @@ pub(crate) async fn serve<T: Transport, C: Clock>(
                 }
             }
         }
-        let hit =
-            shared
-                .handler
-                .load()
-                .try_cached_into(datagram, client, Protocol::Udp, &mut reply);
-        if hit {
+        if shared.service.answer_now(datagram, client, &mut reply) {
             match socket.try_send_to(&reply, client) {
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -79,12 +68,11 @@ pub(crate) async fn serve<T: Transport, C: Clock>(
             tracing::debug!(%client, "too many queries in flight; dropped");
             continue;
         };
-        let bytes = datagram.to_vec();
-        let handler = shared.handler.load_full();
+        let answer = shared.service.answer(datagram.to_vec(), client, Via::Udp);
         let socket = socket.clone();
         tokio::spawn(
             async move {
-                if let Some(reply) = handler.handle_uncached(&bytes, client, Protocol::Udp).await {
+                for reply in answer.await {
                     if let Err(e) = socket.send_to(&reply, client).await {
                         tracing::debug!(error = %e, "udp send failed");
                     }
