@@ -266,6 +266,7 @@ fn limits() -> Limits {
         tls: (1, 0, TCP_IDLE),
         ratelimit: None,
         drain: DRAIN,
+        udp_threads: false,
     }
 }
 

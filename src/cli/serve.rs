@@ -316,6 +316,7 @@ fn needs_restart(running: &Config, new: &Config) -> Vec<String> {
     for (name, changed) in [
         ("server.listen", differs(&a.listen, &b.listen)),
         ("server.udp_sockets", a.udp_sockets != b.udp_sockets),
+        ("server.udp_threads", a.udp_threads != b.udp_threads),
         (
             "server.tcp_idle_timeout_ms",
             a.tcp_idle_timeout != b.tcp_idle_timeout,

@@ -100,6 +100,8 @@ pub struct FileServer {
     #[serde(default)]
     pub udp_sockets: S<i64>,
     #[serde(default)]
+    pub udp_threads: S<bool>,
+    #[serde(default)]
     pub max_udp_payload: S<i64>,
     #[serde(default)]
     pub tcp_idle_timeout_ms: S<i64>,

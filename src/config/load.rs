@@ -262,6 +262,7 @@ impl Ctx<'_> {
         Ok(ServerConfig {
             listen,
             udp_sockets: self.int(&f.udp_sockets, "server.udp_sockets", 0..=256, d.udp_sockets)?,
+            udp_threads: flag(&f.udp_threads, d.udp_threads),
             max_udp_payload: self.int(
                 &f.max_udp_payload,
                 "server.max_udp_payload",

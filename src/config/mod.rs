@@ -83,6 +83,9 @@ pub struct ServerConfig {
     pub listen: Vec<SocketAddr>,
     /// UDP sockets per address (SO_REUSEPORT); 0 = one per core.
     pub udp_sockets: usize,
+    /// Each UDP socket served by a thread of its own with its own runtime
+    /// (thread per core); false: all on the shared runtime.
+    pub udp_threads: bool,
     /// Largest UDP answer we send, whatever the client's EDNS size says.
     pub max_udp_payload: u16,
     /// Idle time after which a client TCP connection is closed.
@@ -490,6 +493,7 @@ impl Default for ServerConfig {
         Self {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 53))],
             udp_sockets: 0,
+            udp_threads: true,
             max_udp_payload: 1232,
             tcp_idle_timeout: Duration::from_secs(10),
             tcp_max_connections: 256,

@@ -54,6 +54,8 @@ pub(crate) struct Shared<S: Service> {
     pub service: Arc<S>,
     /// Permits for client queries in progress (server.max_concurrent_queries).
     pub queries: Arc<Semaphore>,
+    /// Their number.
+    pub queries_max: usize,
     /// Client TCP connections (server.tcp_max_connections and friends).
     pub tcp: tcp::Pool,
     /// DoT and DoH connections (tls.max_connections and friends).
@@ -78,17 +80,22 @@ pub async fn run<T: Transport, C: Clock>(
 
 /// `run` with a handler that may be replaced while serving (a reload).
 /// The listener settings (`[server]` limits, rate limit) are those of the
-/// handler in place at the start.
+/// handler in place at the start. Every socket is served on the caller's
+/// runtime (`server.udp_threads` is for `run_with_tls`), so tests keep
+/// control of time and tasks.
 pub async fn run_current<T: Transport, C: Clock>(
     handler: Arc<Current<T, C>>,
     udp: Vec<UdpSocket>,
     tcp: Vec<TcpListener>,
     shutdown: impl Future,
 ) {
-    run_with_tls(handler, udp, tcp, None, shutdown).await
+    let mut limits = Limits::of(handler.load().resolver().config());
+    limits.udp_threads = false;
+    serve(handler, limits, udp, tcp, shutdown).await
 }
 
-/// `run_current` with DoT and DoH listeners as well (`tls::bind`).
+/// `run_current` with DoT and DoH listeners as well (`tls::bind`), and
+/// UDP threads as `server.udp_threads` says: how `tern serve` runs.
 pub async fn run_with_tls<T: Transport, C: Clock>(
     handler: Arc<Current<T, C>>,
     udp: Vec<UdpSocket>,
@@ -132,14 +139,24 @@ async fn serve_with<S: Service>(
     let shared = Arc::new(Shared {
         service,
         queries: Arc::new(Semaphore::new(max_queries)),
+        queries_max: max_queries,
         tcp: pool(limits.tcp, "tcp"),
         tls: pool(limits.tls, "tls"),
         stop: stop_rx,
         ratelimit: limits.ratelimit,
     });
     let mut loops = JoinSet::new();
-    for socket in udp {
-        loops.spawn(udp::serve(shared.clone(), Arc::new(socket)));
+    for (n, socket) in udp.into_iter().enumerate() {
+        if limits.udp_threads {
+            loops.spawn(udp::on_own_thread(
+                shared.clone(),
+                socket,
+                n + 1,
+                limits.drain,
+            ));
+        } else {
+            loops.spawn(udp::serve(shared.clone(), Arc::new(socket)));
+        }
     }
     for listener in tcp {
         loops.spawn(tcp::accept_loop(shared.clone(), listener));

@@ -73,6 +73,9 @@ pub struct Limits {
     pub ratelimit: Option<RateLimit>,
     /// How long shutdown waits for queries and connections in flight.
     pub drain: Duration,
+    /// Each UDP socket on a thread of its own with a single-threaded
+    /// runtime, which also runs the queries it receives (`server.udp_threads`).
+    pub udp_threads: bool,
 }
 
 /// Extra time granted to in-flight queries on shutdown beyond the query
@@ -98,6 +101,7 @@ impl Limits {
             ),
             ratelimit: RateLimit::from_config(s),
             drain: config.resolver.query_timeout + DRAIN_SLACK,
+            udp_threads: config.server.udp_threads,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! client network over its rate is dropped or slipped first (`ratelimit`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tracing::Instrument;
@@ -16,6 +17,68 @@ use super::{query_span, Service, Shared, Via};
 
 /// Largest datagram read; anything longer is cut and then fails to parse.
 const RECV_BUFFER: usize = 65_535;
+
+/// Serves `socket` from a thread of its own running a single-threaded
+/// runtime: the queries it receives are resolved there too, so a packet
+/// cache miss wakes no other thread, and the upstream sockets they use
+/// are this thread's (`udp_pool::set_home(n)`). Completes once the thread
+/// has stopped (after shutdown, with its queries drained for at most
+/// `drain`). If the thread cannot be started the socket is served here.
+pub(crate) async fn on_own_thread<S: Service>(
+    shared: Arc<Shared<S>>,
+    socket: UdpSocket,
+    n: usize,
+    drain: Duration,
+) {
+    let std_socket = match socket.into_std() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "udp socket cannot move to its thread");
+            return;
+        }
+    };
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread_shared = shared.clone();
+    let started = std::thread::Builder::new()
+        .name(format!("tern-udp-{n}"))
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match runtime {
+                Ok(rt) => {
+                    crate::upstream::udp_pool::set_home(n);
+                    rt.block_on(own_thread_loop(thread_shared, std_socket, drain));
+                }
+                Err(e) => tracing::error!(error = %e, "udp thread runtime not started"),
+            }
+            let _ = done_tx.send(());
+        });
+    if let Err(e) = started {
+        tracing::error!(error = %e, "udp thread not started");
+        return;
+    }
+    let _ = done_rx.await;
+}
+
+async fn own_thread_loop<S: Service>(
+    shared: Arc<Shared<S>>,
+    socket: std::net::UdpSocket,
+    drain: Duration,
+) {
+    let socket = match UdpSocket::from_std(socket) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "udp socket not registered on its thread");
+            return;
+        }
+    };
+    serve(shared.clone(), Arc::new(socket)).await;
+    // Queries this thread is still resolving finish before its runtime
+    // goes (every permit back, bounded as the front end's drain is).
+    let all = u32::try_from(shared.queries_max).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(drain, shared.queries.acquire_many(all)).await;
+}
 
 pub(crate) async fn serve<S: Service>(shared: Arc<Shared<S>>, socket: Arc<UdpSocket>) {
     let mut stop = shared.stop.clone();

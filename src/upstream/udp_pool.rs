@@ -22,7 +22,14 @@
 //! Whatever a reused socket still holds from its last server is read and
 //! dropped before the next query is sent, and every reply is matched on
 //! source, ID and question as before, so reuse cannot mix exchanges.
+//!
+//! A socket belongs to the runtime that opened it (its readiness comes
+//! through that runtime's reactor). The front end's UDP threads each run
+//! a runtime of their own (`server::Limits::udp_threads`), so each keeps
+//! its own idle sockets (`set_home`): a query on one thread never waits on
+//! another thread's reactor. Threads that set no home share one.
 
+use std::cell::Cell;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 
@@ -32,7 +39,8 @@ use tokio::net::UdpSocket;
 /// How many idle sockets are kept and how often one is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolLimits {
-    /// Idle sockets kept per address family; 0 = a fresh socket for
+    /// Idle sockets kept per address family and home (thread with a
+    /// runtime of its own); 0 = a fresh socket for
     /// every exchange.
     pub idle: usize,
     /// Exchanges one socket serves before it is closed (>= 1).
@@ -48,11 +56,31 @@ impl Default for PoolLimits {
     }
 }
 
+/// Homes with idle sockets of their own; threads beyond share them.
+const HOMES: usize = 16;
+
+thread_local! {
+    /// The idle sockets this thread takes from and gives back to.
+    static HOME: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Makes this thread (one running a runtime of its own) use idle sockets
+/// of its own: home `n`, 1 and up (0 is the shared one).
+pub fn set_home(n: usize) {
+    HOME.with(|h| h.set(n % HOMES));
+}
+
+fn home() -> usize {
+    HOME.with(Cell::get)
+}
+
 /// One pooled socket and the exchanges it has served.
 #[derive(Debug)]
 pub struct PooledSocket {
     socket: UdpSocket,
     uses: u32,
+    /// The home of the thread that opened it.
+    home: usize,
 }
 
 impl PooledSocket {
@@ -66,12 +94,12 @@ impl PooledSocket {
     }
 }
 
-/// Idle sockets per address family.
+/// Idle sockets per home and address family.
 #[derive(Debug, Default)]
 pub struct UdpPool {
     limits: PoolLimits,
-    v4: Mutex<Vec<PooledSocket>>,
-    v6: Mutex<Vec<PooledSocket>>,
+    v4: [Mutex<Vec<PooledSocket>>; HOMES],
+    v6: [Mutex<Vec<PooledSocket>>; HOMES],
 }
 
 impl UdpPool {
@@ -89,34 +117,41 @@ impl UdpPool {
         self.limits
     }
 
-    fn idle_for(&self, server: SocketAddr) -> &Mutex<Vec<PooledSocket>> {
-        if server.is_ipv4() {
-            &self.v4
-        } else {
-            &self.v6
-        }
+    fn idle_for(&self, server: SocketAddr, home: usize) -> &Mutex<Vec<PooledSocket>> {
+        let homes = if server.is_ipv4() { &self.v4 } else { &self.v6 };
+        let [shared, ..] = homes;
+        homes.get(home % HOMES).unwrap_or(shared)
     }
 
-    /// Idle sockets for `server`'s family now.
+    /// Idle sockets for `server`'s family now, in this thread's home.
     pub fn idle(&self, server: SocketAddr) -> usize {
-        self.idle_for(server).lock().map(|v| v.len()).unwrap_or(0)
+        self.idle_for(server, home())
+            .lock()
+            .map(|v| v.len())
+            .unwrap_or(0)
     }
 
     /// A socket connected to `server` with nothing queued: an idle one
     /// drawn at random, or a fresh one on a random port.
     pub async fn take(&self, server: SocketAddr) -> std::io::Result<PooledSocket> {
-        let reused = self.idle_for(server).lock().ok().and_then(|mut idle| {
-            if idle.is_empty() {
-                return None;
-            }
-            let i = rand::rng().random_range(0..idle.len());
-            Some(idle.swap_remove(i))
-        });
+        let home = home();
+        let reused = self
+            .idle_for(server, home)
+            .lock()
+            .ok()
+            .and_then(|mut idle| {
+                if idle.is_empty() {
+                    return None;
+                }
+                let i = rand::rng().random_range(0..idle.len());
+                Some(idle.swap_remove(i))
+            });
         let mut pooled = match reused {
             Some(p) => p,
             None => PooledSocket {
                 socket: UdpSocket::bind(unspecified(server)).await?,
                 uses: 0,
+                home,
             },
         };
         // Connecting again replaces the peer; the kernel then delivers only
@@ -128,13 +163,13 @@ impl UdpPool {
     }
 
     /// Hand a socket back after an exchange; `clean` = it ended with a
-    /// matching reply. Anything else, a used-up socket, or a full pool
-    /// closes it.
+    /// matching reply. Anything else, a used-up socket, or a full home
+    /// closes it. It goes back to the home that opened it.
     pub fn give_back(&self, pooled: PooledSocket, server: SocketAddr, clean: bool) {
         if !clean || pooled.uses >= self.limits.uses {
             return;
         }
-        if let Ok(mut idle) = self.idle_for(server).lock() {
+        if let Ok(mut idle) = self.idle_for(server, pooled.home).lock() {
             if idle.len() < self.limits.idle {
                 idle.push(pooled);
             }
