@@ -43,13 +43,15 @@ fn shipped_file_equals_defaults() {
             c.upstream.ipv4,
             c.upstream.ipv6,
             c.upstream.tcp,
-            c.upstream.retries
+            c.upstream.retries,
+            c.upstream.infra_ttl
         ),
         (
             d.upstream.ipv4,
             d.upstream.ipv6,
             d.upstream.tcp,
-            d.upstream.retries
+            d.upstream.retries,
+            d.upstream.infra_ttl
         )
     );
     assert_eq!(c.resolver.qname_minimisation, d.resolver.qname_minimisation);
@@ -196,6 +198,13 @@ fn out_of_range_is_rejected_not_clamped() {
     assert_eq!(e.key(), Some("resolver.edns_payload"));
     let e = err("[server]\nudp_sockets = -1\n");
     assert_eq!(e.key(), Some("server.udp_sockets"));
+    let e = err("[upstream]\ninfra_ttl = 0\n");
+    assert_eq!(
+        e.to_string(),
+        "bad.toml:2: upstream.infra_ttl: 0 is out of range 1..=86400"
+    );
+    let c = load_str("[upstream]\ninfra_ttl = 60\n", "ok.toml").unwrap();
+    assert_eq!(c.upstream.infra_ttl, Duration::from_secs(60));
     // In range at the edges.
     let c = load_str(
         "[server]\nmax_udp_payload = 512\n[resolver]\nedns_payload = 4096\n",

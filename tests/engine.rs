@@ -19,6 +19,7 @@ use tern::clock::{Clock, ManualClock};
 use tern::config::Config;
 use tern::engine::{Failure, Request, Resolver};
 use tern::testkit::{small_hints, small_net, Fault, Server, TestNet, Zone};
+use tern::upstream::selection::{Outcome, QueryKind};
 use tern::upstream::Protocol;
 
 type R = Resolver<Arc<TestNet>, Arc<ManualClock>>;
@@ -608,6 +609,93 @@ async fn refused_server_falls_over_to_replica() {
         .resolve(&Request::new(n("www.example.test."), RecordType::A))
         .await;
     assert_eq!(addrs(&a), addrs(&b));
+}
+
+/// `bad`, put at .3 (one of example.test's two servers) and measured the
+/// faster, fails the zone once; the next names of the zone go to its
+/// replica (.4) first, so `bad` is not asked again.
+async fn failed_server_is_not_asked_first_again(bad: Server, why: Outcome) {
+    let (r, net, clock) = setup();
+    let (bad_ip, good_ip) = ("198.51.100.3", "198.51.100.4");
+    let zone = n("example.test.");
+    let mut good = net.server(good_ip).unwrap();
+    good.rtt = Duration::from_millis(20);
+    net.add(good_ip, good);
+    net.add(
+        bad_ip,
+        Server {
+            rtt: Duration::from_millis(1),
+            ..bad
+        },
+    );
+    for (ip, ms) in [(bad_ip, 1), (good_ip, 20)] {
+        let rtt = Duration::from_millis(ms);
+        let addr = SocketAddr::new(ip.parse().unwrap(), 53);
+        let replied = Outcome::Replied { rtt, edns: true };
+        r.selection()
+            .note(addr, &zone, QueryKind::A, replied, clock.now());
+    }
+    let first = r
+        .resolve(&Request::new(n("n0.example.test."), RecordType::A))
+        .await;
+    assert_eq!(first.rcode, ResponseCode::NXDomain, "{:?}", first.trace);
+    assert_eq!(net.count_to(bad_ip), 1, "{:?}", net.sent());
+    let bad_addr = SocketAddr::new(bad_ip.parse().unwrap(), 53);
+    let stats = r.selection().stats(bad_addr).unwrap();
+    assert_eq!(stats.lame_for(&zone, clock.now()), Some(why));
+    assert!(
+        stats.srtt
+            < r.selection()
+                .stats(SocketAddr::new(good_ip.parse().unwrap(), 53))
+                .unwrap()
+                .srtt
+    );
+    net.clear_log();
+    for name in ["www", "mail", "m1", "m2", "m3", "m4", "m5", "m6"] {
+        let res = r
+            .resolve(&Request::new(
+                n(&format!("{name}.example.test.")),
+                RecordType::A,
+            ))
+            .await;
+        assert_ne!(res.rcode, ResponseCode::ServFail, "{:?}", res.trace);
+    }
+    assert_eq!(net.count_to(bad_ip), 0, "{:?}", net.sent());
+    assert_eq!(net.count_to(good_ip), 8, "{:?}", net.sent());
+}
+
+#[tokio::test]
+async fn a_refused_server_is_not_asked_first_for_the_zone_again() {
+    let bad = Server {
+        fault: Fault::Refuse,
+        ..Server::default()
+    };
+    failed_server_is_not_asked_first_again(bad, Outcome::Refused).await;
+}
+
+#[tokio::test]
+async fn a_servfail_server_is_not_asked_first_for_the_zone_again() {
+    let bad = Server {
+        fault: Fault::ServFail,
+        ..Server::default()
+    };
+    failed_server_is_not_asked_first_again(bad, Outcome::ServFail).await;
+}
+
+#[tokio::test]
+async fn a_lame_server_is_not_asked_first_for_the_zone_again() {
+    // It serves the parent instead: a referral to the very zone it was
+    // asked as a server of.
+    let parent = tern::testkit::small_tree()
+        .into_iter()
+        .find(|(ip, _)| *ip == "198.51.100.2")
+        .unwrap()
+        .1;
+    let bad = Server {
+        zones: parent,
+        ..Server::default()
+    };
+    failed_server_is_not_asked_first_again(bad, Outcome::Lame).await;
 }
 
 #[tokio::test]

@@ -402,6 +402,8 @@ pub struct FileUpstream {
     #[serde(default)]
     pub retries: S<i64>,
     #[serde(default)]
+    pub infra_ttl: S<i64>,
+    #[serde(default)]
     pub udp_socket_pool: S<i64>,
     #[serde(default)]
     pub udp_socket_uses: S<i64>,

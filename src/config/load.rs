@@ -861,6 +861,12 @@ impl Ctx<'_> {
             ipv6: flag(&f.ipv6, d.ipv6),
             tcp: flag(&f.tcp, d.tcp),
             retries: self.int(&f.retries, "upstream.retries", 1..=20, d.retries)?,
+            infra_ttl: Duration::from_secs(self.int(
+                &f.infra_ttl,
+                "upstream.infra_ttl",
+                1..=86_400,
+                d.infra_ttl.as_secs(),
+            )?),
             udp_socket_pool: self.int(
                 &f.udp_socket_pool,
                 "upstream.udp_socket_pool",

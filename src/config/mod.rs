@@ -457,6 +457,9 @@ pub struct UpstreamConfig {
     /// Timeouts or network errors accepted from a zone's only server
     /// before giving up on it (Unbound's `outbound-msg-retry`).
     pub retries: u32,
+    /// How long what a server showed of itself is kept: no EDNS, lame
+    /// (or REFUSED, SERVFAIL) for a zone (Unbound's `infra-host-ttl`).
+    pub infra_ttl: Duration,
     /// Idle UDP sockets kept per address family for upstream queries
     /// (`upstream::udp_pool`); 0 = a fresh socket per query.
     pub udp_socket_pool: usize,
@@ -637,6 +640,7 @@ impl Default for UpstreamConfig {
             ipv6: true,
             tcp: false,
             retries: 5,
+            infra_ttl: Duration::from_secs(900),
             udp_socket_pool: 256,
             udp_socket_uses: 16,
         }

@@ -122,7 +122,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             .into_iter()
             .filter(|a| !failed.contains(a))
             .collect();
-        let mut order = self.selection.order(&candidates, now);
+        let mut order = self.selection.order(&candidates, &zs.zone, now);
         // Servers that served bogus data lately go last (validate/retry.rs).
         if self.config.dnssec.validate {
             order.sort_by_key(|a| self.suspects.is_set_aside(a, now));

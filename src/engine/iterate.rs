@@ -13,11 +13,13 @@ use super::store::Taking;
 use crate::clock::Clock;
 use crate::engine::classify::{classify, Kind};
 use crate::engine::harden::{limit_ns_sets, PrivatePolicy};
+use crate::engine::learn;
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::step::{Question, Step, ZoneServers};
 use crate::engine::store::{soa_of, AnswerFrom};
 use crate::engine::walk::{judge, Ask, Down, Facts, Full, Then, Verdict, Walk};
 use crate::engine::{Failure, Resolver, TraceEvent};
+use crate::upstream::selection::Outcome;
 use crate::upstream::Transport;
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
@@ -241,6 +243,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     ) -> Option<Step> {
         let (st, q) = (cx.st, cx.q);
         note_verdict(&verdict, ask, st);
+        let now = self.clock.now();
+        if learn::serves(&verdict) {
+            self.learn(from, &w.zs.zone, ask.qtype, Outcome::Served, now);
+        }
         match w.take(&verdict, from, self.config.resolver.max_referrals) {
             Then::Continue => None,
             // The NODATA is kept (unless the answer holds for one client
@@ -255,8 +261,8 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 problem,
                 keep_reply,
             } => {
-                self.problems
-                    .server(from, &w.zs.zone, problem, self.clock.now());
+                let outcome = learn::of_problem(problem);
+                self.learn(from, &w.zs.zone, ask.qtype, outcome, now);
                 if keep_reply {
                     w.rec_lame = Some(msg);
                 }

@@ -18,6 +18,7 @@ pub mod harden;
 pub mod hints;
 pub mod inflight;
 pub mod iterate;
+mod learn;
 mod local_copy;
 mod outcome;
 mod problems;

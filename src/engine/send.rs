@@ -14,12 +14,12 @@ use tracing::Instrument;
 
 use crate::clock::{Clock, Mono};
 use crate::engine::ecs;
-use crate::engine::problems::Problem;
+use crate::engine::learn;
 use crate::engine::state::QueryState;
 use crate::engine::step::{Question, ZoneServers};
 use crate::engine::{Resolver, TraceEvent};
 use crate::upstream::nat64;
-use crate::upstream::selection::QueryKind;
+use crate::upstream::selection::Outcome;
 use crate::upstream::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
 
 /// Re-sends of one exchange (TC=1 → TCP, FORMERR → without EDNS).
@@ -80,7 +80,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             if !st.spend() {
                 return Err(ExchangeError::Budget);
             }
-            let edns = !self.selection.no_edns(addr);
+            let edns = !self.selection.no_edns(addr, now);
             let timeout = match protocol {
                 Protocol::Udp => self.selection.rto(addr, now),
                 Protocol::Tcp => self.config.upstream.tcp_timeout,
@@ -198,20 +198,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         st: &QueryState,
     ) -> ExchangeError {
         let addr = a.addr;
+        tracing::debug!(server = %addr, zone = %a.zs.zone, %failure, "upstream failure");
         // A wait cut short by the client timeout says nothing about the
         // server.
-        if failure == UpstreamFailure::Timeout && !a.cut_short {
-            self.selection
-                .on_timeout(addr, QueryKind::of(a.q.qtype), after);
-        }
-        tracing::debug!(server = %addr, zone = %a.zs.zone, %failure, "upstream failure");
-        let problem = match failure {
-            UpstreamFailure::Timeout => Problem::TimedOut,
-            UpstreamFailure::Network(_) | UpstreamFailure::Closed => Problem::Unreachable,
-            UpstreamFailure::Malformed | UpstreamFailure::WrongQuestion => Problem::Unusable,
-        };
         if !a.cut_short {
-            self.problems.server(addr, &a.zs.zone, problem, after);
+            let outcome = learn::of_failure(&failure);
+            self.learn(addr, &a.zs.zone, a.q.qtype, outcome, after);
         }
         st.record(|| TraceEvent::Failed {
             server: addr,
@@ -240,7 +232,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     ) -> Checked {
         let addr = a.addr;
         let rtt = after.saturating_sub(a.now);
-        self.selection.on_reply(addr, rtt, after);
+        let edns = reply.edns.is_some();
+        let replied = Outcome::Replied { rtt, edns };
+        self.learn(addr, &a.zs.zone, a.q.qtype, replied, after);
         tracing::debug!(server = %addr, zone = %a.zs.zone, rtt_ms = crate::clock::tenths_ms(rtt), "upstream reply");
         st.record(|| TraceEvent::Reply {
             server: addr,
@@ -277,7 +271,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         }
         if a.edns && reply.metadata.response_code == ResponseCode::FormErr && reply.edns.is_none() {
             st.note(|| format!("{addr} answered FORMERR to EDNS: retrying without"));
-            self.selection.set_no_edns(addr, after);
+            self.learn(addr, &a.zs.zone, a.q.qtype, Outcome::NoEdns, after);
             return Checked::RetryWithoutEdns;
         }
         Checked::Use

@@ -26,6 +26,7 @@ use crate::clock::Clock;
 use crate::engine::Request;
 use crate::server::{cache_file, Handler};
 use crate::upstream::counting::UpstreamCounters;
+use crate::upstream::selection::{Edns, ServerStats};
 use crate::upstream::Transport;
 
 /// Longest command line read.
@@ -337,28 +338,45 @@ impl<T: Transport, C: Clock> Control<T, C> {
             let addr = SocketAddr::new(ip, 53);
             let state = match selection.stats(addr) {
                 None => "not asked yet".to_string(),
-                Some(s) => {
-                    let srtt = s
-                        .srtt
-                        .map(|d| format!("{:.1}ms", d.as_secs_f64() * 1000.0))
-                        .unwrap_or_else(|| "-".to_string());
-                    let held = match s.held_until {
-                        Some(t) if t > now => {
-                            format!(" held down for {:.1}s", (t - now).as_secs_f64())
-                        }
-                        _ => String::new(),
-                    };
-                    format!(
-                        "srtt={srtt} rto={:.1}ms timeouts_in_row={}{}{held}",
-                        s.rto.as_secs_f64() * 1000.0,
-                        s.timeouts_in_row,
-                        if s.no_edns { " no-edns" } else { "" }
-                    )
-                }
+                Some(s) => server_state(&s, now),
             };
             out.push_str(&format!("  {} {ip}: {state}\n", r.name));
         }
     }
+}
+
+/// What selection knows of one server: timing, hold-down, EDNS, and the
+/// zones it failed lately (`tern ctl lookup`).
+fn server_state(s: &ServerStats, now: crate::clock::Mono) -> String {
+    let secs = |t: crate::clock::Mono| (t - now).as_secs_f64();
+    let srtt = s
+        .srtt
+        .map(|d| format!("{:.1}ms", d.as_secs_f64() * 1000.0))
+        .unwrap_or_else(|| "-".to_string());
+    let mut out = format!(
+        "srtt={srtt} rto={:.1}ms timeouts_in_row={}",
+        s.rto.as_secs_f64() * 1000.0,
+        s.timeouts_in_row
+    );
+    match s.edns {
+        Edns::Supported => out.push_str(" edns"),
+        Edns::Unsupported { until } if until > now => {
+            out.push_str(&format!(" no-edns for {:.0}s", secs(until)))
+        }
+        _ => {}
+    }
+    if let Some(t) = s.held_until.filter(|t| *t > now) {
+        out.push_str(&format!(" held down for {:.1}s", secs(t)));
+    }
+    for l in s.lame.iter().filter(|l| l.until > now) {
+        out.push_str(&format!(
+            " {} for {} ({:.0}s)",
+            l.why.text(),
+            l.zone,
+            secs(l.until)
+        ));
+    }
+    out
 }
 
 /// A file named to the server: absolute, as the server's working
@@ -476,5 +494,41 @@ fn zone_keys(k: &crate::dnssec::ZoneKeys) -> String {
         crate::dnssec::ZoneKeys::Insecure(why) => format!("insecure: {why}"),
         crate::dnssec::ZoneKeys::Bogus(b) => format!("bogus: {}", b.text),
         crate::dnssec::ZoneKeys::Unsupported(b) => format!("insecure (unsupported): {}", b.text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upstream::selection::{Outcome, QueryKind, Selection};
+    use std::time::Duration;
+
+    #[test]
+    fn a_server_line_shows_edns_and_the_zones_it_failed() {
+        let sel = Selection::new(crate::config::UpstreamConfig::default());
+        let addr: SocketAddr = "192.0.2.1:53".parse().unwrap();
+        let zone = Name::from_ascii("example.").unwrap();
+        let now = Duration::from_secs(10);
+        let replied = Outcome::Replied {
+            rtt: Duration::from_millis(12),
+            edns: true,
+        };
+        sel.note(addr, &zone, QueryKind::A, replied, now);
+        let line = server_state(&sel.stats(addr).unwrap(), now);
+        assert_eq!(line, "srtt=12.0ms rto=50.0ms timeouts_in_row=0 edns");
+        sel.note(addr, &zone, QueryKind::A, Outcome::NoEdns, now);
+        sel.note(addr, &zone, QueryKind::A, Outcome::Refused, now);
+        let later = now + Duration::from_secs(60);
+        let line = server_state(&sel.stats(addr).unwrap(), later);
+        assert!(
+            line.ends_with(" no-edns for 840s REFUSED for example. (840s)"),
+            "{line}"
+        );
+        // Expired facts are not shown.
+        let line = server_state(&sel.stats(addr).unwrap(), now + Duration::from_secs(900));
+        assert!(
+            !line.contains("edns") && !line.contains("REFUSED"),
+            "{line}"
+        );
     }
 }

@@ -7,6 +7,14 @@
 //! at least 1 s, backing off). The idea follows Unbound's `util/rtt.c`
 //! and infra cache and PowerDNS's throttle.
 //!
+//! The engine tells what became of each query in one call, `note`, with a
+//! typed `Outcome`. Besides the timing, a server's entry keeps, for
+//! `upstream.infra_ttl` (as Unbound's `infra-host-ttl`), whether it does
+//! EDNS and the zones it was lately lame for or answered REFUSED, SERVFAIL
+//! or another error for (at most `MAX_LAME_ZONES` a server): such a server
+//! goes after the others of that zone until the fact expires or it serves
+//! the zone well again.
+//!
 //! All functions take `now`; nothing here reads a clock.
 
 use std::collections::HashMap;
@@ -14,6 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use hickory_proto::rr::Name;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -24,6 +33,82 @@ use crate::config::UpstreamConfig;
 /// Servers remembered at most; beyond, the table is cleared of the
 /// least useful half (a bound on memory, not a cache of value).
 const MAX_TRACKED_SERVERS: usize = 100_000;
+
+/// Zones a server is remembered failing at most; a new one pushes out the
+/// fact that would expire first (Unbound bounds the same facts by its
+/// whole infra cache, `infra-cache-numhosts`).
+pub const MAX_LAME_ZONES: usize = 8;
+
+/// What became of one query to a server, as the engine judged it: the one
+/// thing selection learns from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A reply came back after `rtt`, of whatever use; `edns` when it
+    /// carried an OPT record.
+    Replied {
+        rtt: Duration,
+        edns: bool,
+    },
+    /// The reply served the zone (an answer, a referral down, NODATA,
+    /// NXDOMAIN): whatever the server was held to for the zone is cleared.
+    Served,
+    /// No reply within the timeout.
+    Timeout,
+    /// The network said no (unreachable, connection closed): retried like
+    /// a timeout, not held against the server.
+    Unreachable,
+    /// A reply that could not be used (malformed, for another question):
+    /// not held against the server, as anyone on the path can send one.
+    Garbage,
+    /// FORMERR without OPT to a query with EDNS: the server does not do
+    /// EDNS (RFC 6891 §7), and is asked without it.
+    NoEdns,
+    /// Lame for the zone: a referral upward or sideways, or no
+    /// authoritative answer for a zone it should serve.
+    Lame,
+    Refused,
+    ServFail,
+    /// Another error rcode (NOTIMP, FORMERR to a query without EDNS).
+    Error,
+}
+
+impl Outcome {
+    /// A few words for reports (`tern ctl lookup`).
+    pub fn text(self) -> &'static str {
+        match self {
+            Self::Replied { .. } => "replied",
+            Self::Served => "served",
+            Self::Timeout => "timed out",
+            Self::Unreachable => "unreachable",
+            Self::Garbage => "unusable reply",
+            Self::NoEdns => "no EDNS",
+            Self::Lame => "lame",
+            Self::Refused => "REFUSED",
+            Self::ServFail => "SERVFAIL",
+            Self::Error => "error rcode",
+        }
+    }
+}
+
+/// A zone a server failed lately: how, and until when that is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LameZone {
+    pub zone: Name,
+    pub why: Outcome,
+    pub until: Mono,
+}
+
+/// What is known of a server's EDNS support.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edns {
+    Unknown,
+    /// A reply carried OPT.
+    Supported,
+    /// It answered FORMERR to EDNS: asked without it until then.
+    Unsupported {
+        until: Mono,
+    },
+}
 
 /// Which kind of question went unanswered: servers that drop AAAA
 /// queries but answer A exist, so the kinds are held down apart (as
@@ -75,8 +160,11 @@ pub struct ServerStats {
     down_kinds: u8,
     /// When it last replied to anything.
     pub last_reply: Option<Mono>,
-    /// The server answered FORMERR to EDNS: query it without.
-    pub no_edns: bool,
+    /// Whether it does EDNS.
+    pub edns: Edns,
+    /// Zones it failed lately, each until its fact expires (at most
+    /// `MAX_LAME_ZONES`).
+    pub lame: Vec<LameZone>,
     /// Last time the entry was used, for trimming.
     pub last_used: Mono,
 }
@@ -93,7 +181,8 @@ impl ServerStats {
             failed_probes: 0,
             down_kinds: 0,
             last_reply: None,
-            no_edns: false,
+            edns: Edns::Unknown,
+            lame: Vec::new(),
             last_used: now,
         }
     }
@@ -151,6 +240,74 @@ impl ServerStats {
             self.hold_down(kind, cfg, now);
         }
         self.last_used = now;
+    }
+
+    /// Takes in what became of a query for `zone` (a question of `kind`).
+    pub fn note(
+        &mut self,
+        zone: &Name,
+        kind: QueryKind,
+        outcome: Outcome,
+        cfg: &UpstreamConfig,
+        now: Mono,
+    ) {
+        match outcome {
+            Outcome::Replied { rtt, edns } => {
+                self.on_reply(rtt, cfg, now);
+                if edns {
+                    self.edns = Edns::Supported;
+                }
+            }
+            Outcome::Served => self.lame.retain(|l| l.zone != *zone),
+            Outcome::Timeout => self.on_timeout(kind, cfg, now),
+            Outcome::Unreachable | Outcome::Garbage => {}
+            Outcome::NoEdns => {
+                self.edns = Edns::Unsupported {
+                    until: now + cfg.infra_ttl,
+                }
+            }
+            Outcome::Lame | Outcome::Refused | Outcome::ServFail | Outcome::Error => {
+                self.set_lame(zone, outcome, now + cfg.infra_ttl, now)
+            }
+        }
+        self.last_used = now;
+    }
+
+    /// Remembers that the server failed `zone` until `until`; expired
+    /// facts go first, then, when `MAX_LAME_ZONES` are kept, the one that
+    /// would expire first.
+    fn set_lame(&mut self, zone: &Name, why: Outcome, until: Mono, now: Mono) {
+        self.lame.retain(|l| l.until > now && l.zone != *zone);
+        if self.lame.len() >= MAX_LAME_ZONES {
+            let first = self
+                .lame
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, l)| l.until)
+                .map(|(i, _)| i);
+            if let Some(i) = first {
+                self.lame.swap_remove(i);
+            }
+        }
+        self.lame.push(LameZone {
+            zone: zone.clone(),
+            why,
+            until,
+        });
+    }
+
+    /// How the server failed `zone` lately, if it did and that is still
+    /// remembered at `now`.
+    pub fn lame_for(&self, zone: &Name, now: Mono) -> Option<Outcome> {
+        self.lame
+            .iter()
+            .find(|l| l.until > now && l.zone == *zone)
+            .map(|l| l.why)
+    }
+
+    /// Whether the server is to be asked without EDNS at `now`.
+    pub fn no_edns(&self, now: Mono) -> bool {
+        matches!(self.edns, Edns::Unsupported { until } if until > now)
     }
 
     /// Whether the server is held down at `now`.
@@ -245,12 +402,27 @@ impl Selection {
             .unwrap_or(self.cfg.initial_rto)
     }
 
-    pub fn on_reply(&self, addr: SocketAddr, rtt: Duration, now: Mono) {
-        self.with(addr, now, |s, c| s.on_reply(rtt, c, now));
-    }
-
-    pub fn on_timeout(&self, addr: SocketAddr, kind: QueryKind, now: Mono) {
-        self.with(addr, now, |s, c| s.on_timeout(kind, c, now));
+    /// What became of a query to `addr` for `zone` (a question of
+    /// `kind`): the one way the engine tells what it saw.
+    pub fn note(
+        &self,
+        addr: SocketAddr,
+        zone: &Name,
+        kind: QueryKind,
+        outcome: Outcome,
+        now: Mono,
+    ) {
+        if outcome == Outcome::Served {
+            // Nothing to clear on a server never noted (a zone's local
+            // copy, say): no entry is made for it.
+            if let Ok(mut map) = self.servers.lock() {
+                if let Some(s) = map.get_mut(&addr) {
+                    s.note(zone, kind, outcome, &self.cfg, now);
+                }
+            }
+            return;
+        }
+        self.with(addr, now, |s, c| s.note(zone, kind, outcome, c, now));
     }
 
     /// Holds `addr` down now (a zone step found none of its servers
@@ -301,25 +473,28 @@ impl Selection {
         self.stats(addr).is_some_and(|s| s.is_held(now))
     }
 
-    pub fn set_no_edns(&self, addr: SocketAddr, now: Mono) {
-        self.with(addr, now, |s, _| s.no_edns = true);
+    /// Whether `addr` is to be asked without EDNS at `now`.
+    pub fn no_edns(&self, addr: SocketAddr, now: Mono) -> bool {
+        self.servers
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&addr).map(|s| s.no_edns(now)))
+            .unwrap_or(false)
     }
 
-    pub fn no_edns(&self, addr: SocketAddr) -> bool {
-        self.stats(addr).is_some_and(|s| s.no_edns)
-    }
-
-    /// Orders candidate servers, best first: servers not held down by
-    /// expected RTT (ties in random order, so equal replicas share load),
-    /// then held-down servers whose hold-down has ended but which have
-    /// not been probed yet. A server still held down is left out; if all
-    /// are, the result is empty. Choosing a held-down server for its one
-    /// probe restarts its hold-down (see `claim_probe`).
-    pub fn order(&self, candidates: &[SocketAddr], now: Mono) -> Vec<SocketAddr> {
+    /// Orders candidate servers of `zone`, best first: servers not held
+    /// down by expected RTT (ties in random order, so equal replicas share
+    /// load), then those that failed the zone lately (lame, REFUSED,
+    /// SERVFAIL), then held-down servers whose hold-down has ended but
+    /// which have not been probed yet. A server still held down is left
+    /// out; if all are, the result is empty. Choosing a held-down server
+    /// for its one probe restarts its hold-down (see `claim_probe`).
+    pub fn order(&self, candidates: &[SocketAddr], zone: &Name, now: Mono) -> Vec<SocketAddr> {
         let Ok(map) = self.servers.lock() else {
             return candidates.to_vec();
         };
         let mut live: Vec<(Duration, SocketAddr)> = Vec::with_capacity(candidates.len());
+        let mut lame: Vec<(Duration, SocketAddr)> = Vec::new();
         let mut probes: Vec<SocketAddr> = Vec::new();
         let mut shuffled = candidates.to_vec();
         self.shuffle(&mut shuffled);
@@ -328,11 +503,13 @@ impl Selection {
                 None => live.push((self.cfg.initial_rto, addr)),
                 Some(s) if s.is_held(now) => {}
                 Some(s) if s.held_until.is_some() => probes.push(addr),
+                Some(s) if s.lame_for(zone, now).is_some() => lame.push((s.estimate(), addr)),
                 Some(s) => live.push((s.estimate(), addr)),
             }
         }
         live.sort_by_key(|(est, _)| *est);
-        let mut out: Vec<SocketAddr> = live.into_iter().map(|(_, a)| a).collect();
+        lame.sort_by_key(|(est, _)| *est);
+        let mut out: Vec<SocketAddr> = live.into_iter().chain(lame).map(|(_, a)| a).collect();
         out.dedup();
         out.extend(probes);
         out
@@ -371,146 +548,4 @@ fn trim(map: &mut HashMap<SocketAddr, ServerStats>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cfg() -> UpstreamConfig {
-        UpstreamConfig::default()
-    }
-
-    fn ms(v: u64) -> Duration {
-        Duration::from_millis(v)
-    }
-
-    #[test]
-    fn a_seeded_selection_orders_equal_servers_the_same_way_each_time() {
-        let servers: Vec<SocketAddr> = (1..=8)
-            .map(|i| SocketAddr::from(([192, 0, 2, i], 53)))
-            .collect();
-        let orders = |seed: u64| -> Vec<Vec<SocketAddr>> {
-            let sel = Selection::new(cfg());
-            sel.seed(seed);
-            (0..4)
-                .map(|_| sel.order(&servers, Duration::ZERO))
-                .collect()
-        };
-        let first = orders(7);
-        assert_eq!(first, orders(7));
-        // Ties are still broken (the orders differ), only reproducibly.
-        assert!(first.iter().any(|o| *o != servers));
-        assert!(first.iter().all(|o| o.len() == servers.len()));
-    }
-
-    #[test]
-    fn rto_doubles_per_loss_up_to_cap() {
-        let c = cfg();
-        let mut s = ServerStats::new(&c, Duration::ZERO);
-        let mut want = c.initial_rto;
-        for _ in 0..10 {
-            s.on_timeout(QueryKind::A, &c, Duration::ZERO);
-            want = (want * 2).min(c.max_rto);
-            assert_eq!(s.rto, want);
-        }
-        assert_eq!(s.rto, c.max_rto);
-    }
-
-    #[test]
-    fn srtt_follows_rfc6298() {
-        let c = cfg();
-        let mut s = ServerStats::new(&c, Duration::ZERO);
-        s.on_reply(ms(100), &c, Duration::ZERO);
-        assert_eq!(s.srtt, Some(ms(100)));
-        assert_eq!(s.rttvar, ms(50));
-        assert_eq!(s.rto, ms(300));
-        s.on_reply(ms(20), &c, Duration::ZERO);
-        // srtt = 7/8·100 + 1/8·20 = 90; rttvar = 3/4·50 + 1/4·80 = 57.5
-        assert_eq!(s.srtt, Some(ms(90)));
-        assert_eq!(s.rttvar, Duration::from_micros(57_500));
-    }
-
-    #[test]
-    fn held_down_after_repeated_timeouts_then_one_probe() {
-        let c = cfg();
-        let sel = Selection::new(c.clone());
-        let dead: SocketAddr = "192.0.2.1:53".parse().unwrap();
-        let live: SocketAddr = "192.0.2.2:53".parse().unwrap();
-        sel.on_reply(live, ms(10), Duration::ZERO);
-        for _ in 0..c.holddown_after_timeouts {
-            sel.on_timeout(dead, QueryKind::A, Duration::ZERO);
-        }
-        let t1 = c.holddown_initial / 2;
-        assert_eq!(sel.order(&[dead, live], t1), vec![live]);
-        // After the hold-down the dead server may be probed once.
-        let t2 = c.holddown_initial + ms(1);
-        assert_eq!(sel.order(&[dead, live], t2), vec![live, dead]);
-        assert!(sel.claim_probe(dead, t2));
-        assert!(!sel.claim_probe(dead, t2), "one probe at a time");
-        assert_eq!(sel.order(&[dead, live], t2 + ms(1)), vec![live]);
-        // A reply lifts the hold-down.
-        sel.on_reply(dead, ms(5), t2 + ms(2));
-        assert_eq!(sel.order(&[dead, live], t2 + ms(3)), vec![dead, live]);
-        assert_eq!(sel.stats(dead).unwrap().down_since, None);
-    }
-
-    #[test]
-    fn each_failed_probe_doubles_the_holddown_up_to_the_cap() {
-        let c = UpstreamConfig {
-            holddown_initial: Duration::from_secs(1),
-            holddown: Duration::from_secs(10),
-            ..cfg()
-        };
-        let sel = Selection::new(c.clone());
-        let dead: SocketAddr = "192.0.2.1:53".parse().unwrap();
-        let mut now = Duration::from_secs(100);
-        sel.mark_down(dead, QueryKind::A, now);
-        let mut lengths = Vec::new();
-        for _ in 0..6 {
-            let s = sel.stats(dead).unwrap();
-            let until = s.held_until.unwrap();
-            lengths.push((until - now).as_secs());
-            assert_eq!(s.down_since, Some(Duration::from_secs(100)));
-            assert_eq!(
-                sel.all_down(&[dead], QueryKind::A, now),
-                Some((Duration::from_secs(100), until))
-            );
-            now = until;
-            assert!(sel.claim_probe(dead, now));
-            sel.on_timeout(dead, QueryKind::A, now);
-        }
-        assert_eq!(lengths, [1, 2, 4, 8, 10, 10]);
-        // Down for A questions, not (yet) for AAAA ones.
-        let now = now + ms(1);
-        assert!(sel.all_down(&[dead], QueryKind::A, now).is_some());
-        assert!(sel.all_down(&[dead], QueryKind::Aaaa, now).is_none());
-        assert!(sel.is_held(dead, now));
-    }
-
-    #[test]
-    fn a_server_that_replied_a_moment_ago_is_not_dead() {
-        let c = cfg();
-        let sel = Selection::new(c.clone());
-        let flaky: SocketAddr = "192.0.2.1:53".parse().unwrap();
-        let t0 = Duration::from_secs(100);
-        sel.on_reply(flaky, ms(5), t0);
-        // It drops one name's queries: held down, but not known dead
-        // until it has been silent for holddown_initial.
-        for _ in 0..c.holddown_after_timeouts {
-            sel.on_timeout(flaky, QueryKind::A, t0 + ms(10));
-        }
-        assert!(sel.is_held(flaky, t0 + ms(20)));
-        assert!(sel.all_down(&[flaky], QueryKind::A, t0 + ms(20)).is_none());
-        let later = t0 + c.holddown_initial;
-        assert!(sel.all_down(&[flaky], QueryKind::A, later).is_some());
-    }
-
-    #[test]
-    fn fastest_first_unknown_after_measured() {
-        let sel = Selection::new(cfg());
-        let a: SocketAddr = "192.0.2.1:53".parse().unwrap();
-        let b: SocketAddr = "192.0.2.2:53".parse().unwrap();
-        let u: SocketAddr = "192.0.2.3:53".parse().unwrap();
-        sel.on_reply(a, ms(80), Duration::ZERO);
-        sel.on_reply(b, ms(8), Duration::ZERO);
-        assert_eq!(sel.order(&[u, a, b], Duration::ZERO), vec![b, a, u]);
-    }
-}
+mod tests;

@@ -20,6 +20,7 @@ use tern::config::Config;
 use tern::dnssec::autotrust::file::FileSink;
 use tern::engine::{Resolver, RootHints};
 use tern::server::handler::Handler;
+use tern::upstream::selection::{self, QueryKind};
 use tern::upstream::{Protocol, UpstreamFailure};
 
 use super::autotrust;
@@ -428,9 +429,12 @@ async fn play(
             Kind::InfraRtt => {
                 s.now += 1;
                 if let Some(ip) = m.address {
-                    handler.resolver().selection().on_reply(
+                    let rtt = Duration::from_millis(m.elapse_ms);
+                    handler.resolver().selection().note(
                         SocketAddr::new(ip, 53),
-                        Duration::from_millis(m.elapse_ms),
+                        &Name::root(),
+                        QueryKind::A,
+                        selection::Outcome::Replied { rtt, edns: false },
                         clock.now(),
                     );
                 }
