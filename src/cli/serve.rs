@@ -17,6 +17,7 @@ use crate::server::control::{self, Control, ReloadFn};
 use crate::server::{self, Handler};
 use crate::server::{cache_file, privileges};
 use crate::upstream::counting::{Counting, UpstreamCounters};
+use crate::upstream::merge::Merging;
 use crate::upstream::net::NetTransport;
 use crate::upstream::tls::{self as upstream_tls, TlsForwarders};
 use crate::upstream::udp_pool::PoolLimits;
@@ -143,7 +144,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let resolver = Resolver::with_hints(
             config.clone(),
             hints,
-            Counting::new(forwarders, upstream.clone()),
+            Merging::new(Counting::new(forwarders, upstream.clone())),
             SystemClock::new(),
         );
         let resolver = Arc::new(
@@ -244,7 +245,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// listener limits, rate limit, user, control socket, metrics address)
 /// waits for a restart; the reply names it.
 fn reload<C: crate::clock::Clock + Clone>(
-    current: &server::Current<Counting<TlsForwarders<NetTransport>>, C>,
+    current: &server::Current<Merging<Counting<TlsForwarders<NetTransport>>>, C>,
     args: &ServeArgs,
     certs: Option<&server::tls::Certs>,
     tls_routes: &arc_swap::ArcSwap<upstream_tls::Routes>,

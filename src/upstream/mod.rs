@@ -9,6 +9,7 @@
 //! they behave the same over real sockets and scripted networks.
 
 pub mod counting;
+pub mod merge;
 pub mod nat64;
 pub mod net;
 pub mod selection;
