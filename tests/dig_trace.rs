@@ -415,3 +415,50 @@ fn trace_names_an_unusable_reply() {
         "{line}"
     );
 }
+
+/// A hints file that cannot be used stops `+trace` before any query, with
+/// the engine's reader's error naming the file and line (exit 10); so does
+/// one that names no root server with an address.
+#[test]
+fn trace_refuses_a_broken_hints_file() {
+    let dir = temp_dir("trace-broken-hints");
+    let hints = dir.join("broken.hints");
+    std::fs::write(
+        &hints,
+        "; lab root\n. 3600 NS a.root.lab.\na.root.lab. 3600 A 127.66.1.300\n",
+    )
+    .unwrap();
+    let path = hints.display().to_string();
+    for args in [
+        vec!["-p", PORT, "+trace", "www.zone.test", "--hints", &path],
+        vec![
+            "-p",
+            PORT,
+            "+trace",
+            "+json",
+            "www.zone.test",
+            "--hints",
+            &path,
+        ],
+    ] {
+        let out = tern_dig(&args);
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(10), "{text}");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(";; cannot use hints: "))
+            .unwrap_or_else(|| panic!("no hints error in:\n{text}"));
+        assert!(line.contains(&format!("{path}:3: ")), "{line}");
+        assert!(!text.contains(";; Received"), "{text}");
+    }
+    std::fs::write(&hints, ". 3600 NS a.root.lab.\n").unwrap();
+    let out = tern_dig(&["-p", PORT, "+trace", "www.zone.test", "--hints", &path]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(10), "{text}");
+    assert!(
+        text.contains(&format!(
+            ";; cannot use hints: {path}: no root NS record with an address"
+        )),
+        "{text}"
+    );
+}

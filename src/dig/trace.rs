@@ -12,7 +12,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::args::{Family, Lookup};
-pub use super::hints::{builtin_roots, parse_hints, NsServer};
+use super::hints;
+pub use super::hints::NsServer;
 use super::msg::{read_name, Name, View, FLAG_AA};
 use super::query::{self, hash_addr, SendOpts};
 use super::rdata::name_text;
@@ -112,6 +113,8 @@ struct Walker<'a> {
     out: &'a mut dyn Write,
     json: bool,
     steps: Vec<Value>,
+    /// Where quiet walks for NS addresses start (the trace's own roots).
+    roots: Vec<NsServer>,
 }
 
 /// One question to one server address during the walk.
@@ -269,7 +272,7 @@ impl Walker<'_> {
 
     /// Finds addresses of an NS name by a quiet walk from the root.
     fn resolve_addrs(&mut self, name: &str, depth: usize) -> Vec<IpAddr> {
-        let roots = self.roots_for_quiet_walks();
+        let roots = self.roots.clone();
         let mut found = Vec::new();
         for t in [TYPE_A, TYPE_AAAA] {
             if let (End::Done, Some(v)) =
@@ -280,16 +283,6 @@ impl Walker<'_> {
         }
         found.retain(|a| self.usable(a));
         found
-    }
-
-    fn roots_for_quiet_walks(&self) -> Vec<NsServer> {
-        self.lookup
-            .flags
-            .hints
-            .as_ref()
-            .and_then(|p| std::fs::read_to_string(p).ok())
-            .map(|t| parse_hints(&t))
-            .unwrap_or_else(builtin_roots)
     }
 
     fn show(
@@ -486,12 +479,14 @@ pub fn run(l: &Lookup, banner_args: Option<super::Banner<'_>>, out: &mut dyn Wri
         out,
         json: l.flags.json,
         steps: Vec::new(),
+        roots: Vec::new(),
     };
     let roots = match &l.flags.hints {
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(t) => parse_hints(&t),
+        // The engine's reader: errors name the file and line.
+        Some(path) => match hints::from_file(path) {
+            Ok(r) => r,
             Err(e) => {
-                let _ = writeln!(w.out, ";; cannot read hints file {path}: {e}");
+                let _ = writeln!(w.out, ";; cannot use hints: {e}");
                 return EXIT_INTERNAL;
             }
         },
@@ -505,7 +500,7 @@ pub fn run(l: &Lookup, banner_args: Option<super::Banner<'_>>, out: &mut dyn Wri
                 return EXIT_NO_REPLY;
             }
         },
-        None => builtin_roots(),
+        None => hints::built_in(),
     };
     if roots.is_empty() {
         let _ = writeln!(w.out, ";; no root servers in the hints");
@@ -523,6 +518,7 @@ pub fn run(l: &Lookup, banner_args: Option<super::Banner<'_>>, out: &mut dyn Wri
         ));
         let _ = write!(w.out, "{s}");
     }
+    w.roots = roots.clone();
     let (end, _) = w.walk(&name, l.qtype, Name::default(), roots, 0, false);
     if w.json {
         let steps = Value::Array(std::mem::take(&mut w.steps));

@@ -1,5 +1,5 @@
-//! Table tests of the pure parts of `+trace` (src/dig/trace.rs): hints
-//! parsing and reply classification.
+//! Table tests of the pure parts of `+trace` (src/dig/trace.rs): root
+//! hints through the engine's reader, and reply classification.
 
 use super::*;
 
@@ -49,10 +49,18 @@ fn name_data(s: &str) -> Vec<u8> {
 
 #[test]
 fn hints_files() {
-    let text =
+    let dir = std::env::temp_dir().join(format!("tern-dig-hints-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("lab.hints");
+    // Names are lower-cased; relative names are under the root; an NS
+    // name without any address cannot be asked and is left out.
+    std::fs::write(
+        &path,
         "; comment\n$TTL 1\n.  3600000 IN NS A.ROOT.lab.\nA.root.lab. 3600000 A 127.66.1.1\n\
-                a.root.lab. AAAA ::1\n. NS b.root.lab\nb.root.lab. IN A nope\n";
-    let h = parse_hints(text);
+         a.root.lab. AAAA ::1\n. NS b.root.lab\n. NS c.root.lab.\nb.root.lab IN A 127.66.1.2\n",
+    )
+    .unwrap();
+    let h = hints::from_file(path.to_str().unwrap()).unwrap();
     assert_eq!(
         h,
         vec![
@@ -62,11 +70,31 @@ fn hints_files() {
             },
             NsServer {
                 name: "b.root.lab.".into(),
-                addrs: vec![]
+                addrs: vec!["127.66.1.2".parse().unwrap()]
             },
         ]
     );
-    assert_eq!(builtin_roots().len(), 13);
+    // A bad address is an error naming the file and line.
+    std::fs::write(&path, ". 1 NS a.root.lab.\na.root.lab. 1 A nope\n").unwrap();
+    let e = hints::from_file(path.to_str().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("lab.hints:2: "), "{e}");
+    // So is a file with no root server that has an address.
+    std::fs::write(&path, ". 1 NS a.root.lab.\n").unwrap();
+    let e = hints::from_file(path.to_str().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("lab.hints: no root NS record with an address"),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let roots = hints::built_in();
+    assert_eq!(roots.len(), 13);
+    assert_eq!(roots[0].name, "a.root-servers.net.");
+    assert!(roots.iter().all(|r| r.addrs.iter().any(IpAddr::is_ipv4)));
 }
 
 #[test]
