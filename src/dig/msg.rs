@@ -372,12 +372,18 @@ mod robustness {
         let _ = crate::dig::format::message_text(&v, &f, true, true, None);
         let _ = crate::dig::format::short_text(&v);
         let _ = crate::dig::json::message_object(&v, &Default::default());
-        let q = v
-            .questions
-            .first()
-            .map(|q| q.name.clone())
-            .unwrap_or_default();
-        let _ = crate::dig::trace::classify(&v, &q, &Name::default());
+        if let Ok(m) = crate::wire::parse(bytes) {
+            let (q, t) = m
+                .queries
+                .first()
+                .map(|q| (q.name().clone(), q.query_type()))
+                .unwrap_or((
+                    hickory_proto::rr::Name::root(),
+                    hickory_proto::rr::RecordType::A,
+                ));
+            let root = hickory_proto::rr::Name::root();
+            let _ = crate::dig::trace::classify(m, &q, t, &root);
+        }
     }
 
     #[test]

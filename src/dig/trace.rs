@@ -4,21 +4,27 @@
 //! a quiet walk of their own), printing each reply in dig's layout plus the
 //! server asked, its RTT and why the walk moved on. `+json` gives the steps
 //! as one JSON array. Bounded by a query budget and a nesting depth.
+//!
+//! The roots are the engine's (`RootHints`), and what each reply means is
+//! decided by the engine's scrubber and classifier (`engine::classify`) on
+//! its own parse of the bytes; dig's wire view only prints them as received.
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use hickory_proto::op::Message;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use serde_json::{json, Value};
 
 use super::args::{Family, Lookup};
 use super::hints;
 pub use super::hints::NsServer;
-use super::msg::{read_name, Name, View, FLAG_AA};
+use super::msg::View;
 use super::query::{self, hash_addr, SendOpts};
-use super::rdata::name_text;
-use super::types::{TYPE_A, TYPE_AAAA, TYPE_NS, TYPE_SOA};
+use super::types::{TYPE_A, TYPE_AAAA, TYPE_NS};
 use super::{format, json as j, msg, spec_of, EXIT_INTERNAL, EXIT_NO_REPLY, EXIT_OK};
+use crate::engine::classify::{self as engine, Kind};
 
 /// Queries one trace may send in all (NXNS-style fan-out guard).
 const QUERY_BUDGET: usize = 100;
@@ -30,79 +36,81 @@ const MAX_STEPS: usize = 30;
 /// What one reply means for the walk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    /// The answer (or a CNAME for the name).
+    /// The answer (or a CNAME or DNAME for the name).
     Answer,
-    /// NXDOMAIN or NODATA from an authority.
+    /// NXDOMAIN, NODATA (or YXDOMAIN from a DNAME) from an authority.
     Negative(String),
     /// Go down to `zone`, asking these servers.
     Referral { zone: Name, servers: Vec<NsServer> },
-    /// Useless reply (lame, refused, upward referral): try the next server.
+    /// Useless reply (lame, error rcode, upward referral): try the next
+    /// server. The text says why.
     Lame(String),
 }
 
-/// Classifies a reply to `qname` sent to a server of `zone` (pure).
-pub fn classify(v: &View, qname: &Name, zone: &Name) -> Step {
-    let rcode = v.rcode();
-    if rcode == 3 && v.has(FLAG_AA) {
-        return Step::Negative("NXDOMAIN".into());
-    }
-    if rcode != 0 && rcode != 3 {
-        return Step::Lame(format!("status {}", format::rcode_name(rcode)));
-    }
-    if v.answers.iter().any(|r| r.name.eq_ignore_case(qname)) {
-        return Step::Answer;
-    }
-    let ns: Vec<&msg::Record> = v
+/// Decides what a reply to (`qname`, `qtype`) from a server of `zone`
+/// means, by the engine's rules: the reply is scrubbed to what a server of
+/// `zone` may speak for (`classify::scrub`, glue in bailiwick only), then
+/// classified (`classify::classify`). Returns the step and the scrubbed
+/// reply (pure).
+pub fn classify(mut msg: Message, qname: &Name, qtype: RecordType, zone: &Name) -> (Step, Message) {
+    // Which NS set the reply carried before scrubbing, to say what a lame
+    // referral pointed at.
+    let carried = msg
         .authorities
         .iter()
-        .filter(|r| r.rtype == TYPE_NS)
-        .collect();
-    if let Some(first) = ns.first() {
-        let cut = first.name.clone();
-        let below = cut.is_subdomain_of(zone) && cut.0.len() > zone.0.len();
-        if below && qname.is_subdomain_of(&cut) {
-            let mut servers: Vec<NsServer> = Vec::new();
-            for r in ns.iter().filter(|r| r.name.eq_ignore_case(&cut)) {
-                let Ok((target, _)) = read_name(&v.bytes, r.rdata_offset) else {
-                    continue;
-                };
-                let addrs = v
-                    .additionals
-                    .iter()
-                    .filter(|a| a.name.eq_ignore_case(&target))
-                    .filter_map(|a| ip_of(v, a))
-                    .collect();
-                servers.push(NsServer {
-                    name: name_text(&target),
-                    addrs,
-                });
+        .find(|r| r.record_type() == RecordType::NS)
+        .map(|r| r.name.clone());
+    engine::scrub(&mut msg, zone, qname, qtype, true);
+    let kind = engine::classify(&msg, zone, qname, qtype);
+    let step = match kind {
+        Kind::Answer => Step::Answer,
+        Kind::NxDomain => Step::Negative("NXDOMAIN".into()),
+        Kind::NoData => Step::Negative("NODATA".into()),
+        Kind::YxDomain => Step::Negative("YXDOMAIN".into()),
+        Kind::Referral { child } => {
+            let ns = msg
+                .authorities
+                .iter()
+                .filter(|r| r.record_type() == RecordType::NS && r.name == child);
+            let servers = ns_servers(ns, &msg.additionals);
+            Step::Referral {
+                zone: child,
+                servers,
             }
-            return Step::Referral { zone: cut, servers };
         }
-        return Step::Lame(format!(
-            "referral to {} is not below {}",
-            name_text(&cut),
-            name_text(zone)
-        ));
-    }
-    if v.has(FLAG_AA) {
-        let soa = v.authorities.iter().any(|r| r.rtype == TYPE_SOA);
-        return Step::Negative(if soa {
-            "NODATA".into()
-        } else {
-            "empty answer".into()
-        });
-    }
-    Step::Lame("neither answer nor referral".into())
+        Kind::Lame => Step::Lame(match carried {
+            Some(owner) => format!("{kind}: NS for {owner} from a server of {zone}"),
+            None => kind.to_string(),
+        }),
+        Kind::Rcode(_) => Step::Lame(kind.to_string()),
+    };
+    (step, msg)
 }
 
-fn ip_of(v: &View, r: &msg::Record) -> Option<IpAddr> {
-    let d = v.rdata(r);
-    match r.rtype {
-        TYPE_A => <[u8; 4]>::try_from(d).ok().map(IpAddr::from),
-        TYPE_AAAA => <[u8; 16]>::try_from(d).ok().map(IpAddr::from),
+/// The servers named by `ns` records, each with its addresses found in
+/// `additionals`.
+fn ns_servers<'a>(ns: impl Iterator<Item = &'a Record>, additionals: &[Record]) -> Vec<NsServer> {
+    ns.filter_map(|r| match &r.data {
+        RData::NS(ns) => Some(&ns.0),
         _ => None,
-    }
+    })
+    .map(|target| NsServer {
+        name: target.to_lowercase().to_ascii(),
+        addrs: additionals
+            .iter()
+            .filter(|a| a.name == *target)
+            .filter_map(|a| a.data.ip_addr())
+            .collect(),
+    })
+    .collect()
+}
+
+/// The addresses in a reply's answer section.
+fn answer_addrs(msg: &Message) -> Vec<IpAddr> {
+    msg.answers
+        .iter()
+        .filter_map(|r| r.data.ip_addr())
+        .collect()
 }
 
 /// Everything one trace shares: options, budget, output.
@@ -157,8 +165,8 @@ impl Walker<'_> {
         mut servers: Vec<NsServer>,
         depth: usize,
         quiet: bool,
-    ) -> (End, Option<View>) {
-        let Ok(target) = query::parse_name(qname).map(|n| to_view_name(&n)) else {
+    ) -> (End, Option<Message>) {
+        let Ok(target) = query::parse_name(qname) else {
             return (End::NoServers, None);
         };
         for _ in 0..MAX_STEPS {
@@ -168,7 +176,7 @@ impl Walker<'_> {
                     s.addrs.iter().copied().filter(|a| self.usable(a)).collect();
                 if addrs.is_empty()
                     && depth < MAX_DEPTH
-                    && !target.is_subdomain_of(&name_of(&s.name))
+                    && !Name::from_ascii(&s.name).is_ok_and(|n| n.zone_of(&target))
                 {
                     addrs = self.resolve_addrs(&s.name, depth + 1);
                 } else if addrs.is_empty() {
@@ -192,7 +200,7 @@ impl Walker<'_> {
                         server: SocketAddr::new(ip, self.lookup.port),
                     };
                     match self.ask(&asked, quiet) {
-                        Some((Step::Answer | Step::Negative(_), v)) => return (End::Done, Some(v)),
+                        Some((Step::Answer | Step::Negative(_), m)) => return (End::Done, Some(m)),
                         Some((
                             Step::Referral {
                                 zone: z,
@@ -221,7 +229,7 @@ impl Walker<'_> {
 
     /// One query to one server address; None when it gave no usable reply
     /// (already reported).
-    fn ask(&mut self, a: &Asked<'_>, quiet: bool) -> Option<(Step, View)> {
+    fn ask(&mut self, a: &Asked<'_>, quiet: bool) -> Option<(Step, Message)> {
         let mut l = self.lookup.clone();
         l.qtype = a.qtype;
         let bytes = query::build(rand::random(), &spec_of(&l, a.qname)).ok()?;
@@ -263,11 +271,19 @@ impl Walker<'_> {
             );
             return None;
         };
-        let step = classify(&v, a.target, a.zone);
+        // The decision is the engine's, on its own parse of the bytes; the
+        // view above only shows them as received.
+        let (step, m) = match crate::wire::parse(&reply.bytes) {
+            Ok(m) => {
+                let (step, m) = classify(m, a.target, RecordType::from(a.qtype), a.zone);
+                (step, Some(m))
+            }
+            Err(e) => (Step::Lame(e.to_string()), None),
+        };
         if !quiet {
             self.show(&v, &reply, a.server, a.ns, a.zone, &step);
         }
-        Some((step, v))
+        Some((step, m?))
     }
 
     /// Finds addresses of an NS name by a quiet walk from the root.
@@ -275,10 +291,10 @@ impl Walker<'_> {
         let roots = self.roots.clone();
         let mut found = Vec::new();
         for t in [TYPE_A, TYPE_AAAA] {
-            if let (End::Done, Some(v)) =
-                self.walk(name, t, Name::default(), roots.clone(), depth, true)
+            if let (End::Done, Some(m)) =
+                self.walk(name, t, Name::root(), roots.clone(), depth, true)
             {
-                found.extend(v.answers.iter().filter_map(|r| ip_of(&v, r)));
+                found.extend(answer_addrs(&m));
             }
         }
         found.retain(|a| self.usable(a));
@@ -295,17 +311,17 @@ impl Walker<'_> {
         step: &Step,
     ) {
         let why = match step {
-            Step::Answer => format!("answer from zone {}", name_text(zone)),
-            Step::Negative(k) => format!("{k} from zone {}", name_text(zone)),
+            Step::Answer => format!("answer from zone {}", zone.to_ascii()),
+            Step::Negative(k) => format!("{k} from zone {}", zone.to_ascii()),
             Step::Referral { zone: z, servers } => {
                 let glue = servers.iter().filter(|s| !s.addrs.is_empty()).count();
                 format!(
                     "referral to {} ({} NS, {glue} glue)",
-                    name_text(z),
+                    z.to_ascii(),
                     servers.len()
                 )
             }
-            Step::Lame(w) => format!("lame: {w}, trying next"),
+            Step::Lame(w) => format!("{w}, trying next"),
         };
         let rtt = reply.rtt.as_millis();
         if self.json {
@@ -316,7 +332,7 @@ impl Walker<'_> {
                 ..Default::default()
             };
             self.steps.push(json!({
-                "zone": name_text(zone),
+                "zone": zone.to_ascii(),
                 "server": hash_addr(&server),
                 "serverName": ns,
                 "rttMs": rtt,
@@ -358,29 +374,15 @@ impl Walker<'_> {
             let Some(reply) = query::exchange(server.addr, &bytes, ".", &opts, &mut log) else {
                 continue;
             };
-            let Ok(v) = msg::parse(&reply.bytes) else {
+            let (Ok(v), Ok(m)) = (msg::parse(&reply.bytes), crate::wire::parse(&reply.bytes))
+            else {
                 continue;
             };
-            let mut roots: Vec<NsServer> = Vec::new();
-            for r in v
+            let root_ns = m
                 .answers
                 .iter()
-                .filter(|r| r.rtype == TYPE_NS && r.name.0.is_empty())
-            {
-                let Ok((target, _)) = read_name(&v.bytes, r.rdata_offset) else {
-                    continue;
-                };
-                let addrs = v
-                    .additionals
-                    .iter()
-                    .filter(|a| a.name.eq_ignore_case(&target))
-                    .filter_map(|a| ip_of(&v, a))
-                    .collect();
-                roots.push(NsServer {
-                    name: name_text(&target),
-                    addrs,
-                });
-            }
+                .filter(|r| r.record_type() == RecordType::NS && r.name.is_root());
+            let mut roots = ns_servers(root_ns, &m.additionals);
             let rtt = reply.rtt.as_millis();
             if self.json {
                 self.steps.push(json!({
@@ -420,8 +422,8 @@ impl Walker<'_> {
                 continue;
             };
             if let Some(r) = query::exchange(server, &bytes, name, &self.opts, &mut |_| {}) {
-                if let Ok(v) = msg::parse(&r.bytes) {
-                    found.extend(v.answers.iter().filter_map(|a| ip_of(&v, a)));
+                if let Ok(m) = crate::wire::parse(&r.bytes) {
+                    found.extend(answer_addrs(&m));
                 }
             }
         }
@@ -439,26 +441,13 @@ impl Walker<'_> {
     ) {
         if self.json && !quiet {
             self.steps.push(json!({
-                "zone": name_text(zone),
+                "zone": zone.to_ascii(),
                 "server": hash_addr(&server),
                 "serverName": ns,
                 "why": format!("{why}, trying next"),
             }));
         }
     }
-}
-
-fn name_of(text: &str) -> Name {
-    Name(
-        text.split('.')
-            .filter(|l| !l.is_empty())
-            .map(|l| l.as_bytes().to_vec())
-            .collect(),
-    )
-}
-
-fn to_view_name(n: &hickory_proto::rr::Name) -> Name {
-    Name(n.iter().map(<[u8]>::to_vec).collect())
 }
 
 /// Runs `+trace` for one lookup; returns dig's exit status.
@@ -519,7 +508,7 @@ pub fn run(l: &Lookup, banner_args: Option<super::Banner<'_>>, out: &mut dyn Wri
         let _ = write!(w.out, "{s}");
     }
     w.roots = roots.clone();
-    let (end, _) = w.walk(&name, l.qtype, Name::default(), roots, 0, false);
+    let (end, _) = w.walk(&name, l.qtype, Name::root(), roots, 0, false);
     if w.json {
         let steps = Value::Array(std::mem::take(&mut w.steps));
         let _ = writeln!(w.out, "{steps}");

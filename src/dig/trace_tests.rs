@@ -1,10 +1,12 @@
 //! Table tests of the pure parts of `+trace` (src/dig/trace.rs): root
-//! hints through the engine's reader, and reply classification.
+//! hints through the engine's reader, and reply classification through
+//! the engine's scrubber and classifier.
 
 use super::*;
+use crate::dig::types::TYPE_SOA;
 
 fn n(s: &str) -> Name {
-    name_of(s)
+    Name::from_ascii(s).unwrap()
 }
 
 fn wire_name(s: &str, out: &mut Vec<u8>) {
@@ -15,9 +17,9 @@ fn wire_name(s: &str, out: &mut Vec<u8>) {
     out.push(0);
 }
 
-/// A reply with the given flags/rcode byte pair and (section, owner, type,
-/// rdata) records.
-fn reply(flags: u16, records: &[(usize, &str, u16, Vec<u8>)]) -> View {
+/// A reply (to www.zone.test A) with the given flags/rcode byte pair and
+/// (section, owner, type, rdata) records.
+fn reply(flags: u16, records: &[(usize, &str, u16, Vec<u8>)]) -> Message {
     let mut counts = [1u16, 0, 0, 0];
     for r in records {
         counts[r.0] += 1;
@@ -38,7 +40,7 @@ fn reply(flags: u16, records: &[(usize, &str, u16, Vec<u8>)]) -> View {
         m.extend_from_slice(&(data.len() as u16).to_be_bytes());
         m.extend_from_slice(&data);
     }
-    msg::parse(&m).unwrap()
+    crate::wire::parse(&m).unwrap()
 }
 
 fn name_data(s: &str) -> Vec<u8> {
@@ -99,9 +101,10 @@ fn hints_files() {
 
 #[test]
 fn classification() {
-    let q = n("www.zone.test");
-    let root = Name::default();
-    // (description, flags, records, zone asked, expected)
+    let q = n("www.zone.test.");
+    let a = RecordType::A;
+    let root = Name::root();
+    let step = |m: &Message, zone: &Name| classify(m.clone(), &q, a, zone).0;
     let referral = reply(
         0x8000,
         &[
@@ -110,10 +113,11 @@ fn classification() {
             (3, "ns1.nic.test", TYPE_A, vec![127, 66, 1, 2]),
         ],
     );
-    match classify(&referral, &q, &root) {
+    match step(&referral, &root) {
         Step::Referral { zone, servers } => {
-            assert_eq!(zone, n("test"));
+            assert_eq!(zone, n("test."));
             assert_eq!(servers.len(), 2);
+            assert_eq!(servers[0].name, "ns1.nic.test.");
             assert_eq!(
                 servers[0].addrs,
                 vec!["127.66.1.2".parse::<IpAddr>().unwrap()]
@@ -122,25 +126,84 @@ fn classification() {
         }
         other => panic!("{other:?}"),
     }
-    // The same referral from the test. servers is upward/sideways: lame.
-    assert!(matches!(classify(&referral, &q, &n("test")), Step::Lame(_)));
+    // The same referral from the test. servers is sideways: lame, and the
+    // reason names the NS set.
+    match step(&referral, &n("test.")) {
+        Step::Lame(why) => assert!(
+            why.ends_with(": NS for test. from a server of test."),
+            "{why}"
+        ),
+        other => panic!("{other:?}"),
+    }
     let answer = reply(0x8400, &[(1, "www.zone.test", TYPE_A, vec![192, 0, 2, 80])]);
-    assert_eq!(classify(&answer, &q, &n("zone.test")), Step::Answer);
+    assert_eq!(step(&answer, &n("zone.test.")), Step::Answer);
     let nx = reply(0x8403, &[(2, "zone.test", TYPE_SOA, vec![0; 22])]);
     assert_eq!(
-        classify(&nx, &q, &n("zone.test")),
+        step(&nx, &n("zone.test.")),
         Step::Negative("NXDOMAIN".into())
     );
     let nodata = reply(0x8400, &[(2, "zone.test", TYPE_SOA, vec![0; 22])]);
     assert_eq!(
-        classify(&nodata, &q, &n("zone.test")),
+        step(&nodata, &n("zone.test.")),
         Step::Negative("NODATA".into())
     );
     let refused = reply(0x8005, &[]);
-    assert_eq!(
-        classify(&refused, &q, &root),
-        Step::Lame("status REFUSED".into())
-    );
+    assert_eq!(step(&refused, &root), Step::Lame("rcode REFUSED".into()));
     let empty = reply(0x8000, &[]);
-    assert!(matches!(classify(&empty, &q, &root), Step::Lame(_)));
+    assert!(matches!(step(&empty, &root), Step::Lame(_)));
+}
+
+/// Where the engine's rules are stricter than a plain look at the
+/// sections: each reply here would have passed as an answer, a negative
+/// answer or a referral with its glue.
+#[test]
+fn classification_follows_the_engines_rules() {
+    let q = n("www.zone.test.");
+    let a = RecordType::A;
+    let step = |m: &Message, zone: &Name| classify(m.clone(), &q, a, zone).0;
+    // AA and nothing else, no SOA: not a NODATA (RFC 2308 §2.2 needs the
+    // SOA); another server is asked.
+    let bare = reply(0x8400, &[]);
+    assert!(matches!(step(&bare, &n("zone.test.")), Step::Lame(_)));
+    // An answer from a recursive server's cache (RA, no AA) is lame.
+    let cached = reply(0x8080, &[(1, "www.zone.test", TYPE_A, vec![192, 0, 2, 80])]);
+    assert!(matches!(step(&cached, &n("zone.test.")), Step::Lame(_)));
+    // Data of another type for the name is no answer to A.
+    let txt = reply(0x8400, &[(1, "www.zone.test", 16, b"\x02hi".to_vec())]);
+    assert!(matches!(step(&txt, &n("zone.test.")), Step::Lame(_)));
+    // An answer for a name outside the zone asked is dropped: a server of
+    // other.test. cannot speak for www.zone.test.
+    assert!(matches!(
+        step(&answer_of_www(), &n("other.test.")),
+        Step::Lame(_)
+    ));
+    // Glue outside the referring zone is not believed (RFC 5452 §6): the
+    // NS is kept, its address is not.
+    let out_of_zone_glue = reply(
+        0x8000,
+        &[
+            (2, "zone.test", TYPE_NS, name_data("ns.zone.test")),
+            (2, "zone.test", TYPE_NS, name_data("ns.elsewhere.lab")),
+            (3, "ns.zone.test", TYPE_A, vec![127, 66, 1, 3]),
+            (3, "ns.elsewhere.lab", TYPE_A, vec![192, 0, 2, 9]),
+        ],
+    );
+    match step(&out_of_zone_glue, &n("test.")) {
+        Step::Referral { zone, servers } => {
+            assert_eq!(zone, n("zone.test."));
+            let glue: Vec<(&str, usize)> = servers
+                .iter()
+                .map(|s| (s.name.as_str(), s.addrs.len()))
+                .collect();
+            assert_eq!(glue, [("ns.zone.test.", 1), ("ns.elsewhere.lab.", 0)]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The scrubbed reply comes back for the walk's own use.
+    let (_, kept) = classify(out_of_zone_glue, &q, a, &n("test."));
+    assert_eq!(kept.additionals.len(), 1);
+}
+
+fn answer_of_www() -> Message {
+    reply(0x8400, &[(1, "www.zone.test", TYPE_A, vec![192, 0, 2, 80])])
 }
