@@ -45,7 +45,8 @@ impl std::fmt::Display for Kind {
             Kind::NoData => f.write_str("NODATA (the name has no data of that type)"),
             Kind::Referral { child } => write!(f, "a referral to {child}"),
             Kind::Lame => f.write_str(
-                "a lame reply (a referral up or sideways, or an empty non-authoritative answer)",
+                "a lame reply (a referral up or sideways, an empty non-authoritative answer, \
+                 or an answer without AA from a server offering recursion)",
             ),
             Kind::YxDomain => f.write_str("YXDOMAIN (a DNAME makes the name too long)"),
             Kind::Rcode(rcode) => match crate::wire::rcode_mnemonic(u16::from(*rcode)) {
