@@ -462,3 +462,100 @@ fn trace_refuses_a_broken_hints_file() {
         "{text}"
     );
 }
+
+/// The walk judges replies as tern's resolver does: a root (127.180.0.2)
+/// that answers like a recursive server's cache (RA set, AA clear) is lame
+/// and the next root (127.180.0.3, AA set) gives the answer.
+#[test]
+fn trace_skips_an_answer_from_a_cache() {
+    use std::net::UdpSocket;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let stop = Arc::new(AtomicBool::new(false));
+    // (address, flags byte 2, flags byte 3, address answered)
+    let servers = [
+        ("127.180.0.2:5301", 0x80, 0x80, [192, 0, 2, 66]),
+        ("127.180.0.3:5301", 0x84, 0x00, [192, 0, 2, 80]),
+    ];
+    let threads: Vec<_> = servers
+        .into_iter()
+        .map(|(addr, f2, f3, ip)| {
+            let sock = UdpSocket::bind(addr).unwrap();
+            sock.set_read_timeout(Some(std::time::Duration::from_millis(100)))
+                .unwrap();
+            let st = stop.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 1500];
+                while !st.load(Ordering::SeqCst) {
+                    let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                        continue;
+                    };
+                    // The question ends after its name's root label and
+                    // four bytes of type and class.
+                    let Some(zero) = buf[12..n].iter().position(|&b| b == 0) else {
+                        continue;
+                    };
+                    let end = 12 + zero + 5;
+                    let mut m = vec![buf[0], buf[1], f2, f3, 0, 1, 0, 1, 0, 0, 0, 0];
+                    m.extend_from_slice(&buf[12..end]);
+                    m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+                    m.extend_from_slice(&ip);
+                    let _ = sock.send_to(&m, from);
+                }
+            })
+        })
+        .collect();
+    let dir = temp_dir("trace-cache-root");
+    let hints = dir.join("two.hints");
+    std::fs::write(
+        &hints,
+        ". 3600 NS a.root.cache.\n. 3600 NS b.root.cache.\n\
+         a.root.cache. 3600 A 127.180.0.2\nb.root.cache. 3600 A 127.180.0.3\n",
+    )
+    .unwrap();
+    let out = tern_dig(&[
+        "-p",
+        PORT,
+        "+trace",
+        "+timeout=1",
+        "www.zone.test",
+        "--hints",
+        hints.to_str().unwrap(),
+    ]);
+    stop.store(true, Ordering::SeqCst);
+    for t in threads {
+        t.join().unwrap();
+    }
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    let cache = position(
+        &lines,
+        |l| l.starts_with(";; Received ") && l.contains("from 127.180.0.2#5301(a.root.cache)"),
+        "from the caching root",
+        &text,
+    );
+    assert!(
+        lines[cache + 1].starts_with(";; a lame reply (")
+            && lines[cache + 1].contains("an answer without AA from a server offering recursion")
+            && lines[cache + 1].ends_with(", trying next"),
+        "{text}"
+    );
+    let answer = position(
+        &lines,
+        |l| l.starts_with(";; Received ") && l.contains("from 127.180.0.3#5301(b.root.cache)"),
+        "from the authoritative root",
+        &text,
+    );
+    assert_eq!(lines[answer + 1], ";; answer from zone .", "{text}");
+    assert!(cache < answer, "{text}");
+    // The cached data is printed as received, the answer follows it.
+    assert!(
+        lines[..cache].contains(&"www.zone.test.\t\t60\tIN\tA\t192.0.2.66"),
+        "{text}"
+    );
+    assert!(
+        lines[cache..answer].contains(&"www.zone.test.\t\t60\tIN\tA\t192.0.2.80"),
+        "{text}"
+    );
+}
