@@ -15,7 +15,7 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
 use tern::clock::ManualClock;
 use tern::config::Config;
-use tern::engine::Resolver;
+use tern::engine::{Request, Resolver};
 use tern::server::Handler;
 use tern::testkit::{small_hints, small_net};
 use tern::upstream::Protocol;
@@ -53,7 +53,8 @@ fn main() {
         net.clone(),
         clock,
     );
-    let handler = Handler::new(Arc::new(resolver));
+    let resolver = Arc::new(resolver);
+    let handler = Handler::new(resolver.clone());
     let client = SocketAddr::from(([127, 0, 0, 1], 40000));
     let names = [
         "www.example.test.",
@@ -73,6 +74,12 @@ fn main() {
     println!(
         "handler future: {} bytes",
         std::mem::size_of_val(&handler.handle_uncached(&[], client, Protocol::Udp))
+    );
+    let request = Request::new(Name::root(), RecordType::A);
+    println!(
+        "engine futures: resolve {} bytes, resolve_cached {} bytes",
+        std::mem::size_of_val(&resolver.resolve(&request)),
+        std::mem::size_of_val(&resolver.resolve_cached(&request))
     );
     let upstream_before = net.sent().len();
     let start = Instant::now();

@@ -441,10 +441,14 @@ impl<T: Transport, C: Clock> Handler<T, C> {
             // None: a local zone drops the question (deny).
             // The client's tags go along for the policies the engine asks.
             let tags = acl.tags(client.ip());
+            // Boxed: the answer's future is large (resolution, policies,
+            // local data), and the front end moves this one whole when it
+            // spawns it; on the heap it is moved once.
+            let answer = Box::pin(self.answer(&query, client, protocol));
             let (m, stamp) = if self.rpz.is_empty() || tags.is_empty() {
-                self.answer(&query, client, protocol).await?
+                answer.await?
             } else {
-                crate::rpz::with_client_tags(tags, self.answer(&query, client, protocol)).await?
+                crate::rpz::with_client_tags(tags, answer).await?
             };
             let discard = self.resolver.config().server.discard_timeout;
             let waited = self.resolver.clock().now().saturating_sub(started);
@@ -596,7 +600,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                 self.local
                     .answer(q.name(), q.query_type(), q.query_class(), Some(client.ip()))
             {
-                return self.local_reply(query, local, request).await;
+                return Box::pin(self.local_reply(query, local, request)).await;
             }
         }
         if let Some(m) = self.auth_zone_reply(query, q) {
@@ -609,13 +613,17 @@ impl<T: Transport, C: Clock> Handler<T, C> {
                 Before::Resolve => {}
                 Before::Passthru => passthru = true,
                 Before::Drop => return None,
-                Before::Answer(s) => return self.rpz_reply(query, s, request, &rpz_query).await,
+                Before::Answer(s) => {
+                    return Box::pin(self.rpz_reply(query, s, request, &rpz_query)).await
+                }
             }
         }
         let (res, cacheable) = match self.resolve_policed(&request, &rpz_query, passthru).await {
             Policed::Resolved(res, cacheable) => (res, cacheable),
             Policed::Drop => return None,
-            Policed::Answer(s) => return self.rpz_reply(query, s, request, &rpz_query).await,
+            Policed::Answer(s) => {
+                return Box::pin(self.rpz_reply(query, s, request, &rpz_query)).await
+            }
         };
         self.stats.security(&res.security);
         if res.stale {
