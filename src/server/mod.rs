@@ -9,6 +9,7 @@
 //! until every permit is back, bounded in time.
 
 pub mod acl;
+mod batch;
 pub mod bind;
 pub mod cache_file;
 pub mod chaos;

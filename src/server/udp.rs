@@ -1,22 +1,21 @@
-//! The UDP receive loop of one socket (RFC 1035 §4.2.1): a query the
-//! packet cache answers is answered inline (no task, no permit: the work is
-//! small and bounded); any other datagram is answered in its own task while
+//! The UDP receive loop of one socket (RFC 1035 §4.2.1): datagrams are
+//! read in batches (`batch`); a query the packet cache answers is answered
+//! inline (no task, no permit: the work is small and bounded), the batch's
+//! replies sent together; any other datagram is answered in its own task while
 //! a query permit is free; without one the datagram is dropped (the client
 //! retries), so a flood cannot grow memory. With `server.ratelimit`, a
 //! client network over its rate is dropped or slipped first (`ratelimit`).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tracing::Instrument;
 
-use super::packet_cache::MAX_REPLY;
+use super::batch::{Received, Replies};
 use super::ratelimit::{slip_reply, Verdict};
 use super::{query_span, Service, Shared, Via};
-
-/// Largest datagram read; anything longer is cut and then fails to parse.
-const RECV_BUFFER: usize = 65_535;
 
 /// Serves `socket` from a thread of its own running a single-threaded
 /// runtime: the queries it receives are resolved there too, so a packet
@@ -82,67 +81,78 @@ async fn own_thread_loop<S: Service>(
 
 pub(crate) async fn serve<S: Service>(shared: Arc<Shared<S>>, socket: Arc<UdpSocket>) {
     let mut stop = shared.stop.clone();
-    let mut buf = vec![0u8; RECV_BUFFER];
-    let mut reply = Vec::with_capacity(MAX_REPLY);
+    let mut rx = Received::new();
+    let mut tx = Replies::new();
     loop {
         let received = tokio::select! {
-            r = socket.recv_from(&mut buf) => r,
+            r = rx.recv(&socket) => r,
             _ = super::stopped(&mut stop) => return,
         };
-        let (len, client) = match received {
-            Ok(r) => r,
+        let n = match received {
+            Ok(n) => n,
             Err(e) => {
                 // ICMP errors from earlier replies and the like: keep going.
                 tracing::debug!(error = %e, "udp receive error");
                 continue;
             }
         };
-        let datagram = buf.get(..len).unwrap_or(&[]);
-        if let Some(limit) = &shared.ratelimit {
-            match limit.check(client.ip(), shared.service.now()) {
-                Verdict::Allow => {}
-                Verdict::Drop => {
-                    shared.service.ratelimited(false);
-                    continue;
-                }
-                Verdict::Slip => {
-                    shared.service.ratelimited(true);
-                    if let Some(reply) = slip_reply(datagram) {
-                        let _ = socket.try_send_to(&reply, client);
-                    }
-                    continue;
-                }
+        for i in 0..n {
+            if let Some((datagram, client)) = rx.datagram(i) {
+                take(&shared, &socket, datagram, client, &mut tx);
             }
         }
-        if shared.service.answer_now(datagram, client, &mut reply) {
-            match socket.try_send_to(&reply, client) {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    // Socket buffer full: wait for room, as a task would.
-                    if let Err(e) = socket.send_to(&reply, client).await {
-                        tracing::debug!(error = %e, "udp send failed");
-                    }
-                }
-                Err(e) => tracing::debug!(error = %e, "udp send failed"),
-            }
-            continue;
-        }
-        let Ok(permit) = shared.queries.clone().try_acquire_owned() else {
-            tracing::debug!(%client, "too many queries in flight; dropped");
-            continue;
-        };
-        let answer = shared.service.answer(datagram.to_vec(), client, Via::Udp);
-        let socket = socket.clone();
-        tokio::spawn(
-            async move {
-                for reply in answer.await {
-                    if let Err(e) = socket.send_to(&reply, client).await {
-                        tracing::debug!(error = %e, "udp send failed");
-                    }
-                }
-                drop(permit);
-            }
-            .instrument(query_span(client, "udp")),
-        );
+        // The replies made at once go out together.
+        tx.send(&socket).await;
     }
+}
+
+/// One datagram: dropped or slipped by the rate limit, answered at once
+/// (the reply queued in `tx`), or answered in a task of its own while a
+/// query permit is free; without one it is dropped (the client retries).
+fn take<S: Service>(
+    shared: &Arc<Shared<S>>,
+    socket: &Arc<UdpSocket>,
+    datagram: &[u8],
+    client: SocketAddr,
+    tx: &mut Replies,
+) {
+    if let Some(limit) = &shared.ratelimit {
+        match limit.check(client.ip(), shared.service.now()) {
+            Verdict::Allow => {}
+            Verdict::Drop => {
+                shared.service.ratelimited(false);
+                return;
+            }
+            Verdict::Slip => {
+                shared.service.ratelimited(true);
+                if let Some(reply) = slip_reply(datagram) {
+                    let _ = socket.try_send_to(&reply, client);
+                }
+                return;
+            }
+        }
+    }
+    if let Some(reply) = tx.reply_buffer() {
+        if shared.service.answer_now(datagram, client, reply) {
+            tx.reply_ready(client);
+            return;
+        }
+    }
+    let Ok(permit) = shared.queries.clone().try_acquire_owned() else {
+        tracing::debug!(%client, "too many queries in flight; dropped");
+        return;
+    };
+    let answer = shared.service.answer(datagram.to_vec(), client, Via::Udp);
+    let socket = socket.clone();
+    tokio::spawn(
+        async move {
+            for reply in answer.await {
+                if let Err(e) = socket.send_to(&reply, client).await {
+                    tracing::debug!(error = %e, "udp send failed");
+                }
+            }
+            drop(permit);
+        }
+        .instrument(query_span(client, "udp")),
+    );
 }
