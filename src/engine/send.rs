@@ -1,22 +1,20 @@
 //! One exchange with one server: UDP first, TCP after TC=1 (RFC 7766 §5),
 //! once more without EDNS after a FORMERR to EDNS (RFC 6891 §7), within
-//! the query's deadline and upstream budget; the query message itself
-//! (EDNS, DO, client subnet, client string), and the checks a reply must
-//! pass to be used (RFC 5452 §9.1, RFC 7871 §7.3).
+//! the query's deadline and upstream budget; the query's client subnet,
+//! and the checks a parsed reply must pass to be used (RFC 7871 §7.3).
+//! Building, encoding and parsing the messages is `message.rs`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::rdata::opt::EdnsOption;
-use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_proto::op::{Message, ResponseCode};
 use tracing::Instrument;
 
 use crate::clock::{Clock, Mono};
-use crate::engine::ecs;
 use crate::engine::learn;
 use crate::engine::state::QueryState;
 use crate::engine::step::{Question, ZoneServers};
+use crate::engine::{ecs, message};
 use crate::engine::{Resolver, TraceEvent};
 use crate::upstream::nat64;
 use crate::upstream::selection::Outcome;
@@ -154,6 +152,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             e.options_mut().insert(net.option());
         }
         message.metadata.recursion_desired = a.zs.recursive;
+        let bytes = match message::encode(&message) {
+            Ok(b) => b,
+            Err(f) => return (Err(f), a.now),
+        };
         let zone = &a.zs.zone;
         st.record(|| TraceEvent::Query {
             zone: zone.clone(),
@@ -177,7 +179,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             .exchange(UpstreamQuery {
                 server: nat64::route(a.addr, cfg_nat64(&self.config.resolver)),
                 protocol: a.protocol,
-                message,
+                bytes,
                 timeout: a.timeout,
             })
             .instrument(span.clone())
@@ -185,7 +187,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let after = self.clock.now();
         let rtt = after.saturating_sub(a.now);
         span.record("rtt_ms", crate::clock::tenths_ms(rtt));
-        (result, after)
+        (
+            result.and_then(|b| message::read_reply(&message, &b)),
+            after,
+        )
     }
 
     /// Notes a failed exchange (selection, problems, trace) and says how
@@ -240,15 +245,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             server: addr,
             rtt,
             rcode: reply.metadata.response_code,
-            kind: summarize(reply),
+            kind: message::summarize(reply),
             message: st.full_trace.then(|| Box::new(reply.clone())),
         });
-        if reply.metadata.message_type != MessageType::Response
-            || !same_question(reply, a.q.name, a.q.qtype, a.q.class)
-        {
-            st.note(|| format!("{addr} replied to another question: ignored"));
-            return Checked::Ignore;
-        }
         if reply.metadata.truncation && a.protocol == Protocol::Udp {
             st.note(|| format!("{addr} truncated the reply: retrying over TCP"));
             return Checked::RetryOverTcp;
@@ -276,78 +275,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         }
         Checked::Use
     }
-
-    pub(super) fn build_query(
-        &self,
-        qname: &Name,
-        qtype: RecordType,
-        class: DNSClass,
-        edns: bool,
-    ) -> Message {
-        let mut m = Message::new(0, MessageType::Query, OpCode::Query);
-        let mut q = Query::query(qname.clone(), qtype);
-        q.set_query_class(class);
-        m.add_query(q);
-        if edns {
-            let mut e = Edns::new();
-            e.set_max_payload(self.config.resolver.edns_payload);
-            // DO=1 when validating: the servers send RRSIGs and NSEC/NSEC3
-            // proofs (RFC 4035 §4.9.1, as Unbound with its validator).
-            e.set_dnssec_ok(self.config.dnssec.validate);
-            m.set_edns(e);
-        }
-        m
-    }
-
-    /// Attaches the configured EDNS client string of the most specific
-    /// network holding `server` (queries without EDNS carry none).
-    fn add_client_string(&self, m: &mut Message, server: IpAddr) {
-        let cfg = &self.config.resolver;
-        let best = cfg
-            .edns_client_strings
-            .iter()
-            .filter(|c| c.net.contains(&server))
-            .max_by_key(|c| c.net.prefix_len());
-        if let (Some(c), Some(edns)) = (best, m.edns.as_mut()) {
-            edns.options_mut().insert(EdnsOption::Unknown(
-                cfg.edns_client_string_code,
-                c.text.clone(),
-            ));
-        }
-    }
 }
 
 /// The NAT64 prefix IPv4 servers are reached through, when NAT64 is on.
 fn cfg_nat64(cfg: &crate::config::ResolverConfig) -> Option<ipnet::Ipv6Net> {
     cfg.nat64.then_some(cfg.nat64_prefix)
-}
-
-/// Whether a reply carries exactly the question we asked (RFC 5452 §9.1;
-/// names compare case-insensitively).
-pub(super) fn same_question(
-    reply: &Message,
-    qname: &Name,
-    qtype: RecordType,
-    class: DNSClass,
-) -> bool {
-    match reply.queries.as_slice() {
-        [q] => q.name() == qname && q.query_type() == qtype && q.query_class() == class,
-        // FORMERR and some error replies legitimately carry no question,
-        // and so does a bare TC=1 header (NSD's answer to a UDP ANY query
-        // with refuse-any, RFC 8482 §4.4): retried over TCP.
-        [] => reply.metadata.response_code != ResponseCode::NoError || reply.metadata.truncation,
-        _ => false,
-    }
-}
-
-/// A one-line summary of a reply, for traces.
-pub(super) fn summarize(m: &Message) -> String {
-    format!(
-        "{} aa={} answers={} authority={} additional={}",
-        m.metadata.response_code,
-        m.metadata.authoritative,
-        m.answers.len(),
-        m.authorities.len(),
-        m.additionals.len()
-    )
 }
