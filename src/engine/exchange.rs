@@ -1,8 +1,8 @@
 //! Talking to a zone's servers: choosing the next server (SRTT order,
-//! hold-down), retrying others after timeouts (the exchange itself is in
-//! `send.rs`), and finding addresses for NS names that came without glue
-//! (in parallel, a few at a time; from the parent when the name lies
-//! inside the zone).
+//! hold-down), retrying others after timeouts (the exchange itself is
+//! `attempt.rs`, driven by `send.rs`), and finding addresses for NS names
+//! that came without glue (in parallel, a few at a time; from the parent
+//! when the name lies inside the zone).
 
 use std::collections::HashSet;
 
@@ -14,7 +14,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::cache::Rank;
 use crate::clock::{Clock, Mono};
-use crate::engine::send::ExchangeError;
+use crate::engine::attempt::ExchangeError;
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::step::{BoxStep, Question, Step, ZoneServers};
 use crate::engine::{Failure, Resolver};

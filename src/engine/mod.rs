@@ -4,6 +4,7 @@
 //! time only through `Clock`, so the same engine runs under `tern serve`, the
 //! replay harness, fault tests, fuzzing and benches.
 
+mod attempt;
 mod autotrust;
 mod cached;
 pub mod classify;
