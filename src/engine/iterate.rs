@@ -17,7 +17,7 @@ use crate::engine::learn;
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::step::{Question, Step, ZoneServers};
 use crate::engine::store::{soa_of, AnswerFrom};
-use crate::engine::walk::{judge, Ask, Down, Facts, Full, Then, Verdict, Walk};
+use crate::engine::walk::{judge, Ask, Down, Facts, Fallback, Full, Then, Verdict, Walk};
 use crate::engine::{Failure, Resolver, TraceEvent};
 use crate::upstream::selection::Outcome;
 use crate::upstream::Transport;
@@ -128,48 +128,47 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     }
 
     /// Every server of the zone failed this step: a last resort, the
-    /// parent's delegation, or the parent asked again; None to go on.
+    /// parent's delegation, or the parent asked again (`Walk::fallback`);
+    /// None to go on.
     async fn zone_failed(&self, w: &mut Walk, f: Failure, cx: &WalkCx<'_>) -> Option<Step> {
         let st = cx.st;
-        if matches!(f, Failure::AllLame) && (w.rec_lame.is_some() || w.empty_aa) {
-            return Some(self.last_resort(w.rec_lame.take(), cx));
+        loop {
+            match w.fallback(&f, self.configured_zone(&w.zs.zone)) {
+                Fallback::LastResort => return Some(self.last_resort(w.rec_lame.take(), cx)),
+                Fallback::ParentSide => {
+                    let Some(parent) = self.parent_side(&w.zs) else {
+                        continue;
+                    };
+                    st.note(|| {
+                        format!(
+                            "servers of {} failed ({f}): trying the delegation its parent gave",
+                            w.zs.zone
+                        )
+                    });
+                    w.switch_servers(parent);
+                    return None;
+                }
+                // The cached delegation turned useless (its NS names do
+                // not resolve, its servers are lame) and the parent's copy
+                // has expired: ask the parent again, once, as Unbound does.
+                Fallback::AskParentAgain => {
+                    let above = w.zs.zone.base_name();
+                    let Ok(parent) = self.find_cut(&above, st, cx.path).await else {
+                        return Some(Step::Fail(f));
+                    };
+                    st.note(|| {
+                        format!(
+                            "servers of {} are useless ({f}): asking {} for the delegation again",
+                            w.zs.zone, parent.zone
+                        )
+                    });
+                    let cut = parent.zone.clone();
+                    w.enter(parent, &cut);
+                    return None;
+                }
+                Fallback::Fail => return Some(Step::Fail(f)),
+            }
         }
-        if let Some(parent) = self.parent_side(&w.zs, &mut w.tried_parent_side, &f) {
-            st.note(|| {
-                format!(
-                    "servers of {} failed ({f}): trying the delegation its parent gave",
-                    w.zs.zone
-                )
-            });
-            w.switch_servers(parent);
-            return None;
-        }
-        let zs = &w.zs;
-        let restart = !w.restarted_above
-            && matches!(f, Failure::NoNsAddress | Failure::AllLame)
-            && !zs.zone.is_root()
-            && zs.configured.is_empty()
-            && !self.configured_zone(&zs.zone);
-        if !restart {
-            return Some(Step::Fail(f));
-        }
-        // The cached delegation turned useless (its NS names do not
-        // resolve, its servers are lame) and the parent's copy has
-        // expired: ask the parent again, once, as Unbound does.
-        w.restarted_above = true;
-        let above = w.zs.zone.base_name();
-        let Ok(parent) = self.find_cut(&above, st, cx.path).await else {
-            return Some(Step::Fail(f));
-        };
-        st.note(|| {
-            format!(
-                "servers of {} are useless ({f}): asking {} for the delegation again",
-                w.zs.zone, parent.zone
-            )
-        });
-        let cut = parent.zone.clone();
-        w.enter(parent, &cut);
-        None
     }
 
     /// Last resorts when every server is lame, as Unbound: a recursive
