@@ -33,6 +33,7 @@ pub mod state;
 pub mod step;
 mod store;
 pub mod trace;
+mod tries;
 pub mod validate;
 mod walk;
 
