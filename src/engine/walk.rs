@@ -351,5 +351,7 @@ pub(super) fn judge(kind: Kind, ask: &Ask, name: &Name, facts: Facts) -> Verdict
     }
 }
 
+pub(super) mod read;
+
 #[cfg(test)]
 mod tests;
