@@ -61,10 +61,11 @@ fn query(server: SocketAddr, i: usize) -> UpstreamQuery {
     if let Ok(name) = Name::from_ascii(format!("n{i}.example.com.")) {
         m.add_query(Query::query(name, RecordType::A));
     }
+    m.metadata.id = i as u16;
     UpstreamQuery {
         server,
         protocol: Protocol::Udp,
-        message: m,
+        bytes: m.to_vec().unwrap_or_default(),
         timeout: Duration::from_secs(2),
     }
 }

@@ -41,7 +41,7 @@ impl Transport for Silent {
     fn exchange(
         &self,
         _query: UpstreamQuery,
-    ) -> impl std::future::Future<Output = Result<Message, UpstreamFailure>> + Send {
+    ) -> impl std::future::Future<Output = tern::upstream::ReplyBytes> + Send {
         async { Err(UpstreamFailure::Timeout) }
     }
 }
@@ -388,7 +388,7 @@ impl Transport for Slow {
     fn exchange(
         &self,
         _query: UpstreamQuery,
-    ) -> impl std::future::Future<Output = Result<Message, UpstreamFailure>> + Send {
+    ) -> impl std::future::Future<Output = tern::upstream::ReplyBytes> + Send {
         async {
             tokio::time::sleep(Duration::from_millis(150)).await;
             Err(UpstreamFailure::Timeout)

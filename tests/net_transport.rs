@@ -1,8 +1,8 @@
-//! The real transport on loopback sockets (RFC 5452 §9.1): replies with a
-//! wrong ID or from a wrong source port are dropped and the matching one is
-//! returned; a reply with our ID for another question ends the exchange at
-//! once; a silent server times out; TCP
-//! length framing (RFC 1035 §4.2.2) works.
+//! The real transport on loopback sockets, its replies read as the engine
+//! reads them (RFC 5452 §9.1): replies with a wrong ID or from a wrong
+//! source port are dropped and the matching one is returned; a reply with
+//! our ID for another question ends the exchange at once; a silent server
+//! times out; TCP length framing (RFC 1035 §4.2.2) works.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
@@ -19,7 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 
 fn query(name: &str) -> Message {
-    let mut m = Message::new(0, MessageType::Query, OpCode::Query);
+    let mut m = Message::new(rand::random(), MessageType::Query, OpCode::Query);
     m.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
     m
 }
@@ -44,13 +44,23 @@ fn marker(m: &Message) -> u8 {
     }
 }
 
-fn upstream(server: SocketAddr, protocol: Protocol, timeout_ms: u64) -> UpstreamQuery {
-    UpstreamQuery {
+/// One exchange of a query for `www.Example.com. A` through `t`, its
+/// reply read as the engine reads it.
+async fn exchange(
+    t: &NetTransport,
+    server: SocketAddr,
+    protocol: Protocol,
+    timeout_ms: u64,
+) -> Result<Message, UpstreamFailure> {
+    let sent = query("www.Example.com.");
+    let q = UpstreamQuery {
         server,
         protocol,
-        message: query("www.Example.com."),
+        bytes: sent.to_vec().unwrap(),
         timeout: Duration::from_millis(timeout_ms),
-    }
+    };
+    let bytes = t.exchange(q).await?;
+    tern::engine::read_reply(&sent, &bytes)
 }
 
 #[tokio::test]
@@ -58,11 +68,10 @@ async fn spoofed_replies_are_ignored() {
     let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let other = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = server.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        NetTransport::new()
-            .exchange(upstream(addr, Protocol::Udp, 2000))
-            .await
-    });
+    let task =
+        tokio::spawn(
+            async move { exchange(&NetTransport::new(), addr, Protocol::Udp, 2000).await },
+        );
     let mut buf = [0u8; 512];
     let (n, client) = server.recv_from(&mut buf).await.unwrap();
     let q = Message::from_vec(&buf[..n]).unwrap();
@@ -91,26 +100,26 @@ async fn spoofed_replies_are_ignored() {
 }
 
 #[tokio::test]
-async fn fresh_id_and_port_per_query() {
+async fn the_query_goes_out_as_given_from_a_fresh_port_each_time() {
     let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = server.local_addr().unwrap();
     let mut ids = std::collections::HashSet::new();
     let mut ports = std::collections::HashSet::new();
     for _ in 0..8 {
-        let task = tokio::spawn(async move {
-            NetTransport::new()
-                .exchange(upstream(addr, Protocol::Udp, 2000))
-                .await
-        });
+        let task =
+            tokio::spawn(
+                async move { exchange(&NetTransport::new(), addr, Protocol::Udp, 2000).await },
+            );
         let mut buf = [0u8; 512];
         let (n, client) = server.recv_from(&mut buf).await.unwrap();
         let q = Message::from_vec(&buf[..n]).unwrap();
+        assert_eq!(q.queries, query("www.Example.com.").queries);
         ids.insert(q.metadata.id);
         ports.insert(client.port());
         server.send_to(&reply(&q, 9), client).await.unwrap();
         assert_eq!(marker(&task.await.unwrap().unwrap()), 9);
     }
-    assert!(ids.len() >= 7, "{ids:?}");
+    assert!(ids.len() >= 7, "the engine's IDs reach the wire: {ids:?}");
     assert!(ports.len() >= 7, "{ports:?}");
 }
 
@@ -124,8 +133,7 @@ async fn pooled_exchange(
 ) -> (u16, Result<Message, UpstreamFailure>) {
     let addr = server.local_addr().unwrap();
     let t = transport.clone();
-    let task =
-        tokio::spawn(async move { t.exchange(upstream(addr, Protocol::Udp, timeout_ms)).await });
+    let task = tokio::spawn(async move { exchange(&t, addr, Protocol::Udp, timeout_ms).await });
     let mut buf = [0u8; 512];
     let (n, client) = server.recv_from(&mut buf).await.unwrap();
     let q = Message::from_vec(&buf[..n]).unwrap();
@@ -190,9 +198,7 @@ async fn silent_server_times_out() {
     let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = server.local_addr().unwrap();
     let started = Instant::now();
-    let got = NetTransport::new()
-        .exchange(upstream(addr, Protocol::Udp, 300))
-        .await;
+    let got = exchange(&NetTransport::new(), addr, Protocol::Udp, 300).await;
     let took = started.elapsed();
     assert_eq!(got.unwrap_err(), UpstreamFailure::Timeout);
     assert!(took >= Duration::from_millis(290), "{took:?}");
@@ -221,9 +227,7 @@ async fn reply_with_question(
             let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
             let addr = server.local_addr().unwrap();
             let task = tokio::spawn(async move {
-                NetTransport::new()
-                    .exchange(upstream(addr, Protocol::Udp, 5000))
-                    .await
+                exchange(&NetTransport::new(), addr, Protocol::Udp, 5000).await
             });
             let mut buf = [0u8; 512];
             let (n, client) = server.recv_from(&mut buf).await.unwrap();
@@ -235,9 +239,7 @@ async fn reply_with_question(
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let task = tokio::spawn(async move {
-                NetTransport::new()
-                    .exchange(upstream(addr, Protocol::Tcp, 5000))
-                    .await
+                exchange(&NetTransport::new(), addr, Protocol::Tcp, 5000).await
             });
             let (mut s, _) = listener.accept().await.unwrap();
             let len = s.read_u16().await.unwrap();
@@ -274,15 +276,14 @@ async fn a_reply_to_another_question_ends_the_exchange_at_once() {
     }
 }
 
+/// A datagram with our ID too short to be a DNS message is waited past; if
+/// nothing better comes, the exchange ends as malformed, not silent.
 #[tokio::test]
 async fn garbage_with_our_id_ends_as_malformed() {
     let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = server.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        NetTransport::new()
-            .exchange(upstream(addr, Protocol::Udp, 300))
-            .await
-    });
+    let task =
+        tokio::spawn(async move { exchange(&NetTransport::new(), addr, Protocol::Udp, 300).await });
     let mut buf = [0u8; 512];
     let (n, client) = server.recv_from(&mut buf).await.unwrap();
     let q = Message::from_vec(&buf[..n]).unwrap();
@@ -294,15 +295,35 @@ async fn garbage_with_our_id_ends_as_malformed() {
     assert_eq!(task.await.unwrap().unwrap_err(), UpstreamFailure::Malformed);
 }
 
+/// A whole header with our ID and QR=1 that does not parse ends the
+/// exchange at once: the engine reads it as malformed.
+#[tokio::test]
+async fn an_unparseable_reply_with_our_id_is_malformed_at_once() {
+    let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr().unwrap();
+    let task =
+        tokio::spawn(
+            async move { exchange(&NetTransport::new(), addr, Protocol::Udp, 5000).await },
+        );
+    let mut buf = [0u8; 512];
+    let (n, client) = server.recv_from(&mut buf).await.unwrap();
+    let mut bad = buf[..12].to_vec();
+    bad[2] |= 0x80;
+    bad.extend_from_slice(&[0x3f, 0xff, 0xff]);
+    assert!(n > 12);
+    server.send_to(&bad, client).await.unwrap();
+    // Waited past, it would have ended as a timeout.
+    assert_eq!(task.await.unwrap().unwrap_err(), UpstreamFailure::Malformed);
+}
+
 #[tokio::test]
 async fn tcp_exchange_with_framing() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        NetTransport::new()
-            .exchange(upstream(addr, Protocol::Tcp, 2000))
-            .await
-    });
+    let task =
+        tokio::spawn(
+            async move { exchange(&NetTransport::new(), addr, Protocol::Tcp, 2000).await },
+        );
     let (mut conn, _) = listener.accept().await.unwrap();
     let len = conn.read_u16().await.unwrap();
     let mut buf = vec![0u8; usize::from(len)];
@@ -329,18 +350,15 @@ async fn tcp_exchange_with_framing() {
 async fn tcp_closed_and_refused() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        NetTransport::new()
-            .exchange(upstream(addr, Protocol::Tcp, 2000))
-            .await
-    });
+    let task =
+        tokio::spawn(
+            async move { exchange(&NetTransport::new(), addr, Protocol::Tcp, 2000).await },
+        );
     let (conn, _) = listener.accept().await.unwrap();
     drop(conn);
     assert_eq!(task.await.unwrap().unwrap_err(), UpstreamFailure::Closed);
     drop(listener);
-    let got = NetTransport::new()
-        .exchange(upstream(addr, Protocol::Tcp, 2000))
-        .await;
+    let got = exchange(&NetTransport::new(), addr, Protocol::Tcp, 2000).await;
     assert!(
         matches!(
             got,

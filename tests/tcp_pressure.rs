@@ -157,7 +157,7 @@ impl Transport for Hang {
     fn exchange(
         &self,
         _query: UpstreamQuery,
-    ) -> impl std::future::Future<Output = Result<Message, UpstreamFailure>> + Send {
+    ) -> impl std::future::Future<Output = tern::upstream::ReplyBytes> + Send {
         async {
             tokio::time::sleep(Duration::from_secs(60)).await;
             Err(UpstreamFailure::Timeout)

@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::dnssec::anchors::TrustAnchors;
 use crate::engine::{Request, Resolution, Resolver, RootHints, TraceEvent};
 use crate::upstream::net::NetTransport;
-use crate::upstream::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
+use crate::upstream::{Protocol, ReplyBytes, Transport, UpstreamQuery};
 
 /// Sends what the engine addresses to port 53 to the lab's port instead.
 pub struct PortMap<T> {
@@ -35,8 +35,7 @@ impl<T: Transport> Transport for PortMap<T> {
     fn exchange(
         &self,
         mut query: UpstreamQuery,
-    ) -> impl std::future::Future<Output = Result<hickory_proto::op::Message, UpstreamFailure>> + Send
-    {
+    ) -> impl std::future::Future<Output = ReplyBytes> + Send {
         if query.server.port() == 53 {
             query.server.set_port(self.port);
         }

@@ -22,23 +22,8 @@ use crate::upstream::Transport;
 impl<T: Transport, C: Clock> Resolver<T, C> {
     /// When a zone's servers (from its own NS set) all failed, the
     /// delegation its parent gave, if it names other servers (Unbound's
-    /// parent-side fallback for parent/child NS differences). Once per step.
-    pub(super) fn parent_side(
-        &self,
-        zs: &ZoneServers,
-        tried: &mut bool,
-        failure: &Failure,
-    ) -> Option<ZoneServers> {
-        if *tried
-            || zs.local
-            || matches!(
-                failure,
-                Failure::QueryBudget(_) | Failure::Timeout | Failure::Depth
-            )
-        {
-            return None;
-        }
-        *tried = true;
+    /// parent-side fallback for parent/child NS differences).
+    pub(super) fn parent_side(&self, zs: &ZoneServers) -> Option<ZoneServers> {
         let key = Key::Delegation(zs.zone.clone(), DNSClass::IN);
         let mut parent = match self.cache.get(&key, self.clock.now()) {
             Some(Cached::Sections(ns, glue)) => {

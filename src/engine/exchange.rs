@@ -1,8 +1,8 @@
 //! Talking to a zone's servers: choosing the next server (SRTT order,
-//! hold-down), retrying others after timeouts (the exchange itself is in
-//! `send.rs`), and finding addresses for NS names that came without glue
-//! (in parallel, a few at a time; from the parent when the name lies
-//! inside the zone).
+//! hold-down), retrying others after timeouts (the exchange itself is
+//! `attempt.rs`, driven by `send.rs`), and finding addresses for NS names
+//! that came without glue (in parallel, a few at a time; from the parent
+//! when the name lies inside the zone).
 
 use std::collections::HashSet;
 
@@ -14,17 +14,13 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::cache::Rank;
 use crate::clock::{Clock, Mono};
-use crate::engine::send::ExchangeError;
+use crate::engine::attempt::ExchangeError;
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::step::{BoxStep, Question, Step, ZoneServers};
+use crate::engine::tries::{Pick, Tries};
 use crate::engine::{Failure, Resolver};
 use crate::upstream::selection::QueryKind;
 use crate::upstream::Transport;
-
-/// Tries of one zone-step before giving up on the zone (timeouts, lame and
-/// failing servers all count). Unbound allows a similar handful of
-/// retries per target (`outbound-msg-retry`, default 5).
-const MAX_TRIES_PER_STEP: usize = 8;
 
 /// Glueless NS names resolved at once for one delegation ("in parallel
 /// where there are several", without multiplying fan-out).
@@ -52,32 +48,27 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         loop {
             let now = self.clock.now();
             let order = self.server_order(zs, failed, q.qtype, st, now)?;
-            // Only servers set aside for bogus data are left with addresses:
-            // the zone's glueless servers may serve good data, so find
-            // their addresses first (Unbound looks for another target).
-            if !t.resolved_names
-                && self.config.dnssec.validate
-                && order
-                    .first()
-                    .is_some_and(|a| self.suspects.is_set_aside(a, now))
-            {
-                t.resolved_names = true;
-                if self.resolve_ns_names(zs, st, path).await {
+            let best = order.first().copied();
+            let set_aside = self.config.dnssec.validate
+                && best.is_some_and(|a| self.suspects.is_set_aside(&a, now));
+            let addr = match t.pick(best, set_aside) {
+                Pick::Ask(addr) => addr,
+                Pick::ResolveNames => {
+                    self.resolve_ns_names(zs, st, path).await;
                     continue;
                 }
-            }
-            let Some(addr) = order.first().copied() else {
-                if !t.resolved_names && self.resolve_ns_names(zs, st, path).await {
-                    t.resolved_names = true;
-                    continue;
+                Pick::OutOfServers => {
+                    let f = t.out_of_servers(&zs.addrs(), failed);
+                    if f == Failure::NoReachableAuthority {
+                        self.give_up_zone(zs, &t, q.qtype, now);
+                    }
+                    return Err(f);
                 }
-                return Err(self.out_of_servers(zs, failed, &t, q.qtype, now));
+                Pick::TooManyTries => {
+                    self.give_up_zone(zs, &t, q.qtype, now);
+                    return Err(Failure::NoReachableAuthority);
+                }
             };
-            if t.tries >= MAX_TRIES_PER_STEP {
-                self.give_up_zone(zs, &t, q.qtype, now);
-                return Err(Failure::NoReachableAuthority);
-            }
-            t.tries += 1;
             let probe = self.probe(addr, now, st);
             match self.exchange(addr, zs, q, st).await {
                 Ok(msg) => {
@@ -96,10 +87,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     let retries = self.config.upstream.retries as usize;
                     t.timed_out(addr, zs.addrs().len(), probe, retries, failed);
                 }
-                Err(ExchangeError::Other) => {
-                    t.replied = true;
-                    failed.insert(addr);
-                }
+                Err(ExchangeError::Other) => t.unusable(addr, failed),
             }
         }
     }
@@ -171,36 +159,13 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         probe
     }
 
-    /// Why a zone step ends with no server left to ask.
-    fn out_of_servers(
-        &self,
-        zs: &ZoneServers,
-        failed: &HashSet<SocketAddr>,
-        t: &Tries,
-        qtype: RecordType,
-        now: Mono,
-    ) -> Failure {
-        let all = zs.addrs();
-        if all.is_empty() {
-            return Failure::NoNsAddress;
-        }
-        if t.timeouts == 0 && all.iter().all(|a| failed.contains(a)) {
-            // Every server answered, none usefully.
-            return Failure::AllLame;
-        }
-        self.give_up_zone(zs, t, qtype, now);
-        Failure::NoReachableAuthority
-    }
-
     /// A zone step that ends with no reply from any server it tried: each
     /// of them that timed out is held down (RFC 9520 §3.2), so that the
     /// next queries for the zone fail at once instead of waiting again;
     /// the zone's problem is noted.
     fn give_up_zone(&self, zs: &ZoneServers, t: &Tries, qtype: RecordType, now: Mono) {
-        if !t.replied {
-            for addr in &t.timed_out {
-                self.selection.mark_down(*addr, QueryKind::of(qtype), now);
-            }
+        for addr in t.to_hold_down() {
+            self.selection.mark_down(*addr, QueryKind::of(qtype), now);
         }
         self.problems.zone(&zs.zone, zs.addrs().len(), now);
     }
@@ -340,48 +305,4 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 pub(super) async fn futures_join<F: Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
     let futs: Vec<F> = futs.into_iter().collect();
     futures_util::future::join_all(futs).await
-}
-
-/// What one zone step has tried so far.
-#[derive(Default)]
-struct Tries {
-    tries: usize,
-    timeouts: usize,
-    /// Servers that gave no reply in this step, and whether any did.
-    timed_out: HashSet<SocketAddr>,
-    replied: bool,
-    /// Glueless NS names have been looked up.
-    resolved_names: bool,
-}
-
-impl Tries {
-    /// After `addr`, one of `total` servers, timed out: whether it is
-    /// asked again this step. A failed probe is held down longer and not
-    /// retried. The zone's only server is retried (backed off) until
-    /// `retries` timeouts (Unbound's outbound-msg-retry); the query
-    /// deadline still bounds the wait. Otherwise the others are tried
-    /// first, and when all have timed out another round starts.
-    fn timed_out(
-        &mut self,
-        addr: SocketAddr,
-        total: usize,
-        probe: bool,
-        retries: usize,
-        failed: &mut HashSet<SocketAddr>,
-    ) {
-        self.timeouts += 1;
-        self.timed_out.insert(addr);
-        if probe {
-            failed.insert(addr);
-        } else if total <= 1 {
-            if self.timeouts >= retries {
-                failed.insert(addr);
-            }
-        } else {
-            failed.insert(addr);
-            if failed.len() >= total {
-                failed.clear();
-            }
-        }
-    }
 }

@@ -2,22 +2,23 @@
 //! (name, type), following referrals (RFC 1034 §5.3.3), minimising the
 //! query name on the way (RFC 9156, relaxed), resolving NS names that came
 //! without glue, and caching what each reply teaches. This file only
-//! sequences; the decisions live in `classify`, `selection` and `cache`.
+//! sequences; the decisions live in `walk` (what a reply means and how
+//! the walk moves on), `tries`, `attempt`, `classify` and `selection`.
 
 use std::net::{IpAddr, SocketAddr};
 
-use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::op::Message;
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 
 use super::store::Taking;
 use crate::clock::Clock;
-use crate::engine::classify::{classify, Kind};
-use crate::engine::harden::{limit_ns_sets, PrivatePolicy};
+use crate::engine::classify::Kind;
 use crate::engine::learn;
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::step::{Question, Step, ZoneServers};
 use crate::engine::store::{soa_of, AnswerFrom};
-use crate::engine::walk::{judge, Ask, Down, Facts, Full, Then, Verdict, Walk};
+use crate::engine::walk::read::{read, Reading, Rules};
+use crate::engine::walk::{Ask, Down, Fallback, Full, Then, Verdict, Walk};
 use crate::engine::{Failure, Resolver, TraceEvent};
 use crate::upstream::selection::Outcome;
 use crate::upstream::Transport;
@@ -74,15 +75,24 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     None => continue,
                 },
             };
-            let carried_ns = self.clean_reply(&mut msg, &w.zs.zone, &ask, st);
-            let kind = classify(&msg, &w.zs.zone, &ask.name, ask.qtype);
+            let rules = Rules {
+                cfg: &self.config.resolver,
+                validate: self.config.dnssec.validate,
+            };
+            let Reading {
+                kind,
+                verdict,
+                private_removed,
+            } = read(&mut msg, &w.zs.zone, &ask, name, rules);
+            if private_removed > 0 {
+                st.note(|| format!("removed {private_removed} private addresses from the answer"));
+            }
             if !matches!(kind, Kind::Rcode(_) | Kind::Lame) {
                 self.stash_sigs(&msg);
             }
             st.record(|| {
                 TraceEvent::Note(format!("{from} for {} {}: {kind}", ask.name, ask.qtype))
             });
-            let verdict = judge(kind, &ask, name, Facts::of(&msg, carried_ns));
             if let Some(step) = self.follow(&mut w, verdict, (msg, from), &ask, &cx).await {
                 return step;
             }
@@ -128,48 +138,47 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     }
 
     /// Every server of the zone failed this step: a last resort, the
-    /// parent's delegation, or the parent asked again; None to go on.
+    /// parent's delegation, or the parent asked again (`Walk::fallback`);
+    /// None to go on.
     async fn zone_failed(&self, w: &mut Walk, f: Failure, cx: &WalkCx<'_>) -> Option<Step> {
         let st = cx.st;
-        if matches!(f, Failure::AllLame) && (w.rec_lame.is_some() || w.empty_aa) {
-            return Some(self.last_resort(w.rec_lame.take(), cx));
+        loop {
+            match w.fallback(&f, self.configured_zone(&w.zs.zone)) {
+                Fallback::LastResort => return Some(self.last_resort(w.rec_lame.take(), cx)),
+                Fallback::ParentSide => {
+                    let Some(parent) = self.parent_side(&w.zs) else {
+                        continue;
+                    };
+                    st.note(|| {
+                        format!(
+                            "servers of {} failed ({f}): trying the delegation its parent gave",
+                            w.zs.zone
+                        )
+                    });
+                    w.switch_servers(parent);
+                    return None;
+                }
+                // The cached delegation turned useless (its NS names do
+                // not resolve, its servers are lame) and the parent's copy
+                // has expired: ask the parent again, once, as Unbound does.
+                Fallback::AskParentAgain => {
+                    let above = w.zs.zone.base_name();
+                    let Ok(parent) = self.find_cut(&above, st, cx.path).await else {
+                        return Some(Step::Fail(f));
+                    };
+                    st.note(|| {
+                        format!(
+                            "servers of {} are useless ({f}): asking {} for the delegation again",
+                            w.zs.zone, parent.zone
+                        )
+                    });
+                    let cut = parent.zone.clone();
+                    w.enter(parent, &cut);
+                    return None;
+                }
+                Fallback::Fail => return Some(Step::Fail(f)),
+            }
         }
-        if let Some(parent) = self.parent_side(&w.zs, &mut w.tried_parent_side, &f) {
-            st.note(|| {
-                format!(
-                    "servers of {} failed ({f}): trying the delegation its parent gave",
-                    w.zs.zone
-                )
-            });
-            w.switch_servers(parent);
-            return None;
-        }
-        let zs = &w.zs;
-        let restart = !w.restarted_above
-            && matches!(f, Failure::NoNsAddress | Failure::AllLame)
-            && !zs.zone.is_root()
-            && zs.configured.is_empty()
-            && !self.configured_zone(&zs.zone);
-        if !restart {
-            return Some(Step::Fail(f));
-        }
-        // The cached delegation turned useless (its NS names do not
-        // resolve, its servers are lame) and the parent's copy has
-        // expired: ask the parent again, once, as Unbound does.
-        w.restarted_above = true;
-        let above = w.zs.zone.base_name();
-        let Ok(parent) = self.find_cut(&above, st, cx.path).await else {
-            return Some(Step::Fail(f));
-        };
-        st.note(|| {
-            format!(
-                "servers of {} are useless ({f}): asking {} for the delegation again",
-                w.zs.zone, parent.zone
-            )
-        });
-        let cut = parent.zone.clone();
-        w.enter(parent, &cut);
-        None
     }
 
     /// Last resorts when every server is lame, as Unbound: a recursive
@@ -196,39 +205,6 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 Step::NoData(Vec::new(), Vec::new())
             }
         }
-    }
-
-    /// Scrubs a reply to `ask` from a server of `zone` (NS set limits,
-    /// bailiwick, private addresses, a DS referral's DS set); whether it
-    /// carried an NS set before.
-    fn clean_reply(&self, msg: &mut Message, zone: &Name, ask: &Ask, st: &QueryState) -> bool {
-        let cfg = &self.config.resolver;
-        // An upward or sideways referral is lame even as a last resort.
-        let carried_ns = msg
-            .authorities
-            .iter()
-            .any(|r| r.record_type() == RecordType::NS);
-        limit_ns_sets(msg, cfg.max_ns_per_set as usize);
-        crate::engine::store::scrub_signed(
-            msg,
-            zone,
-            &ask.name,
-            ask.qtype,
-            cfg.harden_glue,
-            self.config.dnssec.validate,
-        );
-        let private = PrivatePolicy {
-            nets: &cfg.private_addresses,
-            allowed: &cfg.private_domains,
-        };
-        let removed = private.scrub_answers(msg);
-        if removed > 0 {
-            st.note(|| format!("removed {removed} private addresses from the answer"));
-        }
-        if ask.qtype == RecordType::DS {
-            ds_from_referral(msg, &ask.name);
-        }
-        carried_ns
     }
 
     /// Does what a verdict on a reply calls for; the step when the walk
@@ -350,37 +326,6 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
         }
     }
-}
-
-/// A parent asked for a DS set may answer with its referral to the child,
-/// the DS set (and its RRSIGs) in the authority section: that DS set is
-/// the answer (as Unbound reads it), not a delegation to follow to the
-/// child, which has no DS to give.
-fn ds_from_referral(msg: &mut Message, qname: &Name) {
-    if !msg.answers.is_empty() || msg.metadata.response_code != ResponseCode::NoError {
-        return;
-    }
-    let is_ds = |r: &Record| {
-        r.name == *qname
-            && match &r.data {
-                RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(sig)) => {
-                    sig.input().type_covered == RecordType::DS
-                }
-                _ => r.record_type() == RecordType::DS,
-            }
-    };
-    if !msg
-        .authorities
-        .iter()
-        .any(|r| r.name == *qname && r.record_type() == RecordType::DS)
-    {
-        return;
-    }
-    let (ds, rest): (Vec<Record>, Vec<Record>) = std::mem::take(&mut msg.authorities)
-        .into_iter()
-        .partition(is_ds);
-    msg.answers = ds;
-    msg.authorities = rest;
 }
 
 /// The question a walk is for, and the resolution it belongs to.

@@ -4,6 +4,7 @@
 //! time only through `Clock`, so the same engine runs under `tern serve`, the
 //! replay harness, fault tests, fuzzing and benches.
 
+mod attempt;
 mod autotrust;
 mod cached;
 pub mod classify;
@@ -20,6 +21,7 @@ pub mod inflight;
 pub mod iterate;
 mod learn;
 mod local_copy;
+mod message;
 mod outcome;
 mod problems;
 mod referral_path;
@@ -31,6 +33,7 @@ pub mod state;
 pub mod step;
 mod store;
 pub mod trace;
+mod tries;
 pub mod validate;
 mod walk;
 
@@ -45,6 +48,7 @@ use crate::upstream::selection::Selection;
 use crate::upstream::Transport;
 
 pub use hints::RootHints;
+pub use message::{read_reply, reply_matches};
 pub use outcome::{Failure, Request, Resolution, ZoneCut};
 pub use trace::TraceEvent;
 
@@ -103,6 +107,8 @@ pub struct Resolver<T: Transport, C: Clock> {
     /// A response policy consulted while following CNAMEs (set once, by
     /// the server that applies it).
     policy: std::sync::OnceLock<Arc<dyn AliasPolicy>>,
+    /// Where query IDs come from.
+    ids: message::QueryIds,
 }
 
 /// A response policy (RPZ) the engine consults while it follows a CNAME
@@ -178,6 +184,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             aggressive: Arc::new(crate::dnssec::aggressive::AggressiveCache::new()),
             suspects: validate::retry::Suspects::default(),
             policy: std::sync::OnceLock::new(),
+            ids: message::QueryIds::default(),
         }
     }
 

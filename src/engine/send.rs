@@ -1,61 +1,33 @@
-//! One exchange with one server: UDP first, TCP after TC=1 (RFC 7766 §5),
-//! once more without EDNS after a FORMERR to EDNS (RFC 6891 §7), within
-//! the query's deadline and upstream budget; the query message itself
-//! (EDNS, DO, client subnet, client string), and the checks a reply must
-//! pass to be used (RFC 5452 §9.1, RFC 7871 §7.3).
+//! One exchange with one server, driven: the query message (EDNS, DO,
+//! client subnet, client string, RD), the sending through the `Transport`
+//! within the query's upstream budget, and what selection, the problem log
+//! and the trace are told. The decisions (TC=1 → TCP, FORMERR → without
+//! EDNS, deadlines, which replies are used) are the I/O-free
+//! `attempt::Exchange`.
 
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::rdata::opt::EdnsOption;
-use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_proto::op::Message;
 use tracing::Instrument;
 
 use crate::clock::{Clock, Mono};
-use crate::engine::ecs;
-use crate::engine::learn;
+use crate::engine::attempt::{
+    Exchange, ExchangeError, Heard, Late, Next, Send, Then, Waits, Window,
+};
 use crate::engine::state::QueryState;
 use crate::engine::step::{Question, ZoneServers};
-use crate::engine::{Resolver, TraceEvent};
+use crate::engine::{ecs, learn};
+use crate::engine::{message, Resolver, TraceEvent};
 use crate::upstream::nat64;
 use crate::upstream::selection::Outcome;
-use crate::upstream::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
+use crate::upstream::{ReplyBytes, Transport, UpstreamFailure, UpstreamQuery};
 
-/// Re-sends of one exchange (TC=1 → TCP, FORMERR → without EDNS).
-const MAX_RESENDS: usize = 3;
-
-pub(super) enum ExchangeError {
-    Timeout,
-    /// The client query's own time limit is spent.
-    Deadline,
-    Budget,
-    Other,
-}
-
-/// One send of a question to one server.
-struct Attempt<'a> {
-    addr: SocketAddr,
+/// The server and question an exchange is about, for notes and traces.
+#[derive(Clone, Copy)]
+struct About<'a> {
+    addr: std::net::SocketAddr,
     zs: &'a ZoneServers,
     q: Question<'a>,
-    protocol: Protocol,
-    edns: bool,
-    /// The client subnet sent (EDNS Client Subnet), if any.
-    subnet: Option<ecs::ClientNet>,
-    /// When the send began, and how long its reply is waited for.
-    now: Mono,
-    timeout: Duration,
-    /// The wait was cut to what is left before the client timeout, so a
-    /// timeout says nothing about the server.
-    cut_short: bool,
-}
-
-/// What a reply that came back is good for.
-enum Checked {
-    Use,
-    RetryOverTcp,
-    RetryWithoutEdns,
-    Ignore,
 }
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
@@ -63,256 +35,173 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// without EDNS after a FORMERR to EDNS (remembered per server).
     pub(super) async fn exchange(
         &self,
-        addr: SocketAddr,
+        addr: std::net::SocketAddr,
         zs: &ZoneServers,
         q: Question<'_>,
         st: &QueryState,
     ) -> Result<Message, ExchangeError> {
         st.asking(addr, &zs.zone);
-        let mut protocol = if zs.tcp || self.config.upstream.tcp {
-            Protocol::Tcp
-        } else {
-            Protocol::Udp
+        let about = About { addr, zs, q };
+        let edns = !self.selection.no_edns(addr, self.clock.now());
+        // EDNS Client Subnet, to the servers configured for it.
+        let subnet = st
+            .subnet
+            .filter(|_| edns && ecs::sends_to(&self.config.resolver, &zs.zone, addr));
+        let window = Window {
+            start: st.start,
+            limit: self.config.resolver.query_timeout,
+            client: st.deadline,
         };
-        for _ in 0..MAX_RESENDS {
+        let tcp = zs.tcp || self.config.upstream.tcp;
+        let query = self.query_for(about, edns, subnet);
+        let mut ex = Exchange::new(addr, query, subnet, tcp, window);
+        loop {
             let now = self.clock.now();
-            let (left, cut_short) = self.time_left(st, now)?;
+            let waits = Waits {
+                udp: self.selection.rto(addr, now),
+                tcp: self.config.upstream.tcp_timeout,
+            };
+            let send = match ex.next(now, self.ids.next(), waits) {
+                Next::Send(send) => send,
+                Next::Done(result) => return result,
+                Next::Late(late) => {
+                    st.note(|| match late {
+                        Late::Query => "query timeout reached: giving up",
+                        Late::Client => "client timeout reached: answering from stale data",
+                    });
+                    return Err(ExchangeError::Deadline);
+                }
+            };
             if !st.spend() {
                 return Err(ExchangeError::Budget);
             }
-            let edns = !self.selection.no_edns(addr, now);
-            let timeout = match protocol {
-                Protocol::Udp => self.selection.rto(addr, now),
-                Protocol::Tcp => self.config.upstream.tcp_timeout,
-            }
-            .min(left);
-            let attempt = Attempt {
-                addr,
-                zs,
-                q,
-                protocol,
-                edns,
-                // EDNS Client Subnet, to the servers configured for it.
-                subnet: st
-                    .subnet
-                    .filter(|_| edns && ecs::sends_to(&self.config.resolver, &zs.zone, addr)),
-                now,
-                timeout,
-                cut_short: cut_short && timeout == left,
-            };
-            let (result, after) = self.send(&attempt, st).await;
-            let reply = match result {
-                Ok(m) => m,
-                Err(failure) => return Err(self.upstream_failed(&attempt, failure, after, st)),
-            };
-            match self.check_reply(&attempt, &reply, after, st) {
-                Checked::Use => return Ok(reply),
-                Checked::RetryOverTcp => protocol = Protocol::Tcp,
-                Checked::RetryWithoutEdns => {}
-                Checked::Ignore => return Err(ExchangeError::Other),
-            }
-        }
-        Err(ExchangeError::Other)
-    }
-
-    /// How long the exchange may still wait, and whether that is cut short
-    /// by the serve-stale client timeout (past which stale data answers).
-    fn time_left(&self, st: &QueryState, now: Mono) -> Result<(Duration, bool), ExchangeError> {
-        let elapsed = now.saturating_sub(st.start);
-        let Some(left) = self
-            .config
-            .resolver
-            .query_timeout
-            .checked_sub(elapsed)
-            .filter(|l| !l.is_zero())
-        else {
-            st.note(|| "query timeout reached: giving up");
-            return Err(ExchangeError::Deadline);
-        };
-        match st.deadline {
-            None => Ok((left, false)),
-            Some(d) => match d.checked_sub(now).filter(|l| !l.is_zero()) {
-                Some(l) => Ok((left.min(l), l < left)),
-                None => {
-                    st.note(|| "client timeout reached: answering from stale data");
-                    Err(ExchangeError::Deadline)
-                }
-            },
+            let (got, after) = self.send(about, send, now, st).await;
+            let heard = ex.on_reply(after, got);
+            self.heard(about, &ex, heard, after, st);
         }
     }
 
-    /// Sends the attempt's query and waits for the reply (traced, with a
-    /// span per exchange); the time the wait ended.
-    async fn send(
-        &self,
-        a: &Attempt<'_>,
-        st: &QueryState,
-    ) -> (Result<Message, UpstreamFailure>, Mono) {
-        let mut message = self.build_query(a.q.name, a.q.qtype, a.q.class, a.edns);
-        self.add_client_string(&mut message, a.addr.ip());
-        if let (Some(net), Some(e)) = (a.subnet, message.edns.as_mut()) {
+    /// The query for `about`, with EDNS when `edns` (and then the client
+    /// string and `subnet`), RD=1 to recursive servers.
+    fn query_for(&self, about: About<'_>, edns: bool, subnet: Option<ecs::ClientNet>) -> Message {
+        let q = about.q;
+        let mut query = self.build_query(q.name, q.qtype, q.class, edns);
+        self.add_client_string(&mut query, about.addr.ip());
+        if let (Some(net), Some(e)) = (subnet, query.edns.as_mut()) {
             e.options_mut().insert(net.option());
         }
-        message.metadata.recursion_desired = a.zs.recursive;
-        let zone = &a.zs.zone;
+        query.metadata.recursion_desired = about.zs.recursive;
+        query
+    }
+
+    /// Sends the bytes and waits for the reply (traced, with a span per
+    /// exchange); the time the wait ended.
+    async fn send(
+        &self,
+        about: About<'_>,
+        send: Send,
+        now: Mono,
+        st: &QueryState,
+    ) -> (ReplyBytes, Mono) {
+        let (addr, zone, q) = (about.addr, &about.zs.zone, about.q);
         st.record(|| TraceEvent::Query {
             zone: zone.clone(),
-            server: a.addr,
-            server_name: a.zs.name_of(&a.addr),
-            qname: a.q.name.clone(),
-            qtype: a.q.qtype,
-            protocol: a.protocol,
-            reason: format!("{} is a server for {}", a.addr, zone),
+            server: addr,
+            server_name: about.zs.name_of(&addr),
+            qname: q.name.clone(),
+            qtype: q.qtype,
+            protocol: send.protocol,
+            reason: format!("{addr} is a server for {zone}"),
         });
         let span = tracing::debug_span!(
             "upstream",
-            server = %a.addr,
+            server = %addr,
             zone = %zone,
-            qname = %a.q.name,
-            qtype = %a.q.qtype,
+            qname = %q.name,
+            qtype = %q.qtype,
             rtt_ms = tracing::field::Empty
         );
         let result = self
             .transport
             .exchange(UpstreamQuery {
-                server: nat64::route(a.addr, cfg_nat64(&self.config.resolver)),
-                protocol: a.protocol,
-                message,
-                timeout: a.timeout,
+                server: nat64::route(send.server, cfg_nat64(&self.config.resolver)),
+                protocol: send.protocol,
+                bytes: send.bytes,
+                timeout: send.timeout,
             })
             .instrument(span.clone())
             .await;
         let after = self.clock.now();
-        let rtt = after.saturating_sub(a.now);
-        span.record("rtt_ms", crate::clock::tenths_ms(rtt));
+        span.record("rtt_ms", crate::clock::tenths_ms(after.saturating_sub(now)));
         (result, after)
     }
 
-    /// Notes a failed exchange (selection, problems, trace) and says how
-    /// the zone step goes on.
-    fn upstream_failed(
+    /// Tells selection, the problem log and the trace what an exchange
+    /// heard.
+    fn heard(&self, about: About<'_>, ex: &Exchange, heard: Heard, after: Mono, st: &QueryState) {
+        match heard {
+            Heard::Failed { failure, counts } => self.failed(about, failure, counts, after, st),
+            Heard::Reply { rtt, then } => self.replied(about, ex, rtt, then, after, st),
+        }
+    }
+
+    /// Notes a failed exchange. A wait cut short by the client timeout
+    /// (`!counts`) says nothing about the server.
+    fn failed(
         &self,
-        a: &Attempt<'_>,
+        about: About<'_>,
         failure: UpstreamFailure,
+        counts: bool,
         after: Mono,
         st: &QueryState,
-    ) -> ExchangeError {
-        let addr = a.addr;
-        tracing::debug!(server = %addr, zone = %a.zs.zone, %failure, "upstream failure");
-        // A wait cut short by the client timeout says nothing about the
-        // server.
-        if !a.cut_short {
+    ) {
+        let addr = about.addr;
+        tracing::debug!(server = %addr, zone = %about.zs.zone, %failure, "upstream failure");
+        if counts {
             let outcome = learn::of_failure(&failure);
-            self.learn(addr, &a.zs.zone, a.q.qtype, outcome, after);
+            self.learn(addr, &about.zs.zone, about.q.qtype, outcome, after);
         }
         st.record(|| TraceEvent::Failed {
             server: addr,
             failure: failure.clone(),
             rto: self.selection.rto(addr, after),
         });
-        match failure {
-            // A network error (ICMP unreachable, a dropped connection) is
-            // retried like a timeout, as Unbound's outbound-msg-retry does.
-            UpstreamFailure::Timeout | UpstreamFailure::Network(_) | UpstreamFailure::Closed => {
-                ExchangeError::Timeout
-            }
-            UpstreamFailure::Malformed | UpstreamFailure::WrongQuestion => ExchangeError::Other,
-        }
     }
 
-    /// Notes a reply (selection, trace) and checks that it answers the
-    /// question as sent: a response to that question, not truncated, for
-    /// the client subnet sent, and not a FORMERR to EDNS.
-    fn check_reply(
+    /// Notes a reply to our question and what the exchange does with it.
+    fn replied(
         &self,
-        a: &Attempt<'_>,
-        reply: &Message,
+        about: About<'_>,
+        ex: &Exchange,
+        rtt: Duration,
+        then: Then,
         after: Mono,
         st: &QueryState,
-    ) -> Checked {
-        let addr = a.addr;
-        let rtt = after.saturating_sub(a.now);
-        let edns = reply.edns.is_some();
-        let replied = Outcome::Replied { rtt, edns };
-        self.learn(addr, &a.zs.zone, a.q.qtype, replied, after);
-        tracing::debug!(server = %addr, zone = %a.zs.zone, rtt_ms = crate::clock::tenths_ms(rtt), "upstream reply");
-        st.record(|| TraceEvent::Reply {
-            server: addr,
-            rtt,
-            rcode: reply.metadata.response_code,
-            kind: summarize(reply),
-            message: st.full_trace.then(|| Box::new(reply.clone())),
-        });
-        if reply.metadata.message_type != MessageType::Response
-            || !same_question(reply, a.q.name, a.q.qtype, a.q.class)
-        {
-            st.note(|| format!("{addr} replied to another question: ignored"));
-            return Checked::Ignore;
+    ) {
+        let (addr, zone, qtype) = (about.addr, &about.zs.zone, about.q.qtype);
+        let edns = ex.last_reply().is_some_and(|r| r.edns.is_some());
+        self.learn(addr, zone, qtype, Outcome::Replied { rtt, edns }, after);
+        tracing::debug!(server = %addr, zone = %about.zs.zone, rtt_ms = crate::clock::tenths_ms(rtt), "upstream reply");
+        if let Some(reply) = ex.last_reply() {
+            st.record(|| TraceEvent::Reply {
+                server: addr,
+                rtt,
+                rcode: reply.metadata.response_code,
+                kind: message::summarize(reply),
+                message: st.full_trace.then(|| Box::new(reply.clone())),
+            });
         }
-        if reply.metadata.truncation && a.protocol == Protocol::Udp {
-            st.note(|| format!("{addr} truncated the reply: retrying over TCP"));
-            return Checked::RetryOverTcp;
-        }
-        if reply.metadata.truncation {
-            // Truncated even over TCP: nothing whole will come from it.
-            st.note(|| format!("{addr} truncated its TCP reply: ignored"));
-            return Checked::Ignore;
-        }
-        if let Some(net) = &a.subnet {
-            match ecs::scope(reply, net) {
-                Some(scope) => st.note_scope(scope),
-                None => {
-                    // RFC 7871 §7.3: a reply about another network is not
-                    // used.
-                    st.note(|| format!("{addr} answered for another client subnet: ignored"));
-                    return Checked::Ignore;
-                }
+        match then {
+            Then::Use { scope } => st.note_scope(scope),
+            Then::OverTcp => st.note(|| format!("{addr} truncated the reply: retrying over TCP")),
+            Then::TruncatedTcp => st.note(|| format!("{addr} truncated its TCP reply: ignored")),
+            Then::OtherSubnet => {
+                st.note(|| format!("{addr} answered for another client subnet: ignored"))
             }
-        }
-        if a.edns && reply.metadata.response_code == ResponseCode::FormErr && reply.edns.is_none() {
-            st.note(|| format!("{addr} answered FORMERR to EDNS: retrying without"));
-            self.learn(addr, &a.zs.zone, a.q.qtype, Outcome::NoEdns, after);
-            return Checked::RetryWithoutEdns;
-        }
-        Checked::Use
-    }
-
-    pub(super) fn build_query(
-        &self,
-        qname: &Name,
-        qtype: RecordType,
-        class: DNSClass,
-        edns: bool,
-    ) -> Message {
-        let mut m = Message::new(0, MessageType::Query, OpCode::Query);
-        let mut q = Query::query(qname.clone(), qtype);
-        q.set_query_class(class);
-        m.add_query(q);
-        if edns {
-            let mut e = Edns::new();
-            e.set_max_payload(self.config.resolver.edns_payload);
-            // DO=1 when validating: the servers send RRSIGs and NSEC/NSEC3
-            // proofs (RFC 4035 §4.9.1, as Unbound with its validator).
-            e.set_dnssec_ok(self.config.dnssec.validate);
-            m.set_edns(e);
-        }
-        m
-    }
-
-    /// Attaches the configured EDNS client string of the most specific
-    /// network holding `server` (queries without EDNS carry none).
-    fn add_client_string(&self, m: &mut Message, server: IpAddr) {
-        let cfg = &self.config.resolver;
-        let best = cfg
-            .edns_client_strings
-            .iter()
-            .filter(|c| c.net.contains(&server))
-            .max_by_key(|c| c.net.prefix_len());
-        if let (Some(c), Some(edns)) = (best, m.edns.as_mut()) {
-            edns.options_mut().insert(EdnsOption::Unknown(
-                cfg.edns_client_string_code,
-                c.text.clone(),
-            ));
+            Then::WithoutEdns => {
+                st.note(|| format!("{addr} answered FORMERR to EDNS: retrying without"));
+                self.learn(addr, zone, qtype, Outcome::NoEdns, after);
+            }
         }
     }
 }
@@ -320,34 +209,4 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 /// The NAT64 prefix IPv4 servers are reached through, when NAT64 is on.
 fn cfg_nat64(cfg: &crate::config::ResolverConfig) -> Option<ipnet::Ipv6Net> {
     cfg.nat64.then_some(cfg.nat64_prefix)
-}
-
-/// Whether a reply carries exactly the question we asked (RFC 5452 §9.1;
-/// names compare case-insensitively).
-pub(super) fn same_question(
-    reply: &Message,
-    qname: &Name,
-    qtype: RecordType,
-    class: DNSClass,
-) -> bool {
-    match reply.queries.as_slice() {
-        [q] => q.name() == qname && q.query_type() == qtype && q.query_class() == class,
-        // FORMERR and some error replies legitimately carry no question,
-        // and so does a bare TC=1 header (NSD's answer to a UDP ANY query
-        // with refuse-any, RFC 8482 §4.4): retried over TCP.
-        [] => reply.metadata.response_code != ResponseCode::NoError || reply.metadata.truncation,
-        _ => false,
-    }
-}
-
-/// A one-line summary of a reply, for traces.
-pub(super) fn summarize(m: &Message) -> String {
-    format!(
-        "{} aa={} answers={} authority={} additional={}",
-        m.metadata.response_code,
-        m.metadata.authoritative,
-        m.answers.len(),
-        m.authorities.len(),
-        m.additionals.len()
-    )
 }

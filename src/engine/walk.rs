@@ -3,8 +3,10 @@
 //! 9156, relaxed as Unbound's), what a classified reply means for the walk
 //! (`judge`: go one label down, ask the full name, try another server,
 //! follow a referral, finish), how the walk moves on by it (`Walk::take`),
-//! and the last resorts kept when every server is lame. `iterate.rs` does
-//! the sending, caching and tracing these decisions call for.
+//! the last resorts kept when every server is lame, and the ladder of
+//! fallbacks when every server of the zone failed (`Walk::fallback`).
+//! `iterate.rs` does the sending, caching and tracing these decisions call
+//! for.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -15,6 +17,7 @@ use hickory_proto::rr::{Name, RecordType};
 use crate::engine::classify::Kind;
 use crate::engine::problems::Problem;
 use crate::engine::step::ZoneServers;
+use crate::engine::Failure;
 
 /// Where the walk stands: the zone and servers asked, how much of the
 /// name they are shown, and what this zone step has learned so far.
@@ -29,9 +32,9 @@ pub(super) struct Walk {
     /// Servers of the zone that failed this step.
     pub failed: HashSet<SocketAddr>,
     /// The parent's delegation has been tried (once per walk).
-    pub tried_parent_side: bool,
+    tried_parent_side: bool,
     /// The delegation has been asked of the parent again (once per walk).
-    pub restarted_above: bool,
+    restarted_above: bool,
     /// A recursive server's answer, used only if no authoritative one
     /// can be had.
     pub rec_lame: Option<Message>,
@@ -78,6 +81,22 @@ pub(super) enum Keep {
     RecursiveAnswer,
     /// An authoritative empty reply, read as NODATA if nothing better.
     EmptyAa,
+}
+
+/// The next rung when every server of the walk's zone failed this step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fallback {
+    /// Every server was lame, but one left a reply to fall back on (a
+    /// recursive server's answer, an authoritative empty reply).
+    LastResort,
+    /// The delegation the zone's parent gave, if the cache holds one that
+    /// names other servers (once per walk); if not, ask again.
+    ParentSide,
+    /// The delegation asked of the parent again (once per walk), when
+    /// the cached one proved useless and is not configured.
+    AskParentAgain,
+    /// The walk fails with the zone's failure.
+    Fail,
 }
 
 /// What one classified reply means for the walk.
@@ -215,6 +234,38 @@ impl Walk {
 }
 
 impl Walk {
+    /// The next fallback after every server of the zone failed with `f`;
+    /// `configured` says the zone is a configured stub, forward or auth
+    /// zone. Each of the parent's delegation and the parent asked again
+    /// is offered once per walk; calling again after one came to nothing
+    /// gives the next rung.
+    pub fn fallback(&mut self, f: &Failure, configured: bool) -> Fallback {
+        if matches!(f, Failure::AllLame) && (self.rec_lame.is_some() || self.empty_aa) {
+            return Fallback::LastResort;
+        }
+        // Running out of time or budget, or too deep: no other servers help.
+        let spent = matches!(
+            f,
+            Failure::QueryBudget(_) | Failure::Timeout | Failure::Depth
+        );
+        if !self.tried_parent_side && !self.zs.local && !spent {
+            self.tried_parent_side = true;
+            return Fallback::ParentSide;
+        }
+        let zs = &self.zs;
+        let useless = matches!(f, Failure::NoNsAddress | Failure::AllLame);
+        if !self.restarted_above
+            && useless
+            && !zs.zone.is_root()
+            && zs.configured.is_empty()
+            && !configured
+        {
+            self.restarted_above = true;
+            return Fallback::AskParentAgain;
+        }
+        Fallback::Fail
+    }
+
     /// Moves the walk on by a verdict on a reply from `from`: one label
     /// down, the full name from now on, the server counted out, or one
     /// referral more (at most `max_referrals`).
@@ -299,6 +350,8 @@ pub(super) fn judge(kind: Kind, ask: &Ask, name: &Name, facts: Facts) -> Verdict
         Kind::YxDomain => Verdict::YxDomain,
     }
 }
+
+pub(super) mod read;
 
 #[cfg(test)]
 mod tests;

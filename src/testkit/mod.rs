@@ -22,7 +22,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::txt::Parser;
 
 use crate::clock::ManualClock;
-use crate::upstream::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
+use crate::upstream::{Protocol, ReplyBytes, Transport, UpstreamFailure, UpstreamQuery};
 
 /// One zone's data.
 #[derive(Debug, Clone)]
@@ -259,12 +259,8 @@ impl TestNet {
         }
     }
 
-    fn reply(&self, q: &UpstreamQuery) -> Result<Message, UpstreamFailure> {
-        let question = q
-            .message
-            .queries
-            .first()
-            .ok_or(UpstreamFailure::Malformed)?;
+    fn reply(&self, q: &UpstreamQuery, asked: &Message) -> Result<Message, UpstreamFailure> {
+        let question = asked.queries.first().ok_or(UpstreamFailure::Malformed)?;
         let server = self
             .servers
             .lock()
@@ -282,7 +278,7 @@ impl TestNet {
             Fault::Silent => return Err(UpstreamFailure::Timeout),
             Fault::Refuse => error(ResponseCode::Refused),
             Fault::ServFail => error(ResponseCode::ServFail),
-            Fault::FormErrEdns if q.message.edns.is_some() => error(ResponseCode::FormErr),
+            Fault::FormErrEdns if asked.edns.is_some() => error(ResponseCode::FormErr),
             Fault::TruncateUdp if q.protocol == Protocol::Udp => {
                 let mut m = error(ResponseCode::NoError);
                 m.metadata.truncation = true;
@@ -292,7 +288,7 @@ impl TestNet {
                 if let Some(set) = &server.auth {
                     // The auth code echoes ID, question and OPT (with DO).
                     let source = IpAddr::from([127, 0, 0, 1]);
-                    let mut m = crate::zone::answer::answer(set, &q.message, source, None);
+                    let mut m = crate::zone::answer::answer(set, asked, source, None);
                     add_ns_addresses(&mut m, set);
                     add_extras(&mut m, &server);
                     return Ok(m);
@@ -312,10 +308,10 @@ impl TestNet {
                 }
             }
         };
-        m.metadata.id = q.message.metadata.id;
-        m.queries = q.message.queries.clone();
-        if q.message.edns.is_some() && server.fault != Fault::FormErrEdns {
-            m.edns = q.message.edns.clone();
+        m.metadata.id = asked.metadata.id;
+        m.queries = asked.queries.clone();
+        if asked.edns.is_some() && server.fault != Fault::FormErrEdns {
+            m.edns = asked.edns.clone();
         }
         Ok(m)
     }
@@ -362,20 +358,26 @@ fn error(rcode: ResponseCode) -> Message {
 }
 
 impl Transport for TestNet {
-    async fn exchange(&self, q: UpstreamQuery) -> Result<Message, UpstreamFailure> {
-        if let (Some(question), Ok(mut log)) = (q.message.queries.first(), self.log.lock()) {
+    async fn exchange(&self, q: UpstreamQuery) -> ReplyBytes {
+        // The servers read the query as an authoritative server would; one
+        // they cannot read goes unanswered.
+        let Ok(asked) = Message::from_vec(&q.bytes) else {
+            return Err(UpstreamFailure::Timeout);
+        };
+        if let (Some(question), Ok(mut log)) = (asked.queries.first(), self.log.lock()) {
             log.push(Sent {
                 server: q.server,
                 qname: question.name().clone(),
                 qtype: question.query_type(),
                 protocol: q.protocol,
-                edns: q.message.edns.is_some(),
-                rd: q.message.metadata.recursion_desired,
+                edns: asked.edns.is_some(),
+                rd: asked.metadata.recursion_desired,
             });
         }
         // Let other tasks run, as a real network would.
         tokio::task::yield_now().await;
-        self.reply(&q)
+        let reply = self.reply(&q, &asked)?;
+        crate::wire::encode(&reply).ok_or(UpstreamFailure::Malformed)
     }
 }
 
@@ -481,6 +483,7 @@ pub fn root_only_resolver(config: crate::config::Config) -> (SmallResolver, Arc<
     }
     let r =
         crate::engine::Resolver::with_hints(Arc::new(config), small_hints(), net, clock.clone());
+    r.seed_query_ids(1);
     (r, clock)
 }
 
@@ -500,6 +503,7 @@ pub fn small_resolver(
         net.clone(),
         clock.clone(),
     );
+    r.seed_query_ids(1);
     (r, net, clock)
 }
 

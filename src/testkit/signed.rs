@@ -383,14 +383,15 @@ mod tests {
         }
         let q = UpstreamQuery {
             server: format!("{ip}:53").parse().unwrap(),
-            message,
+            bytes: crate::wire::encode(&message).unwrap(),
             protocol: Protocol::Udp,
             timeout: Duration::from_secs(1),
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        rt.block_on(net.exchange(q)).unwrap()
+        let bytes = rt.block_on(net.exchange(q)).unwrap();
+        crate::wire::parse_reply(&bytes).unwrap().message
     }
 
     fn types(records: &[Record]) -> Vec<RecordType> {

@@ -8,9 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use hickory_proto::op::Message;
-
-use super::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
+use super::{truncated_header, Protocol, ReplyBytes, Transport, UpstreamFailure, UpstreamQuery};
 
 /// Upper bounds (seconds) of the reply-time histogram's buckets.
 pub const RTT_BUCKETS: [f64; 12] = [
@@ -99,10 +97,7 @@ impl<T> Counting<T> {
 }
 
 impl<T: Transport> Transport for Counting<T> {
-    fn exchange(
-        &self,
-        query: UpstreamQuery,
-    ) -> impl Future<Output = Result<Message, UpstreamFailure>> + Send {
+    fn exchange(&self, query: UpstreamQuery) -> impl Future<Output = ReplyBytes> + Send {
         let counters = self.counters.clone();
         let sent = match query.protocol {
             Protocol::Udp => &counters.udp,
@@ -117,7 +112,7 @@ impl<T: Transport> Transport for Counting<T> {
             match &reply {
                 Ok(m) => {
                     counters.observe(start.elapsed().as_secs_f64());
-                    if udp && m.metadata.truncation {
+                    if udp && truncated_header(m) {
                         counters.truncated.fetch_add(1, Ordering::Relaxed);
                     }
                 }

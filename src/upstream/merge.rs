@@ -17,12 +17,11 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use hickory_proto::op::Message;
 use tokio::sync::watch;
 
-use super::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
+use super::{Protocol, ReplyBytes, Transport, UpstreamFailure, UpstreamQuery};
 
-type Outcome = Result<Message, UpstreamFailure>;
+type Outcome = ReplyBytes;
 type Key = (SocketAddr, Protocol, Vec<u8>);
 type Table = Mutex<HashMap<Key, watch::Receiver<Option<Outcome>>>>;
 
@@ -64,12 +63,11 @@ impl<T> Merging<T> {
     }
 }
 
-/// The query as sent, but for its ID: what makes two queries the same.
+/// The query as sent, but for its ID (its first two bytes): what makes
+/// two queries the same.
 fn key_of(query: &UpstreamQuery) -> Option<Key> {
-    let mut m = query.message.clone();
-    m.metadata.id = 0;
-    let bytes = crate::wire::encode(&m)?;
-    Some((query.server, query.protocol, bytes))
+    let rest = query.bytes.get(2..)?;
+    Some((query.server, query.protocol, rest.to_vec()))
 }
 
 /// Removes a leader's entry when its exchange ends or is abandoned.
@@ -123,7 +121,7 @@ impl<T: Transport> Transport for Merging<T> {
                 outcome
             }
             Role::Follow(mut rx) => {
-                let id = query.message.metadata.id;
+                let id = query.id().to_be_bytes();
                 let waited = tokio::time::timeout(query.timeout, rx.wait_for(Option::is_some))
                     .await
                     .map(|r| r.ok().and_then(|outcome| outcome.clone()));
@@ -131,8 +129,9 @@ impl<T: Transport> Transport for Merging<T> {
                     Err(_) => Err(UpstreamFailure::Timeout),
                     Ok(Some(mut outcome)) => {
                         self.merged.fetch_add(1, Ordering::Relaxed);
-                        if let Ok(m) = &mut outcome {
-                            m.metadata.id = id;
+                        // The reply as if to our own query: our ID.
+                        if let Ok([hi, lo, ..]) = outcome.as_deref_mut() {
+                            [*hi, *lo] = id;
                         }
                         outcome
                     }
@@ -163,11 +162,16 @@ mod tests {
             let delay = self.delay;
             async move {
                 tokio::time::sleep(delay).await;
-                let mut m = query.message;
+                let mut m = hickory_proto::op::Message::from_vec(&query.bytes)
+                    .map_err(|_| UpstreamFailure::Malformed)?;
                 m.metadata.message_type = hickory_proto::op::MessageType::Response;
-                Ok(m)
+                crate::wire::encode(&m).ok_or(UpstreamFailure::Malformed)
             }
         }
+    }
+
+    fn id_of(reply: ReplyBytes) -> u16 {
+        crate::upstream::header_id(&reply.unwrap()).unwrap()
     }
 
     fn query(id: u16, name: &str, server: &str) -> UpstreamQuery {
@@ -181,7 +185,7 @@ mod tests {
         UpstreamQuery {
             server: server.parse().unwrap(),
             protocol: Protocol::Udp,
-            message: m,
+            bytes: crate::wire::encode(&m).unwrap(),
             timeout: Duration::from_secs(5),
         }
     }
@@ -202,8 +206,8 @@ mod tests {
         );
         assert_eq!(t.inner().sent.load(Ordering::Relaxed), 1);
         assert_eq!(t.merged(), 1);
-        assert_eq!(a.unwrap().metadata.id, 1);
-        assert_eq!(b.unwrap().metadata.id, 2);
+        assert_eq!(id_of(a), 1);
+        assert_eq!(id_of(b), 2);
         // Once it is over, the same query goes out again.
         t.exchange(query(3, "d1.com.", "127.0.0.1:53"))
             .await
@@ -246,7 +250,7 @@ mod tests {
         );
         let (lead, follow) = tokio::join!(lead, t.exchange(query(2, "d1.com.", "127.0.0.1:53")));
         assert!(lead.is_err(), "the leader was cancelled");
-        assert_eq!(follow.unwrap().metadata.id, 2);
+        assert_eq!(id_of(follow), 2);
         assert_eq!(t.inner().sent.load(Ordering::Relaxed), 2);
         assert_eq!(t.merged(), 0);
     }

@@ -1,40 +1,33 @@
 //! The real transport: UDP from a random source port (`udp_pool`), TCP
-//! with RFC 1035 §4.2.2 length framing, a random ID from the OS CSPRNG, and
-//! a reply accepted only when its source, ID and question match (RFC 5452
-//! §9.1). A reply from another source or with another ID is dropped and
-//! the wait goes on; one from the server with our ID but another question
-//! (or none) ends the exchange at once as `WrongQuestion`: forging it
-//! takes the same guess of port and ID as forging a good answer would, and
-//! waiting out the timeout for a server that answers so helps nobody.
-//!
-//! A reply with a matching ID and source but no question section is accepted
-//! only when its RCODE is FORMERR, NOTIMP or REFUSED, or when it has TC=1:
-//! servers that reject EDNS or the opcode often answer with a bare header,
-//! and NSD with `refuse-any` answers a UDP ANY query with a bare TC=1
-//! header (RFC 8482 §4.4: retry over TCP); the engine needs to see those
-//! to fall back.
+//! with RFC 1035 §4.2.2 length framing. It sends the engine's encoded
+//! query and returns the first reply from the server's address and port
+//! whose header carries the query's ID with QR=1; a datagram from another
+//! source or with another ID is dropped and the wait goes on (a spoofed or
+//! late reply does not end it), and so is a datagram too short to hold a
+//! header (if nothing better comes, the exchange ends as `Malformed`).
+//! Parsing the reply and checking its question (RFC 5452 §9.1) is the
+//! engine's.
 
 use std::io::ErrorKind;
 use std::sync::Arc;
 use std::time::Instant;
 
-use hickory_proto::op::{Message, MessageType, ResponseCode};
-use hickory_proto::rr::Name;
-use rand::TryRngCore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant as TokioInstant};
 use tracing::Instrument;
 
 use super::udp_pool::{PoolLimits, UdpPool};
-use super::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
-use crate::wire;
+use super::{answers_header, Protocol, ReplyBytes, Transport, UpstreamFailure, UpstreamQuery};
 
 /// Largest UDP reply we read: we advertise at most 4096 bytes of EDNS
 /// payload (config range), and a server that sends more than it was
 /// offered gets a truncated, unparseable datagram (the next server is
 /// tried). Zeroing 64 KiB per exchange was 5 % of a cold resolution.
 const UDP_BUFFER: usize = 4096;
+
+/// A DNS header's length (RFC 1035 §4.1.1).
+const HEADER_LEN: usize = 12;
 
 /// Sockets for `tern serve`: UDP from a pool of randomly bound sockets,
 /// a fresh TCP connection per exchange.
@@ -65,7 +58,7 @@ impl Transport for NetTransport {
     fn exchange(
         &self,
         query: UpstreamQuery,
-    ) -> impl std::future::Future<Output = Result<Message, UpstreamFailure>> + Send {
+    ) -> impl std::future::Future<Output = ReplyBytes> + Send {
         let span = tracing::debug_span!(
             "upstream",
             server = %query.server,
@@ -89,91 +82,34 @@ impl Transport for NetTransport {
     }
 }
 
-/// A fresh 16-bit query ID from the OS CSPRNG (RFC 5452 §9.2).
-fn random_id() -> Result<u16, UpstreamFailure> {
-    let mut buf = [0u8; 2];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut buf)
-        .map_err(|_| UpstreamFailure::Network(ErrorKind::Other))?;
-    Ok(u16::from_be_bytes(buf))
-}
-
-/// Our query with a fresh ID, encoded.
-fn prepare(query: &UpstreamQuery) -> Result<(Message, Vec<u8>), UpstreamFailure> {
-    let mut message = query.message.clone();
-    message.metadata.id = random_id()?;
-    message.metadata.message_type = MessageType::Query;
-    let bytes = wire::encode(&message).ok_or(UpstreamFailure::Network(ErrorKind::InvalidInput))?;
-    Ok((message, bytes))
-}
-
-fn same_name(a: &Name, b: &Name) -> bool {
-    a.num_labels() == b.num_labels()
-        && a.iter()
-            .zip(b.iter())
-            .all(|(x, y)| x.eq_ignore_ascii_case(y))
-}
-
-/// Does `reply` answer `sent` (ID, QR=1, question; RFC 5452 §9.1)?
-pub fn reply_matches(sent: &Message, reply: &Message) -> bool {
-    if reply.metadata.id != sent.metadata.id || reply.metadata.message_type != MessageType::Response
-    {
-        return false;
-    }
-    if reply.queries.is_empty() {
-        return reply.metadata.truncation
-            || matches!(
-                reply.metadata.response_code,
-                ResponseCode::FormErr | ResponseCode::NotImp | ResponseCode::Refused
-            );
-    }
-    reply.queries.len() == sent.queries.len()
-        && reply.queries.iter().zip(&sent.queries).all(|(r, s)| {
-            r.query_type() == s.query_type()
-                && r.query_class() == s.query_class()
-                && same_name(r.name(), s.name())
-        })
-}
-
-/// A response with our ID (that `reply_matches` refused: its question is
-/// not ours).
-fn ours(sent: &Message, reply: &Message) -> bool {
-    reply.metadata.id == sent.metadata.id && reply.metadata.message_type == MessageType::Response
-}
-
-/// A datagram that carries our ID and QR=1 but would not parse.
-fn looks_like_ours(bytes: &[u8], id: u16) -> bool {
-    matches!(bytes, [a, b, c, ..] if u16::from_be_bytes([*a, *b]) == id && c & 0x80 != 0)
-}
-
 fn io_failure(e: &std::io::Error) -> UpstreamFailure {
     UpstreamFailure::Network(e.kind())
 }
 
-async fn udp_exchange(pool: &UdpPool, query: UpstreamQuery) -> Result<Message, UpstreamFailure> {
+async fn udp_exchange(pool: &UdpPool, query: UpstreamQuery) -> ReplyBytes {
     let deadline = TokioInstant::now() + query.timeout;
-    let (sent, bytes) = prepare(&query)?;
     let pooled = pool.take(query.server).await.map_err(|e| io_failure(&e))?;
-    let result = udp_send_and_wait(pooled.socket(), &query, &sent, &bytes, deadline).await;
+    let result = udp_send_and_wait(pooled.socket(), &query, deadline).await;
     pool.give_back(pooled, query.server, result.is_ok());
     result
 }
 
-/// Send on a socket connected to the server and wait for the reply that
-/// matches; the source is checked as well, whatever the socket filters.
+/// Send on a socket connected to the server and wait for a reply to it;
+/// the source is checked as well, whatever the socket filters.
 async fn udp_send_and_wait(
     socket: &tokio::net::UdpSocket,
     query: &UpstreamQuery,
-    sent: &Message,
-    bytes: &[u8],
     deadline: TokioInstant,
-) -> Result<Message, UpstreamFailure> {
-    socket.send(bytes).await.map_err(|e| io_failure(&e))?;
+) -> ReplyBytes {
+    socket
+        .send(&query.bytes)
+        .await
+        .map_err(|e| io_failure(&e))?;
     let mut buf = vec![0u8; UDP_BUFFER];
-    let mut saw_malformed = false;
+    let mut saw_garbage = false;
     loop {
         let received = match timeout_at(deadline, socket.recv_from(&mut buf)).await {
-            Err(_) if saw_malformed => return Err(UpstreamFailure::Malformed),
+            Err(_) if saw_garbage => return Err(UpstreamFailure::Malformed),
             Err(_) => return Err(UpstreamFailure::Timeout),
             Ok(Err(e)) => return Err(io_failure(&e)),
             Ok(Ok(r)) => r,
@@ -184,43 +120,40 @@ async fn udp_send_and_wait(
             continue;
         }
         let data = buf.get(..len).unwrap_or(&[]);
-        match wire::parse_reply(data).map(|r| r.message) {
-            Ok(reply) if reply_matches(sent, &reply) => return Ok(reply),
-            Ok(reply) if ours(sent, &reply) => return Err(UpstreamFailure::WrongQuestion),
-            Ok(_) => tracing::debug!("dropped reply with the wrong ID"),
-            Err(_) => saw_malformed |= looks_like_ours(data, sent.metadata.id),
+        if !answers_header(&query.bytes, data) {
+            tracing::debug!("dropped reply with the wrong ID");
+        } else if len < HEADER_LEN {
+            // Ours by its first bytes, but not even a header.
+            saw_garbage = true;
+        } else {
+            buf.truncate(len);
+            return Ok(buf);
         }
     }
 }
 
-async fn tcp_exchange(query: UpstreamQuery) -> Result<Message, UpstreamFailure> {
+async fn tcp_exchange(query: UpstreamQuery) -> ReplyBytes {
     let deadline = TokioInstant::now() + query.timeout;
-    let (sent, bytes) = prepare(&query)?;
-    let len = u16::try_from(bytes.len())
+    let len = u16::try_from(query.bytes.len())
         .map_err(|_| UpstreamFailure::Network(ErrorKind::InvalidInput))?;
     let work = async {
         let mut stream = TcpStream::connect(query.server)
             .await
             .map_err(|e| io_failure(&e))?;
         let _ = stream.set_nodelay(true);
-        let mut framed = Vec::with_capacity(bytes.len() + 2);
+        let mut framed = Vec::with_capacity(query.bytes.len() + 2);
         framed.extend_from_slice(&len.to_be_bytes());
-        framed.extend_from_slice(&bytes);
+        framed.extend_from_slice(&query.bytes);
         stream
             .write_all(&framed)
             .await
             .map_err(|e| io_failure(&e))?;
         loop {
             let data = read_frame(&mut stream).await?;
-            match wire::parse_reply(&data).map(|r| r.message) {
-                Ok(reply) if reply_matches(&sent, &reply) => return Ok(reply),
-                Ok(reply) if ours(&sent, &reply) => return Err(UpstreamFailure::WrongQuestion),
-                Ok(_) => tracing::debug!("dropped TCP reply with the wrong ID"),
-                Err(_) if looks_like_ours(&data, sent.metadata.id) => {
-                    return Err(UpstreamFailure::Malformed)
-                }
-                Err(_) => {}
+            if answers_header(&query.bytes, &data) {
+                return Ok(data);
             }
+            tracing::debug!("dropped TCP reply with the wrong ID");
         }
     };
     timeout_at(deadline, work)
@@ -241,58 +174,5 @@ fn closed_or_io(e: std::io::Error) -> UpstreamFailure {
     match e.kind() {
         ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset => UpstreamFailure::Closed,
         k => UpstreamFailure::Network(k),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use hickory_proto::op::{OpCode, Query};
-    use hickory_proto::rr::RecordType;
-
-    fn q(name: &str, t: RecordType) -> Message {
-        let mut m = Message::new(42, MessageType::Query, OpCode::Query);
-        m.add_query(Query::query(Name::from_ascii(name).unwrap(), t));
-        m
-    }
-
-    fn reply_to(m: &Message) -> Message {
-        let mut r = m.clone();
-        r.metadata.message_type = MessageType::Response;
-        r
-    }
-
-    #[test]
-    fn matching_rules() {
-        let sent = q("www.Example.com.", RecordType::A);
-        let ok = reply_to(&q("WWW.example.COM.", RecordType::A));
-        assert!(reply_matches(&sent, &ok));
-        let mut wrong_id = ok.clone();
-        wrong_id.metadata.id = 43;
-        assert!(!reply_matches(&sent, &wrong_id));
-        assert!(!reply_matches(
-            &sent,
-            &reply_to(&q("www.example.org.", RecordType::A))
-        ));
-        assert!(!reply_matches(
-            &sent,
-            &reply_to(&q("www.example.com.", RecordType::AAAA))
-        ));
-        assert!(!reply_matches(&sent, &sent), "QR=0 is not a reply");
-        let mut bare = ok.clone();
-        bare.queries.clear();
-        assert!(!reply_matches(&sent, &bare));
-        bare.metadata.response_code = ResponseCode::FormErr;
-        assert!(reply_matches(&sent, &bare));
-        // A bare TC=1 header: "ask again over TCP" (NSD's refuse-any).
-        bare.metadata.response_code = ResponseCode::NoError;
-        bare.metadata.truncation = true;
-        assert!(reply_matches(&sent, &bare));
-    }
-
-    #[test]
-    fn ids_vary() {
-        let ids: std::collections::HashSet<u16> = (0..64).map(|_| random_id().unwrap()).collect();
-        assert!(ids.len() > 50);
     }
 }

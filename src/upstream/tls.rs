@@ -18,7 +18,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use hickory_proto::op::{Message, MessageType};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -29,10 +28,9 @@ use tokio::time::{timeout_at, Instant};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use super::{Transport, UpstreamFailure, UpstreamQuery};
+use super::{answers_header, ReplyBytes, Transport, UpstreamFailure, UpstreamQuery};
 use crate::config::{Config, ForwardTls};
 use crate::server::tls::provider;
-use crate::wire;
 
 /// Idle connections kept per forwarder.
 const KEEP_PER_SERVER: usize = 4;
@@ -207,7 +205,7 @@ impl<T: Transport> Transport for TlsForwarders<T> {
     fn exchange(
         &self,
         query: UpstreamQuery,
-    ) -> impl std::future::Future<Output = Result<Message, UpstreamFailure>> + Send {
+    ) -> impl std::future::Future<Output = ReplyBytes> + Send {
         let route = self.routes.load().get(&query.server).cloned();
         async move {
             match route {
@@ -227,20 +225,17 @@ impl<T: Transport> Transport for TlsForwarders<T> {
 }
 
 impl Route {
-    async fn exchange(&self, query: &UpstreamQuery) -> Result<Message, UpstreamFailure> {
+    async fn exchange(&self, query: &UpstreamQuery) -> ReplyBytes {
         let deadline = Instant::now() + query.timeout;
-        let mut sent = query.message.clone();
-        sent.metadata.id = rand::random();
-        sent.metadata.message_type = MessageType::Query;
-        let bytes = wire::encode(&sent).ok_or(UpstreamFailure::Network(ErrorKind::InvalidInput))?;
+        let bytes = &query.bytes;
         let len = u16::try_from(bytes.len())
             .map_err(|_| UpstreamFailure::Network(ErrorKind::InvalidInput))?;
         let mut framed = len.to_be_bytes().to_vec();
-        framed.extend_from_slice(&bytes);
+        framed.extend_from_slice(bytes);
         // A kept connection may have been closed by the server meanwhile:
         // then once more on a fresh one.
         if let Some(stream) = self.take_idle() {
-            match timeout_at(deadline, self.on(stream, &sent, &framed)).await {
+            match timeout_at(deadline, self.on(stream, bytes, &framed)).await {
                 Ok(Ok(reply)) => return Ok(reply),
                 Ok(Err(UpstreamFailure::Closed | UpstreamFailure::Network(_))) => {}
                 Ok(Err(e)) => return Err(e),
@@ -260,7 +255,7 @@ impl Route {
                     tracing::warn!(server = %query.server, error = %e, "dns over tls handshake failed");
                     UpstreamFailure::Network(e.kind())
                 })?;
-            self.on(stream, &sent, &framed).await
+            self.on(stream, bytes, &framed).await
         };
         timeout_at(deadline, work)
             .await
@@ -273,33 +268,22 @@ impl Route {
 
     /// One query and its reply on `stream`, which is kept for the next
     /// query when all went well.
-    async fn on(
-        &self,
-        mut stream: TlsStream<TcpStream>,
-        sent: &Message,
-        framed: &[u8],
-    ) -> Result<Message, UpstreamFailure> {
+    async fn on(&self, mut stream: TlsStream<TcpStream>, sent: &[u8], framed: &[u8]) -> ReplyBytes {
         stream.write_all(framed).await.map_err(closed_or_io)?;
         loop {
             let mut len = [0u8; 2];
             stream.read_exact(&mut len).await.map_err(closed_or_io)?;
             let mut data = vec![0u8; usize::from(u16::from_be_bytes(len))];
             stream.read_exact(&mut data).await.map_err(closed_or_io)?;
-            match wire::parse_reply(&data).map(|r| r.message) {
-                Ok(reply) if super::net::reply_matches(sent, &reply) => {
-                    if let Ok(mut idle) = self.idle.lock() {
-                        if idle.len() < KEEP_PER_SERVER {
-                            idle.push(stream);
-                        }
+            if answers_header(sent, &data) {
+                if let Ok(mut idle) = self.idle.lock() {
+                    if idle.len() < KEEP_PER_SERVER {
+                        idle.push(stream);
                     }
-                    return Ok(reply);
                 }
-                Ok(reply) if reply.metadata.id == sent.metadata.id => {
-                    return Err(UpstreamFailure::WrongQuestion)
-                }
-                Ok(_) => tracing::debug!("dropped a dns over tls reply with another ID"),
-                Err(_) => return Err(UpstreamFailure::Malformed),
+                return Ok(data);
             }
+            tracing::debug!("dropped a dns over tls reply with another ID");
         }
     }
 }

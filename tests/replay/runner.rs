@@ -261,8 +261,9 @@ async fn play(
     };
     // One server order per scenario: ties between equally good servers
     // are broken by a seeded generator, so a scenario passes or fails the
-    // same way on every run.
+    // same way on every run; query IDs likewise.
     resolver.selection().seed(SERVER_ORDER_SEED);
+    resolver.seed_query_ids(SERVER_ORDER_SEED);
     let resolver = Arc::new(resolver.with_autotrust_sink(Arc::new(FileSink)));
     let handler = Rc::new(Handler::new(resolver.clone()));
     let mut vars: HashMap<String, String> = HashMap::new();

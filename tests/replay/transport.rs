@@ -12,11 +12,13 @@
 //! the query is parked for it, as it is when such a step comes next after
 //! clock moves and answer checks; (4) otherwise it times out at once
 //! (`UpstreamFailure::Timeout`), as a server that never answers would.
-//! ID matching (RFC 5452 §9.1) is the transport's job, so replies always
-//! carry the query's ID (`copy_id` is implied); `copy_query` copies the
-//! question as the format says. A reply the real transport would drop
-//! (`upstream::net::reply_matches`: QR=0 or another question) makes the
-//! exchange time out, as it would on the wire.
+//! The transport carries bytes: it reads the engine's query to match it
+//! against the script, and returns the entry's reply encoded, with the
+//! query's ID (`copy_id` is implied: the ID is picked per query); the
+//! engine parses and checks it. `copy_query` copies the question as the
+//! format says. A reply the real transport would drop (without our ID and
+//! QR=1, `upstream::answers_header`) makes the exchange time out, as it
+//! would on the wire.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,14 +28,21 @@ use tokio::sync::oneshot;
 
 use super::matcher;
 use super::parser::{Entry, Kind, Moment, Scenario};
-use tern::upstream::net::reply_matches;
-use tern::upstream::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
+use tern::upstream::{
+    answers_header, Protocol, ReplyBytes, Transport, UpstreamFailure, UpstreamQuery,
+};
 
-type Reply = Result<Message, UpstreamFailure>;
+type Reply = ReplyBytes;
+
+/// An upstream query as sent, and as the script's matcher reads it.
+pub struct Asked {
+    pub query: UpstreamQuery,
+    pub message: Message,
+}
 
 /// An exchange waiting for a scripted step.
 pub struct Parked {
-    pub query: UpstreamQuery,
+    pub query: Asked,
     pub tx: oneshot::Sender<Reply>,
 }
 
@@ -83,26 +92,26 @@ impl Script {
         self.log.push(line);
     }
 
-    fn range_entry(&self, q: &UpstreamQuery) -> Option<Entry> {
+    fn range_entry(&self, q: &Asked) -> Option<Entry> {
         let step = self.step();
         self.scenario
             .ranges
             .iter()
             .filter(|r| r.start <= step && step <= r.end)
-            .filter(|r| r.addresses.is_empty() || r.addresses.contains(&q.server.ip()))
+            .filter(|r| r.addresses.is_empty() || r.addresses.contains(&q.query.server.ip()))
             .flat_map(|r| r.entries.iter())
-            .find(|e| matcher::check(e, &q.message, q.protocol).is_ok())
+            .find(|e| matcher::check(e, &q.message, q.query.protocol).is_ok())
             .cloned()
     }
 
     /// The current CHECK_OUT_QUERY step's entry, if `q` satisfies it.
-    fn current_check(&self, q: &UpstreamQuery) -> Option<Entry> {
+    fn current_check(&self, q: &Asked) -> Option<Entry> {
         let m = self.current()?;
-        if m.kind != Kind::CheckOutQuery || m.address.is_some_and(|a| a != q.server.ip()) {
+        if m.kind != Kind::CheckOutQuery || m.address.is_some_and(|a| a != q.query.server.ip()) {
             return None;
         }
         let e = m.entry.as_ref()?;
-        matcher::check(e, &q.message, q.protocol).ok()?;
+        matcher::check(e, &q.message, q.query.protocol).ok()?;
         Some(e.clone())
     }
 
@@ -136,7 +145,7 @@ impl Script {
                 let p = self.parked.remove(i);
                 self.note(format!(
                     "waiting query to {} answered by entry at line {}",
-                    p.query.server, e.line
+                    p.query.query.server, e.line
                 ));
                 let reply = build_reply(&e, &p.query);
                 let _ = p.tx.send(reply);
@@ -187,7 +196,7 @@ impl Script {
 }
 
 /// The reply an entry gives to a query (ID copied, question if asked).
-pub fn build_reply(entry: &Entry, q: &UpstreamQuery) -> Reply {
+pub fn build_reply(entry: &Entry, q: &Asked) -> Reply {
     let id = q.message.metadata.id;
     let bytes = match &entry.raw {
         Some(raw) => {
@@ -208,21 +217,15 @@ pub fn build_reply(entry: &Entry, q: &UpstreamQuery) -> Reply {
             m.to_vec().map_err(|_| UpstreamFailure::Malformed)?
         }
     };
-    // Through the wire and back, as a real exchange would be; a reply the
-    // real transport would drop (QR=0, wrong question) is never seen, so
-    // the exchange times out.
-    // Records that do not decode are dropped, as tern's network transport
-    // does.
-    let reply = tern::wire::parse_reply(&bytes)
-        .map_err(|_| UpstreamFailure::Malformed)?
-        .message;
-    if !reply_matches(&q.message, &reply) {
+    // A reply the real transport would drop (QR=0) is never seen, so the
+    // exchange times out.
+    if !answers_header(&q.query.bytes, &bytes) {
         return Err(UpstreamFailure::Timeout);
     }
-    Ok(reply)
+    Ok(bytes)
 }
 
-fn describe(q: &UpstreamQuery) -> String {
+fn describe(q: &Asked) -> String {
     let question = q
         .message
         .queries
@@ -236,7 +239,7 @@ fn describe(q: &UpstreamQuery) -> String {
     };
     format!(
         "upstream {:?} {} {question} rd={} {edns}",
-        q.protocol, q.server, q.message.metadata.recursion_desired
+        q.query.protocol, q.query.server, q.message.metadata.recursion_desired
     )
 }
 
@@ -256,7 +259,13 @@ enum Decision {
 }
 
 impl ScriptedTransport {
-    fn decide(&self, q: UpstreamQuery) -> Decision {
+    fn decide(&self, query: UpstreamQuery) -> Decision {
+        // The engine's query as a server would read it; one that does not
+        // parse goes unanswered.
+        let Ok(message) = Message::from_vec(&query.bytes) else {
+            return Decision::Now(Err(UpstreamFailure::Timeout));
+        };
+        let q = Asked { query, message };
         let mut s = lock(&self.script);
         s.activity += 1;
         s.queries_sent += 1;
@@ -276,7 +285,10 @@ impl ScriptedTransport {
         if let Some(e) = s.range_entry(&q) {
             let reply = build_reply(&e, &q);
             let shown = match &reply {
-                Ok(m) => matcher::summary(m),
+                Ok(b) => match tern::wire::parse_reply(b) {
+                    Ok(r) => matcher::summary(&r.message),
+                    Err(e) => format!("unparseable reply: {e}"),
+                },
                 Err(f) => format!("{f:?}"),
             };
             s.note(format!(
@@ -296,7 +308,7 @@ impl ScriptedTransport {
     }
 }
 
-fn park(s: &mut Script, query: UpstreamQuery) -> Decision {
+fn park(s: &mut Script, query: Asked) -> Decision {
     let (tx, rx) = oneshot::channel();
     s.parked.push(Parked { query, tx });
     Decision::Wait(rx)

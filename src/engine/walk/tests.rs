@@ -298,3 +298,118 @@ fn referrals_are_followed_up_to_the_limit() {
         ]
     );
 }
+
+/// A walk's situation when every server of its zone failed, and the
+/// rungs of the fallback ladder offered, one call after another.
+struct Ladder {
+    what: &'static str,
+    zone: &'static str,
+    failure: Failure,
+    configured: bool,
+    keep: Option<Keep>,
+    local: bool,
+    rungs: Vec<Fallback>,
+}
+
+impl Ladder {
+    fn new(what: &'static str, failure: Failure, rungs: &[Fallback]) -> Self {
+        Self {
+            what,
+            zone: "example.com.",
+            failure,
+            configured: false,
+            keep: None,
+            local: false,
+            rungs: rungs.to_vec(),
+        }
+    }
+
+    /// The rungs the walk offers.
+    fn climb(&self) -> Vec<Fallback> {
+        let mut zs = zone(self.zone);
+        zs.local = self.local;
+        let mut w = Walk::new(zs, true);
+        if let Some(keep) = self.keep {
+            let verdict = Verdict::ServerFailed {
+                problem: Problem::Lame,
+                keep,
+            };
+            w.take(&verdict, "192.0.2.1:53".parse().unwrap(), 30);
+            if keep == Keep::RecursiveAnswer {
+                w.rec_lame = Some(Message::new(
+                    0,
+                    hickory_proto::op::MessageType::Response,
+                    hickory_proto::op::OpCode::Query,
+                ));
+            }
+        }
+        self.rungs
+            .iter()
+            .map(|_| w.fallback(&self.failure, self.configured))
+            .collect()
+    }
+}
+
+#[test]
+fn zone_failures_climb_the_fallback_ladder() {
+    use Fallback::*;
+    let lame = Failure::AllLame;
+    let rows = [
+        Ladder::new(
+            "lame servers: the parent's delegation, then the parent again",
+            lame.clone(),
+            &[ParentSide, AskParentAgain, Fail, Fail],
+        ),
+        Ladder {
+            keep: Some(Keep::EmptyAa),
+            ..Ladder::new("a kept AA reply answers", lame.clone(), &[LastResort])
+        },
+        Ladder {
+            keep: Some(Keep::RecursiveAnswer),
+            ..Ladder::new("so does a recursive answer", lame.clone(), &[LastResort])
+        },
+        Ladder::new(
+            "unreachable servers: only the parent's delegation",
+            Failure::NoReachableAuthority,
+            &[ParentSide, Fail],
+        ),
+        Ladder::new("out of time: nothing", Failure::Timeout, &[Fail]),
+        Ladder::new("out of budget: nothing", Failure::QueryBudget(200), &[Fail]),
+        Ladder {
+            configured: true,
+            ..Ladder::new(
+                "a configured zone is never asked of its parent",
+                Failure::NoNsAddress,
+                &[ParentSide, Fail],
+            )
+        },
+        Ladder {
+            zone: ".",
+            ..Ladder::new("the root has no parent", lame.clone(), &[ParentSide, Fail])
+        },
+        Ladder {
+            local: true,
+            ..Ladder::new(
+                "a local copy has no parent-side servers",
+                Failure::NoNsAddress,
+                &[AskParentAgain, Fail],
+            )
+        },
+    ];
+    for row in rows {
+        assert_eq!(row.climb(), row.rungs, "{}", row.what);
+    }
+}
+
+#[test]
+fn a_rung_taken_is_not_offered_again_after_new_servers() {
+    let mut w = Walk::new(zone("example.com."), true);
+    assert_eq!(w.fallback(&Failure::AllLame, false), Fallback::ParentSide);
+    w.switch_servers(zone("example.com."));
+    assert_eq!(
+        w.fallback(&Failure::AllLame, false),
+        Fallback::AskParentAgain
+    );
+    w.enter(zone("com."), &n("com."));
+    assert_eq!(w.fallback(&Failure::AllLame, false), Fallback::Fail);
+}

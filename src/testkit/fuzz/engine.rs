@@ -22,7 +22,7 @@ use crate::clock::ManualClock;
 use crate::config::Config;
 use crate::engine::Resolver;
 use crate::server::Handler;
-use crate::upstream::{Protocol, Transport, UpstreamFailure, UpstreamQuery};
+use crate::upstream::{Protocol, ReplyBytes, Transport, UpstreamFailure, UpstreamQuery};
 
 const QNAMES: &[&str] = &[
     "www.example.test.",
@@ -62,7 +62,7 @@ impl Scripted {
         Some(out)
     }
 
-    fn step(&self, q: &UpstreamQuery) -> Result<Message, UpstreamFailure> {
+    fn step(&self, q: &UpstreamQuery) -> ReplyBytes {
         let timeout = || {
             self.clock.advance(q.timeout);
             Err(UpstreamFailure::Timeout)
@@ -92,33 +92,38 @@ impl Scripted {
             *pos = end;
             out
         };
-        let Ok(reply) = crate::wire::parse_reply(&bytes) else {
-            return Err(UpstreamFailure::Malformed);
+        let mut bytes = if c & 8 != 0 {
+            with_question(bytes, &q.bytes)
+        } else {
+            bytes
         };
-        let mut m = reply.message;
-        if c & 4 != 0 {
-            m.metadata.id = q.message.metadata.id;
-            m.metadata.message_type = MessageType::Response;
+        if let (true, [hi, lo, flags, ..]) = (c & 4 != 0, bytes.as_mut_slice()) {
+            [*hi, *lo] = q.id().to_be_bytes();
+            *flags |= 0x80;
         }
-        if c & 8 != 0 {
-            m.queries = q.message.queries.clone();
-        }
-        // As the real transports: a reply to another question with our ID
-        // ends the exchange; anything else not ours is waited past.
-        if crate::upstream::net::reply_matches(&q.message, &m) {
-            Ok(m)
-        } else if m.metadata.id == q.message.metadata.id
-            && m.metadata.message_type == MessageType::Response
-        {
-            Err(UpstreamFailure::WrongQuestion)
+        // As the real transports: a datagram without our ID and QR=1 is
+        // waited past; the engine judges the rest.
+        if crate::upstream::answers_header(&q.bytes, &bytes) {
+            Ok(bytes)
         } else {
             timeout()
         }
     }
 }
 
+/// `reply` with the question of `query`, when both parse.
+fn with_question(reply: Vec<u8>, query: &[u8]) -> Vec<u8> {
+    let (Ok(parsed), Ok(asked)) = (crate::wire::parse_reply(&reply), Message::from_vec(query))
+    else {
+        return reply;
+    };
+    let mut m = parsed.message;
+    m.queries = asked.queries;
+    crate::wire::encode(&m).unwrap_or(reply)
+}
+
 impl Transport for Scripted {
-    async fn exchange(&self, q: UpstreamQuery) -> Result<Message, UpstreamFailure> {
+    async fn exchange(&self, q: UpstreamQuery) -> ReplyBytes {
         self.exchanges.fetch_add(1, Ordering::SeqCst);
         tokio::task::yield_now().await;
         self.step(&q)
@@ -231,20 +236,17 @@ struct Recording {
 }
 
 impl Transport for Recording {
-    async fn exchange(&self, q: UpstreamQuery) -> Result<Message, UpstreamFailure> {
+    async fn exchange(&self, q: UpstreamQuery) -> ReplyBytes {
         let out = self.inner.exchange(q).await;
         if let Ok(mut s) = self.script.lock() {
             match &out {
-                Ok(m) => match m.to_vec().ok().and_then(|b| {
-                    let len = u16::try_from(b.len()).ok()?;
-                    Some((b, len))
-                }) {
-                    Some((b, len)) => {
+                Ok(b) => match u16::try_from(b.len()) {
+                    Ok(len) => {
                         s.push(0x1e);
                         s.extend_from_slice(&len.to_be_bytes());
-                        s.extend_from_slice(&b);
+                        s.extend_from_slice(b);
                     }
-                    None => s.push(1),
+                    Err(_) => s.push(1),
                 },
                 Err(UpstreamFailure::Timeout) => s.push(0),
                 Err(_) => s.push(1),

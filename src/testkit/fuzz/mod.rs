@@ -166,7 +166,7 @@ pub fn upstream_reply(data: &[u8]) {
     .unwrap_or(RecordType::A);
     let mut sent = Message::new(msg.metadata.id, MessageType::Query, OpCode::Query);
     sent.add_query(Query::query(qname.clone(), qtype));
-    if !crate::upstream::net::reply_matches(&sent, &msg) {
+    if !crate::engine::reply_matches(&sent, &msg) {
         return;
     }
     scrub(&mut msg, &zone, &qname, qtype, true);

@@ -1,0 +1,92 @@
+//! Table tests for a zone step's tries of its servers.
+
+use super::*;
+
+fn a(i: u8) -> SocketAddr {
+    SocketAddr::from(([192, 0, 2, i], 53))
+}
+
+#[test]
+fn glueless_names_are_looked_up_once_when_needed() {
+    // (best server, set aside, what comes first, then after the lookup)
+    let rows = [
+        (Some(a(1)), false, Pick::Ask(a(1)), None),
+        (None, false, Pick::ResolveNames, Some(Pick::OutOfServers)),
+        (Some(a(1)), true, Pick::ResolveNames, Some(Pick::Ask(a(1)))),
+    ];
+    for (best, set_aside, first, then) in rows {
+        let mut t = Tries::default();
+        assert_eq!(t.pick(best, set_aside), first, "{best:?} {set_aside}");
+        if let Some(then) = then {
+            assert_eq!(t.pick(best, set_aside), then, "{best:?} {set_aside}");
+        }
+    }
+}
+
+#[test]
+fn a_step_gives_up_after_a_handful_of_tries() {
+    let mut t = Tries::default();
+    for _ in 0..MAX_TRIES_PER_STEP {
+        assert_eq!(t.pick(Some(a(1)), false), Pick::Ask(a(1)));
+    }
+    assert_eq!(t.pick(Some(a(1)), false), Pick::TooManyTries);
+}
+
+/// Which servers are counted out after timeouts: (servers in the zone,
+/// probe, retries, the timeouts in order, the failed set after each).
+#[test]
+fn timeouts_count_servers_out() {
+    type Row = (usize, bool, usize, &'static [u8], &'static [&'static [u8]]);
+    let rows: [Row; 4] = [
+        // Several servers: each counted out, and a new round once all are.
+        (2, false, 3, &[1, 2], &[&[1], &[]]),
+        // The only server: asked again until `retries` timeouts.
+        (1, false, 3, &[1, 1, 1], &[&[], &[], &[1]]),
+        // A failed probe is not asked again, even as the only server.
+        (1, true, 3, &[1], &[&[1]]),
+        (3, false, 3, &[1, 3], &[&[1], &[1, 3]]),
+    ];
+    for (total, probe, retries, timeouts, after) in rows {
+        let mut t = Tries::default();
+        let mut failed = HashSet::new();
+        for (i, want) in timeouts.iter().zip(after) {
+            t.timed_out(a(*i), total, probe, retries, &mut failed);
+            let want: HashSet<SocketAddr> = want.iter().map(|i| a(*i)).collect();
+            assert_eq!(failed, want, "{total} servers, {timeouts:?}");
+        }
+    }
+}
+
+#[test]
+fn why_a_step_runs_out_of_servers() {
+    let all = [a(1), a(2)];
+    let none: [SocketAddr; 0] = [];
+    let mut t = Tries::default();
+    let mut failed = HashSet::new();
+    assert_eq!(t.out_of_servers(&none, &failed), Failure::NoNsAddress);
+    t.unusable(a(1), &mut failed);
+    t.unusable(a(2), &mut failed);
+    assert_eq!(t.out_of_servers(&all, &failed), Failure::AllLame);
+    // A server that replied keeps the others from being held down.
+    t.timed_out(a(1), 2, false, 3, &mut failed);
+    assert_eq!(
+        t.out_of_servers(&all, &failed),
+        Failure::NoReachableAuthority
+    );
+    assert_eq!(t.to_hold_down().count(), 0);
+}
+
+#[test]
+fn a_silent_zone_holds_down_the_servers_that_timed_out() {
+    let mut t = Tries::default();
+    let mut failed = HashSet::new();
+    t.timed_out(a(1), 2, false, 3, &mut failed);
+    t.timed_out(a(2), 2, false, 3, &mut failed);
+    let mut down: Vec<SocketAddr> = t.to_hold_down().copied().collect();
+    down.sort();
+    assert_eq!(down, [a(1), a(2)]);
+    assert_eq!(
+        t.out_of_servers(&[a(1), a(2)], &failed),
+        Failure::NoReachableAuthority
+    );
+}
