@@ -52,21 +52,8 @@ impl Cache {
     /// Removes every entry for which `pick` holds; returns how many.
     fn remove_where(&self, pick: impl Fn(&Key, &Entry) -> bool) -> usize {
         let mut removed = 0;
-        for shard in &self.shards {
-            let Ok(mut s) = shard.lock() else { continue };
-            let keys: Vec<Key> = s
-                .lru
-                .iter()
-                .filter(|(k, e)| pick(k, e))
-                .map(|(k, _)| k.clone())
-                .collect();
-            for key in keys {
-                if let Some(old) = s.lru.pop(&key) {
-                    s.bytes = s.bytes.saturating_sub(old.bytes);
-                    removed += 1;
-                }
-            }
-        }
+        self.map
+            .for_each_shard(|s| removed += s.remove_where(|k, e| pick(k, e)));
         if removed > 0 {
             self.generation.fetch_add(1, Ordering::SeqCst);
         }
@@ -107,9 +94,8 @@ impl Cache {
     /// The live RRsets and their signatures (what a cache dump holds).
     pub fn live_rrsets(&self, now: Mono) -> Vec<Listed> {
         let mut out = Vec::new();
-        for shard in &self.shards {
-            let Ok(s) = shard.lock() else { continue };
-            for (k, e) in s.lru.iter() {
+        self.map.for_each_shard(|s| {
+            for (k, e) in s.iter() {
                 let keep = matches!(k, Key::RRset(..) | Key::Sigs(..))
                     && matches!(e.value, Cached::RRset(_))
                     && e.expires_at > now;
@@ -122,16 +108,15 @@ impl Cache {
                     });
                 }
             }
-        }
+        });
         out
     }
 
     /// What is held at `name`, sorted by key; expired entries included.
     pub fn entries_at(&self, name: &Name, now: Mono) -> Vec<Listed> {
         let mut out = Vec::new();
-        for shard in &self.shards {
-            let Ok(s) = shard.lock() else { continue };
-            for (k, e) in s.lru.iter() {
+        self.map.for_each_shard(|s| {
+            for (k, e) in s.iter() {
                 if key_name(k) != name {
                     continue;
                 }
@@ -147,7 +132,7 @@ impl Cache {
                     ttl_left,
                 });
             }
-        }
+        });
         out.sort_by_key(|l| format!("{:?}", l.key));
         out
     }

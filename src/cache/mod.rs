@@ -3,7 +3,7 @@
 //! a trust rank (RFC 2181 §5.4.1) so that glue never overwrites answers.
 //!
 //! Time comes in as a `now` argument; nothing here reads a clock. Memory is
-//! bounded by an approximate byte count per shard, least recently used
+//! bounded by a byte count per shard (`lru::Sharded`), least recently used
 //! entries going first.
 //!
 //! Expired entries stay until evicted, so that with serve-stale (RFC 8767
@@ -14,20 +14,20 @@
 //! 5 seconds, so that a failing name is not hammered.
 
 pub mod admin;
+pub mod lru;
 pub mod rank;
 pub mod subnet;
 mod update;
 
-use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::MutexGuard;
 use std::time::Duration;
 
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use lru::{DefaultHasher, LruCache};
 
 use crate::clock::Mono;
 use crate::config::CacheConfig;
+use lru::{Bound, Shard, Sharded, Stats};
 
 pub use rank::Rank;
 
@@ -43,13 +43,6 @@ pub const PACKET_CACHE_SHARE: u64 = 8;
 pub fn record_budget(max_bytes: u64) -> u64 {
     max_bytes - max_bytes / PACKET_CACHE_SHARE
 }
-
-/// What an entry costs besides its records' own memory: the LRU node
-/// holding key and entry with its two links, and the hash table's slot
-/// (a key reference and a node pointer, at the table's load factor).
-/// Measured against the heap in `tests/cache_memory.rs`.
-const ENTRY_OVERHEAD: usize =
-    std::mem::size_of::<Key>() + std::mem::size_of::<Entry>() + 2 * 8 + 32;
 
 /// What a cache key points at.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -126,51 +119,30 @@ struct Entry {
     ttl: u32,
     /// Until when it may be served stale; None = no limit.
     stale_until: Option<Mono>,
-    bytes: usize,
-}
-
-struct Shard {
-    lru: LruCache<Key, Entry>,
-    bytes: usize,
 }
 
 /// The cache itself; cheap to share behind an `Arc`.
 pub struct Cache {
-    shards: Vec<Mutex<Shard>>,
-    /// Picks the shard: the fast, randomly seeded hash family the shards'
-    /// own maps use (SipHash here cost a tenth of a cache hit).
-    hasher: DefaultHasher,
+    /// Entries charged their records' heap bytes plus their slot
+    /// (`value_bytes`, `Sharded::OVERHEAD`) against `max_bytes`.
+    map: Sharded<Key, Entry>,
     config: CacheConfig,
-    shard_bytes: usize,
     /// Bumped when live data is replaced and on clear, so that anything
     /// derived from the cache's content (the front end's packet cache) can
     /// tell it may be stale.
     generation: AtomicU64,
     /// Counts stores, numbering each entry (`Hit::serial`).
     stores: AtomicU64,
-    /// Entries dropped to stay within `max_bytes`.
-    evictions: AtomicU64,
 }
 
 impl Cache {
     pub fn new(config: CacheConfig) -> Self {
-        let shard_bytes = usize::try_from(config.max_bytes / SHARDS as u64).unwrap_or(usize::MAX);
-        let shards = (0..SHARDS)
-            .map(|_| {
-                Mutex::new(Shard {
-                    lru: LruCache::unbounded(),
-                    bytes: 0,
-                })
-            })
-            .collect();
+        let max_bytes = usize::try_from(config.max_bytes).unwrap_or(usize::MAX);
         Self {
-            shards,
-            hasher: DefaultHasher::default(),
+            map: Sharded::new(SHARDS, Bound::Bytes(max_bytes)),
             config,
-            shard_bytes,
             generation: AtomicU64::new(0),
             stores: AtomicU64::new(0),
-            evictions: AtomicU64::new(0),
         }
     }
 
@@ -180,9 +152,11 @@ impl Cache {
         self.generation.load(Ordering::SeqCst)
     }
 
-    fn shard(&self, key: &Key) -> Option<&Mutex<Shard>> {
-        let h = self.hasher.hash_one(key);
-        self.shards.get((h as usize) % SHARDS)
+    /// The key's hash (computed once, for both shard and table) and its
+    /// shard, locked.
+    fn locked(&self, key: &Key) -> Option<(u64, MutexGuard<'_, Shard<Key, Entry>>)> {
+        let h = self.map.hash(key);
+        Some((h, self.map.lock(h)?))
     }
 
     /// Clamps a TTL into the configured [min_ttl, max_ttl].
@@ -225,9 +199,8 @@ impl Cache {
     /// carrying the stale reply TTL (RFC 8767 §4). Entries stored with a
     /// zero TTL are never served stale: they were not to be cached at all.
     pub fn lookup(&self, key: &Key, now: Mono, allow_stale: bool) -> Option<Hit> {
-        let shard = self.shard(key)?;
-        let mut s = shard.lock().ok()?;
-        let e = s.lru.get(key)?;
+        let (h, mut s) = self.locked(key)?;
+        let e = s.get(h, key)?;
         let stale = e.expires_at <= now;
         if stale
             && !(allow_stale
@@ -279,9 +252,8 @@ impl Cache {
     /// when the entry (which lives as long as its answer) has expired, with
     /// its rank; for renewing sections without extending what is unchanged.
     pub fn sections_records(&self, key: &Key, now: Mono) -> Option<(Vec<Record>, Rank)> {
-        let shard = self.shard(key)?;
-        let s = shard.lock().ok()?;
-        let e = s.lru.peek(key)?;
+        let (h, s) = self.locked(key)?;
+        let e = s.peek(h, key)?;
         let Cached::Sections(a, b) = &e.value else {
             return None;
         };
@@ -301,19 +273,19 @@ impl Cache {
 
     /// Time left before a live entry expires; None if absent or expired.
     pub fn remaining(&self, key: &Key, now: Mono) -> Option<Duration> {
-        let shard = self.shard(key)?;
-        let s = shard.lock().ok()?;
-        let e = s.lru.peek(key)?;
+        let (h, s) = self.locked(key)?;
+        let e = s.peek(h, key)?;
         (e.expires_at > now).then(|| e.expires_at - now)
     }
 
     /// Restarts the stale window of an expired entry at `now`
     /// (serve-expired-ttl-reset: a failed refresh keeps stale data usable).
     pub fn reset_stale_window(&self, key: &Key, now: Mono) {
-        let Some(shard) = self.shard(key) else { return };
-        let Ok(mut s) = shard.lock() else { return };
+        let Some((h, mut s)) = self.locked(key) else {
+            return;
+        };
         let window = self.stale_window();
-        if let Some(e) = s.lru.peek_mut(key) {
+        if let Some(e) = s.peek_mut(h, key) {
             if e.expires_at <= now {
                 e.stale_until = window.map(|w| now + w);
             }
@@ -323,10 +295,10 @@ impl Cache {
     /// Drops a key (data proven wrong, e.g. an NXDOMAIN for a name that
     /// has since answered).
     pub fn remove(&self, key: &Key) {
-        let Some(shard) = self.shard(key) else { return };
-        let Ok(mut s) = shard.lock() else { return };
-        if let Some(old) = s.lru.pop(key) {
-            s.bytes = s.bytes.saturating_sub(old.bytes);
+        let Some((h, mut s)) = self.locked(key) else {
+            return;
+        };
+        if s.remove(h, key).is_some() {
             self.generation.fetch_add(1, Ordering::SeqCst);
         }
     }
@@ -348,10 +320,7 @@ impl Cache {
             Cached::NoData(_) | Cached::NxDomain(_) => self.clamp_negative_ttl(ttl),
             Cached::Failure | Cached::Status(_) | Cached::ZoneKeys(_) => ttl,
         };
-        let Some(shard) = self.shard(&key) else {
-            return false;
-        };
-        let Ok(mut s) = shard.lock() else {
+        let Some((h, mut s)) = self.locked(&key) else {
             return false;
         };
         if ttl == 0 {
@@ -359,23 +328,19 @@ impl Cache {
             // data is not served stale in its place (Unbound stores such a
             // reply with TTL 0 for the same reason).
             let replaceable = s
-                .lru
-                .peek(&key)
+                .peek(h, &key)
                 .is_some_and(|old| old.expires_at <= now || old.rank <= rank);
-            if replaceable {
-                if let Some(old) = s.lru.pop(&key) {
-                    s.bytes = s.bytes.saturating_sub(old.bytes);
-                    self.generation.fetch_add(1, Ordering::SeqCst);
-                }
+            if replaceable && s.remove(h, &key).is_some() {
+                self.generation.fetch_add(1, Ordering::SeqCst);
             }
             return false;
         }
-        let replaces_live = match s.lru.peek(&key) {
+        let replaces_live = match s.peek(h, &key) {
             Some(old) if old.expires_at > now && old.rank > rank => return false,
             Some(old) => old.expires_at > now,
             None => false,
         };
-        let bytes = ENTRY_OVERHEAD + value_bytes(&key, &value);
+        let heap = value_bytes(&key, &value);
         let expires_at = now + Duration::from_secs(u64::from(ttl));
         let entry = Entry {
             value,
@@ -385,7 +350,6 @@ impl Cache {
             expires_at,
             ttl,
             stale_until: self.stale_window().map(|w| expires_at + w),
-            bytes,
         };
         // Only replacing live data can make something derived from it wrong:
         // a new name changes no earlier answer, and what was derived from an
@@ -395,19 +359,8 @@ impl Cache {
         if replaces_live {
             self.generation.fetch_add(1, Ordering::SeqCst);
         }
-        if let Some(old) = s.lru.put(key, entry) {
-            s.bytes = s.bytes.saturating_sub(old.bytes);
-        }
-        s.bytes += bytes;
-        while s.bytes > self.shard_bytes {
-            match s.lru.pop_lru() {
-                Some((_, e)) => {
-                    s.bytes = s.bytes.saturating_sub(e.bytes);
-                    self.evictions.fetch_add(1, Ordering::Relaxed);
-                }
-                None => break,
-            }
-        }
+        // Least recently used entries go while the shard is over budget.
+        s.insert(h, key, entry, heap);
         true
     }
 
@@ -459,36 +412,30 @@ impl Cache {
 
     /// Removes everything (used by tests and a future control command).
     pub fn clear(&self) {
-        for s in &self.shards {
-            if let Ok(mut s) = s.lock() {
-                s.lru.clear();
-                s.bytes = 0;
-            }
-        }
+        self.map.clear();
         // After the clearing: a reader that saw the new number sees the
         // cleared cache.
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// Approximate bytes in use.
+    /// Bytes in use as charged against `max_bytes`.
     pub fn bytes(&self) -> usize {
-        self.shards
-            .iter()
-            .filter_map(|s| s.lock().ok().map(|s| s.bytes))
-            .sum()
+        self.map.stats().charged
     }
 
     /// Entries dropped so far to stay within `max_bytes`.
     pub fn evictions(&self) -> u64 {
-        self.evictions.load(Ordering::Relaxed)
+        self.map.stats().evictions
     }
 
     /// Entries held (live or not yet evicted).
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .filter_map(|s| s.lock().ok().map(|s| s.lru.len()))
-            .sum()
+        self.map.stats().entries
+    }
+
+    /// Entries, bytes, hits and evictions in one pass over the shards.
+    pub fn stats(&self) -> Stats {
+        self.map.stats()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -504,7 +451,7 @@ fn remaining_secs(expires_at: Mono, now: Mono) -> u32 {
     u32::try_from(secs).unwrap_or(u32::MAX)
 }
 
-/// The memory a key and value take beyond `ENTRY_OVERHEAD`: the heap
+/// The memory a key and value take beyond their slot: the heap
 /// parts of the key's name, and each record as stored (its full size in
 /// the RRset's vector, plus what its names and data put on the heap).
 fn value_bytes(key: &Key, value: &Cached) -> usize {

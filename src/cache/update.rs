@@ -82,9 +82,8 @@ impl Cache {
     /// The RRset at `key` if it was live at `at`, with the TTLs left at
     /// `now` (zero once expired).
     fn live_rrset_at(&self, key: &Key, at: Mono, now: Mono) -> Option<(Vec<Record>, Rank)> {
-        let shard = self.shard(key)?;
-        let s = shard.lock().ok()?;
-        let e = s.lru.peek(key)?;
+        let (h, s) = self.locked(key)?;
+        let e = s.peek(h, key)?;
         if e.expires_at <= at {
             return None;
         }
