@@ -2,17 +2,20 @@
 //! `cache.max_bytes` is close to what its entries really take on the heap
 //! (measured with a counting allocator), so the bound holds for memory and
 //! not only for the cache's own estimate. Names like the rig's and the
-//! issue's (one A record each under a wildcard, and a few NS/TXT sets).
+//! issue's (one A record each under a wildcard, and a few NS/TXT sets);
+//! the front end's packet cache, which shares the budget, likewise.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::{A, NS, TXT};
-use hickory_proto::rr::{Name, RData, Record};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tern::cache::{Cache, Rank};
 use tern::config::CacheConfig;
+use tern::server::packet_cache::{PacketCache, QueryKey};
 
 struct Counting;
 
@@ -155,4 +158,51 @@ fn the_heap_stays_within_max_bytes_under_many_more_names() {
     assert!(cache.evictions() > 0, "the test did not fill the cache");
     assert!(cache.bytes() as u64 <= max);
     assert!(took <= 1.15 * max as f64, "heap {took} for max_bytes {max}");
+}
+
+/// A query for `name` (type A, EDNS) and a reply with one A record.
+fn exchange(name: &str) -> (Vec<u8>, Vec<u8>) {
+    let qname = Name::from_ascii(name).unwrap();
+    let mut q = Message::new(7, MessageType::Query, OpCode::Query);
+    q.metadata.recursion_desired = true;
+    q.add_query(Query::query(qname.clone(), RecordType::A));
+    let mut e = Edns::new();
+    e.set_max_payload(1232);
+    q.set_edns(e.clone());
+    let mut r = q.clone();
+    r.metadata.message_type = MessageType::Response;
+    r.metadata.recursion_available = true;
+    r.add_answer(Record::from_rdata(
+        qname,
+        3600,
+        RData::A(A::new(127, 100, 0, 1)),
+    ));
+    (q.to_vec().unwrap(), r.to_vec().unwrap())
+}
+
+#[test]
+fn packet_cache_bytes_match_the_heap() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let n = 20_000u32;
+    let pairs: Vec<(QueryKey, Vec<u8>)> = (0..n)
+        .map(|i| {
+            let (q, r) = exchange(&format!("n{i}.edge.host3.net."));
+            (QueryKey::of(&q).unwrap(), r)
+        })
+        .collect();
+    let cache = PacketCache::new(1 << 40);
+    let before = live();
+    for (key, reply) in &pairs {
+        assert!(cache.put(key, reply, Duration::from_secs(1), 0));
+    }
+    let took = (live() - before) as f64;
+    let counted = cache.bytes() as f64;
+    let per = |b: f64| b / f64::from(n);
+    println!(
+        "packet cache: {n} entries, heap {:.0} B/entry, accounted {:.0} B/entry",
+        per(took),
+        per(counted)
+    );
+    assert!(counted >= 0.9 * took, "accounted {counted}, heap {took}");
+    assert!(counted <= 1.6 * took, "accounted {counted}, heap {took}");
 }

@@ -25,11 +25,7 @@
 //! - Memory is bounded by a byte budget per shard, least recently used
 //!   entries going first.
 
-use std::hash::BuildHasher;
-use std::sync::Mutex;
-
-use lru::{DefaultHasher, LruCache};
-
+use crate::cache::lru::{Bound, Sharded};
 use crate::clock::Mono;
 
 /// Size of a DNS header (RFC 1035 §4.1.1).
@@ -50,9 +46,6 @@ const MAX_KEY: usize = HEADER_LEN - 2 + MAX_NAME + 4 + OPT_LEN;
 
 /// Replies longer than this are not kept (they are rare and costly).
 pub const MAX_REPLY: usize = 4096;
-
-/// Bookkeeping bytes charged per entry on top of key and reply.
-const ENTRY_OVERHEAD: usize = 128;
 
 /// Shards, each behind its own lock.
 const SHARDS: usize = 16;
@@ -143,43 +136,19 @@ struct Entry {
     min_ttl: u32,
     stored_at: Mono,
     generation: u64,
-    bytes: usize,
-}
-
-struct Shard {
-    lru: LruCache<Box<[u8]>, Entry>,
-    bytes: usize,
 }
 
 pub struct PacketCache {
-    shards: Vec<Mutex<Shard>>,
-    /// Picks the shard (the same fast, randomly seeded hash family the
-    /// shards' own maps use).
-    hasher: DefaultHasher,
-    shard_bytes: usize,
+    /// Entries charged their key, reply and TTL list plus their slot.
+    map: Sharded<Box<[u8]>, Entry>,
 }
 
 impl PacketCache {
     /// A cache holding at most about `max_bytes` of keys and replies.
     pub fn new(max_bytes: usize) -> Self {
-        let shards = (0..SHARDS)
-            .map(|_| {
-                Mutex::new(Shard {
-                    lru: LruCache::unbounded(),
-                    bytes: 0,
-                })
-            })
-            .collect();
         Self {
-            shards,
-            hasher: DefaultHasher::default(),
-            shard_bytes: max_bytes / SHARDS,
+            map: Sharded::new(SHARDS, Bound::Bytes(max_bytes)),
         }
-    }
-
-    fn shard(&self, key: &[u8]) -> Option<&Mutex<Shard>> {
-        let h = self.hasher.hash_one(key);
-        self.shards.get((h as usize) % SHARDS)
     }
 
     /// The stored reply for `key`, with the query's ID and TTLs as they
@@ -202,22 +171,18 @@ impl PacketCache {
         out: &mut Vec<u8>,
     ) -> bool {
         let k = key.bytes();
-        let Some(shard) = self.shard(k) else {
+        let h = self.map.hash(k);
+        let Some(mut s) = self.map.lock(h) else {
             return false;
         };
-        let Ok(mut s) = shard.lock() else {
-            return false;
-        };
-        let Some(e) = s.lru.get(k) else {
+        let Some(e) = s.get(h, k) else {
             return false;
         };
         let elapsed = now.saturating_sub(e.stored_at);
         let secs = elapsed.as_secs() + u64::from(elapsed.subsec_nanos() > 0);
         let elapsed_secs = u32::try_from(secs).unwrap_or(u32::MAX);
         if e.generation != generation || elapsed_secs >= e.min_ttl || now < e.stored_at {
-            if let Some(old) = s.lru.pop(k) {
-                s.bytes = s.bytes.saturating_sub(old.bytes);
-            }
+            s.remove(h, k);
             return false;
         }
         if e.reply.len() > limit {
@@ -255,52 +220,40 @@ impl PacketCache {
             return false;
         }
         let k = key.bytes();
-        let bytes = ENTRY_OVERHEAD + k.len() + reply.len() + ttls.len() * 8;
+        // The heap parts: key, reply, TTL list.
+        let heap = k.len() + reply.len() + ttls.len() * std::mem::size_of::<(u16, u32)>();
         let entry = Entry {
             reply: reply.into(),
             ttls: ttls.into(),
             min_ttl,
             stored_at: now,
             generation,
-            bytes,
         };
-        let Some(shard) = self.shard(k) else {
+        let h = self.map.hash(k);
+        let Some(mut s) = self.map.lock(h) else {
             return false;
         };
-        let Ok(mut s) = shard.lock() else {
-            return false;
-        };
-        if let Some(old) = s.lru.put(k.into(), entry) {
-            s.bytes = s.bytes.saturating_sub(old.bytes);
-        }
-        s.bytes += bytes;
-        while s.bytes > self.shard_bytes {
-            match s.lru.pop_lru() {
-                Some((_, e)) => s.bytes = s.bytes.saturating_sub(e.bytes),
-                None => break,
-            }
-        }
+        s.insert(h, k.into(), entry, heap);
         true
     }
 
     /// Entries held.
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .filter_map(|s| s.lock().ok().map(|s| s.lru.len()))
-            .sum()
+        self.map.stats().entries
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Approximate bytes in use.
+    /// Bytes in use as charged against the budget.
     pub fn bytes(&self) -> usize {
-        self.shards
-            .iter()
-            .filter_map(|s| s.lock().ok().map(|s| s.bytes))
-            .sum()
+        self.map.stats().charged
+    }
+
+    /// Entries, bytes, hits and evictions in one pass over the shards.
+    pub fn stats(&self) -> crate::cache::lru::Stats {
+        self.map.stats()
     }
 }
 
