@@ -6,14 +6,12 @@
 //! cache, and nothing is served past them.
 
 use std::net::IpAddr;
-use std::num::NonZeroUsize;
-use std::sync::Mutex;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use ipnet::IpNet;
-use lru::LruCache;
 
+use super::lru::{Bound, Sharded};
 use crate::clock::Mono;
 
 /// One scoped answer.
@@ -36,7 +34,8 @@ struct Entry {
 type Key = (Name, RecordType, DNSClass, IpNet);
 
 pub struct SubnetCache {
-    entries: Mutex<LruCache<Key, Entry>>,
+    /// One shard: a lookup tries several networks under one lock.
+    entries: Sharded<Key, Entry>,
 }
 
 /// `addr` cut to its first `prefix` bits (the host bits zero).
@@ -46,9 +45,8 @@ pub fn network(addr: IpAddr, prefix: u8) -> Option<IpNet> {
 
 impl SubnetCache {
     pub fn new(max_entries: usize) -> Self {
-        let cap = NonZeroUsize::new(max_entries.max(1)).unwrap_or(NonZeroUsize::MIN);
         Self {
-            entries: Mutex::new(LruCache::new(cap)),
+            entries: Sharded::new(1, Bound::Entries(max_entries.max(1))),
         }
     }
 
@@ -76,15 +74,14 @@ impl SubnetCache {
             return;
         };
         let key = (name.to_lowercase(), qtype, class, net);
-        if let Ok(mut e) = self.entries.lock() {
-            e.put(
-                key,
-                Entry {
-                    answer,
-                    stored: now,
-                    ttl,
-                },
-            );
+        let h = self.entries.hash(&key);
+        if let Some(mut s) = self.entries.lock(h) {
+            let entry = Entry {
+                answer,
+                stored: now,
+                ttl,
+            };
+            s.insert(h, key, entry, 0);
         }
     }
 
@@ -100,7 +97,8 @@ impl SubnetCache {
         longest: u8,
         now: Mono,
     ) -> Option<ScopedAnswer> {
-        let mut entries = self.entries.lock().ok()?;
+        // The only shard, whatever the hash.
+        let mut entries = self.entries.lock(0)?;
         if entries.is_empty() {
             return None;
         }
@@ -112,12 +110,13 @@ impl SubnetCache {
                 continue;
             };
             key.3 = net;
-            let Some(e) = entries.get(&key) else {
+            let h = self.entries.hash(&key);
+            let Some(e) = entries.get(h, &key) else {
                 continue;
             };
             let age = u32::try_from(now.saturating_sub(e.stored).as_secs()).unwrap_or(u32::MAX);
             if age >= e.ttl {
-                entries.pop(&key);
+                entries.remove(h, &key);
                 return None;
             }
             let mut answer = e.answer.clone();
@@ -135,7 +134,7 @@ impl SubnetCache {
 
     /// Answers kept now.
     pub fn len(&self) -> usize {
-        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+        self.entries.stats().entries
     }
 
     pub fn is_empty(&self) -> bool {
@@ -144,14 +143,7 @@ impl SubnetCache {
 
     /// Drops everything (a flush).
     pub fn clear(&self) -> usize {
-        self.entries
-            .lock()
-            .map(|mut e| {
-                let n = e.len();
-                e.clear();
-                n
-            })
-            .unwrap_or(0)
+        self.entries.clear()
     }
 }
 
