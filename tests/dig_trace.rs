@@ -10,6 +10,7 @@
 mod dig_common;
 
 use dig_common::{temp_dir, tern_dig, Nsd};
+use std::process::Output;
 
 const PORT: &str = "5301";
 
@@ -386,22 +387,10 @@ fn trace_names_an_unusable_reply() {
             }
         }
     });
-    let dir = temp_dir("trace-garbage");
-    let hints = dir.join("garbage.hints");
-    std::fs::write(
-        &hints,
+    let out = trace_with_hints(
+        "trace-garbage",
         ".\t3600000\tIN\tNS\ta.root.garbage.\na.root.garbage.\t3600000\tIN\tA\t127.180.0.1\n",
-    )
-    .unwrap();
-    let out = tern_dig(&[
-        "-p",
-        PORT,
-        "+trace",
-        "+timeout=1",
-        "www.zone.test",
-        "--hints",
-        hints.to_str().unwrap(),
-    ]);
+    );
     stop.store(true, Ordering::SeqCst);
     garbage.join().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
@@ -505,23 +494,11 @@ fn trace_skips_an_answer_from_a_cache() {
             })
         })
         .collect();
-    let dir = temp_dir("trace-cache-root");
-    let hints = dir.join("two.hints");
-    std::fs::write(
-        &hints,
+    let out = trace_with_hints(
+        "trace-cache-root",
         ". 3600 NS a.root.cache.\n. 3600 NS b.root.cache.\n\
          a.root.cache. 3600 A 127.180.0.2\nb.root.cache. 3600 A 127.180.0.3\n",
-    )
-    .unwrap();
-    let out = tern_dig(&[
-        "-p",
-        PORT,
-        "+trace",
-        "+timeout=1",
-        "www.zone.test",
-        "--hints",
-        hints.to_str().unwrap(),
-    ]);
+    );
     stop.store(true, Ordering::SeqCst);
     for t in threads {
         t.join().unwrap();
@@ -558,4 +535,21 @@ fn trace_skips_an_answer_from_a_cache() {
         lines[cache..answer].contains(&"www.zone.test.\t\t60\tIN\tA\t192.0.2.80"),
         "{text}"
     );
+}
+
+/// `tern dig +trace www.zone.test` from the roots in `hints` (the text of a
+/// hints file, written to a fresh directory named by `tag`).
+fn trace_with_hints(tag: &str, hints: &str) -> Output {
+    let dir = temp_dir(tag);
+    let file = dir.join("roots.hints");
+    std::fs::write(&file, hints).unwrap();
+    tern_dig(&[
+        "-p",
+        PORT,
+        "+trace",
+        "+timeout=1",
+        "www.zone.test",
+        "--hints",
+        file.to_str().unwrap(),
+    ])
 }

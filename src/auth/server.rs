@@ -249,10 +249,43 @@ impl AuthServer {
         crate::server::serve(self.clone(), limits(), udp, tcp, shutdown).await
     }
 
-    /// `serve` in a task of its own, until the handle is aborted.
-    pub fn spawn(self: &Arc<Self>, udp: Vec<UdpSocket>, tcp: Vec<TcpListener>) -> JoinHandle<()> {
+    /// `serve` in a task of its own, until `Serving::stop`.
+    pub fn spawn(self: &Arc<Self>, udp: Vec<UdpSocket>, tcp: Vec<TcpListener>) -> Serving {
         let server = self.clone();
-        tokio::spawn(async move { server.serve(udp, tcp, std::future::pending::<()>()).await })
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server
+                .serve(udp, tcp, async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Serving {
+            stop: Some(stop),
+            task,
+        }
+    }
+}
+
+/// A server running in its own task.
+pub struct Serving {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Serving {
+    /// Stops serving and waits until the sockets are closed (queries in
+    /// flight drained, bounded), so their addresses can be bound again.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Stops at once, without waiting (the sockets close soon after).
+    pub fn abort(&self) {
+        self.task.abort();
     }
 }
 

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{LabError, LabSpec, ServerSpec};
 
-use crate::auth::server::{bind, AuthServer};
+use crate::auth::server::{bind, AuthServer, Serving};
 use crate::zone::ZoneSet;
 
 /// TTL written on root hints (the customary 3600000 of named.root).
@@ -53,7 +53,7 @@ struct RunningServer {
     spec: ServerSpec,
     server: Arc<AuthServer>,
     zones: Arc<ZoneSet>,
-    handles: Vec<JoinHandle<()>>,
+    handles: Vec<Serving>,
 }
 
 /// A started lab. Dropping it stops the servers and kills the resolver.
@@ -456,8 +456,14 @@ impl RunningLab {
         out
     }
 
-    /// Stops every task and the resolver.
+    /// Stops every task and the resolver; the servers' addresses are free
+    /// again when it returns.
     pub async fn stop(mut self) {
+        for s in &mut self.servers {
+            for h in s.handles.drain(..) {
+                h.stop().await;
+            }
+        }
         self.shutdown();
     }
 
