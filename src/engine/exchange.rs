@@ -14,10 +14,9 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::cache::Rank;
 use crate::clock::{Clock, Mono};
-use crate::engine::attempt::ExchangeError;
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::step::{BoxStep, Question, Step, ZoneServers};
-use crate::engine::tries::{Pick, Tries};
+use crate::engine::tries::{Asked, Pick, Tries};
 use crate::engine::{Failure, Resolver};
 use crate::upstream::selection::QueryKind;
 use crate::upstream::Transport;
@@ -57,19 +56,20 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     self.resolve_ns_names(zs, st, path).await;
                     continue;
                 }
-                Pick::OutOfServers => {
-                    let f = t.out_of_servers(&zs.addrs(), failed);
-                    if f == Failure::NoReachableAuthority {
+                stop @ (Pick::OutOfServers | Pick::TooManyTries) => {
+                    let end = t.give_up(stop, &zs.addrs(), failed);
+                    if end.zone_down {
                         self.give_up_zone(zs, &t, q.qtype, now);
                     }
-                    return Err(f);
-                }
-                Pick::TooManyTries => {
-                    self.give_up_zone(zs, &t, q.qtype, now);
-                    return Err(Failure::NoReachableAuthority);
+                    return Err(end.failure);
                 }
             };
-            let probe = self.probe(addr, now, st);
+            let asked = Asked {
+                addr,
+                probe: self.probe(addr, now, st),
+                retries: self.config.upstream.retries as usize,
+                budget: self.config.resolver.max_upstream_queries,
+            };
             match self.exchange(addr, zs, q, st).await {
                 Ok(msg) => {
                     if self.config.dnssec.validate {
@@ -77,17 +77,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     }
                     return Ok((msg, addr));
                 }
-                Err(ExchangeError::Budget) => {
-                    return Err(Failure::QueryBudget(
-                        self.config.resolver.max_upstream_queries,
-                    ))
+                Err(how) => {
+                    if let Some(f) = t.ended(asked, how, || zs.addrs().len(), failed) {
+                        return Err(f);
+                    }
                 }
-                Err(ExchangeError::Deadline) => return Err(Failure::Timeout),
-                Err(ExchangeError::Timeout) => {
-                    let retries = self.config.upstream.retries as usize;
-                    t.timed_out(addr, zs.addrs().len(), probe, retries, failed);
-                }
-                Err(ExchangeError::Other) => t.unusable(addr, failed),
             }
         }
     }

@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
+use crate::engine::attempt::ExchangeError;
 use crate::engine::Failure;
 
 /// Tries of one zone step before giving up on the zone (timeouts, lame and
@@ -27,6 +28,27 @@ pub(super) enum Pick {
     OutOfServers,
     /// Enough tries: the zone is given up.
     TooManyTries,
+}
+
+/// What the step knows of the server an exchange ended with.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Asked {
+    pub addr: SocketAddr,
+    /// The exchange probed a server held down.
+    pub probe: bool,
+    /// Timeouts the zone's only server is allowed.
+    pub retries: usize,
+    /// The query's upstream budget (for the failure's text).
+    pub budget: u32,
+}
+
+/// How a zone step ends with no reply to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct GiveUp {
+    pub failure: Failure,
+    /// The zone is given up: the servers that timed out are held down
+    /// (`to_hold_down`) and the zone's problem is noted.
+    pub zone_down: bool,
 }
 
 /// What one zone step has tried so far.
@@ -89,6 +111,41 @@ impl Tries {
             if failed.len() >= total {
                 failed.clear();
             }
+        }
+    }
+
+    /// An exchange with `asked.addr`, one of `total()` servers of the
+    /// zone, ended without a reply to use: the step goes on with the next
+    /// pick (None), or ends (out of time or budget).
+    pub fn ended(
+        &mut self,
+        asked: Asked,
+        how: ExchangeError,
+        total: impl FnOnce() -> usize,
+        failed: &mut HashSet<SocketAddr>,
+    ) -> Option<Failure> {
+        match how {
+            ExchangeError::Budget => return Some(Failure::QueryBudget(asked.budget)),
+            ExchangeError::Deadline => return Some(Failure::Timeout),
+            ExchangeError::Timeout => {
+                let a = asked;
+                self.timed_out(a.addr, total(), a.probe, a.retries, failed);
+            }
+            ExchangeError::Other => self.unusable(asked.addr, failed),
+        }
+        None
+    }
+
+    /// How the step ends after `pick` said no server is left (or enough
+    /// tries), of `all` the zone's servers.
+    pub fn give_up(&self, pick: Pick, all: &[SocketAddr], failed: &HashSet<SocketAddr>) -> GiveUp {
+        let failure = match pick {
+            Pick::TooManyTries => Failure::NoReachableAuthority,
+            _ => self.out_of_servers(all, failed),
+        };
+        GiveUp {
+            zone_down: failure == Failure::NoReachableAuthority,
+            failure,
         }
     }
 

@@ -90,3 +90,51 @@ fn a_silent_zone_holds_down_the_servers_that_timed_out() {
         Failure::NoReachableAuthority
     );
 }
+
+#[test]
+fn how_an_exchange_that_brought_nothing_moves_the_step() {
+    let asked = |i| Asked {
+        addr: a(i),
+        probe: false,
+        retries: 3,
+        budget: 200,
+    };
+    // (how it ended, the step's end if any, servers counted out)
+    let rows: [(ExchangeError, Option<Failure>, &[u8]); 4] = [
+        (ExchangeError::Timeout, None, &[1]),
+        (ExchangeError::Other, None, &[1]),
+        (ExchangeError::Deadline, Some(Failure::Timeout), &[]),
+        (ExchangeError::Budget, Some(Failure::QueryBudget(200)), &[]),
+    ];
+    for (how, end, out) in rows {
+        let mut t = Tries::default();
+        let mut failed = HashSet::new();
+        assert_eq!(t.ended(asked(1), how, || 2, &mut failed), end, "{how:?}");
+        let out: HashSet<SocketAddr> = out.iter().map(|i| a(*i)).collect();
+        assert_eq!(failed, out, "{how:?}");
+    }
+    // An unusable reply makes the zone "all lame", not given up; a
+    // timeout gives it up, as do too many tries.
+    let all = [a(1)];
+    let mut t = Tries::default();
+    let mut failed = HashSet::new();
+    t.ended(asked(1), ExchangeError::Other, || 1, &mut failed);
+    let lame = t.give_up(Pick::OutOfServers, &all, &failed);
+    assert_eq!((lame.failure, lame.zone_down), (Failure::AllLame, false));
+    let many = t.give_up(Pick::TooManyTries, &all, &failed);
+    assert_eq!(
+        (many.failure, many.zone_down),
+        (Failure::NoReachableAuthority, true)
+    );
+    let mut t = Tries::default();
+    let mut failed = HashSet::new();
+    for _ in 0..3 {
+        t.ended(asked(1), ExchangeError::Timeout, || 1, &mut failed);
+    }
+    let silent = t.give_up(Pick::OutOfServers, &all, &failed);
+    assert_eq!(
+        (silent.failure, silent.zone_down),
+        (Failure::NoReachableAuthority, true)
+    );
+    assert_eq!(t.to_hold_down().copied().collect::<Vec<_>>(), all);
+}
