@@ -17,7 +17,9 @@ use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::step::{Question, Step, ZoneServers};
 use crate::engine::store::{soa_of, AnswerFrom};
 use crate::engine::walk::read::{read, Reading, Rules};
-use crate::engine::walk::{Ask, Down, End, Fallback, Full, Resort, Then, Verdict, Walk};
+use crate::engine::walk::{
+    Ask, Down, End, Found, Full, Lookup, Recover, Resort, Then, Verdict, Walk,
+};
 use crate::engine::{Failure, Resolver, TraceEvent};
 use crate::upstream::Transport;
 
@@ -136,45 +138,47 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     }
 
     /// Every server of the zone failed this step: a last resort, the
-    /// parent's delegation, or the parent asked again (`Walk::fallback`);
-    /// None to go on.
+    /// parent's delegation, or the parent asked again (`Walk::zone_failed`
+    /// decides, this looks up what it needs); None to go on.
     async fn zone_failed(&self, w: &mut Walk, f: Failure, cx: &WalkCx<'_>) -> Option<Step> {
-        let st = cx.st;
+        let configured = self.configured_zone(&w.zs.zone);
+        let why = f.clone();
+        let mut next = w.zone_failed(f, configured);
         loop {
-            match w.fallback(&f, self.configured_zone(&w.zs.zone)) {
-                Fallback::LastResort => return Some(self.last_resort(w.last_resort(), cx)),
-                Fallback::ParentSide => {
-                    let Some(parent) = self.parent_side(&w.zs) else {
-                        continue;
-                    };
-                    st.note(|| {
-                        format!(
-                            "servers of {} failed ({f}): trying the delegation its parent gave",
-                            w.zs.zone
-                        )
-                    });
-                    w.switch_servers(parent);
-                    return None;
+            let found = match next {
+                Recover::Resort(resort) => return Some(self.last_resort(resort, cx)),
+                Recover::Fail(f) => return Some(Step::Fail(f)),
+                Recover::Need(Lookup::ParentSide) => {
+                    let got = self.parent_side(&w.zs);
+                    if got.is_some() {
+                        cx.st.note(|| {
+                            format!(
+                                "servers of {} failed ({why}): trying the delegation its parent gave",
+                                w.zs.zone
+                            )
+                        });
+                    }
+                    Found::ParentSide(got)
                 }
                 // The cached delegation turned useless (its NS names do
                 // not resolve, its servers are lame) and the parent's copy
                 // has expired: ask the parent again, once, as Unbound does.
-                Fallback::AskParentAgain => {
-                    let above = w.zs.zone.base_name();
-                    let Ok(parent) = self.find_cut(&above, st, cx.path).await else {
-                        return Some(Step::Fail(f));
-                    };
-                    st.note(|| {
-                        format!(
-                            "servers of {} are useless ({f}): asking {} for the delegation again",
-                            w.zs.zone, parent.zone
-                        )
-                    });
-                    let cut = parent.zone.clone();
-                    w.enter(parent, &cut);
-                    return None;
+                Recover::Need(Lookup::CutAbove(above)) => {
+                    let got = self.find_cut(&above, cx.st, cx.path).await.ok();
+                    if let Some(parent) = &got {
+                        cx.st.note(|| {
+                            format!(
+                                "servers of {} are useless ({why}): asking {} for the delegation again",
+                                w.zs.zone, parent.zone
+                            )
+                        });
+                    }
+                    Found::CutAbove(got)
                 }
-                Fallback::Fail => return Some(Step::Fail(f)),
+            };
+            match w.on_lookup(found, configured) {
+                None => return None,
+                Some(then) => next = then,
             }
         }
     }

@@ -37,6 +37,8 @@ pub(super) struct Walk {
     tried_parent_side: bool,
     /// The delegation has been asked of the parent again (once per walk).
     restarted_above: bool,
+    /// Why the zone's servers failed, while a fallback is looked up.
+    failure: Option<Failure>,
     /// A recursive server's answer, used only if no authoritative one
     /// can be had.
     rec_lame: Option<Message>,
@@ -99,6 +101,35 @@ pub(super) enum Fallback {
     AskParentAgain,
     /// The walk fails with the zone's failure.
     Fail,
+}
+
+/// What the walk does when every server of its zone failed this step.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Recover {
+    /// The walk ends with the last resort.
+    Resort(Resort),
+    /// The resolver looks this up and hands it to `on_lookup`.
+    Need(Lookup),
+    /// The walk fails.
+    Fail(Failure),
+}
+
+/// A look-up the walk needs to go on after its zone's servers failed.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Lookup {
+    /// The delegation the zone's parent gave, from the cache (None if it
+    /// names no other servers).
+    ParentSide,
+    /// The servers of the closest zone above `0` (the parent, asked
+    /// again for the delegation).
+    CutAbove(Name),
+}
+
+/// What a look-up the walk needed found.
+#[derive(Debug, Clone)]
+pub(super) enum Found {
+    ParentSide(Option<ZoneServers>),
+    CutAbove(Option<ZoneServers>),
 }
 
 /// What one classified reply means for the walk.
@@ -221,6 +252,7 @@ impl Walk {
             failed: HashSet::new(),
             tried_parent_side: false,
             restarted_above: false,
+            failure: None,
             rec_lame: None,
             empty_aa: false,
         }
@@ -300,6 +332,53 @@ impl Walk {
             return Fallback::AskParentAgain;
         }
         Fallback::Fail
+    }
+
+    /// Every server of the zone failed with `f` (`configured`: the zone
+    /// is a configured one): the next rung of the fallback ladder, as
+    /// what the resolver does.
+    pub fn zone_failed(&mut self, f: Failure, configured: bool) -> Recover {
+        let rung = self.fallback(&f, configured);
+        self.failure = Some(f);
+        self.recover(rung)
+    }
+
+    fn recover(&mut self, rung: Fallback) -> Recover {
+        match rung {
+            Fallback::LastResort => {
+                self.failure = None;
+                Recover::Resort(self.last_resort())
+            }
+            Fallback::ParentSide => Recover::Need(Lookup::ParentSide),
+            Fallback::AskParentAgain => Recover::Need(Lookup::CutAbove(self.zs.zone.base_name())),
+            Fallback::Fail => Recover::Fail(self.take_failure()),
+        }
+    }
+
+    /// Why the zone's servers failed (set by `zone_failed`).
+    fn take_failure(&mut self) -> Failure {
+        self.failure.take().unwrap_or(Failure::AllLame)
+    }
+
+    /// Takes in what a look-up `zone_failed` asked for found: None to go
+    /// on with the servers found, else what to do next (the next rung when
+    /// the parent's delegation names no other servers; the failure when
+    /// the parent cannot be found).
+    pub fn on_lookup(&mut self, found: Found, configured: bool) -> Option<Recover> {
+        match found {
+            Found::ParentSide(Some(zs)) => self.switch_servers(zs),
+            Found::CutAbove(Some(zs)) => {
+                let cut = zs.zone.clone();
+                self.enter(zs, &cut);
+            }
+            Found::ParentSide(None) => {
+                let f = self.take_failure();
+                return Some(self.zone_failed(f, configured));
+            }
+            Found::CutAbove(None) => return Some(Recover::Fail(self.take_failure())),
+        }
+        self.failure = None;
+        None
     }
 
     /// Moves the walk on by a verdict on `reply` from `from`: one label

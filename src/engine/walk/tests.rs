@@ -496,3 +496,94 @@ fn a_rung_taken_is_not_offered_again_after_new_servers() {
     w.enter(zone("com."), &n("com."));
     assert_eq!(w.fallback(&Failure::AllLame, false), Fallback::Fail);
 }
+
+/// What `zone_failed` and `on_lookup` do, one look-up's result after
+/// another: (what, failure, what is found for each look-up asked, what
+/// the walk does at each turn, the walk's zone at the end).
+type RecoverRow = (
+    &'static str,
+    Failure,
+    Vec<Found>,
+    Vec<Recover>,
+    &'static str,
+);
+
+fn recover_rows() -> Vec<RecoverRow> {
+    use Recover::{Fail, Need};
+    let parent = || Need(Lookup::ParentSide);
+    let above = || Need(Lookup::CutAbove(n("com.")));
+    let lame = Failure::AllLame;
+    vec![
+        (
+            "the parent's delegation serves: go on with it",
+            lame.clone(),
+            vec![Found::ParentSide(Some(zone("example.com.")))],
+            vec![parent()],
+            "example.com.",
+        ),
+        (
+            "no parent's delegation: the parent is asked again",
+            lame.clone(),
+            vec![Found::ParentSide(None), Found::CutAbove(Some(zone("com.")))],
+            vec![parent(), above()],
+            "com.",
+        ),
+        (
+            "no parent found: the zone's failure",
+            Failure::NoNsAddress,
+            vec![Found::ParentSide(None), Found::CutAbove(None)],
+            vec![parent(), above(), Fail(Failure::NoNsAddress)],
+            "example.com.",
+        ),
+        (
+            "unreachable servers: the parent's delegation only",
+            Failure::NoReachableAuthority,
+            vec![Found::ParentSide(None)],
+            vec![parent(), Fail(Failure::NoReachableAuthority)],
+            "example.com.",
+        ),
+        (
+            "out of time: nothing to look up",
+            Failure::Timeout,
+            vec![],
+            vec![Fail(Failure::Timeout)],
+            "example.com.",
+        ),
+    ]
+}
+
+#[test]
+fn a_failed_zone_asks_for_what_its_fallbacks_need() {
+    for (what, failure, found, want, end) in recover_rows() {
+        let mut w = Walk::new(zone("example.com."), true);
+        let mut got = vec![w.zone_failed(failure, false)];
+        for f in found {
+            match w.on_lookup(f, false) {
+                Some(next) => got.push(next),
+                None => break,
+            }
+        }
+        assert_eq!(got, want, "{what}");
+        assert_eq!(w.zs.zone, n(end), "{what}");
+    }
+}
+
+#[test]
+fn a_lame_zone_ends_with_its_last_resort() {
+    let from: SocketAddr = "192.0.2.1:53".parse().unwrap();
+    let mut w = Walk::new(zone("example.com."), true);
+    let lame = Verdict::ServerFailed {
+        problem: Problem::Lame,
+        keep: Keep::RecursiveAnswer,
+    };
+    w.take(lame, answered(), from, 5);
+    assert_eq!(
+        w.zone_failed(Failure::AllLame, false),
+        Recover::Resort(Resort::RecursiveAnswer(answered()))
+    );
+    // Given once: the ladder goes on after it.
+    assert_eq!(
+        w.zone_failed(Failure::AllLame, false),
+        Recover::Need(Lookup::ParentSide)
+    );
+}
