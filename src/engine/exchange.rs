@@ -16,7 +16,7 @@ use crate::cache::Rank;
 use crate::clock::{Clock, Mono};
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::step::{BoxStep, Question, Step, ZoneServers};
-use crate::engine::tries::{Asked, Pick, Tries};
+use crate::engine::tries::{glueless, Asked, NsLookup, Pick, Tries};
 use crate::engine::{Failure, Resolver};
 use crate::upstream::selection::QueryKind;
 use crate::upstream::Transport;
@@ -237,14 +237,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         path: &LookupPath,
     ) -> bool {
         let limit = self.config.resolver.max_ns_lookups_per_delegation as usize;
-        let todo: Vec<Name> = zs
-            .ns
-            .iter()
-            .filter(|(_, ips)| ips.is_empty())
-            .filter_map(|(n, _)| n.clone())
-            .filter(|n| !path.contains(n, RecordType::A))
-            .take(limit)
-            .collect();
+        let todo = glueless(zs, limit, |n| path.contains(n, RecordType::A));
         let mut found = false;
         for batch in todo.chunks(PARALLEL_NS_LOOKUPS) {
             st.note(|| {
@@ -253,22 +246,22 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     zs.zone,
                     batch
                         .iter()
-                        .map(|n| n.to_string())
+                        .map(|l| l.name().to_string())
                         .collect::<Vec<_>>()
                         .join(", ")
                 )
             });
-            let lookups = batch.iter().map(|n| {
-                if zs.zone.zone_of(n) && !zs.zone.is_root() {
-                    // Inside the zone it names and without glue: only the
-                    // parent can tell (Unbound's "fetch glue").
+            let lookups = batch.iter().map(|l| match l {
+                NsLookup::FromParent(n) => {
                     self.parent_side_glue(n, &zs.zone, st, path.with(n, RecordType::A))
-                } else {
+                }
+                NsLookup::Resolve(n) => {
                     self.lookup(n, RecordType::A, DNSClass::IN, st, path.clone())
                 }
             });
             let results = futures_join(lookups).await;
-            for (n, step) in batch.iter().zip(results) {
+            for (l, step) in batch.iter().zip(results) {
+                let n = l.name();
                 let ips: Vec<IpAddr> = match step {
                     Step::Answer(rs) => rs.iter().filter_map(|r| r.data.ip_addr()).collect(),
                     // The child's own answer failed (lame, bogus referral):

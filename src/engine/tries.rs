@@ -8,7 +8,10 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
+use hickory_proto::rr::Name;
+
 use crate::engine::attempt::ExchangeError;
+use crate::engine::step::ZoneServers;
 use crate::engine::Failure;
 
 /// Tries of one zone step before giving up on the zone (timeouts, lame and
@@ -175,6 +178,48 @@ impl Tries {
     pub fn to_hold_down(&self) -> impl Iterator<Item = &SocketAddr> {
         self.timed_out.iter().filter(|_| !self.replied)
     }
+}
+
+/// How an NS name without glue is looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum NsLookup {
+    /// Resolved as any name.
+    Resolve(Name),
+    /// Inside the zone it serves and without glue: only the parent can
+    /// tell (Unbound's "fetch glue").
+    FromParent(Name),
+}
+
+impl NsLookup {
+    pub fn name(&self) -> &Name {
+        match self {
+            NsLookup::Resolve(n) | NsLookup::FromParent(n) => n,
+        }
+    }
+}
+
+/// The NS names of `zs` without addresses to look up, at most `limit`
+/// (the NXNS bound), skipping those `on_path` says are being looked up on
+/// the way here (a loop), and how each is looked up.
+pub(super) fn glueless(
+    zs: &ZoneServers,
+    limit: usize,
+    on_path: impl Fn(&Name) -> bool,
+) -> Vec<NsLookup> {
+    zs.ns
+        .iter()
+        .filter(|(_, ips)| ips.is_empty())
+        .filter_map(|(n, _)| n.as_ref())
+        .filter(|n| !on_path(n))
+        .take(limit)
+        .map(|n| {
+            if zs.zone.zone_of(n) && !zs.zone.is_root() {
+                NsLookup::FromParent(n.clone())
+            } else {
+                NsLookup::Resolve(n.clone())
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -138,3 +138,64 @@ fn how_an_exchange_that_brought_nothing_moves_the_step() {
     );
     assert_eq!(t.to_hold_down().copied().collect::<Vec<_>>(), all);
 }
+
+#[test]
+fn glueless_names_are_looked_up_where_they_can_be_told() {
+    let n = |s: &str| Name::from_ascii(s).unwrap();
+    let ip: std::net::IpAddr = "192.0.2.9".parse().unwrap();
+    let zs = |zone: &str| ZoneServers {
+        zone: n(zone),
+        ns: vec![
+            (Some(n("ns1.example.com.")), vec![]),
+            (Some(n("ns.example.net.")), vec![]),
+            (Some(n("glued.example.com.")), vec![ip]),
+            (Some(n("ns2.example.com.")), vec![]),
+            (None, vec![]),
+        ],
+        ..ZoneServers::default()
+    };
+    let none = |_: &Name| false;
+    use NsLookup::{FromParent, Resolve};
+    // (zone, limit, names on the way here, what is looked up)
+    let rows: Vec<(&str, usize, &[&str], Vec<NsLookup>)> = vec![
+        (
+            "example.com.",
+            5,
+            &[],
+            vec![
+                FromParent(n("ns1.example.com.")),
+                Resolve(n("ns.example.net.")),
+                FromParent(n("ns2.example.com.")),
+            ],
+        ),
+        // Names outside the zone, and the root's, are resolved as any.
+        (
+            ".",
+            5,
+            &[],
+            vec![
+                Resolve(n("ns1.example.com.")),
+                Resolve(n("ns.example.net.")),
+                Resolve(n("ns2.example.com.")),
+            ],
+        ),
+        (
+            "example.com.",
+            1,
+            &[],
+            vec![FromParent(n("ns1.example.com."))],
+        ),
+        // A name being looked up on the way here is a loop: skipped.
+        (
+            "example.com.",
+            5,
+            &["ns1.example.com.", "ns2.example.com."],
+            vec![Resolve(n("ns.example.net."))],
+        ),
+    ];
+    for (zone, limit, on_path, want) in rows {
+        let path = |x: &Name| on_path.iter().any(|p| n(p) == *x);
+        assert_eq!(glueless(&zs(zone), limit, path), want, "{zone} {limit}");
+    }
+    assert_eq!(glueless(&zs("example.com."), 0, none), vec![]);
+}
