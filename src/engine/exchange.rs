@@ -10,10 +10,11 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::op::Message;
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
 
 use crate::cache::Rank;
 use crate::clock::{Clock, Mono};
+use crate::engine::glue::{parent_glue, ParentGlue};
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::step::{BoxStep, Question, Step, ZoneServers};
 use crate::engine::tries::{glueless, Asked, NsLookup, Pick, Tries};
@@ -200,28 +201,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     Ok((msg, _)) => msg,
                     Err(f) => return Step::Fail(f),
                 };
-                let glue: Vec<Record> = msg
-                    .answers
-                    .iter()
-                    .chain(msg.additionals.iter())
-                    .filter(|r| r.name == target && r.record_type() == RecordType::A)
-                    .filter(|r| parent.zone.zone_of(&r.name))
-                    .cloned()
-                    .collect();
-                if !glue.is_empty() {
-                    self.cache
-                        .insert_rrset(glue.clone(), Rank::Additional, self.clock.now());
-                    return Step::Answer(glue);
-                }
-                let next = msg.answers.iter().find_map(|r| match &r.data {
-                    RData::CNAME(c) if r.name == target && parent.zone.zone_of(&c.0) => {
-                        Some(c.0.clone())
+                match parent_glue(&msg, &target, &parent.zone) {
+                    ParentGlue::Glue(glue) => {
+                        self.cache
+                            .insert_rrset(glue.clone(), Rank::Additional, self.clock.now());
+                        return Step::Answer(glue);
                     }
-                    _ => None,
-                });
-                match next {
-                    Some(n) if n != target => target = n,
-                    _ => break,
+                    ParentGlue::Alias(n) => target = n,
+                    ParentGlue::Nothing => break,
                 }
             }
             Step::Fail(Failure::NoNsAddress)
