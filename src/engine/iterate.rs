@@ -259,7 +259,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let cfg = &self.config.resolver;
         self.cache_referral(msg, &child);
         let mut zs = self.servers_from_referral(msg, &child, cx.q.class);
-        if cfg.harden_referral_path && !(ask.qtype == RecordType::NS && ask.name == child) {
+        if ask.wants_own_ns(&child, cfg.harden_referral_path) {
             if let Some(own) = self.child_ns_set(&mut zs, cx.q.class, cx.st, cx.path).await {
                 zs = own;
             }

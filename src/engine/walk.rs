@@ -55,6 +55,15 @@ pub(super) struct Ask {
     pub minimised: bool,
 }
 
+impl Ask {
+    /// Following a referral to `child`: whether the child's own NS set is
+    /// asked for first (`harden`: harden-referral-path), unless this very
+    /// question was for that NS set.
+    pub fn wants_own_ns(&self, child: &Name, harden: bool) -> bool {
+        harden && !(self.qtype == RecordType::NS && self.name == *child)
+    }
+}
+
 /// Why the walk goes one label further down with the same servers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Down {
