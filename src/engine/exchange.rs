@@ -10,14 +10,14 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::op::Message;
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
 
 use crate::cache::Rank;
 use crate::clock::{Clock, Mono};
-use crate::engine::attempt::ExchangeError;
+use crate::engine::glue::{parent_glue, ParentGlue};
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::step::{BoxStep, Question, Step, ZoneServers};
-use crate::engine::tries::{Pick, Tries};
+use crate::engine::tries::{glueless, Asked, NsLookup, Pick, Tries};
 use crate::engine::{Failure, Resolver};
 use crate::upstream::selection::QueryKind;
 use crate::upstream::Transport;
@@ -57,19 +57,20 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     self.resolve_ns_names(zs, st, path).await;
                     continue;
                 }
-                Pick::OutOfServers => {
-                    let f = t.out_of_servers(&zs.addrs(), failed);
-                    if f == Failure::NoReachableAuthority {
+                stop @ (Pick::OutOfServers | Pick::TooManyTries) => {
+                    let end = t.give_up(stop, &zs.addrs(), failed);
+                    if end.zone_down {
                         self.give_up_zone(zs, &t, q.qtype, now);
                     }
-                    return Err(f);
-                }
-                Pick::TooManyTries => {
-                    self.give_up_zone(zs, &t, q.qtype, now);
-                    return Err(Failure::NoReachableAuthority);
+                    return Err(end.failure);
                 }
             };
-            let probe = self.probe(addr, now, st);
+            let asked = Asked {
+                addr,
+                probe: self.probe(addr, now, st),
+                retries: self.config.upstream.retries as usize,
+                budget: self.config.resolver.max_upstream_queries,
+            };
             match self.exchange(addr, zs, q, st).await {
                 Ok(msg) => {
                     if self.config.dnssec.validate {
@@ -77,17 +78,11 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     }
                     return Ok((msg, addr));
                 }
-                Err(ExchangeError::Budget) => {
-                    return Err(Failure::QueryBudget(
-                        self.config.resolver.max_upstream_queries,
-                    ))
+                Err(how) => {
+                    if let Some(f) = t.ended(asked, how, || zs.addrs().len(), failed) {
+                        return Err(f);
+                    }
                 }
-                Err(ExchangeError::Deadline) => return Err(Failure::Timeout),
-                Err(ExchangeError::Timeout) => {
-                    let retries = self.config.upstream.retries as usize;
-                    t.timed_out(addr, zs.addrs().len(), probe, retries, failed);
-                }
-                Err(ExchangeError::Other) => t.unusable(addr, failed),
             }
         }
     }
@@ -206,28 +201,14 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     Ok((msg, _)) => msg,
                     Err(f) => return Step::Fail(f),
                 };
-                let glue: Vec<Record> = msg
-                    .answers
-                    .iter()
-                    .chain(msg.additionals.iter())
-                    .filter(|r| r.name == target && r.record_type() == RecordType::A)
-                    .filter(|r| parent.zone.zone_of(&r.name))
-                    .cloned()
-                    .collect();
-                if !glue.is_empty() {
-                    self.cache
-                        .insert_rrset(glue.clone(), Rank::Additional, self.clock.now());
-                    return Step::Answer(glue);
-                }
-                let next = msg.answers.iter().find_map(|r| match &r.data {
-                    RData::CNAME(c) if r.name == target && parent.zone.zone_of(&c.0) => {
-                        Some(c.0.clone())
+                match parent_glue(&msg, &target, &parent.zone) {
+                    ParentGlue::Glue(glue) => {
+                        self.cache
+                            .insert_rrset(glue.clone(), Rank::Additional, self.clock.now());
+                        return Step::Answer(glue);
                     }
-                    _ => None,
-                });
-                match next {
-                    Some(n) if n != target => target = n,
-                    _ => break,
+                    ParentGlue::Alias(n) => target = n,
+                    ParentGlue::Nothing => break,
                 }
             }
             Step::Fail(Failure::NoNsAddress)
@@ -243,14 +224,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         path: &LookupPath,
     ) -> bool {
         let limit = self.config.resolver.max_ns_lookups_per_delegation as usize;
-        let todo: Vec<Name> = zs
-            .ns
-            .iter()
-            .filter(|(_, ips)| ips.is_empty())
-            .filter_map(|(n, _)| n.clone())
-            .filter(|n| !path.contains(n, RecordType::A))
-            .take(limit)
-            .collect();
+        let todo = glueless(zs, limit, |n| path.contains(n, RecordType::A));
         let mut found = false;
         for batch in todo.chunks(PARALLEL_NS_LOOKUPS) {
             st.note(|| {
@@ -259,22 +233,22 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     zs.zone,
                     batch
                         .iter()
-                        .map(|n| n.to_string())
+                        .map(|l| l.name().to_string())
                         .collect::<Vec<_>>()
                         .join(", ")
                 )
             });
-            let lookups = batch.iter().map(|n| {
-                if zs.zone.zone_of(n) && !zs.zone.is_root() {
-                    // Inside the zone it names and without glue: only the
-                    // parent can tell (Unbound's "fetch glue").
+            let lookups = batch.iter().map(|l| match l {
+                NsLookup::FromParent(n) => {
                     self.parent_side_glue(n, &zs.zone, st, path.with(n, RecordType::A))
-                } else {
+                }
+                NsLookup::Resolve(n) => {
                     self.lookup(n, RecordType::A, DNSClass::IN, st, path.clone())
                 }
             });
             let results = futures_join(lookups).await;
-            for (n, step) in batch.iter().zip(results) {
+            for (l, step) in batch.iter().zip(results) {
+                let n = l.name();
                 let ips: Vec<IpAddr> = match step {
                     Step::Answer(rs) => rs.iter().filter_map(|r| r.data.ip_addr()).collect(),
                     // The child's own answer failed (lame, bogus referral):

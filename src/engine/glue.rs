@@ -8,6 +8,7 @@
 
 use std::net::IpAddr;
 
+use hickory_proto::op::Message;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::cache::{Cached, Key, Rank};
@@ -66,5 +67,110 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             }
         }
         out
+    }
+}
+
+/// What a parent's reply to a question for the address of `target`, an
+/// NS name inside a child zone, gives.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum ParentGlue {
+    /// Its A records (from the answer or the additional section) inside
+    /// the parent's zone.
+    Glue(Vec<Record>),
+    /// No address, but a CNAME to another name inside the parent's zone:
+    /// asked next.
+    Alias(Name),
+    Nothing,
+}
+
+/// Reads a reply of the servers of `parent` to an A question for `target`.
+pub(super) fn parent_glue(msg: &Message, target: &Name, parent: &Name) -> ParentGlue {
+    let glue: Vec<Record> = msg
+        .answers
+        .iter()
+        .chain(msg.additionals.iter())
+        .filter(|r| r.name == *target && r.record_type() == RecordType::A)
+        .filter(|r| parent.zone_of(&r.name))
+        .cloned()
+        .collect();
+    if !glue.is_empty() {
+        return ParentGlue::Glue(glue);
+    }
+    let next = msg.answers.iter().find_map(|r| match &r.data {
+        RData::CNAME(c) if r.name == *target && parent.zone_of(&c.0) => Some(&c.0),
+        _ => None,
+    });
+    match next {
+        Some(n) if n != target => ParentGlue::Alias(n.clone()),
+        _ => ParentGlue::Nothing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::{MessageType, OpCode};
+    use hickory_proto::rr::rdata::CNAME;
+
+    fn n(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    fn a(name: &str) -> Record {
+        Record::from_rdata(n(name), 60, RData::A("192.0.2.1".parse().unwrap()))
+    }
+
+    fn cname(name: &str, to: &str) -> Record {
+        Record::from_rdata(n(name), 60, RData::CNAME(CNAME(n(to))))
+    }
+
+    #[test]
+    fn a_parents_reply_gives_glue_an_alias_or_nothing() {
+        let target = "ns.child.example.";
+        // (what, answers, additionals, what the reply gives)
+        let rows: Vec<(&str, Vec<Record>, Vec<Record>, ParentGlue)> = vec![
+            (
+                "an answer",
+                vec![a(target)],
+                vec![],
+                ParentGlue::Glue(vec![a(target)]),
+            ),
+            (
+                "glue beside a referral",
+                vec![],
+                vec![a(target)],
+                ParentGlue::Glue(vec![a(target)]),
+            ),
+            (
+                "another name's address",
+                vec![a("other.example.")],
+                vec![],
+                ParentGlue::Nothing,
+            ),
+            (
+                "a CNAME inside the parent's zone",
+                vec![cname(target, "host.example.")],
+                vec![],
+                ParentGlue::Alias(n("host.example.")),
+            ),
+            (
+                "a CNAME out of the parent's zone",
+                vec![cname(target, "host.example.net.")],
+                vec![],
+                ParentGlue::Nothing,
+            ),
+            (
+                "a CNAME to itself",
+                vec![cname(target, target)],
+                vec![],
+                ParentGlue::Nothing,
+            ),
+        ];
+        for (what, answers, additionals, want) in rows {
+            let mut m = Message::new(0, MessageType::Response, OpCode::Query);
+            m.answers = answers;
+            m.additionals = additionals;
+            assert_eq!(parent_glue(&m, &n(target), &n("example.")), want, "{what}");
+        }
     }
 }

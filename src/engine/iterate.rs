@@ -13,14 +13,14 @@ use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use super::store::Taking;
 use crate::clock::Clock;
 use crate::engine::classify::Kind;
-use crate::engine::learn;
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::step::{Question, Step, ZoneServers};
 use crate::engine::store::{soa_of, AnswerFrom};
 use crate::engine::walk::read::{read, Reading, Rules};
-use crate::engine::walk::{Ask, Down, Fallback, Full, Then, Verdict, Walk};
+use crate::engine::walk::{
+    Ask, Down, End, Found, Full, Lookup, Recover, Resort, Then, Verdict, Walk,
+};
 use crate::engine::{Failure, Resolver, TraceEvent};
-use crate::upstream::selection::Outcome;
 use crate::upstream::Transport;
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
@@ -138,45 +138,47 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     }
 
     /// Every server of the zone failed this step: a last resort, the
-    /// parent's delegation, or the parent asked again (`Walk::fallback`);
-    /// None to go on.
+    /// parent's delegation, or the parent asked again (`Walk::zone_failed`
+    /// decides, this looks up what it needs); None to go on.
     async fn zone_failed(&self, w: &mut Walk, f: Failure, cx: &WalkCx<'_>) -> Option<Step> {
-        let st = cx.st;
+        let configured = self.configured_zone(&w.zs.zone);
+        let why = f.clone();
+        let mut next = w.zone_failed(f, configured);
         loop {
-            match w.fallback(&f, self.configured_zone(&w.zs.zone)) {
-                Fallback::LastResort => return Some(self.last_resort(w.rec_lame.take(), cx)),
-                Fallback::ParentSide => {
-                    let Some(parent) = self.parent_side(&w.zs) else {
-                        continue;
-                    };
-                    st.note(|| {
-                        format!(
-                            "servers of {} failed ({f}): trying the delegation its parent gave",
-                            w.zs.zone
-                        )
-                    });
-                    w.switch_servers(parent);
-                    return None;
+            let found = match next {
+                Recover::Resort(resort) => return Some(self.last_resort(resort, cx)),
+                Recover::Fail(f) => return Some(Step::Fail(f)),
+                Recover::Need(Lookup::ParentSide) => {
+                    let got = self.parent_side(&w.zs);
+                    if got.is_some() {
+                        cx.st.note(|| {
+                            format!(
+                                "servers of {} failed ({why}): trying the delegation its parent gave",
+                                w.zs.zone
+                            )
+                        });
+                    }
+                    Found::ParentSide(got)
                 }
                 // The cached delegation turned useless (its NS names do
                 // not resolve, its servers are lame) and the parent's copy
                 // has expired: ask the parent again, once, as Unbound does.
-                Fallback::AskParentAgain => {
-                    let above = w.zs.zone.base_name();
-                    let Ok(parent) = self.find_cut(&above, st, cx.path).await else {
-                        return Some(Step::Fail(f));
-                    };
-                    st.note(|| {
-                        format!(
-                            "servers of {} are useless ({f}): asking {} for the delegation again",
-                            w.zs.zone, parent.zone
-                        )
-                    });
-                    let cut = parent.zone.clone();
-                    w.enter(parent, &cut);
-                    return None;
+                Recover::Need(Lookup::CutAbove(above)) => {
+                    let got = self.find_cut(&above, cx.st, cx.path).await.ok();
+                    if let Some(parent) = &got {
+                        cx.st.note(|| {
+                            format!(
+                                "servers of {} are useless ({why}): asking {} for the delegation again",
+                                w.zs.zone, parent.zone
+                            )
+                        });
+                    }
+                    Found::CutAbove(got)
                 }
-                Fallback::Fail => return Some(Step::Fail(f)),
+            };
+            match w.on_lookup(found, configured) {
+                None => return None,
+                Some(then) => next = then,
             }
         }
     }
@@ -184,31 +186,29 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// Last resorts when every server is lame, as Unbound: a recursive
     /// server's answer, else an authoritative empty reply read as NODATA
     /// (not cached: it has no SOA to say for how long).
-    fn last_resort(&self, rec_lame: Option<Message>, cx: &WalkCx<'_>) -> Step {
+    fn last_resort(&self, resort: Resort, cx: &WalkCx<'_>) -> Step {
         let (st, q) = (cx.st, cx.q);
-        match rec_lame {
-            Some(msg) if msg.answers.is_empty() => {
-                // An empty recursive answer: NODATA as that server saw it
-                // (not cached without an SOA).
+        match resort {
+            Resort::RecursiveNoData(msg) => {
                 st.note(|| "every server is lame: using a recursive server's NODATA");
                 if !self.config.resolver.minimal_responses {
                     self.keep_sections(&msg, q.name, q.qtype, q.class, st.leeway);
                 }
                 Step::NoData(Vec::new(), soa_of(&msg))
             }
-            Some(msg) => {
+            Resort::RecursiveAnswer(msg) => {
                 st.note(|| "every server is lame: using a recursive server's answer");
                 self.take_answer(&msg, Taking::of(q.name, q.qtype, q.class, st.leeway))
             }
-            None => {
+            Resort::EmptyAa => {
                 st.note(|| "every server is lame: an empty AA reply counts as NODATA");
                 Step::NoData(Vec::new(), Vec::new())
             }
         }
     }
 
-    /// Does what a verdict on a reply calls for; the step when the walk
-    /// ends.
+    /// Does what a verdict on a reply calls for (`Walk::take` decides);
+    /// the step when the walk ends.
     async fn follow(
         &self,
         w: &mut Walk,
@@ -219,41 +219,30 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     ) -> Option<Step> {
         let (st, q) = (cx.st, cx.q);
         note_verdict(&verdict, ask, st);
-        let now = self.clock.now();
-        if learn::serves(&verdict) {
-            self.learn(from, &w.zs.zone, ask.qtype, Outcome::Served, now);
+        let taken = w.take(verdict, msg, from, self.config.resolver.max_referrals);
+        if let Some(outcome) = taken.learn {
+            self.learn(from, &w.zs.zone, ask.qtype, outcome, self.clock.now());
         }
-        match w.take(&verdict, from, self.config.resolver.max_referrals) {
+        match taken.then {
             Then::Continue => None,
             // The NODATA is kept (unless the answer holds for one client
             // subnet), so the next name below it skips this question.
-            Then::KeepNoData => {
+            Then::KeepNoData(msg) => {
                 if st.scope() == 0 {
                     self.cache_negative(&msg, &ask.name, ask.qtype, q.class, false);
                 }
                 None
             }
-            Then::ServerFailed {
-                problem,
-                keep_reply,
-            } => {
-                let outcome = learn::of_problem(problem);
-                self.learn(from, &w.zs.zone, ask.qtype, outcome, now);
-                if keep_reply {
-                    w.rec_lame = Some(msg);
-                }
-                None
+            Then::Fail(f) => Some(Step::Fail(f)),
+            Then::Referral { child, reply } => {
+                self.follow_referral(w, &reply, child, ask, cx).await
             }
-            Then::TooDeep => Some(Step::Fail(Failure::Depth)),
-            Then::Referral { child } => self.follow_referral(w, &msg, child, ask, cx).await,
-            Then::Finish => match verdict {
-                Verdict::NoDsAtParent { child } => {
-                    st.note(|| "a referral in reply to a DS question: no DS at the parent");
-                    self.cache_referral(&msg, &child);
-                    Some(Step::NoData(Vec::new(), self.negative_soa(&msg)))
-                }
-                end => Some(self.finish_walk(end, &msg, &w.zs.zone, cx)),
-            },
+            Then::Finish(End::NoDsAtParent { child }, msg) => {
+                st.note(|| "a referral in reply to a DS question: no DS at the parent");
+                self.cache_referral(&msg, &child);
+                Some(Step::NoData(Vec::new(), self.negative_soa(&msg)))
+            }
+            Then::Finish(end, msg) => Some(self.finish_walk(end, &msg, &w.zs.zone, cx)),
         }
     }
 
@@ -270,7 +259,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let cfg = &self.config.resolver;
         self.cache_referral(msg, &child);
         let mut zs = self.servers_from_referral(msg, &child, cx.q.class);
-        if cfg.harden_referral_path && !(ask.qtype == RecordType::NS && ask.name == child) {
+        if ask.wants_own_ns(&child, cfg.harden_referral_path) {
             if let Some(own) = self.child_ns_set(&mut zs, cx.q.class, cx.st, cx.path).await {
                 zs = own;
             }
@@ -282,16 +271,16 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 
     /// The step a final verdict gives for the question. An answer for one
     /// client subnet (ECS scope above 0) stays out of the shared cache.
-    fn finish_walk(&self, end: Verdict, msg: &Message, zone: &Name, cx: &WalkCx<'_>) -> Step {
+    fn finish_walk(&self, end: End, msg: &Message, zone: &Name, cx: &WalkCx<'_>) -> Step {
         let (st, q) = (cx.st, cx.q);
         match end {
-            Verdict::NxDomain => {
+            End::NxDomain => {
                 if st.scope() == 0 {
                     self.cache_negative(msg, q.name, q.qtype, q.class, true);
                 }
                 Step::NxDomain(Vec::new(), self.negative_soa(msg))
             }
-            Verdict::NoData => {
+            End::NoData => {
                 if st.scope() == 0 {
                     self.cache_negative(msg, q.name, q.qtype, q.class, false);
                 }
@@ -300,7 +289,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 }
                 Step::NoData(Vec::new(), self.negative_soa(msg))
             }
-            Verdict::Answer => {
+            End::Answer => {
                 let from = AnswerFrom {
                     zone,
                     started: st.start,

@@ -10,7 +10,6 @@ use hickory_proto::rr::{Name, RecordType};
 
 use crate::clock::{Clock, Mono};
 use crate::engine::problems::Problem;
-use crate::engine::walk::Verdict;
 use crate::engine::Resolver;
 use crate::upstream::selection::{Outcome, QueryKind};
 use crate::upstream::{Transport, UpstreamFailure};
@@ -53,23 +52,6 @@ pub(super) fn of_problem(problem: Problem) -> Outcome {
         Problem::Refused => Outcome::Refused,
         Problem::ServFail => Outcome::ServFail,
         Problem::OtherRcode => Outcome::Error,
-    }
-}
-
-/// Whether a verdict says the server served its zone (an answer, a
-/// referral down, NODATA, NXDOMAIN), which clears what it was held to for
-/// the zone. A minimised question asked again in full says nothing either
-/// way.
-pub(super) fn serves(verdict: &Verdict) -> bool {
-    match verdict {
-        Verdict::ServerFailed { .. } | Verdict::FullName(_) => false,
-        Verdict::Down(_)
-        | Verdict::NoDsAtParent { .. }
-        | Verdict::Referral { .. }
-        | Verdict::NxDomain
-        | Verdict::NoData
-        | Verdict::Answer
-        | Verdict::YxDomain => true,
     }
 }
 

@@ -8,6 +8,10 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
+use hickory_proto::rr::Name;
+
+use crate::engine::attempt::ExchangeError;
+use crate::engine::step::ZoneServers;
 use crate::engine::Failure;
 
 /// Tries of one zone step before giving up on the zone (timeouts, lame and
@@ -27,6 +31,27 @@ pub(super) enum Pick {
     OutOfServers,
     /// Enough tries: the zone is given up.
     TooManyTries,
+}
+
+/// What the step knows of the server an exchange ended with.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Asked {
+    pub addr: SocketAddr,
+    /// The exchange probed a server held down.
+    pub probe: bool,
+    /// Timeouts the zone's only server is allowed.
+    pub retries: usize,
+    /// The query's upstream budget (for the failure's text).
+    pub budget: u32,
+}
+
+/// How a zone step ends with no reply to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct GiveUp {
+    pub failure: Failure,
+    /// The zone is given up: the servers that timed out are held down
+    /// (`to_hold_down`) and the zone's problem is noted.
+    pub zone_down: bool,
 }
 
 /// What one zone step has tried so far.
@@ -92,6 +117,41 @@ impl Tries {
         }
     }
 
+    /// An exchange with `asked.addr`, one of `total()` servers of the
+    /// zone, ended without a reply to use: the step goes on with the next
+    /// pick (None), or ends (out of time or budget).
+    pub fn ended(
+        &mut self,
+        asked: Asked,
+        how: ExchangeError,
+        total: impl FnOnce() -> usize,
+        failed: &mut HashSet<SocketAddr>,
+    ) -> Option<Failure> {
+        match how {
+            ExchangeError::Budget => return Some(Failure::QueryBudget(asked.budget)),
+            ExchangeError::Deadline => return Some(Failure::Timeout),
+            ExchangeError::Timeout => {
+                let a = asked;
+                self.timed_out(a.addr, total(), a.probe, a.retries, failed);
+            }
+            ExchangeError::Other => self.unusable(asked.addr, failed),
+        }
+        None
+    }
+
+    /// How the step ends after `pick` said no server is left (or enough
+    /// tries), of `all` the zone's servers.
+    pub fn give_up(&self, pick: Pick, all: &[SocketAddr], failed: &HashSet<SocketAddr>) -> GiveUp {
+        let failure = match pick {
+            Pick::TooManyTries => Failure::NoReachableAuthority,
+            _ => self.out_of_servers(all, failed),
+        };
+        GiveUp {
+            zone_down: failure == Failure::NoReachableAuthority,
+            failure,
+        }
+    }
+
     /// `addr` replied, but with nothing usable: it is not asked again
     /// this step.
     pub fn unusable(&mut self, addr: SocketAddr, failed: &mut HashSet<SocketAddr>) {
@@ -118,6 +178,48 @@ impl Tries {
     pub fn to_hold_down(&self) -> impl Iterator<Item = &SocketAddr> {
         self.timed_out.iter().filter(|_| !self.replied)
     }
+}
+
+/// How an NS name without glue is looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum NsLookup {
+    /// Resolved as any name.
+    Resolve(Name),
+    /// Inside the zone it serves and without glue: only the parent can
+    /// tell (Unbound's "fetch glue").
+    FromParent(Name),
+}
+
+impl NsLookup {
+    pub fn name(&self) -> &Name {
+        match self {
+            NsLookup::Resolve(n) | NsLookup::FromParent(n) => n,
+        }
+    }
+}
+
+/// The NS names of `zs` without addresses to look up, at most `limit`
+/// (the NXNS bound), skipping those `on_path` says are being looked up on
+/// the way here (a loop), and how each is looked up.
+pub(super) fn glueless(
+    zs: &ZoneServers,
+    limit: usize,
+    on_path: impl Fn(&Name) -> bool,
+) -> Vec<NsLookup> {
+    zs.ns
+        .iter()
+        .filter(|(_, ips)| ips.is_empty())
+        .filter_map(|(n, _)| n.as_ref())
+        .filter(|n| !on_path(n))
+        .take(limit)
+        .map(|n| {
+            if zs.zone.zone_of(n) && !zs.zone.is_root() {
+                NsLookup::FromParent(n.clone())
+            } else {
+                NsLookup::Resolve(n.clone())
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -15,9 +15,11 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 
 use crate::engine::classify::Kind;
+use crate::engine::learn::of_problem;
 use crate::engine::problems::Problem;
 use crate::engine::step::ZoneServers;
 use crate::engine::Failure;
+use crate::upstream::selection::Outcome;
 
 /// Where the walk stands: the zone and servers asked, how much of the
 /// name they are shown, and what this zone step has learned so far.
@@ -35,11 +37,13 @@ pub(super) struct Walk {
     tried_parent_side: bool,
     /// The delegation has been asked of the parent again (once per walk).
     restarted_above: bool,
+    /// Why the zone's servers failed, while a fallback is looked up.
+    failure: Option<Failure>,
     /// A recursive server's answer, used only if no authoritative one
     /// can be had.
-    pub rec_lame: Option<Message>,
+    rec_lame: Option<Message>,
     /// Some server gave an authoritative empty reply without SOA.
-    pub empty_aa: bool,
+    empty_aa: bool,
 }
 
 /// The question the walk asks next.
@@ -49,6 +53,15 @@ pub(super) struct Ask {
     pub qtype: RecordType,
     /// A shortened name (asked for A), not the client's question.
     pub minimised: bool,
+}
+
+impl Ask {
+    /// Following a referral to `child`: whether the child's own NS set is
+    /// asked for first (`harden`: harden-referral-path), unless this very
+    /// question was for that NS set.
+    pub fn wants_own_ns(&self, child: &Name, harden: bool) -> bool {
+        harden && !(self.qtype == RecordType::NS && self.name == *child)
+    }
 }
 
 /// Why the walk goes one label further down with the same servers.
@@ -99,6 +112,35 @@ pub(super) enum Fallback {
     Fail,
 }
 
+/// What the walk does when every server of its zone failed this step.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Recover {
+    /// The walk ends with the last resort.
+    Resort(Resort),
+    /// The resolver looks this up and hands it to `on_lookup`.
+    Need(Lookup),
+    /// The walk fails.
+    Fail(Failure),
+}
+
+/// A look-up the walk needs to go on after its zone's servers failed.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Lookup {
+    /// The delegation the zone's parent gave, from the cache (None if it
+    /// names no other servers).
+    ParentSide,
+    /// The servers of the closest zone above `0` (the parent, asked
+    /// again for the delegation).
+    CutAbove(Name),
+}
+
+/// What a look-up the walk needed found.
+#[derive(Debug, Clone)]
+pub(super) enum Found {
+    ParentSide(Option<ZoneServers>),
+    CutAbove(Option<ZoneServers>),
+}
+
 /// What one classified reply means for the walk.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Verdict {
@@ -124,22 +166,56 @@ pub(super) enum Verdict {
     YxDomain,
 }
 
-/// What the resolver does once the walk has taken in a verdict.
+/// What the resolver does once the walk has taken in a verdict on a
+/// reply; the reply goes with it where it is still needed.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Then {
     /// Ask the walk's next question.
     Continue,
-    /// Keep the reply as NODATA for the minimised name, then go on.
-    KeepNoData,
-    /// Note the server's problem (keeping its reply as the last resort
-    /// when `keep_reply`), then ask the others.
-    ServerFailed { problem: Problem, keep_reply: bool },
-    /// Follow the referral to `child`.
-    Referral { child: Name },
-    /// Too many referrals: the walk fails.
-    TooDeep,
+    /// Keep the reply as NODATA for the minimised name asked (no cut
+    /// there), then go on.
+    KeepNoData(Message),
+    /// Cache the referral to `child` and go on with its servers.
+    Referral { child: Name, reply: Message },
+    /// The walk fails.
+    Fail(Failure),
     /// The reply ends the walk.
-    Finish,
+    Finish(End, Message),
+}
+
+/// How a final reply ends the walk.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum End {
+    NxDomain,
+    NoData,
+    Answer,
+    /// The DNAME substitution overflows.
+    YxDomain,
+    /// A DS question answered with a referral to `child`: NODATA, and the
+    /// referral is cached.
+    NoDsAtParent {
+        child: Name,
+    },
+}
+
+/// A verdict taken in: what selection learns of the server, and what the
+/// resolver does next.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Taken {
+    pub learn: Option<Outcome>,
+    pub then: Then,
+}
+
+/// The last resort when every server of the zone was lame.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Resort {
+    /// A recursive server's answer.
+    RecursiveAnswer(Message),
+    /// A recursive server's empty answer: NODATA as it saw it (not cached
+    /// without an SOA).
+    RecursiveNoData(Message),
+    /// An authoritative empty reply: NODATA, not cached.
+    EmptyAa,
 }
 
 /// The facts of a reply a verdict rests on besides its classification.
@@ -185,6 +261,7 @@ impl Walk {
             failed: HashSet::new(),
             tried_parent_side: false,
             restarted_above: false,
+            failure: None,
             rec_lame: None,
             empty_aa: false,
         }
@@ -266,11 +343,66 @@ impl Walk {
         Fallback::Fail
     }
 
-    /// Moves the walk on by a verdict on a reply from `from`: one label
-    /// down, the full name from now on, the server counted out, or one
-    /// referral more (at most `max_referrals`).
-    pub fn take(&mut self, verdict: &Verdict, from: SocketAddr, max_referrals: u32) -> Then {
-        match verdict {
+    /// Every server of the zone failed with `f` (`configured`: the zone
+    /// is a configured one): the next rung of the fallback ladder, as
+    /// what the resolver does.
+    pub fn zone_failed(&mut self, f: Failure, configured: bool) -> Recover {
+        let rung = self.fallback(&f, configured);
+        self.failure = Some(f);
+        self.recover(rung)
+    }
+
+    fn recover(&mut self, rung: Fallback) -> Recover {
+        match rung {
+            Fallback::LastResort => {
+                self.failure = None;
+                Recover::Resort(self.last_resort())
+            }
+            Fallback::ParentSide => Recover::Need(Lookup::ParentSide),
+            Fallback::AskParentAgain => Recover::Need(Lookup::CutAbove(self.zs.zone.base_name())),
+            Fallback::Fail => Recover::Fail(self.take_failure()),
+        }
+    }
+
+    /// Why the zone's servers failed (set by `zone_failed`).
+    fn take_failure(&mut self) -> Failure {
+        self.failure.take().unwrap_or(Failure::AllLame)
+    }
+
+    /// Takes in what a look-up `zone_failed` asked for found: None to go
+    /// on with the servers found, else what to do next (the next rung when
+    /// the parent's delegation names no other servers; the failure when
+    /// the parent cannot be found).
+    pub fn on_lookup(&mut self, found: Found, configured: bool) -> Option<Recover> {
+        match found {
+            Found::ParentSide(Some(zs)) => self.switch_servers(zs),
+            Found::CutAbove(Some(zs)) => {
+                let cut = zs.zone.clone();
+                self.enter(zs, &cut);
+            }
+            Found::ParentSide(None) => {
+                let f = self.take_failure();
+                return Some(self.zone_failed(f, configured));
+            }
+            Found::CutAbove(None) => return Some(Recover::Fail(self.take_failure())),
+        }
+        self.failure = None;
+        None
+    }
+
+    /// Moves the walk on by a verdict on `reply` from `from`: one label
+    /// down, the full name from now on, the server counted out (its reply
+    /// kept as a last resort if it may serve as one), one referral more
+    /// (at most `max_referrals`), or the end.
+    pub fn take(
+        &mut self,
+        verdict: Verdict,
+        reply: Message,
+        from: SocketAddr,
+        max_referrals: u32,
+    ) -> Taken {
+        let learn = verdict.serves().then_some(Outcome::Served);
+        let then = match verdict {
             Verdict::FullName(_) => {
                 self.ask_full_name();
                 Then::Continue
@@ -278,35 +410,71 @@ impl Walk {
             Verdict::Down(why) => {
                 self.descend();
                 match why {
-                    Down::NoData => Then::KeepNoData,
+                    Down::NoData => Then::KeepNoData(reply),
                     Down::EmptyAa | Down::Answer => Then::Continue,
                 }
             }
             Verdict::ServerFailed { problem, keep } => {
-                if *keep == Keep::EmptyAa {
-                    self.empty_aa = true;
-                }
-                self.failed.insert(from);
-                Then::ServerFailed {
-                    problem: *problem,
-                    keep_reply: *keep == Keep::RecursiveAnswer,
-                }
+                self.server_failed(keep, reply, from);
+                return Taken {
+                    learn: Some(of_problem(problem)),
+                    then: Then::Continue,
+                };
             }
             Verdict::Referral { child } => {
                 self.referrals += 1;
                 if self.referrals > max_referrals {
-                    Then::TooDeep
+                    Then::Fail(Failure::Depth)
                 } else {
-                    Then::Referral {
-                        child: child.clone(),
-                    }
+                    Then::Referral { child, reply }
                 }
             }
-            Verdict::NoDsAtParent { .. }
+            Verdict::NoDsAtParent { child } => Then::Finish(End::NoDsAtParent { child }, reply),
+            Verdict::NxDomain => Then::Finish(End::NxDomain, reply),
+            Verdict::NoData => Then::Finish(End::NoData, reply),
+            Verdict::Answer => Then::Finish(End::Answer, reply),
+            Verdict::YxDomain => Then::Finish(End::YxDomain, reply),
+        };
+        Taken { learn, then }
+    }
+
+    /// `from` is no use for this question: not asked again this step;
+    /// what its reply leaves for the last resort is kept.
+    fn server_failed(&mut self, keep: Keep, reply: Message, from: SocketAddr) {
+        match keep {
+            Keep::EmptyAa => self.empty_aa = true,
+            Keep::RecursiveAnswer => self.rec_lame = Some(reply),
+            Keep::Nothing => {}
+        }
+        self.failed.insert(from);
+    }
+
+    /// The last resort once `fallback` offered it: a recursive server's
+    /// answer (or its NODATA), else an authoritative empty reply.
+    pub fn last_resort(&mut self) -> Resort {
+        match self.rec_lame.take() {
+            Some(msg) if msg.answers.is_empty() => Resort::RecursiveNoData(msg),
+            Some(msg) => Resort::RecursiveAnswer(msg),
+            None => Resort::EmptyAa,
+        }
+    }
+}
+
+impl Verdict {
+    /// Whether the verdict says the server served its zone (an answer, a
+    /// referral down, NODATA, NXDOMAIN), which clears what it was held to
+    /// for the zone. A minimised question asked again in full says
+    /// nothing either way.
+    pub fn serves(&self) -> bool {
+        match self {
+            Verdict::ServerFailed { .. } | Verdict::FullName(_) => false,
+            Verdict::Down(_)
+            | Verdict::NoDsAtParent { .. }
+            | Verdict::Referral { .. }
             | Verdict::NxDomain
             | Verdict::NoData
             | Verdict::Answer
-            | Verdict::YxDomain => Then::Finish,
+            | Verdict::YxDomain => true,
         }
     }
 }

@@ -90,3 +90,112 @@ fn a_silent_zone_holds_down_the_servers_that_timed_out() {
         Failure::NoReachableAuthority
     );
 }
+
+#[test]
+fn how_an_exchange_that_brought_nothing_moves_the_step() {
+    let asked = |i| Asked {
+        addr: a(i),
+        probe: false,
+        retries: 3,
+        budget: 200,
+    };
+    // (how it ended, the step's end if any, servers counted out)
+    let rows: [(ExchangeError, Option<Failure>, &[u8]); 4] = [
+        (ExchangeError::Timeout, None, &[1]),
+        (ExchangeError::Other, None, &[1]),
+        (ExchangeError::Deadline, Some(Failure::Timeout), &[]),
+        (ExchangeError::Budget, Some(Failure::QueryBudget(200)), &[]),
+    ];
+    for (how, end, out) in rows {
+        let mut t = Tries::default();
+        let mut failed = HashSet::new();
+        assert_eq!(t.ended(asked(1), how, || 2, &mut failed), end, "{how:?}");
+        let out: HashSet<SocketAddr> = out.iter().map(|i| a(*i)).collect();
+        assert_eq!(failed, out, "{how:?}");
+    }
+    // An unusable reply makes the zone "all lame", not given up; a
+    // timeout gives it up, as do too many tries.
+    let all = [a(1)];
+    let mut t = Tries::default();
+    let mut failed = HashSet::new();
+    t.ended(asked(1), ExchangeError::Other, || 1, &mut failed);
+    let lame = t.give_up(Pick::OutOfServers, &all, &failed);
+    assert_eq!((lame.failure, lame.zone_down), (Failure::AllLame, false));
+    let many = t.give_up(Pick::TooManyTries, &all, &failed);
+    assert_eq!(
+        (many.failure, many.zone_down),
+        (Failure::NoReachableAuthority, true)
+    );
+    let mut t = Tries::default();
+    let mut failed = HashSet::new();
+    for _ in 0..3 {
+        t.ended(asked(1), ExchangeError::Timeout, || 1, &mut failed);
+    }
+    let silent = t.give_up(Pick::OutOfServers, &all, &failed);
+    assert_eq!(
+        (silent.failure, silent.zone_down),
+        (Failure::NoReachableAuthority, true)
+    );
+    assert_eq!(t.to_hold_down().copied().collect::<Vec<_>>(), all);
+}
+
+#[test]
+fn glueless_names_are_looked_up_where_they_can_be_told() {
+    let n = |s: &str| Name::from_ascii(s).unwrap();
+    let ip: std::net::IpAddr = "192.0.2.9".parse().unwrap();
+    let zs = |zone: &str| ZoneServers {
+        zone: n(zone),
+        ns: vec![
+            (Some(n("ns1.example.com.")), vec![]),
+            (Some(n("ns.example.net.")), vec![]),
+            (Some(n("glued.example.com.")), vec![ip]),
+            (Some(n("ns2.example.com.")), vec![]),
+            (None, vec![]),
+        ],
+        ..ZoneServers::default()
+    };
+    let none = |_: &Name| false;
+    use NsLookup::{FromParent, Resolve};
+    // (zone, limit, names on the way here, what is looked up)
+    let rows: Vec<(&str, usize, &[&str], Vec<NsLookup>)> = vec![
+        (
+            "example.com.",
+            5,
+            &[],
+            vec![
+                FromParent(n("ns1.example.com.")),
+                Resolve(n("ns.example.net.")),
+                FromParent(n("ns2.example.com.")),
+            ],
+        ),
+        // Names outside the zone, and the root's, are resolved as any.
+        (
+            ".",
+            5,
+            &[],
+            vec![
+                Resolve(n("ns1.example.com.")),
+                Resolve(n("ns.example.net.")),
+                Resolve(n("ns2.example.com.")),
+            ],
+        ),
+        (
+            "example.com.",
+            1,
+            &[],
+            vec![FromParent(n("ns1.example.com."))],
+        ),
+        // A name being looked up on the way here is a loop: skipped.
+        (
+            "example.com.",
+            5,
+            &["ns1.example.com.", "ns2.example.com."],
+            vec![Resolve(n("ns.example.net."))],
+        ),
+    ];
+    for (zone, limit, on_path, want) in rows {
+        let path = |x: &Name| on_path.iter().any(|p| n(p) == *x);
+        assert_eq!(glueless(&zs(zone), limit, path), want, "{zone} {limit}");
+    }
+    assert_eq!(glueless(&zs("example.com."), 0, none), vec![]);
+}

@@ -221,61 +221,147 @@ fn referrals_and_final_answers() {
     ]);
 }
 
+fn reply() -> Message {
+    Message::new(
+        0,
+        hickory_proto::op::MessageType::Response,
+        hickory_proto::op::OpCode::Query,
+    )
+}
+
+/// A reply with one answer record (a recursive server's answer).
+fn answered() -> Message {
+    let mut m = reply();
+    m.answers.push(hickory_proto::rr::Record::from_rdata(
+        n("www.example.com."),
+        60,
+        hickory_proto::rr::RData::A("192.0.2.7".parse().unwrap()),
+    ));
+    m
+}
+
+/// (what, the verdict, what selection learns, what the resolver does)
+type TakeRow = (&'static str, Verdict, Option<Outcome>, Then);
+
+fn take_rows() -> Vec<TakeRow> {
+    use Outcome::{Lame, Refused, Served};
+    let failed = |problem, keep| Verdict::ServerFailed { problem, keep };
+    let finish = |end| Then::Finish(end, reply());
+    vec![
+        (
+            "no cut: down",
+            Verdict::Down(Down::Answer),
+            Some(Served),
+            Then::Continue,
+        ),
+        (
+            "empty AA: down",
+            Verdict::Down(Down::EmptyAa),
+            Some(Served),
+            Then::Continue,
+        ),
+        (
+            "NODATA on the way is kept",
+            Verdict::Down(Down::NoData),
+            Some(Served),
+            Then::KeepNoData(reply()),
+        ),
+        (
+            "full name: says nothing",
+            Verdict::FullName(Full::Lame),
+            None,
+            Then::Continue,
+        ),
+        (
+            "lame: learned, another server",
+            failed(Problem::Lame, Keep::Nothing),
+            Some(Lame),
+            Then::Continue,
+        ),
+        (
+            "REFUSED: learned",
+            failed(Problem::Refused, Keep::EmptyAa),
+            Some(Refused),
+            Then::Continue,
+        ),
+        (
+            "referral followed",
+            Verdict::Referral { child: n("com.") },
+            Some(Served),
+            Then::Referral {
+                child: n("com."),
+                reply: reply(),
+            },
+        ),
+        (
+            "DS at a referral: NODATA",
+            Verdict::NoDsAtParent { child: n("com.") },
+            Some(Served),
+            finish(End::NoDsAtParent { child: n("com.") }),
+        ),
+        ("answer", Verdict::Answer, Some(Served), finish(End::Answer)),
+        ("NODATA", Verdict::NoData, Some(Served), finish(End::NoData)),
+        (
+            "NXDOMAIN",
+            Verdict::NxDomain,
+            Some(Served),
+            finish(End::NxDomain),
+        ),
+        (
+            "YXDOMAIN",
+            Verdict::YxDomain,
+            Some(Served),
+            finish(End::YxDomain),
+        ),
+    ]
+}
+
+#[test]
+fn verdicts_say_what_the_resolver_does_and_learns() {
+    let from: SocketAddr = "192.0.2.1:53".parse().unwrap();
+    for (what, verdict, learn, then) in take_rows() {
+        let mut w = Walk::new(zone("."), true);
+        assert_eq!(
+            w.take(verdict, reply(), from, 5),
+            Taken { learn, then },
+            "{what}"
+        );
+    }
+}
+
 #[test]
 fn verdicts_move_the_walk() {
     let name = n("www.a.example.com.");
     let from: SocketAddr = "192.0.2.1:53".parse().unwrap();
     let mut w = Walk::new(zone("."), true);
-    // One label down per "no cut here", NODATA kept on the way.
-    assert_eq!(
-        w.take(&Verdict::Down(Down::Answer), from, 5),
-        Then::Continue
-    );
-    assert_eq!(
-        w.take(&Verdict::Down(Down::NoData), from, 5),
-        Then::KeepNoData
-    );
+    // One label down per "no cut here".
+    w.take(Verdict::Down(Down::Answer), reply(), from, 5);
+    w.take(Verdict::Down(Down::NoData), reply(), from, 5);
     assert_eq!(w.ask(&name, RecordType::MX).name, n("a.example.com."));
     // A useless server is counted out; what it leaves is kept.
-    let lame = Verdict::ServerFailed {
+    let lame = |keep| Verdict::ServerFailed {
         problem: Problem::Lame,
-        keep: Keep::EmptyAa,
+        keep,
     };
-    let then = w.take(&lame, from, 5);
-    assert_eq!(
-        then,
-        Then::ServerFailed {
-            problem: Problem::Lame,
-            keep_reply: false
-        }
-    );
-    assert!(w.failed.contains(&from) && w.empty_aa);
-    let recursive = Verdict::ServerFailed {
-        problem: Problem::Lame,
-        keep: Keep::RecursiveAnswer,
-    };
-    assert!(matches!(
-        w.take(&recursive, from, 5),
-        Then::ServerFailed {
-            keep_reply: true,
-            ..
-        }
-    ));
+    w.take(lame(Keep::EmptyAa), reply(), from, 5);
+    assert!(w.failed.contains(&from));
+    assert_eq!(w.last_resort(), Resort::EmptyAa);
     // A minimised question gone wrong: the full name from now on.
-    assert_eq!(
-        w.take(&Verdict::FullName(Full::Lame), from, 5),
-        Then::Continue
-    );
+    w.take(Verdict::FullName(Full::Lame), reply(), from, 5);
     assert_eq!(w.ask(&name, RecordType::MX).name, name);
-    // Final verdicts leave the walk as it is.
-    for end in [
-        Verdict::Answer,
-        Verdict::NoData,
-        Verdict::NxDomain,
-        Verdict::YxDomain,
-    ] {
-        assert_eq!(w.take(&end, from, 5), Then::Finish);
-    }
+    // A recursive server's reply is kept, and given once.
+    w.take(lame(Keep::RecursiveAnswer), answered(), from, 5);
+    assert_eq!(w.last_resort(), Resort::RecursiveAnswer(answered()));
+    assert_eq!(w.last_resort(), Resort::EmptyAa);
+    w.take(lame(Keep::RecursiveAnswer), reply(), from, 5);
+    assert_eq!(w.last_resort(), Resort::RecursiveNoData(reply()));
+    // A reply not worth keeping leaves nothing.
+    let mut fresh = Walk::new(zone("."), true);
+    fresh.take(lame(Keep::Nothing), answered(), from, 5);
+    assert_eq!(
+        fresh.fallback(&Failure::AllLame, false),
+        Fallback::ParentSide
+    );
 }
 
 #[test]
@@ -285,131 +371,43 @@ fn referrals_are_followed_up_to_the_limit() {
     let referral = |z: &str| Verdict::Referral { child: n(z) };
     let taken: Vec<Then> = ["com.", "example.com.", "a.example.com."]
         .iter()
-        .map(|z| w.take(&referral(z), from, 2))
+        .map(|z| w.take(referral(z), reply(), from, 2).then)
         .collect();
     assert_eq!(
         taken,
         vec![
-            Then::Referral { child: n("com.") },
             Then::Referral {
-                child: n("example.com.")
+                child: n("com."),
+                reply: reply()
             },
-            Then::TooDeep,
+            Then::Referral {
+                child: n("example.com."),
+                reply: reply()
+            },
+            Then::Fail(Failure::Depth),
         ]
     );
 }
 
-/// A walk's situation when every server of its zone failed, and the
-/// rungs of the fallback ladder offered, one call after another.
-struct Ladder {
-    what: &'static str,
-    zone: &'static str,
-    failure: Failure,
-    configured: bool,
-    keep: Option<Keep>,
-    local: bool,
-    rungs: Vec<Fallback>,
-}
-
-impl Ladder {
-    fn new(what: &'static str, failure: Failure, rungs: &[Fallback]) -> Self {
-        Self {
-            what,
-            zone: "example.com.",
-            failure,
-            configured: false,
-            keep: None,
-            local: false,
-            rungs: rungs.to_vec(),
-        }
-    }
-
-    /// The rungs the walk offers.
-    fn climb(&self) -> Vec<Fallback> {
-        let mut zs = zone(self.zone);
-        zs.local = self.local;
-        let mut w = Walk::new(zs, true);
-        if let Some(keep) = self.keep {
-            let verdict = Verdict::ServerFailed {
-                problem: Problem::Lame,
-                keep,
-            };
-            w.take(&verdict, "192.0.2.1:53".parse().unwrap(), 30);
-            if keep == Keep::RecursiveAnswer {
-                w.rec_lame = Some(Message::new(
-                    0,
-                    hickory_proto::op::MessageType::Response,
-                    hickory_proto::op::OpCode::Query,
-                ));
-            }
-        }
-        self.rungs
-            .iter()
-            .map(|_| w.fallback(&self.failure, self.configured))
-            .collect()
-    }
-}
-
 #[test]
-fn zone_failures_climb_the_fallback_ladder() {
-    use Fallback::*;
-    let lame = Failure::AllLame;
+fn a_referral_asks_for_the_childs_own_ns_set_when_hardened() {
+    let child = n("example.com.");
+    let ask = |name: &str, qtype| Ask {
+        name: n(name),
+        qtype,
+        minimised: false,
+    };
+    // (question asked, harden-referral-path, the child's NS set asked first)
     let rows = [
-        Ladder::new(
-            "lame servers: the parent's delegation, then the parent again",
-            lame.clone(),
-            &[ParentSide, AskParentAgain, Fail, Fail],
-        ),
-        Ladder {
-            keep: Some(Keep::EmptyAa),
-            ..Ladder::new("a kept AA reply answers", lame.clone(), &[LastResort])
-        },
-        Ladder {
-            keep: Some(Keep::RecursiveAnswer),
-            ..Ladder::new("so does a recursive answer", lame.clone(), &[LastResort])
-        },
-        Ladder::new(
-            "unreachable servers: only the parent's delegation",
-            Failure::NoReachableAuthority,
-            &[ParentSide, Fail],
-        ),
-        Ladder::new("out of time: nothing", Failure::Timeout, &[Fail]),
-        Ladder::new("out of budget: nothing", Failure::QueryBudget(200), &[Fail]),
-        Ladder {
-            configured: true,
-            ..Ladder::new(
-                "a configured zone is never asked of its parent",
-                Failure::NoNsAddress,
-                &[ParentSide, Fail],
-            )
-        },
-        Ladder {
-            zone: ".",
-            ..Ladder::new("the root has no parent", lame.clone(), &[ParentSide, Fail])
-        },
-        Ladder {
-            local: true,
-            ..Ladder::new(
-                "a local copy has no parent-side servers",
-                Failure::NoNsAddress,
-                &[AskParentAgain, Fail],
-            )
-        },
+        (ask("www.example.com.", RecordType::A), true, true),
+        (ask("www.example.com.", RecordType::A), false, false),
+        (ask("example.com.", RecordType::NS), true, false),
+        (ask("example.com.", RecordType::A), true, true),
+        (ask("a.example.com.", RecordType::NS), true, true),
     ];
-    for row in rows {
-        assert_eq!(row.climb(), row.rungs, "{}", row.what);
+    for (q, harden, want) in rows {
+        assert_eq!(q.wants_own_ns(&child, harden), want, "{q:?} {harden}");
     }
 }
 
-#[test]
-fn a_rung_taken_is_not_offered_again_after_new_servers() {
-    let mut w = Walk::new(zone("example.com."), true);
-    assert_eq!(w.fallback(&Failure::AllLame, false), Fallback::ParentSide);
-    w.switch_servers(zone("example.com."));
-    assert_eq!(
-        w.fallback(&Failure::AllLame, false),
-        Fallback::AskParentAgain
-    );
-    w.enter(zone("com."), &n("com."));
-    assert_eq!(w.fallback(&Failure::AllLame, false), Fallback::Fail);
-}
+mod ladder;
