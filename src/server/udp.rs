@@ -22,7 +22,8 @@ use super::{query_span, Service, Shared, Via};
 /// cache miss wakes no other thread, and the upstream sockets they use
 /// are this thread's (`udp_pool::set_home(n)`). Completes once the thread
 /// has stopped (after shutdown, with its queries drained for at most
-/// `drain`). If the thread cannot be started the socket is served here.
+/// `drain`). If the thread or its runtime cannot be started, the socket
+/// is served here instead.
 pub(crate) async fn on_own_thread<S: Service>(
     shared: Arc<Shared<S>>,
     socket: UdpSocket,
@@ -36,7 +37,9 @@ pub(crate) async fn on_own_thread<S: Service>(
             return;
         }
     };
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let spare = std_socket.try_clone();
+    // The thread hands the socket back when it cannot serve it.
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Option<std::net::UdpSocket>>();
     let thread_shared = shared.clone();
     let started = std::thread::Builder::new()
         .name(format!("tern-udp-{n}"))
@@ -44,20 +47,35 @@ pub(crate) async fn on_own_thread<S: Service>(
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build();
-            match runtime {
+            let unserved = match runtime {
                 Ok(rt) => {
                     crate::upstream::udp_pool::set_home(n);
                     rt.block_on(own_thread_loop(thread_shared, std_socket, drain));
+                    None
                 }
-                Err(e) => tracing::error!(error = %e, "udp thread runtime not started"),
-            }
-            let _ = done_tx.send(());
+                Err(e) => {
+                    tracing::error!(error = %e, "udp thread runtime not started");
+                    Some(std_socket)
+                }
+            };
+            let _ = done_tx.send(unserved);
         });
-    if let Err(e) = started {
-        tracing::error!(error = %e, "udp thread not started");
-        return;
+    let unserved = match started {
+        Ok(_) => {
+            drop(spare);
+            done_rx.await.ok().flatten()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "udp thread not started");
+            spare.ok()
+        }
+    };
+    if let Some(s) = unserved.map(UdpSocket::from_std) {
+        match s {
+            Ok(s) => serve(shared, Arc::new(s)).await,
+            Err(e) => tracing::error!(error = %e, "udp socket not served"),
+        }
     }
-    let _ = done_rx.await;
 }
 
 async fn own_thread_loop<S: Service>(
