@@ -31,9 +31,10 @@ pub(crate) struct Received {
     received: usize,
 }
 
-/// Replies to send together, reused batch after batch.
+/// Replies to send together and their destinations, reused batch after
+/// batch.
 pub(crate) struct Replies {
-    replies: Vec<(Vec<u8>, SocketAddr)>,
+    replies: Vec<(Vec<u8>, SockAddr)>,
     ready: usize,
 }
 
@@ -127,7 +128,12 @@ impl Replies {
     pub(crate) fn new() -> Self {
         Replies {
             replies: (0..BATCH)
-                .map(|_| (Vec::new(), SocketAddr::from(([0, 0, 0, 0], 0))))
+                .map(|_| {
+                    (
+                        Vec::new(),
+                        SockAddr::from(SocketAddr::from(([0, 0, 0, 0], 0))),
+                    )
+                })
                 .collect(),
             ready: 0,
         }
@@ -143,7 +149,7 @@ impl Replies {
     /// The reply written into the last `reply_buffer` goes to `peer`.
     pub(crate) fn reply_ready(&mut self, peer: SocketAddr) {
         if let Some((_, to)) = self.replies.get_mut(self.ready) {
-            *to = peer;
+            *to = SockAddr::from(peer);
             self.ready += 1;
         }
     }
@@ -175,17 +181,11 @@ impl Replies {
         // set below point into `pending` and the local arrays.
         let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
         let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
-        let names: Vec<SockAddr> = pending.iter().map(|(_, to)| SockAddr::from(*to)).collect();
-        for (((iov, hdr), (bytes, _)), name) in iovs
-            .iter_mut()
-            .zip(hdrs.iter_mut())
-            .zip(pending.iter())
-            .zip(names.iter())
-        {
+        for ((iov, hdr), (bytes, to)) in iovs.iter_mut().zip(hdrs.iter_mut()).zip(pending.iter()) {
             iov.iov_base = bytes.as_ptr().cast_mut().cast();
             iov.iov_len = bytes.len();
-            hdr.msg_hdr.msg_name = name.as_ptr().cast_mut().cast();
-            hdr.msg_hdr.msg_namelen = name.len();
+            hdr.msg_hdr.msg_name = to.as_ptr().cast_mut().cast();
+            hdr.msg_hdr.msg_namelen = to.len();
             hdr.msg_hdr.msg_iov = iov;
             hdr.msg_hdr.msg_iovlen = 1;
         }

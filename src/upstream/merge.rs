@@ -116,8 +116,12 @@ impl<T: Transport> Transport for Merging<T> {
             Role::Alone => self.inner.exchange(query).await,
             Role::Lead(tx, leading) => {
                 let outcome = self.inner.exchange(query).await;
-                let _ = tx.send(Some(outcome.clone()));
+                // Out of the table first, so nobody joins after the count:
+                // the reply is copied only for those already waiting.
                 drop(leading);
+                if tx.receiver_count() > 0 {
+                    let _ = tx.send(Some(outcome.clone()));
+                }
                 outcome
             }
             Role::Follow(mut rx) => {
