@@ -9,7 +9,6 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
-use hickory_proto::op::Message;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
 use crate::cache::Rank;
@@ -17,7 +16,7 @@ use crate::clock::{Clock, Mono};
 use crate::engine::glue::{parent_glue, ParentGlue};
 use crate::engine::state::{LookupPath, QueryState};
 use crate::engine::step::{BoxStep, Question, Step, ZoneServers};
-use crate::engine::tries::{glueless, Asked, NsLookup, Pick, Tries};
+use crate::engine::tries::{glueless, NsLookup, Tries};
 use crate::engine::{Failure, Resolver};
 use crate::upstream::selection::QueryKind;
 use crate::upstream::Transport;
@@ -30,69 +29,12 @@ const PARALLEL_NS_LOOKUPS: usize = 2;
 const MAX_GLUE_CNAMES: usize = 4;
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
-    /// Sends the question to the best server of the zone that has not
-    /// failed this step, with retries; returns the first reply that is not
-    /// a transport failure. Glueless NS names are resolved when needed.
-    pub(super) async fn query_zone(
-        &self,
-        zs: &mut ZoneServers,
-        q: Question<'_>,
-        st: &QueryState,
-        path: &LookupPath,
-        failed: &mut HashSet<SocketAddr>,
-    ) -> Result<(Message, SocketAddr), Failure> {
-        if zs.local {
-            return self.local_copy_reply(zs, q.name, q.qtype, q.class, st, failed);
-        }
-        let mut t = Tries::default();
-        loop {
-            let now = self.clock.now();
-            let order = self.server_order(zs, failed, q.qtype, st, now)?;
-            let best = order.first().copied();
-            let set_aside = self.config.dnssec.validate
-                && best.is_some_and(|a| self.suspects.is_set_aside(&a, now));
-            let addr = match t.pick(best, set_aside) {
-                Pick::Ask(addr) => addr,
-                Pick::ResolveNames => {
-                    self.resolve_ns_names(zs, st, path).await;
-                    continue;
-                }
-                stop @ (Pick::OutOfServers | Pick::TooManyTries) => {
-                    let end = t.give_up(stop, &zs.addrs(), failed);
-                    if end.zone_down {
-                        self.give_up_zone(zs, &t, q.qtype, now);
-                    }
-                    return Err(end.failure);
-                }
-            };
-            let asked = Asked {
-                addr,
-                probe: self.probe(addr, now, st),
-                retries: self.config.upstream.retries as usize,
-                budget: self.config.resolver.max_upstream_queries,
-            };
-            match self.exchange(addr, zs, q, st).await {
-                Ok(msg) => {
-                    if self.config.dnssec.validate {
-                        self.suspects.answered(q.name, q.qtype, addr);
-                    }
-                    return Ok((msg, addr));
-                }
-                Err(how) => {
-                    if let Some(f) = t.ended(asked, how, || zs.addrs().len(), failed) {
-                        return Err(f);
-                    }
-                }
-            }
-        }
-    }
-
     /// The zone's servers not failed this step, best first. Fails at once
     /// when every server of the zone gave no reply lately (to this kind of
     /// question) and is held down, rather than wait for them (RFC 9520
     /// §3.2). A probe that is due is sent by a background resolution (a
     /// client's asks for one), never while a client waits.
-    fn server_order(
+    pub(super) fn server_order(
         &self,
         zs: &ZoneServers,
         failed: &HashSet<SocketAddr>,
@@ -142,7 +84,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 
     /// Whether the exchange with `addr` is the probe of a server held down
     /// as unreachable (claimed, so only one query probes it).
-    fn probe(&self, addr: SocketAddr, now: Mono, st: &QueryState) -> bool {
+    pub(super) fn probe(&self, addr: SocketAddr, now: Mono, st: &QueryState) -> bool {
         let probe = self
             .selection
             .stats(addr)
@@ -158,7 +100,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     /// of them that timed out is held down (RFC 9520 §3.2), so that the
     /// next queries for the zone fail at once instead of waiting again;
     /// the zone's problem is noted.
-    fn give_up_zone(&self, zs: &ZoneServers, t: &Tries, qtype: RecordType, now: Mono) {
+    pub(super) fn give_up_zone(&self, zs: &ZoneServers, t: &Tries, qtype: RecordType, now: Mono) {
         for addr in t.to_hold_down() {
             self.selection.mark_down(*addr, QueryKind::of(qtype), now);
         }

@@ -115,7 +115,10 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             let step = match closest {
                 Some(Ok(fwd)) => self.forward(fwd, name, qtype, class, st, &path).await,
                 _ => match self.find_cut(&ds_cut_start(name, qtype), st, &path).await {
-                    Ok(zs) => self.iterate_from(zs, name, qtype, class, st, &path).await,
+                    Ok(zs) => {
+                        let q = Question::new(name, qtype, class);
+                        self.iterate_from(zs, q, st, &path).await
+                    }
                     Err(f) => Step::Fail(f),
                 },
             };

@@ -10,6 +10,7 @@ mod cached;
 pub mod classify;
 mod cut;
 mod dns64;
+mod drive;
 pub mod ecs;
 mod exchange;
 pub mod failures;
@@ -36,6 +37,8 @@ pub mod trace;
 mod tries;
 pub mod validate;
 mod walk;
+mod zone_step;
+mod zone_walk;
 
 use std::sync::Arc;
 

@@ -11,9 +11,7 @@ use hickory_proto::op::Message;
 use tracing::Instrument;
 
 use crate::clock::{Clock, Mono};
-use crate::engine::attempt::{
-    Exchange, ExchangeError, Heard, Late, Next, Send, Then, Waits, Window,
-};
+use crate::engine::attempt::{Exchange, Heard, Send, Then, Window};
 use crate::engine::state::QueryState;
 use crate::engine::step::{Question, ZoneServers};
 use crate::engine::{ecs, learn};
@@ -31,15 +29,16 @@ struct About<'a> {
 }
 
 impl<T: Transport, C: Clock> Resolver<T, C> {
-    /// One exchange with one server: UDP first, TCP after TC=1, and once
-    /// without EDNS after a FORMERR to EDNS (remembered per server).
-    pub(super) async fn exchange(
+    /// The exchange of `q` with `addr`, one of `zs`'s servers: with EDNS
+    /// unless the server is known not to take it (then also without the
+    /// client subnet), within the resolution's time.
+    pub(super) fn start_exchange(
         &self,
         addr: std::net::SocketAddr,
         zs: &ZoneServers,
         q: Question<'_>,
         st: &QueryState,
-    ) -> Result<Message, ExchangeError> {
+    ) -> Exchange {
         st.asking(addr, &zs.zone);
         let about = About { addr, zs, q };
         let edns = !self.selection.no_edns(addr, self.clock.now());
@@ -54,31 +53,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         };
         let tcp = zs.tcp || self.config.upstream.tcp;
         let query = self.query_for(about, edns, subnet);
-        let mut ex = Exchange::new(addr, query, subnet, tcp, window);
-        loop {
-            let now = self.clock.now();
-            let waits = Waits {
-                udp: self.selection.rto(addr, now),
-                tcp: self.config.upstream.tcp_timeout,
-            };
-            let send = match ex.next(now, self.ids.next(), waits) {
-                Next::Send(send) => send,
-                Next::Done(result) => return result,
-                Next::Late(late) => {
-                    st.note(|| match late {
-                        Late::Query => "query timeout reached: giving up",
-                        Late::Client => "client timeout reached: answering from stale data",
-                    });
-                    return Err(ExchangeError::Deadline);
-                }
-            };
-            if !st.spend() {
-                return Err(ExchangeError::Budget);
-            }
-            let (got, after) = self.send(about, send, now, st).await;
-            let heard = ex.on_reply(after, got);
-            self.heard(about, &ex, heard, after, st);
-        }
+        Exchange::new(addr, query, subnet, tcp, window)
     }
 
     /// The query for `about`, with EDNS when `edns` (and then the client
@@ -94,16 +69,19 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         query
     }
 
-    /// Sends the bytes and waits for the reply (traced, with a span per
-    /// exchange); the time the wait ended.
-    async fn send(
+    /// Sends the bytes of `q` to one of `zs`'s servers and waits for the
+    /// reply (traced, with a span per exchange); the time the wait ended.
+    pub(super) async fn send(
         &self,
-        about: About<'_>,
+        zs: &ZoneServers,
+        q: Question<'_>,
         send: Send,
         now: Mono,
         st: &QueryState,
     ) -> (ReplyBytes, Mono) {
-        let (addr, zone, q) = (about.addr, &about.zs.zone, about.q);
+        let addr = send.server;
+        let about = About { addr, zs, q };
+        let zone = &zs.zone;
         st.record(|| TraceEvent::Query {
             zone: zone.clone(),
             server: addr,
@@ -138,7 +116,15 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 
     /// Tells selection, the problem log and the trace what an exchange
     /// heard.
-    fn heard(&self, about: About<'_>, ex: &Exchange, heard: Heard, after: Mono, st: &QueryState) {
+    pub(super) fn heard(
+        &self,
+        (addr, zs, q): (std::net::SocketAddr, &ZoneServers, Question<'_>),
+        ex: &Exchange,
+        heard: Heard,
+        after: Mono,
+        st: &QueryState,
+    ) {
+        let about = About { addr, zs, q };
         match heard {
             Heard::Failed { failure, counts } => self.failed(about, failure, counts, after, st),
             Heard::Reply { rtt, then } => self.replied(about, ex, rtt, then, after, st),
