@@ -7,19 +7,20 @@
 //!
 //! Pure bookkeeping: every call takes `now`.
 
-use std::num::NonZeroUsize;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use hickory_proto::rr::{DNSClass, Name, RecordType};
-use lru::LruCache;
 
+use crate::cache::lru::{Bound, Sharded};
 use crate::clock::Mono;
 use crate::engine::Failure;
 
 /// Questions remembered at most (a bound on memory; the least recently
 /// failed are forgotten first).
 const MAX_REMEMBERED: usize = 10_000;
+
+/// Shards of the memory (one lock each).
+const SHARDS: usize = 4;
 
 type Question = (Name, RecordType, DNSClass);
 
@@ -34,7 +35,7 @@ struct Remembered {
 
 /// The remembered failures, shared by all resolutions.
 pub struct FailureMemory {
-    map: Mutex<LruCache<Question, Remembered>>,
+    map: Sharded<Question, Remembered>,
     initial: Duration,
     max: Duration,
 }
@@ -61,9 +62,8 @@ pub fn worth_remembering(f: &Failure) -> bool {
 
 impl FailureMemory {
     pub fn new(initial: Duration, max: Duration) -> Self {
-        let cap = NonZeroUsize::new(MAX_REMEMBERED).unwrap_or(NonZeroUsize::MIN);
         Self {
-            map: Mutex::new(LruCache::new(cap)),
+            map: Sharded::new(SHARDS, Bound::Entries(MAX_REMEMBERED)),
             initial,
             max,
         }
@@ -82,8 +82,10 @@ impl FailureMemory {
         class: DNSClass,
         now: Mono,
     ) -> Option<Failure> {
-        let map = self.map.lock().ok()?;
-        let r = map.peek(&Self::key(name, qtype, class))?;
+        let key = Self::key(name, qtype, class);
+        let hash = self.map.hash(&key);
+        let map = self.map.lock(hash)?;
+        let r = map.peek(hash, &key)?;
         if r.until <= now {
             return None;
         }
@@ -105,35 +107,36 @@ impl FailureMemory {
         failure: &Failure,
         now: Mono,
     ) -> Duration {
-        let Ok(mut map) = self.map.lock() else {
+        let key = Self::key(name, qtype, class);
+        let hash = self.map.hash(&key);
+        let Some(mut map) = self.map.lock(hash) else {
             return Duration::ZERO;
         };
-        let key = Self::key(name, qtype, class);
-        let strikes = match map.peek(&key) {
+        let strikes = match map.peek(hash, &key) {
             Some(r) if now < r.until + self.max => r.strikes.saturating_add(1),
             _ => 1,
         };
         let ttl = self.ttl_for(strikes);
         let since = map
-            .peek(&key)
+            .peek(hash, &key)
             .filter(|r| strikes > 1 && now < r.until + self.max)
             .map_or(now, |r| r.since);
-        map.put(
-            key,
-            Remembered {
-                failure: failure.clone(),
-                since,
-                until: now + ttl,
-                strikes,
-            },
-        );
+        let remembered = Remembered {
+            failure: failure.clone(),
+            since,
+            until: now + ttl,
+            strikes,
+        };
+        map.insert(hash, key, remembered, 0);
         ttl
     }
 
     /// The question was answered: its failures are forgotten.
     pub fn answered(&self, name: &Name, qtype: RecordType, class: DNSClass) {
-        if let Ok(mut map) = self.map.lock() {
-            map.pop(&Self::key(name, qtype, class));
+        let key = Self::key(name, qtype, class);
+        let hash = self.map.hash(&key);
+        if let Some(mut map) = self.map.lock(hash) {
+            map.remove(hash, &key);
         }
     }
 

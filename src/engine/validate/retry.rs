@@ -13,8 +13,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use hickory_proto::rr::{DNSClass, Name, RecordType};
-use lru::LruCache;
 
+use crate::cache::lru::{Bound, Sharded};
 use crate::cache::Key;
 use crate::clock::{Clock, Mono};
 use crate::engine::{Request, Resolution, Resolver};
@@ -29,15 +29,14 @@ const ANSWERED_BY: usize = 4096;
 /// Which server answered which question lately, and which servers are set
 /// aside for having served bogus data.
 pub(crate) struct Suspects {
-    answered_by: Mutex<LruCache<(Name, RecordType), SocketAddr>>,
+    answered_by: Sharded<(Name, RecordType), SocketAddr>,
     set_aside: Mutex<HashMap<SocketAddr, Mono>>,
 }
 
 impl Default for Suspects {
     fn default() -> Self {
-        let cap = std::num::NonZeroUsize::new(ANSWERED_BY).unwrap_or(std::num::NonZeroUsize::MIN);
         Self {
-            answered_by: Mutex::new(LruCache::new(cap)),
+            answered_by: Sharded::new(4, Bound::Entries(ANSWERED_BY)),
             set_aside: Mutex::new(HashMap::new()),
         }
     }
@@ -46,8 +45,10 @@ impl Default for Suspects {
 impl Suspects {
     /// Notes that `server` answered (name, type).
     pub(crate) fn answered(&self, name: &Name, qtype: RecordType, server: SocketAddr) {
-        if let Ok(mut m) = self.answered_by.lock() {
-            m.put((name.to_lowercase(), qtype), server);
+        let key = (name.to_lowercase(), qtype);
+        let hash = self.answered_by.hash(&key);
+        if let Some(mut m) = self.answered_by.lock(hash) {
+            m.insert(hash, key, server, 0);
         }
     }
 
@@ -70,10 +71,11 @@ impl Suspects {
     }
 
     fn answerer(&self, name: &Name, qtype: RecordType) -> Option<SocketAddr> {
+        let key = (name.to_lowercase(), qtype);
+        let hash = self.answered_by.hash(&key);
         self.answered_by
-            .lock()
-            .ok()
-            .and_then(|mut m| m.get(&(name.to_lowercase(), qtype)).copied())
+            .lock(hash)
+            .and_then(|mut m| m.get(hash, &key).copied())
     }
 }
 
