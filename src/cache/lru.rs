@@ -463,6 +463,13 @@ impl<K: Hash + Eq, V> Sharded<K, V> {
         }
     }
 
+    /// Whether no shard holds an entry (each locked in turn).
+    pub fn is_empty(&self) -> bool {
+        let mut empty = true;
+        self.for_each_shard(|s| empty &= s.is_empty());
+        empty
+    }
+
     /// Drops every entry; returns how many there were.
     pub fn clear(&self) -> usize {
         let mut n = 0;

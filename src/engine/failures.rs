@@ -19,8 +19,9 @@ use crate::engine::Failure;
 /// failed are forgotten first).
 const MAX_REMEMBERED: usize = 10_000;
 
-/// Shards of the memory (one lock each).
-const SHARDS: usize = 4;
+/// Shards of the memory: one, so that an empty memory (the usual case) is
+/// seen with one lock and no hashing.
+const SHARDS: usize = 1;
 
 type Question = (Name, RecordType, DNSClass);
 
@@ -82,6 +83,9 @@ impl FailureMemory {
         class: DNSClass,
         now: Mono,
     ) -> Option<Failure> {
+        if self.map.is_empty() {
+            return None;
+        }
         let key = Self::key(name, qtype, class);
         let hash = self.map.hash(&key);
         let map = self.map.lock(hash)?;
@@ -133,6 +137,9 @@ impl FailureMemory {
 
     /// The question was answered: its failures are forgotten.
     pub fn answered(&self, name: &Name, qtype: RecordType, class: DNSClass) {
+        if self.map.is_empty() {
+            return;
+        }
         let key = Self::key(name, qtype, class);
         let hash = self.map.hash(&key);
         if let Some(mut map) = self.map.lock(hash) {

@@ -107,14 +107,13 @@ enum Stage {
     Entered,
     /// Ask the walk's next question.
     Ask,
-    /// A question is out to the zone's servers.
+    /// A question is out to the zone's servers (or waits for the addresses
+    /// of their glueless NS names, `names_pending`).
     Asking(Ask, ZoneStep),
     /// A look-up to ask the caller for.
     Need(Need),
     /// The local copy below is looked for.
     LocalCopy,
-    /// The zone's glueless NS names are looked up; the question waits.
-    NsNames(Ask, ZoneStep),
     /// Following a referral, the child's own NS set is asked.
     ChildNs,
     /// The parent is asked again, after the zone's servers failed.
@@ -131,6 +130,8 @@ pub(super) struct ZoneWalk<'q> {
     stage: Stage,
     /// Why the zone's servers failed, while the walk falls back.
     why: Option<Failure>,
+    /// The question out waits for the zone's glueless NS names.
+    names_pending: bool,
 }
 
 impl<'q> ZoneWalk<'q> {
@@ -140,6 +141,7 @@ impl<'q> ZoneWalk<'q> {
             q,
             stage: Stage::Enter,
             why: None,
+            names_pending: false,
         }
     }
 
@@ -163,6 +165,39 @@ impl<'q> ZoneWalk<'q> {
     /// The next thing to do at `now`.
     pub fn next<E: WalkEnv>(&mut self, now: Mono, env: &E) -> Action {
         loop {
+            // A question out is driven in place (its step is not moved).
+            if let Stage::Asking(ask, step) = &mut self.stage {
+                if self.names_pending {
+                    return Action::Done(Step::Fail(Failure::Internal(
+                        "zone walk asked to go on while waiting for NS addresses",
+                    )));
+                }
+                let q = Question::new(&ask.name, ask.qtype, self.q.class);
+                let a = Asking {
+                    q,
+                    zs: &self.walk.zs,
+                    failed: &mut self.walk.failed,
+                };
+                match step.next(now, env, a) {
+                    StepAction::Send(send) => return Action::Send(send),
+                    StepAction::ResolveNames => {
+                        self.names_pending = true;
+                        return Action::Need(Need::NsNames);
+                    }
+                    StepAction::Done(result) => {
+                        let Stage::Asking(ask, _) =
+                            std::mem::replace(&mut self.stage, Stage::Moving)
+                        else {
+                            continue;
+                        };
+                        self.stage = match result {
+                            Ok(reply) => self.on_answer(&ask, reply, now, env),
+                            Err(f) => self.zone_failed(f, env),
+                        };
+                        continue;
+                    }
+                }
+            }
             match std::mem::replace(&mut self.stage, Stage::Moving) {
                 Stage::Enter if !self.walk.zs.local && env.has_local_copies() => {
                     self.stage = Stage::LocalCopy;
@@ -184,28 +219,6 @@ impl<'q> ZoneWalk<'q> {
                     }
                 }
                 Stage::Ask => self.stage = self.ask(env),
-                Stage::Asking(ask, mut step) => {
-                    let q = Question::new(&ask.name, ask.qtype, self.q.class);
-                    let a = Asking {
-                        q,
-                        zs: &self.walk.zs,
-                        failed: &mut self.walk.failed,
-                    };
-                    match step.next(now, env, a) {
-                        StepAction::Send(send) => {
-                            self.stage = Stage::Asking(ask, step);
-                            return Action::Send(send);
-                        }
-                        StepAction::ResolveNames => {
-                            self.stage = Stage::NsNames(ask, step);
-                            return Action::Need(Need::NsNames);
-                        }
-                        StepAction::Done(Ok((msg, from))) => {
-                            self.stage = self.on_answer(&ask, (msg, from), now, env);
-                        }
-                        StepAction::Done(Err(f)) => self.stage = self.zone_failed(f, env),
-                    }
-                }
                 Stage::Done(step) => return Action::Done(step),
                 waiting => {
                     // Nothing to do until the look-up is handed in.
@@ -231,7 +244,10 @@ impl<'q> ZoneWalk<'q> {
         let stage = std::mem::replace(&mut self.stage, Stage::Moving);
         self.stage = match (stage, got) {
             (Stage::LocalCopy, Got::LocalCopy(found)) => self.local_copy(found, env),
-            (Stage::NsNames(ask, step), Got::NsNames) => Stage::Asking(ask, step),
+            (asking @ Stage::Asking(..), Got::NsNames) if self.names_pending => {
+                self.names_pending = false;
+                asking
+            }
             (Stage::ChildNs, Got::ChildNs { asked, own }) => {
                 let child = asked.zone.clone();
                 let zs = own.unwrap_or(asked);
