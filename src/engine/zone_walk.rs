@@ -109,7 +109,7 @@ enum Stage {
     Ask,
     /// A question is out to the zone's servers (or waits for the addresses
     /// of their glueless NS names, `names_pending`).
-    Asking(Ask, ZoneStep),
+    Asking(Ask, Box<ZoneStep>),
     /// A look-up to ask the caller for.
     Need(Need),
     /// The local copy below is looked for.
@@ -298,7 +298,7 @@ impl<'q> ZoneWalk<'q> {
             self.walk.descend();
             return Stage::Ask;
         }
-        Stage::Asking(ask, ZoneStep::default())
+        Stage::Asking(ask, Box::default())
     }
 
     /// Goes on at the copy below that holds the name, if there is one.
