@@ -278,7 +278,7 @@ impl<T: Transport, C: Clock> Control<T, C> {
                 crate::server::stats::rcode_name(u16::from(res.rcode))
             )),
         }
-        out.push_str(&format!("security: {:?}\n", res.security));
+        out.push_str(&format!("security: {}\n", res.security));
         for r in res.answers.iter().chain(&res.authorities) {
             out.push_str(&format!("  {r}\n"));
         }
