@@ -477,7 +477,7 @@ fn describe(out: &mut String, e: &Listed) {
     ));
     match &e.value {
         Cached::Failure => out.push_str(": SERVFAIL\n"),
-        Cached::Status(s) => out.push_str(&format!(": {s:?}\n")),
+        Cached::Status(s) => out.push_str(&format!(": {s}\n")),
         Cached::ZoneKeys(k) => out.push_str(&format!(": {}\n", zone_keys(k))),
         other => {
             out.push('\n');
