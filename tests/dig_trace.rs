@@ -358,7 +358,7 @@ fn trace_without_reachable_roots_exits_9() {
     assert_eq!(out.status.code(), Some(9), "{text}");
     assert!(text.contains(";; resolution failed: "), "{text}");
     assert!(
-        text.contains("from 127.66.1.10#5301, next timeout "),
+        text.contains(";; 127.66.1.10#5301: network error: connection refused (next timeout "),
         "{text}"
     );
 }

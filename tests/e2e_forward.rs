@@ -2,7 +2,9 @@
 //! iterates a small NSD tree on loopback. The forwarder's answers come
 //! through the second resolver (when it is stopped, uncached names fail
 //! and cached ones are still answered); a forward zone whose forwarder is
-//! dead, with `first = true`, falls back to iteration from the root hints.
+//! dead, with `first = true`, falls back to iteration from the root hints;
+//! a forwarder that refuses leaves a SERVFAIL whose extended DNS error
+//! names it and what it answered.
 
 #![allow(
     clippy::unwrap_used,
@@ -18,7 +20,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::nsd::{NsdServer, NsdTree};
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{Name, RecordType};
 
 const ROOT: &str = "$TTL 86400
@@ -88,9 +91,17 @@ fn start_tern(tree: &NsdTree, name: &str, addr: SocketAddr, extra: &str) -> Tern
 }
 
 fn udp(server: SocketAddr, name: &str, rd: bool) -> Option<Message> {
+    udp_with(server, name, rd, false)
+}
+
+/// A query with EDNS (so a SERVFAIL carries its extended error).
+fn udp_with(server: SocketAddr, name: &str, rd: bool, edns: bool) -> Option<Message> {
     let id = (Instant::now().elapsed().subsec_nanos() as u16) ^ (std::process::id() as u16);
     let mut q = Message::new(id, MessageType::Query, OpCode::Query);
     q.metadata.recursion_desired = rd;
+    if edns {
+        q.edns = Some(Edns::new());
+    }
     q.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
     let sock = UdpSocket::bind("127.0.0.1:0").ok()?;
     sock.set_read_timeout(Some(Duration::from_secs(8))).ok()?;
@@ -100,6 +111,24 @@ fn udp(server: SocketAddr, name: &str, rd: bool) -> Option<Message> {
     let reply = Message::from_vec(&buf[..n]).ok()?;
     assert_eq!(reply.metadata.id, id);
     Some(reply)
+}
+
+/// The extended DNS errors (RFC 8914) of a reply: (code, text).
+fn edes(m: &Message) -> Vec<(u16, String)> {
+    let Some(edns) = &m.edns else {
+        return Vec::new();
+    };
+    edns.options()
+        .as_ref()
+        .iter()
+        .filter_map(|(code, opt)| match (u16::from(*code), opt) {
+            (15, EdnsOption::Unknown(_, data)) if data.len() >= 2 => Some((
+                u16::from_be_bytes([data[0], data[1]]),
+                String::from_utf8_lossy(&data[2..]).into_owned(),
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 fn a_records(m: &Message) -> Vec<String> {
@@ -128,7 +157,8 @@ fn tern_forwards_to_tern_and_falls_back_when_first() {
         front_addr,
         &format!(
             "[[resolver.forward_zone]]\nname = \"alpha.\"\naddrs = [\"{back_addr}\"]\n\
-             [[resolver.forward_zone]]\nname = \"beta.\"\naddrs = [\"127.91.9.9:5399\"]\nfirst = true\n"
+             [[resolver.forward_zone]]\nname = \"beta.\"\naddrs = [\"127.91.9.9:5399\"]\nfirst = true\n\
+             [[resolver.forward_zone]]\nname = \"gamma.\"\naddrs = [\"127.91.1.1\"]\n"
         ),
     );
 
@@ -144,6 +174,23 @@ fn tern_forwards_to_tern_and_falls_back_when_first() {
     let r = udp(front_addr, "www.beta.", true).expect("no answer");
     assert_eq!(r.metadata.response_code, ResponseCode::NoError);
     assert_eq!(a_records(&r), vec!["192.0.2.20"]);
+
+    // NSD serves no gamma. zone and refuses: the SERVFAIL's extended
+    // error says which forwarder did what, for this question, from the
+    // same event the trace shows (and again while the failure is
+    // remembered).
+    for _ in 0..2 {
+        let r = udp_with(front_addr, "www.gamma.", true, true).expect("no answer");
+        assert_eq!(r.metadata.response_code, ResponseCode::ServFail);
+        let e = edes(&r);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].1
+                .contains("forwarder 127.91.1.1:53 for www.gamma. A: rcode REFUSED"),
+            "{e:?}"
+        );
+        assert!(e[0].1.len() <= 300, "{e:?}");
+    }
 
     // With the back end gone, the front end does not iterate alpha. names
     // itself: an uncached one fails, a cached one is still answered.

@@ -229,3 +229,36 @@ async fn priming_without_addresses_keeps_the_hints() {
     assert_eq!(res.rcode, ResponseCode::NoError, "{:?}", res.failure);
     assert!(net.count_to("198.51.100.1") >= 2);
 }
+
+#[tokio::test]
+async fn a_failed_resolution_names_the_servers_that_failed_and_how() {
+    let (r, net, _clock) = setup();
+    let ok = ask(&r, "ns.other.test.").await;
+    assert_eq!(ok.rcode, ResponseCode::NoError, "{:?}", ok.trace);
+    // The zone's only server refuses: the walk's cause is its REFUSED.
+    net.set_fault(OTHER, Fault::Refuse);
+    let refused = ask(&r, "a.other.test.").await;
+    assert_eq!(refused.rcode, ResponseCode::ServFail);
+    assert!(
+        refused
+            .causes
+            .iter()
+            .any(|c| c.contains(&format!("{OTHER}:53 for")) && c.contains("REFUSED")),
+        "{:?}",
+        refused.causes
+    );
+    // Silent: the cause is the timeout, with the server's address.
+    net.set_fault(OTHER, Fault::Silent);
+    let silent = ask(&r, "b.other.test.").await;
+    assert_eq!(silent.rcode, ResponseCode::ServFail);
+    assert!(
+        silent
+            .causes
+            .iter()
+            .any(|c| c.contains(&format!("{OTHER}:53")) && c.contains("timeout")),
+        "{:?}",
+        silent.causes
+    );
+    // Never more than a handful, however long the resolution.
+    assert!(silent.causes.len() <= 4, "{:?}", silent.causes);
+}

@@ -21,6 +21,7 @@ use super::{format, json as j, msg, query, EXIT_INTERNAL, EXIT_NO_REPLY, EXIT_OK
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::dnssec::anchors::TrustAnchors;
+use crate::engine::trace::failed_line;
 use crate::engine::{Request, Resolution, Resolver, RootHints, TraceEvent};
 use crate::upstream::net::NetTransport;
 use crate::upstream::{Protocol, ReplyBytes, Transport, UpstreamQuery};
@@ -192,11 +193,8 @@ pub fn text(res: &Resolution, l: &Lookup, validation: &Validation) -> String {
                 failure,
                 rto,
             } => {
-                s.push_str(&format!(
-                    ";; {failure} from {}, next timeout {} ms\n",
-                    query::hash_addr(&shown(*server, l.port)),
-                    rto.as_millis()
-                ));
+                let at = query::hash_addr(&shown(*server, l.port));
+                s.push_str(&format!(";; {}\n", failed_line(&at, failure, *rto)));
             }
         }
     }

@@ -17,6 +17,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use super::args::Subnet;
 use super::msg::u16_at;
 use super::types::TYPE_IXFR;
+use crate::engine::{check_reply, same_first_question, Bare, Head, Mismatch};
 
 /// EDNS option codes (IANA "DNS EDNS0 Option Codes").
 pub const OPT_NSID: u16 = 3;
@@ -286,33 +287,27 @@ pub enum Verdict {
     Ignore(String),
 }
 
-/// Checks a message against the query: ID first, then the question.
+/// Checks a message against the query by the resolver's rule
+/// (`engine::check_reply`: ID, question, QR), taking a reply without a
+/// question as dig does, and words each mismatch as dig does.
 pub fn check(query: &[u8], reply: &[u8]) -> Verdict {
-    let (Some(qid), Some(rid)) = (u16_at(query, 0), u16_at(reply, 0)) else {
-        return Verdict::Ignore(";; Warning: short message".into());
-    };
-    if qid != rid {
-        return Verdict::Ignore(format!(
-            ";; Warning: ID mismatch: expected ID {qid}, got {rid}"
-        ));
-    }
-    // An empty question (e.g. some FORMERR replies) is accepted, as dig does.
-    if reply.get(4..6) != Some(&[0, 0]) {
-        let same = match (question_of(query), question_of(reply)) {
-            (Some(q), Some(r)) => q.eq_ignore_ascii_case(&r),
-            _ => false,
-        };
-        if !same {
-            return Verdict::Ignore(format!(
-                ";; ;; Question section mismatch: got {}",
-                question_text(reply)
-            ));
+    let sent = u16_at(query, 0).unwrap_or(0);
+    let checked = Head::of_bytes(reply)
+        .and_then(|head| check_reply(sent, &head, Bare::Any, || same_first_question(query, reply)));
+    match checked {
+        Ok(()) => Verdict::Accept,
+        Err(Mismatch::Short) => Verdict::Ignore(";; Warning: short message".into()),
+        Err(Mismatch::Id { sent, got }) => Verdict::Ignore(format!(
+            ";; Warning: ID mismatch: expected ID {sent}, got {got}"
+        )),
+        Err(Mismatch::Question | Mismatch::BareHeader) => Verdict::Ignore(format!(
+            ";; ;; Question section mismatch: got {}",
+            question_text(reply)
+        )),
+        Err(Mismatch::NotResponse) => {
+            Verdict::AcceptWarn(";; Warning: query response not set".into())
         }
     }
-    if reply.get(2).is_none_or(|b| b & 0x80 == 0) {
-        return Verdict::AcceptWarn(";; Warning: query response not set".into());
-    }
-    Verdict::Accept
 }
 
 /// `check` with its warning given: true when `reply` is the answer to
@@ -346,20 +341,6 @@ fn question_text(m: &[u8]) -> String {
     let t = u16_at(m, end).map_or_else(|| "?".into(), super::types::type_name);
     let c = u16_at(m, end + 2).map_or_else(|| "?".into(), super::types::class_name);
     format!("{text}/{t}/{c}")
-}
-
-/// The raw bytes of the first question (uncompressed in queries; replies
-/// that compress their question are compared after reading the name).
-fn question_of(m: &[u8]) -> Option<Vec<u8>> {
-    let (name, end) = super::msg::read_name(m, 12).ok()?;
-    let mut v = Vec::new();
-    for l in &name.0 {
-        v.push(u8::try_from(l.len()).ok()?);
-        v.extend_from_slice(l);
-    }
-    v.push(0);
-    v.extend_from_slice(m.get(end..end + 4)?);
-    Some(v)
 }
 
 /// One UDP try: send, then wait until `timeout` for a matching reply.

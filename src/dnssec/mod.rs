@@ -108,6 +108,19 @@ impl Bogus {
     }
 }
 
+/// One phrase, as the control channel's `trace` prints it.
+impl std::fmt::Display for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Security::Secure => f.write_str("secure"),
+            Security::Insecure => f.write_str("insecure"),
+            Security::Bogus(b) => write!(f, "bogus: {b}"),
+            Security::Unsupported(b) => write!(f, "insecure (unsupported: {b})"),
+            Security::Unchecked => f.write_str("not checked"),
+        }
+    }
+}
+
 impl std::fmt::Display for Bogus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.text)

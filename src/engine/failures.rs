@@ -28,6 +28,8 @@ type Question = (Name, RecordType, DNSClass);
 #[derive(Debug, Clone)]
 struct Remembered {
     failure: Failure,
+    /// The failure events that explained it (`Resolution::causes`).
+    causes: Vec<String>,
     since: Mono,
     until: Mono,
     /// Failures in a row; the memory lasts initial · 2^(strikes-1).
@@ -75,14 +77,14 @@ impl FailureMemory {
     }
 
     /// The live remembered failure of the question, as the failure to
-    /// answer with.
+    /// answer with, and the causes that explained it.
     pub fn check(
         &self,
         name: &Name,
         qtype: RecordType,
         class: DNSClass,
         now: Mono,
-    ) -> Option<Failure> {
+    ) -> Option<(Failure, Vec<String>)> {
         if self.map.is_empty() {
             return None;
         }
@@ -93,22 +95,23 @@ impl FailureMemory {
         if r.until <= now {
             return None;
         }
-        Some(Failure::Remembered {
+        let failure = Failure::Remembered {
             failure: Box::new(r.failure.clone()),
             age_secs: now.saturating_sub(r.since).as_secs(),
             retry_secs: r.until.saturating_sub(now).as_secs().max(1),
-        })
+        };
+        Some((failure, r.causes.clone()))
     }
 
-    /// Remembers a failure; returns how long it is remembered. A failure
-    /// soon after the last one expired is a strike more; after a quiet
-    /// spell (the longest memory) the count starts again.
+    /// Remembers a failure and its causes; returns how long it is
+    /// remembered. A failure soon after the last one expired is a strike
+    /// more; after a quiet spell (the longest memory) the count starts
+    /// again.
     pub fn failed(
         &self,
-        name: &Name,
-        qtype: RecordType,
-        class: DNSClass,
+        (name, qtype, class): (&Name, RecordType, DNSClass),
         failure: &Failure,
+        causes: &[String],
         now: Mono,
     ) -> Duration {
         let key = Self::key(name, qtype, class);
@@ -127,6 +130,7 @@ impl FailureMemory {
             .map_or(now, |r| r.since);
         let remembered = Remembered {
             failure: failure.clone(),
+            causes: causes.to_vec(),
             since,
             until: now + ttl,
             strikes,
@@ -175,7 +179,7 @@ mod tests {
         let mut now = secs(100);
         let mut got = Vec::new();
         for _ in 0..5 {
-            let ttl = m.failed(&q, t, c, &f, now);
+            let ttl = m.failed((&q, t, c), &f, &[], now);
             got.push(ttl.as_secs());
             assert!(m
                 .check(&q, t, c, now + ttl - Duration::from_millis(1))
@@ -191,21 +195,23 @@ mod tests {
         let m = FailureMemory::new(Duration::from_secs(1), Duration::from_secs(8));
         let (q, t, c) = (n("x.test."), RecordType::A, DNSClass::IN);
         let f = Failure::AllLame;
-        assert_eq!(m.failed(&q, t, c, &f, secs(0)).as_secs(), 1);
-        assert_eq!(m.failed(&q, t, c, &f, secs(1)).as_secs(), 2);
+        assert_eq!(m.failed((&q, t, c), &f, &[], secs(0)).as_secs(), 1);
+        assert_eq!(m.failed((&q, t, c), &f, &[], secs(1)).as_secs(), 2);
         m.answered(&q, t, c);
         assert!(m.check(&q, t, c, secs(2)).is_none());
-        assert_eq!(m.failed(&q, t, c, &f, secs(3)).as_secs(), 1);
+        assert_eq!(m.failed((&q, t, c), &f, &[], secs(3)).as_secs(), 1);
         // Long after the memory ended: a first failure again.
-        assert_eq!(m.failed(&q, t, c, &f, secs(100)).as_secs(), 1);
+        assert_eq!(m.failed((&q, t, c), &f, &[], secs(100)).as_secs(), 1);
     }
 
     #[test]
     fn the_remembered_failure_names_the_original_and_its_age() {
         let m = FailureMemory::new(Duration::from_secs(4), Duration::from_secs(60));
         let (q, t, c) = (n("X.Test."), RecordType::AAAA, DNSClass::IN);
-        m.failed(&q, t, c, &Failure::NoNsAddress, secs(10));
-        let got = m.check(&n("x.test."), t, c, secs(11)).unwrap();
+        let why = vec!["ns.x.test. A: rcode REFUSED".to_string()];
+        m.failed((&q, t, c), &Failure::NoNsAddress, &why, secs(10));
+        let (got, causes) = m.check(&n("x.test."), t, c, secs(11)).unwrap();
+        assert_eq!(causes, why);
         assert_eq!(
             got,
             Failure::Remembered {

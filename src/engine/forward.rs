@@ -186,16 +186,18 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             // AA=0 is how a good one looks, not lameness.
             msg.metadata.recursion_available = false;
             let kind = classify(&msg, &fwd.name, name, qtype);
-            st.note(|| format!("forwarder {from} for {name} {qtype}: {kind}"));
             let server_failed = match kind {
                 Kind::Rcode(_) => true,
                 Kind::Referral { .. } | Kind::Lame => upward,
                 _ => false,
             };
+            let said = || format!("forwarder {from} for {name} {qtype}: {kind}");
             if server_failed {
+                st.cause_note(said);
                 failed.insert(from);
                 continue;
             }
+            st.note(said);
             if fwd.no_cache {
                 return uncached_step(&msg, kind, name, qtype);
             }

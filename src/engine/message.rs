@@ -1,7 +1,8 @@
 //! The messages of one exchange: the query as sent (a fresh ID, EDNS with
 //! DO, the client string), encoded through `wire/`, and the reply's bytes
-//! parsed and checked against it (RFC 5452 §9.1: ID, QR=1 and question).
-//! The transport only carries the bytes.
+//! parsed and checked against it (RFC 5452 §9.1: ID, question and QR=1).
+//! The transport only carries the bytes. The check (`check_reply`) is the
+//! one `tern dig` applies too, each mismatch a type dig words its own way.
 
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -9,6 +10,7 @@ use std::sync::Mutex;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -96,9 +98,9 @@ pub(super) fn encode(sent: &Message) -> Result<Vec<u8>, UpstreamFailure> {
 }
 
 /// The reply in `bytes`, if it answers `sent`: bytes that do not parse are
-/// `Malformed`, a message that does not answer our query (another ID or
-/// question, QR=0) is `WrongQuestion`. Records that do not decode are
-/// dropped (`wire::parse_reply`).
+/// `Malformed`, a message that does not answer our query (`check_reply`)
+/// is `WrongQuestion`. Records that do not decode are dropped
+/// (`wire::parse_reply`).
 pub fn read_reply(sent: &Message, bytes: &[u8]) -> Result<Message, UpstreamFailure> {
     let reply = wire::parse_reply(bytes)
         .map_err(|_| UpstreamFailure::Malformed)?
@@ -110,6 +112,112 @@ pub fn read_reply(sent: &Message, bytes: &[u8]) -> Result<Message, UpstreamFailu
     }
 }
 
+/// Why a message is not the reply to a query (RFC 5452 §9.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mismatch {
+    /// Too short to carry an ID.
+    Short,
+    /// Another ID.
+    Id { sent: u16, got: u16 },
+    /// Another question (name, type, class or count).
+    Question,
+    /// No question, with neither an error rcode nor TC=1 to excuse it.
+    BareHeader,
+    /// QR=0: a query, not a response.
+    NotResponse,
+}
+
+/// Which replies without a question section are taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bare {
+    /// Only FORMERR, NOTIMP or REFUSED, or TC=1: servers that reject EDNS
+    /// or the opcode often answer with a bare header, and NSD with
+    /// `refuse-any` answers a UDP ANY query with a bare TC=1 header (RFC
+    /// 8482 §4.4: retry over TCP). The resolver's rule.
+    ErrorOrTc,
+    /// Any: `tern dig` shows what came, as dig does.
+    Any,
+}
+
+/// What the check reads of a reply's header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub id: u16,
+    pub response: bool,
+    pub truncated: bool,
+    /// The header's 4-bit RCODE.
+    pub rcode: u8,
+    /// QDCOUNT; None when the bytes end before it.
+    pub questions: Option<u16>,
+}
+
+impl Head {
+    /// The header in `bytes`, as far as they go (`Short` without an ID).
+    pub fn of_bytes(bytes: &[u8]) -> Result<Head, Mismatch> {
+        let at = |i: usize| -> Option<u16> {
+            Some(u16::from_be_bytes([*bytes.get(i)?, *bytes.get(i + 1)?]))
+        };
+        let id = at(0).ok_or(Mismatch::Short)?;
+        let flags = at(2).unwrap_or(0);
+        Ok(Head {
+            id,
+            response: flags & 0x8000 != 0,
+            truncated: flags & 0x0200 != 0,
+            rcode: (flags & 0x000f) as u8,
+            questions: at(4),
+        })
+    }
+
+    /// The header of a parsed message.
+    pub fn of_message(m: &Message) -> Head {
+        Head {
+            id: m.metadata.id,
+            response: m.metadata.message_type == MessageType::Response,
+            truncated: m.metadata.truncation,
+            rcode: m.metadata.response_code.low(),
+            questions: Some(u16::try_from(m.queries.len()).unwrap_or(u16::MAX)),
+        }
+    }
+}
+
+/// Does a reply with header `got` answer the query with ID `sent_id`
+/// (RFC 5452 §9.1)? Its ID first, then its question (`same_question`
+/// compares it, asked only when there is one; `bare` says which replies
+/// may lack it), then QR=1.
+pub fn check_reply(
+    sent_id: u16,
+    got: &Head,
+    bare: Bare,
+    same_question: impl FnOnce() -> bool,
+) -> Result<(), Mismatch> {
+    if got.id != sent_id {
+        return Err(Mismatch::Id {
+            sent: sent_id,
+            got: got.id,
+        });
+    }
+    if got.questions == Some(0) {
+        let excused = got.truncated
+            || [
+                ResponseCode::FormErr,
+                ResponseCode::NotImp,
+                ResponseCode::Refused,
+            ]
+            .iter()
+            .any(|r| r.low() == got.rcode);
+        if bare == Bare::ErrorOrTc && !excused {
+            return Err(Mismatch::BareHeader);
+        }
+    } else if !same_question() {
+        return Err(Mismatch::Question);
+    }
+    if !got.response {
+        return Err(Mismatch::NotResponse);
+    }
+    Ok(())
+}
+
+/// Whether two names are the same, ASCII case aside (RFC 4343).
 fn same_name(a: &Name, b: &Name) -> bool {
     a.num_labels() == b.num_labels()
         && a.iter()
@@ -117,29 +225,47 @@ fn same_name(a: &Name, b: &Name) -> bool {
             .all(|(x, y)| x.eq_ignore_ascii_case(y))
 }
 
-/// Does `reply` answer `sent` (ID, QR=1, question; RFC 5452 §9.1)? A reply
-/// without a question section answers only with FORMERR, NOTIMP or
-/// REFUSED, or with TC=1: servers that reject EDNS or the opcode often
-/// answer with a bare header, and NSD with `refuse-any` answers a UDP ANY
-/// query with a bare TC=1 header (RFC 8482 §4.4: retry over TCP).
+/// Whether two questions are the same.
+fn same_query(a: &Query, b: &Query) -> bool {
+    a.query_type() == b.query_type()
+        && a.query_class() == b.query_class()
+        && same_name(a.name(), b.name())
+}
+
+/// Does `reply` answer `sent` (`check_reply` with the resolver's rule for
+/// bare headers; every question compared)?
 pub fn reply_matches(sent: &Message, reply: &Message) -> bool {
-    if reply.metadata.id != sent.metadata.id || reply.metadata.message_type != MessageType::Response
-    {
-        return false;
+    let same = || {
+        reply.queries.len() == sent.queries.len()
+            && reply
+                .queries
+                .iter()
+                .zip(&sent.queries)
+                .all(|(r, s)| same_query(r, s))
+    };
+    check_reply(
+        sent.metadata.id,
+        &Head::of_message(reply),
+        Bare::ErrorOrTc,
+        same,
+    )
+    .is_ok()
+}
+
+/// Whether the first questions of two messages in wire form are the same
+/// (ASCII case aside); false when either does not decode.
+pub fn same_first_question(a: &[u8], b: &[u8]) -> bool {
+    match (first_question(a), first_question(b)) {
+        (Some(x), Some(y)) => same_query(&x, &y),
+        _ => false,
     }
-    if reply.queries.is_empty() {
-        return reply.metadata.truncation
-            || matches!(
-                reply.metadata.response_code,
-                ResponseCode::FormErr | ResponseCode::NotImp | ResponseCode::Refused
-            );
-    }
-    reply.queries.len() == sent.queries.len()
-        && reply.queries.iter().zip(&sent.queries).all(|(r, s)| {
-            r.query_type() == s.query_type()
-                && r.query_class() == s.query_class()
-                && same_name(r.name(), s.name())
-        })
+}
+
+/// The first question of a message in wire form.
+fn first_question(bytes: &[u8]) -> Option<Query> {
+    let mut dec = BinDecoder::new(bytes);
+    dec.read_slice(12).ok()?;
+    Query::read(&mut dec).ok()
 }
 
 /// A one-line summary of a reply, for traces.
@@ -196,6 +322,45 @@ mod tests {
         bare.metadata.response_code = ResponseCode::NoError;
         bare.metadata.truncation = true;
         assert!(reply_matches(&sent, &bare));
+    }
+
+    #[test]
+    fn each_mismatch_is_typed_in_order_id_question_qr() {
+        let sent = q("www.example.com.", RecordType::A);
+        let bytes = |m: &Message| wire::encode(m).unwrap();
+        let (query, ok) = (bytes(&sent), bytes(&reply_to(&sent)));
+        let check = |reply: &[u8], bare| {
+            let head = Head::of_bytes(reply)?;
+            check_reply(42, &head, bare, || same_first_question(&query, reply))
+        };
+        assert_eq!(check(&ok, Bare::ErrorOrTc), Ok(()));
+        assert_eq!(check(&ok[..1], Bare::Any), Err(Mismatch::Short));
+        let mut other_id = ok.clone();
+        other_id[1] = 7;
+        assert_eq!(
+            check(&other_id, Bare::Any),
+            Err(Mismatch::Id { sent: 42, got: 7 })
+        );
+        let other = bytes(&reply_to(&q("www.example.org.", RecordType::A)));
+        assert_eq!(check(&other, Bare::Any), Err(Mismatch::Question));
+        // Cut inside the question: it cannot be the same.
+        assert_eq!(check(&ok[..20], Bare::Any), Err(Mismatch::Question));
+        assert_eq!(check(&query, Bare::Any), Err(Mismatch::NotResponse));
+        // A bare header: taken by dig, by the resolver only as an error
+        // or TC=1.
+        let mut bare = reply_to(&sent);
+        bare.queries.clear();
+        assert_eq!(check(&bytes(&bare), Bare::Any), Ok(()));
+        assert_eq!(
+            check(&bytes(&bare), Bare::ErrorOrTc),
+            Err(Mismatch::BareHeader)
+        );
+        bare.metadata.response_code = ResponseCode::Refused;
+        assert_eq!(check(&bytes(&bare), Bare::ErrorOrTc), Ok(()));
+        // The same rule on a parsed message and on its bytes.
+        for m in [reply_to(&sent), bare, sent.clone()] {
+            assert_eq!(Head::of_message(&m), Head::of_bytes(&bytes(&m)).unwrap());
+        }
     }
 
     #[test]

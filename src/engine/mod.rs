@@ -51,7 +51,9 @@ use crate::upstream::selection::Selection;
 use crate::upstream::Transport;
 
 pub use hints::RootHints;
-pub use message::{read_reply, reply_matches};
+pub use message::{
+    check_reply, read_reply, reply_matches, same_first_question, Bare, Head, Mismatch,
+};
 pub use outcome::{Failure, Request, Resolution, ZoneCut};
 pub use trace::TraceEvent;
 

@@ -139,6 +139,9 @@ pub struct Resolution {
     pub refresh: bool,
     /// What the engine did and why.
     pub trace: Vec<TraceEvent>,
+    /// For a failure: the lines of the last failure events (servers that
+    /// gave no usable reply, and how), which its extended error names.
+    pub causes: Vec<String>,
     /// What validation found (RFC 4035 §4.3); Secure earns AD=1.
     pub security: crate::dnssec::Security,
     /// The EDNS Client Subnet scope of the answer (RFC 7871): 0 when it
@@ -159,6 +162,7 @@ impl Resolution {
             stale: false,
             refresh: false,
             trace,
+            causes: Vec::new(),
             security: crate::dnssec::Security::Unchecked,
             ecs_scope: 0,
         }

@@ -53,6 +53,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             stale: st.used_stale(),
             refresh: st.prefetch_due() && st.sent() == 0 && self.config.cache.prefetch,
             trace: st.take_trace(),
+            causes: Vec::new(),
             security: crate::dnssec::Security::Unchecked,
             ecs_scope: st.scope(),
         }

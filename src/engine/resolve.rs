@@ -114,9 +114,12 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         if request.recursion_desired {
             let now = self.clock.now();
             let (name, t, c) = (&request.name, request.qtype, request.qclass);
-            if let Some(f) = self.failures.check(name, t, c, now) {
+            if let Some((f, causes)) = self.failures.check(name, t, c, now) {
                 tracing::debug!(qname = %name, qtype = %t, failure = %f, "remembered failure");
-                return Resolution::failed(f, Vec::new());
+                return Resolution {
+                    causes,
+                    ..Resolution::failed(f, Vec::new())
+                };
             }
         }
         self.resolve_merged(request, Fetch::default()).await
@@ -130,7 +133,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         match &res.failure {
             None => self.failures.answered(name, t, c),
             Some(f) if failures::worth_remembering(f) && request.recursion_desired => {
-                let ttl = self.failures.failed(name, t, c, f, self.clock.now());
+                let ttl = self
+                    .failures
+                    .failed((name, t, c), f, &res.causes, self.clock.now());
                 tracing::debug!(qname = %name, qtype = %t, failure = %f, ttl_ms = ttl.as_millis() as u64, "failure remembered");
             }
             Some(_) => {}
@@ -347,6 +352,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                 // A held-down server is due for its probe: the front end
                 // sends it from a background refresh.
                 refresh: st.probe_due(),
+                causes: st.causes(),
                 ..Resolution::failed(f, st.take_trace())
             },
             // Data and aliases go on along the chain.

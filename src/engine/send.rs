@@ -147,7 +147,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             let outcome = learn::of_failure(&failure);
             self.learn(addr, &about.zs.zone, about.q.qtype, outcome, after);
         }
-        st.record(|| TraceEvent::Failed {
+        st.cause(|| TraceEvent::Failed {
             server: addr,
             failure: failure.clone(),
             rto: self.selection.rto(addr, after),

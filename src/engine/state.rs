@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use hickory_proto::rr::{Name, RecordType};
 
 use crate::clock::Mono;
+use crate::engine::trace::Causes;
 use crate::engine::TraceEvent;
 
 /// Upper bound on trace events kept per query, so a pathological
@@ -28,6 +29,9 @@ pub struct QueryState {
     /// cold resolution's CPU).
     tracing: bool,
     trace: Mutex<Vec<TraceEvent>>,
+    /// The last few failure events, kept whether traced or not: what a
+    /// SERVFAIL's extended error says.
+    causes: Mutex<Causes>,
     /// Cache reads may return expired data (serve-stale, RFC 8767).
     pub allow_stale: bool,
     /// Re-resolving the client's question: its own cache entries are
@@ -65,6 +69,7 @@ impl QueryState {
             full_trace,
             tracing: full_trace || tracing::enabled!(tracing::Level::DEBUG),
             trace: Mutex::new(Vec::new()),
+            causes: Mutex::new(Causes::default()),
             allow_stale: false,
             refresh: false,
             deadline: None,
@@ -145,12 +150,18 @@ impl QueryState {
 
     /// Records the event `event` builds, if this query is traced.
     pub fn record(&self, event: impl FnOnce() -> TraceEvent) {
-        if !self.tracing {
-            return;
+        if self.tracing {
+            self.trace_event(event());
         }
+    }
+
+    /// Records a built event in the trace, and in the debug log as the
+    /// same line.
+    fn trace_event(&self, event: TraceEvent) {
+        tracing::debug!(target: "tern::trace", "{event}");
         if let Ok(mut t) = self.trace.lock() {
             if t.len() < MAX_TRACE_EVENTS {
-                t.push(event());
+                t.push(event);
             }
         }
     }
@@ -160,11 +171,80 @@ impl QueryState {
         self.record(|| TraceEvent::Note(text().into()));
     }
 
+    /// Records a failure event (a server that gave no usable reply, a
+    /// zone whose servers all failed): kept among the causes a SERVFAIL
+    /// names, and in the trace if this query is traced. Built every time,
+    /// so only failure paths call it.
+    pub fn cause(&self, event: impl FnOnce() -> TraceEvent) {
+        let event = event();
+        if let Ok(mut c) = self.causes.lock() {
+            c.push(&event);
+        }
+        if self.tracing {
+            self.trace_event(event);
+        }
+    }
+
+    /// Records the event as a cause when `cause` (a reply judged of no
+    /// use), else as any event.
+    pub fn record_as(&self, cause: bool, event: impl FnOnce() -> TraceEvent) {
+        if cause {
+            self.cause(event);
+        } else {
+            self.record(event);
+        }
+    }
+
+    /// Records a failure note (see `cause`).
+    pub fn cause_note<S: Into<String>>(&self, text: impl FnOnce() -> S) {
+        self.cause(|| TraceEvent::Note(text().into()));
+    }
+
+    /// The lines of the failure events kept, oldest first.
+    pub fn causes(&self) -> Vec<String> {
+        self.causes.lock().map(|c| c.lines()).unwrap_or_default()
+    }
+
     pub fn take_trace(&self) -> Vec<TraceEvent> {
         self.trace
             .lock()
             .map(|mut t| std::mem::take(&mut *t))
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_are_kept_untraced_and_bounded_while_other_events_are_not() {
+        let st = QueryState::new(10, Mono::ZERO, false);
+        let traced = std::cell::Cell::new(false);
+        // Not traced (no full trace, no debug subscriber): an ordinary
+        // event is not even built.
+        st.record(|| {
+            traced.set(true);
+            TraceEvent::Note("asked".into())
+        });
+        assert!(!traced.get());
+        for i in 0..6 {
+            st.cause_note(|| format!("server {i} answered REFUSED"));
+        }
+        assert_eq!(
+            st.causes(),
+            (2..6)
+                .map(|i| format!("server {i} answered REFUSED"))
+                .collect::<Vec<_>>()
+        );
+        assert!(st.take_trace().is_empty());
+        // Traced: a cause is in the trace too, once.
+        let st = QueryState::new(10, Mono::ZERO, true);
+        st.note(|| "asking");
+        st.cause_note(|| "timed out");
+        let lines: Vec<String> = st.take_trace().iter().map(ToString::to_string).collect();
+        assert_eq!(lines, ["asking", "timed out"]);
+        assert_eq!(st.causes(), ["timed out"]);
     }
 }
 

@@ -267,6 +267,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             stale: false,
             refresh: false,
             trace: Vec::new(),
+            causes: Vec::new(),
             security: Security::Secure,
             ecs_scope: 0,
         };

@@ -355,7 +355,12 @@ impl<'q> ZoneWalk<'q> {
         if !matches!(kind, Kind::Rcode(_) | Kind::Lame) {
             env.stash_sigs(&msg);
         }
-        st.record(|| TraceEvent::Note(format!("{from} for {} {}: {kind}", ask.name, ask.qtype)));
+        // A server that refused, failed or was lame is a cause of the
+        // failure, should the walk fail.
+        let cause = matches!(kind, Kind::Rcode(_) | Kind::Lame);
+        st.record_as(cause, || {
+            TraceEvent::Note(format!("{from} for {} {}: {kind}", ask.name, ask.qtype))
+        });
         note_verdict(&verdict, ask, env);
         let taken = self.walk.take(verdict, msg, from, cfg.max_referrals);
         if let Some(outcome) = taken.learn {

@@ -278,7 +278,7 @@ impl<T: Transport, C: Clock> Control<T, C> {
                 crate::server::stats::rcode_name(u16::from(res.rcode))
             )),
         }
-        out.push_str(&format!("security: {:?}\n", res.security));
+        out.push_str(&format!("security: {}\n", res.security));
         for r in res.answers.iter().chain(&res.authorities) {
             out.push_str(&format!("  {r}\n"));
         }
@@ -477,7 +477,7 @@ fn describe(out: &mut String, e: &Listed) {
     ));
     match &e.value {
         Cached::Failure => out.push_str(": SERVFAIL\n"),
-        Cached::Status(s) => out.push_str(&format!(": {s:?}\n")),
+        Cached::Status(s) => out.push_str(&format!(": {s}\n")),
         Cached::ZoneKeys(k) => out.push_str(&format!(": {}\n", zone_keys(k))),
         other => {
             out.push('\n');

@@ -19,6 +19,7 @@ use crate::clock::{Clock, Mono};
 use crate::config::local::LocalZoneType;
 use crate::config::AclAction;
 use crate::engine::ecs::ClientNet;
+use crate::engine::trace::explain;
 use crate::engine::{Failure, Request, Resolution, Resolver};
 use crate::rpz::{After, Before, Rpz, Synth};
 use crate::server::acl::Acl;
@@ -753,7 +754,7 @@ impl<T: Transport, C: Clock> Handler<T, C> {
         }
         if let Some(f) = &res.failure {
             let (code, text) = ede_for(f);
-            wire::add_ede(m, code, &text);
+            wire::add_ede(m, code, &explain(&text, &res.causes));
         }
         // Insecure for want of an algorithm or digest: said, as Unbound does.
         if let crate::dnssec::Security::Unsupported(b) = &res.security {

@@ -78,7 +78,7 @@ pub type ReplyBytes = Result<Vec<u8>, UpstreamFailure>;
 pub enum UpstreamFailure {
     #[error("no matching reply within the timeout")]
     Timeout,
-    #[error("network error: {0:?}")]
+    #[error("network error: {0}")]
     Network(std::io::ErrorKind),
     #[error("reply could not be parsed")]
     Malformed,
