@@ -65,6 +65,7 @@ struct Fake {
     ids: Cell<u16>,
     nodata: Vec<Name>,
     parent: Option<ZoneServers>,
+    local_copies: bool,
 }
 
 impl Fake {
@@ -77,6 +78,7 @@ impl Fake {
             ids: Cell::new(0),
             nodata: Vec::new(),
             parent: None,
+            local_copies: false,
         }
     }
 
@@ -215,7 +217,7 @@ impl WalkEnv for Fake {
         false
     }
     fn has_local_copies(&self) -> bool {
-        false
+        self.local_copies
     }
     fn policy_stop(&self, _: &ZoneServers) -> Option<Failure> {
         None
@@ -536,4 +538,61 @@ fn a_failed_parent_walk_asks_the_parent_again_once() {
     assert_eq!(asked, ["com."]);
     assert_eq!(sent.last().unwrap(), "10.0.7.7 www.example.com. A Udp");
     assert!(answered(&step));
+}
+
+#[test]
+fn new_servers_look_for_a_local_copy_below_first() {
+    let mut env = Fake::new(&[
+        ("10.0.0.1", Does::Refer("example.", &["10.0.1.1"])),
+        ("10.0.1.1", Does::Answer),
+    ]);
+    env.local_copies = true;
+    let name = n("www.example.");
+    let q = Question::new(&name, RecordType::A, DNSClass::IN);
+    let mut walk = ZoneWalk::new(servers(".", &["10.0.0.1"]), q, true);
+    let mut zones = Vec::new();
+    let (sent, step) = drive(&mut walk, &env, |need, _| match need {
+        Need::LocalCopy(zone) => {
+            zones.push(zone.to_string());
+            Got::LocalCopy(Ok(None))
+        }
+        other => panic!("{other:?}"),
+    });
+    // Once at the root's servers, once at the referral's.
+    assert_eq!(zones, [".", "example."]);
+    assert_eq!(sent.len(), 4, "{sent:?}");
+    assert!(answered(&step));
+
+    // A copy that cannot be used ends the walk with its failure.
+    let mut walk = ZoneWalk::new(servers(".", &["10.0.0.1"]), q, true);
+    let unusable = Failure::LocalCopyUnusable(n("example."));
+    let (sent, step) = drive(&mut walk, &env, |_, _| {
+        Got::LocalCopy(Err(unusable.clone()))
+    });
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(matches!(step, Step::Fail(f) if f == unusable));
+}
+
+#[test]
+fn a_look_up_it_did_not_ask_for_is_ignored_and_one_not_handed_in_ends_the_walk() {
+    let mut env = Fake::new(&[("10.0.0.1", Does::Answer)]);
+    let name = n("www.example.");
+    let q = Question::new(&name, RecordType::A, DNSClass::IN);
+    let mut walk = ZoneWalk::new(servers(".", &["10.0.0.1"]), q, true);
+    walk.on_found(Got::NsNames, &env);
+    let (sent, step) = drive(&mut walk, &env, no_needs);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(answered(&step));
+
+    // Asked to go on while a look-up is awaited: a failure, not a hang.
+    env.local_copies = true;
+    let mut walk = ZoneWalk::new(servers(".", &["10.0.0.1"]), q, true);
+    assert!(matches!(
+        walk.next(Duration::ZERO, &env),
+        Action::Need(Need::LocalCopy(_))
+    ));
+    assert!(matches!(
+        walk.next(Duration::ZERO, &env),
+        Action::Done(Step::Fail(Failure::Internal(_)))
+    ));
 }
