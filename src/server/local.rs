@@ -130,6 +130,11 @@ impl Zone {
 #[derive(Debug, Clone, Default)]
 pub struct LocalZones {
     zones: BTreeMap<(Name, u16), Zone>,
+    /// The last label of every zone's name but the root's (lower-cased),
+    /// and whether the root is a zone: a name whose last label is none of
+    /// these is in no zone, found without looking its ancestors up.
+    tops: Vec<Box<[u8]>>,
+    root: bool,
 }
 
 /// SOA and NS of the RFC 6303 zones (RFC 6303 §3).
@@ -244,6 +249,14 @@ impl LocalZones {
 
     fn insert_zone(&mut self, name: &Name, class: u16, kind: LocalZoneType) {
         let key = (name.to_lowercase(), class);
+        match key.0.iter().next_back() {
+            None => self.root = true,
+            Some(top) => {
+                if !self.tops.iter().any(|t| **t == *top) {
+                    self.tops.push(top.into());
+                }
+            }
+        }
         self.zones.entry(key).or_insert_with(|| Zone {
             name: name.clone(),
             kind,
@@ -278,6 +291,13 @@ impl LocalZones {
     /// The key of the closest zone holding `name` in `class` (class ANY:
     /// in any class).
     fn find_key(&self, name: &Name, class: DNSClass) -> Option<(Name, u16)> {
+        let under_a_top = match name.iter().next_back() {
+            None => false,
+            Some(top) => self.tops.iter().any(|t| t.eq_ignore_ascii_case(top)),
+        };
+        if !(self.root || under_a_top) {
+            return None;
+        }
         let mut cur = name.to_lowercase();
         loop {
             if class == DNSClass::ANY {

@@ -280,3 +280,20 @@ fn empty_non_terminals_are_nodata_not_nxdomain() {
     let a = z.answer(&name("x.c.lan."), RecordType::A, DNSClass::IN, None);
     assert_eq!(rcode_of(&a), Some(ResponseCode::NXDomain));
 }
+
+#[test]
+fn zones_are_found_by_their_last_label_in_any_case_and_the_root_holds_every_name() {
+    let client = Some(IpAddr::from([192, 0, 2, 1]));
+    let z = zones(&[("Blocked.EXAMPLE.", LocalZoneType::AlwaysNxdomain)], &[]);
+    let q = |z: &LocalZones, n: &str| {
+        rcode_of(&z.answer(&name(n), RecordType::A, DNSClass::IN, client))
+    };
+    assert_eq!(q(&z, "a.b.blocked.example."), Some(ResponseCode::NXDomain));
+    assert_eq!(q(&z, "A.BLOCKED.Example."), Some(ResponseCode::NXDomain));
+    assert_eq!(q(&z, "other.example."), None);
+    assert_eq!(q(&z, "blocked.test."), None);
+    assert_eq!(q(&z, "."), None);
+    let root = zones(&[(".", LocalZoneType::AlwaysNxdomain)], &[]);
+    assert_eq!(q(&root, "www.example.net."), Some(ResponseCode::NXDomain));
+    assert_eq!(q(&root, "."), Some(ResponseCode::NXDomain));
+}
