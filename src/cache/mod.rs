@@ -19,6 +19,7 @@ pub mod rank;
 pub mod subnet;
 mod update;
 
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::MutexGuard;
 use std::time::Duration;
@@ -45,7 +46,7 @@ pub fn record_budget(max_bytes: u64) -> u64 {
 }
 
 /// What a cache key points at.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Key {
     /// An RRset, or a NODATA marker for that type.
     RRset(Name, RecordType, DNSClass),
@@ -71,6 +72,54 @@ pub enum Key {
     /// The NSEC/NSEC3 records (and RRSIGs) that came with an answer for
     /// (name, type): a wildcard answer's proof of no closer match.
     Proof(Name, RecordType, DNSClass),
+}
+
+/// Hashed as the derived hash would be, but with each name written to the
+/// hasher in one piece (`hash_name`) rather than byte by byte: a key is
+/// hashed on every cache read and write.
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        match self {
+            Key::RRset(n, t, c)
+            | Key::Sections(n, t, c)
+            | Key::Failure(n, t, c)
+            | Key::Sigs(n, t, c)
+            | Key::Status(n, t, c)
+            | Key::Proof(n, t, c) => {
+                hash_name(n, state);
+                t.hash(state);
+                c.hash(state);
+            }
+            Key::NxDomain(n, c) | Key::Delegation(n, c) => {
+                hash_name(n, state);
+                c.hash(state);
+            }
+            Key::ZoneKeys(n) => hash_name(n, state),
+        }
+    }
+}
+
+/// Hashes a name as names compare (`Name`'s `Eq` ignores ASCII case):
+/// whether it is fully qualified, then its labels lower-cased, each after
+/// its length, in one write.
+pub fn hash_name<H: Hasher>(name: &Name, state: &mut H) {
+    // A name's labels and their lengths take at most 255 bytes.
+    let mut buf = [0u8; 256];
+    let mut at = 0;
+    for label in name.iter() {
+        let end = at + 1 + label.len();
+        let Some((len, rest)) = buf.get_mut(at..end).and_then(|d| d.split_first_mut()) else {
+            break;
+        };
+        *len = label.len() as u8;
+        for (d, s) in rest.iter_mut().zip(label) {
+            *d = s.to_ascii_lowercase();
+        }
+        at = end;
+    }
+    state.write_u8(u8::from(name.is_fqdn()));
+    state.write(buf.get(..at).unwrap_or_default());
 }
 
 /// A cached value.

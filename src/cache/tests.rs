@@ -156,3 +156,41 @@ fn memory_stays_under_bound() {
         )
         .is_none());
 }
+
+#[test]
+fn keys_equal_but_for_case_hash_alike_and_find_each_other() {
+    use std::hash::BuildHasher;
+    let h = hashbrown::DefaultHashBuilder::default();
+    let upper = Name::from_ascii("WWW.Example.TEST.").unwrap();
+    let lower = Name::from_ascii("www.example.test.").unwrap();
+    let keys = |n: &Name| {
+        [
+            Key::RRset(n.clone(), RecordType::A, DNSClass::IN),
+            Key::NxDomain(n.clone(), DNSClass::IN),
+            Key::Delegation(n.clone(), DNSClass::IN),
+            Key::ZoneKeys(n.clone()),
+        ]
+    };
+    for (a, b) in keys(&upper).iter().zip(keys(&lower).iter()) {
+        assert_eq!(a, b);
+        assert_eq!(h.hash_one(a), h.hash_one(b));
+    }
+    // Different names, types or kinds of key are different keys.
+    let other = Name::from_ascii("www.example.tesu.").unwrap();
+    let all: Vec<u64> = keys(&lower)
+        .iter()
+        .chain(keys(&other).iter())
+        .chain([Key::RRset(lower.clone(), RecordType::AAAA, DNSClass::IN)].iter())
+        .map(|k| h.hash_one(k))
+        .collect();
+    let distinct: std::collections::HashSet<u64> = all.iter().copied().collect();
+    assert_eq!(distinct.len(), all.len());
+    let c = Cache::new(CacheConfig::default());
+    let now = secs(10);
+    let rec = Record::from_rdata(upper.clone(), 300, RData::A(A::new(192, 0, 2, 1)));
+    assert!(c.insert_rrset(vec![rec], Rank::AnswerAuth, now));
+    assert!(matches!(
+        c.get(&Key::RRset(lower, RecordType::A, DNSClass::IN), now),
+        Some(Cached::RRset(rs)) if rs.len() == 1
+    ));
+}
