@@ -14,6 +14,7 @@ pub mod dnssec;
 pub mod engine;
 pub mod experiment;
 pub mod lab;
+pub mod names;
 pub mod rpz;
 pub mod server;
 pub mod shared_cache;

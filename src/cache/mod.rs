@@ -20,7 +20,7 @@ pub mod subnet;
 mod update;
 
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::MutexGuard;
 use std::time::Duration;
 
@@ -182,6 +182,9 @@ pub struct Cache {
     generation: AtomicU64,
     /// Counts stores, numbering each entry (`Hit::serial`).
     stores: AtomicU64,
+    /// Whether a DNAME RRset was ever stored: until one is, no read for a
+    /// DNAME above a name can find one.
+    dnames: AtomicBool,
 }
 
 impl Cache {
@@ -192,6 +195,7 @@ impl Cache {
             config,
             generation: AtomicU64::new(0),
             stores: AtomicU64::new(0),
+            dnames: AtomicBool::new(false),
         }
     }
 
@@ -408,9 +412,18 @@ impl Cache {
         if replaces_live {
             self.generation.fetch_add(1, Ordering::SeqCst);
         }
+        if matches!(key, Key::RRset(_, RecordType::DNAME, _)) {
+            // Before the entry is readable (the shard is still locked).
+            self.dnames.store(true, Ordering::SeqCst);
+        }
         // Least recently used entries go while the shard is over budget.
         s.insert(h, key, entry, heap);
         true
+    }
+
+    /// Whether the cache may hold a DNAME RRset (false: it never stored one).
+    pub fn may_hold_dname(&self) -> bool {
+        self.dnames.load(Ordering::SeqCst)
     }
 
     /// Stores an RRset (all records must share name, type and class); its
@@ -445,17 +458,23 @@ impl Cache {
     ) -> Option<(Name, Vec<Record>)> {
         let mut n = name.clone();
         loop {
+            let key = Key::NxDomain(n, class);
+            let hit = self.lookup(&key, now, allow_stale);
+            let Key::NxDomain(back, _) = key else {
+                return None;
+            };
+            n = back;
             if let Some(Hit {
                 value: Cached::NxDomain(soa),
                 ..
-            }) = self.lookup(&Key::NxDomain(n.clone(), class), now, allow_stale)
+            }) = hit
             {
                 return Some((n, soa));
             }
             if n.is_root() {
                 return None;
             }
-            n = n.base_name();
+            n = crate::names::parent(&n);
         }
     }
 

@@ -114,10 +114,16 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         class: DNSClass,
         now: crate::clock::Mono,
     ) -> Option<Step> {
-        if qtype == RecordType::DS || name.is_root() {
+        // Only a secure DNAME is used: without validation none is, and a
+        // cache that never held a DNAME has none to find.
+        if qtype == RecordType::DS
+            || name.is_root()
+            || !self.config.dnssec.validate
+            || !self.cache.may_hold_dname()
+        {
             return None;
         }
-        let mut owner = name.base_name();
+        let mut owner = crate::names::parent(name);
         loop {
             let key = Key::RRset(owner.clone(), RecordType::DNAME, class);
             if let Some(h) = self.cache.lookup(&key, now, false) {
@@ -157,7 +163,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             if owner.is_root() {
                 return None;
             }
-            owner = owner.base_name();
+            owner = crate::names::parent(&owner);
         }
     }
 

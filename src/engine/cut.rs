@@ -71,7 +71,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let now = self.clock.now();
         let mut cur = name.clone();
         while !cur.is_root() {
-            cur = cur.base_name();
+            cur = crate::names::parent(&cur);
             let key = Key::Delegation(cur.clone(), DNSClass::IN);
             if let Some(Cached::Sections(_, glue)) = self.cache.get(&key, now) {
                 let ips: Vec<IpAddr> = glue
@@ -172,7 +172,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             if cur.is_root() {
                 break;
             }
-            cur = cur.base_name();
+            cur = crate::names::parent(&cur);
         }
         self.prime(st, path).await
     }

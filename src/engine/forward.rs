@@ -88,7 +88,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             if cur.is_root() {
                 return None;
             }
-            cur = cur.base_name();
+            cur = crate::names::parent(&cur);
         }
     }
 

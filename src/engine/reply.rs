@@ -140,7 +140,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             if cur.is_root() {
                 return (Vec::new(), Vec::new());
             }
-            cur = cur.base_name();
+            cur = crate::names::parent(&cur);
         }
     }
 
@@ -165,7 +165,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
                     ..Resolution::failed(Failure::NotCached, st.take_trace())
                 };
             }
-            cur = cur.base_name();
+            cur = crate::names::parent(&cur);
         };
         // The referral carries the cached addresses of its NS names, as
         // a referral from an authority carries glue.

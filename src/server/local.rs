@@ -318,7 +318,7 @@ impl LocalZones {
             if cur.is_root() {
                 return None;
             }
-            cur = cur.base_name();
+            cur = crate::names::parent(&cur);
         }
     }
 
