@@ -6,7 +6,7 @@
 //! RFC 1034 §5.3.3 (referrals), RFC 2308 §2 (negative answers), RFC 2181
 //! §5.4.1 (what to trust), RFC 5452 §6 (bailiwick).
 
-use std::collections::HashSet;
+use hashbrown::HashSet;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};

@@ -3,7 +3,7 @@
 //! result instead of sending their own upstream queries. If the first
 //! resolution is abandoned (its client went away), waiters resolve anew.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 

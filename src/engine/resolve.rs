@@ -3,7 +3,7 @@
 //! in flight, remembered failures (RFC 9520), and following the question
 //! through CNAMEs (RFC 1034 §3.6.2), each step from cache or by iteration.
 
-use std::collections::HashSet;
+use hashbrown::HashSet;
 use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;

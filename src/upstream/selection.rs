@@ -17,7 +17,7 @@
 //!
 //! All functions take `now`; nothing here reads a clock.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Duration;

@@ -87,8 +87,8 @@ fn reattach_sigs(msg: &mut Message, sigs: Vec<Record>) {
 /// Groups records into RRsets by (name, type, class), keeping order.
 pub(crate) fn group_rrsets(records: &[Record]) -> Vec<Vec<Record>> {
     // Indexed, so a hostile reply with thousands of records costs linear time.
-    let mut index: std::collections::HashMap<(&Name, RecordType, DNSClass), usize> =
-        std::collections::HashMap::new();
+    let mut index: hashbrown::HashMap<(&Name, RecordType, DNSClass), usize> =
+        hashbrown::HashMap::new();
     let mut sets: Vec<Vec<Record>> = Vec::new();
     for r in records {
         if matches!(r.record_type(), RecordType::OPT | RecordType::RRSIG) {
