@@ -5,7 +5,9 @@
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 
+mod query;
 mod reply;
+pub use query::encode_query;
 pub use reply::{parse_reply, LenientReply};
 
 /// EDNS option code of an extended DNS error (RFC 8914 §2).
