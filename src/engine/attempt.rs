@@ -165,16 +165,8 @@ impl Exchange {
     /// The next thing to do at `now`: send (with `id` as the query's ID,
     /// waiting as `waits` says, cut to the time left), or done.
     pub fn next(&mut self, now: Mono, id: u16, waits: Waits) -> Next {
-        match self.done.take() {
-            Some(Ok(())) => match self.last.take() {
-                Some(reply) => return Next::Done(Ok(reply)),
-                None => return Next::Done(Err(ExchangeError::Other)),
-            },
-            Some(Err(e)) => return Next::Done(Err(e)),
-            None => {}
-        }
-        if self.sends >= MAX_SENDS {
-            return Next::Done(Err(ExchangeError::Other));
+        if let Some(result) = self.ended() {
+            return Next::Done(result);
         }
         let (left, client_first) = match self.time_left(now) {
             Ok(l) => l,
@@ -201,6 +193,18 @@ impl Exchange {
             protocol: self.protocol,
             timeout,
         })
+    }
+
+    /// The exchange's result once it has one (a reply to use, or why
+    /// not), so that a caller need not draw an ID or a wait for a send
+    /// that will not happen; `next` says the same.
+    pub fn ended(&mut self) -> Option<Result<Message, ExchangeError>> {
+        match self.done.take() {
+            Some(Ok(())) => Some(self.last.take().ok_or(ExchangeError::Other)),
+            Some(Err(e)) => Some(Err(e)),
+            None if self.sends >= MAX_SENDS => Some(Err(ExchangeError::Other)),
+            None => None,
+        }
     }
 
     /// How long the exchange may still wait at `now`, and whether that is

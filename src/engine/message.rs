@@ -50,8 +50,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         self.ids.seed(seed);
     }
 
-    /// A query for `qname`/`qtype`/`class` with a fresh ID, with EDNS (our
-    /// payload size, DO=1 when validating) when `edns`.
+    /// A query for `qname`/`qtype`/`class`, with EDNS (our payload size,
+    /// DO=1 when validating) when `edns`. Its ID is 0: the exchange gives
+    /// each send a fresh one (`attempt::Exchange::next`).
     pub(super) fn build_query(
         &self,
         qname: &Name,
@@ -59,7 +60,7 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         class: DNSClass,
         edns: bool,
     ) -> Message {
-        let mut m = Message::new(self.ids.next(), MessageType::Query, OpCode::Query);
+        let mut m = Message::new(0, MessageType::Query, OpCode::Query);
         let mut q = Query::query(qname.clone(), qtype);
         q.set_query_class(class);
         m.add_query(q);

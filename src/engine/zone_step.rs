@@ -118,7 +118,12 @@ impl ZoneStep {
         }
         loop {
             if let Some(cur) = self.current.as_mut() {
-                let ended = match cur.ex.next(now, env.id(), env.waits(cur.asked.addr, now)) {
+                // An ID and a wait are drawn only for a send.
+                let next = match cur.ex.ended() {
+                    Some(result) => Next::Done(result),
+                    None => cur.ex.next(now, env.id(), env.waits(cur.asked.addr, now)),
+                };
+                let ended = match next {
                     Next::Send(send) if env.st().spend() => return StepAction::Send(send),
                     Next::Send(_) => ExchangeError::Budget,
                     Next::Done(Ok(msg)) => {

@@ -200,14 +200,14 @@ impl<'q> ZoneWalk<'q> {
             }
             match std::mem::replace(&mut self.stage, Stage::Moving) {
                 Stage::Enter if !self.walk.zs.local && env.has_local_copies() => {
-                    self.stage = Stage::LocalCopy;
-                    return Action::Need(Need::LocalCopy(self.walk.zs.zone.clone()));
+                    self.stage = Stage::Need(Need::LocalCopy(self.walk.zs.zone.clone()));
                 }
                 Stage::Need(need) => {
                     self.stage = match &need {
                         Need::ChildNs(_) => Stage::ChildNs,
                         Need::CutAbove(_) => Stage::CutAbove,
                         Need::LocalCopy(_) => Stage::LocalCopy,
+                        // Asked from a question out, which waits in place.
                         Need::NsNames => Stage::Moving,
                     };
                     return Action::Need(need);

@@ -331,3 +331,25 @@ fn client_subnet_replies_are_checked() {
         }
     );
 }
+
+#[test]
+fn the_result_is_known_before_another_send_is_asked_for() {
+    let mut ex = exchange(true, None);
+    assert!(ex.ended().is_none(), "nothing sent yet");
+    sent(ex.next(ms(0), 1, WAITS));
+    assert!(ex.ended().is_none(), "waiting for the reply");
+    let got = reply(&ex, |_| {});
+    ex.on_reply(ms(5), got);
+    match ex.ended() {
+        Some(Ok(m)) => assert_eq!(m.queries, query(true).queries),
+        other => panic!("{other:?}"),
+    }
+    // Taken once; a timeout ends the next exchange typed.
+    let mut ex = exchange(true, None);
+    sent(ex.next(ms(0), 2, WAITS));
+    ex.on_reply(ms(400), Err(UpstreamFailure::Timeout));
+    assert_eq!(
+        ex.ended().map(|r| r.err()),
+        Some(Some(ExchangeError::Timeout))
+    );
+}
