@@ -350,15 +350,19 @@ pub(crate) async fn serve_connection<V: Service, S>(
             },
             Some(replies) = rx.recv() => {
                 outstanding = outstanding.saturating_sub(1);
+                // Idle from before the last reply is written: a client that
+                // reads it and opens another connection at the cap must find
+                // this one's slot free to take (a close asked for meanwhile
+                // is kept by the Notify and acted on once the write is done).
+                if outstanding == 0 {
+                    pool.table.set_idle(id, true);
+                }
                 let mut written = true;
                 for bytes in &replies {
                     written = written && write_frame(&mut wr, bytes, idle_for).await;
                 }
                 if !written {
                     break;
-                }
-                if outstanding == 0 {
-                    pool.table.set_idle(id, true);
                 }
                 idle.as_mut().reset(Instant::now() + pool.idle_timeout());
             },
