@@ -248,6 +248,19 @@ impl<K: Eq, V> Shard<K, V> {
             .copied()
     }
 
+    /// The value of the entry with `hash` whose key `is` picks, made the
+    /// most recently used: for a caller that can tell its key without
+    /// building one.
+    pub fn get_by(&mut self, hash: u64, is: impl Fn(&K) -> bool) -> Option<&mut V> {
+        let nodes = &self.nodes;
+        let i = *self
+            .table
+            .find(hash, |&i| nodes.node(i).is_some_and(|n| is(&n.key)))?;
+        self.hits += 1;
+        self.nodes.promote(i);
+        self.nodes.node_mut(i).map(|n| &mut n.value)
+    }
+
     /// The value at `key`, made the most recently used (a hit).
     pub fn get<Q>(&mut self, hash: u64, key: &Q) -> Option<&mut V>
     where
@@ -445,6 +458,12 @@ impl<K: Hash + Eq, V> Sharded<K, V> {
     /// once per operation). Keys that borrow as the same `Q` hash alike.
     pub fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
         self.hasher.hash_one(key)
+    }
+
+    /// The hasher `hash` uses, for a caller that hashes keys it does not
+    /// build (its writes must be those of the key's `Hash`).
+    pub fn hasher(&self) -> &DefaultHashBuilder {
+        &self.hasher
     }
 
     /// The shard that holds keys with `hash`, locked; None if a thread

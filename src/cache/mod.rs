@@ -19,7 +19,7 @@ pub mod rank;
 pub mod subnet;
 mod update;
 
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::MutexGuard;
 use std::time::Duration;
@@ -104,8 +104,23 @@ impl Hash for Key {
 /// whether it is fully qualified, then its labels lower-cased, each after
 /// its length, in one write.
 pub fn hash_name<H: Hasher>(name: &Name, state: &mut H) {
-    // A name's labels and their lengths take at most 255 bytes.
     let mut buf = [0u8; 256];
+    let at = lower_labels(name, &mut buf);
+    hash_labels(name.is_fqdn(), buf.get(..at).unwrap_or_default(), state);
+}
+
+/// What `hash_name` writes for a name given as its labels lower-cased,
+/// each after its length: a name's ancestors are the tails of its labels,
+/// hashed without being made.
+fn hash_labels<H: Hasher>(fqdn: bool, labels: &[u8], state: &mut H) {
+    state.write_u8(u8::from(fqdn));
+    state.write(labels);
+}
+
+/// Writes `name`'s labels lower-cased, each after its length, into `buf`;
+/// the bytes written. A name's labels and their lengths take at most 255
+/// bytes.
+fn lower_labels(name: &Name, buf: &mut [u8; 256]) -> usize {
     let mut at = 0;
     for label in name.iter() {
         let end = at + 1 + label.len();
@@ -118,8 +133,31 @@ pub fn hash_name<H: Hasher>(name: &Name, state: &mut H) {
         }
         at = end;
     }
-    state.write_u8(u8::from(name.is_fqdn()));
-    state.write(buf.get(..at).unwrap_or_default());
+    at
+}
+
+/// Whether `name`'s labels, lower-cased, are `labels` (as `lower_labels`
+/// writes them).
+fn labels_are(name: &Name, labels: &[u8]) -> bool {
+    let mut rest = labels;
+    for label in name.iter() {
+        let Some((&len, tail)) = rest.split_first() else {
+            return false;
+        };
+        let Some((these, tail)) = tail.split_at_checked(usize::from(len)) else {
+            return false;
+        };
+        if label.len() != these.len()
+            || !label
+                .iter()
+                .zip(these)
+                .all(|(a, b)| a.to_ascii_lowercase() == *b)
+        {
+            return false;
+        }
+        rest = tail;
+    }
+    rest.is_empty()
 }
 
 /// A cached value.
@@ -254,6 +292,13 @@ impl Cache {
     pub fn lookup(&self, key: &Key, now: Mono, allow_stale: bool) -> Option<Hit> {
         let (h, mut s) = self.locked(key)?;
         let e = s.get(h, key)?;
+        self.hit(e, now, allow_stale)
+    }
+
+    /// What a read of entry `e` returns at `now`: None when it has expired
+    /// (unless stale data may be served), else its value with TTLs counted
+    /// down.
+    fn hit(&self, e: &Entry, now: Mono, allow_stale: bool) -> Option<Hit> {
         let stale = e.expires_at <= now;
         if stale
             && !(allow_stale
@@ -456,25 +501,48 @@ impl Cache {
         now: Mono,
         allow_stale: bool,
     ) -> Option<(Name, Vec<Record>)> {
-        let mut n = name.clone();
+        // The name and each ancestor in turn, read without making the
+        // ancestors: each is a tail of the name's lower-cased labels, hashed
+        // as its key would be and matched against the keys in place.
+        let mut buf = [0u8; 256];
+        let len = lower_labels(name, &mut buf);
+        let labels = buf.get(..len).unwrap_or_default();
+        let kind = std::mem::discriminant(&Key::NxDomain(Name::root(), class));
+        let (mut at, mut up) = (0, 0);
+        // Ancestors are fully qualified (as `names::parent` makes them).
+        let mut fqdn = name.is_fqdn();
         loop {
-            let key = Key::NxDomain(n, class);
-            let hit = self.lookup(&key, now, allow_stale);
-            let Key::NxDomain(back, _) = key else {
-                return None;
-            };
-            n = back;
+            let tail = labels.get(at..).unwrap_or_default();
+            let mut state = self.map.hasher().build_hasher();
+            kind.hash(&mut state);
+            hash_labels(fqdn, tail, &mut state);
+            class.hash(&mut state);
+            let h = state.finish();
+            let hit = self.map.lock(h).and_then(|mut s| {
+                let e = s.get_by(h, |k| {
+                    matches!(k, Key::NxDomain(n, c) if *c == class
+                        && n.is_fqdn() == fqdn
+                        && labels_are(n, tail))
+                })?;
+                self.hit(e, now, allow_stale)
+            });
             if let Some(Hit {
                 value: Cached::NxDomain(soa),
                 ..
             }) = hit
             {
-                return Some((n, soa));
+                let owner = match up {
+                    0 => name.clone(),
+                    _ => crate::names::trim(name, name.iter().len().saturating_sub(up)),
+                };
+                return Some((owner, soa));
             }
-            if n.is_root() {
+            let Some(&first) = tail.first() else {
                 return None;
-            }
-            n = crate::names::parent(&n);
+            };
+            at += 1 + usize::from(first);
+            up += 1;
+            fqdn = true;
         }
     }
 

@@ -110,6 +110,48 @@ fn nxdomain_covers_names_below() {
 }
 
 #[test]
+fn the_nxdomain_walk_finds_ancestors_in_any_case_and_only_nxdomains() {
+    let c = cache();
+    let nx = |name: &str| Key::NxDomain(n(name), DNSClass::IN);
+    let keep = |key: Key, value: Cached| c.insert(key, value, 300, Rank::AnswerAuth, secs(0));
+    keep(
+        nx("GoNe.Example."),
+        Cached::NxDomain(vec![soa("example.", 300, 300)]),
+    );
+    // Entries of other kinds, and an NXDOMAIN of another class, at the
+    // names the walk passes are not NXDOMAINs.
+    keep(
+        Key::RRset(n("b.gone.example."), RecordType::A, DNSClass::IN),
+        Cached::RRset(Vec::new()),
+    );
+    keep(
+        Key::NxDomain(n("x.b.gone.example."), DNSClass::CH),
+        Cached::NxDomain(Vec::new()),
+    );
+    keep(
+        Key::Delegation(n("x.b.gone.example."), DNSClass::IN),
+        Cached::RRset(Vec::new()),
+    );
+    let found = |name: &str| {
+        c.nxdomain_covering(&n(name), DNSClass::IN, secs(10))
+            .map(|(owner, _)| owner.to_string())
+    };
+    // The owner found is the asked name's ancestor, in the asked case.
+    assert_eq!(
+        found("x.B.gone.EXAMPLE."),
+        Some("gone.EXAMPLE.".to_string())
+    );
+    assert_eq!(found("gone.example."), Some("gone.example.".to_string()));
+    // A name that shares a tail but not the labels: "agone" is not "gone".
+    assert_eq!(found("agone.example."), None);
+    assert_eq!(found("example."), None);
+    assert_eq!(found("."), None);
+    // The walk reads what a lookup of the ancestor's own key reads.
+    let direct = c.lookup(&nx("gone.example."), secs(10), false);
+    assert!(matches!(direct.map(|h| h.value), Some(Cached::NxDomain(_))));
+}
+
+#[test]
 fn ttl_caps_apply() {
     let c = Cache::new(CacheConfig {
         min_ttl: 60,
