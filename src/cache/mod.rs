@@ -537,10 +537,8 @@ impl Cache {
                 };
                 return Some((owner, soa));
             }
-            let Some(&first) = tail.first() else {
-                return None;
-            };
-            at += 1 + usize::from(first);
+            // The root's tail is empty: nothing above it.
+            at += 1 + usize::from(*tail.first()?);
             up += 1;
             fqdn = true;
         }
