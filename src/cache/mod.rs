@@ -280,6 +280,15 @@ impl Cache {
         self.get_ranked(key, now).map(|(value, _)| value)
     }
 
+    /// `f` of the live value at `key`, read in place: for a caller that
+    /// needs a part of it (addresses, names) and not a copy of its records.
+    /// TTLs are as stored, not counted down.
+    pub fn read<R>(&self, key: &Key, now: Mono, f: impl FnOnce(&Cached) -> R) -> Option<R> {
+        let (h, mut s) = self.locked(key)?;
+        let e = s.get(h, key)?;
+        (e.expires_at > now).then(|| f(&e.value))
+    }
+
     /// `get`, with the trust rank of what was read (one lookup for both).
     pub fn get_ranked(&self, key: &Key, now: Mono) -> Option<(Cached, Rank)> {
         self.lookup(key, now, false).map(|h| (h.value, h.rank))

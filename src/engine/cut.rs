@@ -141,16 +141,21 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
             if let Some(stub) = self.stub_at(&cur, path) {
                 return Ok(self.stub_servers(stub, st, path).await);
             }
-            if let Some(Cached::RRset(rs)) = self
-                .cache
-                .get(&Key::RRset(cur.clone(), RecordType::NS, class), now)
-            {
-                let ns = rs
-                    .iter()
-                    .filter_map(|r| match &r.data {
-                        RData::NS(n) => Some(n.0.clone()),
-                        _ => None,
-                    })
+            let ns_names =
+                self.cache
+                    .read(&Key::RRset(cur.clone(), RecordType::NS, class), now, |v| {
+                        let Cached::RRset(rs) = v else {
+                            return None;
+                        };
+                        let names = rs.iter().filter_map(|r| match &r.data {
+                            RData::NS(n) => Some(n.0.clone()),
+                            _ => None,
+                        });
+                        Some(names.collect::<Vec<_>>())
+                    });
+            if let Some(names) = ns_names.flatten() {
+                let ns = names
+                    .into_iter()
                     .map(|n| {
                         let ips = self.usable(self.delegation_addrs(&cur, &n, class, Vec::new()));
                         (Some(n), ips)

@@ -297,12 +297,16 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
     pub(crate) fn cached_addrs(&self, name: &Name, class: DNSClass) -> Vec<IpAddr> {
         let now = self.clock.now();
         let mut out = Vec::new();
+        let mut key = Key::RRset(name.clone(), RecordType::A, class);
         for t in [RecordType::A, RecordType::AAAA] {
-            if let Some(Cached::RRset(rs)) =
-                self.cache.get(&Key::RRset(name.clone(), t, class), now)
-            {
-                out.extend(rs.iter().filter_map(|r| r.data.ip_addr()));
+            if let Key::RRset(_, kt, _) = &mut key {
+                *kt = t;
             }
+            self.cache.read(&key, now, |v| {
+                if let Cached::RRset(rs) = v {
+                    out.extend(rs.iter().filter_map(|r| r.data.ip_addr()));
+                }
+            });
         }
         out
     }
