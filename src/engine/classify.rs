@@ -192,9 +192,9 @@ fn chain_records(
 ) -> Vec<Record> {
     let mut keep: Vec<Record> = Vec::new();
     let mut cur = qname.clone();
-    let mut seen: HashSet<Name> = HashSet::new();
+    let mut seen = Seen::default();
     let mut pool = answers;
-    while zone.zone_of(&cur) && seen.len() < MAX_CHAIN_IN_REPLY && seen.insert(cur.clone()) {
+    while zone.zone_of(&cur) && seen.first_visit(&cur) {
         let (here, rest): (Vec<Record>, Vec<Record>) = pool.into_iter().partition(|r| {
             (r.name == cur
                 && (qtype == RecordType::ANY
@@ -229,6 +229,23 @@ pub enum ChainEnd {
     Alias(Name),
 }
 
+/// The owners a chain in one reply has passed: a few names, so kept in a
+/// list (no hashing, no table for the usual chain of one or two).
+#[derive(Default)]
+struct Seen(Vec<Name>);
+
+impl Seen {
+    /// Notes `name`; false when it was seen already (a loop) or the chain
+    /// is longer than any reply may hold.
+    fn first_visit(&mut self, name: &Name) -> bool {
+        if self.0.len() >= MAX_CHAIN_IN_REPLY || self.0.contains(name) {
+            return false;
+        }
+        self.0.push(name.clone());
+        true
+    }
+}
+
 /// Follows the (scrubbed) answer records from `qname`; returns the records
 /// in chain order and where the chain ends.
 pub fn follow_chain(
@@ -238,9 +255,9 @@ pub fn follow_chain(
 ) -> (Vec<Record>, ChainEnd) {
     let mut out = Vec::new();
     let mut cur = qname.clone();
-    let mut seen: HashSet<Name> = HashSet::new();
+    let mut seen = Seen::default();
     loop {
-        if seen.len() >= MAX_CHAIN_IN_REPLY || !seen.insert(cur.clone()) {
+        if !seen.first_visit(&cur) {
             // A loop (or an absurd chain): report where it stops; the caller
             // sees a repeat or runs out of CNAME hops.
             return (out, ChainEnd::Alias(cur));
