@@ -3,6 +3,7 @@
 //! result instead of sending their own upstream queries. If the first
 //! resolution is abandoned (its client went away), waiters resolve anew.
 
+use hashbrown::hash_map::Entry;
 use hashbrown::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -29,14 +30,14 @@ type Slot = watch::Receiver<Option<Arc<Resolution>>>;
 /// serves: what a client cut off by its deadline is told.
 pub type Asking = Arc<Mutex<Option<(SocketAddr, Name)>>>;
 
-struct Entry {
+struct Running {
     slot: Slot,
     asking: Asking,
 }
 
 #[derive(Default)]
 pub struct Inflight {
-    map: Mutex<HashMap<InflightKey, Entry>>,
+    map: Mutex<HashMap<InflightKey, Running>>,
 }
 
 /// Either lead a resolution or follow one already running.
@@ -52,6 +53,8 @@ pub struct LeaderGuard {
     tx: watch::Sender<Option<Arc<Resolution>>>,
     owner: Arc<Inflight>,
     asking: Asking,
+    /// Published: its entry is gone already.
+    published: bool,
 }
 
 impl Inflight {
@@ -64,25 +67,27 @@ impl Inflight {
                 tx,
                 owner: self.clone(),
                 asking: Asking::default(),
+                published: false,
             });
         };
-        if let Some(e) = map.get(&key) {
-            return Role::Follower(e.slot.clone());
-        }
+        // One hash of the key, whether it is found or added.
+        let vacant = match map.entry(key) {
+            Entry::Occupied(e) => return Role::Follower(e.get().slot.clone()),
+            Entry::Vacant(v) => v,
+        };
+        let key = vacant.key().clone();
         let (tx, rx) = watch::channel(None);
         let asking = Asking::default();
-        map.insert(
-            key.clone(),
-            Entry {
-                slot: rx,
-                asking: asking.clone(),
-            },
-        );
+        vacant.insert(Running {
+            slot: rx,
+            asking: asking.clone(),
+        });
         Role::Leader(LeaderGuard {
             key,
             tx,
             owner: self.clone(),
             asking,
+            published: false,
         })
     }
 
@@ -116,18 +121,22 @@ impl LeaderGuard {
         self.asking.clone()
     }
 
-    pub fn publish(self, result: Arc<Resolution>) {
+    pub fn publish(mut self, result: Arc<Resolution>) {
         // Remove first so a question arriving after this point starts anew
         // (and is answered from the cache).
         if let Ok(mut map) = self.owner.map.lock() {
             map.remove(&self.key);
         }
+        self.published = true;
         let _ = self.tx.send(Some(result));
     }
 }
 
 impl Drop for LeaderGuard {
     fn drop(&mut self) {
+        if self.published {
+            return;
+        }
         if let Ok(mut map) = self.owner.map.lock() {
             if map
                 .get(&self.key)
