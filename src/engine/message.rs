@@ -94,9 +94,9 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
 }
 
 /// The bytes of `sent`, as the transport sends them (written directly for
-/// the shape of query built here, `wire::encode_query`).
+/// every query built here, `wire::encode`).
 pub(super) fn encode(sent: &Message) -> Result<Vec<u8>, UpstreamFailure> {
-    wire::encode_query(sent).ok_or(UpstreamFailure::Network(std::io::ErrorKind::InvalidInput))
+    wire::encode(sent).ok_or(UpstreamFailure::Network(std::io::ErrorKind::InvalidInput))
 }
 
 /// The reply in `bytes`, if it answers `sent`: bytes that do not parse are

@@ -5,9 +5,8 @@
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 
-mod query;
 mod reply;
-pub use query::encode_query;
+mod write;
 pub use reply::{parse_reply, LenientReply};
 
 /// EDNS option code of an extended DNS error (RFC 8914 §2).
@@ -48,9 +47,11 @@ fn malformed(bytes: &[u8]) -> ParseError {
     }
 }
 
-/// Encodes a message; None if hickory-proto refuses (never expected).
+/// Encodes a message: written directly when it has a shape `write` knows
+/// (a query, a reply of addresses and names), else by hickory-proto, the
+/// same bytes either way; None if hickory-proto refuses (never expected).
 pub fn encode(message: &Message) -> Option<Vec<u8>> {
-    message.to_vec().ok()
+    write::write_message(message).or_else(|| message.to_vec().ok())
 }
 
 /// Encodes `message` into at most `limit` bytes. When the whole message does

@@ -6,12 +6,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption, NSIDPayload};
-use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{encode_query, write_query};
+use super::write_message as write_query;
+use crate::wire::encode as encode_query;
 
 /// What a query may carry, as the resolver sets it.
 #[derive(Clone, Default)]
@@ -299,18 +300,31 @@ fn other_messages_are_left_to_hickory() {
     let e = nsid.edns.as_mut().unwrap();
     e.options_mut()
         .insert(EdnsOption::NSID(NSIDPayload::new([1u8, 2, 3]).unwrap()));
+    let mut mx = base();
+    mx.answers.push(Record::from_rdata(
+        Name::from_ascii("www.example.").unwrap(),
+        300,
+        RData::MX(MX::new(10, Name::from_ascii("mx.example.").unwrap())),
+    ));
     let cases = [
         ("two questions", two),
         ("no question", none),
-        ("an answer", answer),
-        ("an authority record", authority),
-        ("an additional record", additional),
         ("an NSID option", nsid),
+        ("an MX record", mx),
     ];
     for (what, m) in cases {
         assert_eq!(write_query(&m), None, "{what}");
         // Still encoded, by hickory, and compressed where it compresses.
         assert_eq!(encode_query(&m), Some(m.to_vec().unwrap()), "{what}");
+    }
+    // Records of addresses are written here, in any section.
+    for (what, m) in [
+        ("an answer", answer),
+        ("an authority record", authority),
+        ("an additional record", additional),
+    ] {
+        let ours = write_query(&m).unwrap_or_else(|| panic!("{what}: not written"));
+        assert_eq!(ours, m.to_vec().unwrap(), "{what}");
     }
 }
 
@@ -420,4 +434,191 @@ fn generated_queries_match_hickory() {
         written += 1;
     }
     assert_eq!(written, 5000);
+}
+
+fn rec(owner: &str, data: RData) -> Record {
+    Record::from_rdata(Name::from_ascii(owner).unwrap(), 3600, data)
+}
+
+fn dname(text: &str) -> Name {
+    Name::from_ascii(text).unwrap()
+}
+
+/// A reply to `qname` with `answers`, `authority` and `additional`, and
+/// an OPT when `edns`.
+fn reply(
+    qname: &str,
+    answers: Vec<Record>,
+    authority: Vec<Record>,
+    additional: Vec<Record>,
+) -> Message {
+    let mut m = Message::new(0x1234, MessageType::Response, OpCode::Query);
+    m.add_query(Query::query(dname(qname), RecordType::A));
+    m.metadata.recursion_desired = true;
+    m.metadata.recursion_available = true;
+    m.answers = answers;
+    m.authorities = authority;
+    m.additionals = additional;
+    m
+}
+
+/// Written here and the same bytes as hickory's, read back as the same
+/// records.
+fn check_reply(m: &Message, what: &str) -> Vec<u8> {
+    let ours = write_query(m).unwrap_or_else(|| panic!("{what}: not written directly"));
+    assert_eq!(ours, m.to_vec().unwrap(), "{what}");
+    let back = Message::from_vec(&ours).unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert_eq!(back.answers, m.answers, "{what}");
+    assert_eq!(back.authorities, m.authorities, "{what}");
+    assert_eq!(back.additionals, m.additionals, "{what}");
+    ours
+}
+
+#[test]
+fn replies_are_compressed_as_hickory_compresses_them() {
+    let a = |o: &str| rec(o, RData::A(A::new(192, 0, 2, 1)));
+    let cname = |o: &str, t: &str| rec(o, RData::CNAME(CNAME(dname(t))));
+    let ns = |o: &str, t: &str| rec(o, RData::NS(NS(dname(t))));
+    let cases = [
+        (
+            "one address",
+            reply("www.example.", vec![a("www.example.")], vec![], vec![]),
+        ),
+        (
+            "an owner in another case is not compressed to the question",
+            reply("www.example.", vec![a("WWW.example.")], vec![], vec![]),
+        ),
+        (
+            "a chain through another zone",
+            reply(
+                "cdn.example.",
+                vec![
+                    cname("cdn.example.", "d1-example.edge.host.net."),
+                    cname("d1-example.edge.host.net.", "e.edge.host.net."),
+                    rec(
+                        "e.edge.host.net.",
+                        RData::AAAA(AAAA::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+                    ),
+                ],
+                vec![],
+                vec![],
+            ),
+        ),
+        (
+            "a delegation with glue",
+            reply(
+                "www.d1.test.",
+                vec![],
+                vec![
+                    ns("d1.test.", "ns1.d1.test."),
+                    ns("d1.test.", "ns2.d1.test."),
+                ],
+                vec![a("ns1.d1.test."), a("ns2.d1.test.")],
+            ),
+        ),
+        (
+            "a reverse name",
+            reply(
+                "1.2.0.192.in-addr.arpa.",
+                vec![rec(
+                    "1.2.0.192.in-addr.arpa.",
+                    RData::PTR(PTR(dname("host.example."))),
+                )],
+                vec![],
+                vec![],
+            ),
+        ),
+        (
+            "the root as owner and as target",
+            reply(
+                ".",
+                vec![ns(".", "a.root-servers.net."), cname("x.", ".")],
+                vec![],
+                vec![],
+            ),
+        ),
+    ];
+    for (what, m) in cases {
+        check_reply(&m, what);
+        let mut with_opt = m.clone();
+        let mut e = Edns::new();
+        e.set_max_payload(1232);
+        e.set_dnssec_ok(true);
+        with_opt.set_edns(e);
+        check_reply(&with_opt, &format!("{what}, with OPT"));
+    }
+}
+
+#[test]
+fn many_names_and_long_replies_keep_hickorys_limits() {
+    // More than 64 remembered suffixes, more than 120 names, and names
+    // past offset 0x3FFF (which cannot be pointed to).
+    let long = "a".repeat(60);
+    let mut answers = Vec::new();
+    for i in 0..250 {
+        let owner = format!("{long}.n{}.z{}.example.", i, i % 7);
+        answers.push(rec(&owner, RData::A(A::new(192, 0, 2, (i % 250) as u8))));
+        answers.push(rec(
+            &format!("c{i}.example."),
+            RData::CNAME(CNAME(dname(&owner))),
+        ));
+    }
+    let m = reply("q.example.", answers, vec![], vec![]);
+    let bytes = check_reply(&m, "500 records");
+    assert!(bytes.len() > 0x4000, "{} bytes", bytes.len());
+}
+
+#[test]
+fn generated_replies_match_hickory() {
+    let mut rng = StdRng::seed_from_u64(0x5e1f);
+    for i in 0..2000 {
+        // Names from a small pool, so that suffixes repeat.
+        let pool: Vec<Name> = (0..rng.random_range(1..8))
+            .map(|_| name(&mut rng))
+            .collect();
+        let pick = |rng: &mut StdRng| {
+            let base = pool[rng.random_range(0..pool.len())].clone();
+            if rng.random_bool(0.4) {
+                // A child of a pooled name, when it fits.
+                let child = Name::from_labels(vec![label(rng)]).unwrap();
+                child.append_name(&base).unwrap_or(base)
+            } else {
+                base
+            }
+        };
+        let record = |rng: &mut StdRng| {
+            let owner = pick(rng);
+            let data = match rng.random_range(0..5) {
+                0 => RData::A(A::from(Ipv4Addr::from(rng.random::<u32>()))),
+                1 => RData::AAAA(AAAA::from(Ipv6Addr::from(rng.random::<u128>()))),
+                2 => RData::CNAME(CNAME(pick(rng))),
+                3 => RData::NS(NS(pick(rng))),
+                _ => RData::PTR(PTR(pick(rng))),
+            };
+            let mut r = Record::from_rdata(owner, rng.random(), data);
+            r.dns_class = DNSClass::from(if rng.random_bool(0.9) { 1 } else { 3 });
+            r
+        };
+        let section = |rng: &mut StdRng| {
+            let n = rng.random_range(0..6);
+            (0..n).map(|_| record(rng)).collect::<Vec<_>>()
+        };
+        let (an, ns, ar) = (section(&mut rng), section(&mut rng), section(&mut rng));
+        let mut m = Message::new(rng.random(), MessageType::Response, OpCode::Query);
+        let mut q = Query::query(pick(&mut rng), RecordType::A);
+        q.set_query_class(DNSClass::IN);
+        m.add_query(q);
+        m.metadata.authoritative = rng.random();
+        m.metadata.truncation = rng.random();
+        m.metadata.response_code = ResponseCode::from(0, rng.random_range(0..6));
+        m.answers = an;
+        m.authorities = ns;
+        m.additionals = ar;
+        if rng.random() {
+            let mut e = Edns::new();
+            e.set_max_payload(rng.random());
+            m.set_edns(e);
+        }
+        check_reply(&m, &format!("generated reply {i}: {m:?}"));
+    }
 }
