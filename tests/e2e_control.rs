@@ -242,6 +242,8 @@ fn ctl_status_stats_flush_and_lookup() {
 
     let lookup = ctl_ok(&socket, &["lookup", "www.alpha"]);
     assert!(lookup.contains("192.0.2.10"), "{lookup}");
+    // The entry's trust, in words (the answer came with AA set).
+    assert!(lookup.contains("trust: answer, authoritative"), "{lookup}");
     assert!(lookup.contains("servers of alpha."), "{lookup}");
     assert!(
         lookup.contains(&format!("ns.nic.alpha. {ALPHA_NS}: srtt=")),

@@ -19,6 +19,20 @@ pub enum Rank {
     AnswerAuth,
 }
 
+/// Where the data came from, as RFC 2181 §5.4.1 ranks it (`tern ctl
+/// lookup` prints it).
+impl std::fmt::Display for Rank {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Rank::Additional => "additional section",
+            Rank::AuthorityNonAuth => "authority section, non-authoritative",
+            Rank::AnswerNonAuth => "answer, non-authoritative",
+            Rank::AuthorityAuth => "authority section, authoritative",
+            Rank::AnswerAuth => "answer, authoritative",
+        })
+    }
+}
+
 impl Rank {
     /// The rank of data from a reply section.
     pub fn of(section: Section, authoritative: bool) -> Self {

@@ -471,7 +471,7 @@ fn describe(out: &mut String, e: &Listed) {
         format!("expired {}s ago", -e.ttl_left)
     };
     out.push_str(&format!(
-        "{} {kind}{qtype} {ttl} rank={:?}",
+        "{} {kind}{qtype} {ttl} trust: {}",
         key_name(&e.key),
         e.rank
     ));
