@@ -82,14 +82,23 @@ impl<T: Transport, C: Clock> Resolver<T, C> {
         let addr = send.server;
         let about = About { addr, zs, q };
         let zone = &zs.zone;
-        st.record(|| TraceEvent::Query {
-            zone: zone.clone(),
-            server: addr,
-            server_name: about.zs.name_of(&addr),
-            qname: q.name.clone(),
-            qtype: q.qtype,
-            protocol: send.protocol,
-            reason: format!("{addr} is a server for {zone}"),
+        st.record(|| {
+            let server_name = about.zs.name_of(&addr);
+            // The server by its NS name, else its address without the port
+            // (the event carries the address; dig shows it with the port it
+            // really used).
+            let who = server_name
+                .as_ref()
+                .map_or_else(|| addr.ip().to_string(), ToString::to_string);
+            TraceEvent::Query {
+                zone: zone.clone(),
+                server: addr,
+                server_name,
+                qname: q.name.clone(),
+                qtype: q.qtype,
+                protocol: send.protocol,
+                reason: format!("{who} is a server for {zone}"),
+            }
         });
         let span = tracing::debug_span!(
             "upstream",
