@@ -78,6 +78,13 @@ pub fn message_roundtrip(data: &[u8]) {
     let Some(bytes) = crate::wire::encode(&first) else {
         return;
     };
+    // What tern writes directly is what hickory writes (a message it does
+    // not write directly is hickory's anyway).
+    assert_eq!(
+        first.to_vec().ok().as_deref(),
+        Some(bytes.as_slice()),
+        "written differently from hickory"
+    );
     let again = crate::wire::parse(&bytes);
     assert!(again.is_ok(), "an encoded message does not parse");
     if let Ok(again) = again {
