@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption, NSIDPayload};
-use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -300,17 +300,22 @@ fn other_messages_are_left_to_hickory() {
     let e = nsid.edns.as_mut().unwrap();
     e.options_mut()
         .insert(EdnsOption::NSID(NSIDPayload::new([1u8, 2, 3]).unwrap()));
-    let mut mx = base();
-    mx.answers.push(Record::from_rdata(
-        Name::from_ascii("www.example.").unwrap(),
+    let mut srv = base();
+    srv.answers.push(Record::from_rdata(
+        Name::from_ascii("_x._tcp.example.").unwrap(),
         300,
-        RData::MX(MX::new(10, Name::from_ascii("mx.example.").unwrap())),
+        RData::SRV(SRV::new(
+            1,
+            2,
+            3,
+            Name::from_ascii("host.example.").unwrap(),
+        )),
     ));
     let cases = [
         ("two questions", two),
         ("no question", none),
         ("an NSID option", nsid),
-        ("an MX record", mx),
+        ("an SRV record", srv),
     ];
     for (what, m) in cases {
         assert_eq!(write_query(&m), None, "{what}");
@@ -588,11 +593,27 @@ fn generated_replies_match_hickory() {
         };
         let record = |rng: &mut StdRng| {
             let owner = pick(rng);
-            let data = match rng.random_range(0..5) {
+            let data = match rng.random_range(0..8) {
                 0 => RData::A(A::from(Ipv4Addr::from(rng.random::<u32>()))),
                 1 => RData::AAAA(AAAA::from(Ipv6Addr::from(rng.random::<u128>()))),
                 2 => RData::CNAME(CNAME(pick(rng))),
                 3 => RData::NS(NS(pick(rng))),
+                4 => RData::MX(MX::new(rng.random(), pick(rng))),
+                5 => RData::SOA(SOA::new(
+                    pick(rng),
+                    pick(rng),
+                    rng.random(),
+                    rng.random(),
+                    rng.random(),
+                    rng.random(),
+                    rng.random(),
+                )),
+                6 => {
+                    let strings: Vec<Vec<u8>> = (0..rng.random_range(1..4))
+                        .map(|_| (0..rng.random_range(0..80)).map(|_| rng.random()).collect())
+                        .collect();
+                    RData::TXT(TXT::from_bytes(strings.iter().map(Vec::as_slice).collect()))
+                }
                 _ => RData::PTR(PTR(pick(rng))),
             };
             let mut r = Record::from_rdata(owner, rng.random(), data);
