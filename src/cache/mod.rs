@@ -92,12 +92,22 @@ impl Hash for Key {
                 c.hash(state);
             }
             Key::NxDomain(n, c) | Key::Delegation(n, c) => {
-                hash_name(n, state);
-                c.hash(state);
+                let mut buf = [0u8; 256];
+                let at = lower_labels(n, &mut buf);
+                let labels = buf.get(..at).unwrap_or_default();
+                hash_name_class(n.is_fqdn(), labels, *c, state);
             }
             Key::ZoneKeys(n) => hash_name(n, state),
         }
     }
+}
+
+/// What a (name, class) key writes after its kind, the name given as its
+/// lower-cased labels: the NXDOMAIN walk hashes its ancestors' keys through
+/// this without making them, so the two cannot drift apart.
+fn hash_name_class<H: Hasher>(fqdn: bool, labels: &[u8], class: DNSClass, state: &mut H) {
+    hash_labels(fqdn, labels, state);
+    class.hash(state);
 }
 
 /// Hashes a name as names compare (`Name`'s `Eq` ignores ASCII case):
@@ -524,8 +534,7 @@ impl Cache {
             let tail = labels.get(at..).unwrap_or_default();
             let mut state = self.map.hasher().build_hasher();
             kind.hash(&mut state);
-            hash_labels(fqdn, tail, &mut state);
-            class.hash(&mut state);
+            hash_name_class(fqdn, tail, class, &mut state);
             let h = state.finish();
             let hit = self.map.lock(h).and_then(|mut s| {
                 let e = s.get_by(h, |k| {

@@ -11,8 +11,8 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::write_message as write_query;
-use crate::wire::encode as encode_query;
+use super::write_message;
+use crate::wire::encode;
 
 /// What a query may carry, as the resolver sets it.
 #[derive(Clone, Default)]
@@ -67,10 +67,10 @@ fn build(s: &Shape) -> Message {
 /// Written here, equal to hickory's bytes, and read back by hickory as
 /// the same message.
 fn check_written(m: &Message, what: &str) -> Vec<u8> {
-    let ours = write_query(m).unwrap_or_else(|| panic!("{what}: not written directly"));
+    let ours = write_message(m).unwrap_or_else(|| panic!("{what}: not written directly"));
     let theirs = m.to_vec().unwrap();
     assert_eq!(ours, theirs, "{what}");
-    assert_eq!(encode_query(m), Some(theirs), "{what}");
+    assert_eq!(encode(m), Some(theirs), "{what}");
     let back = Message::from_vec(&ours).unwrap_or_else(|e| panic!("{what}: {e}"));
     assert_eq!(back.metadata, m.metadata, "{what}");
     // On the wire every name is absolute.
@@ -232,7 +232,7 @@ fn table_of_query_shapes_matches_hickory() {
     want.extend_from_slice(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01");
     want.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 11]);
     want.extend_from_slice(&[0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2]);
-    assert_eq!(write_query(&m), Some(want));
+    assert_eq!(write_message(&m), Some(want));
 }
 
 #[test]
@@ -257,7 +257,7 @@ fn other_header_fields_and_extended_rcode_match_hickory() {
     let e = m.edns.as_mut().unwrap();
     e.set_version(3);
     e.flags_mut().z = 0x1234;
-    let ours = write_query(&m).unwrap();
+    let ours = write_message(&m).unwrap();
     assert_eq!(ours, m.to_vec().unwrap());
     // The extended RCODE is split between the header and the OPT TTL.
     let back = Message::from_vec(&ours).unwrap();
@@ -318,9 +318,9 @@ fn other_messages_are_left_to_hickory() {
         ("an SRV record", srv),
     ];
     for (what, m) in cases {
-        assert_eq!(write_query(&m), None, "{what}");
+        assert_eq!(write_message(&m), None, "{what}");
         // Still encoded, by hickory, and compressed where it compresses.
-        assert_eq!(encode_query(&m), Some(m.to_vec().unwrap()), "{what}");
+        assert_eq!(encode(&m), Some(m.to_vec().unwrap()), "{what}");
     }
     // Records of addresses are written here, in any section.
     for (what, m) in [
@@ -328,7 +328,7 @@ fn other_messages_are_left_to_hickory() {
         ("an authority record", authority),
         ("an additional record", additional),
     ] {
-        let ours = write_query(&m).unwrap_or_else(|| panic!("{what}: not written"));
+        let ours = write_message(&m).unwrap_or_else(|| panic!("{what}: not written"));
         assert_eq!(ours, m.to_vec().unwrap(), "{what}");
     }
 }
@@ -354,8 +354,8 @@ fn what_hickory_refuses_is_refused() {
         e.options_mut()
             .insert(EdnsOption::Subnet(ClientSubnet::new(addr, prefix, 0)));
         assert!(m.to_vec().is_err());
-        assert_eq!(write_query(&m), None);
-        assert_eq!(encode_query(&m), None);
+        assert_eq!(write_message(&m), None);
+        assert_eq!(encode(&m), None);
     }
 }
 
@@ -470,7 +470,7 @@ fn reply(
 /// Written here and the same bytes as hickory's, read back as the same
 /// records.
 fn check_reply(m: &Message, what: &str) -> Vec<u8> {
-    let ours = write_query(m).unwrap_or_else(|| panic!("{what}: not written directly"));
+    let ours = write_message(m).unwrap_or_else(|| panic!("{what}: not written directly"));
     assert_eq!(ours, m.to_vec().unwrap(), "{what}");
     let back = Message::from_vec(&ours).unwrap_or_else(|e| panic!("{what}: {e}"));
     assert_eq!(back.answers, m.answers, "{what}");
